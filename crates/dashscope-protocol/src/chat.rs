@@ -1,0 +1,1 @@
+//! OpenAI-compatible Chat Completions (`/compatible-mode/v1/chat/completions`).

@@ -1,0 +1,217 @@
+//! The service's error reports, in every shape the three dialects use, normalised.
+//!
+//! | shape | where |
+//! |---|---|
+//! | `{"error":{"code","message","type","param"},"id","request_id"}` | compat (Chat Completions, Responses), non-stream bodies and `data:` frames |
+//! | `{"code","message","request_id"}` (also `msg`) | native bodies and `event:error` frames; HTTP 200 JSON with a top-level `code` |
+//! | `{"type":"error","code","message","param","sequence_number"}` | Responses `error` stream event |
+//! | `{"type":"response.failed","response":{"error":{"code","message"}}}` | Responses `response.failed` stream event |
+//! | any of the above behind `data:` lines | SSE-framed error bodies under a non-2xx status |
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An error reported by the service, normalised across dialects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// The HTTP status, or the status of an SSE frame's `:HTTP_STATUS/<code>` comment.
+    pub status: Option<u16>,
+    /// The machine-readable code (`InvalidApiKey`, `invalid_parameter_error`, …).
+    pub code: Option<String>,
+    /// The human-readable message.
+    pub message: String,
+    /// The compat error `type` (`invalid_request_error`, …).
+    pub kind: Option<String>,
+    /// The compat error `param`.
+    pub param: Option<String>,
+    /// The request id: native `request_id`, compat `request_id` or the suffix of `chatcmpl-<id>`.
+    pub request_id: Option<String>,
+    /// The whole error object as received.
+    pub body: Value,
+}
+
+fn str_of(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+impl ApiError {
+    /// Recognises an error report in a parsed JSON value; `None` when it is not one.
+    pub fn from_json(status: Option<u16>, v: &Value) -> Option<Self> {
+        let obj = v.as_object()?;
+        let top_request_id = str_of(v, "request_id").or_else(|| {
+            str_of(v, "id").and_then(|id| id.strip_prefix("chatcmpl-").map(str::to_owned))
+        });
+        // Compat: {"error": {...}}.
+        if let Some(err) = obj.get("error").filter(|e| e.is_object()) {
+            // A Responses object with a null/absent error is not an error; a non-null one is.
+            return Some(ApiError {
+                status,
+                code: str_of(err, "code"),
+                message: str_of(err, "message").unwrap_or_default(),
+                kind: str_of(err, "type"),
+                param: str_of(err, "param"),
+                request_id: top_request_id,
+                body: v.clone(),
+            });
+        }
+        match obj.get("type").and_then(Value::as_str) {
+            // Responses `error` event.
+            Some("error") => {
+                return Some(ApiError {
+                    status,
+                    code: str_of(v, "code"),
+                    message: str_of(v, "message").unwrap_or_default(),
+                    kind: None,
+                    param: str_of(v, "param"),
+                    request_id: top_request_id,
+                    body: v.clone(),
+                });
+            }
+            // Responses `response.failed` event.
+            Some("response.failed") => {
+                let resp = obj.get("response");
+                let err = resp.and_then(|r| r.get("error")).filter(|e| e.is_object());
+                return Some(ApiError {
+                    status,
+                    code: err.and_then(|e| str_of(e, "code")),
+                    message: err
+                        .and_then(|e| str_of(e, "message"))
+                        .unwrap_or_else(|| "response failed".to_owned()),
+                    kind: None,
+                    param: None,
+                    request_id: resp.and_then(|r| str_of(r, "id")).or(top_request_id),
+                    body: v.clone(),
+                });
+            }
+            _ => {}
+        }
+        // Native: {"code": "...", "message": "...", "request_id": "..."} with a truthy code.
+        let code = match obj.get("code") {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        }?;
+        Some(ApiError {
+            status,
+            code: Some(code),
+            message: str_of(v, "message").or_else(|| str_of(v, "msg")).unwrap_or_default(),
+            kind: None,
+            param: None,
+            request_id: top_request_id,
+            body: v.clone(),
+        })
+    }
+
+    /// Recognises an error report in a response body: JSON, or SSE-framed (the first `data:`
+    /// line holding an error, with its `:HTTP_STATUS/<code>` comment if `status` is `None`).
+    ///
+    /// Returns `None` when the body is neither; the caller then reports the raw body.
+    pub fn from_body(status: Option<u16>, body: &[u8]) -> Option<Self> {
+        let trimmed = trim_ascii(body);
+        if let Ok(v) = serde_json::from_slice::<Value>(trimmed) {
+            return Self::from_json(status, &v);
+        }
+        let text = std::str::from_utf8(body).ok()?;
+        let mut frame_status = None;
+        for line in text.lines() {
+            let line = line.trim_end_matches('\r');
+            if let Some(rest) = line.strip_prefix(":HTTP_STATUS/") {
+                frame_status = rest.trim().parse().ok();
+            } else if let Some(rest) = line.strip_prefix("status:") {
+                frame_status = frame_status.or_else(|| rest.trim().parse().ok());
+            } else if let Some(data) = line.strip_prefix("data:") {
+                let data = data.trim();
+                if let Ok(v) = serde_json::from_str::<Value>(data) {
+                    if let Some(e) = Self::from_json(status.or(frame_status), &v) {
+                        return Some(e);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let b = b.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(b);
+    b.trim_ascii()
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(s) = self.status {
+            write!(f, "HTTP {s}: ")?;
+        }
+        if let Some(c) = &self.code {
+            write!(f, "{c}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compat_body() {
+        let b = br#"{"error":{"code":"invalid_api_key","param":null,"message":"Incorrect API key provided. ","type":"invalid_request_error"},"id":"chatcmpl-abc","request_id":"abc"}"#;
+        let e = ApiError::from_body(Some(401), b).unwrap();
+        assert_eq!(e.code.as_deref(), Some("invalid_api_key"));
+        assert_eq!(e.kind.as_deref(), Some("invalid_request_error"));
+        assert_eq!(e.request_id.as_deref(), Some("abc"));
+        assert_eq!(e.param, None);
+    }
+
+    #[test]
+    fn compat_id_gives_request_id() {
+        let b = br#"{"error":{"code":"x","message":"m"},"id":"chatcmpl-1-2-3"}"#;
+        assert_eq!(ApiError::from_body(None, b).unwrap().request_id.as_deref(), Some("1-2-3"));
+    }
+
+    #[test]
+    fn native_body_and_msg() {
+        let b = br#"{"code":"InvalidApiKey","message":"Invalid API-key provided.","request_id":"r1"}"#;
+        let e = ApiError::from_body(Some(401), b).unwrap();
+        assert_eq!(e.code.as_deref(), Some("InvalidApiKey"));
+        assert_eq!(e.request_id.as_deref(), Some("r1"));
+        let e = ApiError::from_body(None, br#"{"code":"X","msg":"old"}"#).unwrap();
+        assert_eq!(e.message, "old");
+    }
+
+    #[test]
+    fn not_an_error() {
+        assert!(ApiError::from_body(Some(200), br#"{"output":{"text":"hi"},"code":""}"#).is_none());
+        assert!(ApiError::from_body(Some(200), b"garbage").is_none());
+        assert!(ApiError::from_body(Some(200), br#"{"object":"response","error":null}"#).is_none());
+    }
+
+    #[test]
+    fn sse_framed() {
+        let b = b"id:1\nevent:error\n:HTTP_STATUS/400\ndata:{\"code\":\"InvalidParameter\",\"message\":\"bad\",\"request_id\":\"q\"}\n\n";
+        let e = ApiError::from_body(None, b).unwrap();
+        assert_eq!(e.status, Some(400));
+        assert_eq!(e.code.as_deref(), Some("InvalidParameter"));
+        let b = b"data: {\"error\":{\"code\":\"invalid_parameter_error\",\"message\":\"m\"},\"id\":\"chatcmpl-z\"}\n\n";
+        let e = ApiError::from_body(Some(400), b).unwrap();
+        assert_eq!(e.request_id.as_deref(), Some("z"));
+    }
+
+    #[test]
+    fn responses_events() {
+        let v: Value = serde_json::from_str(r#"{"type":"error","code":"c","message":"m","param":null,"sequence_number":3}"#).unwrap();
+        assert_eq!(ApiError::from_json(None, &v).unwrap().code.as_deref(), Some("c"));
+        let v: Value = serde_json::from_str(r#"{"type":"response.failed","response":{"id":"resp_1","error":{"code":"server_error","message":"boom"}}}"#).unwrap();
+        let e = ApiError::from_json(None, &v).unwrap();
+        assert_eq!(e.message, "boom");
+        assert_eq!(e.request_id.as_deref(), Some("resp_1"));
+    }
+}

@@ -1,0 +1,30 @@
+//! Wire types, the sans-IO SSE codec, per-dialect stream decoding and pure accumulators for
+//! Alibaba Cloud Model Studio (DashScope / Bailian) text generation.
+//!
+//! Three dialects share one host:
+//!
+//! | module | dialect | path |
+//! |---|---|---|
+//! | [`chat`] | OpenAI-compatible Chat Completions | `/compatible-mode/v1/chat/completions` |
+//! | [`responses`] | OpenAI-compatible Responses | `/compatible-mode/v1/responses` |
+//! | [`native`] | DashScope native generation | `/api/v1/services/aigc/{text,multimodal}-generation/generation` |
+//!
+//! This crate does no I/O. Bytes go in through [`sse::Decoder`]; each dialect's stream decoder
+//! ([`stream::StreamDecode`]) turns SSE events into typed chunks; each dialect's accumulator
+//! ([`stream::Accumulate`]) folds the chunks into the final response and exposes its partial
+//! state at any point.
+//!
+//! Every type keeps what it does not know: unknown members ride in an `extra` map and are
+//! written back, unknown enum values and event types become an `Unknown` variant. See [`wire`].
+
+#![deny(missing_docs)]
+
+pub mod wire;
+
+pub mod cassette;
+pub mod chat;
+pub mod error;
+pub mod native;
+pub mod responses;
+pub mod sse;
+pub mod stream;

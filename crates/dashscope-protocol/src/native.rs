@@ -1,0 +1,1 @@
+//! DashScope native generation (`/api/v1/services/aigc/{text,multimodal}-generation/generation`).

@@ -1,0 +1,1 @@
+//! OpenAI-compatible Responses (`/compatible-mode/v1/responses`).

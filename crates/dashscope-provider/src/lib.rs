@@ -1,0 +1,7 @@
+//! A typed client for Alibaba Cloud Model Studio (DashScope / Qwen) text generation.
+//!
+//! The wire types are re-exported from [`dashscope_protocol`] as [`protocol`].
+
+#![deny(missing_docs)]
+
+pub use dashscope_protocol as protocol;
