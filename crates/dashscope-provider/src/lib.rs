@@ -5,3 +5,9 @@
 #![deny(missing_docs)]
 
 pub use dashscope_protocol as protocol;
+
+pub mod config;
+pub mod retry;
+
+pub use config::{ApiKey, Config, ConfigBuilder, ConfigError, Region, Timeouts};
+pub use retry::RetryPolicy;

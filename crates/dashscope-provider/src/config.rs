@@ -1,0 +1,707 @@
+//! Client configuration: the API key, where requests go, headers, timeouts and retries.
+//!
+//! ```
+//! use dashscope_provider::{Config, Region};
+//!
+//! let config = Config::builder()
+//!     .api_key("sk-example")
+//!     .region(Region::Singapore)
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(config.base_url(), "https://dashscope-intl.aliyuncs.com");
+//! // The key never shows in Debug output.
+//! assert!(!format!("{config:?}").contains("sk-example"));
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::retry::RetryPolicy;
+
+/// The environment variable holding the API key.
+pub const API_KEY_ENV: &str = "DASHSCOPE_API_KEY";
+/// The environment variable naming a file that holds the API key (the official SDK's fallback).
+pub const API_KEY_FILE_ENV: &str = "DASHSCOPE_API_KEY_FILE_PATH";
+/// The environment variable holding an explicit base URL (mock server, proxy).
+pub const BASE_URL_ENV: &str = "DASHSCOPE_BASE_URL";
+/// The official 1.x SDK's base URL variable (`https://…/api/v1`); read when [`BASE_URL_ENV`] is unset.
+pub const HTTP_BASE_URL_ENV: &str = "DASHSCOPE_HTTP_BASE_URL";
+/// The environment variable naming the region (`cn-beijing`, `ap-southeast-1`, …).
+pub const REGION_ENV: &str = "DASHSCOPE_REGION";
+/// The official 1.x SDK's region variable; read when [`REGION_ENV`] is unset.
+pub const API_REGION_ENV: &str = "DASHSCOPE_API_REGION";
+/// The environment variable naming a workspace whose dedicated host requests go to.
+pub const WORKSPACE_ENV: &str = "DASHSCOPE_WORKSPACE";
+/// The official 1.x SDK's workspace variable: sent as the `X-DashScope-WorkSpace` header.
+pub const WORKSPACE_ID_ENV: &str = "DASHSCOPE_WORKSPACE_ID";
+/// The environment variable holding the request timeout in seconds.
+pub const TIMEOUT_ENV: &str = "DASHSCOPE_TIMEOUT";
+/// The environment variable holding the number of retries.
+pub const MAX_RETRIES_ENV: &str = "DASHSCOPE_MAX_RETRIES";
+
+/// The header that names a workspace on the shared host.
+pub const WORKSPACE_HEADER: &str = "x-dashscope-workspace";
+
+/// An API key. Its `Debug` and `Display` never show the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for building the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(s: &str) -> Self {
+        ApiKey::new(s)
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(s: String) -> Self {
+        ApiKey::new(s)
+    }
+}
+
+/// A Model Studio region (PROTOCOL.md §1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Region {
+    /// China (Beijing), `cn-beijing`: `dashscope.aliyuncs.com`.
+    #[default]
+    Beijing,
+    /// Singapore, `ap-southeast-1`: `dashscope-intl.aliyuncs.com`.
+    Singapore,
+    /// US (Virginia), `us-east-1`: `dashscope-us.aliyuncs.com`.
+    Virginia,
+    /// China (Hong Kong), `cn-hongkong`: `cn-hongkong.dashscope.aliyuncs.com`.
+    HongKong,
+    /// Germany (Frankfurt), `eu-central-1`: workspace hosts only.
+    Frankfurt,
+    /// Japan (Tokyo), `ap-northeast-1`: workspace hosts only.
+    Tokyo,
+}
+
+impl Region {
+    /// Every region.
+    pub const ALL: [Region; 6] = [
+        Region::Beijing,
+        Region::Singapore,
+        Region::Virginia,
+        Region::HongKong,
+        Region::Frankfurt,
+        Region::Tokyo,
+    ];
+
+    /// The region id (`cn-beijing`, `ap-southeast-1`, …).
+    pub fn id(self) -> &'static str {
+        match self {
+            Region::Beijing => "cn-beijing",
+            Region::Singapore => "ap-southeast-1",
+            Region::Virginia => "us-east-1",
+            Region::HongKong => "cn-hongkong",
+            Region::Frankfurt => "eu-central-1",
+            Region::Tokyo => "ap-northeast-1",
+        }
+    }
+
+    /// The shared ("DashScope domain") host, where the region has one.
+    pub fn shared_host(self) -> Option<&'static str> {
+        match self {
+            Region::Beijing => Some("dashscope.aliyuncs.com"),
+            Region::Singapore => Some("dashscope-intl.aliyuncs.com"),
+            Region::Virginia => Some("dashscope-us.aliyuncs.com"),
+            Region::HongKong => Some("cn-hongkong.dashscope.aliyuncs.com"),
+            Region::Frankfurt | Region::Tokyo => None,
+        }
+    }
+
+    /// The workspace-dedicated host `{workspace}.{region}.maas.aliyuncs.com`.
+    pub fn workspace_host(self, workspace: &str) -> String {
+        format!("{workspace}.{}.maas.aliyuncs.com", self.id())
+    }
+
+    /// Parses a region id or a common name (`cn-beijing`, `beijing`, `singapore`, `intl`, …).
+    pub fn parse(s: &str) -> Option<Region> {
+        let s = s.trim().to_ascii_lowercase();
+        Some(match s.as_str() {
+            "cn-beijing" | "beijing" | "cn" => Region::Beijing,
+            "ap-southeast-1" | "singapore" | "intl" | "sg" => Region::Singapore,
+            "us-east-1" | "virginia" | "us" => Region::Virginia,
+            "cn-hongkong" | "hongkong" | "hong-kong" | "hk" => Region::HongKong,
+            "eu-central-1" | "frankfurt" | "eu" => Region::Frankfurt,
+            "ap-northeast-1" | "tokyo" | "jp" => Region::Tokyo,
+            _ => return None,
+        })
+    }
+}
+
+/// Timeouts applied to every request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing the connection.
+    pub connect: Duration,
+    /// The longest wait for the response head or for the next body chunk.
+    pub idle: Duration,
+    /// A deadline for a whole non-stream request (head and body), if any. Streams are bounded by
+    /// [`Timeouts::idle`] only, since a long answer may take many minutes.
+    pub total: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    /// 5 s to connect; 300 s idle and total, as the official SDK (PROTOCOL.md §1.6).
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            idle: Duration::from_secs(300),
+            total: Some(Duration::from_secs(300)),
+        }
+    }
+}
+
+/// Why a configuration could not be built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No API key was given and the environment has none.
+    #[error("no API key: pass one to the builder or set the {API_KEY_ENV} environment variable")]
+    MissingApiKey,
+    /// The API key is empty or cannot be sent in a header.
+    #[error("the API key is empty or contains characters not allowed in an HTTP header")]
+    InvalidApiKey,
+    /// The base URL is not an absolute http(s) URL.
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidBaseUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The region has no shared host and no workspace was given.
+    #[error("region {region} has no shared host: set a workspace (DASHSCOPE_WORKSPACE)")]
+    RegionNeedsWorkspace {
+        /// The region id.
+        region: &'static str,
+    },
+    /// An environment variable holds a value that cannot be used.
+    #[error("environment variable {name} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header name or value is invalid.
+    #[error("invalid header {name:?}")]
+    InvalidHeader {
+        /// The header name.
+        name: String,
+    },
+}
+
+/// Everything a client needs to reach the service. Build it with [`Config::builder`] or
+/// [`Config::from_env`].
+#[derive(Clone)]
+pub struct Config {
+    api_key: ApiKey,
+    base_url: String,
+    headers: HeaderMap,
+    user_agent: String,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("user_agent", &self.user_agent)
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl Config {
+    /// A builder with nothing set.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Reads the same variables as the official SDK (PROTOCOL.md §1.2).
+    ///
+    /// | variable | meaning |
+    /// |---|---|
+    /// | `DASHSCOPE_API_KEY` | the key (required, unless `DASHSCOPE_API_KEY_FILE_PATH` names a file holding it) |
+    /// | `DASHSCOPE_BASE_URL`, else `DASHSCOPE_HTTP_BASE_URL` | an explicit base URL; a trailing `/compatible-mode/v1` or `/api/v1` is dropped |
+    /// | `DASHSCOPE_REGION`, else `DASHSCOPE_API_REGION` | the region (default Beijing) |
+    /// | `DASHSCOPE_WORKSPACE` | a workspace whose dedicated host is used |
+    /// | `DASHSCOPE_WORKSPACE_ID` | a workspace sent in the `X-DashScope-WorkSpace` header |
+    /// | `DASHSCOPE_TIMEOUT` | seconds, for the idle and total timeouts |
+    /// | `DASHSCOPE_MAX_RETRIES` | retries after the first attempt |
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MissingApiKey`] (naming `DASHSCOPE_API_KEY`) when no key is found, and the
+    /// other [`ConfigError`]s for values that cannot be used.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        ConfigBuilder::from_env_with(|name| std::env::var(name).ok())?.build()
+    }
+
+    /// The API key.
+    pub fn api_key(&self) -> &ApiKey {
+        &self.api_key
+    }
+
+    /// The base URL (scheme and authority, no trailing slash), to which dialect paths such as
+    /// `/compatible-mode/v1/chat/completions` are appended.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The full URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        let mut s = String::with_capacity(self.base_url.len() + path.len());
+        s.push_str(&self.base_url);
+        s.push_str(path);
+        s
+    }
+
+    /// Headers sent with every request (besides `Authorization`, `Content-Type` and `User-Agent`).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The `User-Agent`: `dashscope-rust/<version>` unless replaced.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
+    /// The timeouts.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+}
+
+/// Builds a [`Config`].
+#[derive(Clone, Default)]
+pub struct ConfigBuilder {
+    api_key: Option<ApiKey>,
+    base_url: Option<String>,
+    region: Option<Region>,
+    workspace_host: Option<String>,
+    workspace_header: Option<String>,
+    headers: Vec<(String, String)>,
+    user_agent: Option<String>,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for ConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("region", &self.region)
+            .field("workspace_host", &self.workspace_host)
+            .field("workspace_header", &self.workspace_header)
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigBuilder {
+    /// A builder filled from the environment through `get` (see [`Config::from_env`]); tests pass
+    /// their own lookup instead of touching the process environment.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidEnv`] for a variable holding an unusable value. A missing key is
+    /// reported by [`ConfigBuilder::build`].
+    pub fn from_env_with(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<ConfigBuilder, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let mut b = ConfigBuilder::default();
+        if let Some(key) = get(API_KEY_ENV) {
+            b.api_key = Some(ApiKey::new(key.trim()));
+        } else if let Some(path) = get(API_KEY_FILE_ENV) {
+            let key = std::fs::read_to_string(&path).map_err(|e| ConfigError::InvalidEnv {
+                name: API_KEY_FILE_ENV,
+                reason: format!("cannot read the key file: {}", e.kind()),
+            })?;
+            b.api_key = Some(ApiKey::new(key.trim()));
+        }
+        if let Some(url) = get(BASE_URL_ENV).or_else(|| get(HTTP_BASE_URL_ENV)) {
+            b.base_url = Some(url);
+        }
+        if let Some(r) = get(REGION_ENV).or_else(|| get(API_REGION_ENV)) {
+            let region = Region::parse(&r).ok_or_else(|| ConfigError::InvalidEnv {
+                name: REGION_ENV,
+                reason: format!("unknown region {r:?}"),
+            })?;
+            b.region = Some(region);
+        }
+        b.workspace_host = get(WORKSPACE_ENV);
+        b.workspace_header = get(WORKSPACE_ID_ENV);
+        if let Some(t) = get(TIMEOUT_ENV) {
+            let secs: f64 = t
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s: &f64| *s > 0.0)
+                .ok_or_else(|| ConfigError::InvalidEnv {
+                    name: TIMEOUT_ENV,
+                    reason: format!("{t:?} is not a positive number of seconds"),
+                })?;
+            let d = Duration::from_secs_f64(secs);
+            b.timeouts.idle = d;
+            b.timeouts.total = Some(d);
+        }
+        if let Some(n) = get(MAX_RETRIES_ENV) {
+            let n: u32 = n.trim().parse().map_err(|_| ConfigError::InvalidEnv {
+                name: MAX_RETRIES_ENV,
+                reason: format!("{n:?} is not a whole number"),
+            })?;
+            b.retry.max_retries = n;
+        }
+        Ok(b)
+    }
+
+    /// Sets the API key.
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Sends requests to this base URL instead of a region's host (a mock server, a proxy).
+    /// A trailing `/`, `/compatible-mode/v1` or `/api/v1` is dropped.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Selects the region (default Beijing).
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = Some(region);
+        self
+    }
+
+    /// Uses the workspace-dedicated host `{workspace}.{region}.maas.aliyuncs.com`.
+    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
+        self.workspace_host = Some(workspace.into());
+        self
+    }
+
+    /// Sends `X-DashScope-WorkSpace: <workspace>` with every request.
+    pub fn workspace_header(mut self, workspace: impl Into<String>) -> Self {
+        self.workspace_header = Some(workspace.into());
+        self
+    }
+
+    /// Adds a header sent with every request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Replaces the `User-Agent` (default `dashscope-rust/<version>`).
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = Some(ua.into());
+        self
+    }
+
+    /// Sets all timeouts.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.timeouts.connect = d;
+        self
+    }
+
+    /// Sets the idle timeout (response head, and between body chunks).
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.timeouts.idle = d;
+        self
+    }
+
+    /// Sets (or clears) the total deadline of a non-stream request.
+    pub fn total_timeout(mut self, d: Option<Duration>) -> Self {
+        self.timeouts.total = d;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Sets the number of retries after the first attempt (default 2).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.retry.max_retries = n;
+        self
+    }
+
+    /// Builds the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MissingApiKey`] without a key; [`ConfigError::InvalidApiKey`],
+    /// [`ConfigError::InvalidBaseUrl`], [`ConfigError::RegionNeedsWorkspace`] or
+    /// [`ConfigError::InvalidHeader`] for values that cannot be used.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let api_key = self.api_key.ok_or(ConfigError::MissingApiKey)?;
+        if api_key.expose().is_empty()
+            || HeaderValue::from_str(&format!("Bearer {}", api_key.expose())).is_err()
+        {
+            return Err(ConfigError::InvalidApiKey);
+        }
+        let region = self.region.unwrap_or_default();
+        let base_url = match (self.base_url, self.workspace_host) {
+            (Some(url), _) => normalize_base_url(&url)?,
+            (None, Some(ws)) => format!("https://{}", region.workspace_host(&ws)),
+            (None, None) => match region.shared_host() {
+                Some(host) => format!("https://{host}"),
+                None => {
+                    return Err(ConfigError::RegionNeedsWorkspace {
+                        region: region.id(),
+                    });
+                }
+            },
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            let invalid = || ConfigError::InvalidHeader { name: name.clone() };
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+            let v = HeaderValue::from_str(value).map_err(|_| invalid())?;
+            headers.append(n, v);
+        }
+        if let Some(ws) = &self.workspace_header {
+            let v = HeaderValue::from_str(ws).map_err(|_| ConfigError::InvalidHeader {
+                name: WORKSPACE_HEADER.to_owned(),
+            })?;
+            headers.insert(HeaderName::from_static(WORKSPACE_HEADER), v);
+        }
+        let user_agent = self
+            .user_agent
+            .unwrap_or_else(|| format!("dashscope-rust/{}", env!("CARGO_PKG_VERSION")));
+        if HeaderValue::from_str(&user_agent).is_err() {
+            return Err(ConfigError::InvalidHeader {
+                name: "user-agent".to_owned(),
+            });
+        }
+        Ok(Config {
+            api_key,
+            base_url,
+            headers,
+            user_agent,
+            timeouts: self.timeouts,
+            retry: self.retry,
+        })
+    }
+}
+
+/// Drops a trailing `/`, `/compatible-mode/v1` or `/api/v1`, and checks the scheme.
+fn normalize_base_url(url: &str) -> Result<String, ConfigError> {
+    let invalid = |reason| ConfigError::InvalidBaseUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let mut u = url.trim().trim_end_matches('/');
+    for suffix in ["/compatible-mode/v1", "/api/v1"] {
+        if let Some(rest) = u.strip_suffix(suffix) {
+            u = rest.trim_end_matches('/');
+        }
+    }
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or_else(|| invalid("it must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("it has no host"));
+    }
+    if u.contains('@') {
+        return Err(invalid(
+            "credentials in the URL are not supported; use the API key",
+        ));
+    }
+    u.parse::<http::Uri>()
+        .map_err(|_| invalid("it is not a valid URI"))?;
+    Ok(u.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn missing_key_names_the_variable() {
+        let err = ConfigBuilder::from_env_with(env(&[]))
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::MissingApiKey);
+        assert!(err.to_string().contains("DASHSCOPE_API_KEY"));
+    }
+
+    #[test]
+    fn env_base_url_region_workspace() {
+        let c = ConfigBuilder::from_env_with(env(&[
+            (API_KEY_ENV, "sk-1"),
+            (BASE_URL_ENV, "http://127.0.0.1:8089/compatible-mode/v1/"),
+        ]))
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(c.base_url(), "http://127.0.0.1:8089");
+        assert_eq!(c.url("/api/v1/x"), "http://127.0.0.1:8089/api/v1/x");
+
+        let c = ConfigBuilder::from_env_with(env(&[
+            (API_KEY_ENV, "sk-1"),
+            (REGION_ENV, "us-east-1"),
+            (WORKSPACE_ENV, "ws-abc"),
+            (WORKSPACE_ID_ENV, "ws-abc"),
+            (TIMEOUT_ENV, "12"),
+            (MAX_RETRIES_ENV, "5"),
+        ]))
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(c.base_url(), "https://ws-abc.us-east-1.maas.aliyuncs.com");
+        assert_eq!(c.headers()[WORKSPACE_HEADER], "ws-abc");
+        assert_eq!(c.timeouts().idle, Duration::from_secs(12));
+        assert_eq!(c.retry().max_retries, 5);
+    }
+
+    #[test]
+    fn legacy_variables_are_read() {
+        let c = ConfigBuilder::from_env_with(env(&[
+            (API_KEY_ENV, "sk-1"),
+            (
+                HTTP_BASE_URL_ENV,
+                "https://dashscope-intl.aliyuncs.com/api/v1",
+            ),
+            (API_REGION_ENV, "ap-southeast-1"),
+        ]))
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(c.base_url(), "https://dashscope-intl.aliyuncs.com");
+    }
+
+    #[test]
+    fn regions_map_to_hosts() {
+        let host = |r| {
+            Config::builder()
+                .api_key("k")
+                .region(r)
+                .build()
+                .map(|c| c.base_url().to_owned())
+        };
+        assert_eq!(
+            host(Region::Beijing).unwrap(),
+            "https://dashscope.aliyuncs.com"
+        );
+        assert_eq!(
+            host(Region::Singapore).unwrap(),
+            "https://dashscope-intl.aliyuncs.com"
+        );
+        assert_eq!(
+            host(Region::Virginia).unwrap(),
+            "https://dashscope-us.aliyuncs.com"
+        );
+        assert_eq!(
+            host(Region::HongKong).unwrap(),
+            "https://cn-hongkong.dashscope.aliyuncs.com"
+        );
+        assert!(matches!(
+            host(Region::Tokyo),
+            Err(ConfigError::RegionNeedsWorkspace { .. })
+        ));
+        for r in Region::ALL {
+            assert_eq!(Region::parse(r.id()), Some(r));
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert_eq!(
+            Config::builder().api_key("").build().unwrap_err(),
+            ConfigError::InvalidApiKey
+        );
+        assert!(matches!(
+            Config::builder().api_key("k").base_url("ftp://x").build(),
+            Err(ConfigError::InvalidBaseUrl { .. })
+        ));
+        assert!(matches!(
+            ConfigBuilder::from_env_with(env(&[(REGION_ENV, "mars")])),
+            Err(ConfigError::InvalidEnv {
+                name: REGION_ENV,
+                ..
+            })
+        ));
+        assert!(matches!(
+            ConfigBuilder::from_env_with(env(&[(TIMEOUT_ENV, "-1")])),
+            Err(ConfigError::InvalidEnv {
+                name: TIMEOUT_ENV,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn key_never_in_debug() {
+        let key = "sk-very-secret-123";
+        let b = Config::builder().api_key(key).header("x-a", "b");
+        assert!(!format!("{b:?}").contains(key));
+        let c = b.build().unwrap();
+        assert!(!format!("{c:?}").contains(key));
+        assert!(!format!("{:?} {}", c.api_key(), c.api_key()).contains(key));
+        assert_eq!(
+            c.user_agent(),
+            concat!("dashscope-rust/", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
