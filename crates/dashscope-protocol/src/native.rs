@@ -1,1 +1,0 @@
-//! DashScope native generation (`/api/v1/services/aigc/{text,multimodal}-generation/generation`).

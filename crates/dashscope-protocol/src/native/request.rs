@@ -1,0 +1,1059 @@
+//! The request envelope: `{"model", "input", "parameters"}`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use super::{MULTIMODAL_GENERATION_PATH, TEXT_GENERATION_PATH};
+
+crate::wire_struct! {
+    /// A native generation request: `POST /api/v1/services/aigc/{text,multimodal}-generation/generation`.
+    ///
+    /// Streaming is switched on by the `X-DashScope-SSE: enable` header, not by a body member.
+    ///
+    /// ```
+    /// use dashscope_protocol::native::{GenerationRequest, Message, ResultFormat};
+    ///
+    /// let req = GenerationRequest::new("qwen-plus", vec![Message::system("Be brief."), Message::user("Hi")])
+    ///     .result_format(ResultFormat::Message)
+    ///     .incremental_output(true)
+    ///     .temperature(0.7);
+    /// let json = serde_json::to_value(&req).unwrap();
+    /// assert_eq!(json["parameters"]["result_format"], "message");
+    /// assert_eq!(json["input"]["messages"][1]["content"], "Hi");
+    /// assert!(!req.is_multimodal());
+    /// ```
+    pub struct GenerationRequest {
+        /// The model name (`qwen-plus`, `qwen-vl-max`, …).
+        pub model: String,
+        /// The input: `messages` or `prompt`.
+        pub input: Input,
+        /// Generation parameters (the service requires the member, even if empty).
+        pub parameters: Option<Parameters>,
+    }
+}
+
+crate::wire_struct! {
+    /// The `input` member: either `messages` or `prompt` (the legacy `history` form and other
+    /// unknown members are kept in `extra`).
+    pub struct Input {
+        /// The conversation.
+        pub messages: Option<Vec<Message>>,
+        /// A single prompt (text models, legacy form).
+        pub prompt: Option<String>,
+    }
+}
+
+crate::string_enum! {
+    /// The author of a message.
+    pub enum Role {
+        /// Instructions for the model.
+        System = "system",
+        /// The user.
+        User = "user",
+        /// The model.
+        Assistant = "assistant",
+        /// A tool's result.
+        Tool = "tool",
+    }
+}
+
+crate::wire_struct! {
+    /// One message, in a request (`input.messages`) or a response (`output.choices[].message`).
+    pub struct Message {
+        /// Who wrote it.
+        pub role: Option<Role>,
+        /// A string, or a multimodal list of single-key objects.
+        pub content: Option<Content>,
+        /// The model's reasoning (thinking models; assistant messages).
+        pub reasoning_content: Option<String>,
+        /// Tool calls the assistant made.
+        pub tool_calls: Option<Vec<ToolCall>>,
+        /// Partial mode: the assistant message is a prefix the model continues.
+        pub partial: Option<bool>,
+        /// For `role: "tool"`: the id of the call this message answers.
+        pub tool_call_id: Option<String>,
+        /// For `role: "tool"`: the function's name.
+        pub name: Option<String>,
+    }
+}
+
+impl Message {
+    fn with_role(role: Role, content: Content) -> Self {
+        Message {
+            role: Some(role),
+            content: Some(content),
+            ..Message::default()
+        }
+    }
+
+    /// A system message.
+    pub fn system(text: impl Into<String>) -> Self {
+        Self::with_role(Role::System, Content::Text(text.into()))
+    }
+
+    /// A user message.
+    pub fn user(text: impl Into<String>) -> Self {
+        Self::with_role(Role::User, Content::Text(text.into()))
+    }
+
+    /// An assistant message (an earlier turn).
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Self::with_role(Role::Assistant, Content::Text(text.into()))
+    }
+
+    /// An assistant prefix for partial mode (`"partial": true`): the model continues it.
+    pub fn assistant_prefix(text: impl Into<String>) -> Self {
+        Message {
+            partial: Some(true),
+            ..Self::assistant(text)
+        }
+    }
+
+    /// An assistant turn that called tools (content `""`, as the service sends it).
+    pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
+        Message {
+            tool_calls: Some(tool_calls),
+            ..Self::assistant("")
+        }
+    }
+
+    /// A tool's result answering the call `tool_call_id`.
+    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Message {
+            tool_call_id: Some(tool_call_id.into()),
+            ..Self::with_role(Role::Tool, Content::Text(content.into()))
+        }
+    }
+
+    /// A user message with a multimodal content list (sent to the multimodal path).
+    pub fn user_multimodal(items: Vec<ContentItem>) -> Self {
+        Self::with_role(Role::User, Content::Parts(items))
+    }
+
+    /// A system message with a multimodal content list (`[{"text": …}]`).
+    pub fn system_multimodal(items: Vec<ContentItem>) -> Self {
+        Self::with_role(Role::System, Content::Parts(items))
+    }
+
+    /// Sets the function name (`role: "tool"` messages).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The text of the content: a string as is, a list's `text` items concatenated.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        self.content.as_ref().and_then(Content::text)
+    }
+
+    /// Whether the content holds an image, audio or video item.
+    pub fn has_media(&self) -> bool {
+        matches!(&self.content, Some(Content::Parts(items)) if items.iter().any(ContentItem::is_media))
+    }
+}
+
+/// Message content: a string, or a multimodal list of single-key objects.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Content {
+    /// Plain text.
+    Text(String),
+    /// A multimodal list (`[{"text": …}, {"image": …}]`); may be empty (`[]`).
+    Parts(Vec<ContentItem>),
+    /// Any other JSON shape, kept verbatim.
+    Unknown(Value),
+}
+
+impl Content {
+    /// The text: a string as is, a list's `text` items concatenated (`None` if there are none).
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Content::Text(s) => Some(Cow::Borrowed(s)),
+            Content::Parts(items) => {
+                let mut texts = items.iter().filter_map(|i| i.text.as_deref());
+                let first = texts.next()?;
+                match texts.next() {
+                    None => Some(Cow::Borrowed(first)),
+                    Some(second) => {
+                        let mut s = String::with_capacity(first.len() + second.len());
+                        s.push_str(first);
+                        s.push_str(second);
+                        texts.for_each(|t| s.push_str(t));
+                        Some(Cow::Owned(s))
+                    }
+                }
+            }
+            Content::Unknown(_) => None,
+        }
+    }
+}
+
+impl From<String> for Content {
+    fn from(s: String) -> Self {
+        Content::Text(s)
+    }
+}
+
+impl From<&str> for Content {
+    fn from(s: &str) -> Self {
+        Content::Text(s.to_owned())
+    }
+}
+
+impl From<Vec<ContentItem>> for Content {
+    fn from(items: Vec<ContentItem>) -> Self {
+        Content::Parts(items)
+    }
+}
+
+impl Serialize for Content {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Content::Text(t) => s.serialize_str(t),
+            Content::Parts(p) => p.serialize(s),
+            Content::Unknown(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Content;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("message content (a string or a list)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Content, E> {
+                Ok(Content::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Content, E> {
+                Ok(Content::Text(v))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Content, A::Error> {
+                Vec::<ContentItem>::deserialize(SeqAccessDeserializer::new(seq)).map(Content::Parts)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Content, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(Content::Unknown)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Content, E> {
+                Ok(Content::Unknown(Value::Bool(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Content, E> {
+                Ok(Content::Unknown(Value::from(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Content, E> {
+                Ok(Content::Unknown(Value::from(v)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Content, E> {
+                Ok(Content::Unknown(Value::from(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+crate::wire_struct! {
+    /// One item of a multimodal content list: a single-key object (`{"text"}`, `{"image"}`,
+    /// `{"audio"}`, `{"video"}`) with optional sibling hints.
+    pub struct ContentItem {
+        /// Text.
+        pub text: Option<String>,
+        /// An image URL (`https://…`, `oss://…`, `file://…` or a `data:` URI).
+        pub image: Option<String>,
+        /// An audio URL or `data:audio/<fmt>;base64,…` URI.
+        pub audio: Option<String>,
+        /// A video URL, or a list of frame image URLs.
+        pub video: Option<VideoSource>,
+        /// Image hint: the minimum pixel count after resizing.
+        pub min_pixels: Option<u64>,
+        /// Image hint: the maximum pixel count after resizing.
+        pub max_pixels: Option<u64>,
+        /// Video hint: frames sampled per second (or the frame rate of a frame list).
+        pub fps: Option<f64>,
+        /// Video hint: the total pixel budget over all frames.
+        pub total_pixels: Option<u64>,
+        /// Explicit context-cache marker (`{"type": "ephemeral"}`).
+        pub cache_control: Option<CacheControl>,
+    }
+}
+
+impl ContentItem {
+    /// A `{"text": …}` item.
+    pub fn text(text: impl Into<String>) -> Self {
+        ContentItem {
+            text: Some(text.into()),
+            ..ContentItem::default()
+        }
+    }
+
+    /// An `{"image": url}` item.
+    pub fn image(url: impl Into<String>) -> Self {
+        ContentItem {
+            image: Some(url.into()),
+            ..ContentItem::default()
+        }
+    }
+
+    /// An `{"audio": url}` item.
+    pub fn audio(url: impl Into<String>) -> Self {
+        ContentItem {
+            audio: Some(url.into()),
+            ..ContentItem::default()
+        }
+    }
+
+    /// A `{"video": url}` item.
+    pub fn video(url: impl Into<String>) -> Self {
+        ContentItem {
+            video: Some(VideoSource::Url(url.into())),
+            ..ContentItem::default()
+        }
+    }
+
+    /// A `{"video": [frame urls]}` item.
+    pub fn video_frames<I, S>(frames: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ContentItem {
+            video: Some(VideoSource::Frames(
+                frames.into_iter().map(Into::into).collect(),
+            )),
+            ..ContentItem::default()
+        }
+    }
+
+    /// Sets `min_pixels`.
+    pub fn with_min_pixels(mut self, v: u64) -> Self {
+        self.min_pixels = Some(v);
+        self
+    }
+
+    /// Sets `max_pixels`.
+    pub fn with_max_pixels(mut self, v: u64) -> Self {
+        self.max_pixels = Some(v);
+        self
+    }
+
+    /// Sets `fps`.
+    pub fn with_fps(mut self, v: f64) -> Self {
+        self.fps = Some(v);
+        self
+    }
+
+    /// Sets `total_pixels`.
+    pub fn with_total_pixels(mut self, v: u64) -> Self {
+        self.total_pixels = Some(v);
+        self
+    }
+
+    /// Marks the item for explicit context caching (`{"type": "ephemeral"}`).
+    pub fn with_cache_control(mut self) -> Self {
+        self.cache_control = Some(CacheControl::ephemeral());
+        self
+    }
+
+    /// Whether the item is an image, audio or video, or a non-text item of a kind this version
+    /// does not know (anything that needs the multimodal path).
+    pub fn is_media(&self) -> bool {
+        self.image.is_some()
+            || self.audio.is_some()
+            || self.video.is_some()
+            || (self.text.is_none() && self.extra.values().any(|v| !v.is_null()))
+    }
+}
+
+/// A video: one URL, or a list of frame image URLs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VideoSource {
+    /// A video file URL.
+    Url(String),
+    /// Frame image URLs, in order.
+    Frames(Vec<String>),
+}
+
+impl Serialize for VideoSource {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            VideoSource::Url(u) => s.serialize_str(u),
+            VideoSource::Frames(f) => f.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VideoSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VideoSource;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a video URL or a list of frame URLs")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<VideoSource, E> {
+                Ok(VideoSource::Url(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<VideoSource, E> {
+                Ok(VideoSource::Url(v))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<VideoSource, A::Error> {
+                Vec::<String>::deserialize(SeqAccessDeserializer::new(seq)).map(VideoSource::Frames)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+crate::wire_struct! {
+    /// A `cache_control` marker.
+    pub struct CacheControl {
+        /// The cache type (`ephemeral`).
+        pub kind: Option<String> => "type",
+    }
+}
+
+impl CacheControl {
+    /// `{"type": "ephemeral"}`.
+    pub fn ephemeral() -> Self {
+        CacheControl {
+            kind: Some("ephemeral".to_owned()),
+            ..CacheControl::default()
+        }
+    }
+}
+
+crate::wire_struct! {
+    /// A tool call made by the assistant (whole, or a stream fragment).
+    ///
+    /// In a stream the first fragment of a call has `id: "call_…"` and `function.name`; later
+    /// fragments have `id: ""`, no name and a piece of `arguments` (possibly `null`).
+    pub struct ToolCall {
+        /// Position of the call among parallel calls (merge key for fragments).
+        pub index: Option<u32>,
+        /// The call id (`call_…`), `""` on continuation fragments.
+        pub id: Option<String>,
+        /// Always `function` so far.
+        pub kind: Option<String> => "type",
+        /// The function and its arguments.
+        pub function: Option<FunctionCall>,
+    }
+}
+
+impl ToolCall {
+    /// A whole function call (as in a message sent back to the model).
+    pub fn function(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        ToolCall {
+            index: None,
+            id: Some(id.into()),
+            kind: Some("function".to_owned()),
+            function: Some(FunctionCall {
+                name: Some(name.into()),
+                arguments: Some(arguments.into()),
+                ..FunctionCall::default()
+            }),
+            ..ToolCall::default()
+        }
+    }
+
+    /// The function name, if present.
+    pub fn name(&self) -> Option<&str> {
+        self.function.as_ref()?.name.as_deref()
+    }
+
+    /// The arguments (a JSON text), if present.
+    pub fn arguments(&self) -> Option<&str> {
+        self.function.as_ref()?.arguments.as_deref()
+    }
+}
+
+crate::wire_struct! {
+    /// The function part of a tool call.
+    pub struct FunctionCall {
+        /// The function name (first fragment only, in a stream).
+        pub name: Option<String>,
+        /// The arguments as JSON text (a piece of it, in a stream).
+        pub arguments: Option<String>,
+    }
+}
+
+crate::string_enum! {
+    /// `parameters.result_format`.
+    pub enum ResultFormat {
+        /// `output.text` + `output.finish_reason`.
+        Text = "text",
+        /// `output.choices[]` with messages.
+        Message = "message",
+    }
+}
+
+crate::string_enum! {
+    /// `parameters.reasoning_effort`.
+    pub enum ReasoningEffort {
+        /// No reasoning.
+        None = "none",
+        /// Minimal.
+        Minimal = "minimal",
+        /// Low.
+        Low = "low",
+        /// Medium.
+        Medium = "medium",
+        /// High.
+        High = "high",
+        /// Extra high (deepseek-v4-pro).
+        XHigh = "xhigh",
+    }
+}
+
+crate::wire_struct! {
+    /// The `parameters` member (PROTOCOL.md §4.2). Unknown parameters ride in `extra`.
+    pub struct Parameters {
+        /// `text` or `message`.
+        pub result_format: Option<ResultFormat>,
+        /// Streams only: `true` sends deltas, `false` repeats all text so far in each chunk.
+        pub incremental_output: Option<bool>,
+        /// Turns thinking on or off (hybrid models).
+        pub enable_thinking: Option<bool>,
+        /// The most reasoning tokens.
+        pub thinking_budget: Option<u32>,
+        /// Reasoning effort (some models).
+        pub reasoning_effort: Option<ReasoningEffort>,
+        /// Sampling temperature, `[0, 2)`.
+        pub temperature: Option<f64>,
+        /// Nucleus sampling, `(0, 1]`.
+        pub top_p: Option<f64>,
+        /// Top-k sampling.
+        pub top_k: Option<u32>,
+        /// Repetition penalty (`1.0` = none).
+        pub repetition_penalty: Option<f64>,
+        /// Presence penalty, `[-2, 2]`.
+        pub presence_penalty: Option<f64>,
+        /// The most output tokens.
+        pub max_tokens: Option<u32>,
+        /// The most output tokens, reasoning included.
+        pub max_completion_tokens: Option<u32>,
+        /// Random seed.
+        pub seed: Option<u64>,
+        /// Stop words or token sequences.
+        pub stop: Option<Stop>,
+        /// Tools the model may call.
+        pub tools: Option<Vec<Tool>>,
+        /// `auto`, `none`, or a named function.
+        pub tool_choice: Option<ToolChoice>,
+        /// Allow several tool calls in one turn.
+        pub parallel_tool_calls: Option<bool>,
+        /// Web search.
+        pub enable_search: Option<bool>,
+        /// Web search options.
+        pub search_options: Option<SearchOptions>,
+        /// Structured output.
+        pub response_format: Option<ResponseFormat>,
+        /// How many completions.
+        pub n: Option<u32>,
+        /// Return token log-probabilities.
+        pub logprobs: Option<bool>,
+        /// How many alternatives per token with `logprobs`.
+        pub top_logprobs: Option<u32>,
+        /// Code interpreter (thinking models).
+        pub enable_code_interpreter: Option<bool>,
+        /// VL: raise the image token limit.
+        pub vl_high_resolution_images: Option<bool>,
+        /// Output modalities (Omni models), e.g. `["text", "audio"]`.
+        pub modalities: Option<Vec<String>>,
+    }
+}
+
+/// Generates a chainable setter on [`Parameters`] and a forwarding one on [`GenerationRequest`].
+macro_rules! setters {
+    ($( $(#[$m:meta])* $name:ident : $ty:ty => $conv:ident ),* $(,)?) => {
+        impl Parameters {
+            $(
+                $(#[$m])*
+                pub fn $name(mut self, v: setters!(@arg $ty, $conv)) -> Self {
+                    self.$name = Some(setters!(@conv v, $conv));
+                    self
+                }
+            )*
+        }
+        impl GenerationRequest {
+            $(
+                $(#[$m])*
+                pub fn $name(mut self, v: setters!(@arg $ty, $conv)) -> Self {
+                    self.parameters_mut().$name = Some(setters!(@conv v, $conv));
+                    self
+                }
+            )*
+        }
+    };
+    (@arg $ty:ty, plain) => { $ty };
+    (@arg $ty:ty, into) => { impl Into<$ty> };
+    (@conv $v:ident, plain) => { $v };
+    (@conv $v:ident, into) => { $v.into() };
+}
+
+setters! {
+    /// Sets `result_format`.
+    result_format: ResultFormat => plain,
+    /// Sets `incremental_output`.
+    incremental_output: bool => plain,
+    /// Sets `enable_thinking`.
+    enable_thinking: bool => plain,
+    /// Sets `thinking_budget`.
+    thinking_budget: u32 => plain,
+    /// Sets `reasoning_effort`.
+    reasoning_effort: ReasoningEffort => into,
+    /// Sets `temperature`.
+    temperature: f64 => plain,
+    /// Sets `top_p`.
+    top_p: f64 => plain,
+    /// Sets `top_k`.
+    top_k: u32 => plain,
+    /// Sets `repetition_penalty`.
+    repetition_penalty: f64 => plain,
+    /// Sets `presence_penalty`.
+    presence_penalty: f64 => plain,
+    /// Sets `max_tokens`.
+    max_tokens: u32 => plain,
+    /// Sets `max_completion_tokens`.
+    max_completion_tokens: u32 => plain,
+    /// Sets `seed`.
+    seed: u64 => plain,
+    /// Sets `stop`.
+    stop: Stop => into,
+    /// Sets `tools`.
+    tools: Vec<Tool> => plain,
+    /// Sets `tool_choice`.
+    tool_choice: ToolChoice => into,
+    /// Sets `parallel_tool_calls`.
+    parallel_tool_calls: bool => plain,
+    /// Sets `enable_search`.
+    enable_search: bool => plain,
+    /// Sets `search_options`.
+    search_options: SearchOptions => plain,
+    /// Sets `response_format`.
+    response_format: ResponseFormat => plain,
+    /// Sets `n`.
+    n: u32 => plain,
+    /// Sets `logprobs`.
+    logprobs: bool => plain,
+    /// Sets `top_logprobs`.
+    top_logprobs: u32 => plain,
+    /// Sets `enable_code_interpreter`.
+    enable_code_interpreter: bool => plain,
+    /// Sets `vl_high_resolution_images`.
+    vl_high_resolution_images: bool => plain,
+    /// Sets `modalities`.
+    modalities: Vec<String> => plain,
+}
+
+impl GenerationRequest {
+    /// A request with `input.messages` and empty `parameters`.
+    pub fn new(model: impl Into<String>, messages: Vec<Message>) -> Self {
+        GenerationRequest {
+            model: model.into(),
+            input: Input {
+                messages: Some(messages),
+                ..Input::default()
+            },
+            parameters: Some(Parameters::default()),
+            ..GenerationRequest::default()
+        }
+    }
+
+    /// A request with `input.prompt` and empty `parameters`.
+    pub fn prompt(model: impl Into<String>, prompt: impl Into<String>) -> Self {
+        GenerationRequest {
+            model: model.into(),
+            input: Input {
+                prompt: Some(prompt.into()),
+                ..Input::default()
+            },
+            parameters: Some(Parameters::default()),
+            ..GenerationRequest::default()
+        }
+    }
+
+    /// The parameters, created empty if absent.
+    pub fn parameters_mut(&mut self) -> &mut Parameters {
+        self.parameters.get_or_insert_with(Parameters::default)
+    }
+
+    /// Replaces all parameters.
+    pub fn with_parameters(mut self, parameters: Parameters) -> Self {
+        self.parameters = Some(parameters);
+        self
+    }
+
+    /// The messages (empty for a prompt request).
+    pub fn messages(&self) -> &[Message] {
+        self.input.messages.as_deref().unwrap_or(&[])
+    }
+
+    /// Whether any message holds an image, audio or video item: such requests go to the
+    /// multimodal path ([`MULTIMODAL_GENERATION_PATH`]).
+    pub fn is_multimodal(&self) -> bool {
+        self.messages().iter().any(Message::has_media)
+    }
+
+    /// The path this request goes to: multimodal if [`is_multimodal`](Self::is_multimodal),
+    /// text otherwise.
+    pub fn path(&self) -> &'static str {
+        if self.is_multimodal() {
+            MULTIMODAL_GENERATION_PATH
+        } else {
+            TEXT_GENERATION_PATH
+        }
+    }
+
+    /// Whether a stream of this request sends deltas (`incremental_output` is not `false`).
+    ///
+    /// The default differs by model; callers who stream should set `incremental_output`
+    /// explicitly (the official SDK always sends `true` and merges client-side).
+    pub fn is_incremental(&self) -> bool {
+        self.parameters.as_ref().and_then(|p| p.incremental_output) != Some(false)
+    }
+}
+
+/// `parameters.stop`: a string, a list of strings, a token-id list, or a list of token-id lists.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stop {
+    /// One stop string.
+    Text(String),
+    /// Several stop strings (an empty list is read as this variant).
+    Texts(Vec<String>),
+    /// One token-id sequence (`[37763, 367]`).
+    Tokens(Vec<i64>),
+    /// Several token-id sequences (`[[37763, 367]]`).
+    TokenSequences(Vec<Vec<i64>>),
+    /// Any other shape, kept verbatim.
+    Unknown(Value),
+}
+
+impl From<&str> for Stop {
+    fn from(s: &str) -> Self {
+        Stop::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Stop {
+    fn from(s: String) -> Self {
+        Stop::Text(s)
+    }
+}
+
+impl From<Vec<String>> for Stop {
+    fn from(v: Vec<String>) -> Self {
+        Stop::Texts(v)
+    }
+}
+
+impl From<Vec<Vec<i64>>> for Stop {
+    fn from(v: Vec<Vec<i64>>) -> Self {
+        Stop::TokenSequences(v)
+    }
+}
+
+impl Serialize for Stop {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Stop::Text(t) => s.serialize_str(t),
+            Stop::Texts(v) => v.serialize(s),
+            Stop::Tokens(v) => v.serialize(s),
+            Stop::TokenSequences(v) => v.serialize(s),
+            Stop::Unknown(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Stop {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(Stop::from_value(v))
+    }
+}
+
+impl Stop {
+    fn from_value(v: Value) -> Stop {
+        fn all<T>(items: &[Value], f: impl Fn(&Value) -> Option<T>) -> Option<Vec<T>> {
+            items.iter().map(f).collect()
+        }
+        fn ints(v: &Value) -> Option<Vec<i64>> {
+            all(v.as_array()?, Value::as_i64)
+        }
+        match &v {
+            Value::String(s) => return Stop::Text(s.clone()),
+            Value::Array(items) => {
+                if let Some(t) = all(items, |i| i.as_str().map(str::to_owned)) {
+                    return Stop::Texts(t);
+                }
+                if let Some(t) = all(items, Value::as_i64) {
+                    return Stop::Tokens(t);
+                }
+                if let Some(t) = all(items, ints) {
+                    return Stop::TokenSequences(t);
+                }
+            }
+            _ => {}
+        }
+        Stop::Unknown(v)
+    }
+}
+
+crate::wire_struct! {
+    /// A function a model may call.
+    pub struct FunctionDefinition {
+        /// The function name.
+        pub name: String,
+        /// What it does.
+        pub description: Option<String>,
+        /// Its arguments as a JSON Schema.
+        pub parameters: Option<Value>,
+        /// Strict schema adherence.
+        pub strict: Option<bool>,
+    }
+}
+
+crate::wire_struct! {
+    /// The body of a `{"type": "function", "function": {…}}` tool.
+    pub struct FunctionTool {
+        /// The function.
+        pub function: FunctionDefinition,
+    }
+}
+
+crate::tagged_enum! {
+    /// A tool in `parameters.tools`.
+    pub enum Tool {
+        /// A function tool.
+        Function(FunctionTool) = "function",
+    }
+}
+
+impl Tool {
+    /// A function tool with a JSON Schema for its arguments.
+    pub fn function(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        parameters: Value,
+    ) -> Self {
+        Tool::Function(FunctionTool {
+            function: FunctionDefinition {
+                name: name.into(),
+                description: Some(description.into()),
+                parameters: Some(parameters),
+                ..FunctionDefinition::default()
+            },
+            ..FunctionTool::default()
+        })
+    }
+}
+
+crate::string_enum! {
+    /// A `tool_choice` given as a string.
+    pub enum ToolChoiceMode {
+        /// The model decides.
+        Auto = "auto",
+        /// No tool calls.
+        None = "none",
+        /// Some tool must be called (where supported).
+        Required = "required",
+    }
+}
+
+crate::wire_struct! {
+    /// The function named in a forced `tool_choice`.
+    pub struct FunctionName {
+        /// The function name.
+        pub name: String,
+    }
+}
+
+crate::wire_struct! {
+    /// A forced `tool_choice`: `{"type": "function", "function": {"name": …}}`.
+    pub struct NamedToolChoice {
+        /// `function`.
+        pub kind: Option<String> => "type",
+        /// The function to call.
+        pub function: Option<FunctionName>,
+    }
+}
+
+/// `parameters.tool_choice`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToolChoice {
+    /// `"auto"`, `"none"`, ….
+    Mode(ToolChoiceMode),
+    /// `{"type": "function", "function": {"name": …}}`.
+    Function(NamedToolChoice),
+}
+
+impl ToolChoice {
+    /// `"auto"`.
+    pub fn auto() -> Self {
+        ToolChoice::Mode(ToolChoiceMode::Auto)
+    }
+
+    /// `"none"`.
+    pub fn none() -> Self {
+        ToolChoice::Mode(ToolChoiceMode::None)
+    }
+
+    /// Forces a call to the function `name`.
+    pub fn function(name: impl Into<String>) -> Self {
+        ToolChoice::Function(NamedToolChoice {
+            kind: Some("function".to_owned()),
+            function: Some(FunctionName {
+                name: name.into(),
+                ..FunctionName::default()
+            }),
+            ..NamedToolChoice::default()
+        })
+    }
+}
+
+impl From<ToolChoiceMode> for ToolChoice {
+    fn from(m: ToolChoiceMode) -> Self {
+        ToolChoice::Mode(m)
+    }
+}
+
+impl Serialize for ToolChoice {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ToolChoice::Mode(m) => m.serialize(s),
+            ToolChoice::Function(f) => f.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ToolChoice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ToolChoice;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a tool_choice string or object")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ToolChoice, E> {
+                Ok(ToolChoice::Mode(ToolChoiceMode::from(v)))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ToolChoice, A::Error> {
+                NamedToolChoice::deserialize(MapAccessDeserializer::new(map))
+                    .map(ToolChoice::Function)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+crate::string_enum! {
+    /// `search_options.search_strategy`.
+    pub enum SearchStrategy {
+        /// Fast, fewer sources (the current default).
+        Turbo = "turbo",
+        /// More sources.
+        Max = "max",
+        /// Agentic multi-round search.
+        Agent = "agent",
+        /// Older name seen in recordings.
+        Standard = "standard",
+        /// Older name.
+        Pro = "pro",
+    }
+}
+
+crate::wire_struct! {
+    /// `parameters.search_options`.
+    pub struct SearchOptions {
+        /// Return the sources in `output.search_info`.
+        pub enable_source: Option<bool>,
+        /// Add citation markers to the answer.
+        pub enable_citation: Option<bool>,
+        /// The citation marker format (`[<number>]`, `[ref_<number>]`).
+        pub citation_format: Option<String>,
+        /// Always search.
+        pub forced_search: Option<bool>,
+        /// How much to search.
+        pub search_strategy: Option<SearchStrategy>,
+        /// Vertical-domain search extension.
+        pub enable_search_extension: Option<bool>,
+        /// Send the search results first in a stream.
+        pub prepend_search_result: Option<bool>,
+    }
+}
+
+crate::wire_struct! {
+    /// The body of a `{"type": "text"}` response format (no members of its own).
+    pub struct TextFormat {}
+}
+
+crate::wire_struct! {
+    /// The body of a `{"type": "json_object"}` response format (no members of its own).
+    pub struct JsonObjectFormat {}
+}
+
+crate::wire_struct! {
+    /// A JSON Schema for structured output.
+    pub struct JsonSchemaSpec {
+        /// The schema's name.
+        pub name: Option<String>,
+        /// What it describes.
+        pub description: Option<String>,
+        /// The schema.
+        pub schema: Option<Value>,
+        /// Strict adherence.
+        pub strict: Option<bool>,
+    }
+}
+
+crate::wire_struct! {
+    /// The body of a `{"type": "json_schema", "json_schema": {…}}` response format.
+    pub struct JsonSchemaFormat {
+        /// The schema.
+        pub json_schema: JsonSchemaSpec,
+    }
+}
+
+crate::tagged_enum! {
+    /// `parameters.response_format`.
+    pub enum ResponseFormat {
+        /// Free text.
+        Text(TextFormat) = "text",
+        /// Any JSON object.
+        JsonObject(JsonObjectFormat) = "json_object",
+        /// JSON following a schema.
+        JsonSchema(JsonSchemaFormat) = "json_schema",
+    }
+}
+
+impl ResponseFormat {
+    /// `{"type": "text"}`.
+    pub fn text() -> Self {
+        ResponseFormat::Text(TextFormat::default())
+    }
+
+    /// `{"type": "json_object"}`.
+    pub fn json_object() -> Self {
+        ResponseFormat::JsonObject(JsonObjectFormat::default())
+    }
+
+    /// `{"type": "json_schema", "json_schema": {"name", "schema"}}`.
+    pub fn json_schema(name: impl Into<String>, schema: Value) -> Self {
+        ResponseFormat::JsonSchema(JsonSchemaFormat {
+            json_schema: JsonSchemaSpec {
+                name: Some(name.into()),
+                schema: Some(schema),
+                ..JsonSchemaSpec::default()
+            },
+            ..JsonSchemaFormat::default()
+        })
+    }
+}

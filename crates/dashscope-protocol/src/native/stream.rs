@@ -1,0 +1,679 @@
+//! Native stream decoding and accumulation.
+
+use serde_json::Value;
+
+use super::{
+    Choice, Content, ContentItem, FinishReason, GenerationRequest, GenerationResponse, Logprobs,
+    Message, Output, Role, SearchInfo, TokenLogprob, ToolCall, Usage,
+};
+use crate::error::ApiError;
+use crate::sse::Event;
+use crate::stream::{Accumulate, StreamDecode, StreamDecodeError, StreamItem, excerpt};
+use crate::wire::Extra;
+
+/// Turns native SSE events into [`GenerationResponse`] chunks.
+///
+/// Feed it events from [`sse::Decoder`](crate::sse::Decoder) in
+/// [`Mode::DataLineIsEvent`](crate::sse::Mode::DataLineIsEvent): native streams do not reliably
+/// put blank lines between events, so each `data:` line is one event.
+///
+/// * `event:error` → [`StreamItem::Error`] (status from the frame's `:HTTP_STATUS/<code>`);
+/// * a chunk with a non-empty top-level `code` → [`StreamItem::Error`];
+/// * an empty `data:` → [`StreamItem::Skip`];
+/// * anything else → [`StreamItem::Chunk`]. The chunk whose `finish_reason` is not `"null"`
+///   (in any choice, or `output.finish_reason`) ends the stream: [`is_finished`](StreamDecode::is_finished)
+///   turns true. An error frame ends it too.
+#[derive(Clone, Debug, Default)]
+pub struct NativeStreamDecoder {
+    finished: bool,
+}
+
+impl NativeStreamDecoder {
+    /// A decoder at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn decode_error(index: usize, data: &str, source: serde_json::Error) -> StreamDecodeError {
+    StreamDecodeError {
+        index,
+        source,
+        excerpt: excerpt(data),
+    }
+}
+
+impl StreamDecode for NativeStreamDecoder {
+    type Chunk = GenerationResponse;
+
+    fn decode(
+        &mut self,
+        event: &Event<'_>,
+    ) -> Result<StreamItem<GenerationResponse>, StreamDecodeError> {
+        let data = event.data.trim();
+        let is_error_event = event.event.map(str::trim) == Some("error");
+        if data.is_empty() {
+            if is_error_event {
+                self.finished = true;
+                return Ok(StreamItem::Error(ApiError {
+                    status: event.http_status,
+                    code: None,
+                    message: "error event without data".to_owned(),
+                    kind: None,
+                    param: None,
+                    request_id: None,
+                    body: Value::Null,
+                }));
+            }
+            return Ok(StreamItem::Skip);
+        }
+        if is_error_event {
+            self.finished = true;
+            let err = match serde_json::from_str::<Value>(data) {
+                Ok(v) => ApiError::from_json(event.http_status, &v).unwrap_or_else(|| ApiError {
+                    status: event.http_status,
+                    code: None,
+                    message: v
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| excerpt(data), str::to_owned),
+                    kind: None,
+                    param: None,
+                    request_id: v
+                        .get("request_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    body: v,
+                }),
+                Err(_) => ApiError {
+                    status: event.http_status,
+                    code: None,
+                    message: excerpt(data),
+                    kind: None,
+                    param: None,
+                    request_id: None,
+                    body: Value::String(excerpt(data)),
+                },
+            };
+            return Ok(StreamItem::Error(err));
+        }
+        let chunk: GenerationResponse =
+            serde_json::from_str(data).map_err(|e| decode_error(event.index, data, e))?;
+        if let Some(err) = chunk.error(event.http_status) {
+            self.finished = true;
+            return Ok(StreamItem::Error(err));
+        }
+        if chunk.is_final() {
+            self.finished = true;
+        }
+        Ok(StreamItem::Chunk(chunk))
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
+/// Merges `new` into `acc` for a cumulative stream and returns the part that is new.
+///
+/// `new` normally repeats all text so far: it replaces `acc` and the suffix beyond `acc` is new.
+/// A shorter repetition (an empty filler) changes nothing. Anything else is taken as a delta
+/// (a service that ignored `incremental_output: false`) and appended, so no text is lost and
+/// none is duplicated.
+fn merge_cumulative<'n>(acc: &mut String, new: &'n str) -> &'n str {
+    if let Some(suffix) = new.strip_prefix(acc.as_str()) {
+        acc.push_str(suffix);
+        suffix
+    } else if acc.starts_with(new) {
+        ""
+    } else {
+        acc.push_str(new);
+        new
+    }
+}
+
+/// The same rule as [`merge_cumulative`] for lists (log-probabilities); returns the new items.
+fn merge_cumulative_list<'n, T: Clone + PartialEq>(acc: &mut Vec<T>, new: &'n [T]) -> &'n [T] {
+    if new.len() >= acc.len() && new[..acc.len()] == acc[..] {
+        let fresh = &new[acc.len()..];
+        acc.extend_from_slice(fresh);
+        fresh
+    } else if acc.len() >= new.len() && acc[..new.len()] == new[..] {
+        &[]
+    } else {
+        acc.extend_from_slice(new);
+        new
+    }
+}
+
+fn merge_text(incremental: bool, acc: &mut String, new: &str) {
+    if incremental {
+        acc.push_str(new);
+    } else {
+        merge_cumulative(acc, new);
+    }
+}
+
+/// Copies the non-null members of `from` into `into` (later values win).
+fn merge_extra(into: &mut Extra, from: &Extra) {
+    for (k, v) in from {
+        if !v.is_null() {
+            into.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// The text of a list's `text` items, and its other items.
+fn split_parts(items: &[ContentItem]) -> (String, impl Iterator<Item = &ContentItem>) {
+    let text = items
+        .iter()
+        .filter_map(|i| i.text.as_deref())
+        .collect::<String>();
+    (text, items.iter().filter(|i| i.text.is_none()))
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum ContentShape {
+    #[default]
+    Absent,
+    Text,
+    List,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ChoiceState {
+    key: u32,
+    index: Option<u32>,
+    role: Option<Role>,
+    shape: ContentShape,
+    content: String,
+    media: Vec<ContentItem>,
+    reasoning: Option<String>,
+    tool_calls: Vec<ToolCall>,
+    finish_reason: Option<FinishReason>,
+    logprobs: Option<Vec<TokenLogprob>>,
+    message_extra: Extra,
+    choice_extra: Extra,
+}
+
+impl ChoiceState {
+    fn push(&mut self, incremental: bool, choice: &Choice) {
+        if choice.index.is_some() {
+            self.index = choice.index;
+        }
+        if let Some(f) = &choice.finish_reason {
+            // A trailing fragment may come without a finish reason; never undo a final one.
+            if f.is_final() || self.finish_reason.is_none() {
+                self.finish_reason = Some(f.clone());
+            }
+        }
+        merge_extra(&mut self.choice_extra, &choice.extra);
+        if let Some(content) = choice.logprobs.as_ref().and_then(|l| l.content.as_deref()) {
+            let acc = self.logprobs.get_or_insert_with(Vec::new);
+            if incremental {
+                acc.extend_from_slice(content);
+            } else {
+                merge_cumulative_list(acc, content);
+            }
+        }
+        if let Some(m) = &choice.message {
+            self.push_message(incremental, m);
+        }
+    }
+
+    fn push_message(&mut self, incremental: bool, m: &Message) {
+        if m.role.is_some() {
+            self.role.clone_from(&m.role);
+        }
+        match &m.content {
+            Some(Content::Text(t)) => {
+                if self.shape == ContentShape::Absent {
+                    self.shape = ContentShape::Text;
+                }
+                merge_text(incremental, &mut self.content, t);
+            }
+            Some(Content::Parts(items)) => {
+                self.shape = ContentShape::List;
+                let (text, media) = split_parts(items);
+                merge_text(incremental, &mut self.content, &text);
+                let media: Vec<ContentItem> = media.cloned().collect();
+                if incremental {
+                    self.media.extend(media);
+                } else {
+                    merge_cumulative_list(&mut self.media, &media);
+                }
+            }
+            Some(Content::Unknown(_)) | None => {}
+        }
+        if let Some(r) = &m.reasoning_content {
+            merge_text(
+                incremental,
+                self.reasoning.get_or_insert_with(String::new),
+                r,
+            );
+        }
+        for (pos, frag) in m.tool_calls.as_deref().unwrap_or(&[]).iter().enumerate() {
+            self.push_tool_call(incremental, pos, frag);
+        }
+        merge_extra(&mut self.message_extra, &m.extra);
+    }
+
+    fn push_tool_call(&mut self, incremental: bool, pos: usize, frag: &ToolCall) {
+        let key = frag.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
+        let Some(call) = self.tool_calls.iter_mut().find(|c| c.index == Some(key)) else {
+            let mut call = frag.clone();
+            call.index = Some(key);
+            self.tool_calls.push(call);
+            return;
+        };
+        if let Some(id) = frag.id.as_deref().filter(|id| !id.is_empty()) {
+            call.id = Some(id.to_owned());
+        }
+        if call.kind.is_none() {
+            call.kind.clone_from(&frag.kind);
+        }
+        merge_extra(&mut call.extra, &frag.extra);
+        let Some(f) = &frag.function else { return };
+        let acc = call.function.get_or_insert_with(Default::default);
+        if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
+            match &mut acc.name {
+                Some(existing) if !existing.is_empty() => {
+                    if !incremental && name != existing {
+                        *existing = name.to_owned();
+                    }
+                }
+                slot => *slot = Some(name.to_owned()),
+            }
+        }
+        if let Some(args) = &f.arguments {
+            merge_text(
+                incremental,
+                acc.arguments.get_or_insert_with(String::new),
+                args,
+            );
+        }
+        merge_extra(&mut acc.extra, &f.extra);
+    }
+
+    fn snapshot(&self) -> Choice {
+        let content = match self.shape {
+            ContentShape::Absent => None,
+            ContentShape::Text => Some(Content::Text(self.content.clone())),
+            ContentShape::List => {
+                let mut items = self.media.clone();
+                if !self.content.is_empty() {
+                    items.insert(0, ContentItem::text(self.content.clone()));
+                }
+                Some(Content::Parts(items))
+            }
+        };
+        let mut tool_calls = self.tool_calls.clone();
+        tool_calls.sort_by_key(|c| c.index);
+        Choice {
+            finish_reason: self.finish_reason.clone(),
+            index: self.index,
+            message: Some(Message {
+                role: self.role.clone(),
+                content,
+                reasoning_content: self.reasoning.clone(),
+                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+                extra: self.message_extra.clone(),
+                ..Message::default()
+            }),
+            logprobs: self.logprobs.clone().map(|content| Logprobs {
+                content: Some(content),
+                ..Logprobs::default()
+            }),
+            extra: self.choice_extra.clone(),
+        }
+    }
+}
+
+/// Folds native stream chunks into the final [`GenerationResponse`].
+///
+/// Build it for the request's `incremental_output`: [`incremental`](Self::incremental) (`true`,
+/// chunks carry deltas, concatenated) or [`cumulative`](Self::cumulative) (`false`, every chunk
+/// repeats all text so far; nothing is duplicated). Both result formats are handled: text
+/// (`output.text`) and message (`output.choices`, string or multimodal list content,
+/// `reasoning_content`, tool calls merged by `index`, log-probabilities). Usage comes from the
+/// last chunk that has any (it is cumulative); `search_info` from the chunk with results.
+///
+/// ```
+/// use dashscope_protocol::native::{GenerationResponse, NativeAccumulator};
+/// use dashscope_protocol::stream::Accumulate;
+///
+/// let chunks = [
+///     r#"{"output":{"finish_reason":"null","text":"1+"}}"#,
+///     r#"{"output":{"finish_reason":"null","text":"1=2"}}"#,
+///     r#"{"output":{"finish_reason":"stop","text":""},"usage":{"output_tokens":3}}"#,
+/// ];
+/// let mut acc = NativeAccumulator::incremental();
+/// for c in chunks {
+///     acc.push(&serde_json::from_str::<GenerationResponse>(c).unwrap());
+/// }
+/// let r = acc.finish();
+/// assert_eq!(r.text().as_deref(), Some("1+1=2"));
+/// assert_eq!(r.usage.unwrap().output_tokens, Some(3));
+/// ```
+#[derive(Clone, Debug)]
+pub struct NativeAccumulator {
+    incremental: bool,
+    text: Option<String>,
+    text_finish: Option<FinishReason>,
+    choices: Vec<ChoiceState>,
+    search_info: Option<SearchInfo>,
+    usage: Option<Usage>,
+    request_id: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+    output_seen: bool,
+    output_extra: Extra,
+    extra: Extra,
+}
+
+impl NativeAccumulator {
+    /// An accumulator for `incremental_output: true` (`incremental`) or `false`.
+    pub fn new(incremental: bool) -> Self {
+        NativeAccumulator {
+            incremental,
+            text: None,
+            text_finish: None,
+            choices: Vec::new(),
+            search_info: None,
+            usage: None,
+            request_id: None,
+            code: None,
+            message: None,
+            output_seen: false,
+            output_extra: Extra::new(),
+            extra: Extra::new(),
+        }
+    }
+
+    /// For `incremental_output: true`: chunks carry deltas.
+    pub fn incremental() -> Self {
+        Self::new(true)
+    }
+
+    /// For `incremental_output: false`: each chunk repeats all text so far.
+    pub fn cumulative() -> Self {
+        Self::new(false)
+    }
+
+    /// For the stream of `request` (cumulative only if it says `incremental_output: false`).
+    pub fn for_request(request: &GenerationRequest) -> Self {
+        Self::new(request.is_incremental())
+    }
+
+    /// Whether chunks are taken as deltas.
+    pub fn is_incremental(&self) -> bool {
+        self.incremental
+    }
+
+    fn choice_state(&mut self, key: u32) -> &mut ChoiceState {
+        let pos = match self.choices.iter().position(|c| c.key == key) {
+            Some(pos) => pos,
+            None => {
+                self.choices.push(ChoiceState {
+                    key,
+                    ..ChoiceState::default()
+                });
+                self.choices.len() - 1
+            }
+        };
+        &mut self.choices[pos]
+    }
+
+    fn push_output(&mut self, output: &Output) {
+        self.output_seen = true;
+        if let Some(t) = &output.text {
+            merge_text(
+                self.incremental,
+                self.text.get_or_insert_with(String::new),
+                t,
+            );
+        }
+        if let Some(f) = &output.finish_reason {
+            if f.is_final() || self.text_finish.is_none() {
+                self.text_finish = Some(f.clone());
+            }
+        }
+        let incremental = self.incremental;
+        for (pos, choice) in output.choices.as_deref().unwrap_or(&[]).iter().enumerate() {
+            let key = choice
+                .index
+                .unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
+            self.choice_state(key).push(incremental, choice);
+        }
+        if let Some(info) = &output.search_info {
+            let keep_old = self
+                .search_info
+                .as_ref()
+                .is_some_and(SearchInfo::has_results);
+            if !keep_old {
+                self.search_info = Some(info.clone());
+            }
+        }
+        merge_extra(&mut self.output_extra, &output.extra);
+    }
+}
+
+impl Default for NativeAccumulator {
+    fn default() -> Self {
+        Self::incremental()
+    }
+}
+
+impl Accumulate for NativeAccumulator {
+    type Chunk = GenerationResponse;
+    type Output = GenerationResponse;
+
+    fn push(&mut self, chunk: &GenerationResponse) {
+        if let Some(output) = &chunk.output {
+            self.push_output(output);
+        }
+        if let Some(u) = &chunk.usage {
+            if !u.is_empty() || self.usage.is_none() {
+                self.usage = Some(u.clone());
+            }
+        }
+        if chunk.request_id.is_some() {
+            self.request_id.clone_from(&chunk.request_id);
+        }
+        if chunk.code.as_deref().is_some_and(|c| !c.is_empty()) {
+            self.code.clone_from(&chunk.code);
+            self.message.clone_from(&chunk.message);
+        }
+        merge_extra(&mut self.extra, &chunk.extra);
+    }
+
+    fn snapshot(&self) -> GenerationResponse {
+        let output = self.output_seen.then(|| {
+            let mut choices: Vec<Choice> = self.choices.iter().map(ChoiceState::snapshot).collect();
+            choices.sort_by_key(|c| c.index);
+            Output {
+                text: self.text.clone(),
+                finish_reason: self.text_finish.clone(),
+                choices: (!self.choices.is_empty()).then_some(choices),
+                search_info: self.search_info.clone(),
+                extra: self.output_extra.clone(),
+            }
+        });
+        GenerationResponse {
+            output,
+            usage: self.usage.clone(),
+            request_id: self.request_id.clone(),
+            code: self.code.clone(),
+            message: self.message.clone(),
+            extra: self.extra.clone(),
+        }
+    }
+
+    fn finish(self) -> GenerationResponse {
+        self.snapshot()
+    }
+}
+
+/// Folds a whole chunk sequence (convenience over [`NativeAccumulator`]).
+pub fn accumulate<'a, I>(incremental: bool, chunks: I) -> GenerationResponse
+where
+    I: IntoIterator<Item = &'a GenerationResponse>,
+{
+    let mut acc = NativeAccumulator::new(incremental);
+    for c in chunks {
+        acc.push(c);
+    }
+    acc.finish()
+}
+
+#[derive(Clone, Debug, Default)]
+struct DeltaChoice {
+    key: u32,
+    content: String,
+    media: Vec<ContentItem>,
+    reasoning: String,
+    logprobs: Vec<TokenLogprob>,
+    /// (index, id sent, name sent, arguments so far)
+    calls: Vec<(u32, bool, bool, String)>,
+}
+
+/// Turns the chunks of an `incremental_output: false` (cumulative) stream into delta chunks,
+/// as an `incremental_output: true` stream would have sent them.
+///
+/// Text, reasoning, multimodal text, tool-call arguments and log-probabilities keep only what is
+/// new; a tool call's id and name appear in its first delta only (later ones have `id: ""`, as
+/// the service sends them). Everything else (usage, finish reason, request id, unknown members)
+/// passes through. A chunk that does not repeat the text so far is taken as a delta already.
+///
+/// ```
+/// use dashscope_protocol::native::{CumulativeToDelta, GenerationResponse};
+///
+/// let mut d = CumulativeToDelta::new();
+/// let texts: Vec<String> = ["我爱", "我爱吃", "我爱吃苹果"]
+///     .iter()
+///     .map(|t| {
+///         let c: GenerationResponse = serde_json::from_value(serde_json::json!(
+///             {"output": {"choices": [{"message": {"role": "assistant", "content": t}}]}}
+///         )).unwrap();
+///         d.delta(&c).text().unwrap().into_owned()
+///     })
+///     .collect();
+/// assert_eq!(texts, ["我爱", "吃", "苹果"]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct CumulativeToDelta {
+    text: String,
+    choices: Vec<DeltaChoice>,
+}
+
+impl CumulativeToDelta {
+    /// A converter at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn choice(&mut self, key: u32) -> &mut DeltaChoice {
+        let pos = match self.choices.iter().position(|c| c.key == key) {
+            Some(pos) => pos,
+            None => {
+                self.choices.push(DeltaChoice {
+                    key,
+                    ..DeltaChoice::default()
+                });
+                self.choices.len() - 1
+            }
+        };
+        &mut self.choices[pos]
+    }
+
+    /// The delta form of the next cumulative chunk.
+    pub fn delta(&mut self, chunk: &GenerationResponse) -> GenerationResponse {
+        let mut out = chunk.clone();
+        let Some(output) = out.output.as_mut() else {
+            return out;
+        };
+        if let Some(t) = output.text.as_mut() {
+            *t = merge_cumulative(&mut self.text, t).to_owned();
+        }
+        for (pos, choice) in output
+            .choices
+            .as_deref_mut()
+            .unwrap_or(&mut [])
+            .iter_mut()
+            .enumerate()
+        {
+            let key = choice
+                .index
+                .unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
+            let state = self.choice(key);
+            if let Some(content) = choice.logprobs.as_mut().and_then(|l| l.content.as_mut()) {
+                *content = merge_cumulative_list(&mut state.logprobs, content).to_vec();
+            }
+            if let Some(m) = choice.message.as_mut() {
+                state.delta_message(m);
+            }
+        }
+        out
+    }
+}
+
+impl DeltaChoice {
+    fn delta_message(&mut self, m: &mut Message) {
+        match m.content.as_mut() {
+            Some(Content::Text(t)) => *t = merge_cumulative(&mut self.content, t).to_owned(),
+            Some(Content::Parts(items)) => {
+                let (text, media) = split_parts(items);
+                let media: Vec<ContentItem> = media.cloned().collect();
+                let text = merge_cumulative(&mut self.content, &text).to_owned();
+                let mut fresh = merge_cumulative_list(&mut self.media, &media).to_vec();
+                if !text.is_empty() {
+                    fresh.insert(0, ContentItem::text(text));
+                }
+                *items = fresh;
+            }
+            Some(Content::Unknown(_)) | None => {}
+        }
+        if let Some(r) = m.reasoning_content.as_mut() {
+            *r = merge_cumulative(&mut self.reasoning, r).to_owned();
+        }
+        for (pos, call) in m
+            .tool_calls
+            .as_deref_mut()
+            .unwrap_or(&mut [])
+            .iter_mut()
+            .enumerate()
+        {
+            let key = call.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
+            let slot = match self.calls.iter().position(|c| c.0 == key) {
+                Some(p) => p,
+                None => {
+                    self.calls.push((key, false, false, String::new()));
+                    self.calls.len() - 1
+                }
+            };
+            let (_, id_sent, name_sent, args) = &mut self.calls[slot];
+            match call.id.as_mut() {
+                Some(id) if !id.is_empty() => {
+                    if *id_sent {
+                        id.clear();
+                    } else {
+                        *id_sent = true;
+                    }
+                }
+                _ => {}
+            }
+            if let Some(f) = call.function.as_mut() {
+                if f.name.as_deref().is_some_and(|n| !n.is_empty()) {
+                    if *name_sent {
+                        f.name = None;
+                    } else {
+                        *name_sent = true;
+                    }
+                }
+                if let Some(a) = f.arguments.as_mut() {
+                    *a = merge_cumulative(args, a).to_owned();
+                }
+            }
+        }
+    }
+}
