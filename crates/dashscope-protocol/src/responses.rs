@@ -1,1 +1,0 @@
-//! OpenAI-compatible Responses (`/compatible-mode/v1/responses`).
