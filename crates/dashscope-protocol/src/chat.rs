@@ -1,1 +1,0 @@
-//! OpenAI-compatible Chat Completions (`/compatible-mode/v1/chat/completions`).
