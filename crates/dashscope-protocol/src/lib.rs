@@ -28,3 +28,4 @@ pub mod native;
 pub mod responses;
 pub mod sse;
 pub mod stream;
+pub mod unified;
