@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: cargo xtask <ci|test|fmt>
 
-  ci     cargo fmt --check, cargo clippy -D warnings, then `test`
+  ci     cargo fmt --check, cargo clippy -D warnings, the blocking-only build, then `test`
   test   the workspace's tests (the README's test command)
   fmt    cargo fmt --all";
 
@@ -42,7 +42,20 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
+    check_blocking_only()?;
     test()
+}
+
+/// The blocking-only feature set is never compiled by `--all-features`; build it on its own.
+fn check_blocking_only() -> Result<(), String> {
+    cargo(&[
+        "check",
+        "-p",
+        "dashscope-transport",
+        "--no-default-features",
+        "--features",
+        "blocking",
+    ])
 }
 
 fn test() -> Result<(), String> {
