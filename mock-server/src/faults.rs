@@ -1,0 +1,589 @@
+//! Fault injection: per request by the `x-mock-fault` header, globally through the admin API
+//! (`POST /__mock/faults`) or the CLI (`--fault`).
+//!
+//! # Grammar
+//!
+//! ```text
+//! header  = spec *( "," spec )          ; several headers add up too
+//! spec    = item *( ";" item )
+//! item    = key [ "=" value ]           ; blanks around keys and values are ignored
+//! ```
+//!
+//! | item | effect |
+//! |---|---|
+//! | `latency=MS` | wait before the response starts (status line) |
+//! | `ttfb=MS` | wait between the headers and the first body byte |
+//! | `chunk-delay=MS` | wait before every chunk after the first |
+//! | `speed=F` | replay recorded chunk delays at F times the speed (`2` = twice as fast) |
+//! | `status=CODE` | answer CODE (4xx/5xx) in the dialect's error shape: 429 `Throttling.RateQuota`, 500 `InternalError`, 502, 503 `ServiceUnavailable`, 504 `GatewayTimeout`, … |
+//! | `code=TEXT`, `message=TEXT` | override the error's code (native and compat) and message |
+//! | `retry-after=VALUE` | add `Retry-After: VALUE` to the error (without it: no such header, as the service) |
+//! | `envelope=200\|status` | native stream errors: HTTP 200 + `event:error`, or the error's status |
+//! | `rate-limit=R` | a token bucket of R requests per second (`burst=B`, default R) shared by every request carrying the same spec; over it: 429 `Throttling.RateQuota` |
+//! | `reset` | reset the TCP connection instead of answering |
+//! | `cut-after=N` | close the connection after N chunks (events) of a stream, or N bytes of a body |
+//! | `stall-after=N` | stop sending after N chunks (`stall-ms=MS` resumes after MS; default: until the client leaves or the server stops) |
+//! | `partial` | answer 200 with `x-dashscope-partialresponse: true` |
+//! | `no-blank-lines` | drop the blank line after each event (legacy native framing) |
+//! | `invalid-utf8[=N]` | put invalid UTF-8 bytes into the JSON of event N (1-based, default 1) |
+//! | `malformed-json[=N]` | truncate the JSON of event N (default 1) |
+//! | `oversized-chunk=BYTES` | pad the JSON of the first event with a member BYTES long |
+//! | `times=N` | the spec applies to the first N requests it sees, then steps aside ("fail twice, then succeed") |
+//! | `dialect=chat\|responses\|native` | the spec applies to that dialect only |
+//!
+//! Counters (`times`) and buckets (`rate-limit`) of header specs are kept per spec text, so a
+//! retrying client that resends the same header sees the count go down. `POST /__mock/reset`
+//! clears them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use dashscope_protocol::cassette::Dialect;
+use http::HeaderMap;
+use serde::Serialize;
+
+use crate::errors::{Envelope, ErrorReply};
+
+/// The request header that carries per-request fault specs.
+pub const FAULT_HEADER: &str = "x-mock-fault";
+
+const MAX_MS: u64 = 3_600_000;
+const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A fault spec could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid fault spec {spec:?}: {reason}")]
+pub struct FaultParseError {
+    /// The spec as given.
+    pub spec: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// One parsed fault spec.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultSpec {
+    /// The spec as given (trimmed); also the key of its counters.
+    pub text: String,
+    /// `latency=MS`.
+    pub latency_ms: Option<u64>,
+    /// `ttfb=MS`.
+    pub ttfb_ms: Option<u64>,
+    /// `chunk-delay=MS`.
+    pub chunk_delay_ms: Option<u64>,
+    /// `speed=F`.
+    pub speed: Option<f64>,
+    /// `status=CODE`.
+    pub status: Option<u16>,
+    /// `code=TEXT`.
+    pub code: Option<String>,
+    /// `message=TEXT`.
+    pub message: Option<String>,
+    /// `retry-after=VALUE`.
+    pub retry_after: Option<String>,
+    /// `envelope=200|status`.
+    pub envelope: Option<Envelope>,
+    /// `rate-limit=R` (requests per second).
+    pub rate_limit: Option<f64>,
+    /// `burst=B`.
+    pub burst: Option<u32>,
+    /// `reset`.
+    pub reset: bool,
+    /// `cut-after=N`.
+    pub cut_after: Option<u64>,
+    /// `stall-after=N`.
+    pub stall_after: Option<u64>,
+    /// `stall-ms=MS`.
+    pub stall_ms: Option<u64>,
+    /// `partial`.
+    pub partial: bool,
+    /// `no-blank-lines`.
+    pub no_blank_lines: bool,
+    /// `invalid-utf8[=N]`.
+    pub invalid_utf8: Option<u64>,
+    /// `malformed-json[=N]`.
+    pub malformed_json: Option<u64>,
+    /// `oversized-chunk=BYTES`.
+    pub oversized_chunk: Option<u64>,
+    /// `times=N`.
+    pub times: Option<u64>,
+    /// `dialect=…`.
+    pub dialect: Option<Dialect>,
+}
+
+impl fmt::Display for FaultSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for FaultSpec {
+    type Err = FaultParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FaultSpec::parse(s)
+    }
+}
+
+impl FaultSpec {
+    /// Parses one spec (`status=429;retry-after=1;times=2`).
+    ///
+    /// # Errors
+    ///
+    /// [`FaultParseError`] for an empty spec, an unknown key, a missing or out-of-range value.
+    pub fn parse(spec: &str) -> Result<Self, FaultParseError> {
+        let text = spec.trim();
+        let err = |reason: String| FaultParseError {
+            spec: text.to_owned(),
+            reason,
+        };
+        let mut out = FaultSpec {
+            text: text.to_owned(),
+            ..FaultSpec::default()
+        };
+        let mut any = false;
+        for item in text.split(';') {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            any = true;
+            let (key, value) = match item.split_once('=') {
+                Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
+                None => (item.to_ascii_lowercase(), None),
+            };
+            let need = |v: Option<&'_ str>| -> Result<String, FaultParseError> {
+                v.filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| err(format!("{key} needs a value")))
+            };
+            let num = |v: Option<&str>, max: u64| -> Result<u64, FaultParseError> {
+                let v = need(v)?;
+                let n: u64 = v
+                    .parse()
+                    .map_err(|_| err(format!("{key}: {v:?} is not a whole number")))?;
+                if n > max {
+                    return Err(err(format!("{key}: {n} is over the limit {max}")));
+                }
+                Ok(n)
+            };
+            let flag = |v: Option<&str>| -> Result<bool, FaultParseError> {
+                match v.map(str::to_ascii_lowercase).as_deref() {
+                    None | Some("" | "true" | "1" | "yes" | "on") => Ok(true),
+                    Some("false" | "0" | "no" | "off") => Ok(false),
+                    Some(other) => Err(err(format!("{key}: {other:?} is not a boolean"))),
+                }
+            };
+            match key.as_str() {
+                "latency" => out.latency_ms = Some(num(value, MAX_MS)?),
+                "ttfb" => out.ttfb_ms = Some(num(value, MAX_MS)?),
+                "chunk-delay" => out.chunk_delay_ms = Some(num(value, MAX_MS)?),
+                "speed" => {
+                    let v = need(value)?;
+                    let f: f64 = v
+                        .parse()
+                        .map_err(|_| err(format!("speed: {v:?} is not a number")))?;
+                    if !(f.is_finite() && f > 0.0) {
+                        return Err(err("speed must be a positive number".to_owned()));
+                    }
+                    out.speed = Some(f);
+                }
+                "status" => {
+                    let n = num(value, 599)?;
+                    if n < 400 {
+                        return Err(err(format!("status: {n} is not an error status (400-599)")));
+                    }
+                    out.status = Some(n as u16);
+                }
+                "code" => out.code = Some(need(value)?),
+                "message" => out.message = Some(need(value)?),
+                "retry-after" => out.retry_after = Some(need(value)?),
+                "envelope" => {
+                    out.envelope = Some(match need(value)?.to_ascii_lowercase().as_str() {
+                        "200" | "ok" => Envelope::Ok,
+                        "status" => Envelope::Status,
+                        "auto" => Envelope::Auto,
+                        other => {
+                            return Err(err(format!(
+                                "envelope: {other:?} is not 200, status or auto"
+                            )));
+                        }
+                    });
+                }
+                "rate-limit" => {
+                    let v = need(value)?;
+                    let f: f64 = v
+                        .parse()
+                        .map_err(|_| err(format!("rate-limit: {v:?} is not a number")))?;
+                    if !(f.is_finite() && f > 0.0) {
+                        return Err(err("rate-limit must be a positive number".to_owned()));
+                    }
+                    out.rate_limit = Some(f);
+                }
+                "burst" => out.burst = Some(num(value, 1_000_000)? as u32),
+                "reset" => out.reset = flag(value)?,
+                "cut-after" => out.cut_after = Some(num(value, MAX_BYTES)?),
+                "stall-after" => out.stall_after = Some(num(value, MAX_BYTES)?),
+                "stall-ms" => out.stall_ms = Some(num(value, MAX_MS)?),
+                "partial" => out.partial = flag(value)?,
+                "no-blank-lines" => out.no_blank_lines = flag(value)?,
+                "invalid-utf8" => {
+                    out.invalid_utf8 = Some(if value.is_some() {
+                        num(value, MAX_BYTES)?.max(1)
+                    } else {
+                        1
+                    })
+                }
+                "malformed-json" => {
+                    out.malformed_json = Some(if value.is_some() {
+                        num(value, MAX_BYTES)?.max(1)
+                    } else {
+                        1
+                    })
+                }
+                "oversized-chunk" => out.oversized_chunk = Some(num(value, MAX_BYTES)?),
+                "times" => out.times = Some(num(value, u64::MAX)?),
+                "dialect" => {
+                    out.dialect = Some(match need(value)?.to_ascii_lowercase().as_str() {
+                        "chat" => Dialect::Chat,
+                        "responses" => Dialect::Responses,
+                        "native" => Dialect::Native,
+                        other => {
+                            return Err(err(format!(
+                                "dialect: {other:?} is not chat, responses or native"
+                            )));
+                        }
+                    });
+                }
+                other => return Err(err(format!("unknown item {other:?}"))),
+            }
+        }
+        if !any {
+            return Err(err("empty spec".to_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Parses every spec in the `x-mock-fault` headers of a request.
+    ///
+    /// # Errors
+    ///
+    /// The first spec that does not parse, or a header value that is not visible ASCII/UTF-8.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Vec<FaultSpec>, FaultParseError> {
+        let mut out = Vec::new();
+        for value in headers.get_all(FAULT_HEADER) {
+            let text = value.to_str().map_err(|_| FaultParseError {
+                spec: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                reason: "not visible ASCII".to_owned(),
+            })?;
+            for spec in text.split(',') {
+                if !spec.trim().is_empty() {
+                    out.push(FaultSpec::parse(spec)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The faults that apply to one request, merged from every spec that fired.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultPlan {
+    /// Wait before the response starts.
+    pub latency: Duration,
+    /// Wait before the first body byte.
+    pub ttfb: Duration,
+    /// Extra wait before each chunk after the first.
+    pub chunk_delay: Duration,
+    /// Speed factor for recorded delays (1 = as recorded).
+    pub speed: f64,
+    /// An error to answer instead.
+    pub error: Option<ErrorReply>,
+    /// Reset the connection instead of answering.
+    pub reset: bool,
+    /// Close after this many chunks (or bytes of a single body).
+    pub cut_after: Option<u64>,
+    /// Stop after this many chunks …
+    pub stall_after: Option<u64>,
+    /// … for this long (`None`: until the client leaves or the server stops).
+    pub stall: Option<Duration>,
+    /// Answer 200 with `x-dashscope-partialresponse: true`.
+    pub partial: bool,
+    /// Drop the blank line after each event.
+    pub no_blank_lines: bool,
+    /// Corrupt the UTF-8 of this event (1-based).
+    pub invalid_utf8: Option<u64>,
+    /// Truncate the JSON of this event (1-based).
+    pub malformed_json: Option<u64>,
+    /// Pad the first event's JSON by this many bytes.
+    pub oversized_chunk: Option<u64>,
+    /// The specs that fired (for the journal).
+    pub fired: Vec<String>,
+}
+
+impl FaultPlan {
+    /// A plan with no faults.
+    pub fn none() -> Self {
+        FaultPlan {
+            speed: 1.0,
+            ..FaultPlan::default()
+        }
+    }
+
+    fn absorb(&mut self, spec: &FaultSpec, throttled: bool) {
+        self.fired.push(spec.text.clone());
+        let ms = Duration::from_millis;
+        self.latency += ms(spec.latency_ms.unwrap_or(0));
+        self.ttfb += ms(spec.ttfb_ms.unwrap_or(0));
+        self.chunk_delay += ms(spec.chunk_delay_ms.unwrap_or(0));
+        if let Some(s) = spec.speed {
+            self.speed *= s;
+        }
+        let status = if throttled { Some(429) } else { spec.status };
+        if let (None, Some(status)) = (&self.error, status) {
+            let mut e = ErrorReply::for_status(status);
+            if let Some(code) = &spec.code {
+                e.native_code = code.clone();
+                e.compat_code = code.clone();
+            }
+            if let Some(m) = &spec.message {
+                e.message = m.clone();
+                e.compat_message = None;
+            }
+            e.retry_after = spec.retry_after.clone();
+            if let Some(env) = spec.envelope {
+                e.envelope = env;
+            }
+            self.error = Some(e);
+        }
+        self.reset |= spec.reset;
+        let min = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.cut_after = min(self.cut_after, spec.cut_after);
+        if spec.stall_after.is_some() {
+            self.stall_after = min(self.stall_after, spec.stall_after);
+            self.stall = spec.stall_ms.map(ms);
+        }
+        self.partial |= spec.partial;
+        self.no_blank_lines |= spec.no_blank_lines;
+        self.invalid_utf8 = self.invalid_utf8.or(spec.invalid_utf8);
+        self.malformed_json = self.malformed_json.or(spec.malformed_json);
+        self.oversized_chunk = self.oversized_chunk.or(spec.oversized_chunk);
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// A global fault, as the admin API lists it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GlobalFault {
+    /// Its id (for `DELETE /__mock/faults/{id}`).
+    pub id: u64,
+    /// The spec.
+    pub spec: String,
+    /// How many requests it applied to.
+    pub applied: u64,
+    /// How many more it will apply to (`None`: unlimited).
+    pub remaining: Option<u64>,
+}
+
+/// Global faults, and the counters and buckets of every spec seen.
+#[derive(Debug, Default)]
+pub struct FaultRegistry {
+    global: Vec<(u64, FaultSpec)>,
+    next_id: u64,
+    /// Uses per counter key (`g<id>` for global faults, `h<text>` for header specs).
+    uses: HashMap<String, u64>,
+    buckets: HashMap<String, Bucket>,
+}
+
+impl FaultRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a global fault; returns its id.
+    pub fn add(&mut self, spec: FaultSpec) -> u64 {
+        self.next_id += 1;
+        self.global.push((self.next_id, spec));
+        self.next_id
+    }
+
+    /// Removes one global fault; whether it existed.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let before = self.global.len();
+        self.global.retain(|(i, _)| *i != id);
+        self.uses.remove(&format!("g{id}"));
+        self.buckets.remove(&format!("g{id}"));
+        before != self.global.len()
+    }
+
+    /// Removes every global fault.
+    pub fn clear(&mut self) {
+        for (id, _) in std::mem::take(&mut self.global) {
+            self.uses.remove(&format!("g{id}"));
+            self.buckets.remove(&format!("g{id}"));
+        }
+    }
+
+    /// Forgets every counter and bucket (global faults stay, with fresh counts).
+    pub fn reset_counters(&mut self) {
+        self.uses.clear();
+        self.buckets.clear();
+    }
+
+    /// The global faults.
+    pub fn list(&self) -> Vec<GlobalFault> {
+        self.global
+            .iter()
+            .map(|(id, spec)| {
+                let applied = self.uses.get(&format!("g{id}")).copied().unwrap_or(0);
+                GlobalFault {
+                    id: *id,
+                    spec: spec.text.clone(),
+                    applied,
+                    remaining: spec.times.map(|t| t.saturating_sub(applied)),
+                }
+            })
+            .collect()
+    }
+
+    /// Decides which faults apply to one request (global specs first, then the header's) and
+    /// counts them.
+    pub fn plan(
+        &mut self,
+        header_specs: &[FaultSpec],
+        dialect: Dialect,
+        now: Instant,
+    ) -> FaultPlan {
+        let mut plan = FaultPlan::none();
+        let global: Vec<(String, FaultSpec)> = self
+            .global
+            .iter()
+            .map(|(id, s)| (format!("g{id}"), s.clone()))
+            .collect();
+        let header = header_specs
+            .iter()
+            .map(|s| (format!("h{}", s.text), s.clone()));
+        for (key, spec) in global.into_iter().chain(header) {
+            if spec.dialect.is_some_and(|d| d != dialect) {
+                continue;
+            }
+            let used = self.uses.get(&key).copied().unwrap_or(0);
+            if spec.times.is_some_and(|t| used >= t) {
+                continue;
+            }
+            let mut throttled = false;
+            if let Some(rate) = spec.rate_limit {
+                let burst = f64::from(spec.burst.unwrap_or(0)).max(rate.ceil()).max(1.0);
+                let b = self.buckets.entry(key.clone()).or_insert(Bucket {
+                    tokens: burst,
+                    last: now,
+                });
+                let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+                b.tokens = (b.tokens + elapsed * rate).min(burst);
+                b.last = now;
+                if b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    // Under the limit: the bucket's spec does nothing to this request.
+                    continue;
+                }
+                throttled = true;
+            }
+            *self.uses.entry(key).or_insert(0) += 1;
+            plan.absorb(&spec, throttled);
+        }
+        plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grammar() {
+        let s = FaultSpec::parse(" status=429 ; retry-after=1;times=2 ").unwrap();
+        assert_eq!(
+            (s.status, s.retry_after.as_deref(), s.times),
+            (Some(429), Some("1"), Some(2))
+        );
+        let s = FaultSpec::parse("cut-after=3;no-blank-lines;invalid-utf8;dialect=native").unwrap();
+        assert_eq!(
+            (s.cut_after, s.no_blank_lines, s.invalid_utf8),
+            (Some(3), true, Some(1))
+        );
+        assert_eq!(s.dialect, Some(Dialect::Native));
+        for bad in [
+            "",
+            "  ;",
+            "status=200",
+            "status=abc",
+            "bogus",
+            "latency",
+            "speed=0",
+            "latency=99999999999",
+        ] {
+            assert!(FaultSpec::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+        let mut h = HeaderMap::new();
+        h.append(FAULT_HEADER, "latency=5, status=500".parse().unwrap());
+        h.append(FAULT_HEADER, "reset".parse().unwrap());
+        assert_eq!(FaultSpec::from_headers(&h).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn times_counts_per_spec_text() {
+        let mut reg = FaultRegistry::new();
+        let spec = FaultSpec::parse("status=503;times=2").unwrap();
+        let now = Instant::now();
+        let statuses: Vec<Option<u16>> = (0..3)
+            .map(|_| {
+                reg.plan(std::slice::from_ref(&spec), Dialect::Chat, now)
+                    .error
+                    .map(|e| e.status)
+            })
+            .collect();
+        assert_eq!(statuses, [Some(503), Some(503), None]);
+        reg.reset_counters();
+        assert!(reg.plan(&[spec], Dialect::Chat, now).error.is_some());
+    }
+
+    #[test]
+    fn token_bucket() {
+        let mut reg = FaultRegistry::new();
+        let id = reg.add(FaultSpec::parse("rate-limit=2;burst=2").unwrap());
+        let t0 = Instant::now();
+        let got: Vec<bool> = (0..3)
+            .map(|_| reg.plan(&[], Dialect::Native, t0).error.is_some())
+            .collect();
+        assert_eq!(got, [false, false, true]);
+        // Half a second later one token is back.
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(reg.plan(&[], Dialect::Native, t1).error.is_none());
+        assert!(reg.plan(&[], Dialect::Native, t1).error.is_some());
+        assert_eq!(reg.list()[0].applied, 2);
+        assert!(reg.remove(id));
+        assert!(reg.plan(&[], Dialect::Native, t1).error.is_none());
+    }
+
+    #[test]
+    fn dialect_filter_and_merge() {
+        let mut reg = FaultRegistry::new();
+        reg.add(FaultSpec::parse("latency=10;dialect=chat").unwrap());
+        let h = [FaultSpec::parse("latency=5;status=500;code=X").unwrap()];
+        let p = reg.plan(&h, Dialect::Chat, Instant::now());
+        assert_eq!(p.latency, Duration::from_millis(15));
+        assert_eq!(p.error.as_ref().map(|e| e.native_code.as_str()), Some("X"));
+        let p = reg.plan(&[], Dialect::Native, Instant::now());
+        assert_eq!(p, FaultPlan::none());
+    }
+}

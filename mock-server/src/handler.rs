@@ -1,0 +1,560 @@
+//! The request pipeline of the generation paths, the stored-response paths and unknown paths.
+//!
+//! For a generation request, in order:
+//!
+//! 1. read the body (at most [`MockConfig::max_body_bytes`](crate::MockConfig));
+//! 2. **faults** (global, then `x-mock-fault`): latency; `reset`; an error status (429 from a
+//!    token bucket, or `status=`);
+//! 3. **record mode**: forward to the upstream and stop here;
+//! 4. **auth**: a Bearer key (any non-empty one, or one of `--api-key`) else 401;
+//! 5. **envelope**: 413 for a body over the limit, 400 for a non-JSON content type or a body that
+//!    is not JSON;
+//! 6. **cassettes** (the `x-mock-cassette: NAME` header picks one by name);
+//! 7. 403 for `X-DashScope-Async: enable`, 400 for a missing `model`;
+//! 8. the **responder** (skipped in strict mode);
+//! 9. 404 in the dialect's error shape, listing the nearest cassettes.
+//!
+//! Checks 7 come after the cassettes so that a recorded error exchange (an async header, a
+//! missing model) replays byte for byte.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use dashscope_protocol::cassette::{Dialect, RecordedResponse};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::conn::MockConn;
+use crate::endpoint::{Endpoint, RESPONSES_PREFIXES, dialect_of_path};
+use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
+use crate::faults::{FaultPlan, FaultSpec};
+use crate::journal::{JournalEntry, redact_headers};
+use crate::matching::RequestView;
+use crate::replay;
+use crate::responder::MockRequest;
+use crate::state::{MockState, lock};
+
+/// The request header that picks a cassette by name.
+pub const CASSETTE_HEADER: &str = "x-mock-cassette";
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What every handler knows about the request it answers.
+pub(crate) struct Ctx {
+    pub(crate) state: MockState,
+    pub(crate) parts: Parts,
+    pub(crate) body: Bytes,
+    pub(crate) json: Option<Value>,
+    pub(crate) request_id: String,
+    pub(crate) received_at_ms: u64,
+    pub(crate) directives: bool,
+    pub(crate) dialect: Dialect,
+    pub(crate) stream: bool,
+    pub(crate) fired: Vec<String>,
+}
+
+impl Ctx {
+    pub(crate) fn path(&self) -> &str {
+        self.parts.uri.path()
+    }
+
+    /// Adds the journal entry for this request.
+    pub(crate) fn journal(&self, status: StatusCode, outcome: &str, cassette: Option<&str>) {
+        let (body, body_text) = match (&self.json, self.body.is_empty()) {
+            (Some(v), _) => (Some(v.clone()), None),
+            (None, true) => (None, None),
+            (None, false) => (None, Some(String::from_utf8_lossy(&self.body).into_owned())),
+        };
+        let entry = JournalEntry {
+            seq: 0,
+            received_at_ms: self.received_at_ms,
+            request_id: self.request_id.clone(),
+            method: self.parts.method.to_string(),
+            path: self.path().to_owned(),
+            query: self.parts.uri.query().map(str::to_owned),
+            headers: redact_headers(&self.parts.headers),
+            body,
+            body_text,
+            status: status.as_u16(),
+            outcome: outcome.to_owned(),
+            cassette: cassette.map(str::to_owned),
+            faults: self.fired.clone(),
+        };
+        lock(&self.state.inner.journal).push(entry);
+    }
+
+    /// Plays a response and journals it.
+    pub(crate) fn play(
+        &self,
+        r: &RecordedResponse,
+        plan: &FaultPlan,
+        outcome: &str,
+        cassette: Option<&str>,
+    ) -> Response {
+        let timing = self.state.inner.config.timing;
+        let response = replay::build(
+            r,
+            plan,
+            timing,
+            self.directives,
+            self.state.shutdown_receiver(),
+        );
+        self.journal(response.status(), outcome, cassette);
+        response
+    }
+
+    /// Answers with an error in this request's dialect.
+    pub(crate) fn error(&self, e: &ErrorReply) -> Response {
+        self.play(
+            &e.render(self.dialect, self.stream, &self.request_id),
+            &FaultPlan::none(),
+            "error",
+            None,
+        )
+    }
+}
+
+/// Whether a request asks for a stream: compat `"stream": true`, native `X-DashScope-SSE: enable`.
+pub fn is_stream_request(dialect: Dialect, headers: &HeaderMap, json: Option<&Value>) -> bool {
+    match dialect {
+        Dialect::Chat | Dialect::Responses => {
+            json.and_then(|j| j.get("stream")).and_then(Value::as_bool) == Some(true)
+        }
+        Dialect::Native => header_is(headers, "x-dashscope-sse", "enable"),
+    }
+}
+
+fn header_is(headers: &HeaderMap, name: &str, want: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.trim().eq_ignore_ascii_case(want))
+    })
+}
+
+/// Whether the request carries an acceptable Bearer key.
+pub(crate) fn authorized(state: &MockState, headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((scheme, key)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    let key = key.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() {
+        return false;
+    }
+    let keys = &state.inner.config.api_keys;
+    keys.is_empty() || keys.iter().any(|k| k == key)
+}
+
+/// `None` when the content type is acceptable (absent, `application/json`, `application/*+json`).
+fn bad_content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::CONTENT_TYPE)?;
+    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let media = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let ok = media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"));
+    (!ok).then_some(text)
+}
+
+async fn read_body(state: &MockState, body: axum::body::Body) -> (Bytes, bool) {
+    match axum::body::to_bytes(body, state.inner.config.max_body_bytes).await {
+        Ok(b) => (b, false),
+        Err(_) => (Bytes::new(), true),
+    }
+}
+
+/// Sleeps, unless the server stops first.
+async fn pause(state: &MockState, d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let mut rx = state.shutdown_receiver();
+    tokio::select! {
+        () = tokio::time::sleep(d) => {}
+        _ = rx.wait_for(|s| *s) => {}
+    }
+}
+
+fn head_response() -> Response {
+    let mut r = Response::new(axum::body::Body::empty());
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}
+
+fn method_not_allowed(allow: &str) -> ErrorReply {
+    ErrorReply::mock(
+        405,
+        "MethodNotAllowed",
+        "method_not_allowed",
+        format!("dashscope-mock: this path accepts {allow}"),
+    )
+}
+
+/// `POST` on one of the five generation paths.
+pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> Response {
+    let directives = req.extensions().get::<ConnectInfo<MockConn>>().is_some();
+    let (parts, body) = req.into_parts();
+    let Some(endpoint) = Endpoint::from_path(parts.uri.path()) else {
+        return unknown_parts(state, parts, directives).await;
+    };
+    if parts.method == Method::HEAD {
+        return head_response();
+    }
+    let received_at_ms = now_ms();
+    let request_id = state.inner.ids.next_id();
+    let (bytes, too_large) = read_body(&state, body).await;
+    let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let dialect = endpoint.dialect();
+    let stream = is_stream_request(dialect, &parts.headers, json.as_ref());
+    let mut ctx = Ctx {
+        state: state.clone(),
+        parts,
+        body: bytes,
+        json,
+        request_id,
+        received_at_ms,
+        directives,
+        dialect,
+        stream,
+        fired: Vec::new(),
+    };
+    if ctx.parts.method != Method::POST {
+        let mut r = ctx.error(&method_not_allowed("POST"));
+        r.headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+
+    // 2. Faults.
+    let specs = match FaultSpec::from_headers(&ctx.parts.headers) {
+        Ok(specs) => specs,
+        Err(e) => {
+            return ctx.error(&ErrorReply::mock(
+                400,
+                "MockInvalidFault",
+                "mock_invalid_fault",
+                e.to_string(),
+            ));
+        }
+    };
+    let plan = lock(&state.inner.faults).plan(&specs, dialect, Instant::now());
+    ctx.fired.clone_from(&plan.fired);
+    pause(&state, state.inner.config.latency + plan.latency).await;
+    if plan.reset {
+        ctx.journal(StatusCode::BAD_GATEWAY, "fault", None);
+        return replay::reset(directives);
+    }
+    if let Some(e) = &plan.error {
+        let r = e.render(dialect, stream, &ctx.request_id);
+        return ctx.play(&r, &plan, "fault", None);
+    }
+
+    // 3. Record mode.
+    if let Some(recorder) = &state.inner.recorder {
+        return recorder.forward(&ctx, Some(endpoint), too_large).await;
+    }
+
+    // 4-5. Auth and envelope.
+    if !authorized(&state, &ctx.parts.headers) {
+        return ctx.error(&ErrorReply::invalid_api_key());
+    }
+    if too_large {
+        return ctx.error(&ErrorReply::too_large());
+    }
+    if let Some(ct) = bad_content_type(&ctx.parts.headers) {
+        return ctx.error(&ErrorReply::wrong_content_type(&ct));
+    }
+    let Some(json) = ctx.json.clone() else {
+        let detail = match serde_json::from_slice::<Value>(&ctx.body) {
+            Err(e) => e.to_string(),
+            Ok(_) => "unreadable body".to_owned(),
+        };
+        return ctx.error(&ErrorReply::malformed_json(&detail));
+    };
+
+    // 6. Cassettes.
+    let view = RequestView {
+        method: ctx.parts.method.as_str(),
+        path: ctx.parts.uri.path(),
+        headers: &ctx.parts.headers,
+        json: Some(&json),
+        stream,
+    };
+    let forced = ctx
+        .parts
+        .headers
+        .get(CASSETTE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let found = {
+        let mut set = lock(&state.inner.cassettes);
+        match forced {
+            Some(name) => set.take_named(name),
+            None => set.take(&view),
+        }
+    };
+    if let Some(cassette) = found {
+        if dialect == Dialect::Responses {
+            lock(&state.inner.store).store_from(
+                &cassette.response.body,
+                Some(&json),
+                &ctx.request_id,
+            );
+        }
+        return ctx.play(&cassette.response, &plan, "cassette", Some(&cassette.name));
+    }
+    if let Some(name) = forced {
+        let e = ErrorReply::mock(
+            404,
+            "MockNoMatch",
+            "mock_no_match",
+            format!(
+                "dashscope-mock: no cassette named {name:?} (or it was a used-up once cassette)"
+            ),
+        );
+        return ctx.error(&e);
+    }
+
+    // 7. Checks that come after the cassettes.
+    if header_is(&ctx.parts.headers, "x-dashscope-async", "enable") {
+        return ctx.error(&ErrorReply::async_not_supported());
+    }
+    if json
+        .get("model")
+        .and_then(Value::as_str)
+        .is_none_or(|m| m.trim().is_empty())
+    {
+        return ctx.error(&ErrorReply::missing_model());
+    }
+
+    // 8. The responder.
+    if !state.inner.config.strict {
+        let request = MockRequest {
+            endpoint,
+            method: &ctx.parts.method,
+            path: ctx.parts.uri.path(),
+            headers: &ctx.parts.headers,
+            body: &ctx.body,
+            json: &json,
+            stream,
+            request_id: &ctx.request_id,
+            seed: state.seed(),
+        };
+        if let Some(answer) = state.inner.responder.respond(&request) {
+            if dialect == Dialect::Responses {
+                lock(&state.inner.store).store_from(&answer.body, Some(&json), &ctx.request_id);
+            }
+            return ctx.play(&answer, &plan, "responder", None);
+        }
+    }
+
+    // 9. No answer.
+    let nearest = lock(&state.inner.cassettes).nearest(&view, 3);
+    let names: Vec<&str> = nearest.iter().map(|n| n.name.as_str()).collect();
+    let message = if names.is_empty() {
+        format!(
+            "dashscope-mock: no cassette matches POST {}; no cassettes are loaded",
+            ctx.path()
+        )
+    } else {
+        format!(
+            "dashscope-mock: no cassette matches POST {}; nearest: {}",
+            ctx.path(),
+            names.join(", ")
+        )
+    };
+    let e = ErrorReply::mock(404, "MockNoMatch", "mock_no_match", message).with_extra(
+        "nearest",
+        serde_json::to_value(&nearest).unwrap_or(Value::Null),
+    );
+    let r = e.render(dialect, stream, &ctx.request_id);
+    ctx.play(&r, &FaultPlan::none(), "no_match", None)
+}
+
+/// `GET`/`DELETE …/responses/{id}` and `GET …/responses/{id}/input_items`.
+pub(crate) async fn stored_response(State(state): State<MockState>, req: Request) -> Response {
+    let directives = req.extensions().get::<ConnectInfo<MockConn>>().is_some();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let target = RESPONSES_PREFIXES.iter().find_map(|p| {
+        let rest = path.strip_prefix(p)?.strip_prefix('/')?;
+        match rest.split_once('/') {
+            None if !rest.is_empty() => Some((rest.to_owned(), false)),
+            Some((id, "input_items")) if !id.is_empty() => Some((id.to_owned(), true)),
+            _ => None,
+        }
+    });
+    let Some((id, items)) = target else {
+        return unknown_parts(state, parts, directives).await;
+    };
+    if parts.method == Method::HEAD {
+        return head_response();
+    }
+    if state.inner.recorder.is_some() {
+        return forward_only(state, parts, body, directives).await;
+    }
+    let (bytes, _) = read_body(&state, body).await;
+    let ctx = Ctx {
+        state: state.clone(),
+        parts,
+        json: serde_json::from_slice(&bytes).ok(),
+        body: bytes,
+        request_id: state.inner.ids.next_id(),
+        received_at_ms: now_ms(),
+        directives,
+        dialect: Dialect::Responses,
+        stream: false,
+        fired: Vec::new(),
+    };
+    if !authorized(&state, &ctx.parts.headers) {
+        return ctx.error(&ErrorReply::invalid_api_key());
+    }
+    let not_found = || {
+        let mut e = ErrorReply::new(
+            404,
+            "InvalidParameter",
+            "invalid_parameter_error",
+            "invalid_request_error",
+            format!("Response with id '{id}' not found."),
+        );
+        e.param = Some("response_id".to_owned());
+        e
+    };
+    let ok = |body: String| RecordedResponse {
+        status: 200,
+        headers: gateway_headers(&ctx.request_id, JSON_CONTENT_TYPE),
+        body: dashscope_protocol::cassette::Body::Text(body),
+    };
+    let none = FaultPlan::none();
+    match (&ctx.parts.method, items) {
+        (&Method::GET, false) => {
+            let found = lock(&state.inner.store)
+                .get(&id)
+                .map(|s| s.response.to_string());
+            match found {
+                Some(body) => ctx.play(&ok(body), &none, "store", None),
+                None => ctx.error(&not_found()),
+            }
+        }
+        (&Method::DELETE, false) => {
+            if lock(&state.inner.store).remove(&id) {
+                let body = json!({"id": id, "object": "response", "deleted": true}).to_string();
+                ctx.play(&ok(body), &none, "store", None)
+            } else {
+                ctx.error(&not_found())
+            }
+        }
+        (&Method::GET, true) => {
+            let found = lock(&state.inner.store)
+                .get(&id)
+                .map(|s| s.input_items.clone());
+            match found {
+                Some(data) => {
+                    let first = data
+                        .first()
+                        .and_then(|i| i.get("id"))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    let last = data
+                        .last()
+                        .and_then(|i| i.get("id"))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    let body = json!({"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": false});
+                    ctx.play(&ok(body.to_string()), &none, "store", None)
+                }
+                None => ctx.error(&not_found()),
+            }
+        }
+        _ => {
+            let allow = if items { "GET" } else { "GET, DELETE" };
+            let mut r = ctx.error(&method_not_allowed(allow));
+            r.headers_mut().insert(
+                http::header::ALLOW,
+                HeaderValue::from_static(if items { "GET" } else { "GET, DELETE" }),
+            );
+            r
+        }
+    }
+}
+
+/// Any other path: 404 in the path's dialect shape (or forwarded, in record mode).
+pub(crate) async fn unknown(State(state): State<MockState>, req: Request) -> Response {
+    let directives = req.extensions().get::<ConnectInfo<MockConn>>().is_some();
+    let (parts, body) = req.into_parts();
+    if state.inner.recorder.is_some() && parts.method != Method::HEAD {
+        return forward_only(state, parts, body, directives).await;
+    }
+    unknown_parts(state, parts, directives).await
+}
+
+/// Record mode on a path that makes no cassette: forward only.
+async fn forward_only(
+    state: MockState,
+    parts: Parts,
+    body: axum::body::Body,
+    directives: bool,
+) -> Response {
+    let (bytes, too_large) = read_body(&state, body).await;
+    let dialect = dialect_of_path(parts.uri.path());
+    let ctx = Ctx {
+        request_id: state.inner.ids.next_id(),
+        state: state.clone(),
+        json: serde_json::from_slice(&bytes).ok(),
+        body: bytes,
+        received_at_ms: now_ms(),
+        directives,
+        dialect,
+        stream: false,
+        fired: Vec::new(),
+        parts,
+    };
+    match &state.inner.recorder {
+        Some(recorder) => recorder.forward(&ctx, None, too_large).await,
+        None => ctx.error(&ErrorReply::for_status(502)),
+    }
+}
+
+async fn unknown_parts(state: MockState, parts: Parts, directives: bool) -> Response {
+    if parts.method == Method::HEAD {
+        return head_response();
+    }
+    let dialect = dialect_of_path(parts.uri.path());
+    let ctx = Ctx {
+        request_id: state.inner.ids.next_id(),
+        state,
+        body: Bytes::new(),
+        json: None,
+        received_at_ms: now_ms(),
+        directives,
+        dialect,
+        stream: false,
+        fired: Vec::new(),
+        parts,
+    };
+    let message = format!(
+        "dashscope-mock: no such endpoint: {} {}",
+        ctx.parts.method,
+        ctx.path()
+    );
+    let e = ErrorReply::mock(404, "NotFound", "not_found", message);
+    let r = e.render(dialect, false, &ctx.request_id);
+    ctx.play(&r, &FaultPlan::none(), "no_route", None)
+}

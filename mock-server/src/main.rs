@@ -1,0 +1,193 @@
+//! The `dashscope-mock` binary: serves the embedded fixtures (plus `--fixtures` directories)
+//! on `127.0.0.1:8089` by default.
+//!
+//! ```sh
+//! cargo run -p dashscope-mock -- --port 8089
+//! # dashscope-mock listening on http://127.0.0.1:8089
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use dashscope_mock::{MockServer, MockState, serve};
+use tokio::net::TcpListener;
+
+/// The default port.
+const DEFAULT_PORT: u16 = 8089;
+
+/// A mock DashScope (Model Studio) server: replays recorded fixtures byte for byte, injects
+/// faults, keeps a journal (admin API under /__mock/).
+#[derive(Parser)]
+#[command(name = "dashscope-mock", version, about, long_about = None)]
+struct Args {
+    /// The address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The port to bind (0: any free port; the URL printed says which).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// A directory of cassettes (*.json, recursively) to load besides the embedded ones;
+    /// repeatable. In record mode the first one receives the recorded cassettes.
+    #[arg(long = "fixtures", value_name = "DIR")]
+    fixtures: Vec<PathBuf>,
+    /// Do not load the embedded fixtures.
+    #[arg(long)]
+    no_defaults: bool,
+    /// Answer unmatched requests with a 404 listing the nearest cassettes.
+    #[arg(long)]
+    strict: bool,
+    /// Delay every response by MS milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency: u64,
+    /// Add MS milliseconds before every chunk after the first.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    chunk_delay: u64,
+    /// Replay recorded chunk delays at FACTOR times the speed (0: no recorded delays).
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
+    speed: f64,
+    /// Seed for request ids and synthetic answers (default: from the clock).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// An accepted API key; repeatable. Default: any non-empty Bearer key.
+    #[arg(long = "api-key", value_name = "KEY")]
+    api_keys: Vec<String>,
+    /// Record mode: forward every request to UPSTREAM (e.g. https://dashscope.aliyuncs.com)
+    /// and write scrubbed cassettes (into the first --fixtures DIR, else ./recorded).
+    #[arg(long, value_name = "UPSTREAM")]
+    record: Option<String>,
+    /// A global fault in the x-mock-fault grammar (e.g. "status=503;times=2"); repeatable.
+    #[arg(long = "fault", value_name = "SPEC")]
+    faults: Vec<String>,
+    /// Reject request bodies over BYTES with 413 (default 16 MiB).
+    #[arg(long, value_name = "BYTES")]
+    max_body_bytes: Option<usize>,
+    /// On Ctrl-C / SIGTERM, let open streams finish for at most SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    shutdown_grace: u64,
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("dashscope_mock=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let args = Args::parse();
+    if !(args.speed.is_finite() && args.speed >= 0.0) {
+        eprintln!("dashscope-mock: --speed must be a number >= 0");
+        return ExitCode::from(2);
+    }
+    let mut builder = MockServer::builder()
+        .defaults(!args.no_defaults)
+        .strict(args.strict)
+        .latency(Duration::from_millis(args.latency))
+        .chunk_delay(Duration::from_millis(args.chunk_delay))
+        .speed(args.speed);
+    for dir in &args.fixtures {
+        builder = builder.fixtures_dir(dir);
+    }
+    if let Some(seed) = args.seed {
+        builder = builder.seed(seed);
+    }
+    for key in args.api_keys {
+        builder = builder.api_key(key);
+    }
+    for spec in args.faults {
+        builder = builder.fault(spec);
+    }
+    if let Some(n) = args.max_body_bytes {
+        builder = builder.max_body_bytes(n);
+    }
+    if let Some(upstream) = &args.record {
+        let dir = args
+            .fixtures
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("recorded"));
+        builder = builder.record(upstream.clone(), dir);
+    }
+    let state = match builder.build_state() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dashscope-mock: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dashscope-mock: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let grace = Duration::from_secs(args.shutdown_grace);
+    match runtime.block_on(run(&args.host, args.port, state, grace)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dashscope-mock: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(host: &str, port: u16, state: MockState, grace: Duration) -> std::io::Result<()> {
+    let listener = TcpListener::bind((host, port)).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!("{} cassettes loaded", state.cassette_count());
+    println!("dashscope-mock listening on http://{addr}");
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let serving = serve(listener, state.clone(), async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    });
+    tokio::pin!(serving);
+    tokio::select! {
+        r = &mut serving => return r,
+        () = shutdown_signal() => {}
+    }
+    tracing::info!(
+        "shutting down; open streams have {}s to finish",
+        grace.as_secs()
+    );
+    stop_tx.send_replace(true);
+    tokio::select! {
+        r = &mut serving => r,
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!("grace period over; ending open streams");
+            state.stop_streams();
+            let _ = tokio::time::timeout(Duration::from_secs(2), serving).await;
+            Ok(())
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,756 @@
+//! Which cassette answers a request: wiremock-style matching on method, path, a partial JSON
+//! body and header conditions, with priorities and one-shot cassettes.
+//!
+//! # Conditions
+//!
+//! A cassette answers a request when all of these hold:
+//!
+//! * **method** and **path**: `match.method` / `match.path`, else the recorded ones. A cassette
+//!   recorded on one of the two Responses paths also answers the other, but only when no
+//!   cassette matches on the exact path.
+//! * **body**: `match.body`, else the recorded `request.body`, is a *partial* JSON body: every
+//!   member it gives must be in the request with an equal value (objects recursively; arrays
+//!   element by element with the same length; numbers compared by value). `{}` matches any
+//!   JSON object.
+//! * **headers**: `match.headers` (names case-insensitive, values compared case-insensitively
+//!   after trimming); without `match.headers`, a recorded `x-dashscope-sse: enable`.
+//! * **stream-ness**: a streamed cassette answers only stream requests and vice versa
+//!   (`"stream": true` in a compat body, `X-DashScope-SSE: enable` on a native request),
+//!   unless the body or header conditions already speak about it, or the mock extension
+//!   `match.stream` says otherwise.
+//! * **mock extensions**, extra members of `match` that the protocol crate's
+//!   [`Matcher`](dashscope_protocol::cassette::Matcher) ignores (see [`MatchExt`]):
+//!   `last_user_message` (exact text), `last_user_message_contains` (a substring),
+//!   `tools_present` (bool), `stream` (bool).
+//!
+//! # Choice
+//!
+//! Among the cassettes that match, a match on the exact path beats one on the alias path; then
+//! the highest `priority` wins; then the most specific (the most body members, header and
+//! extension conditions); then a success over an error (real traffic holds the same request
+//! answered both ways, say 401 with a bad key and 200 with a good one; the mock checks keys
+//! itself); then a later layer (cassettes added at run time over `--fixtures`
+//! directories over the embedded defaults); then, within a layer, the first loaded (files load
+//! in name order). A `once` cassette steps aside
+//! after answering, so a run of `once` cassettes answers a multi-turn conversation turn by turn;
+//! [`CassetteSet::rearm`] brings them back.
+
+use std::sync::Arc;
+
+use dashscope_protocol::cassette::Cassette;
+use http::HeaderMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::endpoint::Endpoint;
+
+/// Where a cassette came from; later layers win ties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// Embedded in the binary at build time.
+    Embedded,
+    /// Loaded from a `--fixtures` directory.
+    Directory,
+    /// Added at run time (admin API, builder, [`MockServer::add_cassette`](crate::MockServer::add_cassette)).
+    Runtime,
+}
+
+/// Mock-side matcher extensions, read from extra members of a cassette's `match` object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MatchExt {
+    /// The text of the last user message must equal this.
+    pub last_user_message: Option<String>,
+    /// The text of the last user message must contain this.
+    pub last_user_message_contains: Option<String>,
+    /// Whether the request must (true) or must not (false) carry a non-empty `tools` list.
+    pub tools_present: Option<bool>,
+    /// Whether the request must be a stream request (overrides the derived condition).
+    pub stream: Option<bool>,
+}
+
+impl MatchExt {
+    /// Reads the extensions from a cassette's raw JSON (its `match` object); absent or
+    /// ill-typed members are ignored.
+    pub fn from_cassette_json(raw: &Value) -> Self {
+        let Some(m) = raw.get("match").and_then(Value::as_object) else {
+            return MatchExt::default();
+        };
+        let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let b = |k: &str| m.get(k).and_then(Value::as_bool);
+        MatchExt {
+            last_user_message: s("last_user_message"),
+            last_user_message_contains: s("last_user_message_contains"),
+            tools_present: b("tools_present"),
+            stream: b("stream"),
+        }
+    }
+}
+
+/// The parts of a request that matching looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    /// The method (`POST`).
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The body, if it is JSON.
+    pub json: Option<&'a Value>,
+    /// Whether the request asks for a stream.
+    pub stream: bool,
+}
+
+/// One cassette in a set, with its matching state.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The cassette.
+    pub cassette: Arc<Cassette>,
+    /// Its mock-side matcher extensions.
+    pub ext: MatchExt,
+    /// Where it came from.
+    pub layer: Layer,
+    /// Load order (ties within a layer go to the lower).
+    pub order: u64,
+    /// How often it answered.
+    pub served: u64,
+}
+
+impl Entry {
+    fn used_up(&self) -> bool {
+        self.cassette.once && self.served > 0
+    }
+
+    fn method(&self) -> &str {
+        self.cassette
+            .matcher
+            .as_ref()
+            .and_then(|m| m.method.as_deref())
+            .unwrap_or(&self.cassette.request.method)
+    }
+
+    fn path(&self) -> &str {
+        self.cassette
+            .matcher
+            .as_ref()
+            .and_then(|m| m.path.as_deref())
+            .unwrap_or(&self.cassette.request.path)
+    }
+
+    fn body(&self) -> Option<&Value> {
+        self.cassette
+            .matcher
+            .as_ref()
+            .and_then(|m| m.body.as_ref())
+            .or(self.cassette.request.body.as_ref())
+    }
+
+    /// The header conditions: `match.headers`, else a recorded `x-dashscope-sse: enable`.
+    fn header_conditions(&self) -> Vec<(&str, &str)> {
+        if let Some(m) = &self.cassette.matcher {
+            if !m.headers.is_empty() {
+                return m
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+            }
+        }
+        self.cassette
+            .request
+            .headers
+            .iter()
+            .filter(|(k, v)| {
+                k.eq_ignore_ascii_case("x-dashscope-sse") && v.trim().eq_ignore_ascii_case("enable")
+            })
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    /// The stream-ness the request must have, if any.
+    fn stream_requirement(&self) -> Option<bool> {
+        if let Some(s) = self.ext.stream {
+            return Some(s);
+        }
+        let headers_say = self
+            .header_conditions()
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-dashscope-sse"));
+        let body_says = self.body().and_then(|b| b.get("stream")).is_some();
+        if headers_say || body_says {
+            None
+        } else {
+            Some(self.cassette.is_stream_request())
+        }
+    }
+}
+
+/// How a request's path relates to a cassette's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum PathFit {
+    Other,
+    Alias,
+    Exact,
+}
+
+fn path_fit(cassette_path: &str, request_path: &str) -> PathFit {
+    if cassette_path == request_path {
+        return PathFit::Exact;
+    }
+    let alias = Endpoint::from_path(cassette_path)
+        .and_then(Endpoint::alias)
+        .is_some_and(|a| a.path() == request_path);
+    if alias {
+        PathFit::Alias
+    } else {
+        PathFit::Other
+    }
+}
+
+/// The outcome of checking one cassette against one request.
+#[derive(Clone, Debug)]
+struct Evaluation {
+    path: PathFit,
+    method_ok: bool,
+    /// Matching leaves of the body condition, and their total.
+    body_leaves: (usize, usize),
+    /// Every condition that failed, in words.
+    reasons: Vec<String>,
+    /// How many header and extension conditions the cassette sets (for specificity).
+    conditions: usize,
+}
+
+impl Evaluation {
+    fn matches(&self) -> bool {
+        self.reasons.is_empty()
+    }
+}
+
+/// Checks one cassette against one request. With `explain`, every failed condition is put
+/// into words; without, the check stops at the first one (the fast path of [`CassetteSet::take`]).
+fn evaluate(entry: &Entry, req: &RequestView<'_>, explain: bool) -> Evaluation {
+    let mut ev = Evaluation {
+        path: path_fit(entry.path(), req.path),
+        method_ok: entry.method().eq_ignore_ascii_case(req.method),
+        body_leaves: (0, 0),
+        reasons: Vec::new(),
+        conditions: 0,
+    };
+    // Records a failed condition; without `explain`, stops at the first.
+    macro_rules! miss {
+        ($($why:tt)*) => {{
+            if !explain {
+                ev.reasons.push(String::new());
+                return ev;
+            }
+            ev.reasons.push(format!($($why)*));
+        }};
+    }
+    if entry.used_up() {
+        miss!("once: already served");
+    }
+    if ev.path == PathFit::Other {
+        miss!("path: expected {}, got {}", entry.path(), req.path);
+    }
+    if !ev.method_ok {
+        miss!("method: expected {}, got {}", entry.method(), req.method);
+    }
+    if let Some(want) = entry.stream_requirement() {
+        if want != req.stream {
+            let kind = if want { "stream" } else { "non-stream" };
+            miss!("stream: the cassette answers {kind} requests");
+        }
+    }
+    let headers = entry.header_conditions();
+    for (name, want) in &headers {
+        let got = req
+            .headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        if !got.is_some_and(|g| g.eq_ignore_ascii_case(want.trim())) {
+            miss!("header {name}: expected {want:?}, got {got:?}");
+        }
+    }
+    if let Some(expected) = entry.body() {
+        match req.json {
+            Some(actual) => {
+                if let Some(why) = first_mismatch(expected, actual, "body") {
+                    miss!("{why}");
+                }
+            }
+            None => miss!("body: expected JSON"),
+        }
+        ev.body_leaves = leaf_score(expected, req.json);
+    }
+    let ext = &entry.ext;
+    if ext.last_user_message.is_some() || ext.last_user_message_contains.is_some() {
+        let last = req.json.and_then(last_user_text);
+        if let Some(want) = &ext.last_user_message {
+            if last.as_deref() != Some(want.as_str()) {
+                miss!("last user message: expected {want:?}, got {last:?}");
+            }
+        }
+        if let Some(want) = &ext.last_user_message_contains {
+            if !last.as_deref().is_some_and(|l| l.contains(want.as_str())) {
+                miss!("last user message: expected to contain {want:?}, got {last:?}");
+            }
+        }
+    }
+    if let Some(want) = ext.tools_present {
+        if want != req.json.is_some_and(tools_present) {
+            miss!("tools: expected {}", if want { "some" } else { "none" });
+        }
+    }
+    ev.conditions = headers.len()
+        + usize::from(ext.last_user_message.is_some())
+        + usize::from(ext.last_user_message_contains.is_some())
+        + usize::from(ext.tools_present.is_some());
+    ev
+}
+
+/// Whether `expected` is contained in `actual` (partial JSON match).
+pub fn json_contains(expected: &Value, actual: &Value) -> bool {
+    first_mismatch(expected, actual, "").is_none()
+}
+
+fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
+                x == y
+            } else if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
+                x == y
+            } else {
+                x.as_f64() == y.as_f64()
+            }
+        }
+        _ => a == b,
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() <= 60 {
+        return s;
+    }
+    let mut end = 57;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// The first place where `actual` does not contain `expected`, in words.
+fn first_mismatch(expected: &Value, actual: &Value, at: &str) -> Option<String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, ev) in e {
+                let here = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match a.get(k) {
+                    Some(av) => {
+                        if let Some(why) = first_mismatch(ev, av, &here) {
+                            return Some(why);
+                        }
+                    }
+                    None => return Some(format!("{here}: missing (expected {})", short(ev))),
+                }
+            }
+            None
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if e.len() != a.len() {
+                return Some(format!(
+                    "{at}: expected {} elements, got {}",
+                    e.len(),
+                    a.len()
+                ));
+            }
+            e.iter()
+                .zip(a)
+                .enumerate()
+                .find_map(|(i, (ev, av))| first_mismatch(ev, av, &format!("{at}[{i}]")))
+        }
+        (e, a) if values_equal(e, a) => None,
+        (e, a) => Some(format!("{at}: expected {}, got {}", short(e), short(a))),
+    }
+}
+
+/// (matching leaves, total leaves) of `expected` against `actual`.
+fn leaf_score(expected: &Value, actual: Option<&Value>) -> (usize, usize) {
+    match expected {
+        Value::Object(e) => e.iter().fold((0, 0), |(m, t), (k, ev)| {
+            let (m2, t2) = leaf_score(ev, actual.and_then(|a| a.get(k)));
+            (m + m2, t + t2)
+        }),
+        Value::Array(e) if !e.is_empty() => {
+            let arr = actual.and_then(Value::as_array);
+            e.iter().enumerate().fold((0, 0), |(m, t), (i, ev)| {
+                let (m2, t2) = leaf_score(ev, arr.and_then(|a| a.get(i)));
+                (m + m2, t + t2)
+            })
+        }
+        leaf => (
+            usize::from(actual.is_some_and(|a| values_equal(leaf, a))),
+            1,
+        ),
+    }
+}
+
+/// The text of a message `content`: a string, or the `text` members of a list of parts.
+fn content_text(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect();
+            Some(texts.concat())
+        }
+        _ => None,
+    }
+}
+
+fn last_user_in(messages: &[Value]) -> Option<String> {
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .and_then(|m| m.get("content"))
+        .and_then(content_text)
+}
+
+/// The text of the last user message of a request in any dialect: chat `messages`, native
+/// `input.messages` or `input.prompt`, Responses `input` (a string or a list of items).
+pub fn last_user_text(body: &Value) -> Option<String> {
+    if let Some(messages) = body.get("messages").and_then(Value::as_array) {
+        return last_user_in(messages);
+    }
+    match body.get("input")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => last_user_in(items),
+        Value::Object(input) => {
+            if let Some(messages) = input.get("messages").and_then(Value::as_array) {
+                if let Some(t) = last_user_in(messages) {
+                    return Some(t);
+                }
+            }
+            input
+                .get("prompt")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// Whether a request carries a non-empty `tools` list (top level, or native `parameters.tools`).
+pub fn tools_present(body: &Value) -> bool {
+    let non_empty = |v: Option<&Value>| v.and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    non_empty(body.get("tools")) || non_empty(body.get("parameters").and_then(|p| p.get("tools")))
+}
+
+/// A cassette close to an unmatched request, and why it did not match.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Nearest {
+    /// The cassette's name.
+    pub name: String,
+    /// Its method and path.
+    pub path: String,
+    /// The conditions that failed.
+    pub mismatch: Vec<String>,
+}
+
+/// The cassettes the mock answers from.
+#[derive(Clone, Debug, Default)]
+pub struct CassetteSet {
+    entries: Vec<Entry>,
+    next_order: u64,
+}
+
+impl CassetteSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a cassette. `raw` is its JSON (for the mock's matcher extensions), if known.
+    pub fn add(&mut self, cassette: Cassette, raw: Option<&Value>, layer: Layer) {
+        let ext = raw.map(MatchExt::from_cassette_json).unwrap_or_default();
+        self.entries.push(Entry {
+            cassette: Arc::new(cassette),
+            ext,
+            layer,
+            order: self.next_order,
+            served: 0,
+        });
+        self.next_order += 1;
+    }
+
+    /// The number of cassettes.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every entry, in load order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Removes the cassettes of a layer.
+    pub fn remove_layer(&mut self, layer: Layer) {
+        self.entries.retain(|e| e.layer != layer);
+    }
+
+    /// Makes every `once` cassette answer again.
+    pub fn rearm(&mut self) {
+        for e in &mut self.entries {
+            e.served = 0;
+        }
+    }
+
+    /// Finds the cassette that answers `req` and counts it as served.
+    pub fn take(&mut self, req: &RequestView<'_>) -> Option<Arc<Cassette>> {
+        type Key = (PathFit, i32, usize, bool, Layer, std::cmp::Reverse<u64>);
+        let mut best: Option<(usize, Key)> = None;
+        for (i, e) in self.entries.iter().enumerate() {
+            let ev = evaluate(e, req, false);
+            if !ev.matches() {
+                continue;
+            }
+            let success = e.cassette.response.status < 400;
+            let key = (
+                ev.path,
+                e.cassette.priority,
+                ev.body_leaves.1 + ev.conditions,
+                success,
+                e.layer,
+                std::cmp::Reverse(e.order),
+            );
+            if best.as_ref().is_none_or(|(_, k)| key > *k) {
+                best = Some((i, key));
+            }
+        }
+        let (i, _) = best?;
+        let e = &mut self.entries[i];
+        e.served += 1;
+        Some(Arc::clone(&e.cassette))
+    }
+
+    /// Finds the cassette named `name` (the `x-mock-cassette` request header) and counts it as
+    /// served; a used-up `once` cassette is not returned.
+    pub fn take_named(&mut self, name: &str) -> Option<Arc<Cassette>> {
+        let e = self
+            .entries
+            .iter_mut()
+            .rev()
+            .find(|e| e.cassette.name == name && !e.used_up())?;
+        e.served += 1;
+        Some(Arc::clone(&e.cassette))
+    }
+
+    /// The cassettes nearest to an unmatched request (same path first, then by how much of
+    /// the body condition holds), at most `limit`.
+    pub fn nearest(&self, req: &RequestView<'_>, limit: usize) -> Vec<Nearest> {
+        let mut scored: Vec<(Evaluation, &Entry)> = self
+            .entries
+            .iter()
+            .map(|e| (evaluate(e, req, true), e))
+            .collect();
+        scored.sort_by(|(a, ea), (b, eb)| {
+            let frac = |(m, t): (usize, usize)| if t == 0 { 1.0 } else { m as f64 / t as f64 };
+            b.path
+                .cmp(&a.path)
+                .then(b.method_ok.cmp(&a.method_ok))
+                .then(frac(b.body_leaves).total_cmp(&frac(a.body_leaves)))
+                .then(a.reasons.len().cmp(&b.reasons.len()))
+                .then(ea.order.cmp(&eb.order))
+        });
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(ev, e)| Nearest {
+                name: e.cassette.name.clone(),
+                path: format!("{} {}", e.method(), e.path()),
+                mismatch: ev.reasons,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cassette(raw: &Value) -> Cassette {
+        Cassette::from_json(&raw.to_string()).unwrap()
+    }
+
+    fn chat(name: &str, body: Value, extra: Value) -> Value {
+        let mut c = json!({
+            "version": 1, "name": name, "description": "d", "dialect": "chat",
+            "request": {"method": "POST", "path": "/compatible-mode/v1/chat/completions", "body": body},
+            "response": {"status": 200, "headers": [], "body": {"text": name}}
+        });
+        if let (Some(o), Some(x)) = (c.as_object_mut(), extra.as_object()) {
+            for (k, v) in x {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        c
+    }
+
+    fn view<'a>(json: Option<&'a Value>, headers: &'a HeaderMap, stream: bool) -> RequestView<'a> {
+        RequestView {
+            method: "POST",
+            path: "/compatible-mode/v1/chat/completions",
+            headers,
+            json,
+            stream,
+        }
+    }
+
+    #[test]
+    fn partial_json() {
+        assert!(json_contains(&json!({"a": 1}), &json!({"a": 1.0, "b": 2})));
+        assert!(!json_contains(
+            &json!({"a": [1, 2]}),
+            &json!({"a": [1, 2, 3]})
+        ));
+        assert!(json_contains(
+            &json!({"a": [{"x": 1}]}),
+            &json!({"a": [{"x": 1, "y": 2}]})
+        ));
+        assert!(!json_contains(&json!({"a": {"b": "c"}}), &json!({"a": {}})));
+        assert!(json_contains(&json!({}), &json!({"anything": true})));
+        assert_eq!(
+            first_mismatch(&json!({"m": "a"}), &json!({"m": "b"}), "body").as_deref(),
+            Some("body.m: expected \"a\", got \"b\"")
+        );
+    }
+
+    #[test]
+    fn priority_layers_and_once() {
+        let mut set = CassetteSet::new();
+        let body = json!({"model": "m"});
+        for (name, extra, layer) in [
+            ("chat/low", json!({}), Layer::Embedded),
+            ("chat/runtime", json!({}), Layer::Runtime),
+            (
+                "chat/once-1",
+                json!({"once": true, "priority": 5}),
+                Layer::Embedded,
+            ),
+            (
+                "chat/once-2",
+                json!({"once": true, "priority": 5}),
+                Layer::Embedded,
+            ),
+        ] {
+            let raw = chat(name, body.clone(), extra);
+            set.add(cassette(&raw), Some(&raw), layer);
+        }
+        let headers = HeaderMap::new();
+        let req = json!({"model": "m", "messages": []});
+        let v = view(Some(&req), &headers, false);
+        let names: Vec<String> = (0..4).map(|_| set.take(&v).unwrap().name.clone()).collect();
+        assert_eq!(
+            names,
+            ["chat/once-1", "chat/once-2", "chat/runtime", "chat/runtime"]
+        );
+        set.rearm();
+        assert_eq!(set.take(&v).unwrap().name, "chat/once-1");
+        // A stream request does not get a non-stream cassette.
+        let sreq = json!({"model": "m", "stream": true});
+        assert!(set.take(&view(Some(&sreq), &headers, true)).is_none());
+    }
+
+    #[test]
+    fn extensions_and_nearest() {
+        let mut set = CassetteSet::new();
+        let raw = chat(
+            "chat/tools",
+            json!({"model": "m"}),
+            json!({"match": {"body": {"model": "m"}, "last_user_message_contains": "weather", "tools_present": true}}),
+        );
+        set.add(cassette(&raw), Some(&raw), Layer::Embedded);
+        let raw2 = chat("chat/other", json!({"model": "x"}), json!({}));
+        set.add(cassette(&raw2), Some(&raw2), Layer::Embedded);
+        let headers = HeaderMap::new();
+        let yes = json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "the weather?"}]}],
+                         "tools": [{"type": "function"}]});
+        assert_eq!(
+            set.take(&view(Some(&yes), &headers, false)).unwrap().name,
+            "chat/tools"
+        );
+        let no = json!({"model": "m", "messages": [{"role": "user", "content": "hello"}]});
+        assert!(set.take(&view(Some(&no), &headers, false)).is_none());
+        let near = set.nearest(&view(Some(&no), &headers, false), 3);
+        assert_eq!(near[0].name, "chat/tools");
+        assert!(
+            near[0]
+                .mismatch
+                .iter()
+                .any(|m| m.contains("last user message"))
+        );
+        assert!(near[0].mismatch.iter().any(|m| m.starts_with("tools")));
+        assert_eq!(near[1].name, "chat/other");
+    }
+
+    #[test]
+    fn last_user_text_in_every_dialect() {
+        assert_eq!(
+            last_user_text(&json!({"input": "hi"})).as_deref(),
+            Some("hi")
+        );
+        assert_eq!(
+            last_user_text(&json!({"input": [{"role": "user", "content": [{"type": "input_text", "text": "a"}]}]}))
+                .as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            last_user_text(&json!({"input": {"messages": [{"role": "user", "content": [{"text": "b"}, {"image": "u"}]}]}}))
+                .as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            last_user_text(&json!({"input": {"prompt": "p"}})).as_deref(),
+            Some("p")
+        );
+        assert!(tools_present(&json!({"parameters": {"tools": [{}]}})));
+        assert!(!tools_present(&json!({"tools": []})));
+    }
+
+    #[test]
+    fn responses_alias_path_is_a_fallback() {
+        let mut set = CassetteSet::new();
+        let raw = json!({
+            "version": 1, "name": "responses/x", "description": "d", "dialect": "responses",
+            "request": {"method": "POST", "path": "/compatible-mode/v1/responses", "body": {"model": "m"}},
+            "response": {"status": 200, "body": {"text": "{}"}}
+        });
+        set.add(cassette(&raw), Some(&raw), Layer::Embedded);
+        let headers = HeaderMap::new();
+        let body = json!({"model": "m"});
+        let v = RequestView {
+            method: "POST",
+            path: crate::endpoint::RESPONSES_LEGACY_PATH,
+            headers: &headers,
+            json: Some(&body),
+            stream: false,
+        };
+        assert_eq!(set.take(&v).unwrap().name, "responses/x");
+    }
+}

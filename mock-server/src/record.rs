@@ -1,0 +1,527 @@
+//! Record mode: forward each request to an upstream, stream its answer back as it arrives,
+//! and write a scrubbed cassette that replays byte for byte.
+//!
+//! * The request goes upstream with its headers (the client's `Authorization` included) except
+//!   hop-by-hop ones and `x-mock-*`, with `accept-encoding: identity` so the answer is
+//!   recorded decoded.
+//! * The answer's headers go back in upstream order, except `connection`, `keep-alive` and
+//!   `set-cookie`; `content-length` / `transfer-encoding` stay where they were, so the client
+//!   sees the framing the replay will give it.
+//! * The cassette (`<dir>/<dialect>/recorded-<ms>-<n>.json`) keeps request headers `accept`,
+//!   `content-type` and `x-dashscope-*` only, never `authorization`; a stream is stored as one
+//!   chunk per SSE event with the delays seen. Strings that look like API keys (`sk-…`) and the
+//!   request's own key are replaced; a cassette that still contains the key is not written.
+//! * Only the generation paths produce cassettes; other paths are forwarded only.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::response::Response;
+use dashscope_protocol::cassette::{
+    Body, CASSETTE_VERSION, Cassette, Chunk, RecordedRequest, RecordedResponse,
+};
+use futures_util::StreamExt;
+use http::header::HeaderValue;
+use http::{HeaderMap, StatusCode};
+use serde_json::Value;
+
+use crate::endpoint::Endpoint;
+use crate::errors::ErrorReply;
+use crate::handler::{Ctx, now_ms};
+use crate::journal::is_secret_header;
+
+/// What replaces key-like strings in recorded cassettes.
+pub const KEY_PLACEHOLDER: &str = "sk-REDACTED";
+
+/// Record mode could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The upstream is not an `http://` or `https://` URL.
+    #[error("the upstream must be an http:// or https:// URL, got {0:?}")]
+    Upstream(String),
+    /// The TLS configuration could not be built.
+    #[error("TLS set-up failed: {0}")]
+    Tls(String),
+    /// The HTTP client could not be built.
+    #[error("HTTP client set-up failed: {0}")]
+    Client(String),
+}
+
+/// Forwards requests upstream and writes cassettes.
+#[derive(Debug)]
+pub struct Recorder {
+    upstream: String,
+    dir: PathBuf,
+    client: reqwest::Client,
+    seq: AtomicU64,
+}
+
+fn tls_config() -> Result<rustls::ClientConfig, RecordError> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RecordError::Tls(e.to_string()))?
+        .with_platform_verifier()
+        .map_err(|e| RecordError::Tls(e.to_string()))?
+        .with_no_client_auth();
+    Ok(config)
+}
+
+impl Recorder {
+    /// A recorder for `upstream` (`https://dashscope.aliyuncs.com`) writing into `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError`] for a malformed upstream or a failed TLS/client set-up.
+    pub fn new(upstream: &str, dir: impl Into<PathBuf>) -> Result<Self, RecordError> {
+        let upstream = upstream.trim().trim_end_matches('/').to_owned();
+        if !(upstream.starts_with("http://") || upstream.starts_with("https://")) {
+            return Err(RecordError::Upstream(upstream));
+        }
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .http1_only()
+            .build()
+            .map_err(|e| RecordError::Client(e.without_url().to_string()))?;
+        Ok(Recorder {
+            upstream,
+            dir: dir.into(),
+            client,
+            seq: AtomicU64::new(0),
+        })
+    }
+
+    /// The directory cassettes are written to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) async fn forward(
+        &self,
+        ctx: &Ctx,
+        endpoint: Option<Endpoint>,
+        too_large: bool,
+    ) -> Response {
+        if too_large {
+            return ctx.error(&ErrorReply::too_large());
+        }
+        let mut url = format!("{}{}", self.upstream, ctx.path());
+        if let Some(q) = ctx.parts.uri.query() {
+            url.push('?');
+            url.push_str(q);
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &ctx.parts.headers {
+            let n = name.as_str();
+            let skip = matches!(
+                n,
+                "host"
+                    | "connection"
+                    | "keep-alive"
+                    | "proxy-connection"
+                    | "te"
+                    | "upgrade"
+                    | "content-length"
+                    | "transfer-encoding"
+                    | "accept-encoding"
+            ) || n.starts_with("x-mock-");
+            if !skip {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        let started = Instant::now();
+        let sent = self
+            .client
+            .request(ctx.parts.method.clone(), &url)
+            .headers(headers)
+            .body(ctx.body.clone())
+            .send()
+            .await;
+        let upstream = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let e = ErrorReply::for_status(502).with_extra(
+                    "mock_upstream_error",
+                    Value::String(e.without_url().to_string()),
+                );
+                return ctx.error(&e);
+            }
+        };
+        let status = upstream.status();
+        let mut recorded_headers = Vec::new();
+        let mut out_headers = HeaderMap::new();
+        for (name, value) in upstream.headers() {
+            if matches!(
+                name.as_str(),
+                "connection" | "keep-alive" | "proxy-connection" | "set-cookie"
+            ) {
+                continue;
+            }
+            out_headers.append(name.clone(), value.clone());
+            recorded_headers.push((
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            ));
+        }
+        let is_sse = upstream
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("event-stream"));
+
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+        let cassette_target = endpoint.and_then(|ep| {
+            let request = ctx.json.clone()?;
+            let n = self.seq.fetch_add(1, Ordering::Relaxed);
+            let scenario = format!("recorded-{}-{n}", now_ms());
+            Some(Pending {
+                endpoint: ep,
+                scenario,
+                request,
+                request_headers: recorded_request_headers(&ctx.parts.headers),
+                key: bearer_key(&ctx.parts.headers),
+                method: ctx.parts.method.to_string(),
+                path: ctx.path().to_owned(),
+                status: status.as_u16(),
+                headers: recorded_headers,
+                is_sse,
+                dir: self.dir.clone(),
+                upstream_host: self.upstream.clone(),
+            })
+        });
+        let name = cassette_target
+            .as_ref()
+            .map(|p| format!("{}/{}", p.endpoint.dialect().as_str(), p.scenario));
+        let mut body_stream = upstream.bytes_stream();
+        tokio::spawn(async move {
+            let mut body = Vec::new();
+            let mut arrivals: Vec<(usize, Instant)> = Vec::new();
+            let mut complete = true;
+            while let Some(piece) = body_stream.next().await {
+                match piece {
+                    Ok(bytes) => {
+                        body.extend_from_slice(&bytes);
+                        arrivals.push((body.len(), Instant::now()));
+                        let _ = tx.send(Ok(bytes)).await;
+                    }
+                    Err(e) => {
+                        complete = false;
+                        let _ = tx
+                            .send(Err(std::io::Error::other(e.without_url().to_string())))
+                            .await;
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            match (cassette_target, complete) {
+                (Some(p), true) => p.write(&body, &arrivals, started),
+                (Some(_), false) => {
+                    tracing::warn!("record: the upstream body broke off; no cassette written")
+                }
+                (None, _) => {}
+            }
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let mut response = Response::new(axum::body::Body::from_stream(stream));
+        *response.status_mut() =
+            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        *response.headers_mut() = out_headers;
+        ctx.journal(response.status(), "record", name.as_deref());
+        response
+    }
+}
+
+fn bearer_key(headers: &HeaderMap) -> Option<String> {
+    let v = headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let key = v.split_once(' ').map_or(v, |(_, k)| k).trim();
+    (!key.is_empty()).then(|| key.to_owned())
+}
+
+fn recorded_request_headers(headers: &HeaderMap) -> std::collections::BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter(|(n, _)| {
+            let n = n.as_str();
+            (n == "accept" || n == "content-type" || n.starts_with("x-dashscope-"))
+                && !is_secret_header(n)
+                && !n.contains("key")
+        })
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+/// Replaces key-like strings (`sk-` and 8 or more key characters) and the exact key.
+pub fn scrub(text: &str, key: Option<&str>) -> String {
+    let text = match key {
+        Some(k) if k.len() >= 4 => text.replace(k, KEY_PLACEHOLDER),
+        _ => text.to_owned(),
+    };
+    let bytes = text.as_bytes();
+    let is_key_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(p) = text[from..].find("sk-") {
+        let start = from + p;
+        let mut end = start + 3;
+        while end < bytes.len() && is_key_char(bytes[end]) {
+            end += 1;
+        }
+        let boundary = start == 0 || !is_key_char(bytes[start - 1]);
+        if boundary && end - start - 3 >= 8 && &text[start..end] != KEY_PLACEHOLDER {
+            out.push_str(&text[copied..start]);
+            out.push_str(KEY_PLACEHOLDER);
+            copied = end;
+        }
+        from = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Whether a cassette's text still holds the key (then it must not be written).
+fn leaks_key(text: &str, key: Option<&str>) -> bool {
+    key.is_some_and(|k| !k.is_empty() && (text.contains(k) || text.contains(&json_escaped(k))))
+}
+
+fn json_escaped(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted.trim_matches('"').to_owned()
+}
+
+fn scrub_value(v: &mut Value, key: Option<&str>) {
+    match v {
+        Value::String(s) => *s = scrub(s, key),
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(x, key)),
+        Value::Object(o) => o.values_mut().for_each(|x| scrub_value(x, key)),
+        _ => {}
+    }
+}
+
+/// Splits an SSE body into events, each with its trailing blank line; a native stream without
+/// blank lines is split before each `id:` line that follows a `data:` line.
+pub fn split_events(body: &str) -> Vec<&str> {
+    let mut events = Vec::new();
+    let mut start = 0;
+    let mut pos = 0;
+    let mut seen_data = false;
+    for line in body.split_inclusive('\n') {
+        let trimmed = line.trim_end_matches(['\r', '\n']);
+        if trimmed.is_empty() {
+            pos += line.len();
+            if pos > start {
+                events.push(&body[start..pos]);
+            }
+            start = pos;
+            seen_data = false;
+            continue;
+        }
+        if trimmed.starts_with("id:") && seen_data && pos > start {
+            events.push(&body[start..pos]);
+            start = pos;
+            seen_data = false;
+        }
+        if trimmed.starts_with("data:") {
+            seen_data = true;
+        }
+        pos += line.len();
+    }
+    if pos > start {
+        events.push(&body[start..pos]);
+    }
+    events
+}
+
+/// A cassette waiting for its body.
+struct Pending {
+    endpoint: Endpoint,
+    scenario: String,
+    request: Value,
+    request_headers: std::collections::BTreeMap<String, String>,
+    key: Option<String>,
+    method: String,
+    path: String,
+    status: u16,
+    headers: Vec<(String, String)>,
+    is_sse: bool,
+    dir: PathBuf,
+    upstream_host: String,
+}
+
+impl Pending {
+    fn write(self, body: &[u8], arrivals: &[(usize, Instant)], started: Instant) {
+        let Ok(text) = std::str::from_utf8(body) else {
+            tracing::warn!("record: the body is not UTF-8 (compressed?); no cassette written");
+            return;
+        };
+        let key = self.key.as_deref();
+        let time_at = |offset: usize| {
+            arrivals
+                .iter()
+                .find(|(end, _)| *end >= offset)
+                .map_or(started, |(_, t)| *t)
+        };
+        let body = if self.is_sse {
+            let mut offset = 0;
+            let mut prev = None::<Instant>;
+            let chunks = split_events(text)
+                .into_iter()
+                .map(|ev| {
+                    offset += ev.len();
+                    let at = time_at(offset);
+                    let delay_ms =
+                        prev.map_or(0, |p| at.saturating_duration_since(p).as_millis() as u64);
+                    prev = Some(at);
+                    Chunk {
+                        delay_ms,
+                        data: scrub(ev, key),
+                    }
+                })
+                .collect();
+            Body::Chunks(chunks)
+        } else {
+            Body::Text(scrub(text, key))
+        };
+        // Scrubbing may change the length: keep a recorded content-length true.
+        let body_len = body.to_bytes().len().to_string();
+        let headers: Vec<(String, String)> = self
+            .headers
+            .into_iter()
+            .map(|(n, v)| {
+                let v = if n.eq_ignore_ascii_case("content-length") {
+                    body_len.clone()
+                } else {
+                    scrub(&v, key)
+                };
+                (n, v)
+            })
+            .collect();
+        let mut request = self.request;
+        scrub_value(&mut request, key);
+        let dialect = self.endpoint.dialect();
+        let model = request
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        let stream = if self.is_sse { "stream" } else { "non-stream" };
+        let cassette = Cassette {
+            version: CASSETTE_VERSION,
+            name: format!("{}/{}", dialect.as_str(), self.scenario),
+            description: format!(
+                "Recorded {} {} ({model}, {stream}, HTTP {})",
+                self.method, self.path, self.status
+            ),
+            source: Some(format!(
+                "raw: recorded through dashscope-mock --record from {}",
+                scrub(&self.upstream_host, key)
+            )),
+            dialect,
+            request: RecordedRequest {
+                method: self.method,
+                path: self.path,
+                headers: self
+                    .request_headers
+                    .into_iter()
+                    .map(|(k, v)| (k, scrub(&v, key)))
+                    .collect(),
+                body: Some(request),
+            },
+            matcher: None,
+            priority: 0,
+            once: false,
+            response: RecordedResponse {
+                status: self.status,
+                headers,
+                body,
+            },
+        };
+        let json = cassette.to_json_pretty();
+        if leaks_key(&json, key) {
+            tracing::error!(
+                "record: refusing to write {}: it still contains the API key",
+                cassette.name
+            );
+            return;
+        }
+        let dir = self.dir.join(dialect.as_str());
+        let file = dir.join(format!("{}.json", self.scenario));
+        let tmp = dir.join(format!(".{}.json.tmp", self.scenario));
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&tmp, json))
+            .and_then(|()| std::fs::rename(&tmp, &file));
+        match written {
+            Ok(()) => tracing::info!("record: wrote {}", file.display()),
+            Err(e) => tracing::error!("record: cannot write {}: {e}", file.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubbing() {
+        assert_eq!(
+            scrub("key sk-abcdef1234567890 end", None),
+            "key sk-REDACTED end"
+        );
+        assert_eq!(
+            scrub("risk-assessment and sk-short", None),
+            "risk-assessment and sk-short"
+        );
+        assert_eq!(scrub("task-abcdefghijk", None), "task-abcdefghijk");
+        assert_eq!(
+            scrub("my custom key abcd1234", Some("abcd1234")),
+            "my custom key sk-REDACTED"
+        );
+        assert_eq!(scrub("sk-REDACTED stays", None), "sk-REDACTED stays");
+        let mut v = serde_json::json!({"a": ["Bearer sk-0123456789abcdef"]});
+        scrub_value(&mut v, None);
+        assert_eq!(v["a"][0], "Bearer sk-REDACTED");
+    }
+
+    #[test]
+    fn the_key_guard() {
+        assert!(leaks_key("{\"a\":\"my\\\\key\"}", Some("my\\key")));
+        assert!(leaks_key("... k3y ...", Some("k3y")));
+        assert!(!leaks_key("... sk-REDACTED ...", Some("k3y")));
+        assert!(!leaks_key("anything", None));
+    }
+
+    #[test]
+    fn event_splitting() {
+        let sse = "data: {\"a\":1}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            split_events(sse),
+            ["data: {\"a\":1}\n\n", "data: [DONE]\n\n"]
+        );
+        let legacy = "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{}\nid:2\nevent:result\ndata:{}\n";
+        assert_eq!(
+            split_events(legacy),
+            [
+                "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{}\n",
+                "id:2\nevent:result\ndata:{}\n"
+            ]
+        );
+        assert_eq!(split_events("x").concat(), "x");
+    }
+}

@@ -1,0 +1,478 @@
+//! Turns a [`RecordedResponse`] into an HTTP response: recorded status and headers (order and,
+//! through [`MockListener`](crate::conn::MockListener), case), the body as exact bytes, chunks
+//! one by one with their delays, and the stream faults of a [`FaultPlan`].
+//!
+//! Headers the mock does not replay: `content-encoding` (bodies are stored decoded),
+//! `connection` and `keep-alive` (hop-by-hop), and a `content-length` that does not equal the
+//! body's length. hyper adds `date` (when not recorded) and `content-length` or
+//! `transfer-encoding: chunked` (when not recorded) itself.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+
+use axum::body::Body as AxumBody;
+use axum::response::Response;
+use bytes::Bytes;
+use dashscope_protocol::cassette::{Body, RecordedResponse};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use tokio::sync::watch;
+
+use crate::conn::{DIRECTIVE_HEADER, Directive};
+use crate::faults::FaultPlan;
+
+/// Server-wide timing settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// Speed factor for recorded delays (2 = twice as fast; 0 or less: no recorded delays).
+    pub speed: f64,
+    /// Extra delay before each chunk after the first.
+    pub chunk_delay: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            speed: 1.0,
+            chunk_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Headers never replayed.
+fn dropped_header(name: &str) -> bool {
+    [
+        "content-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+    ]
+    .iter()
+    .any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Builds the HTTP response.
+///
+/// `directives` says whether the connection honours [`DIRECTIVE_HEADER`] (it came through the
+/// mock's listener). `shutdown` turns true when the server stops: stalled and delayed streams
+/// then end.
+pub fn build(
+    recorded: &RecordedResponse,
+    plan: &FaultPlan,
+    timing: Timing,
+    directives: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Response {
+    let mut chunks = body_chunks(&recorded.body, plan, timing);
+    apply_content_faults(&mut chunks, plan);
+    let body_len: usize = chunks.iter().map(|(_, b)| b.len()).sum();
+    let cut_or_stall = plan.cut_after.is_some() || plan.stall_after.is_some();
+
+    let mut status =
+        StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if plan.partial {
+        status = StatusCode::OK;
+    }
+
+    let mut headers = HeaderMap::new();
+    let mut case = Vec::new();
+    let chunked_recorded = recorded.headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("transfer-encoding") && v.trim().eq_ignore_ascii_case("chunked")
+    });
+    for (name, value) in &recorded.headers {
+        if dropped_header(name) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            let same = value.trim().parse::<usize>().ok() == Some(body_len);
+            if !same || chunked_recorded || cut_or_stall {
+                continue;
+            }
+        }
+        if name.eq_ignore_ascii_case("transfer-encoding")
+            && !value.trim().eq_ignore_ascii_case("chunked")
+        {
+            continue;
+        }
+        let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) else {
+            tracing::warn!("skipping a recorded header that is not valid HTTP: {name:?}");
+            continue;
+        };
+        if n.as_str() != name {
+            case.push(name.clone());
+        }
+        headers.append(n, v);
+    }
+    if plan.partial {
+        headers.insert(
+            "x-dashscope-partialresponse",
+            HeaderValue::from_static("true"),
+        );
+    }
+    if directives && !case.is_empty() {
+        let d = Directive { case, reset: false };
+        if let Ok(v) = HeaderValue::from_str(&d.to_header_value()) {
+            headers.append(DIRECTIVE_HEADER, v);
+        }
+    }
+
+    // A kept `transfer-encoding: chunked` needs a body of unknown length: for a sized body
+    // axum would add a `content-length`, which hyper then refuses next to the chunked header.
+    let chunked_kept = headers.contains_key(http::header::TRANSFER_ENCODING);
+    let simple = !cut_or_stall
+        && !chunked_kept
+        && chunks.len() <= 1
+        && chunks.iter().all(|(d, _)| d.is_zero());
+    let body = if simple {
+        AxumBody::from(chunks.pop_front().map(|(_, b)| b).unwrap_or_default())
+    } else {
+        let play = Play {
+            chunks,
+            sent: 0,
+            // A single body was split at the cut (see `body_chunks`): cut after its first piece.
+            cut_after: match (&recorded.body, plan.cut_after) {
+                (Body::Chunks(_), n) => n,
+                (_, Some(_)) => Some(1),
+                (_, None) => None,
+            },
+            stall_after: plan.stall_after,
+            stall: plan.stall,
+            stalled: false,
+            done: false,
+            shutdown,
+        };
+        AxumBody::from_stream(futures_util::stream::unfold(play, |mut p| async move {
+            let item = p.next().await?;
+            Some((item, p))
+        }))
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// A response that resets the connection: through the mock's listener a real TCP reset before
+/// any byte; otherwise a body that fails at once.
+pub fn reset(directives: bool) -> Response {
+    if directives {
+        let mut r = Response::new(AxumBody::empty());
+        *r.status_mut() = StatusCode::BAD_GATEWAY;
+        r.headers_mut()
+            .insert(DIRECTIVE_HEADER, HeaderValue::from_static("reset"));
+        r
+    } else {
+        let failing = futures_util::stream::once(async {
+            Err::<Bytes, io::Error>(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "connection reset by an x-mock-fault",
+            ))
+        });
+        let mut r = Response::new(AxumBody::from_stream(failing));
+        *r.status_mut() = StatusCode::BAD_GATEWAY;
+        r
+    }
+}
+
+/// The body as `(delay before it, bytes)` pieces.
+fn body_chunks(body: &Body, plan: &FaultPlan, timing: Timing) -> VecDeque<(Duration, Bytes)> {
+    let speed = timing.speed * plan.speed;
+    let scale = |ms: u64| {
+        if speed > 0.0 && speed.is_finite() {
+            Duration::from_secs_f64(ms as f64 / 1000.0 / speed)
+        } else {
+            Duration::ZERO
+        }
+    };
+    let between = timing.chunk_delay + plan.chunk_delay;
+    let mut out: VecDeque<(Duration, Bytes)> = match body {
+        Body::Chunks(chunks) => chunks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let extra = if i == 0 { Duration::ZERO } else { between };
+                (
+                    scale(c.delay_ms) + extra,
+                    Bytes::from(c.data.clone().into_bytes()),
+                )
+            })
+            .collect(),
+        other => {
+            let bytes = Bytes::from(other.to_bytes());
+            match plan.cut_after {
+                // A single body cut after N bytes: two pieces, the cut falls between them.
+                Some(n) if (n as usize) < bytes.len() => {
+                    let n = n as usize;
+                    VecDeque::from([
+                        (Duration::ZERO, bytes.slice(..n)),
+                        (Duration::ZERO, bytes.slice(n..)),
+                    ])
+                }
+                _ => VecDeque::from([(Duration::ZERO, bytes)]),
+            }
+        }
+    };
+    if let Some(first) = out.front_mut() {
+        first.0 += plan.ttfb;
+    }
+    out
+}
+
+/// The byte range of the JSON payload of the first `data:` line (or the whole piece when it
+/// has none and looks like JSON).
+fn data_payload(piece: &[u8]) -> Option<(usize, usize)> {
+    let start = if let Some(p) = find(piece, b"data:") {
+        let mut s = p + 5;
+        if piece.get(s) == Some(&b' ') {
+            s += 1;
+        }
+        s
+    } else {
+        piece.iter().position(|b| !b.is_ascii_whitespace())?
+    };
+    let end = piece[start..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map_or(piece.len(), |p| start + p);
+    (end > start).then_some((start, end))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn edit(piece: &Bytes, f: impl FnOnce(&mut Vec<u8>)) -> Bytes {
+    let mut v = piece.to_vec();
+    f(&mut v);
+    Bytes::from(v)
+}
+
+/// Applies the faults that change bytes: blank lines, invalid UTF-8, malformed JSON, padding.
+fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPlan) {
+    if plan.no_blank_lines {
+        for (_, piece) in chunks.iter_mut() {
+            if piece.ends_with(b"\r\n\r\n") {
+                *piece = piece.slice(..piece.len() - 2);
+            } else if piece.ends_with(b"\n\n") {
+                *piece = piece.slice(..piece.len() - 1);
+            }
+        }
+    }
+    let nth = |n: Option<u64>| {
+        n.and_then(|n| usize::try_from(n).ok())
+            .and_then(|n| n.checked_sub(1))
+    };
+    if let Some(i) = nth(plan.invalid_utf8) {
+        if let Some((_, piece)) = chunks.get_mut(i) {
+            *piece = edit(piece, |v| {
+                let at = data_payload(v)
+                    .and_then(|(s, e)| v[s..e].iter().position(|&b| b == b'"').map(|p| s + p + 1))
+                    .unwrap_or(v.len());
+                v.splice(at..at, [0xFF, 0xFE]);
+            });
+        }
+    }
+    if let Some(i) = nth(plan.malformed_json) {
+        if let Some((_, piece)) = chunks.get_mut(i) {
+            *piece = edit(piece, |v| {
+                if let Some((s, e)) = data_payload(v) {
+                    let keep = s + (e - s) / 2;
+                    v.drain(keep..e);
+                }
+            });
+        }
+    }
+    if let Some(pad) = plan.oversized_chunk {
+        if let Some((_, piece)) = chunks.front_mut() {
+            *piece = edit(piece, |v| {
+                let Some((s, e)) = data_payload(v) else {
+                    return;
+                };
+                let Some(brace) = v[s..e].iter().position(|&b| b == b'{').map(|p| s + p) else {
+                    return;
+                };
+                let empty =
+                    v[brace + 1..e].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+                let mut member = b"\"x_mock_pad\":\"".to_vec();
+                member.extend(std::iter::repeat_n(b'a', pad as usize));
+                member.push(b'"');
+                if !empty {
+                    member.push(b',');
+                }
+                v.splice(brace + 1..brace + 1, member);
+            });
+        }
+    }
+}
+
+/// A body being played out.
+struct Play {
+    chunks: VecDeque<(Duration, Bytes)>,
+    sent: u64,
+    cut_after: Option<u64>,
+    stall_after: Option<u64>,
+    stall: Option<Duration>,
+    stalled: bool,
+    done: bool,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn stopped() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "the mock server is shutting down",
+    )
+}
+
+impl Play {
+    /// Waits `d`, or until the server stops (then `false`).
+    async fn wait(&mut self, d: Option<Duration>) -> bool {
+        let stop = self.shutdown.wait_for(|s| *s);
+        match d {
+            Some(d) => tokio::select! {
+                () = tokio::time::sleep(d) => true,
+                _ = stop => false,
+            },
+            None => {
+                let _ = stop.await;
+                false
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<Result<Bytes, io::Error>> {
+        if self.done {
+            return None;
+        }
+        if self.stall_after == Some(self.sent) && !self.stalled && !self.chunks.is_empty() {
+            self.stalled = true;
+            if !self.wait(self.stall).await {
+                self.done = true;
+                return Some(Err(stopped()));
+            }
+        }
+        if self.cut_after == Some(self.sent) {
+            self.done = true;
+            // Let hyper flush what was sent before the cut: it writes buffered bytes out when
+            // the body is pending, and drops them when the body fails.
+            tokio::task::yield_now().await;
+            return Some(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "stream cut by an x-mock-fault",
+            )));
+        }
+        let (delay, bytes) = self.chunks.pop_front()?;
+        if !delay.is_zero() && !self.wait(Some(delay)).await {
+            self.done = true;
+            return Some(Err(stopped()));
+        }
+        self.sent += 1;
+        Some(Ok(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dashscope_protocol::cassette::Chunk;
+
+    fn chunks(data: &[&str]) -> Body {
+        Body::Chunks(
+            data.iter()
+                .map(|d| Chunk {
+                    delay_ms: 0,
+                    data: (*d).to_owned(),
+                })
+                .collect(),
+        )
+    }
+
+    fn played(body: &Body, plan: &FaultPlan) -> Vec<Vec<u8>> {
+        let mut c = body_chunks(body, plan, Timing::default());
+        apply_content_faults(&mut c, plan);
+        c.into_iter().map(|(_, b)| b.to_vec()).collect()
+    }
+
+    #[test]
+    fn content_faults() {
+        let body = chunks(&["id:1\nevent:result\ndata:{\"a\":\"x\"}\n\n", "data: {}\n\n"]);
+        let plan = FaultPlan {
+            no_blank_lines: true,
+            ..FaultPlan::none()
+        };
+        assert_eq!(
+            played(&body, &plan)[0],
+            b"id:1\nevent:result\ndata:{\"a\":\"x\"}\n"
+        );
+        let plan = FaultPlan {
+            invalid_utf8: Some(1),
+            ..FaultPlan::none()
+        };
+        let out = played(&body, &plan);
+        assert!(std::str::from_utf8(&out[0]).is_err());
+        assert_eq!(
+            out[0],
+            b"id:1\nevent:result\ndata:{\"\xFF\xFEa\":\"x\"}\n\n"
+        );
+        let plan = FaultPlan {
+            malformed_json: Some(1),
+            ..FaultPlan::none()
+        };
+        let out = played(&body, &plan);
+        assert_eq!(out[0], b"id:1\nevent:result\ndata:{\"a\"\n\n");
+        let plan = FaultPlan {
+            oversized_chunk: Some(3),
+            ..FaultPlan::none()
+        };
+        let out = played(&body, &plan);
+        assert_eq!(
+            out[0],
+            b"id:1\nevent:result\ndata:{\"x_mock_pad\":\"aaa\",\"a\":\"x\"}\n\n"
+        );
+        let json = Body::Text("{}".into());
+        let out = played(&json, &plan);
+        assert_eq!(out[0], b"{\"x_mock_pad\":\"aaa\"}");
+        let _: serde_json::Value = serde_json::from_slice(&out[0]).unwrap();
+    }
+
+    #[test]
+    fn timing_scales() {
+        let body = Body::Chunks(vec![
+            Chunk {
+                delay_ms: 100,
+                data: "a".into(),
+            },
+            Chunk {
+                delay_ms: 100,
+                data: "b".into(),
+            },
+        ]);
+        let plan = FaultPlan {
+            ttfb: Duration::from_millis(7),
+            speed: 2.0,
+            ..FaultPlan::none()
+        };
+        let t = Timing {
+            speed: 1.0,
+            chunk_delay: Duration::from_millis(3),
+        };
+        let c: Vec<Duration> = body_chunks(&body, &plan, t)
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(c, [Duration::from_millis(57), Duration::from_millis(53)]);
+        let t = Timing {
+            speed: 0.0,
+            chunk_delay: Duration::ZERO,
+        };
+        let c: Vec<Duration> = body_chunks(&body, &FaultPlan::none(), t)
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(c, [Duration::ZERO, Duration::ZERO]);
+    }
+}

@@ -1,0 +1,211 @@
+//! The server's shared state: configuration, cassettes, journal, faults, stored responses.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::faults::FaultRegistry;
+use crate::fixtures::Fixture;
+use crate::ids::IdGen;
+use crate::journal::{Journal, JournalEntry};
+use crate::matching::{CassetteSet, Layer};
+use crate::record::Recorder;
+use crate::replay::Timing;
+use crate::responder::{NoSynthesis, Responder};
+use crate::store::ResponseStore;
+
+/// The default request body limit (bytes); larger bodies get 413 `BadRequest.TooLarge`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Settings fixed when the server starts.
+#[derive(Clone)]
+pub struct MockConfig {
+    /// Answer unmatched requests with a 404 listing the nearest cassettes, never the responder.
+    pub strict: bool,
+    /// Accepted API keys; empty: any non-empty Bearer key.
+    pub api_keys: Vec<String>,
+    /// Delay before every response.
+    pub latency: Duration,
+    /// Speed factor for recorded delays, and an extra delay between chunks.
+    pub timing: Timing,
+    /// The seed for request ids (and the synthetic responder); `None`: from the clock.
+    pub seed: Option<u64>,
+    /// Request bodies over this many bytes get 413.
+    pub max_body_bytes: usize,
+    /// The most journal entries kept.
+    pub journal_capacity: usize,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            strict: false,
+            api_keys: Vec::new(),
+            latency: Duration::ZERO,
+            timing: Timing::default(),
+            seed: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            journal_capacity: 100_000,
+        }
+    }
+}
+
+impl fmt::Debug for MockConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the keys themselves.
+        f.debug_struct("MockConfig")
+            .field("strict", &self.strict)
+            .field(
+                "api_keys",
+                &format_args!("[{} redacted]", self.api_keys.len()),
+            )
+            .field("latency", &self.latency)
+            .field("timing", &self.timing)
+            .field("seed", &self.seed)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("journal_capacity", &self.journal_capacity)
+            .finish()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: MockConfig,
+    pub(crate) cassettes: Mutex<CassetteSet>,
+    pub(crate) journal: Mutex<Journal>,
+    pub(crate) faults: Mutex<FaultRegistry>,
+    pub(crate) store: Mutex<ResponseStore>,
+    pub(crate) ids: IdGen,
+    pub(crate) responder: Arc<dyn Responder>,
+    pub(crate) recorder: Option<Recorder>,
+    pub(crate) shutdown: watch::Sender<bool>,
+}
+
+/// The state a [`router`](crate::router) serves from; cheap to clone (an `Arc`).
+#[derive(Clone)]
+pub struct MockState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for MockState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockState")
+            .field("config", &self.inner.config)
+            .field("cassettes", &self.cassette_count())
+            .field("recording", &self.inner.recorder.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MockState {
+    /// A state with these settings and cassettes, the [`NoSynthesis`] responder and no record
+    /// mode. [`MockServer::builder`](crate::MockServer::builder) builds richer ones.
+    pub fn new(config: MockConfig, cassettes: CassetteSet) -> Self {
+        Self::with_parts(config, cassettes, Arc::new(NoSynthesis), None)
+    }
+
+    pub(crate) fn with_parts(
+        config: MockConfig,
+        cassettes: CassetteSet,
+        responder: Arc<dyn Responder>,
+        recorder: Option<Recorder>,
+    ) -> Self {
+        let (shutdown, _) = watch::channel(false);
+        let journal = Journal::new(config.journal_capacity);
+        let ids = IdGen::new(config.seed);
+        MockState {
+            inner: Arc::new(Inner {
+                config,
+                cassettes: Mutex::new(cassettes),
+                journal: Mutex::new(journal),
+                faults: Mutex::new(FaultRegistry::new()),
+                store: Mutex::new(ResponseStore::default()),
+                ids,
+                responder,
+                recorder,
+                shutdown,
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &MockConfig {
+        &self.inner.config
+    }
+
+    /// The seed in use (the configured one, or the one drawn from the clock).
+    pub fn seed(&self) -> u64 {
+        self.inner.ids.seed()
+    }
+
+    /// The journal, oldest first.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        lock(&self.inner.journal).entries()
+    }
+
+    /// The number of cassettes loaded.
+    pub fn cassette_count(&self) -> usize {
+        lock(&self.inner.cassettes).len()
+    }
+
+    /// The names of the cassettes loaded, in load order.
+    pub fn cassette_names(&self) -> Vec<String> {
+        lock(&self.inner.cassettes)
+            .entries()
+            .iter()
+            .map(|e| e.cassette.name.clone())
+            .collect()
+    }
+
+    /// Adds a cassette at run time (it wins ties over loaded fixtures).
+    pub fn add_fixture(&self, fixture: Fixture) {
+        lock(&self.inner.cassettes).add(fixture.cassette, Some(&fixture.raw), Layer::Runtime);
+    }
+
+    /// Adds a global fault (the `x-mock-fault` grammar); returns its id.
+    ///
+    /// # Errors
+    ///
+    /// [`FaultParseError`](crate::faults::FaultParseError) when the spec does not parse.
+    pub fn add_fault(&self, spec: &str) -> Result<u64, crate::faults::FaultParseError> {
+        let spec = crate::faults::FaultSpec::parse(spec)?;
+        Ok(lock(&self.inner.faults).add(spec))
+    }
+
+    /// Removes every global fault.
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    /// Clears the journal, stored responses, fault counters and global faults, re-arms the
+    /// `once` cassettes, removes cassettes added at run time, and restarts request ids.
+    pub fn reset(&self) {
+        lock(&self.inner.journal).clear();
+        lock(&self.inner.store).clear();
+        {
+            let mut faults = lock(&self.inner.faults);
+            faults.clear();
+            faults.reset_counters();
+        }
+        {
+            let mut set = lock(&self.inner.cassettes);
+            set.remove_layer(Layer::Runtime);
+            set.rearm();
+        }
+        self.inner.ids.reset();
+    }
+
+    /// Tells open streams the server is stopping: stalled and delayed streams end.
+    pub fn stop_streams(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    pub(crate) fn shutdown_receiver(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+}

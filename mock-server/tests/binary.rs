@@ -1,0 +1,142 @@
+//! The `dashscope-mock` binary: prints its URL, honours its flags, and on SIGTERM lets an open
+//! stream finish before it exits.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn the_binary_serves_and_shuts_down_gracefully() {
+    within(Duration::from_secs(60), || {
+        let dir = std::env::temp_dir().join(format!("dashscope-mock-bin-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("chat")).unwrap();
+        std::fs::write(
+            dir.join("chat/slow.json"),
+            chat_stream("chat/slow", "slow", 5, 200).to_string(),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"))
+            .args([
+                "--port",
+                "0",
+                "--no-defaults",
+                "--strict",
+                "--seed",
+                "3",
+                "--api-key",
+                "good-key",
+            ])
+            .args([
+                "--fault",
+                "status=503;times=1;dialect=native",
+                "--shutdown-grace",
+                "5",
+            ])
+            .arg("--fixtures")
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the binary");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("dashscope-mock listening on http://")
+            .expect(&line)
+            .to_owned();
+        let addr: SocketAddr = url.parse().unwrap();
+
+        let health = send(addr, "GET", "/__mock/health", &[], b"");
+        assert_eq!(health.json()["cassettes"], 1);
+        assert_eq!(health.json()["seed"], 3);
+        let h = [
+            ("authorization", "Bearer good-key"),
+            ("content-type", "application/json"),
+        ];
+        let wrong = [
+            ("authorization", "Bearer other"),
+            ("content-type", "application/json"),
+        ];
+        assert_eq!(
+            send(addr, "POST", NATIVE, &wrong, b"{\"model\":\"m\"}").status,
+            503,
+            "faults come first"
+        );
+        assert_eq!(
+            send(addr, "POST", NATIVE, &wrong, b"{\"model\":\"m\"}").status,
+            401
+        );
+        assert_eq!(
+            send(addr, "POST", NATIVE, &h, b"{\"model\":\"m\"}").status,
+            404
+        );
+
+        // A slow stream (5 chunks 200 ms apart), then SIGTERM while it runs.
+        let body = json!({"model": "slow", "stream": true}).to_string();
+        let streaming = std::thread::spawn(move || send(addr, "POST", CHAT, &h, body.as_bytes()));
+        std::thread::sleep(Duration::from_millis(300));
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let raw = streaming.join().unwrap();
+        assert!(raw.complete, "the open stream was cut: {:?}", raw.text());
+        assert!(raw.text().ends_with("data: [DONE]\n\n"));
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the binary did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success());
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn bad_flags_fail_fast() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"))
+        .args(["--port", "0", "--fault", "nonsense"])
+        .output()
+        .expect("run the binary");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid fault spec"));
+    let out = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    for flag in [
+        "--host",
+        "--port",
+        "--fixtures",
+        "--no-defaults",
+        "--strict",
+        "--latency",
+        "--chunk-delay",
+        "--speed",
+        "--seed",
+        "--api-key",
+        "--record",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    assert!(help.contains("8089"));
+}
