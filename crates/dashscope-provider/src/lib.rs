@@ -1,13 +1,110 @@
 //! A typed client for Alibaba Cloud Model Studio (DashScope / Qwen) text generation.
 //!
-//! The wire types are re-exported from [`dashscope_protocol`] as [`protocol`].
+//! One client speaks all three wire dialects of the service:
+//!
+//! | group | dialect | methods |
+//! |---|---|---|
+//! | [`client.chat()`](Client::chat) | OpenAI-compatible Chat Completions | `create`, `create_stream` |
+//! | [`client.responses()`](Client::responses) | OpenAI-compatible Responses | `create`, `create_stream`, `retrieve`, `delete`, `input_items` |
+//! | [`client.native()`](Client::native) | DashScope native generation | `generate`, `generate_stream` |
+//!
+//! The wire types are [`dashscope_protocol`]'s, re-exported as [`protocol`].
+//!
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # async fn demo() -> Result<(), dashscope_provider::Error> {
+//! use dashscope_provider::Client;
+//! use dashscope_provider::protocol::chat::{ChatRequest, Message};
+//!
+//! let client = Client::from_env()?; // DASHSCOPE_API_KEY, DASHSCOPE_BASE_URL / region / workspace
+//! let req = ChatRequest::new("qwen-plus", vec![Message::user("Who are you?")]);
+//! let reply = client.chat().create(req.clone()).await?;
+//! println!("{}", reply.text().unwrap_or_default());
+//!
+//! let mut stream = client.chat().create_stream(req).await?;
+//! while let Some(chunk) = stream.next_chunk().await {
+//!     print!("{}", chunk?.content().unwrap_or_default());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Design
+//!
+//! One core, two thin shells. A private `core` module does everything that is not I/O:
+//! building the `http::Request<Bytes>` (URL, `Authorization`, content type, user agent, default
+//! and workspace headers, `X-DashScope-SSE`), encoding the body once (a retry re-sends the same
+//! bytes), classifying a response into a typed value or an [`Error`], deciding retries, and
+//! decoding streams (the protocol crate's SSE decoder, dialect decoder and accumulator fed with
+//! byte chunks). [`Client`] (async, tokio's timer) and [`blocking::Client`] (no runtime) only
+//! move bytes and sleep.
+//!
+//! * **Streams** are pull-based ([`EventStream`] is a `futures_core::Stream`, the blocking one an
+//!   [`Iterator`]); dropping one closes the connection. A `create_stream` call resolves once the
+//!   first chunk has arrived: until then the request may be retried, and an error the service
+//!   sends as the first event (native `event:error` under HTTP 200, compat `data: {"error":…}`)
+//!   is an [`Error::Api`] like any refused request. After that, a broken stream yields one
+//!   [`Error::Stream`] carrying the partial response, and is never retried.
+//! * **Retries** ([`RetryPolicy`]): 408, 409, 429, 5xx and connection failures before any byte
+//!   was sent; `Retry-After` / `retry-after-ms` honoured up to a cap; exponential backoff with
+//!   jitter otherwise; never 400/401/403 or quota-exhausted codes.
+//! * **Timeouts**: the transport owns connect and read (idle) timeouts (a stalled stream becomes
+//!   [`StreamErrorKind::IdleTimeout`]); the client applies [`Timeouts::total`] to non-stream
+//!   calls.
+//! * **Tracing**: one `dashscope.request` span per call (dialect, operation, model, path,
+//!   status, request id, attempts). No header is ever logged, so never the key.
+//!
+//! # Features
+//!
+//! * **`reqwest`** *(enabled by default)*: [`Client::new`] / [`Client::from_env`] over
+//!   reqwest. Implies `async`.
+//! * **`async`**: the async [`Client`] over any [`Transport`]. Needs tokio's timer.
+//! * **`blocking`**: [`blocking::Client`] over ureq. Pulls in no tokio:
+//!   `--no-default-features --features blocking` builds without it.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Without a client feature only the configuration, error and reply types are used; the core
+// that the clients share is compiled (and unit-tested) all the same.
+#![cfg_attr(
+    not(any(feature = "async", feature = "blocking")),
+    allow(dead_code, unused_imports)
+)]
 
 pub use dashscope_protocol as protocol;
+pub use dashscope_transport as transport;
 
 pub mod config;
+pub mod dialect;
+pub mod endpoint;
+pub mod error;
 pub mod retry;
 
+mod core;
+mod reply;
+mod responses_extra;
+
+#[cfg(feature = "async")]
+mod client;
+#[cfg(feature = "async")]
+mod stream;
+
+#[cfg(feature = "blocking")]
+pub mod blocking;
+
 pub use config::{ApiKey, Config, ConfigBuilder, ConfigError, Region, Timeouts};
+pub use dialect::{ChatDialect, Dialect, NativeDialect, PartialResponse, ResponsesDialect};
+pub use endpoint::{NativeEndpoint, ResponsesPath};
+pub use error::{ApiDetails, Error, StreamDetails, StreamErrorKind};
+pub use reply::{PARTIAL_RESPONSE_HEADER, Reply, chat_continuation, native_continuation};
+pub use responses_extra::{InputItemList, ListOrder, ListQuery, ResponseDeleted};
 pub use retry::RetryPolicy;
+
+#[cfg(feature = "async")]
+pub use client::{Chat, ChatStream, Client, Native, NativeStream, Responses, ResponsesStream};
+#[cfg(feature = "async")]
+pub use stream::EventStream;
+
+#[cfg(feature = "blocking")]
+pub use dashscope_transport::{BlockingTransport, SharedBlockingTransport};
+#[cfg(feature = "async")]
+pub use dashscope_transport::{SharedTransport, Transport};

@@ -1,0 +1,323 @@
+//! Everything that is not I/O, shared by the async and the blocking client.
+//!
+//! * [`Call`]: one operation, fully prepared: the `http::Request<Bytes>` it sends (rebuilt per
+//!   attempt from cheap clones), its tracing span, its retry policy and timeouts.
+//! * [`classify`]: a response (status, headers, body bytes) → a typed value or an [`Error`].
+//! * [`Retrier`]: the retry state machine: given an attempt's outcome, retry after `d` or stop.
+//! * [`StreamCore`]: SSE decoder + dialect decoder + accumulator, fed with byte chunks.
+//! * [`ops`]: how each group method shapes its request (paths, stream flags, headers).
+//!
+//! The shells (`client.rs`, `blocking/`) only move bytes and sleep.
+
+pub(crate) mod classify;
+pub(crate) mod ops;
+pub(crate) mod retrier;
+pub(crate) mod stream;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use serde::Serialize;
+use tracing::Span;
+
+pub(crate) use classify::{
+    Failure, Outcome, StreamHead, body_limit, classify_unary, header_request_id, stream_head,
+};
+pub(crate) use retrier::{Next, Retrier};
+pub(crate) use stream::{Step, StreamCore};
+
+use crate::config::{ApiKey, Config};
+use crate::error::Error;
+use crate::retry::RetryPolicy;
+
+/// `application/json`.
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// `text/event-stream`.
+const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
+
+/// What kind of body the call expects back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// One JSON body.
+    Json,
+    /// A server-sent-event stream.
+    Stream,
+}
+
+/// One operation, ready to send (and re-send).
+#[derive(Debug)]
+pub(crate) struct Call {
+    dialect: &'static str,
+    operation: &'static str,
+    model: Option<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    expect: Expect,
+    policy: RetryPolicy,
+    total_timeout: Option<Duration>,
+    /// Kept only to scrub it from errors (its Debug is redacted).
+    secret: ApiKey,
+}
+
+impl Call {
+    /// The request for one attempt. Cheap: the body is shared, the headers are cloned.
+    pub(crate) fn request(&self) -> http::Request<Bytes> {
+        let mut req = http::Request::new(self.body.clone());
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+
+    /// The tracing span of the whole operation (all attempts, and a stream's life).
+    ///
+    /// Fields: `dialect`, `operation`, `model`, `method`, `path`, then `status`, `request_id`
+    /// and `attempts` as they become known. Never a header, so never the key.
+    pub(crate) fn span(&self) -> Span {
+        tracing::info_span!(
+            "dashscope.request",
+            dialect = self.dialect,
+            operation = self.operation,
+            model = self.model.as_deref().unwrap_or(""),
+            method = %self.method,
+            path = self.uri.path(),
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+        )
+    }
+
+    /// The key, to scrub it from errors the service echoes it in.
+    pub(crate) fn secret(&self) -> &ApiKey {
+        &self.secret
+    }
+
+    /// A fresh retry state machine for this call.
+    pub(crate) fn retrier(&self) -> Retrier {
+        Retrier::new(self.policy.clone(), self.secret.clone())
+    }
+
+    /// The deadline of a whole non-stream attempt, if any.
+    pub(crate) fn total_timeout(&self) -> Option<Duration> {
+        match self.expect {
+            Expect::Json => self.total_timeout,
+            Expect::Stream => None,
+        }
+    }
+}
+
+/// Builds a [`Call`]: the URL from the configuration, the headers (auth, content type, accept,
+/// user agent, default headers, workspace, and `extra`), and the body encoded once.
+pub(crate) struct CallBuilder<'a> {
+    config: &'a Config,
+    dialect: &'static str,
+    operation: &'static str,
+    method: Method,
+    path: String,
+    model: Option<String>,
+    body: Bytes,
+    expect: Expect,
+    extra_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl<'a> CallBuilder<'a> {
+    pub(crate) fn new(
+        config: &'a Config,
+        dialect: &'static str,
+        operation: &'static str,
+        method: Method,
+        path: impl Into<String>,
+    ) -> Self {
+        CallBuilder {
+            config,
+            dialect,
+            operation,
+            method,
+            path: path.into(),
+            model: None,
+            body: Bytes::new(),
+            expect: Expect::Json,
+            extra_headers: Vec::new(),
+        }
+    }
+
+    /// Encodes `body` as JSON, once.
+    pub(crate) fn json<B: Serialize>(mut self, body: &B) -> Result<Self, Error> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::InvalidRequest {
+            message: "the request body could not be encoded as JSON".to_owned(),
+            source: Some(Box::new(e)),
+        })?;
+        self.body = Bytes::from(bytes);
+        Ok(self)
+    }
+
+    pub(crate) fn model(mut self, model: &str) -> Self {
+        self.model = Some(model.to_owned());
+        self
+    }
+
+    pub(crate) fn stream(mut self) -> Self {
+        self.expect = Expect::Stream;
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.extra_headers.push((
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+        self
+    }
+
+    pub(crate) fn build(self) -> Result<Call, Error> {
+        let url = self.config.url(&self.path);
+        let uri: Uri = url.parse().map_err(|e| Error::InvalidRequest {
+            message: format!("the URL {url:?} is not valid"),
+            source: Some(Box::new(e)),
+        })?;
+        let mut headers = HeaderMap::with_capacity(8 + self.config.headers().len());
+        // Default headers first, so that the ones the protocol needs win.
+        for (name, value) in self.config.headers() {
+            headers.append(name.clone(), value.clone());
+        }
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", self.config.api_key().expose()))
+            .map_err(|_| Error::InvalidRequest {
+                message: "the API key cannot be sent in an HTTP header".to_owned(),
+                source: None,
+            })?;
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        if !self.body.is_empty() {
+            headers.insert(CONTENT_TYPE, JSON);
+        }
+        if !headers.contains_key(ACCEPT) || self.expect == Expect::Stream {
+            headers.insert(
+                ACCEPT,
+                match self.expect {
+                    Expect::Json => JSON,
+                    Expect::Stream => EVENT_STREAM,
+                },
+            );
+        }
+        let ua =
+            HeaderValue::try_from(self.config.user_agent()).map_err(|_| Error::InvalidRequest {
+                message: "the user agent is not a valid header value".to_owned(),
+                source: None,
+            })?;
+        headers.insert(USER_AGENT, ua);
+        for (name, value) in self.extra_headers {
+            headers.insert(name, value);
+        }
+        Ok(Call {
+            dialect: self.dialect,
+            operation: self.operation,
+            model: self.model,
+            method: self.method,
+            uri,
+            headers,
+            body: self.body,
+            expect: self.expect,
+            policy: self.config.retry().clone(),
+            total_timeout: self.config.timeouts().total,
+            secret: self.config.api_key().clone(),
+        })
+    }
+}
+
+/// Records a response head on the current span (the request's).
+pub(crate) fn record_head(status: http::StatusCode, headers: &HeaderMap) {
+    let span = Span::current();
+    span.record("status", status.as_u16());
+    if let Some(id) = header_request_id(headers) {
+        span.record("request_id", id);
+    }
+    tracing::debug!(status = status.as_u16(), "response head");
+}
+
+/// Percent-encodes a path segment or query value (everything but RFC 3986 unreserved bytes).
+pub(crate) fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::builder()
+            .api_key("sk-secret-xyz")
+            .base_url("http://127.0.0.1:9/")
+            .header("x-extra", "1")
+            .workspace_header("ws-1")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn request_has_url_auth_and_headers() {
+        let c = config();
+        let call = CallBuilder::new(&c, "native", "generate_stream", Method::POST, "/api/v1/x")
+            .json(&serde_json::json!({"a": 1}))
+            .unwrap()
+            .model("qwen-plus")
+            .stream()
+            .header("x-dashscope-sse", "enable")
+            .build()
+            .unwrap();
+        let req = call.request();
+        assert_eq!(req.uri(), "http://127.0.0.1:9/api/v1/x");
+        assert_eq!(req.method(), Method::POST);
+        let h = req.headers();
+        assert_eq!(h[AUTHORIZATION], "Bearer sk-secret-xyz");
+        assert!(h[AUTHORIZATION].is_sensitive());
+        assert_eq!(h[CONTENT_TYPE], "application/json");
+        assert_eq!(h[ACCEPT], "text/event-stream");
+        assert_eq!(h["x-dashscope-sse"], "enable");
+        assert_eq!(h["x-extra"], "1");
+        assert_eq!(h["x-dashscope-workspace"], "ws-1");
+        assert!(
+            h[USER_AGENT]
+                .to_str()
+                .unwrap()
+                .starts_with("dashscope-rust/")
+        );
+        assert_eq!(req.body().as_ref(), br#"{"a":1}"#);
+        // Each attempt gets the same request.
+        let again = call.request();
+        assert_eq!(again.body(), req.body());
+        assert_eq!(again.headers(), req.headers());
+        // The call's Debug shows no key (the header is sensitive).
+        assert!(!format!("{call:?}").contains("sk-secret-xyz"));
+    }
+
+    #[test]
+    fn get_has_no_content_type() {
+        let c = config();
+        let call = CallBuilder::new(&c, "responses", "retrieve", Method::GET, "/r/1")
+            .build()
+            .unwrap();
+        let req = call.request();
+        assert!(req.headers().get(CONTENT_TYPE).is_none());
+        assert_eq!(req.headers()[ACCEPT], "application/json");
+        assert!(req.body().is_empty());
+    }
+
+    #[test]
+    fn components_are_encoded() {
+        assert_eq!(encode_component("resp_ab-1.x~"), "resp_ab-1.x~");
+        assert_eq!(encode_component("a/b c?"), "a%2Fb%20c%3F");
+        assert_eq!(encode_component("é"), "%C3%A9");
+    }
+}
