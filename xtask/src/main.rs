@@ -52,6 +52,8 @@ fn check_blocking_only() -> Result<(), String> {
         "check",
         "-p",
         "dashscope-transport",
+        "-p",
+        "dashscope-provider",
         "--no-default-features",
         "--features",
         "blocking",
