@@ -157,6 +157,13 @@ impl ErrorReply {
         e
     }
 
+    /// 400: a Responses `previous_response_id` the mock has not stored.
+    pub fn previous_response_not_found(id: &str) -> Self {
+        let mut e = Self::invalid_parameter(format!("Previous response with id '{id}' not found."));
+        e.param = Some("previous_response_id".to_owned());
+        e
+    }
+
     /// 429 `Throttling.RateQuota` / `limit_requests`.
     pub fn throttled() -> Self {
         Self::new(

@@ -11,7 +11,9 @@
 //!    is not JSON;
 //! 6. **cassettes** (the `x-mock-cassette: NAME` header picks one by name);
 //! 7. 403 for `X-DashScope-Async: enable`, 400 for a missing `model`;
-//! 8. the **responder** (skipped in strict mode);
+//! 8. the **responder** (skipped in strict mode; the default, [`Synthetic`](crate::Synthetic),
+//!    validates the request like the service first), after a Responses
+//!    `previous_response_id` was looked up (400 when the mock has no such stored response);
 //! 9. 404 in the dialect's error shape, listing the nearest cassettes.
 //!
 //! Checks 7 come after the cassettes so that a recorded error exchange (an async header, a
@@ -311,7 +313,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         }
     };
     if let Some(cassette) = found {
-        if dialect == Dialect::Responses {
+        if dialect == Dialect::Responses && stores(&json) {
             lock(&state.inner.store).store_from(
                 &cassette.response.body,
                 Some(&json),
@@ -344,8 +346,18 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return ctx.error(&ErrorReply::missing_model());
     }
 
-    // 8. The responder.
+    // 8. The responder, with the conversation a `previous_response_id` continues.
     if !state.inner.config.strict {
+        let history = match previous_history(&state, dialect, &json) {
+            Ok(h) => h,
+            Err(e) => return ctx.error(&e),
+        };
+        let seed = state.inner.config.seed;
+        let created = if seed.is_some() {
+            SEEDED_CREATED
+        } else {
+            i64::try_from(now_ms() / 1000).unwrap_or(0)
+        };
         let request = MockRequest {
             endpoint,
             method: &ctx.parts.method,
@@ -355,10 +367,12 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
             json: &json,
             stream,
             request_id: &ctx.request_id,
-            seed: state.seed(),
+            seed,
+            created,
+            history: &history,
         };
         if let Some(answer) = state.inner.responder.respond(&request) {
-            if dialect == Dialect::Responses {
+            if dialect == Dialect::Responses && answer.status == 200 && stores(&json) {
                 lock(&state.inner.store).store_from(&answer.body, Some(&json), &ctx.request_id);
             }
             return ctx.play(&answer, &plan, "responder", None);
@@ -386,6 +400,38 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     );
     let r = e.render(dialect, stream, &ctx.request_id);
     ctx.play(&r, &FaultPlan::none(), "no_match", None)
+}
+
+/// `created` / `created_at` of a seeded server's synthetic answers: 2026-01-01T00:00:00Z.
+pub const SEEDED_CREATED: i64 = 1_767_225_600;
+
+/// Whether a Responses request wants its response stored (`store` defaults to true).
+fn stores(json: &Value) -> bool {
+    json.get("store").and_then(Value::as_bool) != Some(false)
+}
+
+/// The stored conversation a Responses request's `previous_response_id` continues (empty when
+/// it names none).
+fn previous_history(
+    state: &MockState,
+    dialect: Dialect,
+    json: &Value,
+) -> Result<Vec<Value>, Box<ErrorReply>> {
+    if dialect != Dialect::Responses {
+        return Ok(Vec::new());
+    }
+    match json.get("previous_response_id") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(id)) => lock(&state.inner.store)
+            .get(id)
+            .map(|s| s.history.clone())
+            .ok_or_else(|| Box::new(ErrorReply::previous_response_not_found(id))),
+        Some(_) => {
+            let mut e = ErrorReply::invalid_parameter("\"previous_response_id\" must be a string.");
+            e.param = Some("previous_response_id".to_owned());
+            Err(Box::new(e))
+        }
+    }
 }
 
 /// `GET`/`DELETE …/responses/{id}` and `GET …/responses/{id}/input_items`.

@@ -38,7 +38,10 @@
 //!
 //! A generation request goes through the pipeline in [`handler`]: [`faults`], auth, envelope
 //! checks, [`matching`] against the cassettes, then a [`Responder`] for what no cassette
-//! matched (none by default: a 404 that lists the nearest cassettes, see [`errors`]).
+//! matched: by default [`Synthetic`], which [validates](validate) the request like the service
+//! and answers deterministically in the request's dialect (see [`synth`]). In strict mode, or
+//! with [`NoSynthesis`], an unmatched request gets a 404 that lists the nearest cassettes (see
+//! [`errors`]).
 
 #![deny(missing_docs)]
 
@@ -52,17 +55,23 @@ pub mod handler;
 pub mod ids;
 pub mod journal;
 pub mod matching;
+pub mod models;
 pub mod record;
 pub mod replay;
 pub mod responder;
+pub mod schema;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod synth;
+pub mod validate;
 
 pub use endpoint::Endpoint;
 pub use errors::ErrorReply;
 pub use faults::{FaultParseError, FaultSpec};
 pub use journal::JournalEntry;
+pub use models::ModelPolicy;
 pub use responder::{MockRequest, NoSynthesis, Responder, responder_fn};
 pub use server::{BuildError, MockServer, MockServerBuilder, router, serve};
 pub use state::{MockConfig, MockState};
+pub use synth::Synthetic;

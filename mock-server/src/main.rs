@@ -1,5 +1,5 @@
 //! The `dashscope-mock` binary: serves the embedded fixtures (plus `--fixtures` directories)
-//! on `127.0.0.1:8089` by default.
+//! on `127.0.0.1:8089` by default, and answers the rest synthetically (unless `--strict`).
 //!
 //! ```sh
 //! cargo run -p dashscope-mock -- --port 8089
@@ -11,14 +11,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use dashscope_mock::{MockServer, MockState, serve};
+use dashscope_mock::{MockServer, MockState, ModelPolicy, serve};
 use tokio::net::TcpListener;
 
 /// The default port.
 const DEFAULT_PORT: u16 = 8089;
 
-/// A mock DashScope (Model Studio) server: replays recorded fixtures byte for byte, injects
-/// faults, keeps a journal (admin API under /__mock/).
+/// A mock DashScope (Model Studio) server: replays recorded fixtures byte for byte, answers
+/// other requests with deterministic synthetic answers, injects faults, keeps a journal
+/// (admin API under /__mock/).
 #[derive(Parser)]
 #[command(name = "dashscope-mock", version, about, long_about = None)]
 struct Args {
@@ -60,6 +61,12 @@ struct Args {
     /// A global fault in the x-mock-fault grammar (e.g. "status=503;times=2"); repeatable.
     #[arg(long = "fault", value_name = "SPEC")]
     faults: Vec<String>,
+    /// A model name the synthetic responder accepts (`*` matches any run of characters);
+    /// repeatable, replaces the default list (qwen*, qwq*, qvq*, deepseek*, kimi*, moonshot*,
+    /// glm*, chatglm*, minimax*, abab*, llama*, baichuan*, yi-*, farui*, tongyi*, gui-*).
+    /// `--model '*'` accepts any name.
+    #[arg(long = "model", value_name = "PATTERN")]
+    models: Vec<String>,
     /// Reject request bodies over BYTES with 413 (default 16 MiB).
     #[arg(long, value_name = "BYTES")]
     max_body_bytes: Option<usize>,
@@ -98,6 +105,9 @@ fn main() -> ExitCode {
     }
     for spec in args.faults {
         builder = builder.fault(spec);
+    }
+    if !args.models.is_empty() {
+        builder = builder.models(ModelPolicy::new(args.models.iter().cloned()));
     }
     if let Some(n) = args.max_body_bytes {
         builder = builder.max_body_bytes(n);

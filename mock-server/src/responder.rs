@@ -4,10 +4,11 @@
 //! type, JSON) → cassettes → `X-DashScope-Async` and `model` checks → **responder** → 404
 //! listing the nearest cassettes. In strict mode the responder is skipped.
 //!
-//! The default responder, [`NoSynthesis`], answers nothing, so every unmatched request gets the
-//! 404. A synthetic responder (deterministic answers in every dialect) and type-aware
-//! validation plug in here by implementing [`Responder`]; what they return goes through the
-//! same replay path as a cassette (faults, chunk timing, response storage).
+//! The default responder of [`MockServer::builder`](crate::MockServer::builder) is
+//! [`Synthetic`](crate::Synthetic): validation like the service, then deterministic answers in
+//! every dialect. [`NoSynthesis`] answers nothing, so every unmatched request gets the 404.
+//! Any [`Responder`] plugs in here; what it returns goes through the same replay path as a
+//! cassette (faults, chunk timing, response storage).
 
 use std::fmt;
 
@@ -37,8 +38,14 @@ pub struct MockRequest<'a> {
     /// The request id assigned to this request; answers should use it as `x-request-id`,
     /// `request_id` and the `chatcmpl-` suffix.
     pub request_id: &'a str,
-    /// The server's seed (`--seed`), for deterministic answers.
-    pub seed: u64,
+    /// The server's configured seed (`--seed`), if any, for deterministic answers.
+    pub seed: Option<u64>,
+    /// Unix seconds for `created` / `created_at` (fixed at 2026-01-01T00:00:00Z when the
+    /// server is seeded, so a seeded server's answers are byte-identical across runs).
+    pub created: i64,
+    /// Responses: the items of the conversation before this request, oldest first (the
+    /// stored history of its `previous_response_id`); empty otherwise.
+    pub history: &'a [Value],
 }
 
 /// Answers requests no cassette matched.

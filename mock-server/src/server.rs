@@ -20,9 +20,11 @@ use crate::fixtures::{self, Fixture, FixtureError};
 use crate::handler;
 use crate::journal::JournalEntry;
 use crate::matching::{CassetteSet, Layer};
+use crate::models::ModelPolicy;
 use crate::record::{RecordError, Recorder};
-use crate::responder::{NoSynthesis, Responder};
+use crate::responder::Responder;
 use crate::state::{MockConfig, MockState, lock};
+use crate::synth::Synthetic;
 
 /// The mock's routes: the five generation paths, the stored-response paths, the admin API
 /// under `/__mock/`, and a JSON 404 for everything else.
@@ -106,7 +108,7 @@ impl Default for MockServerBuilder {
             cassettes: Vec::new(),
             cassette_texts: Vec::new(),
             faults: Vec::new(),
-            responder: Arc::new(NoSynthesis),
+            responder: Arc::new(Synthetic::new()),
             record: None,
             grace: Duration::from_secs(1),
             host: "127.0.0.1".to_owned(),
@@ -181,7 +183,8 @@ impl MockServerBuilder {
         self
     }
 
-    /// The seed for request ids (and, later, synthetic answers).
+    /// The seed for request ids and synthetic answers; a seeded server also fixes the
+    /// `created` timestamps of synthetic answers, so its answers are byte-identical across runs.
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
         self
@@ -205,10 +208,16 @@ impl MockServerBuilder {
         self
     }
 
-    /// The responder for unmatched requests (default [`NoSynthesis`]).
+    /// The responder for unmatched requests (default [`Synthetic`]; [`NoSynthesis`](crate::NoSynthesis)
+    /// answers nothing).
     pub fn responder(mut self, responder: impl Responder) -> Self {
         self.responder = Arc::new(responder);
         self
+    }
+
+    /// Uses the [`Synthetic`] responder accepting these model names (see [`ModelPolicy`]).
+    pub fn models(self, models: ModelPolicy) -> Self {
+        self.responder(Synthetic::new().models(models))
     }
 
     /// Record mode: forward to `upstream`, write cassettes under `dir`.

@@ -13,7 +13,7 @@ use crate::journal::{Journal, JournalEntry};
 use crate::matching::{CassetteSet, Layer};
 use crate::record::Recorder;
 use crate::replay::Timing;
-use crate::responder::{NoSynthesis, Responder};
+use crate::responder::Responder;
 use crate::store::ResponseStore;
 
 /// The default request body limit (bytes); larger bodies get 413 `BadRequest.TooLarge`.
@@ -103,10 +103,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl MockState {
-    /// A state with these settings and cassettes, the [`NoSynthesis`] responder and no record
-    /// mode. [`MockServer::builder`](crate::MockServer::builder) builds richer ones.
+    /// A state with these settings and cassettes, the [`Synthetic`](crate::Synthetic)
+    /// responder and no record mode. [`MockServer::builder`](crate::MockServer::builder) builds
+    /// richer ones.
     pub fn new(config: MockConfig, cassettes: CassetteSet) -> Self {
-        Self::with_parts(config, cassettes, Arc::new(NoSynthesis), None)
+        Self::with_parts(
+            config,
+            cassettes,
+            Arc::new(crate::synth::Synthetic::new()),
+            None,
+        )
     }
 
     pub(crate) fn with_parts(

@@ -13,6 +13,10 @@ pub struct StoredResponse {
     pub response: Value,
     /// The request's input, as a list of items.
     pub input_items: Vec<Value>,
+    /// The whole conversation up to and including this response, as Responses input items:
+    /// the history of its `previous_response_id` (if any), its input, then its output items.
+    /// A request that names this response as `previous_response_id` continues from here.
+    pub history: Vec<Value>,
 }
 
 /// The stored responses (bounded; the oldest go first).
@@ -51,11 +55,22 @@ impl ResponseStore {
         let input_items = request
             .map(|r| input_items(r, request_id))
             .unwrap_or_default();
+        let mut history = request
+            .and_then(|r| r.get("previous_response_id"))
+            .and_then(Value::as_str)
+            .and_then(|prev| self.map.get(prev))
+            .map(|s| s.history.clone())
+            .unwrap_or_default();
+        history.extend(input_items.iter().cloned());
+        if let Some(output) = response.get("output").and_then(Value::as_array) {
+            history.extend(output.iter().cloned());
+        }
         self.insert(
             id.clone(),
             StoredResponse {
                 response,
                 input_items,
+                history,
             },
         );
         Some(id)
@@ -200,6 +215,7 @@ mod tests {
             StoredResponse {
                 response: json!({}),
                 input_items: vec![],
+                history: vec![],
             },
         );
         store.insert(
@@ -207,6 +223,7 @@ mod tests {
             StoredResponse {
                 response: json!({}),
                 input_items: vec![],
+                history: vec![],
             },
         );
         assert!(store.get("a").is_none() && store.get("b").is_some());

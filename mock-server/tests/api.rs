@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use dashscope_mock::{MockServer, responder_fn};
+use dashscope_mock::{MockServer, NoSynthesis, responder_fn};
 use dashscope_protocol::cassette::{Body, RecordedResponse};
 use dashscope_protocol::error::ApiError;
 use serde_json::{Value, json};
@@ -28,7 +28,11 @@ fn admin(s: &MockServer, method: &str, path: &str, body: &str) -> Raw {
 #[test]
 fn journal_keeps_requests_and_redacts_the_key() {
     within(Duration::from_secs(20), || {
-        let s = MockServer::builder().no_defaults().start().expect("server");
+        let s = MockServer::builder()
+            .no_defaults()
+            .responder(NoSynthesis)
+            .start()
+            .expect("server");
         post(
             s.address(),
             CHAT,
@@ -60,7 +64,11 @@ fn journal_keeps_requests_and_redacts_the_key() {
 #[test]
 fn admin_adds_cassettes_and_faults_at_run_time_and_reset_undoes_them() {
     within(Duration::from_secs(20), || {
-        let s = MockServer::builder().no_defaults().start().expect("server");
+        let s = MockServer::builder()
+            .no_defaults()
+            .responder(NoSynthesis)
+            .start()
+            .expect("server");
         assert_eq!(
             admin(&s, "GET", "/__mock/health", "").json()["status"],
             "ok"
@@ -327,6 +335,7 @@ fn validation_errors_in_each_dialect() {
     within(Duration::from_secs(20), || {
         let s = MockServer::builder()
             .no_defaults()
+            .responder(NoSynthesis)
             .max_body_bytes(1000)
             .start()
             .expect("server");
@@ -445,6 +454,7 @@ fn validation_errors_in_each_dialect() {
         // Only the configured keys, when some are configured.
         let locked = MockServer::builder()
             .no_defaults()
+            .responder(NoSynthesis)
             .api_key("good")
             .start()
             .expect("server");

@@ -1,0 +1,906 @@
+//! A small JSON Schema toolkit for the synthetic responder: [`instance`] makes a deterministic
+//! value that satisfies a schema (tool-call arguments, `json_schema` answers), and [`check`]
+//! validates a value against a schema.
+//!
+//! Both cover the subset of JSON Schema that tool definitions use in practice:
+//!
+//! | keyword | [`instance`] | [`check`] |
+//! |---|---|---|
+//! | `type` (one or a list; `integer` is a number without a fraction) | yes | yes |
+//! | `enum`, `const` | yes | yes |
+//! | `properties`, `required`, `additionalProperties`, `minProperties`, `maxProperties` | yes (every listed property is filled in) | yes |
+//! | `items` (a schema or a tuple list), `prefixItems`, `minItems`, `maxItems`, `uniqueItems` | yes | yes |
+//! | `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum` (draft 4 booleans too), `multipleOf` | yes | yes |
+//! | `minLength`, `maxLength` (in characters) | yes | yes |
+//! | `format`: `date`, `date-time`, `time`, `email`, `uri`, `url`, `uuid`, `ipv4`, `hostname` | yes | not checked |
+//! | `anyOf`, `oneOf` (the first usable branch), `allOf` (merged), `not` | yes (`not` ignored) | yes |
+//! | `$ref` to a local `#/…` pointer (`$defs`, `definitions`) | yes | yes |
+//! | `nullable: true` (OpenAPI style) | — | yes |
+//! | `pattern` | not honoured | not checked |
+//!
+//! ```
+//! use dashscope_mock::schema::{check, instance};
+//! use serde_json::json;
+//!
+//! let schema = json!({
+//!     "type": "object",
+//!     "properties": {
+//!         "location": {"type": "string"},
+//!         "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+//!         "days": {"type": "integer", "minimum": 1, "maximum": 7}
+//!     },
+//!     "required": ["location"]
+//! });
+//! let value = instance(&schema, 42);
+//! assert!(check(&schema, &value).is_ok());
+//! assert_eq!(value, instance(&schema, 42), "deterministic");
+//! assert!(check(&schema, &json!({"unit": "kelvin"})).is_err());
+//! ```
+
+use serde_json::{Map, Number, Value};
+
+use crate::ids::splitmix64;
+
+/// How deep [`instance`] and [`check`] follow nested schemas and `$ref`s.
+const MAX_DEPTH: usize = 32;
+
+/// Below this depth [`instance`] fills in required members only (recursive schemas end).
+const OPTIONAL_DEPTH: usize = 8;
+
+/// A value that fails its schema: where, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SchemaError {
+    /// A JSON pointer to the failing value (`""` is the whole value).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A small deterministic generator (SplitMix64).
+#[derive(Clone, Debug)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Rng(splitmix64(seed))
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        splitmix64(self.0)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// One element of a non-empty slice.
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        if items.is_empty() {
+            None
+        } else {
+            let i = self.below(items.len());
+            items.get(i)
+        }
+    }
+}
+
+/// A value that satisfies `schema` (within the subset in the module docs), the same for the
+/// same schema and seed.
+pub fn instance(schema: &Value, seed: u64) -> Value {
+    instance_with_place(schema, seed, None)
+}
+
+/// [`instance`], with a place name to use for location-like string members (`location`,
+/// `city`, …) instead of one picked by the seed.
+pub(crate) fn instance_with_place(schema: &Value, seed: u64, place: Option<&str>) -> Value {
+    let mut g = Gen {
+        root: schema,
+        rng: Rng::new(seed),
+        place,
+    };
+    g.value(schema, "", 0)
+}
+
+/// A place the text names: one of the known cities, else the capitalised word after " in ".
+pub(crate) fn place_in(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    if let Some(c) = CITIES.iter().find(|c| lower.contains(&c.to_lowercase())) {
+        return Some((*c).to_owned());
+    }
+    let at = text.find(" in ")?;
+    let word: String = text[at + 4..]
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '-')
+        .collect();
+    word.chars()
+        .next()
+        .is_some_and(char::is_uppercase)
+        .then_some(word)
+}
+
+/// Checks `value` against `schema` (within the subset in the module docs).
+///
+/// # Errors
+///
+/// The first [`SchemaError`] found.
+pub fn check(schema: &Value, value: &Value) -> Result<(), SchemaError> {
+    Checker { root: schema }.check(schema, value, "", 0)
+}
+
+/// Resolves a local `$ref` (`#`, `#/$defs/x`, `#/definitions/x`, any `#/…` pointer).
+fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
+    let pointer = reference.strip_prefix('#')?;
+    if pointer.is_empty() {
+        return Some(root);
+    }
+    root.pointer(pointer)
+}
+
+/// The types a schema allows, from `type` (a string or a list).
+fn types_of(schema: &Value) -> Vec<&str> {
+    match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Merges the object keywords of `allOf` branches (and the schema itself) into one schema.
+fn merge_all_of(schema: &Value, root: &Value, depth: usize) -> Value {
+    let mut merged = Map::new();
+    let mut properties = Map::new();
+    let mut required: Vec<Value> = Vec::new();
+    let mut absorb = |s: &Value, merged: &mut Map<String, Value>| {
+        if let Some(obj) = s.as_object() {
+            for (k, v) in obj {
+                match k.as_str() {
+                    "allOf" => {}
+                    "properties" => {
+                        if let Some(p) = v.as_object() {
+                            for (pk, pv) in p {
+                                properties.insert(pk.clone(), pv.clone());
+                            }
+                        }
+                    }
+                    "required" => {
+                        for r in v.as_array().into_iter().flatten() {
+                            if !required.contains(r) {
+                                required.push(r.clone());
+                            }
+                        }
+                    }
+                    _ => {
+                        merged.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+        }
+    };
+    absorb(schema, &mut merged);
+    for branch in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut b = branch;
+        let mut hops = 0;
+        while let Some(r) = b.get("$ref").and_then(Value::as_str) {
+            match resolve(root, r) {
+                Some(t) if hops < MAX_DEPTH.saturating_sub(depth) => {
+                    b = t;
+                    hops += 1;
+                }
+                _ => break,
+            }
+        }
+        absorb(b, &mut merged);
+    }
+    if !properties.is_empty() {
+        merged.insert("properties".to_owned(), Value::Object(properties));
+    }
+    if !required.is_empty() {
+        merged.insert("required".to_owned(), Value::Array(required));
+    }
+    Value::Object(merged)
+}
+
+const CITIES: [&str; 8] = [
+    "Hangzhou",
+    "Beijing",
+    "Shanghai",
+    "Shenzhen",
+    "Chengdu",
+    "Singapore",
+    "Tokyo",
+    "Paris",
+];
+const WORDS: [&str; 12] = [
+    "alpha", "bravo", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper",
+    "kestrel", "lumen",
+];
+const NAMES: [&str; 6] = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank"];
+
+struct Gen<'a> {
+    root: &'a Value,
+    rng: Rng,
+    place: Option<&'a str>,
+}
+
+impl Gen<'_> {
+    fn value(&mut self, schema: &Value, key: &str, depth: usize) -> Value {
+        if depth > MAX_DEPTH {
+            return Value::Null;
+        }
+        let Some(obj) = schema.as_object() else {
+            // `true` (or anything that is not an object) accepts anything.
+            return Value::String(self.word(key));
+        };
+        if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
+            if let Some(target) = resolve(self.root, r) {
+                return self.value(target, key, depth + 1);
+            }
+        }
+        if let Some(c) = obj.get("const") {
+            return c.clone();
+        }
+        if let Some(options) = obj.get("enum").and_then(Value::as_array) {
+            if let Some(v) = self.rng.pick(options) {
+                return v.clone();
+            }
+        }
+        if obj.contains_key("allOf") {
+            let merged = merge_all_of(schema, self.root, depth);
+            return self.value(&merged, key, depth + 1);
+        }
+        for keyword in ["anyOf", "oneOf"] {
+            if let Some(branches) = obj.get(keyword).and_then(Value::as_array) {
+                // The first branch that is not just `null`; else the first.
+                let chosen = branches
+                    .iter()
+                    .find(|b| types_of(b) != ["null"])
+                    .or_else(|| branches.first());
+                if let Some(b) = chosen {
+                    // Sibling keywords (a `type`, `properties`) apply as well: merge them in.
+                    let mut merged = b.as_object().cloned().unwrap_or_default();
+                    for (k, v) in obj {
+                        if k != keyword {
+                            merged.entry(k.clone()).or_insert_with(|| v.clone());
+                        }
+                    }
+                    return self.value(&Value::Object(merged), key, depth + 1);
+                }
+            }
+        }
+        let types = types_of(schema);
+        let ty = types
+            .iter()
+            .copied()
+            .find(|t| *t != "null")
+            .or_else(|| types.first().copied())
+            .unwrap_or_else(|| infer_type(obj));
+        match ty {
+            "object" => self.object(obj, depth),
+            "array" => self.array(obj, key, depth),
+            "integer" => self.integer(obj),
+            "number" => self.number(obj),
+            "boolean" => Value::Bool(self.rng.next_u64() % 2 == 0),
+            "null" => Value::Null,
+            _ => self.string(obj, key),
+        }
+    }
+
+    fn object(&mut self, obj: &Map<String, Value>, depth: usize) -> Value {
+        let mut out = Map::new();
+        let required: Vec<&str> = obj
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+            for (k, s) in props {
+                // Deep down (a recursive schema), only what is required.
+                if depth >= OPTIONAL_DEPTH && !required.contains(&k.as_str()) {
+                    continue;
+                }
+                let v = self.value(s, k, depth + 1);
+                out.insert(k.clone(), v);
+            }
+        }
+        // Required members the properties do not describe.
+        for r in obj
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !out.contains_key(r) {
+                let extra = match obj.get("additionalProperties") {
+                    Some(s @ Value::Object(_)) => self.value(s, r, depth + 1),
+                    _ => Value::String(self.word(r)),
+                };
+                out.insert(r.to_owned(), extra);
+            }
+        }
+        let min = obj
+            .get("minProperties")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let mut i = 0;
+        while (out.len() as u64) < min && i < 64 {
+            let k = format!("key{}", i + 1);
+            if !out.contains_key(&k) {
+                let v = match obj.get("additionalProperties") {
+                    Some(s @ Value::Object(_)) => self.value(s, &k, depth + 1),
+                    _ => Value::String(self.word(&k)),
+                };
+                out.insert(k, v);
+            }
+            i += 1;
+        }
+        Value::Object(out)
+    }
+
+    fn array(&mut self, obj: &Map<String, Value>, key: &str, depth: usize) -> Value {
+        let min = obj.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+        let max = obj
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX);
+        let tuple: Option<&Vec<Value>> = obj
+            .get("prefixItems")
+            .and_then(Value::as_array)
+            .or_else(|| obj.get("items").and_then(Value::as_array));
+        let item_schema = obj.get("items").filter(|i| i.is_object() || i.is_boolean());
+        let want = match tuple {
+            Some(t) => (t.len() as u64).max(min),
+            None => min.max(1 + self.rng.below(2) as u64),
+        }
+        .min(max)
+        .min(16);
+        let unique = obj.get("uniqueItems").and_then(Value::as_bool) == Some(true);
+        let mut out: Vec<Value> = Vec::new();
+        let mut tries = 0;
+        while (out.len() as u64) < want && tries < 64 {
+            tries += 1;
+            let i = out.len();
+            let v = match tuple.and_then(|t| t.get(i)) {
+                Some(s) => self.value(s, key, depth + 1),
+                None => match item_schema {
+                    Some(s) => self.value(s, key, depth + 1),
+                    None => Value::String(self.word(key)),
+                },
+            };
+            if unique && out.contains(&v) {
+                continue;
+            }
+            out.push(v);
+        }
+        Value::Array(out)
+    }
+
+    fn bounds(&self, obj: &Map<String, Value>) -> (Option<f64>, bool, Option<f64>, bool) {
+        let f = |k: &str| obj.get(k).and_then(Value::as_f64);
+        let (mut lo, mut lo_ex) = (f("minimum"), false);
+        let (mut hi, mut hi_ex) = (f("maximum"), false);
+        match obj.get("exclusiveMinimum") {
+            Some(Value::Bool(true)) => lo_ex = true,
+            Some(v) => {
+                if let Some(x) = v.as_f64() {
+                    if lo.is_none_or(|l| x >= l) {
+                        lo = Some(x);
+                        lo_ex = true;
+                    }
+                }
+            }
+            None => {}
+        }
+        match obj.get("exclusiveMaximum") {
+            Some(Value::Bool(true)) => hi_ex = true,
+            Some(v) => {
+                if let Some(x) = v.as_f64() {
+                    if hi.is_none_or(|h| x <= h) {
+                        hi = Some(x);
+                        hi_ex = true;
+                    }
+                }
+            }
+            None => {}
+        }
+        (lo, lo_ex, hi, hi_ex)
+    }
+
+    fn integer(&mut self, obj: &Map<String, Value>) -> Value {
+        let (lo, lo_ex, hi, hi_ex) = self.bounds(obj);
+        let mut lo_i = lo.map_or(1, |l| {
+            let c = l.ceil();
+            let c = if lo_ex && c == l { c + 1.0 } else { c };
+            c.clamp(-9.0e15, 9.0e15) as i64
+        });
+        let mut hi_i = hi.map_or(lo_i.saturating_add(99).max(100), |h| {
+            let f = h.floor();
+            let f = if hi_ex && f == h { f - 1.0 } else { f };
+            f.clamp(-9.0e15, 9.0e15) as i64
+        });
+        if lo.is_none() && hi_i < lo_i {
+            lo_i = hi_i.saturating_sub(99);
+        }
+        if hi_i < lo_i {
+            hi_i = lo_i;
+        }
+        let span = (hi_i - lo_i).unsigned_abs().min(1_000_000) + 1;
+        let mut n = lo_i + (self.rng.next_u64() % span) as i64;
+        if let Some(m) = obj.get("multipleOf").and_then(Value::as_f64) {
+            if m >= 1.0 && m.fract() == 0.0 {
+                let m = m as i64;
+                let up = n.div_euclid(m) * m;
+                n = if up >= lo_i { up } else { up + m };
+            }
+        }
+        Value::Number(Number::from(n))
+    }
+
+    fn number(&mut self, obj: &Map<String, Value>) -> Value {
+        if let Some(m) = obj.get("multipleOf").and_then(Value::as_f64) {
+            if m > 0.0 && m.fract() == 0.0 {
+                return self.integer(obj);
+            }
+        }
+        let (lo, lo_ex, hi, hi_ex) = self.bounds(obj);
+        let lo_v = lo.unwrap_or(0.0);
+        let hi_v = hi.unwrap_or(lo_v + 100.0);
+        let (a, b) = if hi_v >= lo_v {
+            (lo_v, hi_v)
+        } else {
+            (hi_v, lo_v)
+        };
+        // A point strictly inside (a, b) when either end is exclusive, two decimals.
+        let t = (self.rng.below(80) as f64 + 10.0) / 100.0;
+        let mut x = ((a + (b - a) * t) * 100.0).round() / 100.0;
+        if (lo_ex && x <= a) || (hi_ex && x >= b) || x < a || x > b {
+            x = (a + b) / 2.0;
+        }
+        Number::from_f64(x).map_or(Value::Null, Value::Number)
+    }
+
+    fn word(&mut self, key: &str) -> String {
+        let k = key.to_ascii_lowercase();
+        let list: &[&str] = if ["city", "location", "place", "address", "region", "country"]
+            .iter()
+            .any(|w| k.contains(w))
+        {
+            if let Some(p) = self.place {
+                return p.to_owned();
+            }
+            &CITIES
+        } else if k.contains("name") || k.contains("user") || k.contains("person") {
+            &NAMES
+        } else {
+            &WORDS
+        };
+        self.rng.pick(list).copied().unwrap_or("value").to_owned()
+    }
+
+    fn string(&mut self, obj: &Map<String, Value>, key: &str) -> Value {
+        let format = obj.get("format").and_then(Value::as_str).unwrap_or("");
+        let day = 1 + self.rng.below(28);
+        let mut s = match format {
+            "date" => format!("2026-01-{day:02}"),
+            "date-time" => format!("2026-01-{day:02}T08:30:00Z"),
+            "time" => "08:30:00".to_owned(),
+            "email" | "idn-email" => format!("{}@example.com", self.word("user").to_lowercase()),
+            "uri" | "url" | "iri" | "uri-reference" => {
+                format!("https://example.com/{}", self.word(""))
+            }
+            "uuid" => {
+                let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
+                format!(
+                    "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                    a >> 32,
+                    (a >> 16) & 0xFFFF,
+                    a & 0xFFF,
+                    b >> 52,
+                    b & 0xFFFF_FFFF_FFFF
+                )
+            }
+            "ipv4" => "192.0.2.1".to_owned(),
+            "ipv6" => "2001:db8::1".to_owned(),
+            "hostname" | "idn-hostname" => "example.com".to_owned(),
+            _ => self.word(key),
+        };
+        let min = obj
+            .get("minLength")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .min(4096) as usize;
+        let max = obj
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .map(|m| m.min(4096) as usize);
+        let len = s.chars().count();
+        if len < min {
+            s.extend(std::iter::repeat_n('x', min - len));
+        }
+        if let Some(max) = max {
+            if s.chars().count() > max {
+                s = s.chars().take(max).collect();
+            }
+        }
+        Value::String(s)
+    }
+}
+
+/// The type a schema without `type` describes, from its other keywords.
+fn infer_type(obj: &Map<String, Value>) -> &'static str {
+    if obj.contains_key("properties")
+        || obj.contains_key("required")
+        || obj.contains_key("additionalProperties")
+    {
+        "object"
+    } else if obj.contains_key("items") || obj.contains_key("prefixItems") {
+        "array"
+    } else if obj.contains_key("minimum") || obj.contains_key("maximum") {
+        "number"
+    } else {
+        "string"
+    }
+}
+
+struct Checker<'a> {
+    root: &'a Value,
+}
+
+fn fail(path: &str, message: impl Into<String>) -> Result<(), SchemaError> {
+    Err(SchemaError {
+        path: path.to_owned(),
+        message: message.into(),
+    })
+}
+
+fn type_ok(ty: &str, v: &Value) -> bool {
+    match ty {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        "number" => v.is_number(),
+        "integer" => match v {
+            Value::Number(n) => {
+                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            }
+            _ => false,
+        },
+        _ => true,
+    }
+}
+
+/// JSON equality with numbers compared by value (`1` equals `1.0`).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+impl Checker<'_> {
+    fn check(
+        &self,
+        schema: &Value,
+        v: &Value,
+        path: &str,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
+        if depth > MAX_DEPTH {
+            return fail(path, "schema nesting too deep");
+        }
+        let obj = match schema {
+            Value::Bool(true) => return Ok(()),
+            Value::Bool(false) => return fail(path, "the schema `false` accepts nothing"),
+            Value::Object(o) => o,
+            _ => return Ok(()),
+        };
+        if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
+            match resolve(self.root, r) {
+                Some(target) => self.check(target, v, path, depth + 1)?,
+                None => return fail(path, format!("unresolvable $ref {r:?}")),
+            }
+        }
+        if v.is_null() && obj.get("nullable").and_then(Value::as_bool) == Some(true) {
+            return Ok(());
+        }
+        let types = types_of(schema);
+        if !types.is_empty() && !types.iter().any(|t| type_ok(t, v)) {
+            return fail(
+                path,
+                format!("expected type {}, got {v}", types.join(" or ")),
+            );
+        }
+        if let Some(c) = obj.get("const") {
+            if !same(c, v) {
+                return fail(path, format!("expected the constant {c}"));
+            }
+        }
+        if let Some(options) = obj.get("enum").and_then(Value::as_array) {
+            if !options.iter().any(|o| same(o, v)) {
+                return fail(
+                    path,
+                    format!("{v} is not one of {}", Value::Array(options.clone())),
+                );
+            }
+        }
+        for b in obj
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.check(b, v, path, depth + 1)?;
+        }
+        if let Some(branches) = obj.get("anyOf").and_then(Value::as_array) {
+            if !branches
+                .iter()
+                .any(|b| self.check(b, v, path, depth + 1).is_ok())
+            {
+                return fail(path, "matches no anyOf branch");
+            }
+        }
+        if let Some(branches) = obj.get("oneOf").and_then(Value::as_array) {
+            let n = branches
+                .iter()
+                .filter(|b| self.check(b, v, path, depth + 1).is_ok())
+                .count();
+            if n != 1 {
+                return fail(path, format!("matches {n} oneOf branches, not exactly one"));
+            }
+        }
+        if let Some(not) = obj.get("not") {
+            if self.check(not, v, path, depth + 1).is_ok() {
+                return fail(path, "matches the `not` schema");
+            }
+        }
+        match v {
+            Value::Object(map) => self.object(obj, map, path, depth)?,
+            Value::Array(items) => self.array(obj, items, path, depth)?,
+            Value::String(s) => {
+                let n = s.chars().count() as u64;
+                if let Some(min) = obj.get("minLength").and_then(Value::as_u64) {
+                    if n < min {
+                        return fail(path, format!("shorter than {min} characters"));
+                    }
+                }
+                if let Some(max) = obj.get("maxLength").and_then(Value::as_u64) {
+                    if n > max {
+                        return fail(path, format!("longer than {max} characters"));
+                    }
+                }
+            }
+            Value::Number(num) => {
+                let x = num.as_f64().unwrap_or(0.0);
+                let f = |k: &str| obj.get(k).and_then(Value::as_f64);
+                let draft4 = |k: &str| obj.get(k).and_then(Value::as_bool) == Some(true);
+                if let Some(min) = f("minimum") {
+                    if x < min || (draft4("exclusiveMinimum") && x <= min) {
+                        return fail(path, format!("{x} is below the minimum {min}"));
+                    }
+                }
+                if let Some(max) = f("maximum") {
+                    if x > max || (draft4("exclusiveMaximum") && x >= max) {
+                        return fail(path, format!("{x} is above the maximum {max}"));
+                    }
+                }
+                if let Some(min) = f("exclusiveMinimum") {
+                    if x <= min {
+                        return fail(path, format!("{x} is not above {min}"));
+                    }
+                }
+                if let Some(max) = f("exclusiveMaximum") {
+                    if x >= max {
+                        return fail(path, format!("{x} is not below {max}"));
+                    }
+                }
+                if let Some(m) = f("multipleOf") {
+                    if m > 0.0 {
+                        let q = x / m;
+                        if (q - q.round()).abs() > 1e-9 {
+                            return fail(path, format!("{x} is not a multiple of {m}"));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn object(
+        &self,
+        obj: &Map<String, Value>,
+        map: &Map<String, Value>,
+        path: &str,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
+        for r in obj
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !map.contains_key(r) {
+                return fail(path, format!("missing the required member {r:?}"));
+            }
+        }
+        let props = obj.get("properties").and_then(Value::as_object);
+        for (k, val) in map {
+            let here = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => self.check(s, val, &here, depth + 1)?,
+                None => match obj.get("additionalProperties") {
+                    Some(Value::Bool(false)) => {
+                        return fail(path, format!("the member {k:?} is not allowed"));
+                    }
+                    Some(s @ Value::Object(_)) => self.check(s, val, &here, depth + 1)?,
+                    _ => {}
+                },
+            }
+        }
+        let n = map.len() as u64;
+        if obj
+            .get("minProperties")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n < m)
+        {
+            return fail(path, "too few members");
+        }
+        if obj
+            .get("maxProperties")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n > m)
+        {
+            return fail(path, "too many members");
+        }
+        Ok(())
+    }
+
+    fn array(
+        &self,
+        obj: &Map<String, Value>,
+        items: &[Value],
+        path: &str,
+        depth: usize,
+    ) -> Result<(), SchemaError> {
+        let n = items.len() as u64;
+        if let Some(min) = obj.get("minItems").and_then(Value::as_u64) {
+            if n < min {
+                return fail(path, format!("fewer than {min} items"));
+            }
+        }
+        if let Some(max) = obj.get("maxItems").and_then(Value::as_u64) {
+            if n > max {
+                return fail(path, format!("more than {max} items"));
+            }
+        }
+        let tuple = obj
+            .get("prefixItems")
+            .and_then(Value::as_array)
+            .or_else(|| obj.get("items").and_then(Value::as_array));
+        for (i, item) in items.iter().enumerate() {
+            let here = format!("{path}/{i}");
+            let s = match tuple {
+                Some(t) => t.get(i).or_else(|| {
+                    obj.get("items")
+                        .filter(|s| !s.is_array())
+                        .or(obj.get("additionalItems"))
+                }),
+                None => obj.get("items"),
+            };
+            if let Some(s) = s {
+                self.check(s, item, &here, depth + 1)?;
+            }
+        }
+        if obj.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
+            for (i, a) in items.iter().enumerate() {
+                if items[..i].iter().any(|b| same(a, b)) {
+                    return fail(path, "items are not unique");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn instances_satisfy_their_schemas() {
+        let schemas = [
+            json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}),
+            json!({"type": "object", "properties": {
+                "n": {"type": "integer", "minimum": 3, "exclusiveMaximum": 5},
+                "x": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                "m": {"type": "integer", "multipleOf": 7, "minimum": 10, "maximum": 30},
+                "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b", "c"]}, "minItems": 2, "uniqueItems": true},
+                "when": {"type": "string", "format": "date-time"},
+                "code": {"type": "string", "minLength": 5, "maxLength": 6},
+                "maybe": {"type": ["null", "boolean"]},
+                "fixed": {"const": "yes"},
+                "pair": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}]}
+            }, "required": ["n", "x"], "additionalProperties": false}),
+            json!({"$defs": {"city": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}},
+                   "type": "object", "properties": {"from": {"$ref": "#/$defs/city"}, "to": {"$ref": "#/$defs/city"}}}),
+            json!({"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+                             {"properties": {"b": {"type": "boolean"}}, "required": ["b"]}]}),
+            json!({"anyOf": [{"type": "null"}, {"type": "object", "properties": {"q": {"type": "string"}}}]}),
+            json!({"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 2}),
+            json!({"type": "object", "properties": {"old": {"type": "number", "minimum": 5, "exclusiveMinimum": true, "maximum": 6}}}),
+            json!({"definitions": {"node": {"type": "object", "properties": {"next": {"$ref": "#/definitions/node"}}}}, "$ref": "#/definitions/node"}),
+            json!(true),
+            json!({}),
+        ];
+        for schema in &schemas {
+            for seed in 0..64 {
+                let v = instance(schema, seed);
+                assert_eq!(check(schema, &v), Ok(()), "{schema} seed {seed}: {v}");
+                assert_eq!(v, instance(schema, seed));
+            }
+        }
+    }
+
+    #[test]
+    fn the_checker_rejects_what_it_should() {
+        let schema = json!({"type": "object", "properties": {
+            "n": {"type": "integer", "minimum": 1, "maximum": 3},
+            "s": {"type": "string", "maxLength": 2},
+            "e": {"enum": ["a"]},
+            "arr": {"type": "array", "items": {"type": "boolean"}, "maxItems": 1}
+        }, "required": ["n"], "additionalProperties": false});
+        assert!(check(&schema, &json!({"n": 2})).is_ok());
+        let bad = [
+            json!({}),
+            json!({"n": 1.5}),
+            json!({"n": 0}),
+            json!({"n": 4}),
+            json!({"n": 1, "s": "abc"}),
+            json!({"n": 1, "e": "b"}),
+            json!({"n": 1, "arr": [1]}),
+            json!({"n": 1, "arr": [true, false]}),
+            json!({"n": 1, "other": 1}),
+            json!([]),
+        ];
+        for v in bad {
+            assert!(check(&schema, &v).is_err(), "{v} should fail");
+        }
+        let e = check(&schema, &json!({"n": 1, "s": "abc"})).unwrap_err();
+        assert_eq!(e.path, "/s");
+        assert!(
+            check(
+                &json!({"oneOf": [{"type": "integer"}, {"type": "number"}]}),
+                &json!(1)
+            )
+            .is_err()
+        );
+        assert!(check(&json!({"not": {"type": "string"}}), &json!("x")).is_err());
+        assert!(check(&json!(false), &json!(1)).is_err());
+        assert!(check(&json!({"$ref": "#/nope"}), &json!(1)).is_err());
+        assert!(check(&json!({"type": "integer"}), &json!(2.0)).is_ok());
+    }
+}

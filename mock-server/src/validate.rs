@@ -1,0 +1,499 @@
+//! Request validation like the service's, before the synthetic responder answers.
+//!
+//! Each rule answers 400 in the request's dialect: native `InvalidParameter` (or the
+//! `BadRequest.*` code the service uses), compat `invalid_parameter_error` /
+//! `invalid_request_error`; stream requests get the SSE-framed form (see [`errors`](crate::errors)).
+//!
+//! | rule | chat | Responses | native |
+//! |---|---|---|---|
+//! | the model is known ([`ModelPolicy`]) | `model` | `model` | `model` |
+//! | the conversation is there and not empty | `messages` | `input` | `input.messages` / `input.prompt` (`BadRequest.EmptyInput` when `input` is missing) |
+//! | each message is an object with a known role | `system`, `user`, `assistant`, `tool`, `function` (and `developer`) | items: `user`, `assistant`, `system`, `developer` | as chat |
+//! | `content` is a string, a list of parts or null; chat parts carry `type` | yes | yes | yes |
+//! | `temperature` in [0, 2) | yes | yes | `parameters.temperature` |
+//! | `top_p` in (0, 1] | yes | yes | yes |
+//! | `top_logprobs` in [0, 5] | yes | yes | yes |
+//! | `n` in [1, 4] | yes | — | yes |
+//! | `max_tokens` / `max_completion_tokens` ≥ 1; Responses `max_output_tokens` ≥ 16 | yes | yes | yes |
+//! | `thinking_budget` ≥ 1 | yes | yes | yes |
+//! | `json_object` needs the word "json" in the messages | `response_format` | `text.format` | `parameters.response_format` |
+//! | `tool_choice` `required` or a function is refused in thinking mode | yes | — | yes |
+//!
+//! Missing model, malformed JSON, wrong content type, the API key and `X-DashScope-Async` are
+//! checked earlier by the [`handler`](crate::handler); an unknown `previous_response_id` there
+//! too (it needs the response store).
+
+use serde_json::Value;
+
+use crate::endpoint::Endpoint;
+use crate::errors::ErrorReply;
+use crate::models::ModelPolicy;
+
+const ROLES: [&str; 6] = [
+    "system",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+    "developer",
+];
+const ITEM_ROLES: [&str; 4] = ["user", "assistant", "system", "developer"];
+
+fn bad(message: impl Into<String>) -> Box<ErrorReply> {
+    Box::new(ErrorReply::invalid_parameter(message))
+}
+
+fn with_param(mut e: Box<ErrorReply>, param: &str) -> Box<ErrorReply> {
+    e.param = Some(param.to_owned());
+    e
+}
+
+/// Checks a request body of `endpoint`'s dialect.
+///
+/// # Errors
+///
+/// The [`ErrorReply`] the service would answer with (boxed: it is large).
+pub fn validate(
+    endpoint: Endpoint,
+    body: &Value,
+    models: &ModelPolicy,
+) -> Result<(), Box<ErrorReply>> {
+    let Some(obj) = body.as_object() else {
+        return Err(bad("The request body must be a JSON object."));
+    };
+    if let Some(model) = obj.get("model").and_then(Value::as_str) {
+        if !models.allows(model) {
+            let mut e = bad("Model not exist.");
+            e.compat_message = Some(format!("model `{model}` is not supported."));
+            return Err(e);
+        }
+    }
+    match endpoint {
+        Endpoint::ChatCompletions => {
+            messages(obj.get("messages"), "messages", true)?;
+            params(body, ParamSet::Chat)?;
+            json_word(obj.get("response_format"), || {
+                conversation_text(body, endpoint)
+            })?;
+            tool_choice_in_thinking(body)?;
+        }
+        Endpoint::Responses | Endpoint::ResponsesLegacy => {
+            responses_input(body)?;
+            params(body, ParamSet::Responses)?;
+            json_word(obj.get("text").and_then(|t| t.get("format")), || {
+                conversation_text(body, endpoint)
+            })?;
+        }
+        Endpoint::NativeText | Endpoint::NativeMultimodal => {
+            native_input(body)?;
+            let p = obj.get("parameters").unwrap_or(&Value::Null);
+            if !p.is_null() && !p.is_object() {
+                return Err(bad("\"parameters\" must be an object."));
+            }
+            params(p, ParamSet::Native)?;
+            json_word(p.get("response_format"), || {
+                conversation_text(body, endpoint)
+            })?;
+            tool_choice_in_thinking(p)?;
+        }
+    }
+    Ok(())
+}
+
+/// Chat and native message lists.
+fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorReply>> {
+    let list = match v {
+        None | Some(Value::Null) => {
+            return Err(with_param(
+                bad(format!(
+                    "Required parameter \"{name}\" missing from request."
+                )),
+                name,
+            ));
+        }
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            return Err(bad(format!(
+                "\"{name}\" must be a list of message objects."
+            )));
+        }
+    };
+    if list.is_empty() {
+        return Err(if chat {
+            bad(format!("\"{name}\" must not be empty."))
+        } else {
+            bad("Role must be user or assistant and Content length must be greater than 0")
+        });
+    }
+    for (i, m) in list.iter().enumerate() {
+        let Some(m) = m.as_object() else {
+            return Err(bad(format!("{name}[{i}] must be an object.")));
+        };
+        let role = match m.get("role") {
+            Some(Value::String(r)) => r.as_str(),
+            Some(_) => return Err(bad(format!("{name}[{i}].role must be a string."))),
+            None => return Err(bad(format!("{name}[{i}] has no role."))),
+        };
+        if !ROLES.contains(&role) {
+            return Err(bad(format!(
+                "Invalid role '{role}' in {name}[{i}]: the role must be one of system, assistant, user, tool, function."
+            )));
+        }
+        match m.get("content") {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(Value::Array(parts)) => {
+                for p in parts {
+                    let ok = if chat {
+                        p.as_object().is_some_and(|o| o.contains_key("type"))
+                    } else {
+                        p.is_object()
+                    };
+                    if !ok {
+                        return Err(bad(
+                            "if content is list. item must be dict and key[type] should in dict",
+                        ));
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(bad(format!(
+                    "{name}[{i}].content must be a string or a list of content parts."
+                )));
+            }
+        }
+        if let Some(calls) = m.get("tool_calls") {
+            if !calls.is_array() && !calls.is_null() {
+                return Err(bad(format!("{name}[{i}].tool_calls must be a list.")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn native_input(body: &Value) -> Result<(), Box<ErrorReply>> {
+    let input = match body.get("input") {
+        None | Some(Value::Null) => {
+            let mut e = ErrorReply::new(
+                400,
+                "BadRequest.EmptyInput",
+                "invalid_parameter_error",
+                "invalid_request_error",
+                "Required input parameter missing from request.",
+            );
+            e.param = Some("input".to_owned());
+            return Err(Box::new(e));
+        }
+        Some(Value::Object(i)) => i,
+        Some(_) => return Err(bad("\"input\" must be an object.")),
+    };
+    let prompt = input.get("prompt").filter(|p| !p.is_null());
+    let msgs = input.get("messages").filter(|m| !m.is_null());
+    match (prompt, msgs) {
+        (None, None) => Err(bad(
+            "Either \"prompt\" or \"messages\" must exist and cannot both be none",
+        )),
+        (_, Some(m)) => messages(Some(m), "messages", false),
+        (Some(Value::String(p)), None) if !p.is_empty() => Ok(()),
+        (Some(Value::String(_)), None) => Err(bad(
+            "Role must be user or assistant and Content length must be greater than 0",
+        )),
+        (Some(_), None) => Err(bad("\"prompt\" must be a string.")),
+    }
+}
+
+fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
+    match body.get("input") {
+        None | Some(Value::Null) => Err(with_param(
+            bad("Required parameter \"input\" missing from request."),
+            "input",
+        )),
+        Some(Value::String(s)) if s.is_empty() => Err(bad("\"input\" must not be empty.")),
+        Some(Value::String(_)) => Ok(()),
+        Some(Value::Array(items)) if items.is_empty() => Err(bad("\"input\" must not be empty.")),
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let Some(o) = item.as_object() else {
+                    return Err(bad(format!("input[{i}] must be an object.")));
+                };
+                let ty = o.get("type").and_then(Value::as_str);
+                let message = matches!(ty, None | Some("message"));
+                if !message {
+                    continue;
+                }
+                match o.get("role") {
+                    Some(Value::String(r)) if ITEM_ROLES.contains(&r.as_str()) => {}
+                    Some(Value::String(r)) => {
+                        return Err(bad(format!(
+                            "Invalid role '{r}' in input[{i}]: the role must be one of user, assistant, system, developer."
+                        )));
+                    }
+                    _ => return Err(bad(format!("input[{i}] has no role."))),
+                }
+                match o.get("content") {
+                    Some(Value::String(_)) => {}
+                    Some(Value::Array(parts)) => {
+                        if parts
+                            .iter()
+                            .any(|p| !p.as_object().is_some_and(|o| o.contains_key("type")))
+                        {
+                            return Err(bad(format!(
+                                "input[{i}].content: each part must be an object with a type."
+                            )));
+                        }
+                    }
+                    _ => {
+                        return Err(bad(format!(
+                            "input[{i}].content must be a string or a list of content parts."
+                        )));
+                    }
+                }
+            }
+            if let Some(ins) = body.get("instructions") {
+                if !ins.is_string() && !ins.is_null() {
+                    return Err(bad("\"instructions\" must be a string."));
+                }
+            }
+            Ok(())
+        }
+        Some(_) => Err(bad("\"input\" must be a string or a list of input items.")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ParamSet {
+    Chat,
+    Responses,
+    Native,
+}
+
+/// A number member, if present and not null.
+fn number(p: &Value, key: &str) -> Result<Option<f64>, Box<ErrorReply>> {
+    match p.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(bad(format!("\"{key}\" must be a number."))),
+    }
+}
+
+/// An integer member, if present and not null.
+fn integer(p: &Value, key: &str) -> Result<Option<i64>, Box<ErrorReply>> {
+    match p.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(Some(i)),
+            None => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+                _ if n.is_u64() => Ok(Some(i64::MAX)),
+                _ => Err(bad(format!("\"{key}\" must be an integer."))),
+            },
+        },
+        Some(_) => Err(bad(format!("\"{key}\" must be an integer."))),
+    }
+}
+
+fn params(p: &Value, set: ParamSet) -> Result<(), Box<ErrorReply>> {
+    if let Some(t) = number(p, "temperature")? {
+        if !(0.0..2.0).contains(&t) {
+            return Err(bad("Range of temperature should be [0.0, 2.0)"));
+        }
+    }
+    if let Some(t) = number(p, "top_p")? {
+        if !(t > 0.0 && t <= 1.0) {
+            return Err(bad("Range of top_p should be (0.0, 1.0]"));
+        }
+    }
+    if let Some(t) = integer(p, "top_logprobs")? {
+        if !(0..=5).contains(&t) {
+            return Err(bad("Range of top_logprobs should be [0, 5]"));
+        }
+    }
+    if set != ParamSet::Responses {
+        if let Some(n) = integer(p, "n")? {
+            if !(1..=4).contains(&n) {
+                return Err(bad("Range of n should be [1, 4]"));
+            }
+        }
+        for key in ["max_tokens", "max_completion_tokens"] {
+            if let Some(m) = integer(p, key)? {
+                if m < 1 {
+                    return Err(bad(format!("Range of {key} should be [1, 2147483647]")));
+                }
+            }
+        }
+    } else if let Some(m) = integer(p, "max_output_tokens")? {
+        if m < 16 {
+            return Err(bad("Range of max_output_tokens should be [16, 2147483647]"));
+        }
+    }
+    if let Some(b) = integer(p, "thinking_budget")? {
+        if b < 1 {
+            return Err(bad(
+                "The thinking_budget parameter must be a positive integer and not greater than 2147483647",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Everything the messages say, lower-cased (for the "json" rule).
+fn conversation_text(body: &Value, endpoint: Endpoint) -> String {
+    let mut out = String::new();
+    let walk_content = |c: Option<&Value>, out: &mut String| match c {
+        Some(Value::String(s)) => out.push_str(s),
+        Some(Value::Array(parts)) => {
+            for p in parts {
+                if let Some(t) = p.get("text").and_then(Value::as_str) {
+                    out.push_str(t);
+                    out.push(' ');
+                }
+            }
+        }
+        _ => {}
+    };
+    let list = match endpoint {
+        Endpoint::ChatCompletions => body.get("messages"),
+        Endpoint::NativeText | Endpoint::NativeMultimodal => {
+            if let Some(p) = body.pointer("/input/prompt").and_then(Value::as_str) {
+                out.push_str(p);
+                out.push(' ');
+            }
+            body.pointer("/input/messages")
+        }
+        Endpoint::Responses | Endpoint::ResponsesLegacy => {
+            if let Some(i) = body.get("instructions").and_then(Value::as_str) {
+                out.push_str(i);
+                out.push(' ');
+            }
+            if let Some(s) = body.get("input").and_then(Value::as_str) {
+                out.push_str(s);
+            }
+            body.get("input")
+        }
+    };
+    for m in list.and_then(Value::as_array).into_iter().flatten() {
+        walk_content(m.get("content"), &mut out);
+        out.push(' ');
+    }
+    out.to_lowercase()
+}
+
+fn json_word(format: Option<&Value>, text: impl FnOnce() -> String) -> Result<(), Box<ErrorReply>> {
+    let json_object =
+        format.and_then(|f| f.get("type")).and_then(Value::as_str) == Some("json_object");
+    if json_object && !text().contains("json") {
+        return Err(bad(
+            "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+        ));
+    }
+    Ok(())
+}
+
+/// `tool_choice` `required` or a named function is refused when thinking is on.
+fn tool_choice_in_thinking(p: &Value) -> Result<(), Box<ErrorReply>> {
+    let thinking = p.get("enable_thinking").and_then(Value::as_bool) == Some(true);
+    let forced = match p.get("tool_choice") {
+        Some(Value::String(s)) => s == "required",
+        Some(Value::Object(_)) => true,
+        _ => false,
+    };
+    if thinking && forced {
+        return Err(bad(
+            "The tool_choice parameter does not support being set to required or object in thinking mode",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(e: Endpoint, body: Value) -> Result<(), String> {
+        validate(e, &body, &ModelPolicy::default()).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn rules() {
+        use Endpoint::*;
+        let ok_chat =
+            json!({"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]});
+        assert_eq!(check(ChatCompletions, ok_chat.clone()), Ok(()));
+        let mut b = ok_chat.clone();
+        b["temperature"] = json!(2.0);
+        assert!(
+            check(ChatCompletions, b)
+                .unwrap_err()
+                .contains("temperature")
+        );
+        let mut b = ok_chat.clone();
+        b["temperature"] = json!(0);
+        assert_eq!(check(ChatCompletions, b), Ok(()));
+        let mut b = ok_chat.clone();
+        b["top_p"] = json!(0);
+        assert!(check(ChatCompletions, b).is_err());
+        let mut b = ok_chat.clone();
+        b["n"] = json!(5);
+        assert!(check(ChatCompletions, b).is_err());
+        let mut b = ok_chat.clone();
+        b["response_format"] = json!({"type": "json_object"});
+        assert!(
+            check(ChatCompletions, b.clone())
+                .unwrap_err()
+                .contains("json")
+        );
+        b["messages"][0]["content"] = json!("Answer in JSON");
+        assert_eq!(check(ChatCompletions, b), Ok(()));
+        let e = validate(
+            ChatCompletions,
+            &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+            &ModelPolicy::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "Model not exist.");
+        assert_eq!(
+            e.compat_message.as_deref(),
+            Some("model `gpt-4o` is not supported.")
+        );
+        assert!(
+            check(
+                ChatCompletions,
+                json!({"model": "qwen-plus", "messages": [{"role": "bot", "content": "x"}]})
+            )
+            .is_err()
+        );
+        assert!(check(ChatCompletions, json!({"model": "qwen-plus", "messages": [{"role": "user", "content": [{"text": "x"}]}]})).is_err());
+        assert!(check(NativeText, json!({"model": "qwen-plus", "input": {"messages": [{"role": "user", "content": [{"text": "x"}]}]}})).is_ok());
+        let e = validate(
+            NativeText,
+            &json!({"model": "qwen-plus"}),
+            &ModelPolicy::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.native_code, "BadRequest.EmptyInput");
+        assert!(
+            check(
+                NativeText,
+                json!({"model": "qwen-plus", "input": {"prompt": "p", "messages": []}})
+            )
+            .is_err()
+        );
+        assert!(check(NativeText, json!({"model": "qwen-plus", "input": {"prompt": "p"}, "parameters": {"top_logprobs": 6}})).is_err());
+        assert!(check(Responses, json!({"model": "qwen-plus", "input": ""})).is_err());
+        assert!(
+            check(
+                Responses,
+                json!({"model": "qwen-plus", "input": [{"role": "tool", "content": "x"}]})
+            )
+            .is_err()
+        );
+        assert!(
+            check(
+                Responses,
+                json!({"model": "qwen-plus", "input": "x", "max_output_tokens": 8})
+            )
+            .is_err()
+        );
+        assert!(check(Responses, json!({"model": "qwen-plus", "input": [{"type": "function_call_output", "call_id": "c", "output": "o"}]})).is_ok());
+    }
+}
