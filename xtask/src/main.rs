@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask <ci|test|fmt>
 
   ci     cargo fmt --check, cargo clippy -D warnings, the blocking-only build, then `test`
-  test   the workspace's tests (the README's test command)
+  test   the workspace's tests, then the Python SDK suite (the README's test command)
   fmt    cargo fmt --all";
 
 fn main() -> ExitCode {
@@ -61,7 +61,24 @@ fn check_blocking_only() -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
-    cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])
+    cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
+    python_clients()
+}
+
+/// The official Python `openai` and `dashscope` SDKs against the mock server (makes its own
+/// virtual environment).
+fn python_clients() -> Result<(), String> {
+    let script = "mock-server/tests/python/run.sh";
+    eprintln!("$ bash {script}");
+    let status = Command::new("bash")
+        .arg(script)
+        .status()
+        .map_err(|e| format!("could not run bash {script}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`bash {script}` failed ({status})"))
+    }
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {

@@ -197,7 +197,9 @@ pub enum CassetteError {
     #[error("invalid cassette: {0}")]
     Json(#[from] serde_json::Error),
     /// Written by a newer, incompatible version.
-    #[error("cassette format version {found} is newer than the supported version {CASSETTE_VERSION}")]
+    #[error(
+        "cassette format version {found} is newer than the supported version {CASSETTE_VERSION}"
+    )]
     Version {
         /// The version found in the file.
         found: u32,
@@ -235,11 +237,9 @@ impl Cassette {
             .and_then(|b| b.get("stream"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let header_sse = self
-            .request
-            .headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("x-dashscope-sse") && v.eq_ignore_ascii_case("enable"));
+        let header_sse = self.request.headers.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("x-dashscope-sse") && v.eq_ignore_ascii_case("enable")
+        });
         body_stream || header_sse
     }
 }
@@ -266,6 +266,9 @@ mod tests {
     fn newer_version_refused() {
         let text = r#"{"version":99,"name":"n","description":"d","dialect":"native",
             "request":{"method":"POST","path":"/"},"response":{"status":200,"body":{"text":""}}}"#;
-        assert!(matches!(Cassette::from_json(text), Err(CassetteError::Version { found: 99 })));
+        assert!(matches!(
+            Cassette::from_json(text),
+            Err(CassetteError::Version { found: 99 })
+        ));
     }
 }

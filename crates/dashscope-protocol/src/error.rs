@@ -98,7 +98,9 @@ impl ApiError {
         Some(ApiError {
             status,
             code: Some(code),
-            message: str_of(v, "message").or_else(|| str_of(v, "msg")).unwrap_or_default(),
+            message: str_of(v, "message")
+                .or_else(|| str_of(v, "msg"))
+                .unwrap_or_default(),
             kind: None,
             param: None,
             request_id: top_request_id,
@@ -174,12 +176,16 @@ mod tests {
     #[test]
     fn compat_id_gives_request_id() {
         let b = br#"{"error":{"code":"x","message":"m"},"id":"chatcmpl-1-2-3"}"#;
-        assert_eq!(ApiError::from_body(None, b).unwrap().request_id.as_deref(), Some("1-2-3"));
+        assert_eq!(
+            ApiError::from_body(None, b).unwrap().request_id.as_deref(),
+            Some("1-2-3")
+        );
     }
 
     #[test]
     fn native_body_and_msg() {
-        let b = br#"{"code":"InvalidApiKey","message":"Invalid API-key provided.","request_id":"r1"}"#;
+        let b =
+            br#"{"code":"InvalidApiKey","message":"Invalid API-key provided.","request_id":"r1"}"#;
         let e = ApiError::from_body(Some(401), b).unwrap();
         assert_eq!(e.code.as_deref(), Some("InvalidApiKey"));
         assert_eq!(e.request_id.as_deref(), Some("r1"));
@@ -207,8 +213,14 @@ mod tests {
 
     #[test]
     fn responses_events() {
-        let v: Value = serde_json::from_str(r#"{"type":"error","code":"c","message":"m","param":null,"sequence_number":3}"#).unwrap();
-        assert_eq!(ApiError::from_json(None, &v).unwrap().code.as_deref(), Some("c"));
+        let v: Value = serde_json::from_str(
+            r#"{"type":"error","code":"c","message":"m","param":null,"sequence_number":3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ApiError::from_json(None, &v).unwrap().code.as_deref(),
+            Some("c")
+        );
         let v: Value = serde_json::from_str(r#"{"type":"response.failed","response":{"id":"resp_1","error":{"code":"server_error","message":"boom"}}}"#).unwrap();
         let e = ApiError::from_json(None, &v).unwrap();
         assert_eq!(e.message, "boom");

@@ -535,7 +535,10 @@ mod tests {
     fn value_set_after_null_shadows_the_null() {
         let mut v: Outer = serde_json::from_str(r#"{"name":null}"#).unwrap();
         v.name = Some("x".into());
-        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"name":"x","list":[]}"#);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"name":"x","list":[]}"#
+        );
     }
 
     #[test]
@@ -549,7 +552,10 @@ mod tests {
         let v: Outer = serde_json::from_str(r#"{"maybe":"s"}"#).unwrap();
         assert_eq!(v.maybe, Some(Some("s".into())));
         let v: Outer = serde_json::from_str(r#"{"maybe":null}"#).unwrap();
-        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"list":[],"maybe":null}"#);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"list":[],"maybe":null}"#
+        );
     }
 
     #[test]
