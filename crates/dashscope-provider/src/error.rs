@@ -187,12 +187,28 @@ impl fmt::Display for StreamDisplay<'_> {
 }
 
 /// What replaces a secret in text the service sent back.
-const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 
 fn scrub(s: &mut String, secret: &str) {
     if s.contains(secret) {
         *s = s.replace(secret, REDACTED);
     }
+}
+
+fn scrub_opt(s: &mut Option<String>, secret: &str) {
+    if let Some(s) = s {
+        scrub(s, secret);
+    }
+}
+
+/// Scrubs every text field of the service's error (a gateway may echo the key into any of them).
+fn scrub_api(api: &mut ApiError, secret: &str) {
+    scrub(&mut api.message, secret);
+    scrub_opt(&mut api.code, secret);
+    scrub_opt(&mut api.kind, secret);
+    scrub_opt(&mut api.param, secret);
+    scrub_opt(&mut api.request_id, secret);
+    scrub_json(&mut api.body, secret);
 }
 
 fn scrub_json(v: &mut serde_json::Value, secret: &str) {
@@ -258,28 +274,42 @@ impl Error {
         }
     }
 
-    /// Replaces every occurrence of `secret` in the text the service sent back (an error
-    /// message, an error body, a body excerpt): a proxy or gateway that echoes the
-    /// `Authorization` header must not put the key into an error.
+    /// Replaces every occurrence of `secret` in the text the service sent back (an error's
+    /// message, code, type, param and request id, an error body, a body excerpt): a proxy or
+    /// gateway that echoes the `Authorization` header must not put the key into an error.
     pub(crate) fn redact(mut self, secret: &str) -> Self {
         if secret.is_empty() {
             return self;
         }
         match &mut self {
             Error::Api {
-                message, details, ..
+                code,
+                message,
+                request_id,
+                kind,
+                details,
+                ..
             } => {
                 scrub(message, secret);
-                if let Some(raw) = &mut details.raw_body {
-                    scrub(raw, secret);
-                }
+                scrub_opt(code, secret);
+                scrub_opt(request_id, secret);
+                scrub_opt(kind, secret);
+                scrub_opt(&mut details.param, secret);
+                scrub_opt(&mut details.raw_body, secret);
                 scrub_json(&mut details.body, secret);
             }
-            Error::Decode { excerpt, .. } => scrub(excerpt, secret),
+            Error::Decode {
+                excerpt,
+                request_id,
+                ..
+            } => {
+                scrub(excerpt, secret);
+                scrub_opt(request_id, secret);
+            }
             Error::Stream { details, .. } => {
+                scrub_opt(&mut details.request_id, secret);
                 if let Some(api) = &mut details.api {
-                    scrub(&mut api.message, secret);
-                    scrub_json(&mut api.body, secret);
+                    scrub_api(api, secret);
                 }
             }
             Error::InvalidRequest { .. } | Error::Transport(_) => {}
@@ -457,6 +487,32 @@ mod tests {
         assert!(!shown.contains("sk-abc123"), "{shown}");
         assert!(shown.contains("[REDACTED]"));
         assert_eq!(e.message(), Some("Incorrect API key provided: [REDACTED]"));
+
+        // Every field the service fills can carry an echo.
+        let echo = ApiError {
+            status: Some(401),
+            code: Some("bad sk-abc123".into()),
+            message: "sk-abc123".into(),
+            kind: Some("sk-abc123".into()),
+            param: Some("sk-abc123".into()),
+            request_id: Some("sk-abc123".into()),
+            body: serde_json::json!({"code": "sk-abc123"}),
+        };
+        let e = Error::from_api(echo.clone(), 401, None, None).redact("sk-abc123");
+        assert!(!format!("{e} {e:?}").contains("sk-abc123"), "{e:?}");
+        let e = Error::Stream {
+            kind: StreamErrorKind::ErrorEvent,
+            partial: Box::new(PartialResponse::Chat(Default::default())),
+            details: Box::new(StreamDetails {
+                http_status: 200,
+                request_id: Some("sk-abc123".into()),
+                api: Some(echo),
+                chunks: 1,
+            }),
+            source: None,
+        }
+        .redact("sk-abc123");
+        assert!(!format!("{e} {e:?}").contains("sk-abc123"), "{e:?}");
     }
 
     #[test]

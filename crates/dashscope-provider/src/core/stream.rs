@@ -130,7 +130,12 @@ impl<D: Dialect> StreamCore<D> {
                 Some(Ok(event)) => self.decoder.decode(&event),
             };
             match item {
-                Err(e) => {
+                Err(mut e) => {
+                    // The excerpt is the service's text: scrub an echoed key from it too.
+                    let secret = self.secret.expose();
+                    if !secret.is_empty() && e.excerpt.contains(secret) {
+                        e.excerpt = e.excerpt.replace(secret, crate::error::REDACTED);
+                    }
                     return Step::Failed(self.fail(
                         StreamErrorKind::Decode,
                         Some(Box::new(e)),
@@ -333,6 +338,27 @@ mod tests {
         assert_eq!(e.request_id(), Some("n1"));
         assert!(e.is_retryable());
         assert_eq!(e.partial().unwrap().text(), "我");
+    }
+
+    #[test]
+    fn an_echoed_key_is_scrubbed_from_a_bad_events_excerpt() {
+        let mut core: StreamCore<ChatDialect> = StreamCore::new(
+            200,
+            &HeaderMap::new(),
+            ChatAccumulator::new(),
+            ApiKey::new("sk-secret-42"),
+        );
+        core.feed(b"data: {\"error\":{\"message\":\"bad key sk-secret-42\"\n\n");
+        let (_, e) = drain(&mut core);
+        let e = e.unwrap();
+        let mut shown = format!("{e} {e:?}");
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            shown.push_str(&format!(" {s} {s:?}"));
+            source = s.source();
+        }
+        assert!(!shown.contains("sk-secret-42"), "{shown}");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
     }
 
     #[test]

@@ -1,0 +1,834 @@
+//! Secret hygiene: a known API key never shows in any `Debug` or `Display` (configuration,
+//! clients, streams, every error variant produced for real), in any log line (a global tracing
+//! subscriber captures everything at TRACE: the clients, and the mock servers in this process),
+//! in the mock's journal (`GET /__mock/journal`), or in cassettes recorded through record mode;
+//! and record mode refuses to write a cassette that still holds the key.
+//!
+//! The mock servers answer with recorded fixtures and with runtime cassettes that echo the key
+//! back in every body field a misbehaving gateway might put it in (error code, message, param,
+//! type, request id, an HTML error page, a malformed event; and, in record mode, a response
+//! header and the answer text). Response *headers* echoing the key into the client are out of
+//! scope: a request id taken from `x-request-id` is shown as received.
+
+#![cfg(all(feature = "reqwest", feature = "blocking"))]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use dashscope_mock::MockServer;
+use dashscope_protocol::cassette::{Body, Cassette, RecordedResponse};
+use dashscope_protocol::chat::{ChatRequest, Message};
+use dashscope_protocol::native::{self, GenerationRequest};
+use dashscope_protocol::responses::ResponseRequest;
+use dashscope_provider::transport::TransportError;
+use dashscope_provider::{
+    ApiKey, Config, ConfigBuilder, ConfigError, Error, RetryPolicy, StreamErrorKind,
+};
+use serde_json::{Value, json};
+use support::{KEY, cassette, request, sse_response};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+/// The longest any test here may run.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// A distinctive fragment of [`KEY`]: a partial leak counts too.
+const KEY_FRAGMENT: &str = "4f9a1c07e2";
+const CHAT_PATH: &str = "/compatible-mode/v1/chat/completions";
+
+fn shows_key(text: &str) -> bool {
+    text.contains(KEY) || text.contains(KEY_FRAGMENT)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Everything logged in this process, at TRACE.
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+static CAPTURE: OnceLock<Capture> = OnceLock::new();
+
+/// The process-wide subscriber (every thread: clients, runtimes, mock servers). Every test calls
+/// it first, so whatever any test logs is captured.
+fn capture() -> &'static Capture {
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(capture.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_span_events(FmtSpan::FULL)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("the only global subscriber of this test binary");
+        capture
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and the echoing cassettes the scenarios use.
+
+/// A configuration for `uri` with the known key, no retries, a short idle timeout (stall
+/// scenarios) and an optional fault.
+fn config_builder(uri: &str, fault: Option<&str>) -> ConfigBuilder {
+    let b = Config::builder()
+        .api_key(KEY)
+        .base_url(uri)
+        .idle_timeout(Duration::from_millis(500))
+        .total_timeout(Some(Duration::from_secs(10)))
+        .retry(RetryPolicy::none());
+    match fault {
+        Some(f) => b.header("x-mock-fault", f),
+        None => b,
+    }
+}
+
+fn config_for(uri: &str, fault: Option<&str>) -> Config {
+    config_builder(uri, fault)
+        .build()
+        .expect("a valid configuration")
+}
+
+fn response(status: u16, headers: &[(&str, &str)], body: String) -> RecordedResponse {
+    RecordedResponse {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        body: Body::Text(body),
+    }
+}
+
+fn chat_chunk(content: &str) -> String {
+    format!(
+        "data: {{\"choices\":[{{\"delta\":{{\"content\":\"{content}\"}},\"index\":0,\"finish_reason\":null}}],\"object\":\"chat.completion.chunk\",\"model\":\"qwen-plus\",\"id\":\"chatcmpl-echo\"}}\n\n"
+    )
+}
+
+/// Cassettes that answer with the key echoed back in every field a gateway might put it in.
+fn add_echo_cassettes(server: &MockServer) {
+    let json = ("content-type", "application/json");
+    let echo_id = ("x-request-id", "r-echo");
+    let chat = |model: &str, stream: bool, r: RecordedResponse| {
+        let body = if stream {
+            json!({"model": model, "stream": true})
+        } else {
+            json!({"model": model})
+        };
+        cassette(&format!("chat/{model}"), "chat", CHAT_PATH, body, false, r)
+    };
+    let native = |model: &str, stream: bool, r: RecordedResponse| {
+        cassette(
+            &format!("native/{model}"),
+            "native",
+            native::TEXT_GENERATION_PATH,
+            json!({"model": model}),
+            stream,
+            r,
+        )
+    };
+    for c in [
+        native(
+            "qwen-echo-native-401",
+            false,
+            response(
+                401,
+                &[json, echo_id],
+                format!(
+                    r#"{{"code":"InvalidApiKey {KEY}","message":"Invalid API-key provided: {KEY}","request_id":"{KEY}"}}"#
+                ),
+            ),
+        ),
+        chat(
+            "qwen-echo-chat-401",
+            false,
+            response(
+                401,
+                &[json, echo_id],
+                format!(
+                    r#"{{"error":{{"code":"invalid_api_key {KEY}","param":"{KEY}","message":"Incorrect API key provided: {KEY}","type":"{KEY}"}},"request_id":"{KEY}"}}"#
+                ),
+            ),
+        ),
+        chat(
+            "qwen-echo-502",
+            false,
+            response(
+                502,
+                &[("content-type", "text/html"), echo_id],
+                format!(
+                    "<html><body><h1>502 Bad Gateway</h1><pre>Authorization: Bearer {KEY}</pre></body></html>"
+                ),
+            ),
+        ),
+        chat(
+            "qwen-echo-decode",
+            false,
+            response(
+                200,
+                &[json, echo_id],
+                format!("<html>upstream maintenance; you sent Bearer {KEY}</html>"),
+            ),
+        ),
+        native(
+            "qwen-echo-native-first",
+            true,
+            sse_response(
+                "r-echo",
+                &[format!(
+                    "id:1\nevent:error\n:HTTP_STATUS/401\ndata:{{\"code\":\"InvalidApiKey {KEY}\",\"message\":\"Invalid API-key provided: {KEY}\",\"request_id\":\"{KEY}\"}}\n\n"
+                )],
+            ),
+        ),
+        chat(
+            "qwen-echo-chat-stream",
+            true,
+            sse_response(
+                "r-echo",
+                &[
+                    chat_chunk("Hel"),
+                    chat_chunk("lo"),
+                    format!(
+                        "data: {{\"error\":{{\"code\":\"data_inspection_failed {KEY}\",\"param\":\"{KEY}\",\"message\":\"Output may contain {KEY}\",\"type\":\"{KEY}\"}},\"id\":\"chatcmpl-{KEY}\"}}\n\n"
+                    ),
+                ],
+            ),
+        ),
+        native(
+            "qwen-echo-native-stream",
+            true,
+            sse_response(
+                "r-echo",
+                &[
+                    "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":{\"choices\":[{\"message\":{\"content\":\"Hi\",\"role\":\"assistant\"},\"finish_reason\":\"null\"}]},\"request_id\":\"r-echo\"}\n\n".to_owned(),
+                    format!(
+                        "id:2\nevent:error\n:HTTP_STATUS/500\ndata:{{\"code\":\"InternalError {KEY}\",\"message\":\"oops {KEY}\",\"request_id\":\"{KEY}\"}}\n\n"
+                    ),
+                ],
+            ),
+        ),
+        chat(
+            "qwen-echo-malformed",
+            true,
+            sse_response(
+                "r-echo",
+                &[
+                    chat_chunk("Hel"),
+                    format!(
+                        "data: {{\"error\":{{\"code\":\"invalid_api_key\",\"message\":\"Incorrect API key provided: {KEY}\"\n\n"
+                    ),
+                ],
+            ),
+        ),
+        chat(
+            "qwen-echo-end",
+            true,
+            sse_response("r-echo", &[chat_chunk("Hel"), chat_chunk("lo")]),
+        ),
+    ] {
+        server.add_cassette(c);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenarios, once per client.
+
+mod with_async {
+    use super::*;
+
+    pub(crate) type Client = dashscope_provider::Client;
+
+    pub(crate) fn make_client(config: Config) -> Client {
+        Client::new(config).expect("a client")
+    }
+
+    macro_rules! w {
+        ($e:expr) => {
+            $e.await
+        };
+    }
+
+    macro_rules! shell_fn {
+        ($(#[$m:meta])* fn $name:ident($($args:tt)*) -> $ret:ty $body:block) => {
+            $(#[$m])* pub(crate) async fn $name($($args)*) -> $ret $body
+        };
+    }
+
+    include!("fault_support/secret_scenarios.rs");
+}
+
+mod with_blocking {
+    use super::*;
+
+    pub(crate) type Client = dashscope_provider::blocking::Client;
+
+    pub(crate) fn make_client(config: Config) -> Client {
+        Client::new(config).expect("a client")
+    }
+
+    macro_rules! w {
+        ($e:expr) => {
+            $e
+        };
+    }
+
+    macro_rules! shell_fn {
+        ($(#[$m:meta])* fn $name:ident($($args:tt)*) -> $ret:ty $body:block) => {
+            $(#[$m])* pub(crate) fn $name($($args)*) -> $ret $body
+        };
+    }
+
+    include!("fault_support/secret_scenarios.rs");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// Runs `body` on its own thread; a hang fails the test after [`DEADLINE`].
+fn bounded<T: Send + 'static>(name: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _ = tx.send(body());
+        })
+        .expect("a test thread");
+    match rx.recv_timeout(DEADLINE) {
+        Ok(v) => {
+            let _ = handle.join();
+            v
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{name}: over {DEADLINE:?}"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => panic!("{name}: ended without a result"),
+        },
+    }
+}
+
+/// Every rendering of an error a program might print or log: Display, Debug (plain and
+/// pretty), the source chain, and the accessors.
+fn renderings(e: &Error) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("Display".to_owned(), e.to_string()),
+        ("Debug".to_owned(), format!("{e:?}")),
+        ("pretty Debug".to_owned(), format!("{e:#?}")),
+        ("message()".to_owned(), format!("{:?}", e.message())),
+        ("code()".to_owned(), format!("{:?}", e.code())),
+        ("request_id()".to_owned(), format!("{:?}", e.request_id())),
+    ];
+    let mut source = std::error::Error::source(e);
+    let mut depth = 0;
+    while let Some(s) = source {
+        depth += 1;
+        out.push((format!("source #{depth} Display"), s.to_string()));
+        out.push((format!("source #{depth} Debug"), format!("{s:?}")));
+        source = s.source();
+    }
+    out
+}
+
+/// The leaks in `errors`, and the errors that are not the variant they should be.
+fn leaks(errors: &[(&'static str, bool, Error)]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (what, expected, e) in errors {
+        if !expected {
+            bad.push(format!("{what}: not the expected variant: {e:?}"));
+        }
+        for (how, text) in renderings(e) {
+            if shows_key(&text) {
+                bad.push(format!("{what}: {how} shows the key: {text}"));
+            }
+        }
+    }
+    bad
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debug and Display.
+
+#[test]
+fn config_clients_and_streams_never_show_the_key() {
+    capture();
+    let key = ApiKey::new(KEY);
+    assert!(!shows_key(&format!("{key:?} {key} {key:#?}")));
+    assert_eq!(key.expose(), KEY, "the key is kept, only hidden");
+
+    let builder = Config::builder()
+        .api_key(KEY)
+        .base_url("http://127.0.0.1:9")
+        .header("x-extra", "1");
+    assert!(!shows_key(&format!("{builder:?} {builder:#?}")));
+    let config = builder.build().expect("a configuration");
+    assert!(!shows_key(&format!("{config:?} {config:#?}")));
+    assert!(!shows_key(&format!(
+        "{:?} {}",
+        config.api_key(),
+        config.api_key()
+    )));
+
+    // A key that cannot be sent is refused without being shown.
+    let bad_key = format!("{KEY}\n");
+    let e = Config::builder()
+        .api_key(bad_key.as_str())
+        .build()
+        .unwrap_err();
+    assert_eq!(e, ConfigError::InvalidApiKey);
+    assert!(!shows_key(&format!("{e} {e:?}")));
+    let e = Error::from(e);
+    assert!(matches!(e, Error::InvalidRequest { .. }));
+    assert!(leaks(&[("InvalidRequest (unsendable key)", true, e)]).is_empty());
+
+    bounded("debug", || {
+        let server = support::server();
+        let rt = runtime();
+        let client = dashscope_provider::Client::new(config_for(&server.uri(), None)).unwrap();
+        let blocking =
+            dashscope_provider::blocking::Client::new(config_for(&server.uri(), None)).unwrap();
+        assert!(!shows_key(&format!("{client:?} {client:#?}")));
+        assert!(!shows_key(&format!("{blocking:?} {blocking:#?}")));
+        let req: ChatRequest = request("chat/stream-include-usage-twin");
+        rt.block_on(async {
+            let reply = client.chat().create(req.clone()).await.unwrap();
+            assert!(!shows_key(&format!("{reply:?}")));
+            let stream = client.chat().create_stream(req.clone()).await.unwrap();
+            assert!(!shows_key(&format!("{stream:?} {stream:#?}")));
+        });
+        let stream = blocking.chat().create_stream(req).unwrap();
+        assert!(!shows_key(&format!("{stream:?} {stream:#?}")));
+    });
+}
+
+#[test]
+fn every_error_variant_hides_the_key_async() {
+    capture();
+    let errors = bounded("errors async", || {
+        let server = support::server();
+        runtime().block_on(with_async::every_error(&server))
+    });
+    assert_eq!(errors.len(), 18, "every scenario produced an error");
+    let bad = leaks(&errors);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn every_error_variant_hides_the_key_blocking() {
+    capture();
+    let errors = bounded("errors blocking", || {
+        let server = support::server();
+        with_blocking::every_error(&server)
+    });
+    assert_eq!(errors.len(), 18, "every scenario produced an error");
+    let bad = leaks(&errors);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs.
+
+#[test]
+fn trace_logs_never_show_the_key() {
+    let capture = capture();
+    bounded("logs", || {
+        let server = support::server();
+        let rt = runtime();
+        rt.block_on(async {
+            with_async::every_error(&server).await;
+            assert_eq!(with_async::every_success(&server).await, 6);
+        });
+        with_blocking::every_error(&server);
+        assert_eq!(with_blocking::every_success(&server), 6);
+        // Record mode logs too (the recorder and its upstream are in this process).
+        let dir = temp_dir("logs");
+        let files = record_exchanges(KEY, &dir, 6);
+        assert!(!files.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    let logs = capture.text();
+    let lines: Vec<&str> = logs.lines().filter(|l| shows_key(l)).collect();
+    assert!(
+        lines.is_empty(),
+        "{} log line(s) show the key:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+    assert!(
+        !logs.contains("Bearer sk-"),
+        "an Authorization header was logged"
+    );
+    // The capture saw the whole run: spans of every dialect, retries, failures, broken streams,
+    // and the recorder.
+    for needle in [
+        "dashscope.request",
+        "dialect=\"chat\"",
+        "dialect=\"responses\"",
+        "dialect=\"native\"",
+        "retrying",
+        "request failed",
+        "stream broke",
+        "record: wrote",
+    ] {
+        assert!(logs.contains(needle), "the logs lack {needle:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The mock's journal and admin API.
+
+/// `GET path` on the mock's address, raw: the journal as a client of the admin API sees it.
+fn http_get(server: &MockServer, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(server.address()).expect("the mock listens");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.address()
+    )
+    .expect("the request is sent");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("the answer");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn journal_never_shows_the_key() {
+    capture();
+    bounded("journal", || {
+        let server = support::server();
+        runtime().block_on(async {
+            with_async::every_error(&server).await;
+            with_async::every_success(&server).await;
+        });
+        with_blocking::every_success(&server);
+        let entries = server.journal();
+        assert!(entries.len() >= 30, "{} entries", entries.len());
+        let journal = http_get(&server, "/__mock/journal");
+        assert!(journal.starts_with("HTTP/1.1 200"), "{journal}");
+        assert!(!shows_key(&journal), "the journal shows the key: {journal}");
+        assert!(
+            journal.contains("Bearer [REDACTED]"),
+            "the journal keeps the header, redacted"
+        );
+        assert_eq!(
+            journal.matches("\"seq\":").count(),
+            entries.len(),
+            "every request is in the journal"
+        );
+        assert!(!shows_key(&format!("{entries:?}")));
+        for path in ["/__mock/health", "/__mock/cassettes", "/__mock/faults"] {
+            let text = http_get(&server, path);
+            assert!(text.starts_with("HTTP/1.1 200"), "{path}: {text}");
+            assert!(!shows_key(&text), "{path} shows the key: {text}");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record mode.
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "dashscope-secrets-{tag}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(json_files(&p));
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Waits until `dir` holds `n` cassettes (the recorder writes them after the body ends), then a
+/// little longer so that a write that should not happen has had its chance.
+fn wait_for_cassettes(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let started = Instant::now();
+    while json_files(dir).len() < n && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    json_files(dir)
+}
+
+/// Upstream cassettes whose answers echo `key`: in a response header, in a JSON answer (JSON-
+/// escaped, as any JSON encoder writes it) and in a streamed answer.
+fn upstream_echoes(upstream: &MockServer, key: &str) {
+    let quoted = serde_json::to_string(&format!("You sent the key {key}.")).expect("a string");
+    let body = format!(
+        r#"{{"choices":[{{"message":{{"role":"assistant","content":{quoted}}},"finish_reason":"stop","index":0}}],"object":"chat.completion","usage":{{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}},"created":1,"model":"qwen-plus","id":"chatcmpl-echo-record"}}"#
+    );
+    let header = format!("Bearer {key}");
+    upstream.add_cassette(cassette(
+        "chat/echo-record",
+        "chat",
+        CHAT_PATH,
+        json!({"model": "qwen-echo-record"}),
+        false,
+        response(
+            200,
+            &[
+                ("content-type", "application/json"),
+                ("x-request-id", "echo-record"),
+                ("x-echo-authorization", &header),
+            ],
+            body,
+        ),
+    ));
+    let chunk = |content: &str| {
+        let quoted = serde_json::to_string(content).expect("a string");
+        format!(
+            "data: {{\"choices\":[{{\"delta\":{{\"content\":{quoted}}},\"index\":0,\"finish_reason\":null}}],\"object\":\"chat.completion.chunk\",\"model\":\"qwen-plus\",\"id\":\"chatcmpl-echo-stream\"}}\n\n"
+        )
+    };
+    upstream.add_cassette(cassette(
+        "chat/echo-record-stream",
+        "chat",
+        CHAT_PATH,
+        json!({"model": "qwen-echo-record-stream", "stream": true}),
+        false,
+        sse_response(
+            "echo-record-stream",
+            &[
+                chunk("Your key: "),
+                chunk(key),
+                "data: {\"choices\":[{\"delta\":{\"content\":\"\"},\"index\":0,\"finish_reason\":\"stop\"}],\"object\":\"chat.completion.chunk\",\"model\":\"qwen-plus\",\"id\":\"chatcmpl-echo-stream\"}\n\n".to_owned(),
+                "data: [DONE]\n\n".to_owned(),
+            ],
+        ),
+    ));
+}
+
+/// Sends, with `key`, through a recorder whose upstream is another mock server: the two
+/// exchanges whose answers echo the key, then four recorded exchanges (every dialect, stream
+/// and non-stream). Returns the cassettes written under `dir`, once at least `written` are.
+fn record_exchanges(key: &str, dir: &Path, written: usize) -> Vec<PathBuf> {
+    let upstream = support::server();
+    upstream_echoes(&upstream, key);
+    let recorder = MockServer::builder()
+        .record(upstream.uri(), dir)
+        .start()
+        .expect("the recorder starts");
+    let client = dashscope_provider::blocking::Client::new(
+        Config::builder()
+            .api_key(key)
+            .base_url(recorder.uri())
+            .retry(RetryPolicy::none())
+            .build()
+            .expect("a configuration"),
+    )
+    .expect("a client");
+    {
+        let r = client
+            .chat()
+            .create(ChatRequest::new(
+                "qwen-echo-record",
+                vec![Message::user("echo")],
+            ))
+            .expect("the echo answer is forwarded");
+        assert!(r.text().is_some_and(|t| t.contains(key)));
+        let s = client
+            .chat()
+            .create_stream(ChatRequest::new(
+                "qwen-echo-record-stream",
+                vec![Message::user("echo")],
+            ))
+            .expect("the echo stream is forwarded");
+        let answer = s.accumulate().expect("the echo stream completes");
+        assert!(answer.text().is_some_and(|t| t.contains(key)));
+    }
+    let chat: ChatRequest = request("chat/stream-include-usage-twin");
+    client.chat().create(chat.clone()).expect("chat");
+    client
+        .chat()
+        .create_stream(chat)
+        .expect("chat stream")
+        .accumulate()
+        .expect("chat stream");
+    let native_req: GenerationRequest = request("native/text-sse-twin");
+    client
+        .native()
+        .generate_stream(native_req)
+        .expect("native stream")
+        .accumulate()
+        .expect("native stream");
+    let responses: ResponseRequest = request("responses/intro");
+    client.responses().create(responses).expect("responses");
+    let files = wait_for_cassettes(dir, written);
+    // The journals: the recorder's, and the upstream's (which received the key).
+    for (who, server) in [("recorder", &recorder), ("upstream", &upstream)] {
+        let journal = http_get(server, "/__mock/journal");
+        assert!(journal.contains("Bearer [REDACTED]"), "{who}: {journal}");
+        assert!(
+            !journal.contains(key),
+            "the {who}'s journal shows the key: {journal}"
+        );
+    }
+    files
+}
+
+/// Every string in a cassette, decoded: the file's JSON strings, and in turn the JSON inside
+/// them (a recorded body, each `data:` line of a recorded event).
+fn decoded_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            out.push(s.clone());
+            let nested = std::iter::once(s.as_str()).chain(
+                s.lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim),
+            );
+            for text in nested {
+                if let Ok(inner) = serde_json::from_str::<Value>(text) {
+                    if inner.is_object() || inner.is_array() {
+                        decoded_strings(&inner, out);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| decoded_strings(i, out)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k.clone());
+                decoded_strings(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where `key` shows in a cassette file: its text, or any string decoded from it.
+fn key_in_cassette(path: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).expect("a readable cassette");
+    if text.contains(key) {
+        return Some("the file's text".to_owned());
+    }
+    let v: Value = serde_json::from_str(&text).expect("a JSON cassette");
+    let mut strings = Vec::new();
+    decoded_strings(&v, &mut strings);
+    strings
+        .into_iter()
+        .find(|s| s.contains(key))
+        .map(|s| format!("a decoded string: {s}"))
+}
+
+#[test]
+fn recorded_cassettes_never_show_the_key() {
+    capture();
+    let dir = temp_dir("record");
+    let d = dir.clone();
+    let files = bounded("record", move || record_exchanges(KEY, &d, 6));
+    let mut bad = Vec::new();
+    let mut redacted = 0;
+    for f in &files {
+        if let Some(where_) = key_in_cassette(f, KEY) {
+            bad.push(format!("{}: the key is in {where_}", f.display()));
+        }
+        let text = std::fs::read_to_string(f).expect("a cassette");
+        if shows_key(&text) {
+            bad.push(format!("{}: part of the key shows", f.display()));
+        }
+        Cassette::from_json(&text).expect("a valid cassette");
+        if text.contains("sk-REDACTED") {
+            redacted += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(files.len(), 6, "a cassette per exchange: {files:?}");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    assert_eq!(
+        redacted, 2,
+        "both echoes were recorded with the key replaced by the placeholder"
+    );
+}
+
+#[test]
+fn record_mode_refuses_a_cassette_that_still_holds_the_key() {
+    capture();
+    // Keys shorter than 4 characters are not scrubbed (they would match too much): the guard
+    // that checks the finished cassette is what keeps them out.
+    const SHORT_KEY: &str = "Kq!";
+    let dir = temp_dir("refuse");
+    let d = dir.clone();
+    let files = bounded("refuse", move || record_exchanges(SHORT_KEY, &d, 4));
+    let holding: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| key_in_cassette(f, SHORT_KEY).is_some())
+        .collect();
+    let n = files.len();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(holding.is_empty(), "written with the key: {holding:?}");
+    assert_eq!(
+        n, 4,
+        "the four exchanges without the key are written, the two echoes are refused"
+    );
+}
+
+#[test]
+#[ignore = "needs mock: record mode scrubs the key only where it appears verbatim; a key holding a character that JSON escapes (here a backslash) is echoed escaped in a JSON answer, is not scrubbed, and the cassette is written holding it"]
+fn record_mode_scrubs_a_json_escaped_key() {
+    capture();
+    const ESCAPED_KEY: &str = r"sk-test\KNOWN-escaped-5e1b";
+    let dir = temp_dir("escaped");
+    let d = dir.clone();
+    let files = bounded("escaped", move || record_exchanges(ESCAPED_KEY, &d, 4));
+    let holding: Vec<String> = files
+        .iter()
+        .filter_map(|f| key_in_cassette(f, ESCAPED_KEY).map(|w| format!("{}: {w}", f.display())))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(holding.is_empty(), "{}", holding.join("\n"));
+}
