@@ -12,7 +12,14 @@
 //! Served without this listener (plain `axum::serve` of [`router`](crate::router), or
 //! in-process), handlers add no directive: names go out in lower case and a `reset` fault
 //! degrades to a body that fails at once.
+//!
+//! [`serve_with`](crate::server::serve_with) accepts through [`MockListener`] and marks each
+//! request with `ConnectInfo<MockConn>` itself. A [`MockIo`] also closes gracefully when it is
+//! shut down with request bytes unread (a body over the limit, a head over the header cap): it
+//! keeps reading and dropping them for at most [`LINGER`], so the client reads the 413 / 431
+//! instead of a reset.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -29,6 +36,9 @@ pub const DIRECTIVE_HEADER: &str = "x-dashscope-mock-directive";
 
 /// Heads longer than this are passed through untouched.
 const MAX_HEAD: usize = 256 * 1024;
+
+/// How long a closing connection keeps reading (and dropping) request bytes it left unread.
+pub const LINGER: Duration = Duration::from_secs(5);
 
 /// A TCP listener whose connections honour response directives.
 #[derive(Debug)]
@@ -126,6 +136,12 @@ impl Directive {
 }
 
 /// A TCP stream that applies response directives (see the module docs).
+///
+/// It also closes gracefully when the request was not read to its end (a body over the size
+/// limit answered with 413): after its FIN it reads and drops what the client still sends, for
+/// at most [`LINGER`], before it closes. Closing at once would make the kernel answer the
+/// client's next bytes with a reset, and a client still writing its body would then see a
+/// broken pipe instead of the answer.
 #[derive(Debug)]
 pub struct MockIo {
     inner: TcpStream,
@@ -133,6 +149,16 @@ pub struct MockIo {
     pending: Vec<u8>,
     pending_pos: usize,
     reset: bool,
+    closing: Closing,
+}
+
+/// Where [`MockIo::poll_shutdown`] is.
+#[derive(Debug)]
+enum Closing {
+    Open,
+    /// FIN sent; dropping unread input until the client closes or the deadline.
+    Lingering(Pin<Box<tokio::time::Sleep>>),
+    Closed,
 }
 
 impl MockIo {
@@ -143,6 +169,23 @@ impl MockIo {
             pending: Vec::new(),
             pending_pos: 0,
             reset: false,
+            closing: Closing::Open,
+        }
+    }
+
+    /// Reads and drops input: `Ready(n)` at end of input or an error, `Pending` when no more
+    /// is available now; `n` counts the bytes dropped.
+    fn poll_discard(&mut self, cx: &mut Context<'_>, dropped: &mut usize) -> Poll<()> {
+        let mut scratch = [0u8; 16 * 1024];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(()),
+                Poll::Ready(Ok(())) => *dropped += buf.filled().len(),
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                // tokio's co-operative budget makes a fast sender yield here too.
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 
@@ -216,11 +259,37 @@ impl AsyncWrite for MockIo {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.reset {
+        let this = &mut *self;
+        if this.reset {
             return Poll::Ready(Ok(()));
         }
-        ready!(self.poll_drain(cx))?;
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        loop {
+            match &mut this.closing {
+                Closing::Open => {
+                    ready!(this.poll_drain(cx))?;
+                    ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+                    let mut dropped = 0;
+                    let ended = this.poll_discard(cx, &mut dropped).is_ready();
+                    this.closing = if ended || dropped == 0 {
+                        // The client closed, or left nothing unread: close now.
+                        Closing::Closed
+                    } else {
+                        tracing::debug!("lingering to drop unread request bytes");
+                        Closing::Lingering(Box::pin(tokio::time::sleep(LINGER)))
+                    };
+                }
+                Closing::Lingering(deadline) => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        this.closing = Closing::Closed;
+                        continue;
+                    }
+                    let mut dropped = 0;
+                    ready!(this.poll_discard(cx, &mut dropped));
+                    this.closing = Closing::Closed;
+                }
+                Closing::Closed => return Poll::Ready(Ok(())),
+            }
+        }
     }
 }
 

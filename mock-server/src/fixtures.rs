@@ -1,10 +1,22 @@
 //! Cassette files: the set embedded at build time from `mock-server/fixtures/**/*.json`, and
 //! directories loaded at run time.
+//!
+//! Both kinds of cassette load here: wire cassettes (one dialect's bytes) and unified
+//! cassettes (`fixtures/unified/`: one answer in the unified model, replayed in every dialect;
+//! see [`dashscope_protocol::cassette`]). A unified cassette comes as a [`Fixture`] like any
+//! other; its `cassette` is its *stand-in* ([`stand_in`]: the Chat Completions non-stream
+//! exchange it gives, which is what code that knows only wire cassettes sees, and what the mock
+//! answers that exact request with), and its `raw` JSON is the unified cassette, from which
+//! the mock's [`CassetteSet`](crate::matching::CassetteSet) answers every dialect.
 
 use std::path::{Path, PathBuf};
 
-use dashscope_protocol::cassette::{Cassette, CassetteError};
-use serde_json::Value;
+use dashscope_protocol::cassette::{
+    self, Cassette, CassetteError, Dialect, RecordedRequest, UnifiedCassette,
+};
+use serde_json::{Value, json};
+
+use crate::endpoint::Endpoint;
 
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/embedded_fixtures.rs"));
@@ -20,10 +32,66 @@ pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
 pub struct Fixture {
     /// Where it came from (a path under `fixtures/`, a file path, or `admin`).
     pub origin: String,
-    /// The cassette.
+    /// The cassette (for a unified cassette: its [`stand_in`]).
     pub cassette: Cassette,
     /// Its JSON.
     pub raw: Value,
+}
+
+impl Fixture {
+    /// The unified cassette, when this is one.
+    pub fn unified(&self) -> Option<UnifiedCassette> {
+        if !cassette::is_unified(&self.raw) {
+            return None;
+        }
+        UnifiedCassette::from_value(&self.raw).ok()
+    }
+
+    /// A fixture of a unified cassette (its `cassette` is the [`stand_in`]).
+    pub fn from_unified(origin: &str, unified: &UnifiedCassette) -> Self {
+        Fixture {
+            origin: origin.to_owned(),
+            cassette: stand_in(unified),
+            raw: serde_json::to_value(unified).unwrap_or_default(),
+        }
+    }
+}
+
+/// The wire cassette that stands in for a unified cassette where only wire cassettes are
+/// understood: the Chat Completions non-stream request of its conversation, and the answer
+/// the mock renders for exactly that request ([`render_unified_cassette`](crate::synth::render_unified_cassette)).
+/// Same name, description, source, priority and `once`.
+pub fn stand_in(unified: &UnifiedCassette) -> Cassette {
+    let mut conv = unified.request.clone();
+    conv.stream = None;
+    conv.include_usage = None;
+    let body = conv
+        .to_chat()
+        .ok()
+        .and_then(|r| serde_json::to_value(r).ok())
+        .unwrap_or_else(|| {
+            let text = cassette::last_user_text(&conv).unwrap_or_default();
+            json!({"model": conv.model, "messages": [{"role": "user", "content": text}]})
+        });
+    let endpoint = Endpoint::ChatCompletions;
+    let response = crate::synth::render_unified_cassette(endpoint, &body, false, unified);
+    Cassette {
+        version: unified.version,
+        name: unified.name.clone(),
+        description: unified.description.clone(),
+        source: unified.source.clone(),
+        dialect: Dialect::Chat,
+        request: RecordedRequest {
+            method: "POST".to_owned(),
+            path: endpoint.path().to_owned(),
+            headers: Default::default(),
+            body: Some(body),
+        },
+        matcher: None,
+        priority: unified.priority,
+        once: unified.once,
+        response,
+    }
 }
 
 /// A cassette file that could not be read.
@@ -49,7 +117,7 @@ pub enum FixtureError {
     },
 }
 
-/// Parses one cassette from its JSON text.
+/// Parses one cassette (wire or unified) from its JSON text.
 ///
 /// # Errors
 ///
@@ -59,8 +127,16 @@ pub fn parse(origin: &str, text: &str) -> Result<Fixture, FixtureError> {
         origin: origin.to_owned(),
         source,
     };
-    let cassette = Cassette::from_json(text).map_err(wrap)?;
     let raw: Value = serde_json::from_str(text).map_err(|e| wrap(CassetteError::Json(e)))?;
+    if cassette::is_unified(&raw) {
+        let unified = UnifiedCassette::from_value(&raw).map_err(wrap)?;
+        return Ok(Fixture {
+            origin: origin.to_owned(),
+            cassette: stand_in(&unified),
+            raw,
+        });
+    }
+    let cassette = Cassette::from_json(text).map_err(wrap)?;
     Ok(Fixture {
         origin: origin.to_owned(),
         cassette,

@@ -9,7 +9,9 @@
 //! 4. **auth**: a Bearer key (any non-empty one, or one of `--api-key`) else 401;
 //! 5. **envelope**: 413 for a body over the limit, 400 for a non-JSON content type or a body that
 //!    is not JSON;
-//! 6. **cassettes** (the `x-mock-cassette: NAME` header picks one by name);
+//! 6. **cassettes** (the `x-mock-cassette: NAME` header picks one by name): a wire cassette
+//!    replays its recorded response, a unified cassette renders its answer in the request's
+//!    dialect, stream or not (see [`matching`](crate::matching));
 //! 7. 403 for `X-DashScope-Async: enable`, 400 for a missing `model`;
 //! 8. the **responder** (skipped in strict mode; the default, [`Synthetic`](crate::Synthetic),
 //!    validates the request like the service first), after a Responses
@@ -34,10 +36,11 @@ use crate::endpoint::{Endpoint, RESPONSES_PREFIXES, dialect_of_path};
 use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
 use crate::faults::{FaultPlan, FaultSpec};
 use crate::journal::{JournalEntry, redact_headers};
-use crate::matching::RequestView;
+use crate::matching::{RequestView, Served};
 use crate::replay;
 use crate::responder::MockRequest;
 use crate::state::{MockState, lock};
+use crate::synth::render_unified_cassette;
 
 /// The request header that picks a cassette by name.
 pub const CASSETTE_HEADER: &str = "x-mock-cassette";
@@ -308,19 +311,23 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     let found = {
         let mut set = lock(&state.inner.cassettes);
         match forced {
-            Some(name) => set.take_named(name),
-            None => set.take(&view),
+            Some(name) => set.take_named_served(name),
+            None => set.take_served(&view),
         }
     };
-    if let Some(cassette) = found {
+    if let Some(served) = found {
+        let rendered;
+        let response = match &served {
+            Served::Recorded(cassette) => &cassette.response,
+            Served::Unified(unified) => {
+                rendered = render_unified_cassette(endpoint, &json, stream, unified);
+                &rendered
+            }
+        };
         if dialect == Dialect::Responses && stores(&json) {
-            lock(&state.inner.store).store_from(
-                &cassette.response.body,
-                Some(&json),
-                &ctx.request_id,
-            );
+            lock(&state.inner.store).store_from(&response.body, Some(&json), &ctx.request_id);
         }
-        return ctx.play(&cassette.response, &plan, "cassette", Some(&cassette.name));
+        return ctx.play(response, &plan, "cassette", Some(served.name()));
     }
     if let Some(name) = forced {
         let e = ErrorReply::mock(

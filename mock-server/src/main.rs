@@ -5,13 +5,23 @@
 //! cargo run -p dashscope-mock -- --port 8089
 //! # dashscope-mock listening on http://127.0.0.1:8089
 //! ```
+//!
+//! Limits (see `--help`): request bodies (413 `BadRequest.TooLarge` in the request's dialect),
+//! request heads and header counts (431), a header-read timeout for slow and idle connections,
+//! a cap on connections. SIGTERM or Ctrl-C stops accepting at once and lets open streams finish
+//! for `--shutdown-grace` seconds (default 10) before cutting them; a second signal cuts them
+//! at once.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use dashscope_mock::{MockServer, MockState, ModelPolicy, serve};
+use dashscope_mock::server::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADERS, Limits, serve_with,
+};
+use dashscope_mock::{MockServer, MockState, ModelPolicy};
 use tokio::net::TcpListener;
 
 /// The default port.
@@ -67,10 +77,26 @@ struct Args {
     /// `--model '*'` accepts any name.
     #[arg(long = "model", value_name = "PATTERN")]
     models: Vec<String>,
-    /// Reject request bodies over BYTES with 413 (default 16 MiB).
+    /// Reject request bodies over BYTES with 413 BadRequest.TooLarge, in the request's dialect
+    /// (default 16 MiB).
     #[arg(long, value_name = "BYTES")]
     max_body_bytes: Option<usize>,
-    /// On Ctrl-C / SIGTERM, let open streams finish for at most SECS seconds.
+    /// Answer a request head (request line and headers) over BYTES with 431 and close the
+    /// connection.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_HEADER_BYTES)]
+    max_header_bytes: usize,
+    /// Answer a request with more than N header fields with 431 and close the connection.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_HEADERS)]
+    max_headers: usize,
+    /// Close a connection that does not send a complete request head within MS milliseconds
+    /// (slow clients; idle keep-alive connections too). 0: no limit.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64)]
+    header_read_timeout: u64,
+    /// Serve at most N connections at once; more wait in the listen backlog until one closes.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// On Ctrl-C / SIGTERM: stop accepting at once, let open requests and streams finish for
+    /// at most SECS seconds, then cut them. A second signal cuts them at once.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     shutdown_grace: u64,
 }
@@ -137,8 +163,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let grace = Duration::from_secs(args.shutdown_grace);
-    match runtime.block_on(run(&args.host, args.port, state, grace)) {
+    let mut limits = Limits::default();
+    limits.max_header_bytes = args.max_header_bytes;
+    limits.max_headers = args.max_headers;
+    limits.header_read_timeout =
+        (args.header_read_timeout > 0).then(|| Duration::from_millis(args.header_read_timeout));
+    limits.max_connections = args.max_connections;
+    limits.shutdown_grace = Duration::from_secs(args.shutdown_grace);
+    match runtime.block_on(run(&args.host, args.port, state, limits)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dashscope-mock: {e}");
@@ -147,32 +179,32 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(host: &str, port: u16, state: MockState, grace: Duration) -> std::io::Result<()> {
+async fn run(host: &str, port: u16, state: MockState, limits: Limits) -> std::io::Result<()> {
     let listener = TcpListener::bind((host, port)).await?;
     let addr = listener.local_addr()?;
     tracing::info!("{} cassettes loaded", state.cassette_count());
     println!("dashscope-mock listening on http://{addr}");
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let serving = serve(listener, state.clone(), async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
+    let grace = limits.shutdown_grace;
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = serve_with(listener, state, limits, async move {
+        shutdown_signal().await;
+        tracing::info!(
+            "shutting down: no new connections; open requests have {}s to finish",
+            grace.as_secs_f64()
+        );
+        let _ = started_tx.send(());
     });
     tokio::pin!(serving);
     tokio::select! {
         r = &mut serving => return r,
-        () = shutdown_signal() => {}
+        _ = started_rx => {}
     }
-    tracing::info!(
-        "shutting down; open streams have {}s to finish",
-        grace.as_secs()
-    );
-    stop_tx.send_replace(true);
+    // Shutting down, within the grace period; a second signal cuts what is open now.
     tokio::select! {
         r = &mut serving => r,
-        () = tokio::time::sleep(grace) => {
-            tracing::warn!("grace period over; ending open streams");
-            state.stop_streams();
-            let _ = tokio::time::timeout(Duration::from_secs(2), serving).await;
+        () = shutdown_signal() => {
+            tracing::warn!("second signal: cutting open connections now");
             Ok(())
         }
     }

@@ -23,6 +23,16 @@
 //!   `last_user_message` (exact text), `last_user_message_contains` (a substring),
 //!   `tools_present` (bool), `stream` (bool).
 //!
+//! # Unified cassettes
+//!
+//! A unified cassette (see [`fixtures`](crate::fixtures)) answers a request on any generation
+//! path, in any dialect, stream or not: the request body is read as its dialect's request and
+//! then as a [`Conversation`], and the cassette's
+//! [`UnifiedMatcher`] (`match`, else derived
+//! from its `request`: model, last user text, last message role) must hold for it. It ranks as
+//! a match on the exact path, with its matcher's conditions as its specificity. The handler
+//! renders its answer in the request's dialect ([`Served::Unified`]).
+//!
 //! # Choice
 //!
 //! Among the cassettes that match, a match on the exact path beats one on the alias path; then
@@ -35,9 +45,13 @@
 //! after answering, so a run of `once` cassettes answers a multi-turn conversation turn by turn;
 //! [`CassetteSet::rearm`] brings them back.
 
+use std::cell::OnceCell;
 use std::sync::Arc;
 
-use dashscope_protocol::cassette::Cassette;
+use dashscope_protocol::cassette::{
+    self as cassette_format, Cassette, UnifiedCassette, UnifiedMatcher,
+};
+use dashscope_protocol::unified::{Conversation, DialectRequest};
 use http::HeaderMap;
 use serde::Serialize;
 use serde_json::Value;
@@ -105,8 +119,10 @@ pub struct RequestView<'a> {
 /// One cassette in a set, with its matching state.
 #[derive(Clone, Debug)]
 pub struct Entry {
-    /// The cassette.
+    /// The cassette (for a unified cassette: its [stand-in](crate::fixtures::stand_in)).
     pub cassette: Arc<Cassette>,
+    /// The unified cassette, with its effective matcher, when this is one.
+    pub unified: Option<(Arc<UnifiedCassette>, UnifiedMatcher)>,
     /// Its mock-side matcher extensions.
     pub ext: MatchExt,
     /// Where it came from.
@@ -118,6 +134,13 @@ pub struct Entry {
 }
 
 impl Entry {
+    fn served_as(&self) -> Served {
+        match &self.unified {
+            Some((u, _)) => Served::Unified(Arc::clone(u)),
+            None => Served::Recorded(Arc::clone(&self.cassette)),
+        }
+    }
+
     fn used_up(&self) -> bool {
         self.cassette.once && self.served > 0
     }
@@ -227,9 +250,101 @@ impl Evaluation {
     }
 }
 
+/// What a cassette answers with.
+#[derive(Clone, Debug)]
+pub enum Served {
+    /// A wire cassette: its recorded response, byte for byte.
+    Recorded(Arc<Cassette>),
+    /// A unified cassette: its answer, rendered in the request's dialect.
+    Unified(Arc<UnifiedCassette>),
+}
+
+impl Served {
+    /// The cassette's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Served::Recorded(c) => &c.name,
+            Served::Unified(u) => &u.name,
+        }
+    }
+}
+
+/// The conversation of a request, read once (for the unified cassettes) when first needed.
+struct Conv<'a> {
+    req: &'a RequestView<'a>,
+    cell: OnceCell<Option<Conversation>>,
+}
+
+impl<'a> Conv<'a> {
+    fn new(req: &'a RequestView<'a>) -> Self {
+        Conv {
+            req,
+            cell: OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&Conversation> {
+        self.cell
+            .get_or_init(|| {
+                let endpoint = Endpoint::from_path(self.req.path)?;
+                let request = DialectRequest::from_json(endpoint.dialect(), self.req.json?).ok()?;
+                Some(Conversation::from_request(&request))
+            })
+            .as_ref()
+    }
+}
+
+/// Checks a unified cassette against one request.
+fn evaluate_unified(
+    matcher: &UnifiedMatcher,
+    used_up: bool,
+    req: &RequestView<'_>,
+    conv: &Conv<'_>,
+) -> Evaluation {
+    let endpoint = Endpoint::from_path(req.path);
+    let mut ev = Evaluation {
+        path: if endpoint.is_some() {
+            PathFit::Exact
+        } else {
+            PathFit::Other
+        },
+        method_ok: req.method.eq_ignore_ascii_case("POST"),
+        body_leaves: (0, 0),
+        reasons: Vec::new(),
+        conditions: matcher.conditions(),
+    };
+    if used_up {
+        ev.reasons.push("once: already served".to_owned());
+    }
+    let Some(endpoint) = endpoint else {
+        ev.reasons.push(format!(
+            "path: expected a generation path, got {}",
+            req.path
+        ));
+        return ev;
+    };
+    if !ev.method_ok {
+        ev.reasons
+            .push(format!("method: expected POST, got {}", req.method));
+    }
+    match conv.get() {
+        Some(c) => ev
+            .reasons
+            .extend(matcher.mismatches(c, endpoint.dialect(), req.stream)),
+        None => ev.reasons.push(format!(
+            "body: not a {} request",
+            endpoint.dialect().as_str()
+        )),
+    }
+    ev
+}
+
 /// Checks one cassette against one request. With `explain`, every failed condition is put
 /// into words; without, the check stops at the first one (the fast path of [`CassetteSet::take`]).
-fn evaluate(entry: &Entry, req: &RequestView<'_>, explain: bool) -> Evaluation {
+fn evaluate(entry: &Entry, req: &RequestView<'_>, conv: &Conv<'_>, explain: bool) -> Evaluation {
+    if let Some((_, matcher)) = &entry.unified {
+        return evaluate_unified(matcher, entry.used_up(), req, conv);
+    }
     let mut ev = Evaluation {
         path: path_fit(entry.path(), req.path),
         method_ok: entry.method().eq_ignore_ascii_case(req.method),
@@ -480,11 +595,24 @@ impl CassetteSet {
         Self::default()
     }
 
-    /// Adds a cassette. `raw` is its JSON (for the mock's matcher extensions), if known.
+    /// Adds a cassette. `raw` is its JSON (for the mock's matcher extensions), if known; when
+    /// `raw` is a unified cassette, the entry answers in every dialect (and `cassette` is its
+    /// stand-in).
     pub fn add(&mut self, cassette: Cassette, raw: Option<&Value>, layer: Layer) {
-        let ext = raw.map(MatchExt::from_cassette_json).unwrap_or_default();
+        let unified = raw
+            .filter(|r| cassette_format::is_unified(r))
+            .and_then(|r| UnifiedCassette::from_value(r).ok())
+            .map(|u| {
+                let m = u.effective_matcher();
+                (Arc::new(u), m)
+            });
+        let ext = match (&unified, raw) {
+            (None, Some(raw)) => MatchExt::from_cassette_json(raw),
+            _ => MatchExt::default(),
+        };
         self.entries.push(Entry {
             cassette: Arc::new(cassette),
+            unified,
             ext,
             layer,
             order: self.next_order,
@@ -520,12 +648,33 @@ impl CassetteSet {
         }
     }
 
-    /// Finds the cassette that answers `req` and counts it as served.
+    /// Adds a unified cassette (it answers in every dialect).
+    pub fn add_unified(&mut self, unified: UnifiedCassette, layer: Layer) {
+        let f = crate::fixtures::Fixture::from_unified("runtime", &unified);
+        self.add(f.cassette, Some(&f.raw), layer);
+    }
+
+    /// Finds the cassette that answers `req` and counts it as served (a unified cassette
+    /// comes back as its stand-in: use [`take_served`](Self::take_served) to render it).
     pub fn take(&mut self, req: &RequestView<'_>) -> Option<Arc<Cassette>> {
+        let i = self.pick(req)?;
+        Some(Arc::clone(&self.entries[i].cassette))
+    }
+
+    /// Finds the cassette that answers `req`, counts it as served, and says what it answers
+    /// with.
+    pub fn take_served(&mut self, req: &RequestView<'_>) -> Option<Served> {
+        let i = self.pick(req)?;
+        Some(self.entries[i].served_as())
+    }
+
+    /// The entry that answers `req`, counted as served.
+    fn pick(&mut self, req: &RequestView<'_>) -> Option<usize> {
         type Key = (PathFit, i32, usize, bool, Layer, std::cmp::Reverse<u64>);
+        let conv = Conv::new(req);
         let mut best: Option<(usize, Key)> = None;
         for (i, e) in self.entries.iter().enumerate() {
-            let ev = evaluate(e, req, false);
+            let ev = evaluate(e, req, &conv, false);
             if !ev.matches() {
                 continue;
             }
@@ -543,30 +692,41 @@ impl CassetteSet {
             }
         }
         let (i, _) = best?;
-        let e = &mut self.entries[i];
-        e.served += 1;
-        Some(Arc::clone(&e.cassette))
+        self.entries[i].served += 1;
+        Some(i)
     }
 
     /// Finds the cassette named `name` (the `x-mock-cassette` request header) and counts it as
-    /// served; a used-up `once` cassette is not returned.
+    /// served; a used-up `once` cassette is not returned (a unified cassette comes back as its
+    /// stand-in: use [`take_named_served`](Self::take_named_served) to render it).
     pub fn take_named(&mut self, name: &str) -> Option<Arc<Cassette>> {
+        let e = self.named(name)?;
+        Some(Arc::clone(&e.cassette))
+    }
+
+    /// As [`take_named`](Self::take_named), saying what the cassette answers with.
+    pub fn take_named_served(&mut self, name: &str) -> Option<Served> {
+        Some(self.named(name)?.served_as())
+    }
+
+    fn named(&mut self, name: &str) -> Option<&Entry> {
         let e = self
             .entries
             .iter_mut()
             .rev()
             .find(|e| e.cassette.name == name && !e.used_up())?;
         e.served += 1;
-        Some(Arc::clone(&e.cassette))
+        Some(e)
     }
 
     /// The cassettes nearest to an unmatched request (same path first, then by how much of
     /// the body condition holds), at most `limit`.
     pub fn nearest(&self, req: &RequestView<'_>, limit: usize) -> Vec<Nearest> {
+        let conv = Conv::new(req);
         let mut scored: Vec<(Evaluation, &Entry)> = self
             .entries
             .iter()
-            .map(|e| (evaluate(e, req, true), e))
+            .map(|e| (evaluate(e, req, &conv, true), e))
             .collect();
         scored.sort_by(|(a, ea), (b, eb)| {
             let frac = |(m, t): (usize, usize)| if t == 0 { 1.0 } else { m as f64 / t as f64 };
@@ -582,7 +742,11 @@ impl CassetteSet {
             .take(limit)
             .map(|(ev, e)| Nearest {
                 name: e.cassette.name.clone(),
-                path: format!("{} {}", e.method(), e.path()),
+                path: if e.unified.is_some() {
+                    "POST (any generation path)".to_owned()
+                } else {
+                    format!("{} {}", e.method(), e.path())
+                },
                 mismatch: ev.reasons,
             })
             .collect()
@@ -731,6 +895,53 @@ mod tests {
         );
         assert!(tools_present(&json!({"parameters": {"tools": [{}]}})));
         assert!(!tools_present(&json!({"tools": []})));
+    }
+
+    #[test]
+    fn unified_cassettes_match_the_conversation_in_any_dialect() {
+        let mut set = CassetteSet::new();
+        let unified = json!({
+            "version": 1, "name": "unified/u", "description": "d",
+            "request": {"model": "m", "messages": [{"role": "user", "parts": [{"type": "text", "text": "hi"}]}]},
+            "response": {"unified": {"candidates": [{"index": 0, "text": "hello"}]}}
+        });
+        let u = UnifiedCassette::from_value(&unified).unwrap();
+        set.add_unified(u, Layer::Embedded);
+        // A wire cassette for the same chat request, one priority higher, answers chat only.
+        let raw = chat("chat/w", json!({"model": "m"}), json!({"priority": 1}));
+        set.add(cassette(&raw), Some(&raw), Layer::Embedded);
+        let headers = HeaderMap::new();
+        let chat_body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let v = view(Some(&chat_body), &headers, false);
+        assert!(matches!(set.take_served(&v), Some(Served::Recorded(c)) if c.name == "chat/w"));
+        let native_body = json!({"model": "m", "input": {"prompt": "hi"}});
+        let native = RequestView {
+            path: crate::endpoint::NATIVE_TEXT_PATH,
+            ..view(Some(&native_body), &headers, true)
+        };
+        assert!(
+            matches!(set.take_served(&native), Some(Served::Unified(u)) if u.name == "unified/u")
+        );
+        // `take` gives the stand-in, a chat cassette of the same name.
+        let stand_in = set.take(&native).unwrap();
+        assert_eq!(stand_in.name, "unified/u");
+        assert_eq!(
+            stand_in.dialect,
+            dashscope_protocol::cassette::Dialect::Chat
+        );
+        // Another question: no match, and the reason is given.
+        let other = json!({"model": "m", "input": {"prompt": "bye"}});
+        let miss = RequestView {
+            path: crate::endpoint::NATIVE_TEXT_PATH,
+            ..view(Some(&other), &headers, false)
+        };
+        assert!(set.take_served(&miss).is_none());
+        let near = set.nearest(&miss, 1);
+        assert_eq!(near[0].name, "unified/u");
+        assert!(
+            near[0].mismatch[0].starts_with("last user message"),
+            "{near:?}"
+        );
     }
 
     #[test]

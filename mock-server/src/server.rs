@@ -8,9 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::routing::any;
+use axum::serve::Listener;
 use dashscope_protocol::cassette::Cassette;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 use crate::admin::{ADMIN_PREFIX, admin};
 use crate::conn::{MockConn, MockListener};
@@ -47,24 +55,210 @@ pub fn router(state: MockState) -> Router {
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then waits for open connections.
+/// The default cap on request heads (request line and header fields), in bytes: 64 KiB, close
+/// to Envoy's default (60 KiB; the service answers through `istio-envoy`, PROTOCOL.md §6).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// The default cap on the number of request header fields (Envoy's and hyper's default).
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// The default time a connection has to send a complete request head: 30 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default cap on connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The default bound on graceful shutdown for [`serve`] and the binary: 10 s.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// hyper's smallest read buffer; a header cap below it is enforced on the parsed head instead.
+const MIN_READ_BUFFER: usize = 8192;
+/// After the grace period, how long streams cut by [`MockState::stop_streams`] get to flush
+/// what they sent before their connections are dropped.
+const CUT_FLUSH: Duration = Duration::from_millis(100);
+
+/// Connection-level limits of the HTTP server. The request *body* limit is
+/// [`MockServerBuilder::max_body_bytes`] (413 `BadRequest.TooLarge` in the request's dialect).
 ///
-/// Responses keep their recorded header-name case and `reset` faults reset the connection
-/// (see [`conn`](crate::conn)). To bound the wait for open streams, call
-/// [`MockState::stop_streams`] after a grace period.
+/// | limit | default | over it |
+/// |---|---|---|
+/// | [`max_header_bytes`](Self::max_header_bytes) | 64 KiB | `431 Request Header Fields Too Large`, empty body, connection closed |
+/// | [`max_headers`](Self::max_headers) | 100 | the same 431 |
+/// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | the connection is closed without an answer |
+/// | [`max_connections`](Self::max_connections) | 10 000 | new connections wait in the listen backlog |
+/// | [`shutdown_grace`](Self::shutdown_grace) | 10 s ([`MockServer`]: 1 s) | open requests are cut |
+///
+/// The 431 is hyper's own answer: `content-length: 0`, no body, so not in a dialect's error
+/// shape (no dialect is known before the head is parsed). A connection closed with request
+/// bytes unread (after a 413 or a 431) first reads and drops them for at most
+/// [`LINGER`](crate::conn::LINGER) (5 s), so a client still writing reads the answer rather
+/// than a reset.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut limits = dashscope_mock::server::Limits::default();
+/// limits.header_read_timeout = Some(Duration::from_secs(5));
+/// assert_eq!(limits.max_headers, 100);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The most bytes a request head (request line and header fields) may take.
+    pub max_header_bytes: usize,
+    /// The most header fields a request may carry.
+    pub max_headers: usize,
+    /// How long a connection has to send a complete request head, counted from the first
+    /// read of each head; an idle keep-alive connection is closed after the same time.
+    /// `None` (or zero): no limit.
+    pub header_read_timeout: Option<Duration>,
+    /// The most connections served at once (at least 1). Further connections are not accepted
+    /// until one closes: they wait in the listen backlog, so clients see a slow connect, not an
+    /// error.
+    pub max_connections: usize,
+    /// After shutdown starts: how long open requests (streams included) may take to finish.
+    /// Then [`MockState::stop_streams`] cuts delayed and stalled streams and every connection
+    /// still open is dropped, so shutdown ends within the grace period plus about 100 ms.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+impl Limits {
+    fn http1(&self) -> hyper::server::conn::http1::Builder {
+        let mut b = hyper::server::conn::http1::Builder::new();
+        b.timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout.filter(|d| !d.is_zero()))
+            .max_headers(self.max_headers.max(1))
+            .max_header_size(self.max_header_bytes.max(1))
+            // A head that has not ended when the buffer is full is over the limit as well.
+            .max_buf_size(self.max_header_bytes.max(MIN_READ_BUFFER));
+        b
+    }
+}
+
+/// Serves `state` on `listener` with the default [`Limits`] until `shutdown` resolves, then
+/// shuts down gracefully within [`DEFAULT_SHUTDOWN_GRACE`] (see [`serve_with`]).
 ///
 /// # Errors
 ///
-/// The serve loop's I/O error.
+/// None in practice (accept errors are logged and retried); the `Result` is kept for callers
+/// that treat serving as fallible.
 pub async fn serve<F>(listener: TcpListener, state: MockState, shutdown: F) -> io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let app = router(state).into_make_service_with_connect_info::<MockConn>();
-    axum::serve(MockListener::new(listener), app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, Limits::default(), shutdown).await
 }
+
+/// Serves `state` on `listener` under `limits` until `shutdown` resolves.
+///
+/// Responses keep their recorded header-name case and `reset` faults reset the connection
+/// (see [`conn`](crate::conn)). Each connection is HTTP/1.1 on its own task, so a slow or
+/// stalled client holds only its own connection.
+///
+/// When `shutdown` resolves the listener is closed at once (new connections are refused),
+/// idle connections are closed, and open requests may finish for
+/// [`limits.shutdown_grace`](Limits::shutdown_grace); then streams are cut and the remaining
+/// connections dropped. It returns when every connection is gone.
+///
+/// # Errors
+///
+/// None in practice (accept errors are logged and retried); the `Result` is kept for callers
+/// that treat serving as fallible.
+pub async fn serve_with<F>(
+    listener: TcpListener,
+    state: MockState,
+    limits: Limits,
+    shutdown: F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let app = router(state.clone());
+    let http = limits.http1();
+    let permits = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let mut conns: JoinSet<()> = JoinSet::new();
+    let mut listener = MockListener::new(listener);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut shutdown => None,
+            a = async {
+                // A permit first: at the cap, connections wait in the backlog, not in memory.
+                let permit = Arc::clone(&permits).acquire_owned().await;
+                (permit, listener.accept().await)
+            } => Some(a),
+        };
+        let Some((Ok(permit), (io, remote))) = accepted else {
+            break;
+        };
+        while conns.try_join_next().is_some() {}
+        let service = {
+            let app = app.clone();
+            service_fn(move |mut req: http::Request<Incoming>| {
+                req.extensions_mut()
+                    .insert(ConnectInfo(MockConn { remote }));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            })
+        };
+        let conn = http.serve_connection(TokioIo::new(io), service);
+        let mut closing = closing_rx.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            let mut conn = std::pin::pin!(conn);
+            let served = tokio::select! {
+                r = conn.as_mut() => r,
+                () = until_true(&mut closing) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = served {
+                tracing::debug!("connection from {remote}: {e}");
+            }
+        });
+    }
+    // Refuse new connections, close idle ones, let open requests finish within the grace.
+    drop(listener);
+    closing_tx.send_replace(true);
+    let open = conns.len();
+    if open > 0 {
+        tracing::debug!("shutting down with {open} open connection(s)");
+    }
+    let drained = tokio::time::timeout(limits.shutdown_grace, drain(&mut conns)).await;
+    if drained.is_err() {
+        tracing::warn!(
+            "grace period over; cutting {} open connection(s)",
+            conns.len()
+        );
+        state.stop_streams();
+        let _ = tokio::time::timeout(CUT_FLUSH, drain(&mut conns)).await;
+        conns.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Resolves once the flag is (or was) set, or its sender is gone.
+async fn until_true(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|c| *c).await;
+}
+
+async fn drain(conns: &mut JoinSet<()>) {
+    while conns.join_next().await.is_some() {}
+}
+
+/// [`MockServer`]'s default shutdown grace: 1 s (tests drop servers often).
+pub const MOCK_SERVER_SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// A mock server could not be built or started.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +288,7 @@ pub struct MockServerBuilder {
     faults: Vec<String>,
     responder: Arc<dyn Responder>,
     record: Option<(String, PathBuf)>,
-    grace: Duration,
+    limits: Limits,
     host: String,
     port: u16,
 }
@@ -110,7 +304,10 @@ impl Default for MockServerBuilder {
             faults: Vec::new(),
             responder: Arc::new(Synthetic::new()),
             record: None,
-            grace: Duration::from_secs(1),
+            limits: Limits {
+                shutdown_grace: MOCK_SERVER_SHUTDOWN_GRACE,
+                ..Limits::default()
+            },
             host: "127.0.0.1".to_owned(),
             port: 0,
         }
@@ -226,10 +423,48 @@ impl MockServerBuilder {
         self
     }
 
-    /// How long [`MockServer`]'s drop waits for open connections (default 1 s).
+    /// How long [`MockServer`]'s drop lets open requests finish before it cuts them (default
+    /// 1 s, so a test that leaves a stalled stream open does not wait long; the binary's default
+    /// is 10 s). See [`Limits::shutdown_grace`].
     pub fn shutdown_grace(mut self, d: Duration) -> Self {
-        self.grace = d;
+        self.limits.shutdown_grace = d;
         self
+    }
+
+    /// The cap on request heads in bytes (default 64 KiB); larger heads get 431.
+    pub fn max_header_bytes(mut self, n: usize) -> Self {
+        self.limits.max_header_bytes = n;
+        self
+    }
+
+    /// The cap on request header fields (default 100); more get 431.
+    pub fn max_headers(mut self, n: usize) -> Self {
+        self.limits.max_headers = n;
+        self
+    }
+
+    /// How long a connection has to send a complete request head (default 30 s; `None` or
+    /// zero: no limit). Slow and idle connections are closed after it.
+    pub fn header_read_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
+        self.limits.header_read_timeout = d.into();
+        self
+    }
+
+    /// The most connections served at once (default 10 000); more wait to be accepted.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limits.max_connections = n;
+        self
+    }
+
+    /// Replaces every connection-level limit at once (see [`Limits`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The connection-level limits [`start`](Self::start) will use.
+    pub fn current_limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The address [`start`](Self::start) binds (default `127.0.0.1`, port 0).
@@ -300,7 +535,7 @@ impl MockServerBuilder {
     /// [`BuildError`] as [`build_state`](Self::build_state), or when binding fails.
     pub fn start(self) -> Result<MockServer, BuildError> {
         let state = self.build_state()?;
-        MockServer::spawn(state, &self.host, self.port, self.grace)
+        MockServer::spawn(state, &self.host, self.port, self.limits)
     }
 }
 
@@ -344,7 +579,7 @@ impl MockServer {
         state: MockState,
         host: &str,
         port: u16,
-        grace: Duration,
+        limits: Limits,
     ) -> Result<MockServer, BuildError> {
         let std_listener = std::net::TcpListener::bind((host, port))?;
         std_listener.set_nonblocking(true)?;
@@ -369,17 +604,11 @@ impl MockServer {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
-                    let mut streams_stopped = served.shutdown_receiver();
-                    let serving = serve(listener, served, async move {
+                    // Bounded by the grace period: serve_with cuts what is still open then.
+                    let _ = serve_with(listener, served, limits, async move {
                         let _ = stopped.await;
-                    });
-                    tokio::select! {
-                        _ = serving => {}
-                        () = async {
-                            let _ = streams_stopped.wait_for(|s| *s).await;
-                            tokio::time::sleep(grace).await;
-                        } => {}
-                    }
+                    })
+                    .await;
                 });
                 runtime.shutdown_timeout(Duration::from_millis(200));
             })?;
@@ -462,8 +691,9 @@ impl MockServer {
 }
 
 impl Drop for MockServer {
+    /// Stops accepting at once, lets open requests finish for the grace period
+    /// ([`MockServerBuilder::shutdown_grace`]), cuts what is left, and joins the server thread.
     fn drop(&mut self) {
-        self.state.stop_streams();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -173,6 +173,12 @@ impl MockState {
         lock(&self.inner.cassettes).add(fixture.cassette, Some(&fixture.raw), Layer::Runtime);
     }
 
+    /// Adds a unified cassette at run time: it answers its conversation in every dialect
+    /// (and wins ties over loaded fixtures).
+    pub fn add_unified(&self, cassette: dashscope_protocol::cassette::UnifiedCassette) {
+        lock(&self.inner.cassettes).add_unified(cassette, Layer::Runtime);
+    }
+
     /// Adds a global fault (the `x-mock-fault` grammar); returns its id.
     ///
     /// # Errors

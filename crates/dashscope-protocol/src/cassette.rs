@@ -32,11 +32,51 @@
 //! * `response.body` is one of `{"json": …}` (written compactly), `{"text": "…"}` (exact bytes)
 //!   or `{"chunks": [{"delay_ms", "data"}]}` (a stream, chunk by chunk, with the delay before each).
 //! * `response.headers` is an ordered list of `[name, value]` pairs, case kept as recorded.
+//!
+//! # Unified cassettes
+//!
+//! A cassette may also be written once, in the [unified model](crate::unified), and answer the
+//! same conversation in every dialect, stream or not. It lives under
+//! `mock-server/fixtures/unified/<name>.json`; what marks it is a `response` holding a
+//! `unified` member (a [`UnifiedResponse`]) instead of a status, headers and body:
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "name": "unified/thinking-answer",
+//!   "description": "A text answer with thinking, in any dialect",
+//!   "source": "synthetic (written for the unified layer)",
+//!   "request": {"model": "qwen-plus", "messages": [{"role": "user", "parts": [{"type": "text", "text": "…"}]}]},
+//!   "match": {"model": "qwen-plus", "last_user_message": "…", "last_role": "user"},
+//!   "response": {"unified": {"id": "…", "model": "qwen-plus", "candidates": [{"index": 0, "text": "…", "reasoning": "…", "finish_reason": "stop"}],
+//!                            "usage": {"input_tokens": 12, "output_tokens": 30, "total_tokens": 42, "reasoning_tokens": 18}}}
+//! }
+//! ```
+//!
+//! * `request` is the [`Conversation`] the answer belongs to (what a client sends, in unified
+//!   form); `match` is a [`UnifiedMatcher`], compared with the conversation read from a request
+//!   of *any* dialect (its model, the text of its last user message, the role of its last
+//!   message, whether it has tools, stream or not, which dialects). Absent, it is derived from
+//!   `request`: the model, the last user text and the last message's role.
+//! * `response.unified.id` is the request id of every rendering (absent: one derived from
+//!   `name`).
+//! * `version`, `name`, `description`, `source`, `priority` and `once` mean what they mean for
+//!   a wire cassette. There is no `dialect`, no status (a unified cassette answers HTTP 200)
+//!   and no headers: the mock server renders the answer with the service's framing and
+//!   headers in whichever dialect the request arrives in.
+//!
+//! The addition is backward compatible (no member of a wire cassette changed), so the format
+//! version stays 1. [`Cassette::from_json`] refuses a unified cassette with
+//! [`CassetteError::Unified`] (a [`Cassette`] is one dialect's exact bytes; rendering a unified
+//! answer needs a renderer, which the mock server has); [`AnyCassette::from_json`] reads both
+//! kinds and [`UnifiedCassette::from_json`] the unified one.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::unified::{Conversation, Role, UnifiedResponse};
 
 /// The cassette format version this crate writes and reads.
 pub const CASSETTE_VERSION: u32 = 1;
@@ -54,6 +94,9 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// The three dialects.
+    pub const ALL: [Dialect; 3] = [Dialect::Chat, Dialect::Responses, Dialect::Native];
+
     /// The directory name under `fixtures/`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,6 +104,36 @@ impl Dialect {
             Dialect::Responses => "responses",
             Dialect::Native => "native",
         }
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A dialect name that is none of `chat`, `responses`, `native`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown dialect {0:?}: expected chat, responses or native")]
+pub struct UnknownDialect(pub String);
+
+impl std::str::FromStr for Dialect {
+    type Err = UnknownDialect;
+
+    /// `chat`, `responses` or `native` (ASCII case ignored).
+    ///
+    /// ```
+    /// use dashscope_protocol::cassette::Dialect;
+    ///
+    /// assert_eq!("Native".parse::<Dialect>().unwrap(), Dialect::Native);
+    /// assert!("soap".parse::<Dialect>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dialect::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownDialect(s.to_owned()))
     }
 }
 
@@ -204,6 +277,16 @@ pub enum CassetteError {
         /// The version found in the file.
         found: u32,
     },
+    /// A unified cassette where a wire cassette was expected: it holds an answer in the unified
+    /// model, not one dialect's bytes, and needs a renderer (the mock server) to be replayed.
+    /// Read it with [`AnyCassette::from_json`] or [`UnifiedCassette::from_json`].
+    #[error(
+        "{name:?} is a unified cassette: it answers in any dialect and needs a renderer (the mock server) to replay"
+    )]
+    Unified {
+        /// The cassette's name.
+        name: String,
+    },
 }
 
 impl Cassette {
@@ -212,8 +295,24 @@ impl Cassette {
     /// # Errors
     ///
     /// [`CassetteError::Json`] for malformed input, [`CassetteError::Version`] for a newer format.
+    ///
+    /// A unified cassette (see the [module docs](self)) is [`CassetteError::Unified`].
     pub fn from_json(text: &str) -> Result<Self, CassetteError> {
-        let c: Cassette = serde_json::from_str(text)?;
+        let c: Cassette = match serde_json::from_str(text) {
+            Ok(c) => c,
+            Err(e) => {
+                // Only a text that is not a wire cassette pays for the second look.
+                if let Ok(v) = serde_json::from_str::<Value>(text) {
+                    if is_unified(&v) {
+                        let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+                        return Err(CassetteError::Unified {
+                            name: name.to_owned(),
+                        });
+                    }
+                }
+                return Err(e.into());
+            }
+        };
         if c.version > CASSETTE_VERSION {
             return Err(CassetteError::Version { found: c.version });
         }
@@ -244,6 +343,266 @@ impl Cassette {
     }
 }
 
+/// Whether a cassette's JSON is a unified cassette (its `response` has a `unified` member).
+pub fn is_unified(raw: &Value) -> bool {
+    raw.get("response").and_then(|r| r.get("unified")).is_some()
+}
+
+/// A cassette written once in the unified model: it answers the same conversation in every
+/// dialect (see the [module docs](self)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnifiedCassette {
+    /// The format version ([`CASSETTE_VERSION`]).
+    pub version: u32,
+    /// A unique name, `unified/<scenario>`.
+    pub name: String,
+    /// One line saying what the exchange shows.
+    pub description: String,
+    /// Where the answer comes from (for a written one: `synthetic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The conversation the answer belongs to.
+    pub request: Conversation,
+    /// Which conversations this cassette answers; derived from `request` when absent.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<UnifiedMatcher>,
+    /// Higher wins when several cassettes match.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i32,
+    /// Answer only once, then step aside.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
+    /// The answer.
+    pub response: UnifiedRecordedResponse,
+}
+
+/// The response side of a unified cassette.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnifiedRecordedResponse {
+    /// The answer, rendered in the request's dialect.
+    pub unified: UnifiedResponse,
+}
+
+impl UnifiedCassette {
+    /// Parses a unified cassette from its JSON text.
+    ///
+    /// # Errors
+    ///
+    /// [`CassetteError::Json`] for malformed input (a wire cassette lacks `response.unified`),
+    /// [`CassetteError::Version`] for a newer format.
+    pub fn from_json(text: &str) -> Result<Self, CassetteError> {
+        let c: UnifiedCassette = serde_json::from_str(text)?;
+        if c.version > CASSETTE_VERSION {
+            return Err(CassetteError::Version { found: c.version });
+        }
+        Ok(c)
+    }
+
+    /// Reads a unified cassette from its JSON value.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_json`](Self::from_json).
+    pub fn from_value(raw: &Value) -> Result<Self, CassetteError> {
+        let c = UnifiedCassette::deserialize(raw)?;
+        if c.version > CASSETTE_VERSION {
+            return Err(CassetteError::Version { found: c.version });
+        }
+        Ok(c)
+    }
+
+    /// Writes the cassette as pretty JSON with a trailing newline.
+    pub fn to_json_pretty(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// The answer.
+    pub fn answer(&self) -> &UnifiedResponse {
+        &self.response.unified
+    }
+
+    /// The conditions: `match`, else the ones derived from `request`
+    /// ([`UnifiedMatcher::for_conversation`]).
+    pub fn effective_matcher(&self) -> UnifiedMatcher {
+        self.matcher
+            .clone()
+            .unwrap_or_else(|| UnifiedMatcher::for_conversation(&self.request))
+    }
+}
+
+/// Which conversations a unified cassette answers, whatever the dialect they arrive in. Every
+/// condition given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UnifiedMatcher {
+    /// The model name must equal this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The text of the last user message must equal this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_user_message: Option<String>,
+    /// The text of the last user message must contain this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_user_message_contains: Option<String>,
+    /// The last message must have this role (`user` for a first turn, `tool` after a tool's
+    /// result).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_role: Option<Role>,
+    /// Whether the conversation must (true) or must not (false) offer tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools_present: Option<bool>,
+    /// Whether the request must (true) or must not (false) ask for a stream; absent: either.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// The dialects it answers; empty: all three.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dialects: Vec<Dialect>,
+}
+
+/// The joined text of the last user message of a conversation.
+pub fn last_user_text(conv: &Conversation) -> Option<String> {
+    conv.messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(crate::unified::Message::joined_text)
+}
+
+impl UnifiedMatcher {
+    /// The conditions a conversation sets for itself: its model, the text of its last user
+    /// message and the role of its last message.
+    pub fn for_conversation(conv: &Conversation) -> Self {
+        UnifiedMatcher {
+            model: Some(conv.model.clone()),
+            last_user_message: last_user_text(conv),
+            last_role: conv.messages.last().map(|m| m.role.clone()),
+            ..Default::default()
+        }
+    }
+
+    /// How many conditions it sets (more is more specific).
+    pub fn conditions(&self) -> usize {
+        usize::from(self.model.is_some())
+            + usize::from(self.last_user_message.is_some())
+            + usize::from(self.last_user_message_contains.is_some())
+            + usize::from(self.last_role.is_some())
+            + usize::from(self.tools_present.is_some())
+            + usize::from(self.stream.is_some())
+            + usize::from(!self.dialects.is_empty())
+    }
+
+    /// Every condition `conv` (sent in `dialect`, as a stream or not) fails, in words; empty
+    /// when it matches.
+    pub fn mismatches(&self, conv: &Conversation, dialect: Dialect, stream: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.dialects.is_empty() && !self.dialects.contains(&dialect) {
+            out.push(format!(
+                "dialect: the cassette does not answer {}",
+                dialect.as_str()
+            ));
+        }
+        if let Some(want) = &self.model {
+            if *want != conv.model {
+                out.push(format!("model: expected {want:?}, got {:?}", conv.model));
+            }
+        }
+        if self.last_user_message.is_some() || self.last_user_message_contains.is_some() {
+            let last = last_user_text(conv);
+            if let Some(want) = &self.last_user_message {
+                if last.as_deref() != Some(want.as_str()) {
+                    out.push(format!(
+                        "last user message: expected {want:?}, got {last:?}"
+                    ));
+                }
+            }
+            if let Some(want) = &self.last_user_message_contains {
+                if !last.as_deref().is_some_and(|l| l.contains(want.as_str())) {
+                    out.push(format!(
+                        "last user message: expected to contain {want:?}, got {last:?}"
+                    ));
+                }
+            }
+        }
+        if let Some(want) = &self.last_role {
+            let got = conv.messages.last().map(|m| m.role.as_str());
+            if got != Some(want.as_str()) {
+                out.push(format!(
+                    "last message: expected role {:?}, got {got:?}",
+                    want.as_str()
+                ));
+            }
+        }
+        if let Some(want) = self.tools_present {
+            if want == conv.tools.is_empty() {
+                out.push(format!(
+                    "tools: expected {}",
+                    if want { "some" } else { "none" }
+                ));
+            }
+        }
+        if let Some(want) = self.stream {
+            if want != stream {
+                let kind = if want { "stream" } else { "non-stream" };
+                out.push(format!("stream: the cassette answers {kind} requests"));
+            }
+        }
+        out
+    }
+
+    /// Whether `conv` (sent in `dialect`, as a stream or not) meets every condition.
+    pub fn matches(&self, conv: &Conversation, dialect: Dialect, stream: bool) -> bool {
+        self.mismatches(conv, dialect, stream).is_empty()
+    }
+}
+
+/// A cassette of either kind.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived: read, then taken apart
+pub enum AnyCassette {
+    /// One dialect's recorded (or written) exchange.
+    Wire(Cassette),
+    /// An answer in the unified model, for any dialect.
+    Unified(UnifiedCassette),
+}
+
+impl AnyCassette {
+    /// Parses a cassette of either kind from its JSON text.
+    ///
+    /// # Errors
+    ///
+    /// [`CassetteError::Json`] for malformed input, [`CassetteError::Version`] for a newer format.
+    pub fn from_json(text: &str) -> Result<Self, CassetteError> {
+        let raw: Value = serde_json::from_str(text)?;
+        Self::from_value(&raw)
+    }
+
+    /// Reads a cassette of either kind from its JSON value.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_json`](Self::from_json).
+    pub fn from_value(raw: &Value) -> Result<Self, CassetteError> {
+        if is_unified(raw) {
+            return UnifiedCassette::from_value(raw).map(AnyCassette::Unified);
+        }
+        let c = Cassette::deserialize(raw)?;
+        if c.version > CASSETTE_VERSION {
+            return Err(CassetteError::Version { found: c.version });
+        }
+        Ok(AnyCassette::Wire(c))
+    }
+
+    /// The cassette's name.
+    pub fn name(&self) -> &str {
+        match self {
+            AnyCassette::Wire(c) => &c.name,
+            AnyCassette::Unified(c) => &c.name,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +629,79 @@ mod tests {
             Cassette::from_json(text),
             Err(CassetteError::Version { found: 99 })
         ));
+    }
+
+    fn unified_text() -> String {
+        serde_json::json!({
+            "version": 1, "name": "unified/x", "description": "d", "source": "synthetic",
+            "request": {"model": "qwen-plus", "messages": [
+                {"role": "system", "parts": [{"type": "text", "text": "Be brief."}]},
+                {"role": "user", "parts": [{"type": "text", "text": "Hi there"}]}]},
+            "response": {"unified": {"id": "u-1", "candidates": [{"index": 0, "text": "Hello!", "finish_reason": "stop"}],
+                                     "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}}}
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn unified_cassettes_are_told_apart() {
+        let text = unified_text();
+        match Cassette::from_json(&text) {
+            Err(CassetteError::Unified { name }) => assert_eq!(name, "unified/x"),
+            other => panic!("expected the unified error, got {other:?}"),
+        }
+        let u = UnifiedCassette::from_json(&text).unwrap();
+        assert_eq!(u.answer().text(), "Hello!");
+        assert_eq!(UnifiedCassette::from_json(&u.to_json_pretty()).unwrap(), u);
+        let any = AnyCassette::from_json(&text).unwrap();
+        assert_eq!(any.name(), "unified/x");
+        assert!(matches!(any, AnyCassette::Unified(_)));
+        // A wire cassette is read as one, and is not a unified cassette.
+        let wire = r#"{"version":1,"name":"chat/y","description":"d","dialect":"chat",
+            "request":{"method":"POST","path":"/p"},"response":{"status":200,"body":{"text":""}}}"#;
+        assert!(matches!(
+            AnyCassette::from_json(wire),
+            Ok(AnyCassette::Wire(_))
+        ));
+        assert!(UnifiedCassette::from_json(wire).is_err());
+        // Malformed JSON stays a JSON error.
+        assert!(matches!(
+            Cassette::from_json("{"),
+            Err(CassetteError::Json(_))
+        ));
+        let newer = text.replace("\"version\":1", "\"version\":7");
+        assert!(matches!(
+            AnyCassette::from_json(&newer),
+            Err(CassetteError::Version { found: 7 })
+        ));
+    }
+
+    #[test]
+    fn unified_matcher_reads_the_conversation() {
+        let u = UnifiedCassette::from_json(&unified_text()).unwrap();
+        let m = u.effective_matcher();
+        assert_eq!(m.model.as_deref(), Some("qwen-plus"));
+        assert_eq!(m.last_user_message.as_deref(), Some("Hi there"));
+        assert_eq!(m.last_role, Some(Role::User));
+        assert_eq!(m.conditions(), 3);
+        assert!(m.matches(&u.request, Dialect::Native, true));
+        let other = u.request.clone().tool_result("call_1", "sunny");
+        let why = m.mismatches(&other, Dialect::Chat, false);
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(why[0].starts_with("last message"), "{why:?}");
+        let strict = UnifiedMatcher {
+            model: Some("qwen-max".into()),
+            last_user_message_contains: Some("there".into()),
+            tools_present: Some(true),
+            stream: Some(false),
+            dialects: vec![Dialect::Chat],
+            ..Default::default()
+        };
+        let why = strict.mismatches(&u.request, Dialect::Responses, true);
+        assert_eq!(why.len(), 4, "{why:?}");
+        assert!(
+            !strict.matches(&u.request, Dialect::Chat, false),
+            "model and tools still fail"
+        );
     }
 }

@@ -45,6 +45,8 @@ use crate::error::Error;
 use crate::reply::Reply;
 use crate::responses_extra::{InputItemList, ListQuery, ResponseDeleted};
 
+pub use crate::conversation::blocking::{Unified, UnifiedStream};
+
 /// A Chat Completions stream: `Iterator<Item = Result<ChatChunk, Error>>`.
 pub type ChatStream = EventStream<ChatDialect>;
 /// A Responses stream: `Iterator<Item = Result<ResponseStreamEvent, Error>>`.
@@ -149,6 +151,12 @@ impl<T: BlockingTransport> Client<T> {
             client: self,
             endpoint: NativeEndpoint::default(),
         }
+    }
+
+    /// One [`Conversation`](crate::conversation::Conversation) in `dialect`, chosen at run
+    /// time (see [`conversation`](crate::conversation)).
+    pub fn conversation(&self, dialect: crate::conversation::Dialect) -> Unified<'_, T> {
+        Unified::new(self, dialect)
     }
 
     fn unary<O: Decodable>(&self, call: Call) -> Result<Reply<O>, Error> {

@@ -153,6 +153,13 @@ impl<T: Transport> Client<T> {
         }
     }
 
+    /// One [`Conversation`](crate::conversation::Conversation) in `dialect`, chosen at run
+    /// time: converted to the dialect's request, sent through its group, read back as a
+    /// [`UnifiedResponse`](crate::conversation::UnifiedResponse) (see [`conversation`](crate::conversation)).
+    pub fn conversation(&self, dialect: crate::conversation::Dialect) -> crate::Unified<'_, T> {
+        crate::Unified::new(self, dialect)
+    }
+
     /// Sends a non-stream call, retrying as the policy allows.
     async fn unary<O: Decodable>(&self, call: Call) -> Result<Reply<O>, Error> {
         let span = call.span();

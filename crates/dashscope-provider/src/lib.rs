@@ -7,6 +7,7 @@
 //! | [`client.chat()`](Client::chat) | OpenAI-compatible Chat Completions | `create`, `create_stream` |
 //! | [`client.responses()`](Client::responses) | OpenAI-compatible Responses | `create`, `create_stream`, `retrieve`, `delete`, `input_items` |
 //! | [`client.native()`](Client::native) | DashScope native generation | `generate`, `generate_stream` |
+//! | [`client.conversation(dialect)`](Client::conversation) | any of the three, chosen at run time, in the [unified model](conversation) | `send`, `stream` |
 //!
 //! The wire types are [`dashscope_protocol`]'s, re-exported as [`protocol`].
 //!
@@ -74,6 +75,7 @@ pub use dashscope_protocol as protocol;
 pub use dashscope_transport as transport;
 
 pub mod config;
+pub mod conversation;
 pub mod dialect;
 pub mod endpoint;
 pub mod error;
@@ -101,6 +103,8 @@ pub use retry::RetryPolicy;
 
 #[cfg(feature = "async")]
 pub use client::{Chat, ChatStream, Client, Native, NativeStream, Responses, ResponsesStream};
+#[cfg(feature = "async")]
+pub use conversation::{Unified, UnifiedStream};
 #[cfg(feature = "async")]
 pub use stream::EventStream;
 

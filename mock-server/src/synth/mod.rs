@@ -32,6 +32,10 @@
 //!
 //! Answers are rendered through one internal trait (`render::Render`), one implementation per
 //! dialect, writing members in the order the recordings show.
+//!
+//! The same rendering replays **unified cassettes** (`fixtures/unified/`, see
+//! [`dashscope_protocol::cassette`]): one answer written in the unified model, rendered by
+//! [`render_unified_cassette`] in whichever dialect the request arrives in, stream or not.
 
 mod generate;
 mod prompt;
@@ -46,6 +50,7 @@ use crate::models::ModelPolicy;
 use crate::responder::{MockRequest, Responder};
 use crate::validate::validate;
 
+use dashscope_protocol::cassette::UnifiedCassette;
 use dashscope_protocol::unified::UnifiedResponse;
 use generate::generate;
 use prompt::Prompt;
@@ -167,6 +172,47 @@ pub fn render_unified(
         .is_some_and(|u| u.reasoning_tokens.is_some_and(|r| r > 0));
     let laid_out = generate::layout(answer, thinking, seed);
     render(endpoint, request, stream, request_id, created, &laid_out)
+}
+
+/// The request id every rendering of a unified cassette carries (as `x-request-id` and in the
+/// body, like a recorded cassette's): its answer's `id`, else a UUID-shaped hash of its name.
+pub fn unified_request_id(cassette: &UnifiedCassette) -> String {
+    if let Some(id) = cassette.answer().id.as_deref().filter(|id| !id.is_empty()) {
+        return id.to_owned();
+    }
+    let a = generate::fnv1a(cassette.name.as_bytes());
+    let b = generate::fnv1a(format!("{}/unified", cassette.name).as_bytes());
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// Renders a unified cassette's answer as `endpoint`'s dialect would send it, stream or not
+/// ([`render_unified`]), deterministically: the request id is [`unified_request_id`], the time
+/// written in the answer is [`SEEDED_CREATED`](crate::handler::SEEDED_CREATED) and the gateway's
+/// time headers say the same instant. The same request always gets the same bytes, as from a
+/// recorded cassette.
+pub fn render_unified_cassette(
+    endpoint: Endpoint,
+    request: &Value,
+    stream: bool,
+    cassette: &UnifiedCassette,
+) -> RecordedResponse {
+    let created = crate::handler::SEEDED_CREATED;
+    let id = unified_request_id(cassette);
+    let mut r = render_unified(endpoint, request, stream, &id, created, cassette.answer());
+    let at = (created * 1000).to_string();
+    for (name, value) in &mut r.headers {
+        if name == "req-arrive-time" || name == "resp-start-time" {
+            value.clone_from(&at);
+        }
+    }
+    r
 }
 
 fn render(

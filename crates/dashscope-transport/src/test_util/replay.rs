@@ -48,10 +48,21 @@ use crate::{BlockingBody, BlockingTransport, ByteStream, Phase, Transport, Trans
 /// body: `json` and `text` bodies as one chunk, `chunks` bodies chunk by chunk, each after its
 /// `delay_ms` (`tokio::time::sleep` on the async side, `std::thread::sleep` on the blocking
 /// side; [`without_delays`](Self::without_delays) skips them).
+///
+/// # Unified cassettes
+///
+/// A unified cassette (`mock-server/fixtures/unified/`, see `dashscope_protocol::cassette`)
+/// holds an answer in the unified model, to be rendered in whichever dialect a request
+/// arrives in; this transport replays bytes and has no renderer. [`from_dir`](Self::from_dir)
+/// skips unified cassettes (so it can load the whole fixture tree; see
+/// [`skipped`](Self::skipped)), and [`from_files`](Self::from_files) refuses one with
+/// [`ReplayLoadError::Cassette`] whose source is `CassetteError::Unified`. Serve them with
+/// the mock server.
 pub struct ReplayTransport {
     entries: Vec<Entry>,
     used: Mutex<Vec<bool>>,
     delays: bool,
+    skipped: Vec<PathBuf>,
 }
 
 struct Entry {
@@ -209,10 +220,12 @@ impl ReplayTransport {
             entries,
             used,
             delays: true,
+            skipped: Vec::new(),
         }
     }
 
-    /// Loads every `*.json` file under `dir` (recursively, in path order) as a cassette.
+    /// Loads every `*.json` file under `dir` (recursively, in path order) as a cassette,
+    /// skipping unified cassettes (listed by [`skipped`](Self::skipped)).
     ///
     /// # Errors
     ///
@@ -222,7 +235,7 @@ impl ReplayTransport {
         let mut files = Vec::new();
         collect_json(dir.as_ref(), &mut files)?;
         files.sort();
-        Self::from_files(files)
+        Self::load(files, true)
     }
 
     /// Loads each file as a cassette, in the order given.
@@ -230,25 +243,45 @@ impl ReplayTransport {
     /// # Errors
     ///
     /// [`ReplayLoadError::Io`] if a file cannot be read, [`ReplayLoadError::Cassette`] if it
-    /// is not a valid cassette.
+    /// is not a valid cassette, or is a unified cassette (source `CassetteError::Unified`:
+    /// this transport cannot render dialects).
     pub fn from_files(
         files: impl IntoIterator<Item = impl AsRef<Path>>,
     ) -> Result<Self, ReplayLoadError> {
+        Self::load(files, false)
+    }
+
+    fn load(
+        files: impl IntoIterator<Item = impl AsRef<Path>>,
+        skip_unified: bool,
+    ) -> Result<Self, ReplayLoadError> {
         let mut cassettes = Vec::new();
+        let mut skipped = Vec::new();
         for file in files {
             let path = file.as_ref();
             let text = std::fs::read_to_string(path).map_err(|source| ReplayLoadError::Io {
                 path: path.to_owned(),
                 source,
             })?;
-            let cassette =
-                Cassette::from_json(&text).map_err(|source| ReplayLoadError::Cassette {
-                    path: path.to_owned(),
-                    source,
-                })?;
-            cassettes.push(cassette);
+            match Cassette::from_json(&text) {
+                Ok(cassette) => cassettes.push(cassette),
+                Err(CassetteError::Unified { .. }) if skip_unified => skipped.push(path.to_owned()),
+                Err(source) => {
+                    return Err(ReplayLoadError::Cassette {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            }
         }
-        Ok(Self::new(cassettes))
+        let mut t = Self::new(cassettes);
+        t.skipped = skipped;
+        Ok(t)
+    }
+
+    /// The unified cassettes [`from_dir`](Self::from_dir) skipped, in path order.
+    pub fn skipped(&self) -> &[PathBuf] {
+        &self.skipped
     }
 
     /// Serves chunks back to back, ignoring their `delay_ms`.
@@ -364,6 +397,7 @@ impl fmt::Debug for ReplayTransport {
         f.debug_struct("ReplayTransport")
             .field("cassettes", &names)
             .field("delays", &self.delays)
+            .field("skipped", &self.skipped)
             .finish()
     }
 }
@@ -393,6 +427,41 @@ impl BlockingTransport for ReplayTransport {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn unified_cassettes_are_skipped_by_from_dir_and_refused_by_from_files() {
+        let dir = std::env::temp_dir().join(format!("dst-replay-unified-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("unified")).unwrap();
+        let unified = json!({
+            "version": 1, "name": "unified/u", "description": "d",
+            "request": {"model": "m", "messages": [{"role": "user", "parts": [{"type": "text", "text": "hi"}]}]},
+            "response": {"unified": {"candidates": [{"index": 0, "text": "hello"}]}}
+        });
+        let wire = json!({
+            "version": 1, "name": "chat/w", "description": "d", "dialect": "chat",
+            "request": {"method": "POST", "path": "/p"},
+            "response": {"status": 200, "body": {"text": "{}"}}
+        });
+        let u = dir.join("unified").join("u.json");
+        std::fs::write(&u, unified.to_string()).unwrap();
+        std::fs::write(dir.join("w.json"), wire.to_string()).unwrap();
+        let t = ReplayTransport::from_dir(&dir).unwrap();
+        let names: Vec<&str> = t.cassettes().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["chat/w"]);
+        assert_eq!(t.skipped(), std::slice::from_ref(&u));
+        let err = ReplayTransport::from_files([&u]).err().unwrap();
+        assert!(
+            matches!(
+                &err,
+                ReplayLoadError::Cassette {
+                    source: CassetteError::Unified { name },
+                    ..
+                } if name == "unified/u"
+            ),
+            "{err:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn partial_matching() {
