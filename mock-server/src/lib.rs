@@ -72,6 +72,6 @@ pub use faults::{FaultParseError, FaultSpec};
 pub use journal::JournalEntry;
 pub use models::ModelPolicy;
 pub use responder::{MockRequest, NoSynthesis, Responder, responder_fn};
-pub use server::{BuildError, MockServer, MockServerBuilder, router, serve};
+pub use server::{BuildError, Limits, MockServer, MockServerBuilder, router, serve, serve_with};
 pub use state::{MockConfig, MockState};
 pub use synth::Synthetic;
