@@ -1,14 +1,17 @@
 //! Project automation, in the cargo-xtask style: `cargo xtask <command>`.
 //!
 //! * `ci`: everything `.ci/run` runs: formatting, clippy, then `test`.
-//! * `test`: the README's test command: the whole workspace's tests, doctests included.
+//! * `test`: the README's test command: the whole workspace's tests, doctests included, every
+//!   bench once in test mode, and the official Python SDKs against the mock server.
+//! * `bench`: the criterion benches for real, then the report tables.
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci|test|fmt>
+const USAGE: &str = "usage: cargo xtask <ci|test|bench|fmt>
 
   ci     cargo fmt --check, cargo clippy -D warnings, the blocking-only build, then `test`
-  test   the workspace's tests, then the Python SDK suite (the README's test command)
+  test   the workspace's tests, benches once in test mode, the Python SDK suite (the README's test command)
+  bench  the criterion benches (peers in the same run), then the report tables
   fmt    cargo fmt --all";
 
 fn main() -> ExitCode {
@@ -17,6 +20,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(),
         Some("fmt") => cargo(&["fmt", "--all"]),
+        Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -62,7 +66,34 @@ fn check_blocking_only() -> Result<(), String> {
 
 fn test() -> Result<(), String> {
     cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
+    // Every criterion bench once, in test mode (never timed in CI).
+    cargo(&["test", "-p", "dashscope-benches", "--benches"])?;
     python_clients()
+}
+
+/// The criterion benches for real, then the Markdown report of the run (BENCHMARKS.md's tables).
+/// Extra arguments go to criterion (e.g. a bench name filter).
+fn bench(extra: &[String]) -> Result<(), String> {
+    let mut args = vec![
+        "bench",
+        "-p",
+        "dashscope-benches",
+        "--",
+        "--warm-up-time",
+        "1",
+        "--measurement-time",
+        "3",
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args)?;
+    cargo(&[
+        "run",
+        "--release",
+        "-p",
+        "dashscope-benches",
+        "--bin",
+        "bench-report",
+    ])
 }
 
 /// The official Python `openai` and `dashscope` SDKs against the mock server (makes its own
