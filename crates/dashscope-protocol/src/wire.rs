@@ -250,9 +250,16 @@ macro_rules! wire_struct {
                             match key.as_str() {
                                 $(
                                     $crate::__wire_name!($field $(, $wire)?) => {
+                                        // The last occurrence of a duplicated member wins.
                                         match map.next_value::<::core::option::Option<$ty>>()? {
-                                            Some(v) => out.$field = v,
+                                            Some(v) => {
+                                                out.$field = v;
+                                                if !out.extra.is_empty() {
+                                                    out.extra.remove(key.as_str());
+                                                }
+                                            }
                                             None => {
+                                                out.$field = ::core::default::Default::default();
                                                 out.extra.insert(key.into_owned(), ::serde_json::Value::Null);
                                             }
                                         }

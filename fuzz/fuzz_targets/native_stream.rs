@@ -1,0 +1,4 @@
+//! Fuzz target `native_stream`: see `dashscope_fuzz::bodies::native_stream` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| dashscope_fuzz::bodies::native_stream(data));
