@@ -4,14 +4,18 @@
 //! * `test`: the README's test command: the whole workspace's tests, doctests included, every
 //!   bench once in test mode, and the official Python SDKs against the mock server.
 //! * `bench`: the criterion benches for real, then the report tables.
+//! * `fuzz --time N`: every cargo-fuzz target in `fuzz/` for N seconds each (stable toolchain,
+//!   no sanitizer; see `fuzz/README.md`). New finds go to `fuzz/target/new-corpus/`, so the
+//!   committed corpus is not changed.
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci|test|bench|fmt>
+const USAGE: &str = "usage: cargo xtask <ci|test|bench|fuzz|fmt>
 
   ci     cargo fmt --check, cargo clippy -D warnings, the blocking-only build, then `test`
   test   the workspace's tests, benches once in test mode, the Python SDK suite (the README's test command)
   bench  the criterion benches (peers in the same run), then the report tables
+  fuzz   [--time SECS] [TARGET…]  every fuzz target (or those named) for SECS each (default 60)
   fmt    cargo fmt --all";
 
 fn main() -> ExitCode {
@@ -21,6 +25,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("fmt") => cargo(&["fmt", "--all"]),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -124,4 +129,73 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     } else {
         Err(format!("`cargo {}` failed ({status})", args.join(" ")))
     }
+}
+
+/// The fuzz targets, in the order they run.
+const FUZZ_TARGETS: &[&str] = &[
+    "sse_decoder",
+    "chat_stream",
+    "responses_stream",
+    "native_stream",
+    "responses_json",
+];
+
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let mut secs = 60u64;
+    let mut targets: Vec<&str> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--time" {
+            let v = it.next().ok_or("--time needs a number of seconds")?;
+            secs = v
+                .parse()
+                .map_err(|_| format!("--time {v:?} is not a number of seconds"))?;
+        } else {
+            targets.push(a.as_str());
+        }
+    }
+    if targets.is_empty() {
+        targets = FUZZ_TARGETS.to_vec();
+    }
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let have_fuzz = Command::new(&cargo_bin)
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_fuzz {
+        cargo(&["install", "cargo-fuzz", "--locked"])?;
+    }
+    for t in targets {
+        let new_corpus = format!("target/new-corpus/{t}");
+        std::fs::create_dir_all(format!("fuzz/{new_corpus}"))
+            .map_err(|e| format!("cannot create fuzz/{new_corpus}: {e}"))?;
+        let max_time = format!("-max_total_time={secs}");
+        let corpus = format!("corpus/{t}");
+        let fuzz_args = [
+            "fuzz",
+            "run",
+            "--sanitizer",
+            "none",
+            t,
+            new_corpus.as_str(),
+            corpus.as_str(),
+            "--",
+            max_time.as_str(),
+            "-timeout=10",
+            "-dict=dict/protocol.dict",
+            "-print_final_stats=1",
+        ];
+        eprintln!("$ (cd fuzz && cargo {})", fuzz_args.join(" "));
+        let status = Command::new(&cargo_bin)
+            .current_dir("fuzz")
+            .args(fuzz_args)
+            .status()
+            .map_err(|e| format!("could not run cargo fuzz: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "fuzz target {t} failed ({status}); see fuzz/artifacts/{t}/"
+            ));
+        }
+    }
+    Ok(())
 }
