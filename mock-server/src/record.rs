@@ -270,7 +270,17 @@ fn recorded_request_headers(headers: &HeaderMap) -> std::collections::BTreeMap<S
 /// Replaces key-like strings (`sk-` and 8 or more key characters) and the exact key.
 pub fn scrub(text: &str, key: Option<&str>) -> String {
     let text = match key {
-        Some(k) if k.len() >= 4 => text.replace(k, KEY_PLACEHOLDER),
+        Some(k) if k.len() >= 4 => {
+            // The key verbatim, and as it appears inside a JSON string (a key holding a
+            // character JSON escapes, such as `\` or `"`, is echoed escaped in JSON bodies).
+            let text = text.replace(k, KEY_PLACEHOLDER);
+            let escaped = json_escaped(k);
+            if escaped != k {
+                text.replace(&escaped, KEY_PLACEHOLDER)
+            } else {
+                text
+            }
+        }
         _ => text.to_owned(),
     };
     let bytes = text.as_bytes();
@@ -298,7 +308,13 @@ pub fn scrub(text: &str, key: Option<&str>) -> String {
 
 /// Whether a cassette's text still holds the key (then it must not be written).
 fn leaks_key(text: &str, key: Option<&str>) -> bool {
-    key.is_some_and(|k| !k.is_empty() && (text.contains(k) || text.contains(&json_escaped(k))))
+    key.is_some_and(|k| {
+        let escaped = json_escaped(k);
+        !k.is_empty()
+            && (text.contains(k)
+                || text.contains(&escaped)
+                || text.contains(&json_escaped(&escaped)))
+    })
 }
 
 fn json_escaped(s: &str) -> String {

@@ -280,7 +280,12 @@ fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPl
         if let Some((_, piece)) = chunks.get_mut(i) {
             *piece = edit(piece, |v| {
                 if let Some((s, e)) = data_payload(v) {
-                    let keep = s + (e - s) / 2;
+                    // Cut in the middle, on a character boundary: the fault is malformed JSON,
+                    // not invalid UTF-8.
+                    let mut keep = s + (e - s) / 2;
+                    while keep > s && (v[keep] & 0xC0) == 0x80 {
+                        keep -= 1;
+                    }
                     v.drain(keep..e);
                 }
             });

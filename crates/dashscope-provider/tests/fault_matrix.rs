@@ -1291,7 +1291,6 @@ fn render(verdicts: &BTreeMap<Case, Verdict>) -> String {
 /// error, not the decode error the fault is meant to cause. The matrix works around it by
 /// truncating another Responses event; this test shows the fault as it should behave.
 #[test]
-#[ignore = "needs mock: malformed-json truncates by bytes and can split a UTF-8 character (responses/intro-stream event 7 becomes an invalid-UTF-8 fault); truncating at a char boundary fixes it"]
 fn malformed_json_keeps_the_event_utf8() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
