@@ -79,6 +79,12 @@ fn human_time(ns: f64) -> String {
     }
 }
 
+/// The row the others are compared with: our client or pipeline, or the mock server as
+/// configured by default.
+fn is_ours(function: &str) -> bool {
+    function == "dashscope" || function == "dashscope-mock"
+}
+
 fn main() -> ExitCode {
     let dir = std::env::args().nth(1).map_or_else(
         || {
@@ -121,11 +127,11 @@ fn main() -> ExitCode {
         for row in rows.iter() {
             let ours = rows
                 .iter()
-                .find(|r| r.function == "dashscope" && r.value == row.value)
+                .find(|r| is_ours(&r.function) && r.value == row.value)
                 .map(|r| r.median_ns);
             // > 1: we are faster than this row by that factor.
             let ratio = match ours {
-                Some(o) if row.function != "dashscope" => format!("{:.2}x", row.median_ns / o),
+                Some(o) if !is_ours(&row.function) => format!("{:.2}x", row.median_ns / o),
                 _ => "1".to_owned(),
             };
             let thrpt = row.bytes.map_or_else(

@@ -1,0 +1,228 @@
+//! Memory (issue 6, item 5): RSS while a 1,000,000-event compat stream is consumed.
+//!
+//! ```sh
+//! cargo run --release -p dashscope-benches --example memory            # 1,000,000 events
+//! cargo run --release -p dashscope-benches --example memory -- 200000  # another count
+//! ```
+//!
+//! The stream is one 10,000-event turn without tool calls (thinking, then a Chinese and
+//! English answer) whose delta events are repeated, then the finish chunk, the usage chunk and
+//! `[DONE]`; it is never held whole in memory (the server sends the repeated 3 MB block as
+//! body frames). Three consumers, one after the other, each sampled for `VmRSS` every 10 ms:
+//!
+//! 1. **pipeline**: the protocol crate's `sse::Decoder` and `ChatStreamDecoder` fed the bytes
+//!    in 4 KiB pieces, every chunk dropped (nothing accumulates: RSS must stay flat);
+//! 2. **dashscope client**: `client.chat().create_stream` over loopback from a bare axum
+//!    server, drained with `next_chunk()` (the client folds every chunk into its accumulator,
+//!    so RSS grows with the text received);
+//! 3. **async-openai client**: the same stream, drained with `StreamExt::next`.
+//!
+//! Exits non-zero when the pipeline's RSS grows by more than 8 MiB over the run.
+
+use std::process::ExitCode;
+
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionRequestMessage, ChatCompletionRequestUserMessage, CreateChatCompletionRequest,
+};
+use bytes::Bytes;
+use dashscope_protocol::chat::ChatStreamDecoder;
+use dashscope_protocol::sse::Decoder;
+use dashscope_protocol::stream::{StreamDecode, StreamItem};
+use dashscope_provider::protocol::chat::{ChatRequest, Message};
+use dashscope_provider::{Client, Config};
+use futures_util::StreamExt as _;
+
+#[path = "../benches/common/loopback.rs"]
+mod loopback;
+
+use loopback::{BareServer, RssSampler, StreamBody};
+
+const MIB: f64 = 1024.0;
+
+/// Pipeline growth allowed before the run counts as accumulating.
+const FLAT_KIB: u64 = 8 * 1024;
+
+struct Row {
+    name: &'static str,
+    chunks: usize,
+    before: u64,
+    peak: u64,
+    after: u64,
+    secs: f64,
+}
+
+fn report(r: &Row) {
+    println!(
+        "{:<22} {:>9} chunks  {:>6.2} s  RSS before {:>7.1} MiB  peak {:>7.1} MiB  growth {:>7.1} MiB  after {:>7.1} MiB",
+        r.name,
+        r.chunks,
+        r.secs,
+        r.before as f64 / MIB,
+        r.peak as f64 / MIB,
+        r.peak.saturating_sub(r.before) as f64 / MIB,
+        r.after as f64 / MIB,
+    );
+}
+
+fn measure(name: &'static str, f: impl FnOnce() -> usize) -> Row {
+    let (before, _) = loopback::rss_kib();
+    let sampler = RssSampler::start();
+    let start = std::time::Instant::now();
+    let chunks = f();
+    let secs = start.elapsed().as_secs_f64();
+    let (peak, _) = sampler.finish();
+    let (after, _) = loopback::rss_kib();
+    Row {
+        name,
+        chunks,
+        before,
+        peak: peak.max(after),
+        after,
+        secs,
+    }
+}
+
+/// The protocol pipeline over the repeated body, nothing kept: chunks seen.
+fn pipeline(body: &StreamBody) -> usize {
+    let StreamBody::Repeated {
+        head,
+        middle,
+        repeat,
+        tail,
+    } = body
+    else {
+        return 0;
+    };
+    let mut sse = Decoder::new();
+    let mut dec = ChatStreamDecoder::new();
+    let mut chunks = 0;
+    let frames = std::iter::once(head)
+        .chain(std::iter::repeat_n(middle, *repeat))
+        .chain(std::iter::once(tail));
+    for frame in frames {
+        for piece in frame.chunks(4096) {
+            sse.feed(piece);
+            while let Some(ev) = sse.next_event() {
+                let ev = ev.expect("valid SSE");
+                if let StreamItem::Chunk(c) = dec.decode(&ev).expect("valid chunk") {
+                    std::hint::black_box(c);
+                    chunks += 1;
+                }
+            }
+        }
+    }
+    sse.finish();
+    while let Some(ev) = sse.next_event() {
+        let ev = ev.expect("valid SSE");
+        if let StreamItem::Chunk(c) = dec.decode(&ev).expect("valid chunk") {
+            std::hint::black_box(c);
+            chunks += 1;
+        }
+    }
+    chunks
+}
+
+fn main() -> ExitCode {
+    let events: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (body, events) = loopback::repeated_compat_stream(events);
+    let bytes = match &body {
+        StreamBody::Repeated {
+            middle,
+            repeat,
+            tail,
+            ..
+        } => middle.len() * repeat + tail.len(),
+        StreamBody::Whole(b) => b.len(),
+    };
+    println!(
+        "stream: {events} events, {:.1} MiB (never held whole)",
+        bytes as f64 / MIB / MIB
+    );
+
+    let rows = [
+        measure("pipeline (no acc.)", || pipeline(&body)),
+        {
+            let server = BareServer::start(body.clone(), Bytes::new(), 1);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let config = Config::builder()
+                .api_key("sk-bench")
+                .base_url(server.uri())
+                .max_retries(0)
+                .build()
+                .expect("config");
+            let client = Client::new(config).expect("client");
+            measure("dashscope client", || {
+                rt.block_on(async {
+                    let req = ChatRequest::new("qwen-plus", vec![Message::user("Hello!")]);
+                    let mut s = client.chat().create_stream(req).await.expect("stream");
+                    let mut n = 0;
+                    while let Some(c) = s.next_chunk().await {
+                        std::hint::black_box(c.expect("chunk"));
+                        n += 1;
+                    }
+                    n
+                })
+            })
+        },
+        {
+            let server = BareServer::start(body.clone(), Bytes::new(), 1);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let client = async_openai::Client::with_config(
+                OpenAIConfig::new()
+                    .with_api_key("sk-bench")
+                    .with_api_base(format!("{}/compatible-mode/v1", server.uri())),
+            );
+            measure("async-openai client", || {
+                rt.block_on(async {
+                    let req = CreateChatCompletionRequest {
+                        model: "qwen-plus".to_owned(),
+                        messages: vec![ChatCompletionRequestMessage::User(
+                            ChatCompletionRequestUserMessage::from("Hello!"),
+                        )],
+                        ..Default::default()
+                    };
+                    let mut s = client.chat().create_stream(req).await.expect("stream");
+                    let mut n = 0;
+                    while let Some(c) = s.next().await {
+                        std::hint::black_box(c.expect("chunk"));
+                        n += 1;
+                    }
+                    n
+                })
+            })
+        },
+    ];
+    for r in &rows {
+        report(r);
+    }
+    let mut ok = true;
+    for r in &rows {
+        if r.chunks != events - 1 {
+            eprintln!("{}: {} chunks, expected {}", r.name, r.chunks, events - 1);
+            ok = false;
+        }
+    }
+    let growth = rows[0].peak.saturating_sub(rows[0].before);
+    if growth > FLAT_KIB {
+        eprintln!("pipeline RSS grew by {:.1} MiB", growth as f64 / MIB);
+        ok = false;
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
