@@ -91,6 +91,15 @@ fn bench(extra: &[String]) -> Result<(), String> {
     ];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)?;
+    // The memory row (not a criterion bench): a 1,000,000-event stream, RSS sampled.
+    cargo(&[
+        "run",
+        "--release",
+        "-p",
+        "dashscope-benches",
+        "--example",
+        "memory",
+    ])?;
     cargo(&[
         "run",
         "--release",
