@@ -147,6 +147,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "responses_stream",
     "native_stream",
     "responses_json",
+    "mock_router",
 ];
 
 fn fuzz(args: &[String]) -> Result<(), String> {
