@@ -9,6 +9,21 @@ use super::response::{
 };
 use crate::stream::Accumulate;
 
+/// Finds (or starts) the output item an event names, as the given variant, and runs the body on
+/// it; an item of another kind at that place is left alone.
+macro_rules! on_item {
+    ($acc:expr, $e:expr, $variant:ident, |$c:ident| $body:block) => {
+        if let OutputItem::$variant($c) =
+            $acc.item_mut($e.item_id.as_deref(), $e.output_index, |id| {
+                OutputItem::$variant(super::response::$variant {
+                    id,
+                    ..Default::default()
+                })
+            })
+        $body
+    };
+}
+
 /// Folds [`ResponseStreamEvent`](super::ResponseStreamEvent)s into a [`Response`].
 ///
 /// * The envelope (id, model, created_at, tools, …) comes from `response.created` /
@@ -300,103 +315,47 @@ impl ResponsesAccumulator {
                 }
             }
             E::FunctionCallArgumentsDelta(e) => {
-                if let OutputItem::FunctionCall(c) =
-                    self.item_mut(e.item_id.as_deref(), e.output_index, |id| {
-                        OutputItem::FunctionCall(super::response::FunctionCall {
-                            id,
-                            ..Default::default()
-                        })
-                    })
-                {
+                on_item!(self, e, FunctionCall, |c| {
                     c.arguments.push_str(&e.delta);
-                }
+                });
             }
             E::FunctionCallArgumentsDone(e) => {
-                if let OutputItem::FunctionCall(c) =
-                    self.item_mut(e.item_id.as_deref(), e.output_index, |id| {
-                        OutputItem::FunctionCall(super::response::FunctionCall {
-                            id,
-                            ..Default::default()
-                        })
-                    })
-                {
+                on_item!(self, e, FunctionCall, |c| {
                     c.arguments.clone_from(&e.arguments);
                     if let Some(name) = &e.name {
                         c.name.clone_from(name);
                     }
-                }
+                });
             }
             E::CustomToolCallInputDelta(e) => {
-                if let OutputItem::CustomToolCall(c) =
-                    self.item_mut(e.item_id.as_deref(), e.output_index, |id| {
-                        OutputItem::CustomToolCall(super::response::CustomToolCall {
-                            id,
-                            ..Default::default()
-                        })
-                    })
-                {
+                on_item!(self, e, CustomToolCall, |c| {
                     c.input.push_str(&e.delta);
-                }
+                });
             }
             E::CustomToolCallInputDone(e) => {
-                if let OutputItem::CustomToolCall(c) =
-                    self.item_mut(e.item_id.as_deref(), e.output_index, |id| {
-                        OutputItem::CustomToolCall(super::response::CustomToolCall {
-                            id,
-                            ..Default::default()
-                        })
-                    })
-                {
+                on_item!(self, e, CustomToolCall, |c| {
                     c.input.clone_from(&e.input);
-                }
+                });
             }
             E::McpCallArgumentsDelta(e) => {
-                if let OutputItem::McpCall(c) =
-                    self.item_mut(e.item_id.as_deref(), e.output_index, |id| {
-                        OutputItem::McpCall(super::response::McpCall {
-                            id,
-                            ..Default::default()
-                        })
-                    })
-                {
+                on_item!(self, e, McpCall, |c| {
                     c.arguments.push_str(&e.delta);
-                }
+                });
             }
             E::McpCallArgumentsDone(e) => {
-                if let OutputItem::McpCall(c) =
-                    self.item_mut(e.item_id.as_deref(), e.output_index, |id| {
-                        OutputItem::McpCall(super::response::McpCall {
-                            id,
-                            ..Default::default()
-                        })
-                    })
-                {
+                on_item!(self, e, McpCall, |c| {
                     c.arguments.clone_from(&e.arguments);
-                }
+                });
             }
             E::CodeInterpreterCallCodeDelta(e) => {
-                if let OutputItem::CodeInterpreterCall(c) =
-                    self.item_mut(e.item_id.as_deref(), e.output_index, |id| {
-                        OutputItem::CodeInterpreterCall(super::response::CodeInterpreterCall {
-                            id,
-                            ..Default::default()
-                        })
-                    })
-                {
+                on_item!(self, e, CodeInterpreterCall, |c| {
                     c.code.get_or_insert_with(String::new).push_str(&e.delta);
-                }
+                });
             }
             E::CodeInterpreterCallCodeDone(e) => {
-                if let OutputItem::CodeInterpreterCall(c) =
-                    self.item_mut(e.item_id.as_deref(), e.output_index, |id| {
-                        OutputItem::CodeInterpreterCall(super::response::CodeInterpreterCall {
-                            id,
-                            ..Default::default()
-                        })
-                    })
-                {
+                on_item!(self, e, CodeInterpreterCall, |c| {
                     c.code = Some(e.code.clone());
-                }
+                });
             }
             E::WebSearchCallInProgress(e) => {
                 self.status(e.item_id.as_deref(), e.output_index, ItemStatus::InProgress)
