@@ -502,22 +502,14 @@ where
     }
 }
 
-/// Whether [`round_trip`] tolerates the two known bugs of `wire_struct!` with `null` members.
-///
-/// 1. A known member given twice, one occurrence `null` (`{"request_id":null,"request_id":"a"}`
-///    or the reverse), leaves the value in the field AND the `null` in `extra`; serializing
-///    writes only the value, so the round trip gives a different struct (and `"a"` then `null`
-///    keeps `"a"`, although JSON's last occurrence wins).
-/// 2. A known member whose type is not an `Option` (`ChunkChoice::index: u32`) sent as `null`
-///    is remembered as a `null` in `extra` but written back as the default (`0`), so the JSON
-///    changes and the round trip gives a different struct.
-///
-/// While this is `true`, a struct that changes in the round trip is accepted only for an input
-/// with a duplicate member or a `null` member, and only if the JSON then stays the same and a
-/// second round trip changes nothing. `tests/fuzz_regressions.rs` holds both failing inputs
-/// (`wire_struct_duplicate_member_round_trips`, `wire_struct_null_for_plain_member_round_trips`);
-/// set this to `false` once `wire.rs` is fixed.
-pub const TOLERATE_NULL_MEMBER_BUGS: bool = true;
+/// Whether [`round_trip`] tolerates the two (now fixed) bugs of `wire_struct!` with `null`
+/// members: a duplicate member with one `null` occurrence, and a `null` for a non-`Option` member
+/// written back as its default. Both are fixed (explicit `null`s are bits in the struct's
+/// `nulls`, the last duplicate wins), so round trips are checked strictly;
+/// `tests/fuzz_regressions.rs` (`wire_struct_duplicate_member_round_trips`,
+/// `wire_struct_null_for_plain_member_round_trips`) holds both inputs and checks this stays
+/// `false`.
+pub const TOLERATE_NULL_MEMBER_BUGS: bool = false;
 
 /// What [`json_shape`] found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -6,9 +6,11 @@
 //!
 //! * **Unknown members are kept.** Anything the type does not know lands in `extra` and is
 //!   written back on serialization, so a new field from the service survives a round trip.
-//! * **Explicit `null`s are kept.** A known member the service sent as `null` is remembered (as a
-//!   `null` in `extra`) and written back as `null`, while an absent member stays absent. This
-//!   makes `parse → serialize` give the same keys, values and nulls the service sent.
+//! * **Explicit `null`s are kept.** A known member the service sent as `null` is remembered (one
+//!   bit in the struct's [`Nulls`], no allocation) and written back as `null`, while an absent
+//!   member stays absent. This makes `parse → serialize` give the same keys, values and nulls the
+//!   service sent, for `Option` members and plain ones (a `null` index comes back as `null`, not
+//!   as `0`).
 //! * **No buffering.** Members are decoded straight from the input without an intermediate
 //!   `serde_json::Value` (which `flatten` forces), which keeps stream-chunk parsing fast.
 //!
@@ -34,6 +36,63 @@ pub trait WireFields {
     ///
     /// Returns the serializer's error.
     fn serialize_fields<M: serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error>;
+}
+
+/// Decodes a wire struct's members one at a time from a map that is already open.
+///
+/// Implemented by every [`wire_struct!`](crate::wire_struct) type; [`tagged_enum!`](crate::tagged_enum)
+/// uses it to decode a variant's members straight from the input once it has read the `"type"`
+/// tag, without buffering the object.
+pub trait WireVisit<'de>: Sized {
+    /// Decodes the value of the member `key` from `map` into `self` (an unknown member goes to
+    /// `extra`).
+    ///
+    /// # Errors
+    ///
+    /// Returns the deserializer's error (for example a value of the wrong type).
+    fn visit_member<A: de::MapAccess<'de>>(
+        &mut self,
+        key: KeyStr<'de>,
+        map: &mut A,
+    ) -> Result<(), A::Error>;
+
+    /// Decodes every remaining member of `map` into `self`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the deserializer's error.
+    fn visit_members<A: de::MapAccess<'de>>(&mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+            self.visit_member(key, &mut map)?;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes members buffered before a tagged union's `"type"` into the variant `inner`.
+#[doc(hidden)]
+pub fn replay_members<'de, T: WireVisit<'de>, E: de::Error>(
+    inner: &mut T,
+    buffered: Extra,
+) -> Result<(), E> {
+    let mut map = de::value::MapDeserializer::<_, serde_json::Error>::new(buffered.into_iter());
+    while let Some(key) = de::MapAccess::next_key::<KeyStr<'de>>(&mut map).map_err(E::custom)? {
+        inner.visit_member(key, &mut map).map_err(E::custom)?;
+    }
+    Ok(())
+}
+
+/// Decodes the rest of a map into `buffered` (used for objects whose tag is unknown).
+#[doc(hidden)]
+pub fn collect_rest<'de, A: de::MapAccess<'de>>(
+    buffered: &mut Extra,
+    mut map: A,
+) -> Result<(), A::Error> {
+    while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+        let v = map.next_value::<serde_json::Value>()?;
+        buffered.insert(key.into_owned(), v);
+    }
+    Ok(())
 }
 
 /// An object key, borrowed from the input when it holds no escapes.
@@ -88,7 +147,7 @@ impl<'de> Deserialize<'de> for KeyStr<'de> {
     }
 }
 
-/// Wraps a field for the "is it absent?" probe used by the generated serializers.
+/// Wraps a field for the probes used by the generated serializers.
 ///
 /// `Option` fields are absent when `None`; every other field is always written. The choice is
 /// made at compile time by method resolution (autoref specialization): [`AbsentOption`] is
@@ -101,11 +160,18 @@ pub struct Probe<'a, T>(pub &'a T);
 pub trait AbsentOption {
     /// Whether the member should be left out of the output.
     fn wire_is_absent(&self) -> bool;
+    /// Whether the member still holds what an explicit `null` decodes to (so a remembered
+    /// `null` is written back instead of it).
+    fn wire_is_null_like(&self) -> bool;
 }
 
 impl<T> AbsentOption for Probe<'_, Option<T>> {
     #[inline]
     fn wire_is_absent(&self) -> bool {
+        self.0.is_none()
+    }
+    #[inline]
+    fn wire_is_null_like(&self) -> bool {
         self.0.is_none()
     }
 }
@@ -115,13 +181,103 @@ impl<T> AbsentOption for Probe<'_, Option<T>> {
 pub trait AbsentAny {
     /// Whether the member should be left out of the output.
     fn wire_is_absent(&self) -> bool;
+    /// Whether the member still holds what an explicit `null` decodes to (its default).
+    fn wire_is_null_like(&self) -> bool;
 }
 
-impl<T> AbsentAny for &Probe<'_, T> {
+impl<T: Default + PartialEq> AbsentAny for &Probe<'_, T> {
     #[inline]
     fn wire_is_absent(&self) -> bool {
         false
     }
+    #[inline]
+    fn wire_is_null_like(&self) -> bool {
+        *self.0 == T::default()
+    }
+}
+
+/// The known members of a wire type that the input sent as an explicit `null`.
+///
+/// One bit per known member, in declaration order (a [`wire_struct!`](crate::wire_struct) type
+/// has at most 64 known members). Remembering a `null` costs no allocation, and it is written
+/// back as `null` while the member still holds what the `null` decoded to: `None` for an
+/// `Option` member, the default value for any other member. Setting a value wins over the
+/// remembered `null`. Each wire type offers [`is_explicit_null`](#method.is_explicit_null)-style
+/// accessors by wire name (`is_explicit_null`, `set_explicit_null`, `explicit_nulls`).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Nulls(u64);
+
+impl Nulls {
+    /// No member was `null`.
+    pub const EMPTY: Nulls = Nulls(0);
+
+    /// Whether no member is marked.
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether the member at `index` (declaration order) is marked.
+    #[inline]
+    pub fn contains(self, index: usize) -> bool {
+        index < 64 && self.0 & (1 << index) != 0
+    }
+
+    /// Marks or unmarks the member at `index`; indexes past 63 are ignored.
+    #[inline]
+    pub fn set(&mut self, index: usize, null: bool) {
+        if index < 64 {
+            if null {
+                self.0 |= 1 << index;
+            } else {
+                self.0 &= !(1 << index);
+            }
+        }
+    }
+
+    /// The marked indexes, lowest first.
+    pub fn indexes(self) -> impl Iterator<Item = usize> {
+        (0..64).filter(move |i| self.0 & (1 << i) != 0)
+    }
+}
+
+impl fmt::Debug for Nulls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.indexes()).finish()
+    }
+}
+
+/// Shows a [`Nulls`] set by member names (used by the generated `Debug` impls).
+#[doc(hidden)]
+pub struct NullNames(pub &'static [&'static str], pub Nulls);
+
+impl fmt::Debug for NullNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.1.indexes().filter_map(|i| self.0.get(i)))
+            .finish()
+    }
+}
+
+/// The position of `name` in `names` (a compile-time lookup for the generated code).
+#[doc(hidden)]
+pub const fn name_index(names: &[&str], name: &str) -> usize {
+    let mut i = 0;
+    while i < names.len() {
+        let a = names[i].as_bytes();
+        let b = name.as_bytes();
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("wire_struct!: member name not found")
 }
 
 /// The wire name of a member: the explicit literal if given, else the field name.
@@ -160,9 +316,12 @@ macro_rules! __wire_name {
 /// ```
 ///
 /// Rules: `Option<T>` members are written only when `Some` (or when the input had an explicit
-/// `null`); every other member is always written and must implement `Default` (used when the
-/// member is absent from the input). The generated struct derives `Clone`, `Debug`, `Default`
-/// and `PartialEq`, and gets a public `extra: Extra` member.
+/// `null`); every other member is always written and must implement `Default` and `PartialEq`
+/// (the default is used when the member is absent or `null`; a `null` is written back while the
+/// member still equals its default). The generated struct derives `Clone`, `Default` and
+/// `PartialEq`, implements `Debug` (its explicit `null`s shown by name), and gets a public
+/// `extra: Extra` member (unknown members) and a public `nulls: Nulls` member (explicit `null`s).
+/// Build one with `..Default::default()` so that both start empty.
 #[macro_export]
 macro_rules! wire_struct {
     (
@@ -175,26 +334,91 @@ macro_rules! wire_struct {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, Default, PartialEq)]
+        #[derive(Clone, Default, PartialEq)]
         $vis struct $name {
             $(
                 $(#[$fmeta])*
                 $fvis $field: $ty,
             )*
-            /// Members this type does not know (and explicit `null`s of known ones), kept verbatim
-            /// and written back on serialization.
+            /// Members this type does not know, kept verbatim and written back on serialization.
             pub extra: $crate::wire::Extra,
+            /// Known members the input sent as an explicit `null` (see [`Nulls`]).
+            ///
+            /// [`Nulls`]: $crate::wire::Nulls
+            pub nulls: $crate::wire::Nulls,
         }
 
+        impl ::core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                let mut d = f.debug_struct(stringify!($name));
+                $( d.field(stringify!($field), &self.$field); )*
+                d.field("extra", &self.extra);
+                d.field("nulls", &$crate::wire::NullNames(Self::WIRE_MEMBERS, self.nulls));
+                d.finish()
+            }
+        }
+
+        #[allow(dead_code)]
         impl $name {
-            /// Whether a known member named `key` holds a value that will be written.
-            #[allow(unused_imports, dead_code)]
-            fn __wire_has_value(&self, key: &str) -> bool {
+            /// The wire names of the known members, in declaration order.
+            pub const WIRE_MEMBERS: &'static [&'static str] =
+                &[$($crate::__wire_name!($field $(, $wire)?)),*];
+
+            const __WIRE_FITS: () = assert!(
+                Self::WIRE_MEMBERS.len() <= 64,
+                "wire_struct!: at most 64 known members"
+            );
+
+            /// Whether the known member `member` (its wire name) was an explicit `null` that is
+            /// still written back as `null`.
+            #[allow(unused_imports)]
+            pub fn is_explicit_null(&self, member: &str) -> bool {
+                use $crate::wire::{AbsentAny as _, AbsentOption as _};
+                match member {
+                    $(
+                        $crate::__wire_name!($field $(, $wire)?) => {
+                            self.nulls.contains(const {
+                                $crate::wire::name_index(
+                                    $name::WIRE_MEMBERS,
+                                    $crate::__wire_name!($field $(, $wire)?),
+                                )
+                            }) && (&$crate::wire::Probe(&self.$field)).wire_is_null_like()
+                        }
+                    )*
+                    _ => false,
+                }
+            }
+
+            /// Marks (or unmarks) the known member `member` (its wire name) as an explicit
+            /// `null`. Returns `false` when the type has no such member.
+            pub fn set_explicit_null(&mut self, member: &str, null: bool) -> bool {
+                match Self::WIRE_MEMBERS.iter().position(|m| *m == member) {
+                    Some(i) => {
+                        self.nulls.set(i, null);
+                        true
+                    }
+                    None => false,
+                }
+            }
+
+            /// The wire names of the members written back as explicit `null`s.
+            pub fn explicit_nulls(&self) -> impl Iterator<Item = &'static str> + '_ {
+                Self::WIRE_MEMBERS
+                    .iter()
+                    .copied()
+                    .filter(move |m| self.is_explicit_null(m))
+            }
+
+            /// Whether a known member named `key` is written (a value or a remembered `null`).
+            #[allow(unused_imports)]
+            fn __wire_writes(&self, key: &str) -> bool {
                 use $crate::wire::{AbsentAny as _, AbsentOption as _};
                 match key {
                     $(
-                        $crate::__wire_name!($field $(, $wire)?) =>
-                            !(&$crate::wire::Probe(&self.$field)).wire_is_absent(),
+                        $crate::__wire_name!($field $(, $wire)?) => {
+                            !(&$crate::wire::Probe(&self.$field)).wire_is_absent()
+                                || self.is_explicit_null(key)
+                        }
                     )*
                     _ => false,
                 }
@@ -202,20 +426,32 @@ macro_rules! wire_struct {
         }
 
         impl $crate::wire::WireFields for $name {
-            #[allow(unused_imports)]
+            #[allow(unused_imports, unused_variables, clippy::let_unit_value)]
             fn serialize_fields<M: ::serde::ser::SerializeMap>(
                 &self,
                 map: &mut M,
             ) -> ::core::result::Result<(), M::Error> {
                 use $crate::wire::{AbsentAny as _, AbsentOption as _};
+                let () = Self::__WIRE_FITS;
+                let nulls = self.nulls;
                 $(
-                    if !(&$crate::wire::Probe(&self.$field)).wire_is_absent() {
+                    if !nulls.is_empty()
+                        && nulls.contains(const {
+                            $crate::wire::name_index(
+                                $name::WIRE_MEMBERS,
+                                $crate::__wire_name!($field $(, $wire)?),
+                            )
+                        })
+                        && (&$crate::wire::Probe(&self.$field)).wire_is_null_like()
+                    {
+                        map.serialize_entry($crate::__wire_name!($field $(, $wire)?), &())?;
+                    } else if !(&$crate::wire::Probe(&self.$field)).wire_is_absent() {
                         map.serialize_entry($crate::__wire_name!($field $(, $wire)?), &self.$field)?;
                     }
                 )*
                 for (k, v) in &self.extra {
-                    // A remembered explicit null is shadowed by a value set since.
-                    if v.is_null() && self.__wire_has_value(k) {
+                    // A known member put into `extra` by hand is shadowed by the member itself.
+                    if self.__wire_writes(k) {
                         continue;
                     }
                     map.serialize_entry(k, v)?;
@@ -243,38 +479,49 @@ macro_rules! wire_struct {
                     }
                     fn visit_map<A: ::serde::de::MapAccess<'de>>(
                         self,
-                        mut map: A,
+                        map: A,
                     ) -> ::core::result::Result<$name, A::Error> {
                         let mut out = <$name as ::core::default::Default>::default();
-                        while let Some(key) = map.next_key::<$crate::wire::KeyStr<'de>>()? {
-                            match key.as_str() {
-                                $(
-                                    $crate::__wire_name!($field $(, $wire)?) => {
-                                        // The last occurrence of a duplicated member wins.
-                                        match map.next_value::<::core::option::Option<$ty>>()? {
-                                            Some(v) => {
-                                                out.$field = v;
-                                                if !out.extra.is_empty() {
-                                                    out.extra.remove(key.as_str());
-                                                }
-                                            }
-                                            None => {
-                                                out.$field = ::core::default::Default::default();
-                                                out.extra.insert(key.into_owned(), ::serde_json::Value::Null);
-                                            }
-                                        }
-                                    }
-                                )*
-                                _ => {
-                                    let v = map.next_value::<::serde_json::Value>()?;
-                                    out.extra.insert(key.into_owned(), v);
-                                }
-                            }
-                        }
+                        $crate::wire::WireVisit::visit_members(&mut out, map)?;
                         Ok(out)
                     }
                 }
                 d.deserialize_map(V)
+            }
+        }
+
+        impl<'de> $crate::wire::WireVisit<'de> for $name {
+            fn visit_member<A: ::serde::de::MapAccess<'de>>(
+                &mut self,
+                key: $crate::wire::KeyStr<'de>,
+                map: &mut A,
+            ) -> ::core::result::Result<(), A::Error> {
+                match key.as_str() {
+                    $(
+                        $crate::__wire_name!($field $(, $wire)?) => {
+                            const I: usize = $crate::wire::name_index(
+                                $name::WIRE_MEMBERS,
+                                $crate::__wire_name!($field $(, $wire)?),
+                            );
+                            // The last occurrence of a duplicated member wins.
+                            match map.next_value::<::core::option::Option<$ty>>()? {
+                                Some(v) => {
+                                    self.$field = v;
+                                    self.nulls.set(I, false);
+                                }
+                                None => {
+                                    self.$field = ::core::default::Default::default();
+                                    self.nulls.set(I, true);
+                                }
+                            }
+                        }
+                    )*
+                    _ => {
+                        let v = map.next_value::<::serde_json::Value>()?;
+                        self.extra.insert(key.into_owned(), v);
+                    }
+                }
+                Ok(())
             }
         }
     };
@@ -460,31 +707,74 @@ macro_rules! tagged_enum {
 
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::core::result::Result<Self, D::Error> {
-                let mut value = <::serde_json::Value as ::serde::Deserialize>::deserialize(d)?;
-                let tag = match &value {
-                    ::serde_json::Value::Object(map) => match map.get("type") {
-                        Some(::serde_json::Value::String(t)) => Some(t.clone()),
-                        _ => None,
-                    },
-                    _ => {
-                        return Err(<D::Error as ::serde::de::Error>::custom(concat!(
-                            "expected a JSON object (", stringify!($name), ")"
-                        )))
+                struct V;
+                impl<'de> ::serde::de::Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str(concat!("a JSON object (", stringify!($name), ")"))
                     }
-                };
-                match tag.as_deref() {
-                    $(
-                        Some($wire) => {
-                            if let ::serde_json::Value::Object(map) = &mut value {
-                                map.remove("type");
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> ::core::result::Result<$name, A::Error> {
+                        // Members before the tag are buffered (usually none: the tag comes first);
+                        // once the tag is known the variant decodes the rest straight from the input.
+                        let mut buffered = $crate::wire::Extra::new();
+                        while let Some(key) = map.next_key::<$crate::wire::KeyStr<'de>>()? {
+                            if key.as_str() != "type" {
+                                let v = map.next_value::<::serde_json::Value>()?;
+                                buffered.insert(key.into_owned(), v);
+                                continue;
                             }
-                            <$inner as ::serde::Deserialize>::deserialize(value)
-                                .map($name::$variant)
-                                .map_err(<D::Error as ::serde::de::Error>::custom)
+                            let tag = map.next_value::<::serde_json::Value>()?;
+                            match tag.as_str() {
+                                $(
+                                    Some($wire) => {
+                                        let mut inner = <$inner as ::core::default::Default>::default();
+                                        $crate::wire::replay_members::<_, A::Error>(&mut inner, buffered)?;
+                                        while let Some(key) = map.next_key::<$crate::wire::KeyStr<'de>>()? {
+                                            if key.as_str() != "type" {
+                                                $crate::wire::WireVisit::visit_member(&mut inner, key, &mut map)?;
+                                                continue;
+                                            }
+                                            // A repeated tag: the last one wins, as in a JSON object.
+                                            let again = map.next_value::<::serde_json::Value>()?;
+                                            if again.as_str() == Some($wire) {
+                                                continue;
+                                            }
+                                            let mut rest = match ::serde_json::to_value(&inner) {
+                                                Ok(::serde_json::Value::Object(m)) => m,
+                                                _ => $crate::wire::Extra::new(),
+                                            };
+                                            rest.insert("type".to_owned(), again);
+                                            $crate::wire::collect_rest(&mut rest, map)?;
+                                            return <$name as ::serde::Deserialize>::deserialize(
+                                                ::serde_json::Value::Object(rest),
+                                            )
+                                            .map_err(<A::Error as ::serde::de::Error>::custom);
+                                        }
+                                        return Ok($name::$variant(inner));
+                                    }
+                                )*
+                                _ => {
+                                    let first = tag.clone();
+                                    buffered.insert("type".to_owned(), tag);
+                                    $crate::wire::collect_rest(&mut buffered, map)?;
+                                    if buffered.get("type") != Some(&first) {
+                                        // A repeated tag: the last one wins, and it may be known.
+                                        return <$name as ::serde::Deserialize>::deserialize(
+                                            ::serde_json::Value::Object(buffered),
+                                        )
+                                        .map_err(<A::Error as ::serde::de::Error>::custom);
+                                    }
+                                    return Ok($name::Unknown(::serde_json::Value::Object(buffered)));
+                                }
+                            }
                         }
-                    )*
-                    _ => Ok($name::Unknown(value)),
+                        Ok($name::Unknown(::serde_json::Value::Object(buffered)))
+                    }
                 }
+                d.deserialize_map(V)
             }
         }
     };
@@ -563,6 +853,135 @@ mod tests {
             serde_json::to_string(&v).unwrap(),
             r#"{"list":[],"maybe":null}"#
         );
+    }
+
+    crate::wire_struct! {
+        /// Plain members.
+        pub struct Plain {
+            /// A number.
+            pub index: u32,
+            /// A string.
+            pub text: String,
+            /// A list.
+            pub list: Vec<u32>,
+        }
+    }
+
+    crate::wire_struct! {
+        /// A variant.
+        pub struct Said {
+            /// The text.
+            pub text: Option<String>,
+        }
+    }
+
+    crate::tagged_enum! {
+        /// A union.
+        pub enum Event {
+            /// Said.
+            Said(Said) = "said",
+        }
+    }
+
+    #[test]
+    fn null_for_a_plain_member_comes_back_as_null() {
+        let src = r#"{"index":null,"text":null,"list":null}"#;
+        let mut v: Plain = serde_json::from_str(src).unwrap();
+        assert_eq!((v.index, v.text.as_str()), (0, ""));
+        assert!(v.extra.is_empty());
+        assert_eq!(
+            v.explicit_nulls().collect::<Vec<_>>(),
+            ["index", "text", "list"]
+        );
+        assert_eq!(serde_json::to_string(&v).unwrap(), src);
+        assert_eq!(
+            format!("{v:?}"),
+            r#"Plain { index: 0, text: "", list: [], extra: {}, nulls: {"index", "text", "list"} }"#
+        );
+        // A value set since wins; setting the default again brings the null back.
+        v.index = 2;
+        v.list.push(1);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"index":2,"text":null,"list":[1]}"#
+        );
+        assert!(!v.is_explicit_null("index"));
+        assert!(v.set_explicit_null("text", false));
+        assert!(!v.set_explicit_null("nope", true));
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"index":2,"text":"","list":[1]}"#
+        );
+        // Duplicates: the last occurrence wins, null or not.
+        let v: Plain = serde_json::from_str(r#"{"index":null,"index":4}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"index":4,"text":"","list":[]}"#
+        );
+        let v: Plain = serde_json::from_str(r#"{"index":4,"index":null}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"index":null,"text":"","list":[]}"#
+        );
+    }
+
+    #[test]
+    fn a_known_member_put_in_extra_by_hand_is_written_once() {
+        let mut v = Outer::default();
+        v.extra.insert("name".into(), json!(null));
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"list":[],"name":null}"#
+        );
+        v.name = Some("n".into());
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"name":"n","list":[]}"#
+        );
+    }
+
+    #[test]
+    fn tagged_union_decodes_with_the_tag_anywhere() {
+        for src in [
+            r#"{"type":"said","text":"hi","z":1}"#,
+            r#"{"text":"hi","type":"said","z":1}"#,
+            r#"{"text":"hi","z":1,"type":"said"}"#,
+            r#"{"type":"other","text":"hi","z":1,"type":"said"}"#,
+            r#"{"type":"said","text":"hi","z":1,"type":"said"}"#,
+        ] {
+            let e: Event = serde_json::from_str(src).unwrap();
+            match &e {
+                Event::Said(s) => {
+                    assert_eq!(s.text.as_deref(), Some("hi"), "{src}");
+                    assert_eq!(s.extra["z"], json!(1), "{src}");
+                }
+                other => panic!("{src} gave {other:?}"),
+            }
+            assert_eq!(
+                serde_json::to_value(&e).unwrap(),
+                json!({"type":"said","text":"hi","z":1})
+            );
+        }
+        // An unknown tag, a repeated tag whose last value is unknown, no tag, a non-string tag.
+        for (src, tag) in [
+            (r#"{"type":"new","text":"hi"}"#, Some("new")),
+            (r#"{"type":"said","text":"hi","type":"new"}"#, Some("new")),
+            (r#"{"text":"hi"}"#, None),
+            (r#"{"type":5,"text":"hi"}"#, None),
+        ] {
+            let e: Event = serde_json::from_str(src).unwrap();
+            assert!(matches!(e, Event::Unknown(_)), "{src} gave {e:?}");
+            assert_eq!(e.type_name(), tag, "{src}");
+            let mut want: serde_json::Value = serde_json::from_str(src).unwrap();
+            if tag == Some("new") {
+                want["type"] = json!("new");
+            }
+            assert_eq!(serde_json::to_value(&e).unwrap(), want, "{src}");
+        }
+        // A member of the wrong type is an error whatever the order.
+        assert!(serde_json::from_str::<Event>(r#"{"text":5,"type":"said"}"#).is_err());
+        assert!(serde_json::from_str::<Event>(r#"{"type":"said","text":5}"#).is_err());
+        assert!(serde_json::from_str::<Event>("[1]").is_err());
     }
 
     #[test]

@@ -867,6 +867,7 @@ fn content_part() -> impl Strategy<Value = ContentPart> {
                 text,
                 cache_control,
                 extra,
+                nulls: Default::default(),
             })
         }),
         (text(), detail, pixels(), pixels(), cache_control()).prop_map(
@@ -966,6 +967,7 @@ fn tool_call() -> impl Strategy<Value = ToolCall> {
                 ..Default::default()
             },
             extra,
+            nulls: Default::default(),
         })
 }
 
@@ -991,6 +993,7 @@ fn message() -> impl Strategy<Value = Message> {
                     tool_call_id,
                     partial,
                     extra,
+                    nulls: Default::default(),
                 }
             },
         )
@@ -1031,6 +1034,7 @@ fn tool_choice() -> impl Strategy<Value = ToolChoice> {
             kind,
             function: None,
             extra,
+            nulls: Default::default(),
         })),
     ]
 }
@@ -1106,6 +1110,7 @@ fn search_options() -> impl Strategy<Value = SearchOptions> {
                 enable_search_extension,
                 prepend_search_result,
                 extra,
+                nulls: Default::default(),
             },
         )
 }
@@ -1275,6 +1280,7 @@ fn chat_request() -> impl Strategy<Value = ChatRequest> {
             enable_code_interpreter,
             user,
             extra,
+            nulls: Default::default(),
         }
     })
 }

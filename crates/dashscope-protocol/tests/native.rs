@@ -1218,7 +1218,13 @@ fn content_item_unboxed() -> impl Strategy<Value = ContentItem> {
             opt(float()),
             opt(any::<u64>()),
         ),
-        opt((opt(small_string()), extra()).prop_map(|(kind, extra)| CacheControl { kind, extra })),
+        opt(
+            (opt(small_string()), extra()).prop_map(|(kind, extra)| CacheControl {
+                kind,
+                extra,
+                nulls: Default::default(),
+            }),
+        ),
         extra(),
     )
         .prop_map(
@@ -1240,6 +1246,7 @@ fn content_item_unboxed() -> impl Strategy<Value = ContentItem> {
                     total_pixels,
                     cache_control,
                     extra,
+                    nulls: Default::default(),
                 }
             },
         )
@@ -1277,6 +1284,7 @@ fn tool_call_unboxed() -> impl Strategy<Value = ToolCall> {
                     name,
                     arguments,
                     extra,
+                    nulls: Default::default(),
                 },
             ),
         ),
@@ -1288,6 +1296,7 @@ fn tool_call_unboxed() -> impl Strategy<Value = ToolCall> {
             kind,
             function,
             extra,
+            nulls: Default::default(),
         })
 }
 
@@ -1317,6 +1326,7 @@ fn message_unboxed() -> impl Strategy<Value = Message> {
                     tool_call_id,
                     name,
                     extra,
+                    nulls: Default::default(),
                 }
             },
         )
@@ -1359,8 +1369,10 @@ fn tool_unboxed() -> impl Strategy<Value = Tool> {
                         parameters,
                         strict,
                         extra: fextra,
+                        nulls: Default::default(),
                     },
                     extra,
+                    nulls: Default::default(),
                 })
             }),
         json_value().prop_map(|v| Tool::Unknown(json!({"type": "retrieval", "x": v}))),
@@ -1382,14 +1394,21 @@ fn tool_choice_unboxed() -> impl Strategy<Value = ToolChoice> {
         .prop_map(ToolChoice::Mode),
         (
             opt(small_string()),
-            opt((small_string(), extra()).prop_map(|(name, extra)| FunctionName { name, extra })),
+            opt(
+                (small_string(), extra()).prop_map(|(name, extra)| FunctionName {
+                    name,
+                    extra,
+                    nulls: Default::default(),
+                })
+            ),
             extra()
         )
             .prop_map(
                 |(kind, function, extra)| ToolChoice::Function(NamedToolChoice {
                     kind,
                     function,
-                    extra
+                    extra,
+                    nulls: Default::default(),
                 })
             ),
     ]
@@ -1428,6 +1447,7 @@ fn search_options_unboxed() -> impl Strategy<Value = SearchOptions> {
                 enable_search_extension,
                 prepend_search_result,
                 extra,
+                nulls: Default::default(),
             },
         )
 }
@@ -1438,8 +1458,14 @@ fn response_format() -> BoxedStrategy<ResponseFormat> {
 
 fn response_format_unboxed() -> impl Strategy<Value = ResponseFormat> {
     prop_oneof![
-        extra().prop_map(|extra| ResponseFormat::Text(TextFormat { extra })),
-        extra().prop_map(|extra| ResponseFormat::JsonObject(JsonObjectFormat { extra })),
+        extra().prop_map(|extra| ResponseFormat::Text(TextFormat {
+            extra,
+            nulls: Default::default(),
+        })),
+        extra().prop_map(|extra| ResponseFormat::JsonObject(JsonObjectFormat {
+            extra,
+            nulls: Default::default(),
+        })),
         (
             opt(small_string()),
             opt(small_string()),
@@ -1456,8 +1482,10 @@ fn response_format_unboxed() -> impl Strategy<Value = ResponseFormat> {
                         schema,
                         strict,
                         extra: sextra,
+                        nulls: Default::default(),
                     },
                     extra,
+                    nulls: Default::default(),
                 })
             }),
         json_value().prop_map(|v| ResponseFormat::Unknown(json!({"type": "x_format", "v": v}))),
@@ -1572,6 +1600,7 @@ fn parameters_unboxed() -> impl Strategy<Value = Parameters> {
             vl_high_resolution_images,
             modalities,
             extra,
+            nulls: Default::default(),
         },
     )
 }
@@ -1596,9 +1625,11 @@ fn request_unboxed() -> impl Strategy<Value = GenerationRequest> {
                     messages,
                     prompt,
                     extra: input_extra,
+                    nulls: Default::default(),
                 },
                 parameters,
                 extra,
+                nulls: Default::default(),
             },
         )
 }

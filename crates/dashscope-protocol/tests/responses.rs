@@ -1135,8 +1135,11 @@ fn item_status() -> impl Strategy<Value = ItemStatus> {
 
 fn content_part() -> impl Strategy<Value = ContentPart> {
     prop_oneof![
-        (text(), extra())
-            .prop_map(|(text, extra)| ContentPart::InputText(InputText { text, extra })),
+        (text(), extra()).prop_map(|(text, extra)| ContentPart::InputText(InputText {
+            text,
+            extra,
+            nulls: Default::default(),
+        })),
         (
             prop::option::of(text()),
             prop::option::of("low|high|auto"),
@@ -1148,6 +1151,7 @@ fn content_part() -> impl Strategy<Value = ContentPart> {
                     detail: d,
                     file_id: None,
                     extra,
+                    nulls: Default::default(),
                 })
             }),
         (prop::option::of(text()), prop::option::of(text())).prop_map(|(u, f)| {
@@ -1225,6 +1229,7 @@ fn input_item() -> impl Strategy<Value = InputItem> {
                 id,
                 status,
                 extra,
+                nulls: Default::default(),
             })
         });
     prop_oneof![
@@ -1495,6 +1500,7 @@ fn request() -> impl Strategy<Value = ResponseRequest> {
                 ..Default::default()
             }),
             extra,
+            nulls: Default::default(),
         },
     )
 }

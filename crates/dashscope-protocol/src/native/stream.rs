@@ -325,6 +325,7 @@ impl ChoiceState {
                 ..Logprobs::default()
             }),
             extra: self.choice_extra.clone(),
+            nulls: Default::default(),
         }
     }
 }
@@ -497,6 +498,7 @@ impl Accumulate for NativeAccumulator {
                 choices: (!self.choices.is_empty()).then_some(choices),
                 search_info: self.search_info.clone(),
                 extra: self.output_extra.clone(),
+                nulls: Default::default(),
             }
         });
         GenerationResponse {
@@ -506,6 +508,7 @@ impl Accumulate for NativeAccumulator {
             code: self.code.clone(),
             message: self.message.clone(),
             extra: self.extra.clone(),
+            nulls: Default::default(),
         }
     }
 

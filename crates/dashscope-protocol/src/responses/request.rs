@@ -363,23 +363,31 @@ impl From<FunctionCallOutput> for InputItem {
 impl From<OutputItem> for InputItem {
     fn from(item: OutputItem) -> Self {
         match item {
-            OutputItem::Message(m) => InputItem::Message(InputMessage {
-                kind: Some("message".to_owned()),
-                role: m.role.unwrap_or(Role::Assistant),
-                content: MessageContent::Parts(
-                    m.content
-                        .into_iter()
-                        .map(|c| match c {
-                            OutputContent::OutputText(t) => ContentPart::OutputText(t),
-                            other => ContentPart::Unknown(
-                                serde_json::to_value(&other).unwrap_or_default(),
-                            ),
-                        })
-                        .collect(),
-                ),
-                id: m.id,
-                status: m.status,
-                extra: m.extra,
+            OutputItem::Message(m) => InputItem::Message({
+                let nulls: Vec<&'static str> = m.explicit_nulls().collect();
+                let mut input = InputMessage {
+                    kind: Some("message".to_owned()),
+                    role: m.role.unwrap_or(Role::Assistant),
+                    content: MessageContent::Parts(
+                        m.content
+                            .into_iter()
+                            .map(|c| match c {
+                                OutputContent::OutputText(t) => ContentPart::OutputText(t),
+                                other => ContentPart::Unknown(
+                                    serde_json::to_value(&other).unwrap_or_default(),
+                                ),
+                            })
+                            .collect(),
+                    ),
+                    id: m.id,
+                    status: m.status,
+                    extra: m.extra,
+                    nulls: Default::default(),
+                };
+                for name in nulls {
+                    input.set_explicit_null(name, true);
+                }
+                input
             }),
             OutputItem::FunctionCall(c) => InputItem::FunctionCall(c),
             OutputItem::Reasoning(r) => InputItem::Reasoning(r),

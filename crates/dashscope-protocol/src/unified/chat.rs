@@ -188,7 +188,7 @@ fn message_from_chat(v: Value) -> Message {
 
 fn message_to_chat(m: &Message) -> Result<Value, ConvertError> {
     let mut o = Out::from(&m.extras.chat);
-    o.put("role", m.role.as_str());
+    o.put_default("role", m.role.as_str(), m.role == Role::User);
     write_content(&mut o, &m.parts, D, part_to_chat)?;
     o.put_opt("reasoning_content", m.reasoning.as_deref());
     if !m.tool_calls.is_empty() {
@@ -472,9 +472,10 @@ fn candidate_from_chat(pos: usize, v: Value) -> Candidate {
     }
 }
 
-fn candidate_to_chat(c: &Candidate) -> Value {
+fn candidate_to_chat(pos: usize, c: &Candidate) -> Value {
     let mut o = Out::from(&c.extras.chat);
-    o.put("index", c.index);
+    // The reader gives a missing or `null` index the choice's position: a kept `null` stays.
+    o.put_default("index", c.index, usize::try_from(c.index).ok() == Some(pos));
     let mut m = o.child("message");
     m.konst("role", "assistant");
     m.put_default("content", c.text.as_str(), c.text.is_empty());
@@ -534,7 +535,12 @@ impl UnifiedResponse {
         write_id(&mut o, self.id.as_deref());
         o.konst("object", "chat.completion");
         o.put_opt("model", self.model.as_deref());
-        let choices: Vec<Value> = self.candidates.iter().map(candidate_to_chat).collect();
+        let choices: Vec<Value> = self
+            .candidates
+            .iter()
+            .enumerate()
+            .map(|(pos, c)| candidate_to_chat(pos, c))
+            .collect();
         o.put("choices", choices);
         o.put_opt("usage", self.usage.as_ref().map(usage_to_chat));
         typed(D, o.finish())

@@ -184,6 +184,18 @@ pub(crate) fn fill_len_marks(v: &mut Value, kind: &str, text: &str) -> bool {
     true
 }
 
+/// Whether `v` is what a wire type's plain member decodes an explicit `null` to.
+fn is_empty_like(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_u64() == Some(0) || n.as_i64() == Some(0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+    }
+}
+
 /// Reads one wire object: modeled members are taken out, the rest become extras.
 #[derive(Debug, Default)]
 pub(crate) struct In {
@@ -394,9 +406,17 @@ impl<'a> Out<'a> {
     }
 
     /// Puts a value that comes from the unified model (it wins over a kept member).
+    ///
+    /// A kept explicit `null` wins over an empty value (`[]`, `""`, `0`, `false`, `{}`): that is
+    /// what the wire type decodes a `null` to, and the wire type writes it back as `null` while
+    /// it stays so (see [`Nulls`](crate::wire::Nulls)).
     pub(crate) fn put(&mut self, k: &str, v: impl Into<Value>) {
         self.wrote = true;
-        self.map.insert(k.to_owned(), v.into());
+        let v = v.into();
+        if is_empty_like(&v) && self.map.get(k).is_some_and(Value::is_null) {
+            return;
+        }
+        self.map.insert(k.to_owned(), v);
     }
 
     /// Puts a value when there is one.

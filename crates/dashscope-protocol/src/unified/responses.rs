@@ -468,7 +468,7 @@ fn message_from_item(item: Value) -> Message {
 
 fn message_item(m: &Message, extras: &Fields) -> Result<Value, ConvertError> {
     let mut o = Out::from(extras);
-    o.put("role", m.role.as_str());
+    o.put_default("role", m.role.as_str(), m.role == Role::User);
     let role = m.role.clone();
     write_content(&mut o, &m.parts, D, |p| part_to_responses(p, &role))?;
     Ok(o.finish())
