@@ -104,7 +104,7 @@ pub fn compat(conv: &Conversation) -> StreamWorkload {
             created: Some(conv.created),
             model: Some(conv.model.clone()),
             choices,
-            usage,
+            usage: usage.map(Box::new),
             ..Default::default()
         };
         nulls(&mut chunk.extra, &["system_fingerprint"]);

@@ -280,6 +280,93 @@ pub const fn name_index(names: &[&str], name: &str) -> usize {
     panic!("wire_struct!: member name not found")
 }
 
+/// Picks how a member's value is decoded, by its type (autoref specialization, as [`Probe`]).
+///
+/// An `Option<T>` member decodes as `Option<T>` (one `null` check); any other member decodes as
+/// `Option<T>` too and takes its default for a `null`. Both report whether the value was `null`.
+#[doc(hidden)]
+pub struct Decode<T>(std::marker::PhantomData<T>);
+
+impl<T> Decode<T> {
+    /// The decoder for a member of type `T`.
+    #[inline]
+    pub const fn new() -> Self {
+        Decode(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for Decode<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// See [`Decode`].
+#[doc(hidden)]
+pub trait DecodeOption {
+    /// The member's type.
+    type Out;
+    /// Decodes the next value of `map`; `true` when it was `null`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the deserializer's error.
+    fn wire_decode<'de, A: de::MapAccess<'de>>(
+        &self,
+        map: &mut A,
+    ) -> Result<(Self::Out, bool), A::Error>
+    where
+        Self::Out: Deserialize<'de>;
+}
+
+impl<T> DecodeOption for Decode<Option<T>> {
+    type Out = Option<T>;
+    #[inline]
+    fn wire_decode<'de, A: de::MapAccess<'de>>(
+        &self,
+        map: &mut A,
+    ) -> Result<(Option<T>, bool), A::Error>
+    where
+        Option<T>: Deserialize<'de>,
+    {
+        let v = map.next_value::<Option<T>>()?;
+        let null = v.is_none();
+        Ok((v, null))
+    }
+}
+
+/// See [`Decode`].
+#[doc(hidden)]
+pub trait DecodeAny {
+    /// The member's type.
+    type Out;
+    /// Decodes the next value of `map`; `true` when it was `null` (then the value is the default).
+    ///
+    /// # Errors
+    ///
+    /// Returns the deserializer's error.
+    fn wire_decode<'de, A: de::MapAccess<'de>>(
+        &self,
+        map: &mut A,
+    ) -> Result<(Self::Out, bool), A::Error>
+    where
+        Self::Out: Deserialize<'de>;
+}
+
+impl<T: Default> DecodeAny for &Decode<T> {
+    type Out = T;
+    #[inline]
+    fn wire_decode<'de, A: de::MapAccess<'de>>(&self, map: &mut A) -> Result<(T, bool), A::Error>
+    where
+        T: Deserialize<'de>,
+    {
+        Ok(match map.next_value::<Option<T>>()? {
+            Some(v) => (v, false),
+            None => (T::default(), true),
+        })
+    }
+}
+
 /// The wire name of a member: the explicit literal if given, else the field name.
 #[doc(hidden)]
 #[macro_export]
@@ -504,16 +591,11 @@ macro_rules! wire_struct {
                                 $crate::__wire_name!($field $(, $wire)?),
                             );
                             // The last occurrence of a duplicated member wins.
-                            match map.next_value::<::core::option::Option<$ty>>()? {
-                                Some(v) => {
-                                    self.$field = v;
-                                    self.nulls.set(I, false);
-                                }
-                                None => {
-                                    self.$field = ::core::default::Default::default();
-                                    self.nulls.set(I, true);
-                                }
-                            }
+                            #[allow(unused_imports)]
+                            use $crate::wire::{DecodeAny as _, DecodeOption as _};
+                            let (v, null) = (&$crate::wire::Decode::<$ty>::new()).wire_decode(map)?;
+                            self.$field = v;
+                            self.nulls.set(I, null);
                         }
                     )*
                     _ => {

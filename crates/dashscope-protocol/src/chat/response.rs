@@ -196,8 +196,9 @@ wire_struct! {
         pub system_fingerprint: Option<String>,
         /// The deltas (empty in the usage chunk).
         pub choices: Vec<ChunkChoice>,
-        /// Token counts (usage chunk only).
-        pub usage: Option<Usage>,
+        /// Token counts (usage chunk only). Boxed: one chunk in thousands carries it, and a
+        /// chunk is moved several times on its way to the caller, so it stays small.
+        pub usage: Option<Box<Usage>>,
     }
 }
 

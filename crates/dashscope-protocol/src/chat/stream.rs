@@ -218,7 +218,7 @@ impl Accumulate for ChatAccumulator {
                 .clone_from(&chunk.system_fingerprint);
         }
         if let Some(u) = &chunk.usage {
-            self.usage = Some(u.clone());
+            self.usage = Some(Usage::clone(u));
         }
         for c in &chunk.choices {
             let state = self.choice_mut(c.index);
