@@ -410,6 +410,12 @@ impl<T: BlockingTransport> Native<'_, T> {
 /// Each `next` blocks until a chunk is decoded (the transport's read timeout bounds each wait).
 /// Dropping the iterator drops the body, closing the connection. After an error or the terminal
 /// event it yields `None`.
+///
+/// Every chunk is folded into the dialect's accumulator as it passes (for
+/// [`snapshot`](Self::snapshot), [`accumulate`](Self::accumulate) and the partial response of
+/// an [`Error::Stream`]), so memory grows with the text received. A caller that keeps what it
+/// needs from the chunks itself can turn that off with
+/// [`without_snapshot`](Self::without_snapshot).
 pub struct EventStream<D: Dialect> {
     core: StreamCore<D>,
     body: Option<BlockingBody>,
@@ -432,6 +438,39 @@ impl<D: Dialect> fmt::Debug for EventStream<D> {
 }
 
 impl<D: Dialect> EventStream<D> {
+    /// The same stream without the accumulator: the chunks still come out unchanged, but
+    /// nothing is folded or kept, so memory stays flat however long the stream runs.
+    ///
+    /// What this gives up:
+    ///
+    /// * [`snapshot`](Self::snapshot) and [`accumulate`](Self::accumulate): a [`ChunkStream`]
+    ///   has neither, so nothing can return an answer that was never assembled;
+    /// * the partial response of an [`Error::Stream`]: it becomes the dialect's *empty*
+    ///   response ([`PartialResponse::text`](crate::PartialResponse::text) is `""`, no choices,
+    ///   no output items, no usage), whatever had arrived. The rest of the error is unchanged:
+    ///   its kind, the service's error (code, message), the request id, and
+    ///   [`StreamDetails::chunks`](crate::StreamDetails::chunks), the number of chunks that
+    ///   reached the caller before the break. The chunks themselves are the caller's record.
+    ///
+    /// What was folded before the call (the first chunk, read when the stream opened, and any
+    /// chunk pulled since) is dropped; a chunk not yet pulled is still delivered, so calling
+    /// this right after `create_stream` loses nothing.
+    ///
+    /// ```no_run
+    /// # fn demo(client: dashscope_provider::blocking::Client) -> Result<(), dashscope_provider::Error> {
+    /// use dashscope_provider::protocol::chat::{ChatRequest, Message};
+    ///
+    /// let req = ChatRequest::new("qwen-plus", vec![Message::user("Write a long story")]);
+    /// for chunk in client.chat().create_stream(req)?.without_snapshot() {
+    ///     print!("{}", chunk?.content().unwrap_or_default());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn without_snapshot(mut self) -> ChunkStream<D> {
+        self.core.stop_folding();
+        ChunkStream { inner: self }
+    }
+
     /// Reads the rest of the stream and returns the final response, folded from every chunk
     /// (including those already pulled).
     ///
@@ -517,6 +556,67 @@ impl<D: Dialect> Iterator for EventStream<D> {
     }
 }
 
+/// An [`EventStream`] that keeps nothing: the chunks, without the accumulator (from
+/// [`EventStream::without_snapshot`]). An `Iterator<Item = Result<D::Chunk, Error>>`.
+///
+/// Its memory does not grow with the stream. It has no `snapshot` or `accumulate`, and a stream
+/// that breaks yields one [`Error::Stream`] whose partial response is the dialect's empty one
+/// (the error's kind, service error, request id and
+/// [`StreamDetails::chunks`](crate::StreamDetails::chunks) are as usual). Otherwise it behaves
+/// as the [`EventStream`] it came from: each `next` blocks until a chunk is decoded, dropping it
+/// closes the connection, `None` after an error or the terminal event.
+pub struct ChunkStream<D: Dialect> {
+    inner: EventStream<D>,
+}
+
+impl<D: Dialect> fmt::Debug for ChunkStream<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("blocking::ChunkStream")
+            .field("dialect", &D::NAME)
+            .field("status", &self.inner.status)
+            .field("request_id", &self.inner.core.request_id())
+            .field("chunks", &self.inner.core.chunks())
+            .field("over", &self.inner.core.is_over())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Dialect> ChunkStream<D> {
+    /// How many chunks arrived so far (including those from before
+    /// [`without_snapshot`](EventStream::without_snapshot)).
+    pub fn chunks(&self) -> u64 {
+        self.inner.chunks()
+    }
+
+    /// Whether the stream is over (ended or broke).
+    pub fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+
+    /// The HTTP status of the response.
+    pub fn status(&self) -> u16 {
+        self.inner.status()
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// The `x-request-id` header.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id()
+    }
+}
+
+impl<D: Dialect> Iterator for ChunkStream<D> {
+    type Item = Result<D::Chunk, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next_item()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,5 +629,8 @@ mod tests {
         send::<ChatStream>();
         send::<ResponsesStream>();
         send::<NativeStream>();
+        send::<ChunkStream<ChatDialect>>();
+        send::<ChunkStream<ResponsesDialect>>();
+        send::<ChunkStream<NativeDialect>>();
     }
 }

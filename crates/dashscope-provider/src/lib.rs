@@ -106,7 +106,7 @@ pub use client::{Chat, ChatStream, Client, Native, NativeStream, Responses, Resp
 #[cfg(feature = "async")]
 pub use conversation::{Unified, UnifiedStream};
 #[cfg(feature = "async")]
-pub use stream::EventStream;
+pub use stream::{ChunkStream, EventStream};
 
 #[cfg(feature = "blocking")]
 pub use dashscope_transport::{BlockingTransport, SharedBlockingTransport};

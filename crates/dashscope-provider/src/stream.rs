@@ -24,6 +24,11 @@ use crate::error::Error;
 ///   into the final response, the same type a non-stream call returns;
 /// * [`snapshot`](Self::snapshot) is the response as far as it arrived;
 /// * a stream that breaks yields one [`Error::Stream`] carrying that snapshot.
+///
+/// To do this, every chunk is folded into the dialect's accumulator as it passes, so memory
+/// grows with the text received (about 19 MiB for 1,000,000 short deltas). A caller that keeps
+/// what it needs from the chunks itself can turn that off with
+/// [`without_snapshot`](Self::without_snapshot).
 pub struct EventStream<D: Dialect> {
     core: StreamCore<D>,
     body: Option<ByteStream>,
@@ -65,6 +70,40 @@ impl<D: Dialect> EventStream<D> {
     pub(crate) fn with_span(mut self, span: Span) -> Self {
         self.span = span;
         self
+    }
+
+    /// The same stream without the accumulator: the chunks still come out unchanged, but
+    /// nothing is folded or kept, so memory stays flat however long the stream runs.
+    ///
+    /// What this gives up:
+    ///
+    /// * [`snapshot`](Self::snapshot) and [`accumulate`](Self::accumulate): a [`ChunkStream`]
+    ///   has neither, so nothing can return an answer that was never assembled;
+    /// * the partial response of an [`Error::Stream`]: it becomes the dialect's *empty*
+    ///   response ([`PartialResponse::text`](crate::PartialResponse::text) is `""`, no choices,
+    ///   no output items, no usage), whatever had arrived. The rest of the error is unchanged:
+    ///   its kind, the service's error (code, message), the request id, and
+    ///   [`StreamDetails::chunks`](crate::StreamDetails::chunks), the number of chunks that
+    ///   reached the caller before the break. The chunks themselves are the caller's record.
+    ///
+    /// What was folded before the call (the first chunk, read when the stream opened, and any
+    /// chunk pulled since) is dropped; a chunk not yet pulled is still delivered, so calling
+    /// this right after `create_stream` loses nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: dashscope_provider::Client) -> Result<(), dashscope_provider::Error> {
+    /// use dashscope_provider::protocol::chat::{ChatRequest, Message};
+    ///
+    /// let req = ChatRequest::new("qwen-plus", vec![Message::user("Write a long story")]);
+    /// let mut stream = client.chat().create_stream(req).await?.without_snapshot();
+    /// while let Some(chunk) = stream.next_chunk().await {
+    ///     print!("{}", chunk?.content().unwrap_or_default());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn without_snapshot(mut self) -> ChunkStream<D> {
+        self.core.stop_folding();
+        ChunkStream { inner: self }
     }
 
     /// Reads until the first chunk and keeps it for the caller.
@@ -181,5 +220,92 @@ impl<D: Dialect> Stream for EventStream<D> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_item(cx)
+    }
+}
+
+/// An [`EventStream`] that keeps nothing: the chunks, without the accumulator (from
+/// [`EventStream::without_snapshot`]). A `futures_core::Stream<Item = Result<D::Chunk, Error>>`.
+///
+/// Its memory does not grow with the stream. It has no `snapshot` or `accumulate`, and a stream
+/// that breaks yields one [`Error::Stream`] whose partial response is the dialect's empty one
+/// (the error's kind, service error, request id and
+/// [`StreamDetails::chunks`](crate::StreamDetails::chunks) are as usual). Otherwise it behaves
+/// as the [`EventStream`] it came from: pull-based, dropping it closes the connection, `None`
+/// after an error or the terminal event.
+pub struct ChunkStream<D: Dialect> {
+    inner: EventStream<D>,
+}
+
+impl<D: Dialect> fmt::Debug for ChunkStream<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkStream")
+            .field("dialect", &D::NAME)
+            .field("status", &self.inner.status)
+            .field("request_id", &self.inner.core.request_id())
+            .field("chunks", &self.inner.core.chunks())
+            .field("over", &self.inner.core.is_over())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Dialect> ChunkStream<D> {
+    /// The next chunk, or `None` at the end (a convenience for callers without `StreamExt`).
+    ///
+    /// # Errors
+    ///
+    /// One [`Error::Stream`] when the stream breaks (its partial response is empty); `None`
+    /// follows.
+    pub async fn next_chunk(&mut self) -> Option<Result<D::Chunk, Error>> {
+        self.inner.next_chunk().await
+    }
+
+    /// How many chunks arrived so far (including those from before
+    /// [`without_snapshot`](EventStream::without_snapshot)).
+    pub fn chunks(&self) -> u64 {
+        self.inner.chunks()
+    }
+
+    /// Whether the stream is over (ended or broke).
+    pub fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+
+    /// The HTTP status of the response.
+    pub fn status(&self) -> u16 {
+        self.inner.status()
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+
+    /// The `x-request-id` header.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id()
+    }
+}
+
+impl<D: Dialect> Stream for ChunkStream<D> {
+    type Item = Result<D::Chunk, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().inner.poll_item(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::{ChatDialect, NativeDialect, ResponsesDialect};
+
+    /// Compile-time checks: the keep-nothing streams and their futures can move across tasks.
+    fn _assert_impls(s: &mut ChunkStream<ChatDialect>) {
+        fn send<T: Send>(_: &T) {}
+        fn send_type<T: Send + Unpin>() {}
+        send_type::<ChunkStream<ChatDialect>>();
+        send_type::<ChunkStream<ResponsesDialect>>();
+        send_type::<ChunkStream<NativeDialect>>();
+        send(&s.next_chunk());
     }
 }

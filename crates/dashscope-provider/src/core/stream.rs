@@ -13,7 +13,7 @@ use crate::error::{BoxError, Error, StreamDetails, StreamErrorKind};
 /// What the stream has for the caller now.
 #[derive(Debug)]
 pub(crate) enum Step<C> {
-    /// A chunk (already folded into the accumulator).
+    /// A chunk (already folded into the accumulator, unless folding was stopped).
     Chunk(C),
     /// The stream broke; it is over.
     Failed(Error),
@@ -29,11 +29,19 @@ pub(crate) enum Step<C> {
 /// bytes; at the end of the body call [`end_of_body`](Self::end_of_body) and pull again. A
 /// transport error goes through [`body_error`](Self::body_error). After `Failed` or `Finished`
 /// every `step` returns `Finished`.
+///
+/// [`stop_folding`](Self::stop_folding) turns the accumulator off for good: chunks still come
+/// out, nothing is kept, and a failure's partial response is the empty one.
 #[derive(Debug)]
 pub(crate) struct StreamCore<D: Dialect> {
     sse: Decoder,
     decoder: D::Decoder,
     acc: D::Accumulator,
+    /// Whether chunks are folded into `acc`.
+    fold: bool,
+    /// A copy of the accumulator as it came (nothing folded), for `stop_folding`; `None` once
+    /// folding stopped.
+    fresh: Option<D::Accumulator>,
     http_status: u16,
     request_id: Option<String>,
     chunks: u64,
@@ -44,8 +52,8 @@ pub(crate) struct StreamCore<D: Dialect> {
 }
 
 impl<D: Dialect> StreamCore<D> {
-    /// A stream over a response with `status` and `headers`, folding into `acc`; `secret` is
-    /// scrubbed from the error texts the service sends.
+    /// A stream over a response with `status` and `headers`, folding into `acc` (a fresh
+    /// accumulator); `secret` is scrubbed from the error texts the service sends.
     pub(crate) fn new(
         status: u16,
         headers: &HeaderMap,
@@ -55,7 +63,9 @@ impl<D: Dialect> StreamCore<D> {
         StreamCore {
             sse: Decoder::with_mode(D::sse_mode()),
             decoder: D::decoder(),
+            fresh: Some(acc.clone()),
             acc,
+            fold: true,
             http_status: status,
             request_id: header_request_id(headers).map(str::to_owned),
             chunks: 0,
@@ -93,6 +103,16 @@ impl<D: Dialect> StreamCore<D> {
     /// The `x-request-id` header.
     pub(crate) fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
+    }
+
+    /// Stops folding chunks, and drops what was folded so far (the accumulator goes back to
+    /// its fresh state): from now on the core keeps nothing that grows with the stream, and a
+    /// failure carries the dialect's empty response as its partial. Idempotent.
+    pub(crate) fn stop_folding(&mut self) {
+        self.fold = false;
+        if let Some(fresh) = self.fresh.take() {
+            self.acc = fresh;
+        }
     }
 
     /// The response as far as it arrived.
@@ -165,7 +185,9 @@ impl<D: Dialect> StreamCore<D> {
                     return Step::Failed(self.fail(StreamErrorKind::ErrorEvent, None, Some(api)));
                 }
                 Ok(StreamItem::Chunk(chunk)) => {
-                    self.acc.push(&chunk);
+                    if self.fold {
+                        self.acc.push(&chunk);
+                    }
                     self.chunks += 1;
                     return Step::Chunk(chunk);
                 }
@@ -359,6 +381,56 @@ mod tests {
         }
         assert!(!shown.contains("sk-secret-42"), "{shown}");
         assert!(shown.contains("[REDACTED]"), "{shown}");
+    }
+
+    #[test]
+    fn stopped_folding_passes_chunks_and_keeps_nothing() {
+        let all = format!("{HEL}{LO}data: [DONE]\n\n");
+        for cut in 0..all.len() {
+            let mut core = chat();
+            core.feed(&all.as_bytes()[..cut]);
+            let (mut a, e) = drain(&mut core);
+            assert!(e.is_none());
+            // Stopped mid-way: what was folded before is dropped too.
+            core.stop_folding();
+            core.stop_folding();
+            core.feed(&all.as_bytes()[cut..]);
+            let (b, e) = drain(&mut core);
+            assert!(e.is_none());
+            a.extend(b);
+            let text: String = a.iter().filter_map(|c| c.content()).collect();
+            assert_eq!(text, "Hello", "cut {cut}");
+            assert_eq!(core.chunks(), 2);
+            assert!(core.is_over());
+            assert_eq!(core.snapshot().text(), None, "cut {cut}");
+            assert_eq!(core.finish().text(), None, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn stopped_folding_fails_with_an_empty_partial_and_the_count() {
+        let mut core = chat();
+        core.feed(HEL.as_bytes());
+        assert_eq!(drain(&mut core).0.len(), 1);
+        core.stop_folding();
+        core.feed(LO.replace("\"stop\"", "null").as_bytes());
+        assert_eq!(drain(&mut core).0.len(), 1);
+        core.end_of_body();
+        let (_, e) = drain(&mut core);
+        let e = e.unwrap();
+        let Error::Stream {
+            kind,
+            partial,
+            details,
+            ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(*kind, StreamErrorKind::UnexpectedEnd);
+        assert_eq!(partial.text(), "");
+        assert_eq!(partial.as_chat().map(|c| c.choices.len()), Some(0));
+        assert_eq!(details.chunks, 2);
     }
 
     #[test]
