@@ -819,21 +819,17 @@ macro_rules! tagged_enum {
                                                 $crate::wire::WireVisit::visit_member(&mut inner, key, &mut map)?;
                                                 continue;
                                             }
-                                            // A repeated tag: the last one wins, as in a JSON object.
+                                            // A repeated tag: harmless when it repeats the value; a
+                                            // different one makes the object ambiguous (the members
+                                            // read so far were decoded for the first), so it is an error.
                                             let again = map.next_value::<::serde_json::Value>()?;
                                             if again.as_str() == Some($wire) {
                                                 continue;
                                             }
-                                            let mut rest = match ::serde_json::to_value(&inner) {
-                                                Ok(::serde_json::Value::Object(m)) => m,
-                                                _ => $crate::wire::Extra::new(),
-                                            };
-                                            rest.insert("type".to_owned(), again);
-                                            $crate::wire::collect_rest(&mut rest, map)?;
-                                            return <$name as ::serde::Deserialize>::deserialize(
-                                                ::serde_json::Value::Object(rest),
-                                            )
-                                            .map_err(<A::Error as ::serde::de::Error>::custom);
+                                            return Err(<A::Error as ::serde::de::Error>::custom(concat!(
+                                                "a `type` member given twice with different values (",
+                                                stringify!($name), ")"
+                                            )));
                                         }
                                         return Ok($name::$variant(inner));
                                     }
@@ -1030,6 +1026,7 @@ mod tests {
             r#"{"text":"hi","z":1,"type":"said"}"#,
             r#"{"type":"other","text":"hi","z":1,"type":"said"}"#,
             r#"{"type":"said","text":"hi","z":1,"type":"said"}"#,
+            r#"{"text":"no","type":"said","text":"hi","z":1}"#,
         ] {
             let e: Event = serde_json::from_str(src).unwrap();
             match &e {
@@ -1047,7 +1044,6 @@ mod tests {
         // An unknown tag, a repeated tag whose last value is unknown, no tag, a non-string tag.
         for (src, tag) in [
             (r#"{"type":"new","text":"hi"}"#, Some("new")),
-            (r#"{"type":"said","text":"hi","type":"new"}"#, Some("new")),
             (r#"{"text":"hi"}"#, None),
             (r#"{"type":5,"text":"hi"}"#, None),
         ] {
@@ -1060,6 +1056,10 @@ mod tests {
             }
             assert_eq!(serde_json::to_value(&e).unwrap(), want, "{src}");
         }
+        // A known tag followed by a different one is ambiguous: an error, not a guess.
+        let e = serde_json::from_str::<Event>(r#"{"type":"said","text":"hi","type":"new"}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("given twice"), "{e}");
         // A member of the wrong type is an error whatever the order.
         assert!(serde_json::from_str::<Event>(r#"{"text":5,"type":"said"}"#).is_err());
         assert!(serde_json::from_str::<Event>(r#"{"type":"said","text":5}"#).is_err());

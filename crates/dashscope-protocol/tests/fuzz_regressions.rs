@@ -305,8 +305,8 @@ fn wire_struct_null_for_plain_member_round_trips() {
         r#"{"object":"chat.completion.chunk","choices":[{"delta":{"content":"","role":"assistant"},"index":null}]}"#,
     );
     // The `null` is written back as `null`, not as `0`; a value set since wins.
-    let mut c: ChatChunk = serde_json::from_str(r#"{"choices":[{"index":null,"delta":{}}]}"#)
-        .expect("parses");
+    let mut c: ChatChunk =
+        serde_json::from_str(r#"{"choices":[{"index":null,"delta":{}}]}"#).expect("parses");
     assert_eq!(
         serde_json::to_string(&c).expect("serializes"),
         r#"{"choices":[{"index":null,"delta":{}}]}"#
@@ -318,6 +318,39 @@ fn wire_struct_null_for_plain_member_round_trips() {
         r#"{"choices":[{"index":3,"delta":{}}]}"#
     );
     tolerance_is_off();
+}
+
+/// Found by `responses_json` in the second round (selector 5, `Response`; crash
+/// `8f4eb11fa32156bc25d5198f019cf40ddffbe2eb`, kept in the corpus; minimized by hand), right
+/// after `tagged_enum!` learned to decode a variant straight after its tag: an output item with
+/// `"type"` given twice, different values, was decoded for the first tag and then rebuilt for
+/// the second from a re-serialization, which added the first variant's always-written members
+/// (`"summary": []`), so reading the bytes and reading a `serde_json::Value` disagreed. Now a
+/// known tag followed by a different one is an error (an ambiguous object is not guessed at);
+/// an unknown tag followed by a known one is read from the whole object, the last tag winning
+/// as in a `Value`; the same tag twice is fine.
+#[test]
+fn tagged_union_with_two_different_tags() {
+    use dashscope_protocol::responses::{OutputItem, Response};
+    let ambiguous = br#"{"output":[{"type":"reasoning","id":"r","type":"message"}]}"#;
+    let e = serde_json::from_slice::<Response>(ambiguous).unwrap_err();
+    assert!(e.to_string().contains("given twice"), "{e}");
+    assert!(serde_json::from_reader::<_, Response>(&ambiguous[..]).is_err());
+    bodies::round_trip::<Response>(ambiguous);
+    let later: Response =
+        serde_json::from_slice(br#"{"output":[{"type":"x","id":"r","type":"message"}]}"#)
+            .expect("the last tag is known");
+    assert!(matches!(
+        later.output.as_deref(),
+        Some([OutputItem::Message(m)]) if m.id.as_deref() == Some("r")
+    ));
+    for json in [
+        &br#"{"output":[{"type":"x","id":"r","type":"message"}]}"#[..],
+        br#"{"output":[{"type":"message","id":"r","type":"message"}]}"#,
+        br#"{"output":[{"id":"r","status":"completed","type":"message","id":"s"}]}"#,
+    ] {
+        bodies::round_trip::<Response>(json);
+    }
 }
 
 /// Found by `responses_json` (selector 10, `GenerationResponse`; crash
