@@ -5,7 +5,8 @@
 //!   every body read to the end. Meanwhile a thread samples this process's `VmRSS` every 10 ms;
 //!   the figure printed (`mock RSS`) is the whole process (mock, load generator with its 1,000
 //!   connections, bench data), so an upper bound for the mock: once for one round on a fresh
-//!   mock, once after the timed rounds (the mock's journal keeps the last 100,000 requests).
+//!   mock, once after the timed rounds (the mock's journal keeps the last 100,000 requests, and
+//!   at most about 64 MiB of them).
 //! * `mock/unary`: 5,000 non-stream requests per iteration over 64 keep-alive HTTP/1.1
 //!   connections (hyper's connection-level client, one task per connection) against
 //!   `dashscope-mock` replaying `chat/basic-nonstream`, a bare axum handler answering the same
@@ -14,7 +15,15 @@
 //!
 //! The mock and the bare axum server run on 2-worker runtimes (the mock's `MockServer` default);
 //! wiremock-rs runs as it ships (its own server thread). The load generator has its own 2-worker
-//! runtime.
+//! runtime (threads named `load-gen`).
+//!
+//! After the criterion groups (under `cargo bench`, not in test mode) the four unary servers
+//! also run **interleaved**: round after round, each server in turn (the order rotating) gets
+//! the same 5,000 requests, so a change in the machine's load hits every server alike. For
+//! each server it prints the median and best requests/s and the CPU time per request of the
+//! server side (every thread of the process but the load generator's and the main thread,
+//! from `/proc/self/task/*/schedstat`) and of the load generator, then the ratios. Rounds:
+//! `MOCK_BENCH_ROUNDS` (default 9; 0 skips it).
 //!
 //! ```sh
 //! cargo bench -p dashscope-benches --bench mock_throughput
@@ -154,6 +163,7 @@ fn replayable(headers: &HeaderMap) -> HeaderMap {
 fn mock_throughput(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("load-gen")
         .enable_all()
         .build()
         .expect("load generator runtime");
@@ -211,10 +221,11 @@ fn mock_throughput(c: &mut Criterion) {
     let (rss, hwm) = loopback::rss_kib();
     eprintln!(
         "mock RSS (whole process) after {served} streams: {:.1} MiB, VmHWM {:.1} MiB (the \
-         journal keeps the last {} requests)",
+         journal keeps the last {} requests, at most about {} MiB)",
         rss as f64 / 1024.0,
         hwm as f64 / 1024.0,
         JOURNAL_DEFAULT,
+        dashscope_mock::journal::DEFAULT_JOURNAL_MAX_BYTES / (1024 * 1024),
     );
     drop(conns);
 
@@ -251,6 +262,12 @@ fn mock_throughput(c: &mut Criterion) {
         ("wiremock", *wiremock_server.address()),
     ];
     let (total, nconn) = UNARY;
+    let rounds = std::env::var("MOCK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(9);
+    let timed = std::env::args().any(|a| a == "--bench")
+        && !std::env::args().any(|a| a == "--profile-time");
     let mut group = c.benchmark_group("mock/unary");
     group.sample_size(10);
     group.throughput(Throughput::Elements(total as u64));
@@ -269,12 +286,125 @@ fn mock_throughput(c: &mut Criterion) {
         });
     }
     group.finish();
+    if timed && rounds > 0 {
+        interleaved(&rt, &targets, body.len(), rounds);
+    }
     drop(probe);
     drop(axum_server);
     drop(mock);
     drop(mock_j1);
     rt.block_on(async move { drop(wiremock_server) });
     rt.shutdown_timeout(Duration::from_millis(200));
+}
+
+/// CPU time in ns of this process's threads so far: `(load generator and main thread, the
+/// rest)`, from `/proc/self/task/*/schedstat` (zeros where unreadable).
+fn cpu_split_ns() -> (u64, u64) {
+    let pid = std::process::id().to_string();
+    let (mut client, mut server) = (0, 0);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return (0, 0);
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let ns: u64 = std::fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.starts_with("load-gen") || task.file_name().to_str() == Some(pid.as_str()) {
+            client += ns;
+        } else {
+            server += ns;
+        }
+    }
+    (client, server)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// The unary run, interleaved: `rounds` rounds, each server in turn (rotating the order) gets
+/// [`UNARY`] requests; prints per-server medians and the ratios of the first server (the
+/// mock) and the second (the mock with a one-entry journal) to the others.
+fn interleaved(
+    rt: &tokio::runtime::Runtime,
+    targets: &[(&str, SocketAddr)],
+    body_len: usize,
+    rounds: usize,
+) {
+    let (total, nconn) = UNARY;
+    let mut conns: Vec<Vec<Conn>> = targets
+        .iter()
+        .map(|(_, addr)| rt.block_on(connect_all(*addr, nconn)))
+        .collect();
+    // (requests/s, server CPU µs per request, load generator CPU µs per request) per round.
+    let mut got: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); targets.len()];
+    let load_before = load_average();
+    for round in 0..rounds {
+        for k in 0..targets.len() {
+            let t = (round + k) % targets.len();
+            let taken = std::mem::take(&mut conns[t]);
+            let (c0, s0) = cpu_split_ns();
+            let start = std::time::Instant::now();
+            let (back, bytes) = rt.block_on(run(taken, split(total, nconn), UNARY_BODY));
+            let wall = start.elapsed().as_secs_f64();
+            let (c1, s1) = cpu_split_ns();
+            assert_eq!(bytes, total * body_len);
+            conns[t] = back;
+            let per = |ns: u64| ns as f64 / 1000.0 / total as f64;
+            got[t].push((total as f64 / wall, per(s1 - s0), per(c1 - c0)));
+        }
+    }
+    eprintln!(
+        "mock/unary interleaved: {rounds} rounds x {total} requests over {nconn} connections, \
+         load average {load_before} -> {}",
+        load_average()
+    );
+    eprintln!(
+        "  {:<26} {:>14} {:>12} {:>22} {:>24}",
+        "server", "median req/s", "best req/s", "server CPU us/request", "load-gen CPU us/request"
+    );
+    for ((name, _), runs) in targets.iter().zip(&got) {
+        let rps: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let best = rps.iter().copied().fold(0.0, f64::max);
+        let server: Vec<f64> = runs.iter().map(|r| r.1).collect();
+        let client: Vec<f64> = runs.iter().map(|r| r.2).collect();
+        eprintln!(
+            "  {name:<26} {:>14.0} {best:>12.0} {:>22.1} {:>24.1}",
+            median(&rps),
+            median(&server),
+            median(&client)
+        );
+    }
+    for (i, (mine, _)) in targets.iter().enumerate().take(2) {
+        for (j, (peer, _)) in targets.iter().enumerate().skip(2) {
+            let per_round: Vec<f64> = got[i].iter().zip(&got[j]).map(|(a, b)| a.0 / b.0).collect();
+            let lo = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = per_round.iter().copied().fold(0.0, f64::max);
+            let cpu: Vec<f64> = got[i].iter().zip(&got[j]).map(|(a, b)| b.1 / a.1).collect();
+            eprintln!(
+                "  {mine} / {peer}: throughput {:.2}x (median of per-round ratios; range \
+                 {lo:.2}x to {hi:.2}x), server CPU per request {:.2}x less",
+                median(&per_round),
+                median(&cpu)
+            );
+        }
+    }
 }
 
 fn main() {

@@ -115,7 +115,7 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
             let Ok(id) = p["/faults/".len()..].parse::<u64>() else {
                 return fail(StatusCode::BAD_REQUEST, "the fault id must be a number");
             };
-            if lock(&state.inner.faults).remove(id) {
+            if state.with_faults(|f| f.remove(id)) {
                 reply(StatusCode::OK, &json!({"removed": id}))
             } else {
                 fail(StatusCode::NOT_FOUND, format!("no fault {id}"))

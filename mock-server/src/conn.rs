@@ -300,21 +300,22 @@ enum Action {
     Reset,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ChunkState {
-    /// Reading a chunk-size line.
-    Size(Vec<u8>),
+    /// Reading a chunk-size line (its bytes so far in the rewriter's buffer).
+    Size,
     /// Inside chunk data.
     Data(u64),
     /// The CRLF after chunk data (bytes left).
     DataEnd(u8),
-    /// Trailer lines after the last chunk.
-    Trailer(Vec<u8>),
+    /// Trailer lines after the last chunk (the current line so far in the buffer).
+    Trailer,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    Head(Vec<u8>),
+    /// Reading a head (its bytes so far in the rewriter's buffer).
+    Head,
     Length(u64),
     Chunked(ChunkState),
     /// Close-delimited body, or a head too long to follow: pass everything through.
@@ -322,24 +323,39 @@ enum State {
 }
 
 /// Follows the HTTP/1.1 response stream and rewrites heads.
+///
+/// A head, a chunk-size line or a trailer line that arrives whole in one write is read in
+/// place; only one split across writes is gathered in `buf` (kept between responses, so
+/// following a connection allocates nothing per response). A head without a directive is
+/// passed on as it is.
 #[derive(Clone, Debug)]
 struct HeadRewriter {
     state: State,
+    buf: Vec<u8>,
 }
 
 impl Default for HeadRewriter {
     fn default() -> Self {
         HeadRewriter {
-            state: State::Head(Vec::new()),
+            state: State::Head,
+            buf: Vec::new(),
         }
     }
 }
 
+/// The searcher for the end of a head, built once.
+static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+
 fn find_crlfcrlf(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| from + p + 4)
+    HEAD_END.find(buf.get(from..)?).map(|p| from + p + 4)
+}
+
+/// The size of a chunk from its size line (`None`: not a size).
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(line);
+    let hex = text.split(';').next().unwrap_or("").trim();
+    u64::from_str_radix(hex, 16).ok()
 }
 
 impl HeadRewriter {
@@ -347,26 +363,49 @@ impl HeadRewriter {
     fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Action {
         while !input.is_empty() {
             match &mut self.state {
-                State::Head(buf) => {
-                    let from = buf.len().saturating_sub(3);
-                    buf.extend_from_slice(input);
-                    input = &[];
-                    if let Some(end) = find_crlfcrlf(buf, from) {
-                        let mut head = std::mem::take(buf);
-                        let rest = head.split_off(end);
-                        let (action, next) = rewrite_head(&head, out);
-                        if action == Action::Reset {
-                            return Action::Reset;
+                State::Head => {
+                    let old = self.buf.len();
+                    if old == 0 {
+                        // The usual case: the whole head in this write, read in place.
+                        if let Some(end) = find_crlfcrlf(input, 0) {
+                            let (head, rest) = input.split_at(end);
+                            input = rest;
+                            let (action, next) = rewrite_head(head, out);
+                            if action == Action::Reset {
+                                return Action::Reset;
+                            }
+                            self.state = next;
+                            continue;
                         }
-                        self.state = next;
-                        // Feed the remainder (body bytes, or the next head) through again.
-                        let a = self.feed(&rest, out);
-                        if a == Action::Reset {
-                            return a;
+                    }
+                    // A head split across writes: gather it.
+                    self.buf.extend_from_slice(input);
+                    let end = if old == 0 {
+                        None
+                    } else {
+                        find_crlfcrlf(&self.buf, old.saturating_sub(3))
+                    };
+                    match end {
+                        Some(end) => {
+                            // The head ends inside this write: the rest of it is body bytes
+                            // (or the next head).
+                            input = &input[end - old..];
+                            self.buf.truncate(end);
+                            let (action, next) = rewrite_head(&self.buf, out);
+                            self.buf.clear();
+                            if action == Action::Reset {
+                                return Action::Reset;
+                            }
+                            self.state = next;
                         }
-                    } else if buf.len() > MAX_HEAD {
-                        out.extend_from_slice(buf);
-                        self.state = State::Passthrough;
+                        None => {
+                            input = &[];
+                            if self.buf.len() > MAX_HEAD {
+                                out.extend_from_slice(&self.buf);
+                                self.buf.clear();
+                                self.state = State::Passthrough;
+                            }
+                        }
                     }
                 }
                 State::Length(n) => {
@@ -375,25 +414,40 @@ impl HeadRewriter {
                     input = &input[k..];
                     *n -= k as u64;
                     if *n == 0 {
-                        self.state = State::Head(Vec::new());
+                        self.state = State::Head;
                     }
                 }
                 State::Chunked(cs) => match cs {
-                    ChunkState::Size(line) => {
-                        let nl = input.iter().position(|&b| b == b'\n');
+                    ChunkState::Size | ChunkState::Trailer => {
+                        let size_line = *cs == ChunkState::Size;
+                        let nl = memchr::memchr(b'\n', input);
                         let take = nl.map_or(input.len(), |p| p + 1);
-                        line.extend_from_slice(&input[..take]);
                         out.extend_from_slice(&input[..take]);
+                        let piece = &input[..take];
                         input = &input[take..];
-                        if nl.is_some() {
-                            let text = String::from_utf8_lossy(line);
-                            let hex = text.split(';').next().unwrap_or("").trim();
-                            match u64::from_str_radix(hex, 16) {
-                                Ok(0) => *cs = ChunkState::Trailer(Vec::new()),
-                                Ok(n) => *cs = ChunkState::Data(n),
-                                Err(_) => self.state = State::Passthrough,
-                            }
+                        if nl.is_none() {
+                            self.buf.extend_from_slice(piece);
+                            continue;
                         }
+                        let line: &[u8] = if self.buf.is_empty() {
+                            piece
+                        } else {
+                            self.buf.extend_from_slice(piece);
+                            &self.buf
+                        };
+                        let next = if size_line {
+                            match chunk_size(line) {
+                                Some(0) => State::Chunked(ChunkState::Trailer),
+                                Some(n) => State::Chunked(ChunkState::Data(n)),
+                                None => State::Passthrough,
+                            }
+                        } else if line == b"\r\n" || line == b"\n" {
+                            State::Head
+                        } else {
+                            State::Chunked(ChunkState::Trailer)
+                        };
+                        self.buf.clear();
+                        self.state = next;
                     }
                     ChunkState::Data(n) => {
                         let k = (*n).min(input.len() as u64) as usize;
@@ -410,21 +464,7 @@ impl HeadRewriter {
                         input = &input[k..];
                         *left -= k as u8;
                         if *left == 0 {
-                            *cs = ChunkState::Size(Vec::new());
-                        }
-                    }
-                    ChunkState::Trailer(line) => {
-                        let nl = input.iter().position(|&b| b == b'\n');
-                        let take = nl.map_or(input.len(), |p| p + 1);
-                        line.extend_from_slice(&input[..take]);
-                        out.extend_from_slice(&input[..take]);
-                        input = &input[take..];
-                        if nl.is_some() {
-                            if line.as_slice() == b"\r\n" || line.as_slice() == b"\n" {
-                                self.state = State::Head(Vec::new());
-                            } else {
-                                line.clear();
-                            }
+                            *cs = ChunkState::Size;
                         }
                     }
                 },
@@ -438,19 +478,83 @@ impl HeadRewriter {
     }
 }
 
+/// The status, the body framing and whether a directive is present, read from one head
+/// without allocating. Framing follows the last `transfer-encoding` / `content-length` line,
+/// directive lines left out.
+fn scan_head(head: &[u8]) -> (u16, bool, Option<u64>, bool) {
+    // Lines end at CRLF; a lone CR or LF stays inside its line.
+    let mut lines = memchr::memmem::find_iter(head, b"\r\n");
+    let mut start = 0;
+    let mut next_line = || -> Option<&[u8]> {
+        let end = lines.next()?;
+        let line = &head[start..end];
+        start = end + 2;
+        Some(line)
+    };
+    let status_line = next_line().unwrap_or(b"");
+    let status: u16 = status_line
+        .split(|&b| b == b' ')
+        .nth(1)
+        .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+        .unwrap_or(200);
+    let mut chunked = false;
+    let mut length: Option<u64> = None;
+    let mut directive = false;
+    while let Some(line) = next_line() {
+        if line.is_empty() {
+            continue;
+        }
+        let colon = memchr::memchr(b':', line).unwrap_or(line.len());
+        let (name, rest) = line.split_at(colon);
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        if is(DIRECTIVE_HEADER) {
+            directive = true;
+        } else if is("transfer-encoding") {
+            let value = std::str::from_utf8(rest)
+                .unwrap_or("")
+                .trim_end()
+                .as_bytes();
+            chunked = value.len() >= 7 && value[value.len() - 7..].eq_ignore_ascii_case(b"chunked");
+        } else if is("content-length") {
+            length = std::str::from_utf8(rest)
+                .ok()
+                .and_then(|r| r.trim_start_matches(':').trim().parse().ok());
+        }
+    }
+    (status, chunked, length, directive)
+}
+
+/// The framing state after a head.
+fn framing(status: u16, chunked: bool, length: Option<u64>) -> State {
+    if (100..200).contains(&status) || status == 204 || status == 304 {
+        State::Head
+    } else if chunked {
+        State::Chunked(ChunkState::Size)
+    } else if let Some(n) = length {
+        if n == 0 {
+            State::Head
+        } else {
+            State::Length(n)
+        }
+    } else {
+        State::Passthrough
+    }
+}
+
 /// Rewrites one response head (ending in CRLF CRLF) into `out`; returns the body framing.
 fn rewrite_head(head: &[u8], out: &mut Vec<u8>) -> (Action, State) {
     let Ok(text) = std::str::from_utf8(head) else {
         out.extend_from_slice(head);
         return (Action::Continue, State::Passthrough);
     };
+    let (status, chunked, length, directive) = scan_head(head);
+    if !directive {
+        // Nothing to change: the head goes out as it came.
+        out.extend_from_slice(head);
+        return (Action::Continue, framing(status, chunked, length));
+    }
     let mut lines = text.split("\r\n");
     let status_line = lines.next().unwrap_or("");
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
     let mut directive = Directive::default();
     let mut header_lines: Vec<&str> = Vec::new();
     for line in lines {
@@ -468,18 +572,10 @@ fn rewrite_head(head: &[u8], out: &mut Vec<u8>) -> (Action, State) {
         return (Action::Reset, State::Passthrough);
     }
     let mut used = vec![false; directive.case.len()];
-    let mut chunked = false;
-    let mut length: Option<u64> = None;
     out.extend_from_slice(status_line.as_bytes());
     out.extend_from_slice(b"\r\n");
     for line in header_lines {
         let (name, rest) = line.split_at(line.find(':').unwrap_or(line.len()));
-        let lower = name.to_ascii_lowercase();
-        if lower == "transfer-encoding" {
-            chunked = rest.to_ascii_lowercase().trim_end().ends_with("chunked");
-        } else if lower == "content-length" {
-            length = rest.trim_start_matches(':').trim().parse().ok();
-        }
         let cased = directive
             .case
             .iter()
@@ -494,20 +590,7 @@ fn rewrite_head(head: &[u8], out: &mut Vec<u8>) -> (Action, State) {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    let next = if (100..200).contains(&status) || status == 204 || status == 304 {
-        State::Head(Vec::new())
-    } else if chunked {
-        State::Chunked(ChunkState::Size(Vec::new()))
-    } else if let Some(n) = length {
-        if n == 0 {
-            State::Head(Vec::new())
-        } else {
-            State::Length(n)
-        }
-    } else {
-        State::Passthrough
-    };
-    (Action::Continue, next)
+    (Action::Continue, framing(status, chunked, length))
 }
 
 #[cfg(test)]
@@ -543,6 +626,31 @@ HTTP/1.1 404 Not Found\r\nServer: x\r\ncontent-length: 2\r\n\r\n{}";
                 String::from_utf8_lossy(want),
                 "split {split}"
             );
+        }
+    }
+
+    /// Heads without a directive go out as they are, and their framing (chunked with a
+    /// trailer, a length, none for 204) is still followed, so the directive of the response
+    /// after them is found and applied, at any split.
+    #[test]
+    fn heads_without_directives_pass_and_are_followed() {
+        // A body that would be rewritten if it were taken for a head.
+        let body = "HTTP/1.1 200 OK\r\nx-b: 1\r\nx-dashscope-mock-directive: case=X-B\r\n\r\n";
+        let plain = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+             2;ext=1\r\nok\r\n0\r\nx-trailer: t\r\n\r\n\
+             HTTP/1.1 204 No Content\r\nx: y\r\n\r\n\
+             HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let input = format!(
+            "{plain}HTTP/1.1 200 OK\r\nx-a: 1\r\nx-dashscope-mock-directive: case=X-A\r\ncontent-length: 0\r\n\r\n"
+        );
+        let want = format!("{plain}HTTP/1.1 200 OK\r\nX-A: 1\r\ncontent-length: 0\r\n\r\n");
+        for split in 1..input.len() {
+            let (out, action) = run(input.as_bytes(), split);
+            assert_eq!(action, Action::Continue);
+            assert_eq!(String::from_utf8_lossy(&out), want, "split {split}");
         }
     }
 

@@ -426,6 +426,11 @@ impl FaultRegistry {
         before != self.global.len()
     }
 
+    /// How many global faults are set.
+    pub fn global_len(&self) -> usize {
+        self.global.len()
+    }
+
     /// Removes every global fault.
     pub fn clear(&mut self) {
         for (id, _) in std::mem::take(&mut self.global) {

@@ -21,23 +21,27 @@
 //! Checks 7 come after the cassettes so that a recorded error exchange (an async header, a
 //! missing model) replays byte for byte.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
+use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use dashscope_protocol::cassette::{Dialect, RecordedResponse};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
+use crate::admin::{ADMIN_PREFIX, admin};
 use crate::conn::MockConn;
 use crate::endpoint::{Endpoint, RESPONSES_PREFIXES, dialect_of_path};
 use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
 use crate::faults::{FaultPlan, FaultSpec};
-use crate::journal::{JournalEntry, redact_headers};
+use crate::ids::RequestId;
+use crate::journal::{self, Record};
 use crate::matching::{RequestView, Served};
-use crate::replay;
+use crate::replay::{self, Prepared};
 use crate::responder::MockRequest;
 use crate::state::{MockState, lock};
 use crate::synth::render_unified_cassette;
@@ -58,7 +62,7 @@ pub(crate) struct Ctx {
     pub(crate) parts: Parts,
     pub(crate) body: Bytes,
     pub(crate) json: Option<Value>,
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     pub(crate) received_at_ms: u64,
     pub(crate) directives: bool,
     pub(crate) dialect: Dialect,
@@ -72,28 +76,36 @@ impl Ctx {
     }
 
     /// Adds the journal entry for this request.
-    pub(crate) fn journal(&self, status: StatusCode, outcome: &str, cassette: Option<&str>) {
-        let (body, body_text) = match (&self.json, self.body.is_empty()) {
-            (Some(v), _) => (Some(v.clone()), None),
-            (None, true) => (None, None),
-            (None, false) => (None, Some(String::from_utf8_lossy(&self.body).into_owned())),
-        };
-        let entry = JournalEntry {
-            seq: 0,
+    pub(crate) fn journal(
+        &self,
+        status: StatusCode,
+        outcome: &'static str,
+        cassette: Option<&str>,
+    ) {
+        self.journal_named(status, outcome, cassette.map(Arc::from));
+    }
+
+    /// Adds the journal entry for this request (the cassette's name shared, not copied). The
+    /// entry is packed before the journal's lock is taken.
+    pub(crate) fn journal_named(
+        &self,
+        status: StatusCode,
+        outcome: &'static str,
+        cassette: Option<Arc<str>>,
+    ) {
+        let record = Record::new(&journal::Request {
             received_at_ms: self.received_at_ms,
-            request_id: self.request_id.clone(),
-            method: self.parts.method.to_string(),
-            path: self.path().to_owned(),
-            query: self.parts.uri.query().map(str::to_owned),
-            headers: redact_headers(&self.parts.headers),
-            body,
-            body_text,
+            request_id: &self.request_id,
+            method: &self.parts.method,
+            uri: &self.parts.uri,
+            headers: &self.parts.headers,
+            body: &self.body,
             status: status.as_u16(),
-            outcome: outcome.to_owned(),
-            cassette: cassette.map(str::to_owned),
-            faults: self.fired.clone(),
-        };
-        lock(&self.state.inner.journal).push(entry);
+            outcome,
+            cassette,
+            faults: &self.fired,
+        });
+        lock(&self.state.inner.journal).push_record(record);
     }
 
     /// Plays a response and journals it.
@@ -101,18 +113,38 @@ impl Ctx {
         &self,
         r: &RecordedResponse,
         plan: &FaultPlan,
-        outcome: &str,
+        outcome: &'static str,
         cassette: Option<&str>,
     ) -> Response {
+        self.play_prepared(r, None, plan, outcome, cassette.map(Arc::from))
+    }
+
+    /// Plays a response (from its pre-rendered form when the plan allows) and journals it.
+    pub(crate) fn play_prepared(
+        &self,
+        r: &RecordedResponse,
+        prepared: Option<&Prepared>,
+        plan: &FaultPlan,
+        outcome: &'static str,
+        cassette: Option<Arc<str>>,
+    ) -> Response {
         let timing = self.state.inner.config.timing;
-        let response = replay::build(
-            r,
-            plan,
-            timing,
-            self.directives,
-            self.state.shutdown_receiver(),
-        );
-        self.journal(response.status(), outcome, cassette);
+        let fast = prepared.and_then(|p| {
+            p.respond(plan, timing, self.directives, || {
+                self.state.shutdown_receiver()
+            })
+        });
+        let response = match fast {
+            Some(r) => r,
+            None => replay::build(
+                r,
+                plan,
+                timing,
+                self.directives,
+                self.state.shutdown_receiver(),
+            ),
+        };
+        self.journal_named(response.status(), outcome, cassette);
         response
     }
 
@@ -166,6 +198,17 @@ pub(crate) fn authorized(state: &MockState, headers: &HeaderMap) -> bool {
 /// `None` when the content type is acceptable (absent, `application/json`, `application/*+json`).
 fn bad_content_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(http::header::CONTENT_TYPE)?;
+    if let Ok(text) = value.to_str() {
+        // Visible ASCII (the usual case): the same test without allocating.
+        let media = text.split(';').next().unwrap_or("").trim().as_bytes();
+        let prefix = b"application/";
+        let ok = media.eq_ignore_ascii_case(b"application/json")
+            || (media.len() >= prefix.len()
+                && media[..prefix.len()].eq_ignore_ascii_case(prefix)
+                && media.len() >= 5
+                && media[media.len() - 5..].eq_ignore_ascii_case(b"+json"));
+        return (!ok).then(|| text.to_owned());
+    }
     let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
     let media = text
         .split(';')
@@ -178,11 +221,41 @@ fn bad_content_type(headers: &HeaderMap) -> Option<String> {
     (!ok).then_some(text)
 }
 
-async fn read_body(state: &MockState, body: axum::body::Body) -> (Bytes, bool) {
-    match axum::body::to_bytes(body, state.inner.config.max_body_bytes).await {
-        Ok(b) => (b, false),
-        Err(_) => (Bytes::new(), true),
+/// Reads a body of at most [`MockConfig::max_body_bytes`](crate::MockConfig): `(bytes, false)`,
+/// or `(empty, true)` when it is longer or fails (what `axum::body::to_bytes` with that limit
+/// gives, without boxing the body; a body in one frame is not copied).
+async fn read_body<B>(state: &MockState, body: B) -> (Bytes, bool)
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
+    let body = http_body_util::Limited::new(body, state.inner.config.max_body_bytes);
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<bytes::BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return (Bytes::new(), true);
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        match (&mut more, first.take()) {
+            (Some(acc), _) => acc.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (None, Some(prev)) => {
+                let mut acc = bytes::BytesMut::with_capacity(prev.len() + data.len());
+                acc.extend_from_slice(&prev);
+                acc.extend_from_slice(&data);
+                more = Some(acc);
+            }
+        }
     }
+    let bytes = match more {
+        Some(acc) => acc.freeze(),
+        None => first.unwrap_or_default(),
+    };
+    (bytes, false)
 }
 
 /// Sleeps, unless the server stops first.
@@ -213,8 +286,15 @@ fn method_not_allowed(allow: &str) -> ErrorReply {
 }
 
 /// `POST` on one of the five generation paths.
-pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> Response {
-    let directives = req.extensions().get::<ConnectInfo<MockConn>>().is_some();
+pub(crate) async fn generation<B>(
+    state: MockState,
+    req: http::Request<B>,
+    directives: bool,
+) -> Response
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
     let (parts, body) = req.into_parts();
     let Some(endpoint) = Endpoint::from_path(parts.uri.path()) else {
         return unknown_parts(state, parts, directives).await;
@@ -223,7 +303,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return head_response();
     }
     let received_at_ms = now_ms();
-    let request_id = state.inner.ids.next_id();
+    let request_id = state.inner.ids.next_request_id();
     let (bytes, too_large) = read_body(&state, body).await;
     let json: Option<Value> = serde_json::from_slice(&bytes).ok();
     let dialect = endpoint.dialect();
@@ -259,7 +339,11 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
             ));
         }
     };
-    let plan = lock(&state.inner.faults).plan(&specs, dialect, Instant::now());
+    let plan = if specs.is_empty() && !state.has_global_faults() {
+        FaultPlan::none()
+    } else {
+        lock(&state.inner.faults).plan(&specs, dialect, Instant::now())
+    };
     ctx.fired.clone_from(&plan.fired);
     pause(&state, state.inner.config.latency + plan.latency).await;
     if plan.reset {
@@ -286,7 +370,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     if let Some(ct) = bad_content_type(&ctx.parts.headers) {
         return ctx.error(&ErrorReply::wrong_content_type(&ct));
     }
-    let Some(json) = ctx.json.clone() else {
+    let Some(json) = ctx.json.take() else {
         let detail = match serde_json::from_slice::<Value>(&ctx.body) {
             Err(e) => e.to_string(),
             Ok(_) => "unreadable body".to_owned(),
@@ -311,23 +395,24 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     let found = {
         let mut set = lock(&state.inner.cassettes);
         match forced {
-            Some(name) => set.take_named_served(name),
-            None => set.take_served(&view),
+            Some(name) => set.take_named_for(name),
+            None => set.take_for(&view),
         }
     };
-    if let Some(served) = found {
+    if let Some((served, info)) = found {
         let rendered;
-        let response = match &served {
-            Served::Recorded(cassette) => &cassette.response,
+        let (response, prepared) = match &served {
+            Served::Recorded(cassette) => (&cassette.response, info.prepared.as_ref()),
             Served::Unified(unified) => {
                 rendered = render_unified_cassette(endpoint, &json, stream, unified);
-                &rendered
+                (&rendered, None)
             }
         };
         if dialect == Dialect::Responses && stores(&json) {
             lock(&state.inner.store).store_from(&response.body, Some(&json), &ctx.request_id);
         }
-        return ctx.play(response, &plan, "cassette", Some(served.name()));
+        let name = Some(Arc::clone(&info.name));
+        return ctx.play_prepared(response, prepared, &plan, "cassette", name);
     }
     if let Some(name) = forced {
         let e = ErrorReply::mock(
@@ -373,7 +458,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
             body: &ctx.body,
             json: &json,
             stream,
-            request_id: &ctx.request_id,
+            request_id: ctx.request_id.as_str(),
             seed,
             created,
             history: &history,
@@ -442,8 +527,7 @@ fn previous_history(
 }
 
 /// `GET`/`DELETE …/responses/{id}` and `GET …/responses/{id}/input_items`.
-pub(crate) async fn stored_response(State(state): State<MockState>, req: Request) -> Response {
-    let directives = req.extensions().get::<ConnectInfo<MockConn>>().is_some();
+pub(crate) async fn stored_response(state: MockState, req: Request, directives: bool) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let target = RESPONSES_PREFIXES.iter().find_map(|p| {
@@ -469,7 +553,7 @@ pub(crate) async fn stored_response(State(state): State<MockState>, req: Request
         parts,
         json: serde_json::from_slice(&bytes).ok(),
         body: bytes,
-        request_id: state.inner.ids.next_id(),
+        request_id: state.inner.ids.next_request_id(),
         received_at_ms: now_ms(),
         directives,
         dialect: Dialect::Responses,
@@ -549,8 +633,7 @@ pub(crate) async fn stored_response(State(state): State<MockState>, req: Request
 }
 
 /// Any other path: 404 in the path's dialect shape (or forwarded, in record mode).
-pub(crate) async fn unknown(State(state): State<MockState>, req: Request) -> Response {
-    let directives = req.extensions().get::<ConnectInfo<MockConn>>().is_some();
+pub(crate) async fn unknown(state: MockState, req: Request, directives: bool) -> Response {
     let (parts, body) = req.into_parts();
     if state.inner.recorder.is_some() && parts.method != Method::HEAD {
         return forward_only(state, parts, body, directives).await;
@@ -568,7 +651,7 @@ async fn forward_only(
     let (bytes, too_large) = read_body(&state, body).await;
     let dialect = dialect_of_path(parts.uri.path());
     let ctx = Ctx {
-        request_id: state.inner.ids.next_id(),
+        request_id: state.inner.ids.next_request_id(),
         state: state.clone(),
         json: serde_json::from_slice(&bytes).ok(),
         body: bytes,
@@ -591,7 +674,7 @@ async fn unknown_parts(state: MockState, parts: Parts, directives: bool) -> Resp
     }
     let dialect = dialect_of_path(parts.uri.path());
     let ctx = Ctx {
-        request_id: state.inner.ids.next_id(),
+        request_id: state.inner.ids.next_request_id(),
         state,
         body: Bytes::new(),
         json: None,
@@ -610,4 +693,130 @@ async fn unknown_parts(state: MockState, parts: Parts, directives: bool) -> Resp
     let e = ErrorReply::mock(404, "NotFound", "not_found", message);
     let r = e.render(dialect, false, &ctx.request_id);
     ctx.play(&r, &FaultPlan::none(), "no_route", None)
+}
+
+/// Whether a request came through [`MockListener`](crate::conn::MockListener) (axum's
+/// `ConnectInfo<MockConn>`), so its connection honours directives.
+fn through_mock_listener<B>(req: &http::Request<B>) -> bool {
+    req.extensions().get::<ConnectInfo<MockConn>>().is_some()
+}
+
+/// [`router`](crate::router)'s handler for the generation paths.
+pub(crate) async fn generation_route(State(state): State<MockState>, req: Request) -> Response {
+    let directives = through_mock_listener(&req);
+    generation(state, req, directives).await
+}
+
+/// [`router`](crate::router)'s handler for the stored-response paths.
+pub(crate) async fn stored_response_route(
+    State(state): State<MockState>,
+    req: Request,
+) -> Response {
+    let directives = through_mock_listener(&req);
+    stored_response(state, req, directives).await
+}
+
+/// [`router`](crate::router)'s fallback.
+pub(crate) async fn unknown_route(State(state): State<MockState>, req: Request) -> Response {
+    let directives = through_mock_listener(&req);
+    unknown(state, req, directives).await
+}
+
+/// Which handler a path goes to: the route table of [`router`](crate::router), read without
+/// a router, with axum's matching (`{id}` is one segment, non-empty at the end of the path
+/// but possibly empty before `/input_items`; `{*rest}` is a non-empty rest). A unit test holds
+/// the two to the same answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// One of the five generation paths.
+    Generation,
+    /// `{prefix}/{id}` or `{prefix}/{id}/input_items` of a Responses prefix.
+    Stored,
+    /// `/__mock` or `/__mock/{*rest}`.
+    Admin,
+    /// Anything else (the fallback).
+    Unknown,
+}
+
+impl Route {
+    /// The route of `path` (without the query).
+    pub(crate) fn of(path: &str) -> Route {
+        if Endpoint::from_path(path).is_some() {
+            return Route::Generation;
+        }
+        for p in RESPONSES_PREFIXES {
+            let Some(rest) = path.strip_prefix(p).and_then(|r| r.strip_prefix('/')) else {
+                continue;
+            };
+            let stored = match rest.split_once('/') {
+                None => !rest.is_empty(),
+                Some((_, "input_items")) => true,
+                Some(_) => false,
+            };
+            if stored {
+                return Route::Stored;
+            }
+        }
+        if path == ADMIN_PREFIX
+            || path
+                .strip_prefix(ADMIN_PREFIX)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|rest| !rest.is_empty())
+        {
+            return Route::Admin;
+        }
+        Route::Unknown
+    }
+}
+
+/// Answers one request as [`router`](crate::router) does (same handlers, and the same
+/// finishing of the response: a `content-length` for a body of known size, no body for
+/// `HEAD`), without a router: no path matching beyond [`Route::of`], no boxing of a
+/// generation request's body. `directives`: the connection honours them.
+pub(crate) async fn dispatch<B>(
+    state: MockState,
+    req: http::Request<B>,
+    directives: bool,
+) -> Response
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let method = req.method().clone();
+    let response = match Route::of(req.uri().path()) {
+        // Boxed: the generation future is large, and a box is cheaper than moving it.
+        Route::Generation => Box::pin(generation(state, req, directives)).await,
+        Route::Stored => stored_response(state, req.map(AxumBody::new), directives).await,
+        Route::Admin => admin(State(state), req.map(AxumBody::new)).await,
+        Route::Unknown => unknown(state, req.map(AxumBody::new), directives).await,
+    };
+    finish(&method, response)
+}
+
+/// What axum's router does to every response of a route: no body (and no length) on a
+/// successful `CONNECT`; otherwise a `content-length` for a body of known size, then no
+/// body for `HEAD`.
+fn finish(method: &Method, mut res: Response) -> Response {
+    use http_body::Body as _;
+    let size = res.body().size_hint();
+    if *method == Method::CONNECT && res.status().is_success() {
+        let headers = res.headers();
+        if headers.contains_key(http::header::CONTENT_LENGTH)
+            || headers.contains_key(http::header::TRANSFER_ENCODING)
+            || size.lower() != 0
+        {
+            res = res.map(|_| AxumBody::empty());
+        }
+        return res;
+    }
+    if !res.headers().contains_key(http::header::CONTENT_LENGTH) {
+        if let Some(n) = size.exact() {
+            res.headers_mut()
+                .insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
+    if *method == Method::HEAD {
+        *res.body_mut() = AxumBody::empty();
+    }
+    res
 }

@@ -43,10 +43,15 @@ impl IdGen {
 
     /// The next id.
     pub fn next_id(&self) -> String {
+        self.next_request_id().as_str().to_owned()
+    }
+
+    /// The next id, without allocating (the same sequence as [`next_id`](Self::next_id)).
+    pub fn next_request_id(&self) -> RequestId {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let hi = splitmix64(self.seed ^ splitmix64(n.wrapping_mul(2)));
         let lo = splitmix64(self.seed ^ splitmix64(n.wrapping_mul(2).wrapping_add(1)));
-        format_uuid(hi, lo)
+        RequestId::from_parts(hi, lo)
     }
 
     /// Starts the sequence again (the same ids come out again for the same seed).
@@ -55,18 +60,60 @@ impl IdGen {
     }
 }
 
-fn format_uuid(hi: u64, lo: u64) -> String {
-    // Version 4, RFC 4122 variant.
-    let hi = (hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
-    let lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xFFFF,
-        hi & 0xFFFF,
-        lo >> 48,
-        lo & 0xFFFF_FFFF_FFFF
-    )
+/// A request id (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`), held inline: handing one out
+/// allocates nothing. It derefs to `&str`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId([u8; 36]);
+
+impl RequestId {
+    /// The id of the two 64-bit halves (version 4, RFC 4122 variant bits set).
+    fn from_parts(hi: u64, lo: u64) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let hi = (hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
+        let lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+        let mut out = [b'-'; 36];
+        // The 32 hex digits, most significant first, around the dashes at 8, 13, 18, 23.
+        let mut digit = 0;
+        for (pos, byte) in out.iter_mut().enumerate() {
+            if matches!(pos, 8 | 13 | 18 | 23) {
+                continue;
+            }
+            let nibble = if digit < 16 {
+                (hi >> (60 - 4 * digit)) & 0xF
+            } else {
+                (lo >> (60 - 4 * (digit - 16))) & 0xF
+            };
+            *byte = HEX[nibble as usize];
+            digit += 1;
+        }
+        RequestId(out)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits and dashes are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -90,5 +137,29 @@ mod tests {
         assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
         a.reset();
         assert_eq!(a.next_id(), first);
+    }
+
+    #[test]
+    fn inline_ids_match_the_formatted_layout() {
+        for (hi, lo) in [
+            (0, 0),
+            (u64::MAX, u64::MAX),
+            (0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210),
+        ] {
+            let h = (hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
+            let l = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+            let want = format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                h >> 32,
+                (h >> 16) & 0xFFFF,
+                h & 0xFFFF,
+                l >> 48,
+                l & 0xFFFF_FFFF_FFFF
+            );
+            assert_eq!(RequestId::from_parts(hi, lo).as_str(), want);
+        }
+        let a = IdGen::new(Some(9));
+        let b = IdGen::new(Some(9));
+        assert_eq!(a.next_request_id().as_str(), b.next_id());
     }
 }

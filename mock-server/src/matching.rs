@@ -131,6 +131,93 @@ pub struct Entry {
     pub order: u64,
     /// How often it answered.
     pub served: u64,
+    /// What matching and replay work out once per cassette.
+    pub(crate) info: Arc<Info>,
+}
+
+/// What the set works out once per cassette, when it is added: the conditions matching reads
+/// on every request, the rank it would have, and its recorded response rendered for replay.
+#[derive(Debug)]
+pub(crate) struct Info {
+    /// The cassette's name (shared with every journal entry it answers).
+    pub(crate) name: Arc<str>,
+    /// Its effective path (`match.path`, else the recorded one; unified: none).
+    path: Option<String>,
+    /// The stream-ness a request must have, if any (wire cassettes).
+    stream: Option<bool>,
+    /// The header conditions (wire cassettes).
+    headers: Vec<(String, String)>,
+    /// How specific it is: body leaves plus header and extension conditions (wire), the
+    /// matcher's conditions (unified).
+    specificity: usize,
+    /// A success (status under 400).
+    success: bool,
+    /// The cassette's `priority` and `once`, kept here beside the rest of what matching reads
+    /// on every request.
+    priority: i32,
+    once: bool,
+    /// Its method is `POST` (case-insensitively): the usual case, checked without reading
+    /// the cassette.
+    post: bool,
+    /// The recorded response rendered for replay (wire cassettes).
+    pub(crate) prepared: Option<crate::replay::Prepared>,
+}
+
+impl Info {
+    fn new(
+        cassette: &Cassette,
+        unified: Option<&(Arc<UnifiedCassette>, UnifiedMatcher)>,
+        ext: &MatchExt,
+    ) -> Info {
+        let success = cassette.response.status < 400;
+        let (priority, once) = (cassette.priority, cassette.once);
+        if let Some((u, m)) = unified {
+            return Info {
+                specificity: m.conditions(),
+                success,
+                priority,
+                once,
+                ..Info::empty(&u.name)
+            };
+        }
+        // The same reading of the cassette as `evaluate` does, done once.
+        let headers: Vec<(String, String)> = header_conditions(cassette)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let body_leaves = cassette_body(cassette).map_or(0, |b| leaf_score(b, None).1);
+        let conditions = headers.len()
+            + usize::from(ext.last_user_message.is_some())
+            + usize::from(ext.last_user_message_contains.is_some())
+            + usize::from(ext.tools_present.is_some());
+        Info {
+            name: Arc::from(cassette.name.as_str()),
+            path: Some(cassette_path(cassette).to_owned()),
+            stream: stream_requirement(cassette, ext),
+            headers,
+            specificity: body_leaves + conditions,
+            success,
+            priority,
+            once,
+            post: cassette_method(cassette).eq_ignore_ascii_case("POST"),
+            prepared: Some(crate::replay::Prepared::new(&cassette.response)),
+        }
+    }
+
+    fn empty(name: &str) -> Info {
+        Info {
+            name: Arc::from(name),
+            path: None,
+            stream: None,
+            headers: Vec::new(),
+            specificity: 0,
+            success: true,
+            priority: 0,
+            once: false,
+            post: true,
+            prepared: None,
+        }
+    }
 }
 
 impl Entry {
@@ -142,70 +229,87 @@ impl Entry {
     }
 
     fn used_up(&self) -> bool {
-        self.cassette.once && self.served > 0
+        self.info.once && self.served > 0
     }
 
     fn method(&self) -> &str {
-        self.cassette
-            .matcher
-            .as_ref()
-            .and_then(|m| m.method.as_deref())
-            .unwrap_or(&self.cassette.request.method)
+        cassette_method(&self.cassette)
     }
 
     fn path(&self) -> &str {
-        self.cassette
-            .matcher
-            .as_ref()
-            .and_then(|m| m.path.as_deref())
-            .unwrap_or(&self.cassette.request.path)
+        cassette_path(&self.cassette)
     }
 
     fn body(&self) -> Option<&Value> {
-        self.cassette
-            .matcher
-            .as_ref()
-            .and_then(|m| m.body.as_ref())
-            .or(self.cassette.request.body.as_ref())
+        cassette_body(&self.cassette)
     }
 
     /// The header conditions: `match.headers`, else a recorded `x-dashscope-sse: enable`.
     fn header_conditions(&self) -> Vec<(&str, &str)> {
-        if let Some(m) = &self.cassette.matcher {
-            if !m.headers.is_empty() {
-                return m
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-            }
-        }
-        self.cassette
-            .request
-            .headers
-            .iter()
-            .filter(|(k, v)| {
-                k.eq_ignore_ascii_case("x-dashscope-sse") && v.trim().eq_ignore_ascii_case("enable")
-            })
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+        header_conditions(&self.cassette)
     }
 
     /// The stream-ness the request must have, if any.
     fn stream_requirement(&self) -> Option<bool> {
-        if let Some(s) = self.ext.stream {
-            return Some(s);
+        stream_requirement(&self.cassette, &self.ext)
+    }
+}
+
+fn cassette_method(c: &Cassette) -> &str {
+    c.matcher
+        .as_ref()
+        .and_then(|m| m.method.as_deref())
+        .unwrap_or(&c.request.method)
+}
+
+fn cassette_path(c: &Cassette) -> &str {
+    c.matcher
+        .as_ref()
+        .and_then(|m| m.path.as_deref())
+        .unwrap_or(&c.request.path)
+}
+
+fn cassette_body(c: &Cassette) -> Option<&Value> {
+    c.matcher
+        .as_ref()
+        .and_then(|m| m.body.as_ref())
+        .or(c.request.body.as_ref())
+}
+
+/// The header conditions: `match.headers`, else a recorded `x-dashscope-sse: enable`.
+fn header_conditions(c: &Cassette) -> Vec<(&str, &str)> {
+    if let Some(m) = &c.matcher {
+        if !m.headers.is_empty() {
+            return m
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
         }
-        let headers_say = self
-            .header_conditions()
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("x-dashscope-sse"));
-        let body_says = self.body().and_then(|b| b.get("stream")).is_some();
-        if headers_say || body_says {
-            None
-        } else {
-            Some(self.cassette.is_stream_request())
-        }
+    }
+    c.request
+        .headers
+        .iter()
+        .filter(|(k, v)| {
+            k.eq_ignore_ascii_case("x-dashscope-sse") && v.trim().eq_ignore_ascii_case("enable")
+        })
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// The stream-ness the request must have, if any.
+fn stream_requirement(c: &Cassette, ext: &MatchExt) -> Option<bool> {
+    if let Some(s) = ext.stream {
+        return Some(s);
+    }
+    let headers_say = header_conditions(c)
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("x-dashscope-sse"));
+    let body_says = cassette_body(c).and_then(|b| b.get("stream")).is_some();
+    if headers_say || body_says {
+        None
+    } else {
+        Some(c.is_stream_request())
     }
 }
 
@@ -245,6 +349,7 @@ struct Evaluation {
 }
 
 impl Evaluation {
+    #[cfg(test)]
     fn matches(&self) -> bool {
         self.reasons.is_empty()
     }
@@ -340,7 +445,8 @@ fn evaluate_unified(
 }
 
 /// Checks one cassette against one request. With `explain`, every failed condition is put
-/// into words; without, the check stops at the first one (the fast path of [`CassetteSet::take`]).
+/// into words; without, the check stops at the first one. [`CassetteSet::take`] uses
+/// [`wire_matches`] and [`unified_matches`], which decide the same without words.
 fn evaluate(entry: &Entry, req: &RequestView<'_>, conv: &Conv<'_>, explain: bool) -> Evaluation {
     if let Some((_, matcher)) = &entry.unified {
         return evaluate_unified(matcher, entry.used_up(), req, conv);
@@ -427,7 +533,20 @@ fn evaluate(entry: &Entry, req: &RequestView<'_>, conv: &Conv<'_>, explain: bool
 
 /// Whether `expected` is contained in `actual` (partial JSON match).
 pub fn json_contains(expected: &Value, actual: &Value) -> bool {
-    first_mismatch(expected, actual, "").is_none()
+    match (expected, actual) {
+        // Scalar members first: they are cheap to compare and most often tell cassettes apart.
+        (Value::Object(e), Value::Object(a)) => {
+            let holds =
+                |(k, ev): (&String, &Value)| a.get(k).is_some_and(|av| json_contains(ev, av));
+            let compound = |v: &Value| matches!(v, Value::Object(_) | Value::Array(_));
+            e.iter().filter(|(_, v)| !compound(v)).all(holds)
+                && e.iter().filter(|(_, v)| compound(v)).all(holds)
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(ev, av)| json_contains(ev, av))
+        }
+        (e, a) => values_equal(e, a),
+    }
 }
 
 fn values_equal(a: &Value, b: &Value) -> bool {
@@ -583,10 +702,102 @@ pub struct Nearest {
 }
 
 /// The cassettes the mock answers from.
+///
+/// Wire cassettes are indexed by their path, so a request is checked only against the
+/// cassettes of its own path and of its alias, plus the unified cassettes; and a unified
+/// cassette, whose rank does not depend on the request, is checked only when it could still
+/// outrank the best match so far (so a request a wire cassette answers never pays for
+/// reading its conversation).
 #[derive(Clone, Debug, Default)]
 pub struct CassetteSet {
     entries: Vec<Entry>,
     next_order: u64,
+    /// Wire entries by effective path (indices into `entries`, in load order): for each
+    /// path, the entries a non-stream request can match and those a stream request can.
+    by_path: Vec<(String, [Vec<usize>; 2])>,
+    /// Unified entries (indices into `entries`, in load order).
+    unified: Vec<usize>,
+}
+
+/// The rank of a match (higher wins): path fit, priority, specificity, success, layer, and
+/// the earlier load.
+type Rank = (PathFit, i32, usize, bool, Layer, std::cmp::Reverse<u64>);
+
+/// Whether a wire entry on the request's path (or its alias) matches it: [`evaluate`]'s
+/// conditions, checked in the same order, without putting any failure into words.
+fn wire_matches(e: &Entry, req: &RequestView<'_>) -> bool {
+    let method_ok = if e.info.post {
+        req.method.eq_ignore_ascii_case("POST")
+    } else {
+        e.method().eq_ignore_ascii_case(req.method)
+    };
+    if e.used_up() || !method_ok {
+        return false;
+    }
+    if e.info.stream.is_some_and(|want| want != req.stream) {
+        return false;
+    }
+    for (name, want) in &e.info.headers {
+        let got = req
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        if !got.is_some_and(|g| g.eq_ignore_ascii_case(want.trim())) {
+            return false;
+        }
+    }
+    if let Some(expected) = e.body() {
+        if !req
+            .json
+            .is_some_and(|actual| json_contains(expected, actual))
+        {
+            return false;
+        }
+    }
+    let ext = &e.ext;
+    if ext.last_user_message.is_some() || ext.last_user_message_contains.is_some() {
+        let last = req.json.and_then(last_user_text);
+        if let Some(want) = &ext.last_user_message {
+            if last.as_deref() != Some(want.as_str()) {
+                return false;
+            }
+        }
+        if let Some(want) = &ext.last_user_message_contains {
+            if !last.as_deref().is_some_and(|l| l.contains(want.as_str())) {
+                return false;
+            }
+        }
+    }
+    if let Some(want) = ext.tools_present {
+        if want != req.json.is_some_and(tools_present) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether a unified entry matches a request on a generation path: [`evaluate_unified`]'s
+/// conditions, the ones that need no conversation first.
+fn unified_matches(
+    e: &Entry,
+    matcher: &UnifiedMatcher,
+    endpoint: Endpoint,
+    req: &RequestView<'_>,
+    conv: &Conv<'_>,
+) -> bool {
+    if e.used_up() || !req.method.eq_ignore_ascii_case("POST") {
+        return false;
+    }
+    let dialect = endpoint.dialect();
+    if !matcher.dialects.is_empty() && !matcher.dialects.contains(&dialect) {
+        return false;
+    }
+    if matcher.stream.is_some_and(|want| want != req.stream) {
+        return false;
+    }
+    conv.get()
+        .is_some_and(|c| matcher.mismatches(c, dialect, req.stream).is_empty())
 }
 
 impl CassetteSet {
@@ -610,6 +821,8 @@ impl CassetteSet {
             (None, Some(raw)) => MatchExt::from_cassette_json(raw),
             _ => MatchExt::default(),
         };
+        let info = Arc::new(Info::new(&cassette, unified.as_ref(), &ext));
+        self.index(self.entries.len(), &info);
         self.entries.push(Entry {
             cassette: Arc::new(cassette),
             unified,
@@ -617,8 +830,46 @@ impl CassetteSet {
             layer,
             order: self.next_order,
             served: 0,
+            info,
         });
         self.next_order += 1;
+    }
+
+    /// Files entry `i` under its path and the stream-ness it accepts (or as unified).
+    fn index(&mut self, i: usize, info: &Info) {
+        let Some(path) = &info.path else {
+            self.unified.push(i);
+            return;
+        };
+        let slot = match self.by_path.iter().position(|(p, _)| p == path) {
+            Some(k) => k,
+            None => {
+                self.by_path.push((path.clone(), [Vec::new(), Vec::new()]));
+                self.by_path.len() - 1
+            }
+        };
+        for stream in [false, true] {
+            if info.stream.is_none_or(|want| want == stream) {
+                self.by_path[slot].1[usize::from(stream)].push(i);
+            }
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.by_path.clear();
+        self.unified.clear();
+        let infos: Vec<Arc<Info>> = self.entries.iter().map(|e| Arc::clone(&e.info)).collect();
+        for (i, info) in infos.iter().enumerate() {
+            self.index(i, info);
+        }
+    }
+
+    /// The wire entries on `path` that a request of this stream-ness can match.
+    fn on_path(&self, path: &str, stream: bool) -> Option<&[usize]> {
+        self.by_path
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, lists)| lists[usize::from(stream)].as_slice())
     }
 
     /// The number of cassettes.
@@ -639,6 +890,7 @@ impl CassetteSet {
     /// Removes the cassettes of a layer.
     pub fn remove_layer(&mut self, layer: Layer) {
         self.entries.retain(|e| e.layer != layer);
+        self.reindex();
     }
 
     /// Makes every `once` cassette answer again.
@@ -668,27 +920,99 @@ impl CassetteSet {
         Some(self.entries[i].served_as())
     }
 
-    /// The entry that answers `req`, counted as served.
-    fn pick(&mut self, req: &RequestView<'_>) -> Option<usize> {
-        type Key = (PathFit, i32, usize, bool, Layer, std::cmp::Reverse<u64>);
+    /// As [`take_served`](Self::take_served), with what the set worked out for the cassette
+    /// (its shared name and its pre-rendered response).
+    pub(crate) fn take_for(&mut self, req: &RequestView<'_>) -> Option<(Served, Arc<Info>)> {
+        let i = self.pick(req)?;
+        let e = &self.entries[i];
+        Some((e.served_as(), Arc::clone(&e.info)))
+    }
+
+    /// As [`take_named_served`](Self::take_named_served), with what the set worked out for
+    /// the cassette.
+    pub(crate) fn take_named_for(&mut self, name: &str) -> Option<(Served, Arc<Info>)> {
+        let e = self.named(name)?;
+        Some((e.served_as(), Arc::clone(&e.info)))
+    }
+
+    /// The choice of [`pick`](Self::pick) made by checking every entry (the reference the
+    /// index is tested against); counts nothing.
+    #[cfg(test)]
+    fn pick_by_scan(&self, req: &RequestView<'_>) -> Option<usize> {
         let conv = Conv::new(req);
-        let mut best: Option<(usize, Key)> = None;
+        let mut best: Option<(usize, Rank)> = None;
         for (i, e) in self.entries.iter().enumerate() {
             let ev = evaluate(e, req, &conv, false);
             if !ev.matches() {
                 continue;
             }
-            let success = e.cassette.response.status < 400;
             let key = (
                 ev.path,
                 e.cassette.priority,
                 ev.body_leaves.1 + ev.conditions,
-                success,
+                e.cassette.response.status < 400,
                 e.layer,
                 std::cmp::Reverse(e.order),
             );
             if best.as_ref().is_none_or(|(_, k)| key > *k) {
                 best = Some((i, key));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    fn rank(e: &Entry, path: PathFit) -> Rank {
+        (
+            path,
+            e.info.priority,
+            e.info.specificity,
+            e.info.success,
+            e.layer,
+            std::cmp::Reverse(e.order),
+        )
+    }
+
+    /// The entry that answers `req`, counted as served.
+    ///
+    /// The same choice as checking every entry with [`evaluate`]: an entry off the request's
+    /// path and its alias fails the path condition, a unified entry fails off the generation
+    /// paths, and a unified entry ranked below the best match so far cannot be chosen.
+    fn pick(&mut self, req: &RequestView<'_>) -> Option<usize> {
+        let mut best: Option<(usize, Rank)> = None;
+        let endpoint = Endpoint::from_path(req.path);
+        let alias = endpoint.and_then(Endpoint::alias).map(Endpoint::path);
+        let exact = self
+            .on_path(req.path, req.stream)
+            .map(|v| (v, PathFit::Exact));
+        let aliased = alias
+            .and_then(|a| self.on_path(a, req.stream))
+            .map(|v| (v, PathFit::Alias));
+        for (list, fit) in exact.into_iter().chain(aliased) {
+            for &i in list {
+                let e = &self.entries[i];
+                if !wire_matches(e, req) {
+                    continue;
+                }
+                let rank = Self::rank(e, fit);
+                if best.as_ref().is_none_or(|(_, r)| rank > *r) {
+                    best = Some((i, rank));
+                }
+            }
+        }
+        if let Some(endpoint) = endpoint {
+            let conv = Conv::new(req);
+            for &i in &self.unified {
+                let e = &self.entries[i];
+                let rank = Self::rank(e, PathFit::Exact);
+                if best.as_ref().is_some_and(|(_, r)| *r >= rank) {
+                    continue;
+                }
+                let Some((_, matcher)) = &e.unified else {
+                    continue;
+                };
+                if unified_matches(e, matcher, endpoint, req, &conv) {
+                    best = Some((i, rank));
+                }
             }
         }
         let (i, _) = best?;
@@ -803,6 +1127,33 @@ mod tests {
             first_mismatch(&json!({"m": "a"}), &json!({"m": "b"}), "body").as_deref(),
             Some("body.m: expected \"a\", got \"b\"")
         );
+    }
+
+    fn small_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-2i64..3).prop_map(|n| json!(n)),
+            (-2i64..3).prop_map(|n| json!(n as f64)),
+            "[ab]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[xyz]", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The allocation-free containment test agrees with the explaining one.
+        #[test]
+        fn json_contains_agrees_with_first_mismatch(e in small_json(), a in small_json()) {
+            proptest::prop_assert_eq!(json_contains(&e, &a), first_mismatch(&e, &a, "").is_none());
+            proptest::prop_assert!(json_contains(&a, &a));
+        }
     }
 
     #[test]
@@ -942,6 +1293,100 @@ mod tests {
             near[0].mismatch[0].starts_with("last user message"),
             "{near:?}"
         );
+    }
+
+    /// The index picks what checking every cassette picks: every embedded fixture's own
+    /// request and variations of it (stream flipped, on every generation path, another model,
+    /// no JSON, with and without the native SSE header), and every unified cassette's
+    /// conversation in every dialect, stream or not, twice over (so used-up `once` cassettes
+    /// count too).
+    #[test]
+    fn the_index_picks_what_a_full_scan_picks() {
+        use dashscope_protocol::cassette::Dialect;
+        let (fixtures, bad) = crate::fixtures::embedded();
+        assert!(bad.is_empty());
+        let mut set = CassetteSet::new();
+        for f in &fixtures {
+            set.add(f.cassette.clone(), Some(&f.raw), Layer::Embedded);
+        }
+        // A runtime twin of one fixture and a `once` cassette, so layers and `once` matter.
+        let twin = &fixtures[0];
+        set.add(twin.cassette.clone(), Some(&twin.raw), Layer::Runtime);
+        let once = chat(
+            "chat/once",
+            json!({"model": "qwen-plus"}),
+            json!({"once": true, "priority": 3}),
+        );
+        set.add(cassette(&once), Some(&once), Layer::Runtime);
+        // A catch-all wire cassette, and the unified cassettes again in a later layer: these
+        // outrank it, so the skipping of unified cassettes is tested too.
+        let any_plus = chat("chat/any-plus", json!({"model": "qwen-plus"}), json!({}));
+        set.add(cassette(&any_plus), Some(&any_plus), Layer::Embedded);
+        for f in fixtures.iter().filter(|f| f.unified().is_some()) {
+            set.add(f.cassette.clone(), Some(&f.raw), Layer::Runtime);
+        }
+        let mut bodies: Vec<Option<Value>> = Vec::new();
+        for f in &fixtures {
+            if let Some(u) = f.unified() {
+                for dialect in [Dialect::Chat, Dialect::Responses, Dialect::Native] {
+                    if let Ok(r) = u.request.to_request(dialect) {
+                        bodies.push(Some(r.to_json()));
+                    }
+                }
+            }
+            let Some(body) = f.cassette.request.body.clone() else {
+                continue;
+            };
+            let mut other_model = body.clone();
+            if let Some(o) = other_model.as_object_mut() {
+                o.insert("model".to_owned(), json!("qwen-other"));
+            }
+            let mut streamed = body.clone();
+            if let Some(o) = streamed.as_object_mut() {
+                let s = o.get("stream").and_then(Value::as_bool) == Some(true);
+                o.insert("stream".to_owned(), json!(!s));
+            }
+            bodies.extend([Some(body), Some(other_model), Some(streamed)]);
+        }
+        bodies.push(None);
+        let mut sse = HeaderMap::new();
+        sse.insert("x-dashscope-sse", "enable".parse().unwrap());
+        let plain = HeaderMap::new();
+        let mut checked = 0;
+        let mut matched = 0;
+        for _round in 0..2 {
+            for body in &bodies {
+                for endpoint in Endpoint::ALL {
+                    for headers in [&plain, &sse] {
+                        for stream in [false, true] {
+                            let req = RequestView {
+                                method: "POST",
+                                path: endpoint.path(),
+                                headers,
+                                json: body.as_ref(),
+                                stream,
+                            };
+                            let want = set.pick_by_scan(&req);
+                            let got = set.pick(&req);
+                            assert_eq!(
+                                got.map(|i| &set.entries[i].cassette.name),
+                                want.map(|i| &set.entries[i].cassette.name),
+                                "{} {:?} stream={stream}",
+                                endpoint.path(),
+                                body
+                            );
+                            checked += 1;
+                            matched += usize::from(got.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            matched > 100,
+            "only {matched} of {checked} requests matched"
+        );
+        assert!(matched < checked);
     }
 
     #[test]

@@ -52,29 +52,13 @@ fn dropped_header(name: &str) -> bool {
     .any(|h| h.eq_ignore_ascii_case(name))
 }
 
-/// Builds the HTTP response.
-///
-/// `directives` says whether the connection honours [`DIRECTIVE_HEADER`] (it came through the
-/// mock's listener). `shutdown` turns true when the server stops: stalled and delayed streams
-/// then end.
-pub fn build(
+/// The recorded headers as replayed for a body of `body_len` bytes, and the names whose case
+/// the connection must restore (see the module docs for what is left out).
+fn replayed_headers(
     recorded: &RecordedResponse,
-    plan: &FaultPlan,
-    timing: Timing,
-    directives: bool,
-    shutdown: watch::Receiver<bool>,
-) -> Response {
-    let mut chunks = body_chunks(&recorded.body, plan, timing);
-    apply_content_faults(&mut chunks, plan);
-    let body_len: usize = chunks.iter().map(|(_, b)| b.len()).sum();
-    let cut_or_stall = plan.cut_after.is_some() || plan.stall_after.is_some();
-
-    let mut status =
-        StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if plan.partial {
-        status = StatusCode::OK;
-    }
-
+    body_len: usize,
+    cut_or_stall: bool,
+) -> (HeaderMap, Vec<String>) {
     let mut headers = HeaderMap::new();
     let mut case = Vec::new();
     let chunked_recorded = recorded.headers.iter().any(|(n, v)| {
@@ -107,6 +91,217 @@ pub fn build(
         }
         headers.append(n, v);
     }
+    (headers, case)
+}
+
+/// A recorded response rendered once for replay: status, headers and directive as
+/// `HeaderValue`s, the body as `Bytes`. A request without byte-changing faults is answered
+/// from it by cloning (reference counts, no parsing or copying); any other request goes
+/// through [`build`], with the same result.
+#[derive(Clone)]
+pub(crate) struct Prepared {
+    status: StatusCode,
+    /// The headers for the body as recorded (no cut, no stall).
+    headers: HeaderMap,
+    /// The case directive, for a connection that honours it.
+    directive: Option<HeaderValue>,
+    /// A recorded `transfer-encoding: chunked` is replayed (the body is then of unknown length).
+    chunked_kept: bool,
+    /// The body: one piece for a JSON or text body, the recorded chunks (delay in ms) for a
+    /// stream.
+    pieces: Vec<(u64, Bytes)>,
+    /// Whether the body is a stream of chunks.
+    stream: bool,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("status", &self.status)
+            .field("headers", &self.headers.len())
+            .field("pieces", &self.pieces.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// Renders `recorded` for replay.
+    pub(crate) fn new(recorded: &RecordedResponse) -> Prepared {
+        let (pieces, stream): (Vec<(u64, Bytes)>, bool) = match &recorded.body {
+            Body::Chunks(chunks) => (
+                chunks
+                    .iter()
+                    .map(|c| (c.delay_ms, Bytes::copy_from_slice(c.data.as_bytes())))
+                    .collect(),
+                true,
+            ),
+            other => (vec![(0, Bytes::from(other.to_bytes()))], false),
+        };
+        let body_len = pieces.iter().map(|(_, b)| b.len()).sum();
+        let (headers, case) = replayed_headers(recorded, body_len, false);
+        let directive = (!case.is_empty())
+            .then(|| {
+                HeaderValue::from_str(&Directive { case, reset: false }.to_header_value()).ok()
+            })
+            .flatten();
+        Prepared {
+            status: StatusCode::from_u16(recorded.status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            chunked_kept: headers.contains_key(http::header::TRANSFER_ENCODING),
+            headers,
+            directive,
+            pieces,
+            stream,
+        }
+    }
+
+    /// The response [`build`] gives for this plan, or `None` when the plan changes bytes, cuts
+    /// or stalls (then use [`build`]). `shutdown` is called only when the body has delays.
+    pub(crate) fn respond(
+        &self,
+        plan: &FaultPlan,
+        timing: Timing,
+        directives: bool,
+        shutdown: impl FnOnce() -> watch::Receiver<bool>,
+    ) -> Option<Response> {
+        let changes_bytes = plan.no_blank_lines
+            || plan.invalid_utf8.is_some()
+            || plan.malformed_json.is_some()
+            || plan.oversized_chunk.is_some();
+        if changes_bytes || plan.cut_after.is_some() || plan.stall_after.is_some() {
+            return None;
+        }
+        let mut status = self.status;
+        let mut headers = self.headers.clone();
+        if plan.partial {
+            status = StatusCode::OK;
+            headers.insert(
+                "x-dashscope-partialresponse",
+                HeaderValue::from_static("true"),
+            );
+        }
+        if directives {
+            if let Some(d) = &self.directive {
+                headers.append(DIRECTIVE_HEADER, d.clone());
+            }
+        }
+        let scale = scaler(timing, plan);
+        let between = timing.chunk_delay + plan.chunk_delay;
+        let delay = |i: usize, ms: u64| {
+            let mut d = scale(ms);
+            if self.stream && i > 0 {
+                d += between;
+            }
+            if i == 0 {
+                d += plan.ttfb;
+            }
+            d
+        };
+        let no_delays = self
+            .pieces
+            .iter()
+            .enumerate()
+            .all(|(i, (ms, _))| delay(i, *ms).is_zero());
+        let body = if no_delays && !self.chunked_kept && self.pieces.len() <= 1 {
+            AxumBody::from(
+                self.pieces
+                    .first()
+                    .map(|(_, b)| b.clone())
+                    .unwrap_or_default(),
+            )
+        } else if no_delays {
+            // Frames of unknown total length, like the played stream below without its waits.
+            AxumBody::new(Pieces(
+                self.pieces
+                    .iter()
+                    .map(|(_, b)| b.clone())
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ))
+        } else {
+            let chunks = self
+                .pieces
+                .iter()
+                .enumerate()
+                .map(|(i, (ms, b))| (delay(i, *ms), b.clone()))
+                .collect();
+            play(Play {
+                chunks,
+                sent: 0,
+                cut_after: None,
+                stall_after: None,
+                stall: plan.stall,
+                stalled: false,
+                done: false,
+                shutdown: shutdown(),
+            })
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        Some(response)
+    }
+}
+
+/// A body of pieces sent one frame each, of unknown total length (so a recorded
+/// `transfer-encoding: chunked` can stay).
+struct Pieces(std::vec::IntoIter<Bytes>);
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
+        std::task::Poll::Ready(self.0.next().map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+fn play(play: Play) -> AxumBody {
+    AxumBody::from_stream(futures_util::stream::unfold(play, |mut p| async move {
+        let item = p.next().await?;
+        Some((item, p))
+    }))
+}
+
+/// Recorded delays at the server's and the plan's speed (zero when the speed is 0 or less).
+fn scaler(timing: Timing, plan: &FaultPlan) -> impl Fn(u64) -> Duration {
+    let speed = timing.speed * plan.speed;
+    move |ms: u64| {
+        if speed > 0.0 && speed.is_finite() {
+            Duration::from_secs_f64(ms as f64 / 1000.0 / speed)
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+/// Builds the HTTP response.
+///
+/// `directives` says whether the connection honours [`DIRECTIVE_HEADER`] (it came through the
+/// mock's listener). `shutdown` turns true when the server stops: stalled and delayed streams
+/// then end.
+pub fn build(
+    recorded: &RecordedResponse,
+    plan: &FaultPlan,
+    timing: Timing,
+    directives: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Response {
+    let mut chunks = body_chunks(&recorded.body, plan, timing);
+    apply_content_faults(&mut chunks, plan);
+    let body_len: usize = chunks.iter().map(|(_, b)| b.len()).sum();
+    let cut_or_stall = plan.cut_after.is_some() || plan.stall_after.is_some();
+
+    let mut status =
+        StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if plan.partial {
+        status = StatusCode::OK;
+    }
+
+    let (mut headers, case) = replayed_headers(recorded, body_len, cut_or_stall);
     if plan.partial {
         headers.insert(
             "x-dashscope-partialresponse",
@@ -130,7 +325,7 @@ pub fn build(
     let body = if simple {
         AxumBody::from(chunks.pop_front().map(|(_, b)| b).unwrap_or_default())
     } else {
-        let play = Play {
+        play(Play {
             chunks,
             sent: 0,
             // A single body was split at the cut (see `body_chunks`): cut after its first piece.
@@ -144,11 +339,7 @@ pub fn build(
             stalled: false,
             done: false,
             shutdown,
-        };
-        AxumBody::from_stream(futures_util::stream::unfold(play, |mut p| async move {
-            let item = p.next().await?;
-            Some((item, p))
-        }))
+        })
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -180,14 +371,7 @@ pub fn reset(directives: bool) -> Response {
 
 /// The body as `(delay before it, bytes)` pieces.
 fn body_chunks(body: &Body, plan: &FaultPlan, timing: Timing) -> VecDeque<(Duration, Bytes)> {
-    let speed = timing.speed * plan.speed;
-    let scale = |ms: u64| {
-        if speed > 0.0 && speed.is_finite() {
-            Duration::from_secs_f64(ms as f64 / 1000.0 / speed)
-        } else {
-            Duration::ZERO
-        }
-    };
+    let scale = scaler(timing, plan);
     let between = timing.chunk_delay + plan.chunk_delay;
     let mut out: VecDeque<(Duration, Bytes)> = match body {
         Body::Chunks(chunks) => chunks
@@ -442,6 +626,123 @@ mod tests {
         let out = played(&json, &plan);
         assert_eq!(out[0], b"{\"x_mock_pad\":\"aaa\"}");
         let _: serde_json::Value = serde_json::from_slice(&out[0]).unwrap();
+    }
+
+    /// Status, headers in order, the body's known length and its bytes.
+    type Observed = (u16, Vec<(String, Vec<u8>)>, Option<u64>, Vec<u8>);
+
+    fn observe(rt: &tokio::runtime::Runtime, r: Response) -> Observed {
+        use http_body::Body as _;
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let (status, size) = (r.status().as_u16(), r.body().size_hint().exact());
+        let body = rt
+            .block_on(axum::body::to_bytes(r.into_body(), usize::MAX))
+            .expect("the body plays")
+            .to_vec();
+        (status, headers, size, body)
+    }
+
+    /// The pre-rendered response answers as `build` does, for every embedded fixture and every
+    /// plan it takes (no fault, `partial`, a first-byte or chunk delay, recorded delays at
+    /// a high speed), with and without directives; and it declines the plans that change bytes.
+    #[test]
+    fn prepared_responses_answer_as_build_does() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (fixtures, _) = crate::fixtures::embedded();
+        let ms = Duration::from_millis;
+        let plans = [
+            FaultPlan::none(),
+            FaultPlan {
+                partial: true,
+                ..FaultPlan::none()
+            },
+            FaultPlan {
+                ttfb: ms(1),
+                ..FaultPlan::none()
+            },
+            FaultPlan {
+                chunk_delay: ms(1),
+                speed: 4.0,
+                ..FaultPlan::none()
+            },
+        ];
+        let timings = [
+            Timing {
+                speed: 0.0,
+                chunk_delay: Duration::ZERO,
+            },
+            Timing {
+                speed: 1_000_000.0,
+                chunk_delay: Duration::ZERO,
+            },
+        ];
+        let (_tx, rx) = watch::channel(false);
+        let mut compared = 0;
+        for f in fixtures.iter().filter(|f| f.unified().is_none()) {
+            let recorded = &f.cassette.response;
+            let prepared = Prepared::new(recorded);
+            for plan in &plans {
+                // Directives change only headers: the delayed plans (slow to play) run once.
+                let delayed = !plan.ttfb.is_zero() || !plan.chunk_delay.is_zero();
+                let directive_cases: &[bool] = if delayed { &[true] } else { &[false, true] };
+                for timing in timings {
+                    for &directives in directive_cases {
+                        let fast = prepared
+                            .respond(plan, timing, directives, || rx.clone())
+                            .expect("no byte-changing fault");
+                        let slow = build(recorded, plan, timing, directives, rx.clone());
+                        assert_eq!(
+                            observe(&rt, fast),
+                            observe(&rt, slow),
+                            "{} {plan:?} {timing:?} directives={directives}",
+                            f.cassette.name
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+            for declined in [
+                FaultPlan {
+                    cut_after: Some(1),
+                    ..FaultPlan::none()
+                },
+                FaultPlan {
+                    stall_after: Some(1),
+                    ..FaultPlan::none()
+                },
+                FaultPlan {
+                    no_blank_lines: true,
+                    ..FaultPlan::none()
+                },
+                FaultPlan {
+                    malformed_json: Some(1),
+                    ..FaultPlan::none()
+                },
+                FaultPlan {
+                    invalid_utf8: Some(1),
+                    ..FaultPlan::none()
+                },
+                FaultPlan {
+                    oversized_chunk: Some(3),
+                    ..FaultPlan::none()
+                },
+            ] {
+                let t = timings[0];
+                assert!(
+                    prepared
+                        .respond(&declined, t, true, || rx.clone())
+                        .is_none()
+                );
+            }
+        }
+        assert!(compared > 300, "{compared}");
     }
 
     #[test]

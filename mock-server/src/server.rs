@@ -1,5 +1,6 @@
 //! The router, the serve loop, and [`MockServer`]: a server on its own thread for tests.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -8,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::routing::any;
 use axum::serve::Listener;
 use dashscope_protocol::cassette::Cassette;
@@ -18,10 +18,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tower::ServiceExt;
 
 use crate::admin::{ADMIN_PREFIX, admin};
-use crate::conn::{MockConn, MockListener};
+use crate::conn::MockListener;
 use crate::endpoint::{Endpoint, RESPONSES_PREFIXES};
 use crate::faults::{FaultParseError, FaultSpec};
 use crate::fixtures::{self, Fixture, FixtureError};
@@ -31,27 +30,30 @@ use crate::matching::{CassetteSet, Layer};
 use crate::models::ModelPolicy;
 use crate::record::{RecordError, Recorder};
 use crate::responder::Responder;
-use crate::state::{MockConfig, MockState, lock};
+use crate::state::{MockConfig, MockState};
 use crate::synth::Synthetic;
 
 /// The mock's routes: the five generation paths, the stored-response paths, the admin API
 /// under `/__mock/`, and a JSON 404 for everything else.
+///
+/// [`serve_with`] answers with the same handlers without this router (see
+/// [`handler::Route`](crate::handler)).
 pub fn router(state: MockState) -> Router {
     let mut r = Router::new();
     for e in Endpoint::ALL {
-        r = r.route(e.path(), any(handler::generation));
+        r = r.route(e.path(), any(handler::generation_route));
     }
     for p in RESPONSES_PREFIXES {
         r = r
-            .route(&format!("{p}/{{id}}"), any(handler::stored_response))
+            .route(&format!("{p}/{{id}}"), any(handler::stored_response_route))
             .route(
                 &format!("{p}/{{id}}/input_items"),
-                any(handler::stored_response),
+                any(handler::stored_response_route),
             );
     }
     r.route(ADMIN_PREFIX, any(admin))
         .route(&format!("{ADMIN_PREFIX}/{{*rest}}"), any(admin))
-        .fallback(handler::unknown)
+        .fallback(handler::unknown_route)
         .with_state(state)
 }
 
@@ -158,7 +160,9 @@ where
 
 /// Serves `state` on `listener` under `limits` until `shutdown` resolves.
 ///
-/// Responses keep their recorded header-name case and `reset` faults reset the connection
+/// It answers with [`router`]'s handlers, called straight from hyper's connection (no router,
+/// no boxed request body), and finishes each response as the router does. Responses keep
+/// their recorded header-name case and `reset` faults reset the connection
 /// (see [`conn`](crate::conn)). Each connection is HTTP/1.1 on its own task, so a slow or
 /// stalled client holds only its own connection.
 ///
@@ -180,7 +184,6 @@ pub async fn serve_with<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let app = router(state.clone());
     let http = limits.http1();
     let permits = Arc::new(Semaphore::new(
         limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
@@ -203,12 +206,13 @@ where
             break;
         };
         while conns.try_join_next().is_some() {}
+        // One service per connection, straight into the handlers: no router, no boxed request
+        // body; every response goes out through `MockIo`, which honours directives.
         let service = {
-            let app = app.clone();
-            service_fn(move |mut req: http::Request<Incoming>| {
-                req.extensions_mut()
-                    .insert(ConnectInfo(MockConn { remote }));
-                app.clone().oneshot(req.map(axum::body::Body::new))
+            let state = state.clone();
+            service_fn(move |req: http::Request<Incoming>| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handler::dispatch(state, req, true).await) }
             })
         };
         let conn = http.serve_connection(TokioIo::new(io), service);
@@ -399,6 +403,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// About the most bytes the journal keeps (default 64 MiB): past it the oldest entries go,
+    /// so a long load test cannot grow the server without bound.
+    pub fn journal_max_bytes(mut self, n: usize) -> Self {
+        self.config.journal_max_bytes = n;
+        self
+    }
+
     /// A global fault (see [`faults`](crate::faults)); a spec that does not parse fails the build.
     pub fn fault(mut self, spec: impl Into<String>) -> Self {
         self.faults.push(spec.into());
@@ -519,12 +530,11 @@ impl MockServerBuilder {
             Arc::clone(&self.responder),
             recorder,
         );
-        {
-            let mut faults = lock(&state.inner.faults);
+        state.with_faults(|faults| {
             for spec in specs {
                 faults.add(spec);
             }
-        }
+        });
         Ok(state)
     }
 
@@ -703,6 +713,111 @@ impl Drop for MockServer {
                     std::panic::resume_unwind(panic);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::Route;
+
+    /// [`Route::of`] sends every path where [`router`]'s route table does.
+    #[tokio::test]
+    async fn dispatch_routes_like_the_router() {
+        let marker = |m: &'static str| any(move || async move { m });
+        let mut table: Router = Router::new();
+        for e in Endpoint::ALL {
+            table = table.route(e.path(), marker("generation"));
+        }
+        for p in RESPONSES_PREFIXES {
+            table = table
+                .route(&format!("{p}/{{id}}"), marker("stored"))
+                .route(&format!("{p}/{{id}}/input_items"), marker("stored"));
+        }
+        let table = table
+            .route(ADMIN_PREFIX, marker("admin"))
+            .route(&format!("{ADMIN_PREFIX}/{{*rest}}"), marker("admin"))
+            .fallback(|| async { "unknown" });
+        let mut paths: Vec<String> = [
+            "/",
+            "//",
+            "/__mock",
+            "/__mock/",
+            "/__mock//",
+            "/__mock/health",
+            "/__mock/faults/1",
+            "/__mock/a/b/",
+            "/__mockx",
+            "/__MOCK/health",
+            "/compatible-mode/v1/chat/completions/",
+            "/compatible-mode/v1/chat/completions//",
+            "/compatible-mode/v1/models",
+            "/api/v1/services/aigc/text-generation/generation/x",
+            "/api/v1/tasks/0",
+        ]
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
+        for e in Endpoint::ALL {
+            paths.push(e.path().to_owned());
+        }
+        for p in RESPONSES_PREFIXES {
+            for tail in [
+                "",
+                "/",
+                "//",
+                "/r",
+                "/r/",
+                "/r//",
+                "/r/input_items",
+                "/r/input_items/",
+                "//input_items",
+                "/r/x",
+                "/r/x/input_items",
+                "/r/input_itemsx",
+                "/input_items",
+                "/input_items/input_items",
+                "x",
+                "/%2F",
+                "/r%2Finput_items",
+            ] {
+                paths.push(format!("{p}{tail}"));
+            }
+        }
+        // Every short combination of separators and segments after each prefix.
+        let tokens = ["/", "r", "input_items", "%2F", "/input_items"];
+        for prefix in [
+            RESPONSES_PREFIXES[0],
+            RESPONSES_PREFIXES[1],
+            ADMIN_PREFIX,
+            "/api/v1",
+        ] {
+            for a in tokens {
+                for b in tokens {
+                    for c in tokens {
+                        paths.push(format!("{prefix}{a}{b}{c}"));
+                        paths.push(format!("{prefix}{a}{b}"));
+                    }
+                }
+            }
+        }
+        for path in paths {
+            let req = http::Request::get(path.as_str())
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let resp = tower::ServiceExt::oneshot(table.clone(), req)
+                .await
+                .unwrap();
+            let bytes = axum::body::to_bytes(resp.into_body(), 64).await.unwrap();
+            let want = std::str::from_utf8(&bytes).unwrap();
+            let got = match Route::of(&path) {
+                Route::Generation => "generation",
+                Route::Stored => "stored",
+                Route::Admin => "admin",
+                Route::Unknown => "unknown",
+            };
+            assert_eq!(got, want, "{path}");
         }
     }
 }

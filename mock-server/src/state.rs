@@ -1,6 +1,7 @@
 //! The server's shared state: configuration, cassettes, journal, faults, stored responses.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct MockConfig {
     pub max_body_bytes: usize,
     /// The most journal entries kept.
     pub journal_capacity: usize,
+    /// About the most bytes the journal keeps (entries and their bodies); the oldest entries
+    /// go first. Default [`DEFAULT_JOURNAL_MAX_BYTES`](crate::journal::DEFAULT_JOURNAL_MAX_BYTES).
+    pub journal_max_bytes: usize,
 }
 
 impl Default for MockConfig {
@@ -48,6 +52,7 @@ impl Default for MockConfig {
             seed: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             journal_capacity: 100_000,
+            journal_max_bytes: crate::journal::DEFAULT_JOURNAL_MAX_BYTES,
         }
     }
 }
@@ -66,6 +71,7 @@ impl fmt::Debug for MockConfig {
             .field("seed", &self.seed)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("journal_capacity", &self.journal_capacity)
+            .field("journal_max_bytes", &self.journal_max_bytes)
             .finish()
     }
 }
@@ -75,6 +81,9 @@ pub(crate) struct Inner {
     pub(crate) cassettes: Mutex<CassetteSet>,
     pub(crate) journal: Mutex<Journal>,
     pub(crate) faults: Mutex<FaultRegistry>,
+    /// How many global faults `faults` holds (kept by [`MockState::with_faults`]): a request
+    /// without an `x-mock-fault` header skips the fault registry while it is zero.
+    pub(crate) global_faults: AtomicUsize,
     pub(crate) store: Mutex<ResponseStore>,
     pub(crate) ids: IdGen,
     pub(crate) responder: Arc<dyn Responder>,
@@ -122,7 +131,7 @@ impl MockState {
         recorder: Option<Recorder>,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
-        let journal = Journal::new(config.journal_capacity);
+        let journal = Journal::with_limits(config.journal_capacity, config.journal_max_bytes);
         let ids = IdGen::new(config.seed);
         MockState {
             inner: Arc::new(Inner {
@@ -130,6 +139,7 @@ impl MockState {
                 cassettes: Mutex::new(cassettes),
                 journal: Mutex::new(journal),
                 faults: Mutex::new(FaultRegistry::new()),
+                global_faults: AtomicUsize::new(0),
                 store: Mutex::new(ResponseStore::default()),
                 ids,
                 responder,
@@ -186,12 +196,27 @@ impl MockState {
     /// [`FaultParseError`](crate::faults::FaultParseError) when the spec does not parse.
     pub fn add_fault(&self, spec: &str) -> Result<u64, crate::faults::FaultParseError> {
         let spec = crate::faults::FaultSpec::parse(spec)?;
-        Ok(lock(&self.inner.faults).add(spec))
+        Ok(self.with_faults(|f| f.add(spec)))
     }
 
     /// Removes every global fault.
     pub fn clear_faults(&self) {
-        lock(&self.inner.faults).clear();
+        self.with_faults(FaultRegistry::clear);
+    }
+
+    /// Runs `f` on the fault registry, then records how many global faults it holds.
+    pub(crate) fn with_faults<R>(&self, f: impl FnOnce(&mut FaultRegistry) -> R) -> R {
+        let mut faults = lock(&self.inner.faults);
+        let r = f(&mut faults);
+        self.inner
+            .global_faults
+            .store(faults.global_len(), Ordering::Release);
+        r
+    }
+
+    /// Whether any global fault is set (a cheap check before taking the registry's lock).
+    pub(crate) fn has_global_faults(&self) -> bool {
+        self.inner.global_faults.load(Ordering::Acquire) > 0
     }
 
     /// Clears the journal, stored responses, fault counters and global faults, re-arms the
@@ -199,11 +224,10 @@ impl MockState {
     pub fn reset(&self) {
         lock(&self.inner.journal).clear();
         lock(&self.inner.store).clear();
-        {
-            let mut faults = lock(&self.inner.faults);
+        self.with_faults(|faults| {
             faults.clear();
             faults.reset_counters();
-        }
+        });
         {
             let mut set = lock(&self.inner.cassettes);
             set.remove_layer(Layer::Runtime);
