@@ -99,6 +99,12 @@ struct Args {
     /// at most SECS seconds, then cut them. A second signal cuts them at once.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     shutdown_grace: u64,
+    /// Keep at most N requests in the journal (`/__mock/journal`; default 100000, at least 1).
+    #[arg(long, value_name = "N")]
+    journal_capacity: Option<usize>,
+    /// Keep at most about BYTES of requests in the journal (default 64 MiB); the oldest go first.
+    #[arg(long, value_name = "BYTES")]
+    journal_max_bytes: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -137,6 +143,12 @@ fn main() -> ExitCode {
     }
     if let Some(n) = args.max_body_bytes {
         builder = builder.max_body_bytes(n);
+    }
+    if let Some(n) = args.journal_capacity {
+        builder = builder.journal_capacity(n);
+    }
+    if let Some(n) = args.journal_max_bytes {
+        builder = builder.journal_max_bytes(n);
     }
     if let Some(upstream) = &args.record {
         let dir = args

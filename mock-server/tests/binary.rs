@@ -39,6 +39,10 @@ fn the_binary_serves_and_shuts_down_gracefully() {
                 "status=503;times=1;dialect=native",
                 "--shutdown-grace",
                 "5",
+                "--journal-capacity",
+                "2",
+                "--journal-max-bytes",
+                "1000000",
             ])
             .arg("--fixtures")
             .arg(&dir)
@@ -81,6 +85,12 @@ fn the_binary_serves_and_shuts_down_gracefully() {
             send(addr, "POST", NATIVE, &h, b"{\"model\":\"m\"}").status,
             404
         );
+
+        // The journal keeps the last two requests only (--journal-capacity 2).
+        let journal = send(addr, "GET", "/__mock/journal", &[], b"").json();
+        let entries = journal.as_array().expect("an array of entries");
+        assert_eq!(entries.len(), 2, "{journal}");
+        assert_eq!(entries[1]["status"], 404, "{journal}");
 
         // A slow stream (5 chunks 200 ms apart), then SIGTERM while it runs.
         let body = json!({"model": "slow", "stream": true}).to_string();
