@@ -25,69 +25,16 @@ use dashscope_mock::{MockServer, MockState, router};
 use dashscope_protocol::cassette::Dialect;
 use dashscope_protocol::error::ApiError;
 use dashscope_protocol::unified::{DialectChunk, DialectResponse};
-use http::{HeaderValue, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use tower::ServiceExt;
 
-// The request layout, as in `fuzz/fuzz_targets/mock_router.rs` (keep the two in step).
+// The request layout, shared with `fuzz/fuzz_targets/mock_router.rs`.
+#[path = "../../fuzz/src/mock_router_input.rs"]
+mod input;
+use input::{KEY, request};
 
-/// The methods byte 0 picks from.
-const METHODS: [Method; 8] = [
-    Method::POST,
-    Method::GET,
-    Method::DELETE,
-    Method::PUT,
-    Method::HEAD,
-    Method::OPTIONS,
-    Method::PATCH,
-    Method::POST,
-];
-
-/// The paths byte 1 picks from.
-const PATHS: [&str; 26] = [
-    "/compatible-mode/v1/chat/completions",
-    "/compatible-mode/v1/responses",
-    "/api/v2/apps/protocols/compatible-mode/v1/responses",
-    "/api/v1/services/aigc/text-generation/generation",
-    "/api/v1/services/aigc/multimodal-generation/generation",
-    "/compatible-mode/v1/responses/resp_0",
-    "/compatible-mode/v1/responses/resp_0/input_items",
-    "/api/v2/apps/protocols/compatible-mode/v1/responses/resp_0",
-    "/api/v2/apps/protocols/compatible-mode/v1/responses/resp_0/input_items",
-    "/__mock",
-    "/__mock/",
-    "/__mock/health",
-    "/__mock/journal",
-    "/__mock/reset",
-    "/__mock/cassettes",
-    "/__mock/faults",
-    "/__mock/faults/1",
-    "/__mock/faults/x",
-    "/__mock/nope",
-    "/compatible-mode/v1/chat/completions/",
-    "/compatible-mode/v1/chat/completions?x=1",
-    "/api/v1/services/aigc/text-generation/generation?a=b&c",
-    "/compatible-mode/v1/models",
-    "/api/v1/nope",
-    "/",
-    "/api/v1/tasks/0",
-];
-
-/// The `content-type` values byte 2 picks from (`None`: no header).
-const CONTENT_TYPES: [Option<&str>; 8] = [
-    None,
-    Some("application/json"),
-    Some("text/plain"),
-    Some("application/json; charset=utf-8"),
-    Some("application/vnd.api+json"),
-    Some("APPLICATION/JSON"),
-    Some("multipart/form-data; boundary=x"),
-    Some(""),
-];
-
-/// The key the state accepts.
-const KEY: &str = "sk-fuzz-0000";
 /// The bound on reading one response body (the fuzz target's).
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// The bound on one answer's head.
@@ -96,71 +43,9 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 const DEADLINE: Duration = Duration::from_secs(120);
 /// The most body bytes read.
 const BODY_CAP: usize = 4 * 1024 * 1024;
-/// Fault specs containing these (case-insensitively) are skipped, as by the fuzz target.
-const SLOW_FAULTS: [&str; 6] = ["stall", "latency", "ttfb", "delay", "speed", "rate-limit"];
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/mock_router")
-}
-
-/// Splits `n` bytes off the front of `data`, or `None` when there are fewer.
-fn take<'a>(data: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    if data.len() < n {
-        return None;
-    }
-    let (head, tail) = data.split_at(n);
-    *data = tail;
-    Some(head)
-}
-
-/// The request an input describes and whether it carries a fault header, or `None` for an
-/// input the fuzz target skips.
-fn request(mut data: &[u8]) -> Option<(Request<Full<Bytes>>, bool)> {
-    let head = take(&mut data, 4)?;
-    let (flags, path_sel, ct_sel, fault_len) = (head[0], head[1], head[2], head[3]);
-    let fault = take(&mut data, usize::from(fault_len))?;
-    let path: Vec<u8> = match PATHS.get(usize::from(path_sel)) {
-        Some(p) => p.as_bytes().to_vec(),
-        None => {
-            let len = take(&mut data, 1)?[0];
-            take(&mut data, usize::from(len))?.to_vec()
-        }
-    };
-    let uri = http::Uri::try_from(path).ok()?;
-    let mut builder = Request::builder()
-        .method(METHODS[usize::from(flags & 7)].clone())
-        .uri(uri);
-    match (flags >> 3) & 3 {
-        0 => {}
-        1 => builder = builder.header("authorization", format!("Bearer {KEY}")),
-        2 => builder = builder.header("authorization", "Bearer sk-wrong"),
-        _ => builder = builder.header("authorization", KEY),
-    }
-    if flags & 0x20 != 0 {
-        builder = builder.header("x-dashscope-sse", "enable");
-    }
-    if flags & 0x40 != 0 {
-        builder = builder.header("x-dashscope-async", "enable");
-    }
-    if flags & 0x80 != 0 {
-        builder = builder.header("accept", "text/event-stream");
-    }
-    if let Some(ct) = CONTENT_TYPES[usize::from(ct_sel & 7)] {
-        builder = builder.header("content-type", ct);
-    }
-    let mut faulted = false;
-    if fault_len > 0 {
-        let lower = String::from_utf8_lossy(fault).to_ascii_lowercase();
-        if SLOW_FAULTS.iter().any(|s| lower.contains(s)) {
-            return None;
-        }
-        if let Ok(v) = HeaderValue::from_bytes(fault) {
-            builder = builder.header("x-mock-fault", v);
-            faulted = true;
-        }
-    }
-    let req = builder.body(Full::new(Bytes::copy_from_slice(data))).ok()?;
-    Some((req, faulted))
 }
 
 /// What reading a body gave.
