@@ -202,8 +202,8 @@ impl<T: Default + PartialEq> AbsentAny for &Probe<'_, T> {
 /// has at most 64 known members). Remembering a `null` costs no allocation, and it is written
 /// back as `null` while the member still holds what the `null` decoded to: `None` for an
 /// `Option` member, the default value for any other member. Setting a value wins over the
-/// remembered `null`. Each wire type offers [`is_explicit_null`](#method.is_explicit_null)-style
-/// accessors by wire name (`is_explicit_null`, `set_explicit_null`, `explicit_nulls`).
+/// remembered `null`. Every wire type also has accessors by wire name: `is_explicit_null`,
+/// `set_explicit_null` and `explicit_nulls`.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Nulls(u64);
 
