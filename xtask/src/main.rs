@@ -147,6 +147,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "responses_stream",
     "native_stream",
     "responses_json",
+    "chat_fast",
     "mock_router",
 ];
 

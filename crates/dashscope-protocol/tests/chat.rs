@@ -299,7 +299,7 @@ fn stream_variants() -> Vec<(String, Vec<u8>)> {
 #[derive(Debug)]
 #[allow(dead_code)] // read through Debug by the snapshot
 enum ParsedResponse {
-    Completion(ChatCompletion),
+    Completion(Box<ChatCompletion>),
     Error(ChatErrorBody),
     Stream(Vec<Payload>),
 }
@@ -354,7 +354,7 @@ fn every_fixture_body_parses_and_round_trips() {
                 if let Some(h) = c.response.header("x-request-id") {
                     assert_eq!(rid, Some(h), "{name}: id vs x-request-id");
                 }
-                ParsedResponse::Completion(completion)
+                ParsedResponse::Completion(Box::new(completion))
             }
             body => {
                 let text = body_text(body);

@@ -26,6 +26,7 @@
 //! assert!(wire.contains(r#""tool_choice":"auto""#));
 //! ```
 
+mod fast;
 mod request;
 mod response;
 mod stream;
@@ -33,3 +34,6 @@ mod stream;
 pub use request::*;
 pub use response::*;
 pub use stream::*;
+
+#[doc(hidden)]
+pub use fast::__decode_fast;

@@ -47,11 +47,16 @@ impl StreamDecode for ChatStreamDecoder {
             self.finished = true;
             return Ok(StreamItem::End);
         }
-        let chunk: ChatChunk = serde_json::from_str(data).map_err(|source| StreamDecodeError {
-            index: event.index,
-            source,
-            excerpt: excerpt(data),
-        })?;
+        // The common chunk shape is read by a hand-written decoder that gives exactly what serde
+        // would; anything else (or anything unusual) goes through serde.
+        let chunk: ChatChunk = match super::fast::decode_fast(data) {
+            Some(chunk) => chunk,
+            None => serde_json::from_str(data).map_err(|source| StreamDecodeError {
+                index: event.index,
+                source,
+                excerpt: excerpt(data),
+            })?,
+        };
         if let Some(err) = chunk.error() {
             // The rare error path reads the payload again, so the error keeps the exact body.
             let message = err.to_string();
