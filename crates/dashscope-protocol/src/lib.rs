@@ -24,6 +24,7 @@ pub mod wire;
 pub mod cassette;
 pub mod chat;
 pub mod error;
+mod fast;
 pub mod native;
 pub mod responses;
 pub mod sse;
