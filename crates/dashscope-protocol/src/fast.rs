@@ -395,3 +395,42 @@ impl<'a> Parser<'a> {
         Some(())
     }
 }
+
+// Primitives added for the native fast path (`native::fast`).
+impl Parser<'_> {
+    /// An `Option<u64>` member: the value and whether it was `null`.
+    #[inline]
+    pub(crate) fn opt_u64(&mut self) -> Option<(Option<u64>, bool)> {
+        match self.tok()? {
+            b'n' => self.null().map(|()| (None, true)),
+            _ => Some((Some(self.uint()?), false)),
+        }
+    }
+
+    /// An `Option<u32>` member: the value and whether it was `null`.
+    #[inline]
+    pub(crate) fn opt_u32(&mut self) -> Option<(Option<u32>, bool)> {
+        match self.tok()? {
+            b'n' => self.null().map(|()| (None, true)),
+            _ => Some((Some(u32::try_from(self.uint()?).ok()?), false)),
+        }
+    }
+
+    /// An `Option<bool>` member: the value and whether it was `null`.
+    #[inline]
+    pub(crate) fn opt_bool(&mut self) -> Option<(Option<bool>, bool)> {
+        self.tok()?;
+        let rest = self.b.get(self.i..)?;
+        let (v, len) = if rest.starts_with(b"true") {
+            (Some(true), 4)
+        } else if rest.starts_with(b"false") {
+            (Some(false), 5)
+        } else if rest.starts_with(b"null") {
+            (None, 4)
+        } else {
+            return None;
+        };
+        self.i += len;
+        Some((v, v.is_none()))
+    }
+}

@@ -15,10 +15,13 @@
 //! member for it. A stream has no `[DONE]`: it ends after the chunk whose `finish_reason` is not
 //! the string `"null"`.
 
+mod fast;
 mod request;
 mod response;
 mod stream;
 
+#[doc(hidden)]
+pub use fast::__decode_fast;
 pub use request::*;
 pub use response::*;
 pub use stream::*;

@@ -97,8 +97,12 @@ impl StreamDecode for NativeStreamDecoder {
             };
             return Ok(StreamItem::Error(err));
         }
-        let chunk: GenerationResponse =
-            serde_json::from_str(data).map_err(|e| decode_error(event.index, data, e))?;
+        // The common event shape is read by a hand-written decoder that gives exactly what serde
+        // would; anything else (or anything unusual) goes through serde.
+        let chunk: GenerationResponse = match super::fast::decode_fast(data) {
+            Some(chunk) => chunk,
+            None => serde_json::from_str(data).map_err(|e| decode_error(event.index, data, e))?,
+        };
         if let Some(err) = chunk.error(event.http_status) {
             self.finished = true;
             return Ok(StreamItem::Error(err));
