@@ -148,6 +148,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "native_stream",
     "responses_json",
     "chat_fast",
+    "native_fast",
     "mock_router",
 ];
 
