@@ -65,12 +65,16 @@ impl StreamDecode for ResponsesStreamDecoder {
             self.finished = true;
             return Ok(StreamItem::End);
         }
-        let parsed: ResponseStreamEvent =
-            serde_json::from_str(data).map_err(|source| StreamDecodeError {
+        // The hot text events (deltas and their `.done`) take the fast path (proven equal to serde,
+        // see `fast`); anything else, or anything it does not handle exactly, goes through serde.
+        let parsed: ResponseStreamEvent = match super::fast::decode_fast(data, event.event) {
+            Some(parsed) => parsed,
+            None => serde_json::from_str(data).map_err(|source| StreamDecodeError {
                 index: event.index,
                 source,
                 excerpt: excerpt(data),
-            })?;
+            })?,
+        };
         match &parsed {
             ResponseStreamEvent::Error(_) | ResponseStreamEvent::Failed(_) => {
                 if matches!(parsed, ResponseStreamEvent::Failed(_)) {

@@ -35,6 +35,7 @@
 mod accumulate;
 mod decode;
 mod events;
+mod fast;
 mod request;
 mod response;
 mod untagged;
@@ -42,6 +43,8 @@ mod untagged;
 pub use accumulate::ResponsesAccumulator;
 pub use decode::ResponsesStreamDecoder;
 pub use events::*;
+#[doc(hidden)]
+pub use fast::__decode_fast;
 pub use request::*;
 pub use response::*;
 
