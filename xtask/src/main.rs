@@ -149,6 +149,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "responses_json",
     "chat_fast",
     "native_fast",
+    "responses_fast",
     "mock_router",
 ];
 
