@@ -117,6 +117,31 @@ pub(crate) fn enum_of<E: for<'x> From<&'x str> + From<String>>(s: Cow<'_, str>) 
     }
 }
 
+/// Decodes `data` as one object with the member list `keys` into a fresh `T` (`member` reads each
+/// member's value), then checks that only whitespace follows, as `serde_json::from_str`
+/// requires. `None` gives up.
+#[inline]
+pub(crate) fn decode_object<'a, T: Default, const N: usize>(
+    data: &'a str,
+    keys: &[&[u8]; N],
+    mut member: impl FnMut(&mut Parser<'a>, &mut T, Result<usize, &'a str>) -> Option<()>,
+) -> Option<T> {
+    let mut p = Parser {
+        s: data,
+        b: data.as_bytes(),
+        i: 0,
+    };
+    if p.tok()? != b'{' {
+        return None;
+    }
+    let mut out = T::default();
+    p.object(keys, |p, key| member(p, &mut out, key))?;
+    if p.tok().is_some() {
+        return None;
+    }
+    Some(out)
+}
+
 /// A cursor over the payload; every method returns `None` to give up.
 pub(crate) struct Parser<'a> {
     /// The payload.

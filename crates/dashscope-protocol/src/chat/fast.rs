@@ -20,7 +20,7 @@
 //! is the four bytes serde_json accepts; duplicate members follow `wire_struct!`: the last one
 //! wins, a value clears the member's `null` bit and a `null` sets its default and the bit.
 
-use crate::fast::{Parser, keys_are, set_null};
+use crate::fast::{Parser, decode_object, keys_are, set_null};
 use crate::wire::name_index;
 
 use super::request::{Role, ToolType};
@@ -90,21 +90,7 @@ const _: () = assert!(keys_are(&FUNCTION_KEYS, FunctionCallDelta::WIRE_MEMBERS))
 ///
 /// When it returns `Some(c)`, `c == serde_json::from_str::<ChatChunk>(data).unwrap()`.
 pub(crate) fn decode_fast(data: &str) -> Option<ChatChunk> {
-    let mut p = Parser {
-        s: data,
-        b: data.as_bytes(),
-        i: 0,
-    };
-    if p.tok()? != b'{' {
-        return None;
-    }
-    let mut chunk = ChatChunk::default();
-    p.object(&CHUNK_KEYS, |p, key| p.chunk_member(&mut chunk, key))?;
-    // Only whitespace may follow the object (as `serde_json::from_str` requires).
-    if p.tok().is_some() {
-        return None;
-    }
-    Some(chunk)
+    decode_object(data, &CHUNK_KEYS, |p, out, key| p.chunk_member(out, key))
 }
 
 /// [`decode_fast`], for the differential fuzz target and tests; not a stable API.

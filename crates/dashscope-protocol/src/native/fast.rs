@@ -20,7 +20,7 @@
 //! Duplicate members follow `wire_struct!`: the last one wins (an object member is decoded
 //! afresh), a value clears the member's `null` bit and a `null` sets it.
 
-use crate::fast::{Parser, keys_are, set_null};
+use crate::fast::{Parser, decode_object, keys_are, set_null};
 use crate::wire::name_index;
 
 use super::request::{Content, ContentItem, FunctionCall, Message, Role, ToolCall};
@@ -168,21 +168,9 @@ const _: () = assert!(keys_are(
 ///
 /// When it returns `Some(r)`, `r == serde_json::from_str::<GenerationResponse>(data).unwrap()`.
 pub(crate) fn decode_fast(data: &str) -> Option<GenerationResponse> {
-    let mut p = Parser {
-        s: data,
-        b: data.as_bytes(),
-        i: 0,
-    };
-    if p.tok()? != b'{' {
-        return None;
-    }
-    let mut r = GenerationResponse::default();
-    p.object(&RESP_KEYS, |p, key| p.native_response_member(&mut r, key))?;
-    // Only whitespace may follow the object (as `serde_json::from_str` requires).
-    if p.tok().is_some() {
-        return None;
-    }
-    Some(r)
+    decode_object(data, &RESP_KEYS, |p, out, key| {
+        p.native_response_member(out, key)
+    })
 }
 
 /// [`decode_fast`], for differential tests and fuzzing; not a stable API.
