@@ -459,3 +459,62 @@ impl Parser<'_> {
         Some((v, v.is_none()))
     }
 }
+
+// Members read straight into their slot, with their `null` bit.
+impl Parser<'_> {
+    /// An `Option<String>` member into `slot`, with its `null` bit.
+    #[inline]
+    pub(crate) fn opt_string_into(
+        &mut self,
+        slot: &mut Option<String>,
+        nulls: &mut Nulls,
+        index: usize,
+    ) -> Option<()> {
+        let (v, null) = self.opt_string()?;
+        *slot = v;
+        set_null(nulls, index, null);
+        Some(())
+    }
+
+    /// A `String` member into `slot` (`null` leaves it empty and sets its bit).
+    #[inline]
+    pub(crate) fn string_into(
+        &mut self,
+        slot: &mut String,
+        nulls: &mut Nulls,
+        index: usize,
+    ) -> Option<()> {
+        let (v, null) = self.opt_string()?;
+        *slot = v.unwrap_or_default();
+        set_null(nulls, index, null);
+        Some(())
+    }
+
+    /// An `Option<u32>` member into `slot`, with its `null` bit.
+    #[inline]
+    pub(crate) fn opt_u32_into(
+        &mut self,
+        slot: &mut Option<u32>,
+        nulls: &mut Nulls,
+        index: usize,
+    ) -> Option<()> {
+        let (v, null) = self.opt_u32()?;
+        *slot = v;
+        set_null(nulls, index, null);
+        Some(())
+    }
+
+    /// An `Option<u64>` member into `slot`, with its `null` bit.
+    #[inline]
+    pub(crate) fn opt_u64_into(
+        &mut self,
+        slot: &mut Option<u64>,
+        nulls: &mut Nulls,
+        index: usize,
+    ) -> Option<()> {
+        let (v, null) = self.opt_u64()?;
+        *slot = v;
+        set_null(nulls, index, null);
+        Some(())
+    }
+}

@@ -106,14 +106,10 @@ impl<'a> Parser<'a> {
     fn chunk_member(&mut self, c: &mut ChatChunk, key: Result<usize, &str>) -> Option<()> {
         match key {
             Ok(CHUNK_ID) => {
-                let (v, null) = self.opt_string()?;
-                c.id = v;
-                set_null(&mut c.nulls, CHUNK_ID, null);
+                self.opt_string_into(&mut c.id, &mut c.nulls, CHUNK_ID)?;
             }
             Ok(CHUNK_OBJECT) => {
-                let (v, null) = self.opt_string()?;
-                c.object = v;
-                set_null(&mut c.nulls, CHUNK_OBJECT, null);
+                self.opt_string_into(&mut c.object, &mut c.nulls, CHUNK_OBJECT)?;
             }
             Ok(CHUNK_CREATED) => {
                 let (v, null) = match self.tok()? {
@@ -124,14 +120,10 @@ impl<'a> Parser<'a> {
                 set_null(&mut c.nulls, CHUNK_CREATED, null);
             }
             Ok(CHUNK_MODEL) => {
-                let (v, null) = self.opt_string()?;
-                c.model = v;
-                set_null(&mut c.nulls, CHUNK_MODEL, null);
+                self.opt_string_into(&mut c.model, &mut c.nulls, CHUNK_MODEL)?;
             }
             Ok(CHUNK_FINGERPRINT) => {
-                let (v, null) = self.opt_string()?;
-                c.system_fingerprint = v;
-                set_null(&mut c.nulls, CHUNK_FINGERPRINT, null);
+                self.opt_string_into(&mut c.system_fingerprint, &mut c.nulls, CHUNK_FINGERPRINT)?;
             }
             Ok(CHUNK_CHOICES) => {
                 let null = match self.tok()? {
@@ -218,14 +210,10 @@ impl<'a> Parser<'a> {
                 set_null(&mut d.nulls, DELTA_ROLE, null);
             }
             Ok(DELTA_CONTENT) => {
-                let (v, null) = self.opt_string()?;
-                d.content = v;
-                set_null(&mut d.nulls, DELTA_CONTENT, null);
+                self.opt_string_into(&mut d.content, &mut d.nulls, DELTA_CONTENT)?;
             }
             Ok(DELTA_REASONING) => {
-                let (v, null) = self.opt_string()?;
-                d.reasoning_content = v;
-                set_null(&mut d.nulls, DELTA_REASONING, null);
+                self.opt_string_into(&mut d.reasoning_content, &mut d.nulls, DELTA_REASONING)?;
             }
             Ok(DELTA_TOOL_CALLS) => {
                 let (v, null) = match self.tok()? {
@@ -259,9 +247,7 @@ impl<'a> Parser<'a> {
                     set_null(&mut t.nulls, CALL_INDEX, null);
                 }
                 Ok(CALL_ID) => {
-                    let (v, null) = p.opt_string()?;
-                    t.id = v;
-                    set_null(&mut t.nulls, CALL_ID, null);
+                    p.opt_string_into(&mut t.id, &mut t.nulls, CALL_ID)?;
                 }
                 Ok(CALL_TYPE) => {
                     let (v, null) = p.opt_enum::<ToolType>()?;
@@ -295,14 +281,10 @@ impl<'a> Parser<'a> {
     ) -> Option<()> {
         match key {
             Ok(FUNCTION_NAME) => {
-                let (v, null) = self.opt_string()?;
-                f.name = v;
-                set_null(&mut f.nulls, FUNCTION_NAME, null);
+                self.opt_string_into(&mut f.name, &mut f.nulls, FUNCTION_NAME)?;
             }
             Ok(FUNCTION_ARGUMENTS) => {
-                let (v, null) = self.opt_string()?;
-                f.arguments = v;
-                set_null(&mut f.nulls, FUNCTION_ARGUMENTS, null);
+                self.opt_string_into(&mut f.arguments, &mut f.nulls, FUNCTION_ARGUMENTS)?;
             }
             Ok(_) => return None,
             Err(key) => self.unknown(&mut f.extra, key)?,

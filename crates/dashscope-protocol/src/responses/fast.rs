@@ -235,12 +235,12 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         OUTPUT_TEXT => {
             let mut e = OutputTextDeltaEvent::default();
             p.object(&OUTPUT_TEXT_KEYS, |p, key| match key {
-                Ok(OT_ITEM) => opt_string_into(p, &mut e.item_id, &mut e.nulls, OT_ITEM),
-                Ok(OT_OUTPUT) => opt_u32_into(p, &mut e.output_index, &mut e.nulls, OT_OUTPUT),
-                Ok(OT_CONTENT) => opt_u32_into(p, &mut e.content_index, &mut e.nulls, OT_CONTENT),
-                Ok(OT_DELTA) => string_into(p, &mut e.delta, &mut e.nulls, OT_DELTA),
+                Ok(OT_ITEM) => p.opt_string_into(&mut e.item_id, &mut e.nulls, OT_ITEM),
+                Ok(OT_OUTPUT) => p.opt_u32_into(&mut e.output_index, &mut e.nulls, OT_OUTPUT),
+                Ok(OT_CONTENT) => p.opt_u32_into(&mut e.content_index, &mut e.nulls, OT_CONTENT),
+                Ok(OT_DELTA) => p.string_into(&mut e.delta, &mut e.nulls, OT_DELTA),
                 Ok(OT_LOGPROBS) => logprobs_into(p, &mut e.logprobs, &mut e.nulls, OT_LOGPROBS),
-                Ok(OT_SEQ) => opt_u64_into(p, &mut e.sequence_number, &mut e.nulls, OT_SEQ),
+                Ok(OT_SEQ) => p.opt_u64_into(&mut e.sequence_number, &mut e.nulls, OT_SEQ),
                 Ok(_) => None,
                 Err(key) => other(p, &mut e.extra, key, wire, &mut tagged),
             })?;
@@ -249,11 +249,11 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         REASONING_TEXT => {
             let mut e = ReasoningTextDeltaEvent::default();
             p.object(&REASONING_TEXT_KEYS, |p, key| match key {
-                Ok(RT_ITEM) => opt_string_into(p, &mut e.item_id, &mut e.nulls, RT_ITEM),
-                Ok(RT_OUTPUT) => opt_u32_into(p, &mut e.output_index, &mut e.nulls, RT_OUTPUT),
-                Ok(RT_CONTENT) => opt_u32_into(p, &mut e.content_index, &mut e.nulls, RT_CONTENT),
-                Ok(RT_DELTA) => string_into(p, &mut e.delta, &mut e.nulls, RT_DELTA),
-                Ok(RT_SEQ) => opt_u64_into(p, &mut e.sequence_number, &mut e.nulls, RT_SEQ),
+                Ok(RT_ITEM) => p.opt_string_into(&mut e.item_id, &mut e.nulls, RT_ITEM),
+                Ok(RT_OUTPUT) => p.opt_u32_into(&mut e.output_index, &mut e.nulls, RT_OUTPUT),
+                Ok(RT_CONTENT) => p.opt_u32_into(&mut e.content_index, &mut e.nulls, RT_CONTENT),
+                Ok(RT_DELTA) => p.string_into(&mut e.delta, &mut e.nulls, RT_DELTA),
+                Ok(RT_SEQ) => p.opt_u64_into(&mut e.sequence_number, &mut e.nulls, RT_SEQ),
                 Ok(_) => None,
                 Err(key) => other(p, &mut e.extra, key, wire, &mut tagged),
             })?;
@@ -262,11 +262,11 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         SUMMARY_TEXT => {
             let mut e = ReasoningSummaryTextDeltaEvent::default();
             p.object(&SUMMARY_TEXT_KEYS, |p, key| match key {
-                Ok(ST_ITEM) => opt_string_into(p, &mut e.item_id, &mut e.nulls, ST_ITEM),
-                Ok(ST_OUTPUT) => opt_u32_into(p, &mut e.output_index, &mut e.nulls, ST_OUTPUT),
-                Ok(ST_SUMMARY) => opt_u32_into(p, &mut e.summary_index, &mut e.nulls, ST_SUMMARY),
-                Ok(ST_DELTA) => string_into(p, &mut e.delta, &mut e.nulls, ST_DELTA),
-                Ok(ST_SEQ) => opt_u64_into(p, &mut e.sequence_number, &mut e.nulls, ST_SEQ),
+                Ok(ST_ITEM) => p.opt_string_into(&mut e.item_id, &mut e.nulls, ST_ITEM),
+                Ok(ST_OUTPUT) => p.opt_u32_into(&mut e.output_index, &mut e.nulls, ST_OUTPUT),
+                Ok(ST_SUMMARY) => p.opt_u32_into(&mut e.summary_index, &mut e.nulls, ST_SUMMARY),
+                Ok(ST_DELTA) => p.string_into(&mut e.delta, &mut e.nulls, ST_DELTA),
+                Ok(ST_SEQ) => p.opt_u64_into(&mut e.sequence_number, &mut e.nulls, ST_SEQ),
                 Ok(_) => None,
                 Err(key) => other(p, &mut e.extra, key, wire, &mut tagged),
             })?;
@@ -275,10 +275,10 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         ARGUMENTS => {
             let mut e = FunctionCallArgumentsDeltaEvent::default();
             p.object(&ARGUMENTS_KEYS, |p, key| match key {
-                Ok(FA_ITEM) => opt_string_into(p, &mut e.item_id, &mut e.nulls, FA_ITEM),
-                Ok(FA_OUTPUT) => opt_u32_into(p, &mut e.output_index, &mut e.nulls, FA_OUTPUT),
-                Ok(FA_DELTA) => string_into(p, &mut e.delta, &mut e.nulls, FA_DELTA),
-                Ok(FA_SEQ) => opt_u64_into(p, &mut e.sequence_number, &mut e.nulls, FA_SEQ),
+                Ok(FA_ITEM) => p.opt_string_into(&mut e.item_id, &mut e.nulls, FA_ITEM),
+                Ok(FA_OUTPUT) => p.opt_u32_into(&mut e.output_index, &mut e.nulls, FA_OUTPUT),
+                Ok(FA_DELTA) => p.string_into(&mut e.delta, &mut e.nulls, FA_DELTA),
+                Ok(FA_SEQ) => p.opt_u64_into(&mut e.sequence_number, &mut e.nulls, FA_SEQ),
                 Ok(_) => None,
                 Err(key) => other(p, &mut e.extra, key, wire, &mut tagged),
             })?;
@@ -287,12 +287,12 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         OUTPUT_TEXT_DONE => {
             let mut e = OutputTextDoneEvent::default();
             p.object(&OUTPUT_TEXT_DONE_KEYS, |p, key| match key {
-                Ok(OD_ITEM) => opt_string_into(p, &mut e.item_id, &mut e.nulls, OD_ITEM),
-                Ok(OD_OUTPUT) => opt_u32_into(p, &mut e.output_index, &mut e.nulls, OD_OUTPUT),
-                Ok(OD_CONTENT) => opt_u32_into(p, &mut e.content_index, &mut e.nulls, OD_CONTENT),
-                Ok(OD_TEXT) => string_into(p, &mut e.text, &mut e.nulls, OD_TEXT),
+                Ok(OD_ITEM) => p.opt_string_into(&mut e.item_id, &mut e.nulls, OD_ITEM),
+                Ok(OD_OUTPUT) => p.opt_u32_into(&mut e.output_index, &mut e.nulls, OD_OUTPUT),
+                Ok(OD_CONTENT) => p.opt_u32_into(&mut e.content_index, &mut e.nulls, OD_CONTENT),
+                Ok(OD_TEXT) => p.string_into(&mut e.text, &mut e.nulls, OD_TEXT),
                 Ok(OD_LOGPROBS) => logprobs_into(p, &mut e.logprobs, &mut e.nulls, OD_LOGPROBS),
-                Ok(OD_SEQ) => opt_u64_into(p, &mut e.sequence_number, &mut e.nulls, OD_SEQ),
+                Ok(OD_SEQ) => p.opt_u64_into(&mut e.sequence_number, &mut e.nulls, OD_SEQ),
                 Ok(_) => None,
                 Err(key) => other(p, &mut e.extra, key, wire, &mut tagged),
             })?;
@@ -301,11 +301,11 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         REASONING_TEXT_DONE => {
             let mut e = ReasoningTextDoneEvent::default();
             p.object(&REASONING_TEXT_DONE_KEYS, |p, key| match key {
-                Ok(RD_ITEM) => opt_string_into(p, &mut e.item_id, &mut e.nulls, RD_ITEM),
-                Ok(RD_OUTPUT) => opt_u32_into(p, &mut e.output_index, &mut e.nulls, RD_OUTPUT),
-                Ok(RD_CONTENT) => opt_u32_into(p, &mut e.content_index, &mut e.nulls, RD_CONTENT),
-                Ok(RD_TEXT) => string_into(p, &mut e.text, &mut e.nulls, RD_TEXT),
-                Ok(RD_SEQ) => opt_u64_into(p, &mut e.sequence_number, &mut e.nulls, RD_SEQ),
+                Ok(RD_ITEM) => p.opt_string_into(&mut e.item_id, &mut e.nulls, RD_ITEM),
+                Ok(RD_OUTPUT) => p.opt_u32_into(&mut e.output_index, &mut e.nulls, RD_OUTPUT),
+                Ok(RD_CONTENT) => p.opt_u32_into(&mut e.content_index, &mut e.nulls, RD_CONTENT),
+                Ok(RD_TEXT) => p.string_into(&mut e.text, &mut e.nulls, RD_TEXT),
+                Ok(RD_SEQ) => p.opt_u64_into(&mut e.sequence_number, &mut e.nulls, RD_SEQ),
                 Ok(_) => None,
                 Err(key) => other(p, &mut e.extra, key, wire, &mut tagged),
             })?;
@@ -314,11 +314,11 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         SUMMARY_TEXT_DONE => {
             let mut e = ReasoningSummaryTextDoneEvent::default();
             p.object(&SUMMARY_TEXT_DONE_KEYS, |p, key| match key {
-                Ok(SD_ITEM) => opt_string_into(p, &mut e.item_id, &mut e.nulls, SD_ITEM),
-                Ok(SD_OUTPUT) => opt_u32_into(p, &mut e.output_index, &mut e.nulls, SD_OUTPUT),
-                Ok(SD_SUMMARY) => opt_u32_into(p, &mut e.summary_index, &mut e.nulls, SD_SUMMARY),
-                Ok(SD_TEXT) => string_into(p, &mut e.text, &mut e.nulls, SD_TEXT),
-                Ok(SD_SEQ) => opt_u64_into(p, &mut e.sequence_number, &mut e.nulls, SD_SEQ),
+                Ok(SD_ITEM) => p.opt_string_into(&mut e.item_id, &mut e.nulls, SD_ITEM),
+                Ok(SD_OUTPUT) => p.opt_u32_into(&mut e.output_index, &mut e.nulls, SD_OUTPUT),
+                Ok(SD_SUMMARY) => p.opt_u32_into(&mut e.summary_index, &mut e.nulls, SD_SUMMARY),
+                Ok(SD_TEXT) => p.string_into(&mut e.text, &mut e.nulls, SD_TEXT),
+                Ok(SD_SEQ) => p.opt_u64_into(&mut e.sequence_number, &mut e.nulls, SD_SEQ),
                 Ok(_) => None,
                 Err(key) => other(p, &mut e.extra, key, wire, &mut tagged),
             })?;
@@ -327,11 +327,11 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         ARGUMENTS_DONE => {
             let mut e = FunctionCallArgumentsDoneEvent::default();
             p.object(&ARGUMENTS_DONE_KEYS, |p, key| match key {
-                Ok(FD_ITEM) => opt_string_into(p, &mut e.item_id, &mut e.nulls, FD_ITEM),
-                Ok(FD_OUTPUT) => opt_u32_into(p, &mut e.output_index, &mut e.nulls, FD_OUTPUT),
-                Ok(FD_ARGUMENTS) => string_into(p, &mut e.arguments, &mut e.nulls, FD_ARGUMENTS),
-                Ok(FD_NAME) => opt_string_into(p, &mut e.name, &mut e.nulls, FD_NAME),
-                Ok(FD_SEQ) => opt_u64_into(p, &mut e.sequence_number, &mut e.nulls, FD_SEQ),
+                Ok(FD_ITEM) => p.opt_string_into(&mut e.item_id, &mut e.nulls, FD_ITEM),
+                Ok(FD_OUTPUT) => p.opt_u32_into(&mut e.output_index, &mut e.nulls, FD_OUTPUT),
+                Ok(FD_ARGUMENTS) => p.string_into(&mut e.arguments, &mut e.nulls, FD_ARGUMENTS),
+                Ok(FD_NAME) => p.opt_string_into(&mut e.name, &mut e.nulls, FD_NAME),
+                Ok(FD_SEQ) => p.opt_u64_into(&mut e.sequence_number, &mut e.nulls, FD_SEQ),
                 Ok(_) => None,
                 Err(key) => other(p, &mut e.extra, key, wire, &mut tagged),
             })?;
@@ -413,62 +413,6 @@ fn other(
         return None;
     }
     *tagged = true;
-    Some(())
-}
-
-/// An `Option<String>` member into `slot`, with its `null` bit.
-#[inline]
-fn opt_string_into(
-    p: &mut Parser<'_>,
-    slot: &mut Option<String>,
-    nulls: &mut Nulls,
-    index: usize,
-) -> Option<()> {
-    let (v, null) = p.opt_string()?;
-    *slot = v;
-    set_null(nulls, index, null);
-    Some(())
-}
-
-/// A `String` member into `slot` (`null` leaves it empty and sets its bit).
-#[inline]
-fn string_into(
-    p: &mut Parser<'_>,
-    slot: &mut String,
-    nulls: &mut Nulls,
-    index: usize,
-) -> Option<()> {
-    let (v, null) = p.opt_string()?;
-    *slot = v.unwrap_or_default();
-    set_null(nulls, index, null);
-    Some(())
-}
-
-/// An `Option<u32>` member into `slot`, with its `null` bit.
-#[inline]
-fn opt_u32_into(
-    p: &mut Parser<'_>,
-    slot: &mut Option<u32>,
-    nulls: &mut Nulls,
-    index: usize,
-) -> Option<()> {
-    let (v, null) = p.opt_u32()?;
-    *slot = v;
-    set_null(nulls, index, null);
-    Some(())
-}
-
-/// An `Option<u64>` member into `slot`, with its `null` bit.
-#[inline]
-fn opt_u64_into(
-    p: &mut Parser<'_>,
-    slot: &mut Option<u64>,
-    nulls: &mut Nulls,
-    index: usize,
-) -> Option<()> {
-    let (v, null) = p.opt_u64()?;
-    *slot = v;
-    set_null(nulls, index, null);
     Some(())
 }
 
