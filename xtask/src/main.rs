@@ -2,7 +2,9 @@
 //!
 //! * `ci`: everything `.ci/run` runs: formatting, clippy, then `test`.
 //! * `test`: the README's test command: the whole workspace's tests, doctests included, every
-//!   bench once in test mode, and the official Python SDKs against the mock server.
+//!   bench once in test mode, the official Python SDKs against the mock server, and the Python
+//!   wheel (`mock-server/python/`) built, installed in a fresh venv and run through its pytest
+//!   plugin.
 //! * `bench`: the criterion benches for real, then the report tables.
 //! * `fuzz --time N`: every cargo-fuzz target in `fuzz/` for N seconds each (stable toolchain,
 //!   no sanitizer; see `fuzz/README.md`). New finds go to `fuzz/target/new-corpus/`, so the
@@ -13,7 +15,8 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask <ci|test|bench|fuzz|fmt>
 
   ci     cargo fmt --check, cargo clippy -D warnings, the blocking-only build, then `test`
-  test   the workspace's tests, benches once in test mode, the Python SDK suite (the README's test command)
+  test   the workspace's tests, benches once in test mode, the Python SDK suite, the Python wheel's suite
+         (the README's test command)
   bench  the criterion benches (peers in the same run), then the report tables
   fuzz   [--time SECS] [TARGET…]  every fuzz target (or those named) for SECS each (default 60)
   fmt    cargo fmt --all";
@@ -73,7 +76,10 @@ fn test() -> Result<(), String> {
     cargo(&["test", "--workspace", "--all-features", "--no-fail-fast"])?;
     // Every criterion bench once, in test mode (never timed in CI).
     cargo(&["test", "-p", "dashscope-benches", "--benches"])?;
-    python_clients()
+    // The official Python SDKs against the mock server (makes its own virtual environment).
+    bash("mock-server/tests/python/run.sh")?;
+    // The wheel (release build, reused), installed in a fresh venv, and its pytest plugin.
+    bash("mock-server/python/ci.sh")
 }
 
 /// The criterion benches for real, then the Markdown report of the run (BENCHMARKS.md's tables).
@@ -110,10 +116,8 @@ fn bench(extra: &[String]) -> Result<(), String> {
     ])
 }
 
-/// The official Python `openai` and `dashscope` SDKs against the mock server (makes its own
-/// virtual environment).
-fn python_clients() -> Result<(), String> {
-    let script = "mock-server/tests/python/run.sh";
+/// Runs a script of the repository with bash.
+fn bash(script: &str) -> Result<(), String> {
     eprintln!("$ bash {script}");
     let status = Command::new("bash")
         .arg(script)
