@@ -20,7 +20,7 @@ use http::{HeaderMap, StatusCode};
 use tokio::sync::watch;
 
 use crate::conn::{DIRECTIVE_HEADER, Directive};
-use crate::faults::FaultPlan;
+use crate::faults::{FaultPlan, MAX_DELAY};
 
 /// Server-wide timing settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -227,6 +227,8 @@ impl Prepared {
                 .collect();
             play(Play {
                 chunks,
+                pad: None,
+                padding: false,
                 sent: 0,
                 cut_after: None,
                 stall_after: None,
@@ -266,12 +268,15 @@ fn play(play: Play) -> AxumBody {
     }))
 }
 
-/// Recorded delays at the server's and the plan's speed (zero when the speed is 0 or less).
+/// Recorded delays at the server's and the plan's speed (zero when the speed is 0 or less;
+/// at most [`MAX_DELAY`] each).
 fn scaler(timing: Timing, plan: &FaultPlan) -> impl Fn(u64) -> Duration {
     let speed = timing.speed * plan.speed;
     move |ms: u64| {
         if speed > 0.0 && speed.is_finite() {
-            Duration::from_secs_f64(ms as f64 / 1000.0 / speed)
+            // A tiny speed (several specs' factors multiplied) makes at most the longest delay.
+            Duration::try_from_secs_f64(ms as f64 / 1000.0 / speed)
+                .map_or(MAX_DELAY, |d| d.min(MAX_DELAY))
         } else {
             Duration::ZERO
         }
@@ -291,8 +296,9 @@ pub fn build(
     shutdown: watch::Receiver<bool>,
 ) -> Response {
     let mut chunks = body_chunks(&recorded.body, plan, timing);
-    apply_content_faults(&mut chunks, plan);
-    let body_len: usize = chunks.iter().map(|(_, b)| b.len()).sum();
+    let pad = apply_content_faults(&mut chunks, plan);
+    let body_len: usize =
+        chunks.iter().map(|(_, b)| b.len()).sum::<usize>() + pad.as_ref().map_or(0, Pad::len);
     let cut_or_stall = plan.cut_after.is_some() || plan.stall_after.is_some();
 
     let mut status =
@@ -320,6 +326,7 @@ pub fn build(
     let chunked_kept = headers.contains_key(http::header::TRANSFER_ENCODING);
     let simple = !cut_or_stall
         && !chunked_kept
+        && pad.is_none()
         && chunks.len() <= 1
         && chunks.iter().all(|(d, _)| d.is_zero());
     let body = if simple {
@@ -327,6 +334,8 @@ pub fn build(
     } else {
         play(Play {
             chunks,
+            pad,
+            padding: false,
             sent: 0,
             // A single body was split at the cut (see `body_chunks`): cut after its first piece.
             cut_after: match (&recorded.body, plan.cut_after) {
@@ -435,8 +444,9 @@ fn edit(piece: &Bytes, f: impl FnOnce(&mut Vec<u8>)) -> Bytes {
     Bytes::from(v)
 }
 
-/// Applies the faults that change bytes: blank lines, invalid UTF-8, malformed JSON, padding.
-fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPlan) {
+/// Applies the faults that change bytes: blank lines, invalid UTF-8, malformed JSON, and
+/// padding, which comes back apart (the first chunk left empty in its place).
+fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPlan) -> Option<Pad> {
     if plan.no_blank_lines {
         for (_, piece) in chunks.iter_mut() {
             if piece.ends_with(b"\r\n\r\n") {
@@ -475,32 +485,56 @@ fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPl
             });
         }
     }
-    if let Some(pad) = plan.oversized_chunk {
-        if let Some((_, piece)) = chunks.front_mut() {
-            *piece = edit(piece, |v| {
-                let Some((s, e)) = data_payload(v) else {
-                    return;
-                };
-                let Some(brace) = v[s..e].iter().position(|&b| b == b'{').map(|p| s + p) else {
-                    return;
-                };
-                let empty =
-                    v[brace + 1..e].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
-                let mut member = b"\"x_mock_pad\":\"".to_vec();
-                member.extend(std::iter::repeat_n(b'a', pad as usize));
-                member.push(b'"');
-                if !empty {
-                    member.push(b',');
-                }
-                v.splice(brace + 1..brace + 1, member);
-            });
-        }
+    let pad_len = plan.oversized_chunk?;
+    let (_, piece) = chunks.front_mut()?;
+    let (s, e) = data_payload(piece)?;
+    let brace = piece[s..e].iter().position(|&b| b == b'{').map(|p| s + p)?;
+    let empty = piece[brace + 1..e]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        == Some(&b'}');
+    let mut before = piece[..=brace].to_vec();
+    before.extend_from_slice(b"\"x_mock_pad\":\"");
+    let mut after = if empty {
+        b"\"".to_vec()
+    } else {
+        b"\",".to_vec()
+    };
+    after.extend_from_slice(&piece[brace + 1..]);
+    *piece = Bytes::new();
+    Some(Pad {
+        before: Bytes::from(before),
+        left: pad_len,
+        after: Bytes::from(after),
+    })
+}
+
+/// The bytes `oversized-chunk` pads the first event's JSON with.
+static PAD: [u8; 64 * 1024] = [b'a'; 64 * 1024];
+
+/// The first event of a body padded by `oversized-chunk`: sent in pieces, the padding as
+/// slices of [`PAD`], so that a padded response holds no more memory than another.
+struct Pad {
+    /// The event up to the padding member's value.
+    before: Bytes,
+    /// Padding bytes still to send.
+    left: u64,
+    /// The rest of the event.
+    after: Bytes,
+}
+
+impl Pad {
+    fn len(&self) -> usize {
+        self.before.len() + self.left as usize + self.after.len()
     }
 }
 
 /// A body being played out.
 struct Play {
     chunks: VecDeque<(Duration, Bytes)>,
+    /// The padded first event, if any, and whether it is being sent.
+    pad: Option<Pad>,
+    padding: bool,
     sent: u64,
     cut_after: Option<u64>,
     stall_after: Option<u64>,
@@ -537,6 +571,20 @@ impl Play {
         if self.done {
             return None;
         }
+        if self.padding {
+            if let Some(p) = &mut self.pad {
+                if p.left > 0 {
+                    let n = p.left.min(PAD.len() as u64);
+                    p.left -= n;
+                    return Some(Ok(Bytes::from_static(&PAD[..n as usize])));
+                }
+                let after = std::mem::take(&mut p.after);
+                self.pad = None;
+                self.padding = false;
+                self.sent += 1;
+                return Some(Ok(after));
+            }
+        }
         if self.stall_after == Some(self.sent) && !self.stalled && !self.chunks.is_empty() {
             self.stalled = true;
             if !self.wait(self.stall).await {
@@ -558,6 +606,12 @@ impl Play {
         if !delay.is_zero() && !self.wait(Some(delay)).await {
             self.done = true;
             return Some(Err(stopped()));
+        }
+        if self.sent == 0 {
+            if let Some(p) = &mut self.pad {
+                self.padding = true;
+                return Some(Ok(std::mem::take(&mut p.before)));
+            }
         }
         self.sent += 1;
         Some(Ok(bytes))
@@ -582,8 +636,15 @@ mod tests {
 
     fn played(body: &Body, plan: &FaultPlan) -> Vec<Vec<u8>> {
         let mut c = body_chunks(body, plan, Timing::default());
-        apply_content_faults(&mut c, plan);
-        c.into_iter().map(|(_, b)| b.to_vec()).collect()
+        let pad = apply_content_faults(&mut c, plan);
+        let mut out: Vec<Vec<u8>> = c.into_iter().map(|(_, b)| b.to_vec()).collect();
+        if let Some(p) = pad {
+            let mut first = p.before.to_vec();
+            first.extend(std::iter::repeat_n(b'a', p.left as usize));
+            first.extend_from_slice(&p.after);
+            out[0] = first;
+        }
+        out
     }
 
     #[test]
