@@ -3,7 +3,9 @@
 //! Every request body is read against one shared budget ([`MockConfig::max_inflight_bytes`](
 //! crate::MockConfig)): each piece of a body takes its bytes from the budget as it arrives,
 //! and a body that is JSON takes, before it is parsed, what its parsed tree may cost
-//! ([`json_text_cost`]). The request gives it all back when its handler returns. A request that
+//! ([`json_text_cost`]); a Responses request that continues a stored conversation takes
+//! [`HISTORY_COPIES`] times what the conversation holds. The request gives it all back when its
+//! handler returns. A request that
 //! finds the budget spent waits (its connection is not read meanwhile), within the body-read
 //! timeout; a body whose cost alone is over the whole budget is refused with 413 at once.
 //!
@@ -18,6 +20,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+/// How many copies of a stored conversation a request that continues it makes: the synthetic
+/// responder reads it through a request, a typed request, a unified conversation and a prompt,
+/// and storing the answer copies it once more.
+pub(crate) const HISTORY_COPIES: usize = 5;
 
 /// The smallest heap allocation (glibc: 32-byte chunks).
 const MIN_ALLOC: usize = 32;

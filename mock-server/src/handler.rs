@@ -36,7 +36,7 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
 use crate::admin::{ADMIN_PREFIX, admin};
-use crate::budget::{Held, Refused, json_text_cost};
+use crate::budget::{HISTORY_COPIES, Held, Refused, json_text_cost};
 use crate::conn::MockConn;
 use crate::endpoint::{Endpoint, RESPONSES_PREFIXES, dialect_of_path};
 use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
@@ -68,7 +68,7 @@ pub(crate) struct Ctx {
     pub(crate) body_is_json: Option<bool>,
     pub(crate) json: Option<Value>,
     /// The bytes of the in-flight budget this request holds (given back when it is dropped).
-    pub(crate) _held: Held,
+    pub(crate) held: Held,
     pub(crate) request_id: RequestId,
     pub(crate) received_at_ms: u64,
     pub(crate) directives: bool,
@@ -242,6 +242,15 @@ pub(crate) enum BodyError {
     TimedOut,
 }
 
+impl From<Refused> for BodyError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::OverCapacity => BodyError::TooLarge,
+            Refused::TimedOut => BodyError::TimedOut,
+        }
+    }
+}
+
 impl BodyError {
     /// The answer, in the request's dialect.
     pub(crate) fn reply(&self) -> ErrorReply {
@@ -281,10 +290,7 @@ impl ReadBody {
         {
             Ok(()) => serde_json::from_slice(&self.bytes).ok(),
             Err(refused) => {
-                self.error = Some(match refused {
-                    Refused::OverCapacity => BodyError::TooLarge,
-                    Refused::TimedOut => BodyError::TimedOut,
-                });
+                self.error = Some(refused.into());
                 self.bytes = Bytes::new();
                 None
             }
@@ -339,10 +345,6 @@ where
 {
     let max = state.inner.config.max_body_bytes;
     let budget = &state.inner.budget;
-    let refused = |r: Refused| match r {
-        Refused::OverCapacity => BodyError::TooLarge,
-        Refused::TimedOut => BodyError::TimedOut,
-    };
     // A `content-length` body: its length, so that it is gathered in one allocation.
     let expected = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
     let body = http_body_util::Limited::new(body, max);
@@ -386,7 +388,7 @@ where
             budget
                 .take(held, want - charged, deadline)
                 .await
-                .map_err(refused)?;
+                .map_err(BodyError::from)?;
             charged = want;
         }
         match (&mut more, first.take()) {
@@ -466,7 +468,7 @@ where
         body: read.bytes,
         body_is_json: Some(json.is_some()),
         json,
-        _held: read.held,
+        held: read.held,
         request_id,
         received_at_ms,
         directives,
@@ -598,10 +600,23 @@ where
 
     // 8. The responder, with the conversation a `previous_response_id` continues.
     if !state.inner.config.strict {
-        let history = match previous_history(&state, dialect, &json) {
+        let (history, history_size) = match previous_history(&state, dialect, &json) {
             Ok(h) => h,
             Err(e) => return ctx.error(&e),
         };
+        if history_size > 0 {
+            // The responder reads a stored conversation through copies of it.
+            let deadline = state
+                .inner
+                .config
+                .body_read_timeout
+                .filter(|d| !d.is_zero())
+                .map(|d| Instant::now() + d);
+            let cost = history_size.saturating_mul(HISTORY_COPIES);
+            if let Err(refused) = state.inner.budget.take(&mut ctx.held, cost, deadline).await {
+                return ctx.error(&BodyError::from(refused).reply());
+            }
+        }
         let seed = state.inner.config.seed;
         let created = if seed.is_some() {
             SEEDED_CREATED
@@ -661,20 +676,20 @@ fn stores(json: &Value) -> bool {
 }
 
 /// The stored conversation a Responses request's `previous_response_id` continues (empty when
-/// it names none).
+/// it names none), and about how many bytes it holds.
 fn previous_history(
     state: &MockState,
     dialect: Dialect,
     json: &Value,
-) -> Result<Arc<[Value]>, Box<ErrorReply>> {
+) -> Result<(Arc<[Value]>, usize), Box<ErrorReply>> {
     if dialect != Dialect::Responses {
-        return Ok(Arc::from([]));
+        return Ok((Arc::from([]), 0));
     }
     match json.get("previous_response_id") {
-        None | Some(Value::Null) => Ok(Arc::from([])),
+        None | Some(Value::Null) => Ok((Arc::from([]), 0)),
         Some(Value::String(id)) => lock(&state.inner.store)
             .get(id)
-            .map(|s| Arc::clone(&s.history))
+            .map(|s| (Arc::clone(&s.history), s.size()))
             .ok_or_else(|| Box::new(ErrorReply::previous_response_not_found(id))),
         Some(_) => {
             let mut e = ErrorReply::invalid_parameter("\"previous_response_id\" must be a string.");
@@ -712,7 +727,7 @@ pub(crate) async fn stored_response(state: MockState, req: Request, directives: 
         json: None,
         body: read.bytes,
         body_is_json: None,
-        _held: read.held,
+        held: read.held,
         request_id: state.inner.ids.next_request_id(),
         received_at_ms: now_ms(),
         directives,
@@ -816,7 +831,7 @@ async fn forward_only(
         json: None,
         body: read.bytes,
         body_is_json: None,
-        _held: read.held,
+        held: read.held,
         received_at_ms: now_ms(),
         directives,
         dialect,
@@ -841,7 +856,7 @@ async fn unknown_parts(state: MockState, parts: Parts, directives: bool) -> Resp
         body: Bytes::new(),
         body_is_json: Some(false),
         json: None,
-        _held: Held::default(),
+        held: Held::default(),
         received_at_ms: now_ms(),
         directives,
         dialect,

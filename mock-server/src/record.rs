@@ -423,11 +423,10 @@ impl Pending {
             },
         };
         let json = cassette.to_json_pretty();
-        let events: Vec<&str> = match &cassette.response.body {
-            Body::Chunks(chunks) => chunks.iter().map(|c| c.data.as_str()).collect(),
-            _ => Vec::new(),
-        };
-        if secrets.leaks(&json) || secrets.leaks_in_stream(events) {
+        // Left anywhere in the cassette, or split across the events of the stream as it came
+        // (where no event holds it whole to be scrubbed).
+        let split = self.is_sse && secrets.leaks_in_stream(split_events(text));
+        if split || secrets.leaks(&json) {
             tracing::error!(
                 "record: refusing to write {}: it still contains the API key",
                 cassette.name

@@ -16,7 +16,8 @@
 //!   key-like `sk-…` string (8 or more key characters after `sk-`).
 //! * **Split across stream events**: [`Secrets::leaks_in_stream`] reassembles what the events
 //!   of a stream add up to (each JSON member's strings across the events, as a client
-//!   accumulates deltas) and searches that too.
+//!   accumulates deltas) and finds a key that spans events (no single event holds it to be
+//!   scrubbed: record mode then writes no cassette).
 //!
 //! Keys shorter than [`MIN_SCRUB_LEN`] are not scrubbed out of text (they would match too much)
 //! but are still searched for by the leak checks.
@@ -325,12 +326,16 @@ impl Secrets {
         !self.ranges(text.as_bytes(), false).is_empty()
     }
 
-    /// Whether the stream these events make up holds a key once reassembled: the strings of
-    /// each JSON member concatenated across the events' `data:` payloads (as a client adds
-    /// up deltas), and the payloads that are not JSON concatenated.
+    /// Whether the stream these events make up holds a key split across events: in the
+    /// text each JSON member's strings add up to across the events' `data:` payloads (as a
+    /// client adds up deltas), or the payloads that are not JSON add up to, a key that spans
+    /// two events or more. (A key within one event is for [`scrub`](Self::scrub) and
+    /// [`leaks`](Self::leaks).)
     pub(crate) fn leaks_in_stream<'e>(&self, events: impl IntoIterator<Item = &'e str>) -> bool {
-        let mut texts: BTreeMap<String, String> = BTreeMap::new();
+        let mut pieces: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for event in events {
+            // Each event adds at most one piece per path.
+            let mut texts: BTreeMap<String, String> = BTreeMap::new();
             for line in event.lines() {
                 let Some(data) = line.strip_prefix("data:") else {
                     continue;
@@ -341,8 +346,21 @@ impl Secrets {
                     Err(_) => texts.entry(String::new()).or_default().push_str(data),
                 }
             }
+            for (path, text) in texts {
+                pieces.entry(path).or_default().push(text);
+            }
         }
-        texts.values().any(|t| self.leaks(t))
+        pieces.values().any(|parts| {
+            let mut bounds = Vec::with_capacity(parts.len());
+            let mut whole = String::new();
+            for p in parts {
+                whole.push_str(p);
+                bounds.push(whole.len());
+            }
+            self.ranges(whole.as_bytes(), false)
+                .into_iter()
+                .any(|(s, e)| bounds.iter().any(|&b| s < b && b < e))
+        })
     }
 }
 
