@@ -145,8 +145,9 @@ impl Ctx {
         });
         let response = match fast {
             Some(r) => r,
-            None => replay::build(
+            None => replay::build_from(
                 r,
+                prepared,
                 plan,
                 timing,
                 self.directives,

@@ -127,16 +127,7 @@ impl std::fmt::Debug for Prepared {
 impl Prepared {
     /// Renders `recorded` for replay.
     pub(crate) fn new(recorded: &RecordedResponse) -> Prepared {
-        let (pieces, stream): (Vec<(u64, Bytes)>, bool) = match &recorded.body {
-            Body::Chunks(chunks) => (
-                chunks
-                    .iter()
-                    .map(|c| (c.delay_ms, Bytes::copy_from_slice(c.data.as_bytes())))
-                    .collect(),
-                true,
-            ),
-            other => (vec![(0, Bytes::from(other.to_bytes()))], false),
-        };
+        let (pieces, stream) = pieces_of(&recorded.body);
         let body_len = pieces.iter().map(|(_, b)| b.len()).sum();
         let (headers, case) = replayed_headers(recorded, body_len, false);
         let directive = (!case.is_empty())
@@ -295,7 +286,28 @@ pub fn build(
     directives: bool,
     shutdown: watch::Receiver<bool>,
 ) -> Response {
-    let mut chunks = body_chunks(&recorded.body, plan, timing);
+    build_from(recorded, None, plan, timing, directives, shutdown)
+}
+
+/// [`build`], sharing the bytes of `recorded`'s pre-rendered form when there is one (a faulted
+/// replay then copies only the chunks its faults change).
+pub(crate) fn build_from(
+    recorded: &RecordedResponse,
+    prepared: Option<&Prepared>,
+    plan: &FaultPlan,
+    timing: Timing,
+    directives: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Response {
+    let rendered;
+    let pieces = match prepared {
+        Some(p) => (p.pieces.as_slice(), p.stream),
+        None => {
+            rendered = pieces_of(&recorded.body);
+            (rendered.0.as_slice(), rendered.1)
+        }
+    };
+    let mut chunks = body_chunks(pieces, plan, timing);
     let pad = apply_content_faults(&mut chunks, plan);
     let body_len: usize =
         chunks.iter().map(|(_, b)| b.len()).sum::<usize>() + pad.as_ref().map_or(0, Pad::len);
@@ -378,24 +390,41 @@ pub fn reset(directives: bool) -> Response {
     }
 }
 
-/// The body as `(delay before it, bytes)` pieces.
-fn body_chunks(body: &Body, plan: &FaultPlan, timing: Timing) -> VecDeque<(Duration, Bytes)> {
+/// A body as pieces of bytes with their recorded delays (ms): the recorded chunks of a
+/// stream, or the one piece of a JSON or text body; and whether it is a stream.
+fn pieces_of(body: &Body) -> (Vec<(u64, Bytes)>, bool) {
+    match body {
+        Body::Chunks(chunks) => (
+            chunks
+                .iter()
+                .map(|c| (c.delay_ms, Bytes::copy_from_slice(c.data.as_bytes())))
+                .collect(),
+            true,
+        ),
+        other => (vec![(0, Bytes::from(other.to_bytes()))], false),
+    }
+}
+
+/// The body as `(delay before it, bytes)` pieces, sharing the bytes of `pieces`.
+fn body_chunks(
+    (pieces, stream): (&[(u64, Bytes)], bool),
+    plan: &FaultPlan,
+    timing: Timing,
+) -> VecDeque<(Duration, Bytes)> {
     let scale = scaler(timing, plan);
     let between = timing.chunk_delay + plan.chunk_delay;
-    let mut out: VecDeque<(Duration, Bytes)> = match body {
-        Body::Chunks(chunks) => chunks
+    let mut out: VecDeque<(Duration, Bytes)> = if stream {
+        pieces
             .iter()
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, (ms, b))| {
                 let extra = if i == 0 { Duration::ZERO } else { between };
-                (
-                    scale(c.delay_ms) + extra,
-                    Bytes::from(c.data.clone().into_bytes()),
-                )
+                (scale(*ms) + extra, b.clone())
             })
-            .collect(),
-        other => {
-            let bytes = Bytes::from(other.to_bytes());
+            .collect()
+    } else {
+        {
+            let bytes = pieces.first().map(|(_, b)| b.clone()).unwrap_or_default();
             match plan.cut_after {
                 // A single body cut after N bytes: two pieces, the cut falls between them.
                 Some(n) if (n as usize) < bytes.len() => {
@@ -635,7 +664,8 @@ mod tests {
     }
 
     fn played(body: &Body, plan: &FaultPlan) -> Vec<Vec<u8>> {
-        let mut c = body_chunks(body, plan, Timing::default());
+        let (pieces, stream) = pieces_of(body);
+        let mut c = body_chunks((&pieces, stream), plan, Timing::default());
         let pad = apply_content_faults(&mut c, plan);
         let mut out: Vec<Vec<u8>> = c.into_iter().map(|(_, b)| b.to_vec()).collect();
         if let Some(p) = pad {
@@ -827,7 +857,8 @@ mod tests {
             speed: 1.0,
             chunk_delay: Duration::from_millis(3),
         };
-        let c: Vec<Duration> = body_chunks(&body, &plan, t)
+        let (pieces, stream) = pieces_of(&body);
+        let c: Vec<Duration> = body_chunks((&pieces, stream), &plan, t)
             .into_iter()
             .map(|(d, _)| d)
             .collect();
@@ -836,7 +867,7 @@ mod tests {
             speed: 0.0,
             chunk_delay: Duration::ZERO,
         };
-        let c: Vec<Duration> = body_chunks(&body, &FaultPlan::none(), t)
+        let c: Vec<Duration> = body_chunks((&pieces, stream), &FaultPlan::none(), t)
             .into_iter()
             .map(|(d, _)| d)
             .collect();

@@ -636,6 +636,50 @@ mod tests {
         assert_eq!(count_tokens("你好"), 2);
     }
 
+    /// The byte-wise tokenizer splits as the character-wise one it replaced (which held a
+    /// 16-byte entry per character of the text).
+    #[test]
+    fn tokens_split_as_before() {
+        fn by_chars(text: &str) -> Vec<&str> {
+            let chars: Vec<(usize, char)> = text.char_indices().collect();
+            let mut out = Vec::new();
+            let mut k = 0;
+            while k < chars.len() {
+                let start = chars[k].0;
+                let mut j = k;
+                if chars[j].1 == ' '
+                    && chars
+                        .get(j + 1)
+                        .is_some_and(|c| c.1.is_ascii_alphanumeric())
+                {
+                    j += 1;
+                }
+                if chars[j].1.is_ascii_alphanumeric() {
+                    let mut n = 0;
+                    while j < chars.len() && chars[j].1.is_ascii_alphanumeric() && n < 8 {
+                        j += 1;
+                        n += 1;
+                    }
+                } else {
+                    j += 1;
+                }
+                out.push(&text[start..chars.get(j).map_or(text.len(), |c| c.0)]);
+                k = j;
+            }
+            out
+        }
+        for t in [
+            "Hello, world!  It's 2026.",
+            "你好，世界 a1 b2c3d4e5f6g7h8i9 ",
+            "  x  yz \u{1F600}\u{1F600} é é9 9é",
+            " ",
+            "a",
+            "averyveryverylongword and\nnew lines\r\n\t",
+        ] {
+            assert_eq!(tokenize(t), by_chars(t), "{t:?}");
+        }
+    }
+
     #[test]
     fn answers_are_deterministic_and_seed_dependent() {
         let p = user("What is the capital of France?");
