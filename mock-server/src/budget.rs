@@ -1,13 +1,14 @@
 //! Byte bounds on what requests hold while they are read and answered.
 //!
-//! Every request body is read against one shared budget ([`MockConfig::max_inflight_bytes`](
-//! crate::MockConfig)): each piece of a body takes its bytes from the budget as it arrives,
-//! and a body that is JSON takes, before it is parsed, what its parsed tree may cost
-//! ([`json_text_cost`]); a Responses request that continues a stored conversation takes
-//! [`HISTORY_COPIES`] times what the conversation holds. The request gives it all back when its
-//! handler returns. A request that
-//! finds the budget spent waits (its connection is not read meanwhile), within the body-read
-//! timeout; a body whose cost alone is over the whole budget is refused with 413 at once.
+//! One budget ([`MockConfig::max_inflight_bytes`](crate::MockConfig)) is shared by every
+//! request in flight. A body takes its bytes from it piece by piece as they arrive; a JSON
+//! body then takes, before it is parsed, what its parsed tree may cost (an upper bound read
+//! from the text); a Responses request that continues a stored conversation takes five times
+//! what the conversation holds (the copies the synthetic responder and the store make); a
+//! journal read takes the entry it is writing out. All of it goes back when the request is
+//! answered. A request that finds the budget spent waits (its connection is not read
+//! meanwhile) within the body-read timeout, then gets 408; one whose cost alone is over the
+//! whole budget gets 413 at once.
 //!
 //! The costs are upper bounds of what `serde_json` allocates (measured with glibc's allocator:
 //! a `Value` slot is 32 bytes, a `Vec` grows by doubling, a `BTreeMap` node holds 11 entries in

@@ -2,7 +2,7 @@
 //! with secrets redacted.
 //!
 //! The server packs each request into one buffer (path, query, headers, body), with every key
-//! the request carried redacted on the way in (by [`secrets`](crate::secrets): secret headers
+//! the request carried redacted on the way in (by [`secrets`]: secret headers
 //! and query parameters, and the keys in any encoding in the path, the other headers and the
 //! body), so no key is ever stored. The journal is bounded both in entries and in bytes.
 //! `GET /__mock/journal` writes it out entry by entry, a body in pieces of 64 KiB, never
@@ -236,7 +236,7 @@ impl Record {
     }
 
     /// The path, the query, the headers' bytes and the body, out of the blob.
-    fn parts(&self) -> (&[u8], Option<&[u8]>, &[u8], &[u8]) {
+    fn parts(&self) -> Parts<'_> {
         let path_end = self.path_len as usize;
         let (query, headers_start) = match self.query_len {
             u32::MAX => (None, path_end),
@@ -385,6 +385,9 @@ impl Record {
         out
     }
 }
+
+/// A record's blob, apart: the path, the query, the headers' bytes, the body.
+type Parts<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8], &'a [u8]);
 
 /// The most body bytes in one piece of the journal as written out.
 pub(crate) const BODY_PIECE: usize = 64 * 1024;

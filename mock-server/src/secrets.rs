@@ -14,7 +14,7 @@
 //!   (`%73k-…`, also twice); base64 (standard or URL-safe alphabet) at any alignment, so also
 //!   inside the base64 of `Bearer <key>` or of `user:<key>`. Scrubbing also replaces any
 //!   key-like `sk-…` string (8 or more key characters after `sk-`).
-//! * **Split across stream events**: [`Secrets::leaks_in_stream`] reassembles what the events
+//! * **Split across stream events**: record mode reassembles what the events
 //!   of a stream add up to (each JSON member's strings across the events, as a client
 //!   accumulates deltas) and finds a key that spans events (no single event holds it to be
 //!   scrubbed: record mode then writes no cassette).

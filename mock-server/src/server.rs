@@ -37,7 +37,9 @@ use crate::synth::Synthetic;
 /// under `/__mock/`, and a JSON 404 for everything else.
 ///
 /// [`serve_with`] answers with the same handlers without this router (see
-/// [`handler::Route`](crate::handler)).
+/// [`handler::Route`](crate::handler)). Served any other way (in-process, or `axum::serve`),
+/// the admin API does not know the address it is bound to, so it skips its DNS-rebinding
+/// check (see [`admin`](crate::admin)); its other checks apply.
 pub fn router(state: MockState) -> Router {
     let mut r = Router::new();
     for e in Endpoint::ALL {
