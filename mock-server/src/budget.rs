@@ -1,9 +1,10 @@
 //! Byte bounds on what requests hold while they are read and answered.
 //!
 //! One budget ([`MockConfig::max_inflight_bytes`](crate::MockConfig)) is shared by every
-//! request in flight. A body takes its bytes from it piece by piece as they arrive; a JSON
-//! body then takes, before it is parsed, what its parsed tree may cost (an upper bound read
-//! from the text); a Responses request that continues a stored conversation takes five times
+//! request in flight. A body takes its bytes from it piece by piece as they arrive (and twice
+//! its length more when it holds escapes, for the views the journal's key scrubbing decodes);
+//! a JSON body then takes, before it is parsed, what its parsed tree may cost (an upper bound
+//! read from the text); a Responses request that continues a stored conversation takes five times
 //! what the conversation holds (the copies the synthetic responder and the store make); a
 //! journal read takes the entry it is writing out. All of it goes back when the request is
 //! answered. A request that finds the budget spent waits (its connection is not read

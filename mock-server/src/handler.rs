@@ -46,6 +46,7 @@ use crate::journal::{self, Record};
 use crate::matching::{RequestView, Served};
 use crate::replay::{self, Prepared};
 use crate::responder::MockRequest;
+use crate::secrets;
 use crate::state::{MockState, lock};
 use crate::synth::render_unified_cassette;
 
@@ -315,7 +316,13 @@ where
         .filter(|d| !d.is_zero())
         .map(|d| Instant::now() + d);
     let mut held = Held::default();
-    let reading = read_pieces(state, body, &mut held, deadline);
+    let reading = async {
+        let bytes = read_pieces(state, body, &mut held, deadline).await?;
+        // The journal scrubs the body.
+        let scrub = secrets::scrub_cost(&bytes);
+        state.inner.budget.take(&mut held, scrub, deadline).await?;
+        Ok(bytes)
+    };
     let read = match deadline {
         Some(d) => tokio::time::timeout_at(d, reading)
             .await
@@ -346,8 +353,6 @@ where
 {
     let max = state.inner.config.max_body_bytes;
     let budget = &state.inner.budget;
-    // A `content-length` body: its length, so that it is gathered in one allocation.
-    let expected = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
     let body = http_body_util::Limited::new(body, max);
     let mut body = std::pin::pin!(body);
     let mut first: Option<Bytes> = None;
@@ -373,15 +378,13 @@ where
             (None, Some(b)) => b.len(),
             (None, None) => 0,
         };
-        // The bytes held once this piece is kept: a second piece starts a buffer for the
-        // whole expected body; a buffer that must grow doubles (up to the limit).
+        // The bytes held once this piece is kept: a buffer that must grow doubles (up to the
+        // limit), so a client holds about what it sent, not what it announced.
         let need = len + data.len();
         let want = if first.is_none() && more.is_none() {
             data.len()
         } else if capacity >= need {
             capacity
-        } else if more.is_none() {
-            need.max(expected.min(max))
         } else {
             need.max(capacity.saturating_mul(2).min(max))
         };

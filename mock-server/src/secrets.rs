@@ -445,6 +445,12 @@ fn has_escapes(b: &[u8]) -> bool {
     memchr::memchr2(b'\\', b'%', b).is_some()
 }
 
+/// At most what scrubbing `text` allocates besides its result: two decoded views of a text
+/// holding escapes, none for another.
+pub(crate) fn scrub_cost(text: &[u8]) -> usize {
+    if has_escapes(text) { 2 * text.len() } else { 0 }
+}
+
 /// One unit of a text under one level of decoding: how many bytes it takes and what it
 /// decodes to (at most 4 bytes).
 fn unit(b: &[u8], i: usize) -> (usize, [u8; 4], usize) {
