@@ -195,16 +195,16 @@ pub(crate) fn redacted_query<'q>(query: &'q str, secrets: &Secrets) -> Cow<'q, s
 }
 
 /// The forms of a set of keys to search for (see the module docs).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Secrets {
     /// Byte patterns, and whether each is scrubbed (or only searched for by leak checks).
     patterns: Vec<(Vec<u8>, bool)>,
 }
 
-impl std::fmt::Display for Secrets {
+impl std::fmt::Debug for Secrets {
     /// Never the keys: how many forms are searched for.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} key forms", self.patterns.len())
+        write!(f, "Secrets({} key forms)", self.patterns.len())
     }
 }
 
