@@ -1,30 +1,74 @@
-//! The admin API under `/__mock/` (no key needed; answers are JSON).
+//! The admin API under `/__mock/` (answers are JSON).
 //!
 //! | request | answer |
 //! |---|---|
 //! | `GET /__mock/health` | `{"status":"ok","cassettes":N,"recording":bool,"strict":bool,"seed":N}` |
-//! | `GET /__mock/journal` | the journal: an array of entries (method, path, query, headers with secrets redacted, body, status, outcome, cassette, faults) |
+//! | `GET /__mock/journal` | the journal: an array of entries (method, path, query, headers, body, status, outcome, cassette, faults; keys redacted) |
 //! | `DELETE /__mock/journal` | clears the journal |
 //! | `POST /__mock/reset` | clears journal, stored responses, faults and their counters; re-arms `once` cassettes; drops cassettes added at run time |
 //! | `GET /__mock/cassettes` | `[{"name","layer","priority","once","served","path"}]` |
 //! | `POST /__mock/cassettes` | adds a cassette (or an array of them) at run time; `201 {"added":[names]}` |
 //! | `GET /__mock/faults` | the global faults `[{"id","spec","applied","remaining"}]` |
-//! | `POST /__mock/faults` | adds a global fault: `{"spec":"status=503;times=2"}` or the spec as plain text; `201 {"id":N,"spec":…}` |
+//! | `POST /__mock/faults` | adds a global fault: `{"spec":"status=503;times=2"}` (a body that is not JSON is read as the spec itself); `201 {"id":N,"spec":…}` |
 //! | `DELETE /__mock/faults` | removes every global fault |
 //! | `DELETE /__mock/faults/{id}` | removes one |
+//!
+//! # Protection
+//!
+//! So that no web page open in a browser can read or change the mock (a browser sends any
+//! page's requests to any address it can reach), every request under `/__mock/` passes these
+//! checks first, in this order:
+//!
+//! 1. **403** when the server is bound to a loopback address and the `Host` is not a loopback
+//!    name or address (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`): a DNS-rebinding page.
+//! 2. **403** when an `Origin` is sent whose host (and port) is not the request's own `Host`,
+//!    nor, when bound to a loopback address, a loopback name: a cross-origin page.
+//! 3. **401** when API keys are configured (`--api-key`) and the request does not carry one as
+//!    `Authorization: Bearer <key>`; with `--admin-key KEY`, exactly that key. `/__mock/health`
+//!    needs no key (readiness probes). Without keys the admin API is open.
+//! 4. **415** for a request that can change state (any method but `GET`, `HEAD` and `OPTIONS`)
+//!    without `Content-Type: application/json`, bodiless ones (`POST /__mock/reset`) included:
+//!    a browser cannot send that content type across origins without a preflight, which the
+//!    mock never grants.
+//!
+//! A refused request changes nothing. [`MockServer`](crate::MockServer)'s own methods (the
+//! in-process API) are not requests and need none of this.
+//!
+//! # Bounds
+//!
+//! The journal is written out entry by entry, a body in pieces of 64 KiB, each entry held
+//! (from the in-flight budget, see [`budget`](crate::budget)) only while it is written: reading
+//! it costs about one entry, whatever the journal's size. Cassettes added at run time hold at
+//! most [`MAX_RUNTIME_CASSETTE_BYTES`] together. Global faults: see
+//! [`faults`](crate::faults).
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::{HeaderValue, Method, StatusCode};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::budget::{Held, json_text_cost};
 use crate::fixtures;
+use crate::handler::read_body;
+use crate::journal::Record;
 use crate::matching::Layer;
 use crate::state::{MockState, lock};
 
 /// The prefix of the admin API.
 pub const ADMIN_PREFIX: &str = "/__mock";
+
+/// The most bytes the cassettes added through `POST /__mock/cassettes` hold together (counted
+/// as what their JSON costs parsed, plus their text); `POST /__mock/reset` drops them.
+pub const MAX_RUNTIME_CASSETTE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The address the serving listener is bound to, put in each request's extensions by
+/// [`serve_with`](crate::serve_with) (the admin API's loopback checks need it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bound(pub(crate) SocketAddr);
 
 fn reply(status: StatusCode, body: &Value) -> Response {
     let mut r = Response::new(AxumBody::from(body.to_string()));
@@ -50,16 +94,26 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
         .unwrap_or("")
         .trim_end_matches('/')
         .to_owned();
-    let bytes = match axum::body::to_bytes(body, state.config().max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => return fail(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
-    };
+    if let Some(refused) = guard(&state, &parts, &path) {
+        return refused;
+    }
     let method = parts.method.clone();
     if method == Method::HEAD {
         let mut r = Response::new(AxumBody::empty());
         *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
         return r;
     }
+    let mut read = read_body(&state, body).await;
+    let json = match (&method, path.as_str()) {
+        (&Method::POST, "/cassettes") => read.json(&state).await,
+        _ => None,
+    };
+    if let Some(e) = &read.error {
+        let e = e.reply();
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        return fail(status, e.message);
+    }
+    let bytes = std::mem::take(&mut read.bytes);
     match (method, path.as_str()) {
         (Method::GET, "/health") => reply(
             StatusCode::OK,
@@ -71,10 +125,7 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
                 "seed": state.seed(),
             }),
         ),
-        (Method::GET, "/journal") => reply(
-            StatusCode::OK,
-            &serde_json::to_value(state.journal()).unwrap_or(Value::Null),
-        ),
+        (Method::GET, "/journal") => journal(&state),
         (Method::DELETE, "/journal") => {
             lock(&state.inner.journal).clear();
             reply(StatusCode::OK, &json!({"cleared": true}))
@@ -101,7 +152,7 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
                 .collect();
             reply(StatusCode::OK, &Value::Array(list))
         }
-        (Method::POST, "/cassettes") => add_cassettes(&state, &bytes),
+        (Method::POST, "/cassettes") => add_cassettes(&state, &bytes, json),
         (Method::GET, "/faults") => reply(
             StatusCode::OK,
             &serde_json::to_value(lock(&state.inner.faults).list()).unwrap_or(Value::Null),
@@ -139,17 +190,19 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
     }
 }
 
-fn add_cassettes(state: &MockState, bytes: &Bytes) -> Response {
+fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Response {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return fail(StatusCode::BAD_REQUEST, "the body is not UTF-8");
     };
-    let docs: Vec<String> = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(items)) => items.iter().map(Value::to_string).collect(),
-        Ok(_) => vec![text.to_owned()],
-        Err(e) => {
+    let docs: Vec<String> = match json {
+        Some(Value::Array(items)) => items.iter().map(Value::to_string).collect(),
+        Some(_) => vec![text.to_owned()],
+        None => {
+            let e = serde_json::from_str::<Value>(text).err();
+            let detail = e.map_or_else(|| "unreadable".to_owned(), |e| e.to_string());
             return fail(
                 StatusCode::BAD_REQUEST,
-                format!("the body is not JSON: {e}"),
+                format!("the body is not JSON: {detail}"),
             );
         }
     };
@@ -161,11 +214,23 @@ fn add_cassettes(state: &MockState, bytes: &Bytes) -> Response {
         }
     }
     let names: Vec<String> = parsed.iter().map(|f| f.cassette.name.clone()).collect();
+    let cost = json_text_cost(bytes).saturating_add(bytes.len());
     {
         let mut set = lock(&state.inner.cassettes);
+        let held = set.runtime_bytes();
+        if held.saturating_add(cost) > MAX_RUNTIME_CASSETTE_BYTES {
+            return fail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the cassettes added at run time would hold about {} bytes, over the bound of {MAX_RUNTIME_CASSETTE_BYTES}; POST {ADMIN_PREFIX}/reset drops them",
+                    held.saturating_add(cost)
+                ),
+            );
+        }
         for f in parsed {
             set.add(f.cassette, Some(&f.raw), Layer::Runtime);
         }
+        set.add_runtime_bytes(cost);
     }
     reply(StatusCode::CREATED, &json!({"added": names}))
 }
@@ -187,5 +252,243 @@ fn add_fault(state: &MockState, bytes: &Bytes) -> Response {
     match state.add_fault(&spec) {
         Ok(id) => reply(StatusCode::CREATED, &json!({"id": id, "spec": spec.trim()})),
         Err(e) => fail(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// The checks every admin request passes first (see the module docs); `Some` is the refusal.
+fn guard(state: &MockState, parts: &Parts, path: &str) -> Option<Response> {
+    let headers = &parts.headers;
+    let loopback = parts
+        .extensions
+        .get::<Bound>()
+        .is_some_and(|b| b.0.ip().is_loopback());
+    let host = headers
+        .get(http::header::HOST)
+        .map(|h| {
+            String::from_utf8_lossy(h.as_bytes())
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .or_else(|| {
+            parts
+                .uri
+                .authority()
+                .map(|a| a.as_str().to_ascii_lowercase())
+        });
+    if loopback {
+        if let Some(h) = &host {
+            if !is_loopback_name(host_name(h)) {
+                return Some(fail(
+                    StatusCode::FORBIDDEN,
+                    "the admin API of a mock bound to a loopback address answers loopback host names only",
+                ));
+            }
+        }
+    }
+    if let Some(origin) = headers.get(http::header::ORIGIN) {
+        let origin = String::from_utf8_lossy(origin.as_bytes())
+            .trim()
+            .to_ascii_lowercase();
+        let same = origin_authority(&origin).is_some_and(|(name, port)| {
+            host.as_deref()
+                .is_some_and(|h| (host_name(h), host_port(h).unwrap_or(80)) == (name, port))
+                || (loopback && is_loopback_name(name))
+        });
+        if !same {
+            return Some(fail(
+                StatusCode::FORBIDDEN,
+                "cross-origin requests to the admin API are refused",
+            ));
+        }
+    }
+    if path != "/health" && !admin_authorized(state, headers) {
+        let mut r = fail(
+            StatusCode::UNAUTHORIZED,
+            "the admin API needs Authorization: Bearer <key> (one of --api-key, or --admin-key)",
+        );
+        r.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        );
+        return Some(r);
+    }
+    let reads = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !reads && !is_json(headers) {
+        return Some(fail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "admin requests that change state need Content-Type: application/json",
+        ));
+    }
+    None
+}
+
+/// Whether the request carries the key the admin API wants (any, when none is configured).
+fn admin_authorized(state: &MockState, headers: &HeaderMap) -> bool {
+    let config = state.config();
+    let wanted: Vec<&str> = match &config.admin_key {
+        Some(k) => vec![k.as_str()],
+        None => config.api_keys.iter().map(String::as_str).collect(),
+    };
+    if wanted.is_empty() {
+        return true;
+    }
+    let given = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
+    given.is_some_and(|g| wanted.contains(&g))
+}
+
+/// Whether the content type is `application/json` (parameters aside).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The host name of an authority (`[::1]:80` gives `::1`, `a.b:80` gives `a.b`), without a
+/// final dot.
+fn host_name(authority: &str) -> &str {
+    let name = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => authority.rsplit_once(':').map_or(authority, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                authority
+            }
+        }),
+    };
+    name.strip_suffix('.').unwrap_or(name)
+}
+
+/// The port of an authority, if it names one.
+fn host_port(authority: &str) -> Option<u16> {
+    let rest = match authority.strip_prefix('[') {
+        Some(r) => r.split_once(']')?.1,
+        None => authority,
+    };
+    rest.rsplit_once(':')?.1.parse().ok()
+}
+
+/// The host name and port of an `Origin` (`scheme://host[:port]`), the port defaulting by
+/// scheme; `None` for an opaque origin (`null`) or anything else.
+fn origin_authority(origin: &str) -> Option<(&str, u16)> {
+    let (scheme, authority) = origin.split_once("://")?;
+    let default = match scheme {
+        "http" | "ws" => 80,
+        "https" | "wss" => 443,
+        _ => return None,
+    };
+    Some((
+        host_name(authority),
+        host_port(authority).unwrap_or(default),
+    ))
+}
+
+/// Whether a host name is a loopback name or address.
+fn is_loopback_name(name: &str) -> bool {
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `GET /__mock/journal`: the journal as a JSON array, written out entry by entry (see the
+/// module docs). Entries that arrive while it is written are left out; entries that leave
+/// the journal meanwhile are left out unless they are being written.
+fn journal(state: &MockState) -> Response {
+    let last = lock(&state.inner.journal).last_seq();
+    let out = JournalOut {
+        state: state.clone(),
+        next: 1,
+        last,
+        current: None,
+        opened: false,
+        any: false,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(out, |mut out| async move {
+        let piece = out.next_piece().await?;
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(piece)), out))
+    });
+    let mut r = Response::new(AxumBody::from_stream(stream));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Where a journal read is.
+struct JournalOut {
+    state: MockState,
+    /// The number of the next entry to write.
+    next: u64,
+    /// The number of the newest entry when the read began.
+    last: u64,
+    /// The entry being written, what it holds of the budget, and the offset in its body.
+    current: Option<(std::sync::Arc<Record>, Held, usize)>,
+    /// Whether `[` was written; whether an entry was.
+    opened: bool,
+    any: bool,
+    done: bool,
+}
+
+impl JournalOut {
+    async fn next_piece(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        if let Some((record, _, offset)) = &mut self.current {
+            let (piece, end) = record.json_body_piece(*offset);
+            *offset = end;
+            if end >= record.body_len() {
+                self.current = None;
+            }
+            return Some(piece);
+        }
+        let found = lock(&self.state.inner.journal)
+            .record_from(self.next)
+            .filter(|r| r.seq() <= self.last);
+        let mut out = if self.opened {
+            Vec::new()
+        } else {
+            self.opened = true;
+            b"[".to_vec()
+        };
+        let Some(record) = found else {
+            self.done = true;
+            out.push(b']');
+            return Some(out);
+        };
+        self.next = record.seq() + 1;
+        if std::mem::replace(&mut self.any, true) {
+            out.push(b',');
+        }
+        out.extend_from_slice(&record.json_head());
+        if record.body_len() > 0 {
+            // Held while it is written, so that readers stalled on entries that have left the
+            // journal stay within the in-flight budget.
+            let mut held = Held::default();
+            let size = record.size();
+            if self
+                .state
+                .inner
+                .budget
+                .take(&mut held, size, None)
+                .await
+                .is_err()
+            {
+                // Larger than the whole budget (it cannot be: the journal's entries are at
+                // most a body and a head): write it all the same.
+                held = Held::default();
+            }
+            self.current = Some((record, held, 0));
+        }
+        Some(out)
     }
 }

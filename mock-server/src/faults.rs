@@ -31,12 +31,21 @@
 //! | `times=N` | the spec applies to the first N requests it sees, then steps aside ("fail twice, then succeed") |
 //! | `dialect=chat\|responses\|native` | the spec applies to that dialect only |
 //!
+//! Every value is checked (a bad one is a 400 `MockInvalidFault` naming the item): delays are
+//! at most an hour, `speed` and `rate-limit` are from 0.001 to 1,000,000, sizes and counts at
+//! most 64 MiB, a spec at most [`MAX_SPEC_BYTES`]. Delays that several specs add up to are
+//! capped at an hour too.
+//!
 //! Counters (`times`) and buckets (`rate-limit`) of header specs are kept per spec text, so a
-//! retrying client that resends the same header sees the count go down. `POST /__mock/reset`
-//! clears them.
+//! retrying client that resends the same header sees the count go down; only specs with
+//! `times` or `rate-limit` have any, and at most [`MAX_HEADER_COUNTERS`] of them (and
+//! [`MAX_HEADER_COUNTER_BYTES`] of spec text) are kept, the oldest forgotten first.
+//! `POST /__mock/reset` clears them. At most [`MAX_GLOBAL_FAULTS`] global faults are set at
+//! once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashscope_protocol::cassette::Dialect;
@@ -48,17 +57,33 @@ use crate::errors::{Envelope, ErrorReply};
 /// The request header that carries per-request fault specs.
 pub const FAULT_HEADER: &str = "x-mock-fault";
 
-const MAX_MS: u64 = 3_600_000;
+/// The longest delay an item (or the sum of several) asks for: an hour.
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+const MAX_MS: u64 = MAX_DELAY.as_secs() * 1000;
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// The smallest `speed` (and `--speed`, besides 0): recorded delays at most 1000 times longer.
+pub const MIN_SPEED: f64 = 0.001;
+/// The largest `speed` (and `--speed`).
+pub const MAX_SPEED: f64 = 1_000_000.0;
+/// The longest spec, in bytes.
+pub const MAX_SPEC_BYTES: usize = 16 * 1024;
+/// The most global faults set at once.
+pub const MAX_GLOBAL_FAULTS: usize = 256;
+/// The most header specs whose counters (`times`, `rate-limit`) are kept.
+pub const MAX_HEADER_COUNTERS: usize = 4096;
+/// The most bytes of spec text those counters are kept under.
+pub const MAX_HEADER_COUNTER_BYTES: usize = 1024 * 1024;
 
-/// A fault spec could not be parsed.
+/// A fault spec could not be parsed (or not be added).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid fault spec {spec:?}: {reason}")]
 pub struct FaultParseError {
-    /// The spec as given.
+    /// The spec as given (cut at [`MAX_SPEC_BYTES`]).
     pub spec: String,
     /// What is wrong with it.
     pub reason: String,
+    /// The item at fault (`speed`, `status`, …), when one is.
+    pub param: Option<String>,
 }
 
 /// One parsed fault spec.
@@ -134,9 +159,21 @@ impl FaultSpec {
     /// [`FaultParseError`] for an empty spec, an unknown key, a missing or out-of-range value.
     pub fn parse(spec: &str) -> Result<Self, FaultParseError> {
         let text = spec.trim();
+        if text.len() > MAX_SPEC_BYTES {
+            let mut cut = MAX_SPEC_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            return Err(FaultParseError {
+                spec: text[..cut].to_owned(),
+                reason: format!("the spec is {} bytes, over {MAX_SPEC_BYTES}", text.len()),
+                param: None,
+            });
+        }
         let err = |reason: String| FaultParseError {
             spec: text.to_owned(),
             reason,
+            param: None,
         };
         let mut out = FaultSpec {
             text: text.to_owned(),
@@ -152,6 +189,11 @@ impl FaultSpec {
             let (key, value) = match item.split_once('=') {
                 Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
                 None => (item.to_ascii_lowercase(), None),
+            };
+            // Every error below names its item.
+            let err = |reason: String| FaultParseError {
+                param: Some(key.clone()),
+                ..err(reason)
             };
             let need = |v: Option<&'_ str>| -> Result<String, FaultParseError> {
                 v.filter(|v| !v.is_empty())
@@ -175,20 +217,21 @@ impl FaultSpec {
                     Some(other) => Err(err(format!("{key}: {other:?} is not a boolean"))),
                 }
             };
+            let ratio = |v: Option<&str>, min: f64, max: f64| -> Result<f64, FaultParseError> {
+                let v = need(v)?;
+                let f: f64 = v
+                    .parse()
+                    .map_err(|_| err(format!("{key}: {v:?} is not a number")))?;
+                if !(min..=max).contains(&f) {
+                    return Err(err(format!("{key}: {v} is not from {min} to {max}")));
+                }
+                Ok(f)
+            };
             match key.as_str() {
                 "latency" => out.latency_ms = Some(num(value, MAX_MS)?),
                 "ttfb" => out.ttfb_ms = Some(num(value, MAX_MS)?),
                 "chunk-delay" => out.chunk_delay_ms = Some(num(value, MAX_MS)?),
-                "speed" => {
-                    let v = need(value)?;
-                    let f: f64 = v
-                        .parse()
-                        .map_err(|_| err(format!("speed: {v:?} is not a number")))?;
-                    if !(f.is_finite() && f > 0.0) {
-                        return Err(err("speed must be a positive number".to_owned()));
-                    }
-                    out.speed = Some(f);
-                }
+                "speed" => out.speed = Some(ratio(value, MIN_SPEED, MAX_SPEED)?),
                 "status" => {
                     let n = num(value, 599)?;
                     if n < 400 {
@@ -198,7 +241,13 @@ impl FaultSpec {
                 }
                 "code" => out.code = Some(need(value)?),
                 "message" => out.message = Some(need(value)?),
-                "retry-after" => out.retry_after = Some(need(value)?),
+                "retry-after" => {
+                    let v = need(value)?;
+                    if http::HeaderValue::from_str(&v).is_err() {
+                        return Err(err(format!("retry-after: {v:?} is not a header value")));
+                    }
+                    out.retry_after = Some(v);
+                }
                 "envelope" => {
                     out.envelope = Some(match need(value)?.to_ascii_lowercase().as_str() {
                         "200" | "ok" => Envelope::Ok,
@@ -211,16 +260,7 @@ impl FaultSpec {
                         }
                     });
                 }
-                "rate-limit" => {
-                    let v = need(value)?;
-                    let f: f64 = v
-                        .parse()
-                        .map_err(|_| err(format!("rate-limit: {v:?} is not a number")))?;
-                    if !(f.is_finite() && f > 0.0) {
-                        return Err(err("rate-limit must be a positive number".to_owned()));
-                    }
-                    out.rate_limit = Some(f);
-                }
+                "rate-limit" => out.rate_limit = Some(ratio(value, MIN_SPEED, MAX_SPEED)?),
                 "burst" => out.burst = Some(num(value, 1_000_000)? as u32),
                 "reset" => out.reset = flag(value)?,
                 "cut-after" => out.cut_after = Some(num(value, MAX_BYTES)?),
@@ -276,6 +316,7 @@ impl FaultSpec {
             let text = value.to_str().map_err(|_| FaultParseError {
                 spec: String::from_utf8_lossy(value.as_bytes()).into_owned(),
                 reason: "not visible ASCII".to_owned(),
+                param: None,
             })?;
             for spec in text.split(',') {
                 if !spec.trim().is_empty() {
@@ -334,9 +375,10 @@ impl FaultPlan {
     fn absorb(&mut self, spec: &FaultSpec, throttled: bool) {
         self.fired.push(spec.text.clone());
         let ms = Duration::from_millis;
-        self.latency += ms(spec.latency_ms.unwrap_or(0));
-        self.ttfb += ms(spec.ttfb_ms.unwrap_or(0));
-        self.chunk_delay += ms(spec.chunk_delay_ms.unwrap_or(0));
+        let add = |d: Duration, more: Option<u64>| (d + ms(more.unwrap_or(0))).min(MAX_DELAY);
+        self.latency = add(self.latency, spec.latency_ms);
+        self.ttfb = add(self.ttfb, spec.ttfb_ms);
+        self.chunk_delay = add(self.chunk_delay, spec.chunk_delay_ms);
         if let Some(s) = spec.speed {
             self.speed *= s;
         }
@@ -381,6 +423,13 @@ struct Bucket {
     last: Instant,
 }
 
+/// The state of one spec across requests: how often it applied, its token bucket.
+#[derive(Clone, Debug, Default)]
+struct Counter {
+    uses: u64,
+    bucket: Option<Bucket>,
+}
+
 /// A global fault, as the admin API lists it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GlobalFault {
@@ -394,14 +443,16 @@ pub struct GlobalFault {
     pub remaining: Option<u64>,
 }
 
-/// Global faults, and the counters and buckets of every spec seen.
+/// Global faults, and the counters and buckets of the header specs that have them (bounded,
+/// see the module docs).
 #[derive(Debug, Default)]
 pub struct FaultRegistry {
-    global: Vec<(u64, FaultSpec)>,
+    global: Vec<(u64, FaultSpec, Counter)>,
     next_id: u64,
-    /// Uses per counter key (`g<id>` for global faults, `h<text>` for header specs).
-    uses: HashMap<String, u64>,
-    buckets: HashMap<String, Bucket>,
+    header: HashMap<Arc<str>, Counter>,
+    /// The spec texts of `header`, oldest first.
+    header_order: VecDeque<Arc<str>>,
+    header_bytes: usize,
 }
 
 impl FaultRegistry {
@@ -411,18 +462,27 @@ impl FaultRegistry {
     }
 
     /// Adds a global fault; returns its id.
-    pub fn add(&mut self, spec: FaultSpec) -> u64 {
+    ///
+    /// # Errors
+    ///
+    /// [`FaultParseError`] when [`MAX_GLOBAL_FAULTS`] are set already.
+    pub fn add(&mut self, spec: FaultSpec) -> Result<u64, FaultParseError> {
+        if self.global.len() >= MAX_GLOBAL_FAULTS {
+            return Err(FaultParseError {
+                spec: spec.text,
+                reason: format!("{MAX_GLOBAL_FAULTS} global faults are set already"),
+                param: None,
+            });
+        }
         self.next_id += 1;
-        self.global.push((self.next_id, spec));
-        self.next_id
+        self.global.push((self.next_id, spec, Counter::default()));
+        Ok(self.next_id)
     }
 
     /// Removes one global fault; whether it existed.
     pub fn remove(&mut self, id: u64) -> bool {
         let before = self.global.len();
-        self.global.retain(|(i, _)| *i != id);
-        self.uses.remove(&format!("g{id}"));
-        self.buckets.remove(&format!("g{id}"));
+        self.global.retain(|(i, _, _)| *i != id);
         before != self.global.len()
     }
 
@@ -433,32 +493,57 @@ impl FaultRegistry {
 
     /// Removes every global fault.
     pub fn clear(&mut self) {
-        for (id, _) in std::mem::take(&mut self.global) {
-            self.uses.remove(&format!("g{id}"));
-            self.buckets.remove(&format!("g{id}"));
-        }
+        self.global.clear();
     }
 
     /// Forgets every counter and bucket (global faults stay, with fresh counts).
     pub fn reset_counters(&mut self) {
-        self.uses.clear();
-        self.buckets.clear();
+        for (_, _, c) in &mut self.global {
+            *c = Counter::default();
+        }
+        self.header.clear();
+        self.header_order.clear();
+        self.header_bytes = 0;
+    }
+
+    /// How many header specs have counters kept.
+    pub fn header_counters(&self) -> usize {
+        self.header.len()
     }
 
     /// The global faults.
     pub fn list(&self) -> Vec<GlobalFault> {
         self.global
             .iter()
-            .map(|(id, spec)| {
-                let applied = self.uses.get(&format!("g{id}")).copied().unwrap_or(0);
-                GlobalFault {
-                    id: *id,
-                    spec: spec.text.clone(),
-                    applied,
-                    remaining: spec.times.map(|t| t.saturating_sub(applied)),
-                }
+            .map(|(id, spec, c)| GlobalFault {
+                id: *id,
+                spec: spec.text.clone(),
+                applied: c.uses,
+                remaining: spec.times.map(|t| t.saturating_sub(c.uses)),
             })
             .collect()
+    }
+
+    /// The counter of a header spec, kept (the oldest forgotten past the bounds).
+    fn header_counter(&mut self, text: &str) -> &mut Counter {
+        if !self.header.contains_key(text) {
+            while self.header_order.len() >= MAX_HEADER_COUNTERS
+                || (!self.header_order.is_empty()
+                    && self.header_bytes + text.len() > MAX_HEADER_COUNTER_BYTES)
+            {
+                if let Some(old) = self.header_order.pop_front() {
+                    self.header_bytes -= old.len();
+                    self.header.remove(&old);
+                }
+            }
+            let key: Arc<str> = Arc::from(text);
+            self.header_bytes += key.len();
+            self.header_order.push_back(Arc::clone(&key));
+            return self.header.entry(key).or_default();
+        }
+        self.header
+            .get_mut(text)
+            .expect("a counter that is kept is found")
     }
 
     /// Decides which faults apply to one request (global specs first, then the header's) and
@@ -470,44 +555,49 @@ impl FaultRegistry {
         now: Instant,
     ) -> FaultPlan {
         let mut plan = FaultPlan::none();
-        let global: Vec<(String, FaultSpec)> = self
-            .global
-            .iter()
-            .map(|(id, s)| (format!("g{id}"), s.clone()))
-            .collect();
-        let header = header_specs
-            .iter()
-            .map(|s| (format!("h{}", s.text), s.clone()));
-        for (key, spec) in global.into_iter().chain(header) {
+        for (_, spec, counter) in &mut self.global {
+            apply(spec, counter, dialect, now, &mut plan);
+        }
+        for spec in header_specs {
             if spec.dialect.is_some_and(|d| d != dialect) {
                 continue;
             }
-            let used = self.uses.get(&key).copied().unwrap_or(0);
-            if spec.times.is_some_and(|t| used >= t) {
-                continue;
+            if spec.times.is_some() || spec.rate_limit.is_some() {
+                let counter = self.header_counter(&spec.text);
+                apply(spec, counter, dialect, now, &mut plan);
+            } else {
+                // Nothing to count: the spec applies every time.
+                apply(spec, &mut Counter::default(), dialect, now, &mut plan);
             }
-            let mut throttled = false;
-            if let Some(rate) = spec.rate_limit {
-                let burst = f64::from(spec.burst.unwrap_or(0)).max(rate.ceil()).max(1.0);
-                let b = self.buckets.entry(key.clone()).or_insert(Bucket {
-                    tokens: burst,
-                    last: now,
-                });
-                let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-                b.tokens = (b.tokens + elapsed * rate).min(burst);
-                b.last = now;
-                if b.tokens >= 1.0 {
-                    b.tokens -= 1.0;
-                    // Under the limit: the bucket's spec does nothing to this request.
-                    continue;
-                }
-                throttled = true;
-            }
-            *self.uses.entry(key).or_insert(0) += 1;
-            plan.absorb(&spec, throttled);
         }
         plan
     }
+}
+
+/// Applies one spec to a request's plan, if its dialect, count and bucket let it.
+fn apply(spec: &FaultSpec, c: &mut Counter, dialect: Dialect, now: Instant, plan: &mut FaultPlan) {
+    if spec.dialect.is_some_and(|d| d != dialect) || spec.times.is_some_and(|t| c.uses >= t) {
+        return;
+    }
+    let mut throttled = false;
+    if let Some(rate) = spec.rate_limit {
+        let burst = f64::from(spec.burst.unwrap_or(0)).max(rate.ceil()).max(1.0);
+        let b = c.bucket.get_or_insert(Bucket {
+            tokens: burst,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * rate).min(burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            // Under the limit: the bucket's spec does nothing to this request.
+            return;
+        }
+        throttled = true;
+    }
+    c.uses += 1;
+    plan.absorb(spec, throttled);
 }
 
 #[cfg(test)]
@@ -565,7 +655,9 @@ mod tests {
     #[test]
     fn token_bucket() {
         let mut reg = FaultRegistry::new();
-        let id = reg.add(FaultSpec::parse("rate-limit=2;burst=2").unwrap());
+        let id = reg
+            .add(FaultSpec::parse("rate-limit=2;burst=2").unwrap())
+            .unwrap();
         let t0 = Instant::now();
         let got: Vec<bool> = (0..3)
             .map(|_| reg.plan(&[], Dialect::Native, t0).error.is_some())
@@ -583,7 +675,8 @@ mod tests {
     #[test]
     fn dialect_filter_and_merge() {
         let mut reg = FaultRegistry::new();
-        reg.add(FaultSpec::parse("latency=10;dialect=chat").unwrap());
+        reg.add(FaultSpec::parse("latency=10;dialect=chat").unwrap())
+            .unwrap();
         let h = [FaultSpec::parse("latency=5;status=500;code=X").unwrap()];
         let p = reg.plan(&h, Dialect::Chat, Instant::now());
         assert_eq!(p.latency, Duration::from_millis(15));

@@ -22,7 +22,9 @@
 //! missing model) replays byte for byte.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -34,6 +36,7 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
 use crate::admin::{ADMIN_PREFIX, admin};
+use crate::budget::{HISTORY_COPIES, Held, Refused, json_text_cost};
 use crate::conn::MockConn;
 use crate::endpoint::{Endpoint, RESPONSES_PREFIXES, dialect_of_path};
 use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
@@ -43,6 +46,7 @@ use crate::journal::{self, Record};
 use crate::matching::{RequestView, Served};
 use crate::replay::{self, Prepared};
 use crate::responder::MockRequest;
+use crate::secrets;
 use crate::state::{MockState, lock};
 use crate::synth::render_unified_cassette;
 
@@ -61,7 +65,11 @@ pub(crate) struct Ctx {
     pub(crate) state: MockState,
     pub(crate) parts: Parts,
     pub(crate) body: Bytes,
+    /// Whether `body` is JSON, when known (`None`: the journal checks).
+    pub(crate) body_is_json: Option<bool>,
     pub(crate) json: Option<Value>,
+    /// The bytes of the in-flight budget this request holds (given back when it is dropped).
+    pub(crate) held: Held,
     pub(crate) request_id: RequestId,
     pub(crate) received_at_ms: u64,
     pub(crate) directives: bool,
@@ -100,6 +108,8 @@ impl Ctx {
             uri: &self.parts.uri,
             headers: &self.parts.headers,
             body: &self.body,
+            body_is_json: self.body_is_json,
+            keys: &self.state.inner.config.api_keys,
             status: status.as_u16(),
             outcome,
             cassette,
@@ -136,8 +146,9 @@ impl Ctx {
         });
         let response = match fast {
             Some(r) => r,
-            None => replay::build(
+            None => replay::build_from(
                 r,
+                prepared,
                 plan,
                 timing,
                 self.directives,
@@ -221,41 +232,187 @@ fn bad_content_type(headers: &HeaderMap) -> Option<String> {
     (!ok).then_some(text)
 }
 
-/// Reads a body of at most [`MockConfig::max_body_bytes`](crate::MockConfig): `(bytes, false)`,
-/// or `(empty, true)` when it is longer or fails (what `axum::body::to_bytes` with that limit
-/// gives, without boxing the body; a body in one frame is not copied).
-async fn read_body<B>(state: &MockState, body: B) -> (Bytes, bool)
+/// Why a request body could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// Over [`MockConfig::max_body_bytes`](crate::MockConfig), or costing more to parse than
+    /// the whole in-flight budget: 413.
+    TooLarge,
+    /// Not a well-formed body (broken chunked framing, the connection closed inside it): 400.
+    Malformed(String),
+    /// Not all there within [`MockConfig::body_read_timeout`](crate::MockConfig): 408.
+    TimedOut,
+}
+
+impl From<Refused> for BodyError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::OverCapacity => BodyError::TooLarge,
+            Refused::TimedOut => BodyError::TimedOut,
+        }
+    }
+}
+
+impl BodyError {
+    /// The answer, in the request's dialect.
+    pub(crate) fn reply(&self) -> ErrorReply {
+        match self {
+            BodyError::TooLarge => ErrorReply::too_large(),
+            BodyError::Malformed(detail) => {
+                ErrorReply::invalid_parameter(format!("The request body is malformed: {detail}"))
+            }
+            BodyError::TimedOut => ErrorReply::for_status(408),
+        }
+    }
+}
+
+/// A request body as read: its bytes (empty when it could not be read), the budget it holds,
+/// and what went wrong, if anything.
+pub(crate) struct ReadBody {
+    pub(crate) bytes: Bytes,
+    pub(crate) held: Held,
+    pub(crate) error: Option<BodyError>,
+    deadline: Option<Instant>,
+}
+
+impl ReadBody {
+    /// Parses the body as JSON once its parsed tree's cost is taken from the in-flight budget
+    /// (within the body-read deadline): `None` when it is not JSON or could not be read (a
+    /// cost over the budget or a timeout is recorded in `error`).
+    pub(crate) async fn json(&mut self, state: &MockState) -> Option<Value> {
+        if self.error.is_some() || self.bytes.is_empty() {
+            return None;
+        }
+        let cost = json_text_cost(&self.bytes);
+        match state
+            .inner
+            .budget
+            .take(&mut self.held, cost, self.deadline)
+            .await
+        {
+            Ok(()) => serde_json::from_slice(&self.bytes).ok(),
+            Err(refused) => {
+                self.error = Some(refused.into());
+                self.bytes = Bytes::new();
+                None
+            }
+        }
+    }
+}
+
+/// Reads a request body under the mock's bounds: at most
+/// [`MockConfig::max_body_bytes`](crate::MockConfig), within
+/// [`body_read_timeout`](crate::MockConfig::body_read_timeout) of the end of the head, each
+/// piece taken from the in-flight budget as it arrives (waiting, without reading on, while the
+/// budget is spent). A body in one frame is not copied.
+pub(crate) async fn read_body<B>(state: &MockState, body: B) -> ReadBody
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<axum::BoxError>,
 {
-    let body = http_body_util::Limited::new(body, state.inner.config.max_body_bytes);
+    let config = &state.inner.config;
+    let deadline = config
+        .body_read_timeout
+        .filter(|d| !d.is_zero())
+        .map(|d| Instant::now() + d);
+    let mut held = Held::default();
+    let reading = async {
+        let bytes = read_pieces(state, body, &mut held, deadline).await?;
+        // The journal scrubs the body.
+        let scrub = secrets::scrub_cost(&bytes);
+        state.inner.budget.take(&mut held, scrub, deadline).await?;
+        Ok(bytes)
+    };
+    let read = match deadline {
+        Some(d) => tokio::time::timeout_at(d, reading)
+            .await
+            .unwrap_or(Err(BodyError::TimedOut)),
+        None => reading.await,
+    };
+    let (bytes, error) = match read {
+        Ok(bytes) => (bytes, None),
+        Err(e) => (Bytes::new(), Some(e)),
+    };
+    ReadBody {
+        bytes,
+        held,
+        error,
+        deadline,
+    }
+}
+
+async fn read_pieces<B>(
+    state: &MockState,
+    body: B,
+    held: &mut Held,
+    deadline: Option<Instant>,
+) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
+    let max = state.inner.config.max_body_bytes;
+    let budget = &state.inner.budget;
+    let body = http_body_util::Limited::new(body, max);
     let mut body = std::pin::pin!(body);
     let mut first: Option<Bytes> = None;
     let mut more: Option<bytes::BytesMut> = None;
+    // What the gathered body holds (a piece is taken from the budget before it is kept).
+    let mut charged = 0;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return (Bytes::new(), true);
-        };
+        let frame = frame.map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                BodyError::TooLarge
+            } else {
+                BodyError::Malformed(e.to_string())
+            }
+        })?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
+        let len = more.as_ref().map_or(0, |acc| acc.len()) + first.as_ref().map_or(0, Bytes::len);
+        let capacity = match (&more, &first) {
+            (Some(acc), _) => acc.capacity(),
+            (None, Some(b)) => b.len(),
+            (None, None) => 0,
+        };
+        // The bytes held once this piece is kept: a buffer that must grow doubles (up to the
+        // limit), so a client holds about what it sent, not what it announced.
+        let need = len + data.len();
+        let want = if first.is_none() && more.is_none() {
+            data.len()
+        } else if capacity >= need {
+            capacity
+        } else {
+            need.max(capacity.saturating_mul(2).min(max))
+        };
+        if want > charged {
+            budget
+                .take(held, want - charged, deadline)
+                .await
+                .map_err(BodyError::from)?;
+            charged = want;
+        }
         match (&mut more, first.take()) {
-            (Some(acc), _) => acc.extend_from_slice(&data),
+            (Some(acc), _) => {
+                acc.reserve(want - acc.len());
+                acc.extend_from_slice(&data);
+            }
             (None, None) => first = Some(data),
             (None, Some(prev)) => {
-                let mut acc = bytes::BytesMut::with_capacity(prev.len() + data.len());
+                let mut acc = bytes::BytesMut::with_capacity(want);
                 acc.extend_from_slice(&prev);
                 acc.extend_from_slice(&data);
                 more = Some(acc);
             }
         }
     }
-    let bytes = match more {
+    Ok(match more {
         Some(acc) => acc.freeze(),
         None => first.unwrap_or_default(),
-    };
-    (bytes, false)
+    })
 }
 
 /// Sleeps, unless the server stops first.
@@ -304,15 +461,18 @@ where
     }
     let received_at_ms = now_ms();
     let request_id = state.inner.ids.next_request_id();
-    let (bytes, too_large) = read_body(&state, body).await;
-    let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let mut read = read_body(&state, body).await;
+    let json = read.json(&state).await;
     let dialect = endpoint.dialect();
     let stream = is_stream_request(dialect, &parts.headers, json.as_ref());
+    let body_error = read.error.take();
     let mut ctx = Ctx {
         state: state.clone(),
         parts,
-        body: bytes,
+        body: read.bytes,
+        body_is_json: Some(json.is_some()),
         json,
+        held: read.held,
         request_id,
         received_at_ms,
         directives,
@@ -331,21 +491,23 @@ where
     let specs = match FaultSpec::from_headers(&ctx.parts.headers) {
         Ok(specs) => specs,
         Err(e) => {
-            return ctx.error(&ErrorReply::mock(
-                400,
-                "MockInvalidFault",
-                "mock_invalid_fault",
-                e.to_string(),
-            ));
+            let mut reply =
+                ErrorReply::mock(400, "MockInvalidFault", "mock_invalid_fault", e.to_string());
+            reply.param = e.param;
+            return ctx.error(&reply);
         }
     };
     let plan = if specs.is_empty() && !state.has_global_faults() {
         FaultPlan::none()
     } else {
-        lock(&state.inner.faults).plan(&specs, dialect, Instant::now())
+        lock(&state.inner.faults).plan(&specs, dialect, std::time::Instant::now())
     };
     ctx.fired.clone_from(&plan.fired);
-    pause(&state, state.inner.config.latency + plan.latency).await;
+    pause(
+        &state,
+        state.inner.config.latency.saturating_add(plan.latency),
+    )
+    .await;
     if plan.reset {
         ctx.journal(StatusCode::BAD_GATEWAY, "fault", None);
         return replay::reset(directives);
@@ -357,15 +519,17 @@ where
 
     // 3. Record mode.
     if let Some(recorder) = &state.inner.recorder {
-        return recorder.forward(&ctx, Some(endpoint), too_large).await;
+        return recorder
+            .forward(&ctx, Some(endpoint), body_error.as_ref())
+            .await;
     }
 
     // 4-5. Auth and envelope.
     if !authorized(&state, &ctx.parts.headers) {
         return ctx.error(&ErrorReply::invalid_api_key());
     }
-    if too_large {
-        return ctx.error(&ErrorReply::too_large());
+    if let Some(e) = &body_error {
+        return ctx.error(&e.reply());
     }
     if let Some(ct) = bad_content_type(&ctx.parts.headers) {
         return ctx.error(&ErrorReply::wrong_content_type(&ct));
@@ -440,10 +604,23 @@ where
 
     // 8. The responder, with the conversation a `previous_response_id` continues.
     if !state.inner.config.strict {
-        let history = match previous_history(&state, dialect, &json) {
+        let (history, history_size) = match previous_history(&state, dialect, &json) {
             Ok(h) => h,
             Err(e) => return ctx.error(&e),
         };
+        if history_size > 0 {
+            // The responder reads a stored conversation through copies of it.
+            let deadline = state
+                .inner
+                .config
+                .body_read_timeout
+                .filter(|d| !d.is_zero())
+                .map(|d| Instant::now() + d);
+            let cost = history_size.saturating_mul(HISTORY_COPIES);
+            if let Err(refused) = state.inner.budget.take(&mut ctx.held, cost, deadline).await {
+                return ctx.error(&BodyError::from(refused).reply());
+            }
+        }
         let seed = state.inner.config.seed;
         let created = if seed.is_some() {
             SEEDED_CREATED
@@ -503,20 +680,20 @@ fn stores(json: &Value) -> bool {
 }
 
 /// The stored conversation a Responses request's `previous_response_id` continues (empty when
-/// it names none).
+/// it names none), and about how many bytes it holds.
 fn previous_history(
     state: &MockState,
     dialect: Dialect,
     json: &Value,
-) -> Result<Vec<Value>, Box<ErrorReply>> {
+) -> Result<(Arc<[Value]>, usize), Box<ErrorReply>> {
     if dialect != Dialect::Responses {
-        return Ok(Vec::new());
+        return Ok((Arc::from([]), 0));
     }
     match json.get("previous_response_id") {
-        None | Some(Value::Null) => Ok(Vec::new()),
+        None | Some(Value::Null) => Ok((Arc::from([]), 0)),
         Some(Value::String(id)) => lock(&state.inner.store)
             .get(id)
-            .map(|s| s.history.clone())
+            .map(|s| (Arc::clone(&s.history), s.size()))
             .ok_or_else(|| Box::new(ErrorReply::previous_response_not_found(id))),
         Some(_) => {
             let mut e = ErrorReply::invalid_parameter("\"previous_response_id\" must be a string.");
@@ -547,12 +724,14 @@ pub(crate) async fn stored_response(state: MockState, req: Request, directives: 
     if state.inner.recorder.is_some() {
         return forward_only(state, parts, body, directives).await;
     }
-    let (bytes, _) = read_body(&state, body).await;
+    let read = read_body(&state, body).await;
     let ctx = Ctx {
         state: state.clone(),
         parts,
-        json: serde_json::from_slice(&bytes).ok(),
-        body: bytes,
+        json: None,
+        body: read.bytes,
+        body_is_json: None,
+        held: read.held,
         request_id: state.inner.ids.next_request_id(),
         received_at_ms: now_ms(),
         directives,
@@ -601,7 +780,7 @@ pub(crate) async fn stored_response(state: MockState, req: Request, directives: 
         (&Method::GET, true) => {
             let found = lock(&state.inner.store)
                 .get(&id)
-                .map(|s| s.input_items.clone());
+                .map(|s| s.input_items().to_vec());
             match found {
                 Some(data) => {
                     let first = data
@@ -648,13 +827,15 @@ async fn forward_only(
     body: axum::body::Body,
     directives: bool,
 ) -> Response {
-    let (bytes, too_large) = read_body(&state, body).await;
+    let read = read_body(&state, body).await;
     let dialect = dialect_of_path(parts.uri.path());
     let ctx = Ctx {
         request_id: state.inner.ids.next_request_id(),
         state: state.clone(),
-        json: serde_json::from_slice(&bytes).ok(),
-        body: bytes,
+        json: None,
+        body: read.bytes,
+        body_is_json: None,
+        held: read.held,
         received_at_ms: now_ms(),
         directives,
         dialect,
@@ -663,7 +844,7 @@ async fn forward_only(
         parts,
     };
     match &state.inner.recorder {
-        Some(recorder) => recorder.forward(&ctx, None, too_large).await,
+        Some(recorder) => recorder.forward(&ctx, None, read.error.as_ref()).await,
         None => ctx.error(&ErrorReply::for_status(502)),
     }
 }
@@ -677,7 +858,9 @@ async fn unknown_parts(state: MockState, parts: Parts, directives: bool) -> Resp
         request_id: state.inner.ids.next_request_id(),
         state,
         body: Bytes::new(),
+        body_is_json: Some(false),
         json: None,
+        held: Held::default(),
         received_at_ms: now_ms(),
         directives,
         dialect,

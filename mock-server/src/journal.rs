@@ -1,9 +1,12 @@
 //! The journal: every request the mock received on a dialect path (admin requests excepted),
 //! with secrets redacted.
 //!
-//! The server packs each request into one buffer (path, query, redacted headers, raw body)
-//! and parses the body only when the journal is read, so journaling costs one allocation per
-//! request; the journal is bounded both in entries and in bytes.
+//! The server packs each request into one buffer (path, query, headers, body), with every key
+//! the request carried redacted on the way in (by [`secrets`]: secret headers
+//! and query parameters, and the keys in any encoding in the path, the other headers and the
+//! body), so no key is ever stored. The journal is bounded both in entries and in bytes.
+//! `GET /__mock/journal` writes it out entry by entry, a body in pieces of 64 KiB, never
+//! parsing one (see [`admin`](crate::admin)); [`Journal::entries`] parses them.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,23 +15,8 @@ use http::{HeaderMap, Method, Uri};
 use serde::Serialize;
 use serde_json::Value;
 
-/// The value that replaces a secret header.
-pub const REDACTED: &str = "[REDACTED]";
-
-/// Headers whose values are never kept.
-const SECRET_HEADERS: [&str; 6] = [
-    "authorization",
-    "proxy-authorization",
-    "x-api-key",
-    "api-key",
-    "cookie",
-    "set-cookie",
-];
-
-/// Whether a header's value is a secret.
-pub fn is_secret_header(name: &str) -> bool {
-    SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
-}
+use crate::secrets::{self, Secrets, redacted_header_value, redacted_query};
+pub use crate::secrets::{REDACTED, is_secret_header};
 
 /// One received request.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -67,26 +55,35 @@ pub struct JournalEntry {
     pub faults: Vec<String>,
 }
 
-/// Redacts headers for the journal: secret values replaced, names lower-case, order kept.
+/// Redacts headers for the journal: secret values replaced, the request's keys scrubbed from
+/// the others, names lower-case, order kept.
 pub fn redact_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    let keys = secrets::request_keys(headers, None);
+    let secrets = Secrets::new(keys.iter().map(String::as_str));
     headers
         .iter()
         .map(|(name, value)| {
-            let name = name.as_str().to_owned();
-            let value = if is_secret_header(&name) {
-                let v = value.to_str().unwrap_or("");
-                match v.split_once(' ') {
-                    Some((scheme, _)) if scheme.eq_ignore_ascii_case("bearer") => {
-                        format!("{scheme} {REDACTED}")
-                    }
-                    _ => REDACTED.to_owned(),
-                }
-            } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            };
-            (name, value)
+            let name = name.as_str();
+            let value = redacted_value(name, value.as_bytes(), &secrets);
+            (
+                name.to_owned(),
+                String::from_utf8_lossy(&value).into_owned(),
+            )
         })
         .collect()
+}
+
+/// A header value as the journal keeps it.
+fn redacted_value<'v>(
+    name: &str,
+    value: &'v [u8],
+    secrets: &Secrets,
+) -> std::borrow::Cow<'v, [u8]> {
+    if is_secret_header(name) {
+        std::borrow::Cow::Owned(redacted_header_value(name, value).into_bytes())
+    } else {
+        secrets.scrub(value, REDACTED)
+    }
 }
 
 /// The default cap on the bytes the journal holds ([`MockConfig::journal_max_bytes`](crate::MockConfig)):
@@ -103,6 +100,10 @@ pub(crate) struct Request<'a> {
     pub(crate) headers: &'a HeaderMap,
     /// The body as received (empty when it was not read or was over the limit).
     pub(crate) body: &'a [u8],
+    /// Whether the body is JSON, when known (`None`: checked here).
+    pub(crate) body_is_json: Option<bool>,
+    /// The keys the server accepts (scrubbed too, wherever they show).
+    pub(crate) keys: &'a [String],
     pub(crate) status: u16,
     pub(crate) outcome: &'static str,
     pub(crate) cassette: Option<Arc<str>>,
@@ -123,6 +124,8 @@ pub(crate) struct Record {
     method: Method,
     cassette: Option<Arc<str>>,
     faults: Vec<String>,
+    /// Whether the body is JSON (it is written out as it is), or text.
+    body_is_json: bool,
     /// `path`, `query`, the headers (`u32` name length, name, `u32` value length, value,
     /// little-endian lengths), then the body.
     blob: Box<[u8]>,
@@ -150,45 +153,50 @@ fn field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
 }
 
 impl Record {
-    /// Packs a request, redacting secret header values on the way in.
+    /// Packs a request, redacting its keys on the way in.
     pub(crate) fn new(r: &Request<'_>) -> Record {
-        let path = r.uri.path().as_bytes();
-        let query = r.uri.query().map(str::as_bytes);
-        let headers_size: usize = r
+        let query = r.uri.query();
+        let keys = secrets::request_keys(r.headers, query);
+        let secrets = Secrets::new(keys.iter().chain(r.keys).map(String::as_str));
+        let path = secrets.scrub(r.uri.path().as_bytes(), REDACTED);
+        let query = query.map(|q| redacted_query(q, &secrets));
+        let body = secrets.scrub(r.body, REDACTED);
+        let body_is_json = match (&body, r.body_is_json) {
+            (std::borrow::Cow::Borrowed(_), Some(known)) => known,
+            // UTF-8 first: skipping a JSON text does not check its strings.
+            _ => {
+                std::str::from_utf8(&body).is_ok()
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok()
+            }
+        };
+        let values: Vec<std::borrow::Cow<'_, [u8]>> = r
             .headers
             .iter()
+            .map(|(n, v)| redacted_value(n.as_str(), v.as_bytes(), &secrets))
+            .collect();
+        let headers_size: usize = r
+            .headers
+            .keys()
+            .zip(&values)
             .map(|(n, v)| 8 + n.as_str().len() + v.len())
             .sum();
         let mut blob = Vec::with_capacity(
-            path.len() + query.map_or(0, <[u8]>::len) + headers_size + r.body.len(),
+            path.len() + query.as_ref().map_or(0, |q| q.len()) + headers_size + body.len(),
         );
-        blob.extend_from_slice(path);
-        if let Some(q) = query {
-            blob.extend_from_slice(q);
+        blob.extend_from_slice(&path);
+        if let Some(q) = &query {
+            blob.extend_from_slice(q.as_bytes());
         }
         let headers_start = blob.len();
-        for (name, value) in r.headers {
+        for ((name, _), value) in r.headers.iter().zip(&values) {
             let name = name.as_str();
             push_len(&mut blob, name.len());
             blob.extend_from_slice(name.as_bytes());
-            if is_secret_header(name) {
-                let v = value.to_str().unwrap_or("");
-                match v.split_once(' ') {
-                    Some((scheme, _)) if scheme.eq_ignore_ascii_case("bearer") => {
-                        push_len(&mut blob, scheme.len() + 1 + REDACTED.len());
-                        blob.extend_from_slice(scheme.as_bytes());
-                        blob.push(b' ');
-                    }
-                    _ => push_len(&mut blob, REDACTED.len()),
-                }
-                blob.extend_from_slice(REDACTED.as_bytes());
-            } else {
-                push_len(&mut blob, value.len());
-                blob.extend_from_slice(value.as_bytes());
-            }
+            push_len(&mut blob, value.len());
+            blob.extend_from_slice(value);
         }
         let headers_len = blob.len() - headers_start;
-        blob.extend_from_slice(r.body);
+        blob.extend_from_slice(&body);
         let id = r.request_id.as_bytes();
         let mut request_id = [0u8; 36];
         let id_len = id.len().min(36);
@@ -203,6 +211,7 @@ impl Record {
             method: r.method.clone(),
             cassette: r.cassette.clone(),
             faults: r.faults.to_vec(),
+            body_is_json,
             blob: blob.into_boxed_slice(),
             path_len: clamp_u32(path.len()),
             query_len: query.map_or(u32::MAX, |q| clamp_u32(q.len())),
@@ -210,8 +219,13 @@ impl Record {
         }
     }
 
+    /// Its number in the journal.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// About how many bytes of memory the record holds.
-    fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         std::mem::size_of::<Record>()
             + self.blob.len()
             + self
@@ -221,36 +235,49 @@ impl Record {
                 .sum::<usize>()
     }
 
-    /// The entry as the journal API shows it (the body parsed now).
-    fn entry(&self) -> JournalEntry {
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    /// The path, the query, the headers' bytes and the body, out of the blob.
+    fn parts(&self) -> Parts<'_> {
         let path_end = self.path_len as usize;
         let (query, headers_start) = match self.query_len {
             u32::MAX => (None, path_end),
             n => (
-                Some(text(&self.blob[path_end..path_end + n as usize])),
+                Some(&self.blob[path_end..path_end + n as usize]),
                 path_end + n as usize,
             ),
         };
         let headers_end = headers_start + self.headers_len as usize;
+        (
+            &self.blob[..path_end],
+            query,
+            &self.blob[headers_start..headers_end],
+            &self.blob[headers_end..],
+        )
+    }
+
+    fn request_id(&self) -> &[u8] {
+        &self.request_id[..usize::from(self.request_id_len)]
+    }
+
+    /// The entry as the journal API shows it (the body parsed now).
+    fn entry(&self) -> JournalEntry {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let (path, query, mut rest, body_bytes) = self.parts();
         let mut headers = Vec::new();
-        let mut rest = &self.blob[headers_start..headers_end];
         while let (Some(name), Some(value)) = (field(&mut rest), field(&mut rest)) {
             headers.push((text(name), text(value)));
         }
-        let body_bytes = &self.blob[headers_end..];
-        let (body, body_text) = match serde_json::from_slice::<Value>(body_bytes) {
-            Ok(v) => (Some(v), None),
-            Err(_) if body_bytes.is_empty() => (None, None),
-            Err(_) => (None, Some(text(body_bytes))),
+        let (body, body_text) = match () {
+            () if body_bytes.is_empty() => (None, None),
+            () if self.body_is_json => (serde_json::from_slice::<Value>(body_bytes).ok(), None),
+            () => (None, Some(text(body_bytes))),
         };
         JournalEntry {
             seq: self.seq,
             received_at_ms: self.received_at_ms,
-            request_id: text(&self.request_id[..usize::from(self.request_id_len)]),
+            request_id: text(self.request_id()),
             method: self.method.to_string(),
-            path: text(&self.blob[..path_end]),
-            query,
+            path: text(path),
+            query: query.map(text),
             headers,
             body,
             body_text,
@@ -260,56 +287,116 @@ impl Record {
             faults: self.faults.clone(),
         }
     }
-}
 
-/// One stored item: a packed request (what the server journals), or an entry pushed whole
-/// through [`Journal::push`].
-#[derive(Debug)]
-enum Item {
-    Packed(Record),
-    Whole(Box<JournalEntry>),
-}
+    /// The bytes of the body.
+    pub(crate) fn body_len(&self) -> usize {
+        self.parts().3.len()
+    }
 
-impl Item {
-    fn size(&self) -> usize {
-        match self {
-            Item::Packed(r) => r.size(),
-            Item::Whole(e) => entry_size(e),
+    /// The entry's JSON (as [`JournalEntry`] serializes) up to the value of its body (`"body":`
+    /// or `"body_text":"`), or whole when it has no body.
+    pub(crate) fn json_head(&self) -> Vec<u8> {
+        let (path, query, mut rest, body) = self.parts();
+        let mut out = Vec::with_capacity(256 + self.blob.len() - body.len());
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let string = |out: &mut Vec<u8>, b: &[u8]| {
+            let _ = serde_json::to_writer(&mut *out, &text(b));
+        };
+        out.extend_from_slice(
+            format!(
+                "{{\"seq\":{},\"received_at_ms\":{},\"request_id\":",
+                self.seq, self.received_at_ms
+            )
+            .as_bytes(),
+        );
+        string(&mut out, self.request_id());
+        out.extend_from_slice(b",\"method\":");
+        string(&mut out, self.method.as_str().as_bytes());
+        out.extend_from_slice(b",\"path\":");
+        string(&mut out, path);
+        if let Some(q) = query {
+            out.extend_from_slice(b",\"query\":");
+            string(&mut out, q);
         }
+        out.extend_from_slice(b",\"headers\":[");
+        let mut first = true;
+        while let (Some(name), Some(value)) = (field(&mut rest), field(&mut rest)) {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            out.push(b'[');
+            string(&mut out, name);
+            out.push(b',');
+            string(&mut out, value);
+            out.push(b']');
+        }
+        out.push(b']');
+        match () {
+            () if body.is_empty() => out.extend_from_slice(&self.json_tail()),
+            () if self.body_is_json => out.extend_from_slice(b",\"body\":"),
+            () => out.extend_from_slice(b",\"body_text\":\""),
+        }
+        out
+    }
+
+    /// The body's JSON from byte `offset` of the body: at most about [`BODY_PIECE`] bytes of
+    /// it, and where the next piece starts; after the last piece, the rest of the entry
+    /// ([`json_tail`](Self::json_tail)) follows in the same piece.
+    pub(crate) fn json_body_piece(&self, offset: usize) -> (Vec<u8>, usize) {
+        let body = self.parts().3;
+        let mut end = (offset + BODY_PIECE).min(body.len());
+        if !self.body_is_json {
+            // Do not split a character (nor an invalid sequence) between two pieces.
+            let mut back = 0;
+            while end < body.len() && end > offset && back < 3 && body[end] & 0xC0 == 0x80 {
+                end -= 1;
+                back += 1;
+            }
+        }
+        let piece = &body[offset..end];
+        let mut out = if self.body_is_json {
+            piece.to_vec()
+        } else {
+            let quoted = serde_json::to_vec(&String::from_utf8_lossy(piece)).unwrap_or_default();
+            quoted[1..quoted.len().saturating_sub(1).max(1)].to_vec()
+        };
+        if end == body.len() {
+            if !self.body_is_json {
+                out.push(b'"');
+            }
+            out.extend_from_slice(&self.json_tail());
+        }
+        (out, end)
+    }
+
+    /// The entry's JSON after its body.
+    fn json_tail(&self) -> Vec<u8> {
+        let mut out = format!(",\"status\":{},\"outcome\":", self.status).into_bytes();
+        let _ = serde_json::to_writer(&mut out, self.outcome);
+        if let Some(c) = &self.cassette {
+            out.extend_from_slice(b",\"cassette\":");
+            let _ = serde_json::to_writer(&mut out, &**c);
+        }
+        if !self.faults.is_empty() {
+            out.extend_from_slice(b",\"faults\":");
+            let _ = serde_json::to_writer(&mut out, &self.faults);
+        }
+        out.push(b'}');
+        out
     }
 }
 
-/// About how many bytes an entry holds.
-fn entry_size(e: &JournalEntry) -> usize {
-    fn value_size(v: &Value) -> usize {
-        32 + match v {
-            Value::String(s) => s.len(),
-            Value::Array(a) => a.iter().map(value_size).sum(),
-            Value::Object(o) => o.iter().map(|(k, v)| k.len() + value_size(v)).sum(),
-            _ => 0,
-        }
-    }
-    std::mem::size_of::<JournalEntry>()
-        + e.request_id.len()
-        + e.method.len()
-        + e.path.len()
-        + e.query.as_ref().map_or(0, String::len)
-        + e.headers
-            .iter()
-            .map(|(n, v)| 48 + n.len() + v.len())
-            .sum::<usize>()
-        + e.body.as_ref().map_or(0, value_size)
-        + e.body_text.as_ref().map_or(0, String::len)
-        + e.outcome.len()
-        + e.cassette.as_ref().map_or(0, String::len)
-        + e.faults.iter().map(|f| 24 + f.len()).sum::<usize>()
-}
+/// A record's blob, apart: the path, the query, the headers' bytes, the body.
+type Parts<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8], &'a [u8]);
+
+/// The most body bytes in one piece of the journal as written out.
+pub(crate) const BODY_PIECE: usize = 64 * 1024;
 
 /// A bounded journal: at most `capacity` entries and about `max_bytes` bytes (the oldest
 /// entries go first; the newest is always kept).
 #[derive(Debug)]
 pub struct Journal {
-    items: VecDeque<Item>,
+    items: VecDeque<Arc<Record>>,
     capacity: usize,
     max_bytes: usize,
     bytes: usize,
@@ -334,9 +421,12 @@ impl Journal {
         }
     }
 
-    fn add(&mut self, item: Item) {
-        self.bytes += item.size();
-        self.items.push_back(item);
+    /// Adds a packed request, numbering it.
+    pub(crate) fn push_record(&mut self, mut record: Record) {
+        record.seq = self.next_seq;
+        self.next_seq += 1;
+        self.bytes += record.size();
+        self.items.push_back(Arc::new(record));
         while self.items.len() > 1
             && (self.items.len() > self.capacity || self.bytes > self.max_bytes)
         {
@@ -346,29 +436,21 @@ impl Journal {
         }
     }
 
-    /// Adds an entry, numbering it.
-    pub fn push(&mut self, mut entry: JournalEntry) {
-        entry.seq = self.next_seq;
-        self.next_seq += 1;
-        self.add(Item::Whole(Box::new(entry)));
-    }
-
-    /// Adds a packed request, numbering it.
-    pub(crate) fn push_record(&mut self, mut record: Record) {
-        record.seq = self.next_seq;
-        self.next_seq += 1;
-        self.add(Item::Packed(record));
-    }
-
     /// Every entry, oldest first.
     pub fn entries(&self) -> Vec<JournalEntry> {
-        self.items
-            .iter()
-            .map(|i| match i {
-                Item::Packed(r) => r.entry(),
-                Item::Whole(e) => (**e).clone(),
-            })
-            .collect()
+        self.items.iter().map(|r| r.entry()).collect()
+    }
+
+    /// The oldest entry numbered `seq` or later (shared: it stays readable when it leaves the
+    /// journal).
+    pub(crate) fn record_from(&self, seq: u64) -> Option<Arc<Record>> {
+        let i = self.items.partition_point(|r| r.seq < seq);
+        self.items.get(i).cloned()
+    }
+
+    /// The number of the newest entry (0: none yet).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.next_seq - 1
     }
 
     /// How many entries it holds.
@@ -417,30 +499,6 @@ mod tests {
         assert!(!format!("{r:?}").contains("sk-secret123"));
     }
 
-    #[test]
-    fn bounded() {
-        let mut j = Journal::new(2);
-        for _ in 0..3 {
-            j.push(JournalEntry {
-                seq: 0,
-                received_at_ms: 0,
-                request_id: String::new(),
-                method: "POST".into(),
-                path: "/".into(),
-                query: None,
-                headers: vec![],
-                body: None,
-                body_text: None,
-                status: 200,
-                outcome: "cassette".into(),
-                cassette: None,
-                faults: vec![],
-            });
-        }
-        let seqs: Vec<u64> = j.entries().iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, [2, 3]);
-    }
-
     fn packed(j: &mut Journal, uri: &str, headers: &HeaderMap, body: &[u8]) {
         let uri: Uri = uri.parse().unwrap();
         j.push_record(Record::new(&Request {
@@ -450,6 +508,8 @@ mod tests {
             uri: &uri,
             headers,
             body,
+            body_is_json: None,
+            keys: &[],
             status: 201,
             outcome: "cassette",
             cassette: Some(Arc::from("chat/x")),
@@ -490,6 +550,58 @@ mod tests {
         assert_eq!((e[2].body.as_ref(), e[2].body_text.as_ref()), (None, None));
         assert!(!format!("{e:?}").contains("sk-secret123"));
         assert!(!format!("{j:?}").contains("sk-secret123"));
+    }
+
+    #[test]
+    fn bounded() {
+        let mut j = Journal::new(2);
+        for _ in 0..3 {
+            packed(&mut j, "/p", &HeaderMap::new(), b"");
+        }
+        let seqs: Vec<u64> = j.entries().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3]);
+        assert_eq!(j.record_from(0).map(|r| r.seq()), Some(2));
+        assert_eq!(j.record_from(3).map(|r| r.seq()), Some(3));
+        assert!(j.record_from(4).is_none());
+        assert_eq!(j.last_seq(), 3);
+    }
+
+    /// Written out piece by piece, an entry is what serde makes of it, whatever its body.
+    #[test]
+    fn entries_written_in_pieces_equal_their_serde_form() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer sk-secret123".parse().unwrap());
+        h.insert("x-q", "a\"b".parse().unwrap());
+        let big_text: Vec<u8> = "é\u{1}x\"".repeat(40_000).into_bytes();
+        let big_json = serde_json::to_vec(&serde_json::json!({"t": "é".repeat(70_000)})).unwrap();
+        let mut j = Journal::new(10);
+        let bodies: [&[u8]; 5] = [
+            b"",
+            b"{\"a\": [1, 2]}",
+            b"not json \xff\xfe",
+            &big_text,
+            &big_json,
+        ];
+        for body in bodies {
+            packed(&mut j, "/p/a?x=1", &h, body);
+        }
+        for (r, want) in j.items.iter().zip(j.entries()) {
+            let mut text = r.json_head();
+            if r.body_len() > 0 {
+                let mut offset = 0;
+                loop {
+                    let (piece, next) = r.json_body_piece(offset);
+                    assert!(piece.len() <= BODY_PIECE * 6 + 512);
+                    text.extend_from_slice(&piece);
+                    if next == r.body_len() {
+                        break;
+                    }
+                    offset = next;
+                }
+            }
+            let got: Value = serde_json::from_slice(&text).expect("valid JSON");
+            assert_eq!(got, serde_json::to_value(&want).unwrap());
+        }
     }
 
     #[test]

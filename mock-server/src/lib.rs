@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod budget;
 pub mod conn;
 pub mod endpoint;
 pub mod errors;
@@ -60,6 +61,7 @@ pub mod record;
 pub mod replay;
 pub mod responder;
 pub mod schema;
+pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -7,20 +7,28 @@
 //! ```
 //!
 //! Limits (see `--help`): request bodies (413 `BadRequest.TooLarge` in the request's dialect),
-//! request heads and header counts (431), a header-read timeout for slow and idle connections,
-//! a cap on connections. SIGTERM or Ctrl-C stops accepting at once and lets open streams finish
-//! for `--shutdown-grace` seconds (default 10) before cutting them; a second signal cuts them
-//! at once.
+//! a body-read timeout (408), a budget of bytes for all requests in flight, request heads and
+//! header counts (431), a header-read timeout for slow and idle connections, a cap on
+//! connections, byte bounds on the journal and the stored responses. SIGTERM or Ctrl-C stops
+//! accepting at once and lets open streams finish for `--shutdown-grace` seconds (default 10)
+//! before cutting them; a second signal cuts them at once.
+//!
+//! The admin API (`/__mock/`) refuses cross-origin and DNS-rebinding requests, writes without
+//! `Content-Type: application/json`, and, when `--api-key` or `--admin-key` is given, requests
+//! without the key. Binding an address other than a loopback one prints a warning.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use dashscope_mock::faults::{MAX_SPEED, MIN_SPEED};
 use dashscope_mock::server::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_HEADERS, Limits, serve_with,
 };
+use dashscope_mock::state::{DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_INFLIGHT_BYTES};
+use dashscope_mock::store::DEFAULT_STORE_MAX_BYTES;
 use dashscope_mock::{MockServer, MockState, ModelPolicy};
 use tokio::net::TcpListener;
 
@@ -61,9 +69,13 @@ struct Args {
     /// Seed for request ids and synthetic answers (default: from the clock).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
-    /// An accepted API key; repeatable. Default: any non-empty Bearer key.
+    /// An accepted API key; repeatable. Default: any non-empty Bearer key. Once given, the
+    /// admin API (/__mock/, except health) needs one too.
     #[arg(long = "api-key", value_name = "KEY")]
     api_keys: Vec<String>,
+    /// The Bearer key the admin API (/__mock/, except health) needs, instead of an --api-key.
+    #[arg(long, value_name = "KEY")]
+    admin_key: Option<String>,
     /// Record mode: forward every request to UPSTREAM (e.g. https://dashscope.aliyuncs.com)
     /// and write scrubbed cassettes (into the first --fixtures DIR, else ./recorded).
     #[arg(long, value_name = "UPSTREAM")]
@@ -81,6 +93,19 @@ struct Args {
     /// (default 16 MiB).
     #[arg(long, value_name = "BYTES")]
     max_body_bytes: Option<usize>,
+    /// Answer 408 to a request whose body has not all arrived MS milliseconds after its head.
+    /// 0: no limit.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_millis() as u64)]
+    body_read_timeout: u64,
+    /// The bytes all requests in flight may hold together: their bodies, and what parsing them
+    /// as JSON costs (at least twice --max-body-bytes). Requests wait for their share; one whose
+    /// body alone costs more gets 413.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INFLIGHT_BYTES)]
+    max_inflight_bytes: usize,
+    /// Keep at most about BYTES of stored Responses (GET /responses/{id}, previous_response_id);
+    /// the oldest go first.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_STORE_MAX_BYTES)]
+    store_max_bytes: usize,
     /// Answer a request head (request line and headers) over BYTES with 431 and close the
     /// connection.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_HEADER_BYTES)]
@@ -116,8 +141,10 @@ fn main() -> ExitCode {
         .init();
 
     let args = Args::parse();
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        eprintln!("dashscope-mock: --speed must be a number >= 0");
+    if !(args.speed == 0.0 || (MIN_SPEED..=MAX_SPEED).contains(&args.speed)) {
+        eprintln!(
+            "dashscope-mock: --speed must be 0 (no recorded delays) or from {MIN_SPEED} to {MAX_SPEED}"
+        );
         return ExitCode::from(2);
     }
     let mut builder = MockServer::builder()
@@ -132,6 +159,7 @@ fn main() -> ExitCode {
     if let Some(seed) = args.seed {
         builder = builder.seed(seed);
     }
+    let keyed = !args.api_keys.is_empty() || args.admin_key.is_some();
     for key in args.api_keys {
         builder = builder.api_key(key);
     }
@@ -144,6 +172,15 @@ fn main() -> ExitCode {
     if let Some(n) = args.max_body_bytes {
         builder = builder.max_body_bytes(n);
     }
+    if let Some(key) = args.admin_key {
+        builder = builder.admin_key(key);
+    }
+    builder = builder
+        .body_read_timeout(
+            (args.body_read_timeout > 0).then(|| Duration::from_millis(args.body_read_timeout)),
+        )
+        .max_inflight_bytes(args.max_inflight_bytes)
+        .store_max_bytes(args.store_max_bytes);
     if let Some(n) = args.journal_capacity {
         builder = builder.journal_capacity(n);
     }
@@ -182,7 +219,7 @@ fn main() -> ExitCode {
         (args.header_read_timeout > 0).then(|| Duration::from_millis(args.header_read_timeout));
     limits.max_connections = args.max_connections;
     limits.shutdown_grace = Duration::from_secs(args.shutdown_grace);
-    match runtime.block_on(run(&args.host, args.port, state, limits)) {
+    match runtime.block_on(run(&args.host, args.port, state, limits, keyed)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dashscope-mock: {e}");
@@ -191,9 +228,25 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(host: &str, port: u16, state: MockState, limits: Limits) -> std::io::Result<()> {
+async fn run(
+    host: &str,
+    port: u16,
+    state: MockState,
+    limits: Limits,
+    keyed: bool,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind((host, port)).await?;
     let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        let admin = if keyed {
+            "the admin API needs a key"
+        } else {
+            "the admin API (/__mock/) is open to anyone who can reach it: give --api-key or --admin-key"
+        };
+        eprintln!(
+            "dashscope-mock: warning: listening on {addr}, not a loopback address: other machines can reach this mock; {admin}"
+        );
+    }
     tracing::info!("{} cassettes loaded", state.cassette_count());
     println!("dashscope-mock listening on http://{addr}");
 

@@ -717,6 +717,9 @@ pub struct CassetteSet {
     by_path: Vec<(String, [Vec<usize>; 2])>,
     /// Unified entries (indices into `entries`, in load order).
     unified: Vec<usize>,
+    /// What the cassettes added through the admin API hold (see
+    /// [`MAX_RUNTIME_CASSETTE_BYTES`](crate::admin::MAX_RUNTIME_CASSETTE_BYTES)).
+    runtime_bytes: usize,
 }
 
 /// The rank of a match (higher wins): path fit, priority, specificity, success, layer, and
@@ -890,7 +893,20 @@ impl CassetteSet {
     /// Removes the cassettes of a layer.
     pub fn remove_layer(&mut self, layer: Layer) {
         self.entries.retain(|e| e.layer != layer);
+        if layer == Layer::Runtime {
+            self.runtime_bytes = 0;
+        }
         self.reindex();
+    }
+
+    /// What the cassettes added through the admin API hold, about.
+    pub(crate) fn runtime_bytes(&self) -> usize {
+        self.runtime_bytes
+    }
+
+    /// Counts `n` more bytes held by cassettes added through the admin API.
+    pub(crate) fn add_runtime_bytes(&mut self, n: usize) {
+        self.runtime_bytes = self.runtime_bytes.saturating_add(n);
     }
 
     /// Makes every `once` cassette answer again.

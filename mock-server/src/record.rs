@@ -8,9 +8,13 @@
 //!   `set-cookie`; `content-length` / `transfer-encoding` stay where they were, so the client
 //!   sees the framing the replay will give it.
 //! * The cassette (`<dir>/<dialect>/recorded-<ms>-<n>.json`) keeps request headers `accept`,
-//!   `content-type` and `x-dashscope-*` only, never `authorization`; a stream is stored as one
-//!   chunk per SSE event with the delays seen. Strings that look like API keys (`sk-…`) and the
-//!   request's own key are replaced; a cassette that still contains the key is not written.
+//!   `content-type` and `x-dashscope-*` only, never a secret one; a stream is stored as one
+//!   chunk per SSE event with the delays seen. Every key the request carried (any secret
+//!   header or query parameter), in every encoding [`secrets`] knows, and
+//!   strings that look like API keys (`sk-…`) are replaced by [`KEY_PLACEHOLDER`]; a cassette
+//!   that still holds a key in any of those encodings, or in the text its stream adds up to,
+//!   is not written.
+//! * An answer longer than [`MAX_RECORDED_BYTES`] is forwarded whole but not recorded.
 //! * Only the generation paths produce cassettes; other paths are forwarded only.
 
 use std::path::{Path, PathBuf};
@@ -30,11 +34,13 @@ use serde_json::Value;
 
 use crate::endpoint::Endpoint;
 use crate::errors::ErrorReply;
-use crate::handler::{Ctx, now_ms};
-use crate::journal::is_secret_header;
+use crate::handler::{BodyError, Ctx, now_ms};
+use crate::secrets::{self, Secrets, is_secret_header};
 
-/// What replaces key-like strings in recorded cassettes.
-pub const KEY_PLACEHOLDER: &str = "sk-REDACTED";
+pub use crate::secrets::KEY_PLACEHOLDER;
+
+/// The longest answer recorded (its cassette, scrubbing and checks take a few times this).
+pub const MAX_RECORDED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Record mode could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -106,10 +112,10 @@ impl Recorder {
         &self,
         ctx: &Ctx,
         endpoint: Option<Endpoint>,
-        too_large: bool,
+        body_error: Option<&BodyError>,
     ) -> Response {
-        if too_large {
-            return ctx.error(&ErrorReply::too_large());
+        if let Some(e) = body_error {
+            return ctx.error(&e.reply());
         }
         let mut url = format!("{}{}", self.upstream, ctx.path());
         if let Some(q) = ctx.parts.uri.query() {
@@ -189,7 +195,7 @@ impl Recorder {
                 scenario,
                 request,
                 request_headers: recorded_request_headers(&ctx.parts.headers),
-                key: bearer_key(&ctx.parts.headers),
+                keys: secrets::request_keys(&ctx.parts.headers, ctx.parts.uri.query()),
                 method: ctx.parts.method.to_string(),
                 path: ctx.path().to_owned(),
                 status: status.as_u16(),
@@ -207,11 +213,19 @@ impl Recorder {
             let mut body = Vec::new();
             let mut arrivals: Vec<(usize, Instant)> = Vec::new();
             let mut complete = true;
+            let mut seen = 0usize;
             while let Some(piece) = body_stream.next().await {
                 match piece {
                     Ok(bytes) => {
-                        body.extend_from_slice(&bytes);
-                        arrivals.push((body.len(), Instant::now()));
+                        seen = seen.saturating_add(bytes.len());
+                        if seen <= MAX_RECORDED_BYTES {
+                            body.extend_from_slice(&bytes);
+                            arrivals.push((body.len(), Instant::now()));
+                        } else if !body.is_empty() {
+                            // Too long to record: forward the rest only.
+                            body = Vec::new();
+                            arrivals = Vec::new();
+                        }
                         let _ = tx.send(Ok(bytes)).await;
                     }
                     Err(e) => {
@@ -225,6 +239,9 @@ impl Recorder {
             }
             drop(tx);
             match (cassette_target, complete) {
+                (Some(_), true) if seen > MAX_RECORDED_BYTES => tracing::warn!(
+                    "record: the answer is over {MAX_RECORDED_BYTES} bytes; no cassette written"
+                ),
                 (Some(p), true) => p.write(&body, &arrivals, started),
                 (Some(_), false) => {
                     tracing::warn!("record: the upstream body broke off; no cassette written")
@@ -244,16 +261,6 @@ impl Recorder {
     }
 }
 
-fn bearer_key(headers: &HeaderMap) -> Option<String> {
-    let v = headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    let key = v.split_once(' ').map_or(v, |(_, k)| k).trim();
-    (!key.is_empty()).then(|| key.to_owned())
-}
-
 fn recorded_request_headers(headers: &HeaderMap) -> std::collections::BTreeMap<String, String> {
     headers
         .iter()
@@ -261,74 +268,18 @@ fn recorded_request_headers(headers: &HeaderMap) -> std::collections::BTreeMap<S
             let n = n.as_str();
             (n == "accept" || n == "content-type" || n.starts_with("x-dashscope-"))
                 && !is_secret_header(n)
-                && !n.contains("key")
         })
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect()
 }
 
-/// Replaces key-like strings (`sk-` and 8 or more key characters) and the exact key.
+/// Replaces `key` in every encoding [`secrets`] knows (a key of 4 characters
+/// or more), and key-like strings (`sk-` and 8 or more key characters), by
+/// [`KEY_PLACEHOLDER`].
 pub fn scrub(text: &str, key: Option<&str>) -> String {
-    let text = match key {
-        Some(k) if k.len() >= 4 => {
-            // The key verbatim, and as it appears inside a JSON string (a key holding a
-            // character JSON escapes, such as `\` or `"`, is echoed escaped in JSON bodies).
-            let text = text.replace(k, KEY_PLACEHOLDER);
-            let escaped = json_escaped(k);
-            if escaped != k {
-                text.replace(&escaped, KEY_PLACEHOLDER)
-            } else {
-                text
-            }
-        }
-        _ => text.to_owned(),
-    };
-    let bytes = text.as_bytes();
-    let is_key_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut from = 0;
-    while let Some(p) = text[from..].find("sk-") {
-        let start = from + p;
-        let mut end = start + 3;
-        while end < bytes.len() && is_key_char(bytes[end]) {
-            end += 1;
-        }
-        let boundary = start == 0 || !is_key_char(bytes[start - 1]);
-        if boundary && end - start - 3 >= 8 && &text[start..end] != KEY_PLACEHOLDER {
-            out.push_str(&text[copied..start]);
-            out.push_str(KEY_PLACEHOLDER);
-            copied = end;
-        }
-        from = end;
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// Whether a cassette's text still holds the key (then it must not be written).
-fn leaks_key(text: &str, key: Option<&str>) -> bool {
-    key.is_some_and(|k| {
-        let escaped = json_escaped(k);
-        !k.is_empty()
-            && (text.contains(k)
-                || text.contains(&escaped)
-                || text.contains(&json_escaped(&escaped)))
-    })
-}
-
-fn json_escaped(s: &str) -> String {
-    let quoted = serde_json::to_string(s).unwrap_or_default();
-    quoted.trim_matches('"').to_owned()
-}
-
-fn scrub_value(v: &mut Value, key: Option<&str>) {
-    match v {
-        Value::String(s) => *s = scrub(s, key),
-        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(x, key)),
-        Value::Object(o) => o.values_mut().for_each(|x| scrub_value(x, key)),
-        _ => {}
-    }
+    Secrets::new(key)
+        .scrub_str(text, KEY_PLACEHOLDER)
+        .into_owned()
 }
 
 /// Splits an SSE body into events, each with its trailing blank line; a native stream without
@@ -371,7 +322,8 @@ struct Pending {
     scenario: String,
     request: Value,
     request_headers: std::collections::BTreeMap<String, String>,
-    key: Option<String>,
+    /// The keys the request carried.
+    keys: Vec<String>,
     method: String,
     path: String,
     status: u16,
@@ -387,7 +339,8 @@ impl Pending {
             tracing::warn!("record: the body is not UTF-8 (compressed?); no cassette written");
             return;
         };
-        let key = self.key.as_deref();
+        let secrets = Secrets::new(self.keys.iter().map(String::as_str));
+        let scrub = |t: &str| secrets.scrub_str(t, KEY_PLACEHOLDER).into_owned();
         let time_at = |offset: usize| {
             arrivals
                 .iter()
@@ -407,13 +360,13 @@ impl Pending {
                     prev = Some(at);
                     Chunk {
                         delay_ms,
-                        data: scrub(ev, key),
+                        data: scrub(ev),
                     }
                 })
                 .collect();
             Body::Chunks(chunks)
         } else {
-            Body::Text(scrub(text, key))
+            Body::Text(scrub(text))
         };
         // Scrubbing may change the length: keep a recorded content-length true.
         let body_len = body.to_bytes().len().to_string();
@@ -424,13 +377,13 @@ impl Pending {
                 let v = if n.eq_ignore_ascii_case("content-length") {
                     body_len.clone()
                 } else {
-                    scrub(&v, key)
+                    scrub(&v)
                 };
                 (n, v)
             })
             .collect();
         let mut request = self.request;
-        scrub_value(&mut request, key);
+        secrets.scrub_value(&mut request, KEY_PLACEHOLDER);
         let dialect = self.endpoint.dialect();
         let model = request
             .get("model")
@@ -447,7 +400,7 @@ impl Pending {
             ),
             source: Some(format!(
                 "raw: recorded through dashscope-mock --record from {}",
-                scrub(&self.upstream_host, key)
+                scrub(&self.upstream_host)
             )),
             dialect,
             request: RecordedRequest {
@@ -456,7 +409,7 @@ impl Pending {
                 headers: self
                     .request_headers
                     .into_iter()
-                    .map(|(k, v)| (k, scrub(&v, key)))
+                    .map(|(k, v)| (k, scrub(&v)))
                     .collect(),
                 body: Some(request),
             },
@@ -470,7 +423,10 @@ impl Pending {
             },
         };
         let json = cassette.to_json_pretty();
-        if leaks_key(&json, key) {
+        // Left anywhere in the cassette, or split across the events of the stream as it came
+        // (where no event holds it whole to be scrubbed).
+        let split = self.is_sse && secrets.leaks_in_stream(split_events(text));
+        if split || secrets.leaks(&json) {
             tracing::error!(
                 "record: refusing to write {}: it still contains the API key",
                 cassette.name
@@ -510,17 +466,6 @@ mod tests {
             "my custom key sk-REDACTED"
         );
         assert_eq!(scrub("sk-REDACTED stays", None), "sk-REDACTED stays");
-        let mut v = serde_json::json!({"a": ["Bearer sk-0123456789abcdef"]});
-        scrub_value(&mut v, None);
-        assert_eq!(v["a"][0], "Bearer sk-REDACTED");
-    }
-
-    #[test]
-    fn the_key_guard() {
-        assert!(leaks_key("{\"a\":\"my\\\\key\"}", Some("my\\key")));
-        assert!(leaks_key("... k3y ...", Some("k3y")));
-        assert!(!leaks_key("... sk-REDACTED ...", Some("k3y")));
-        assert!(!leaks_key("anything", None));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use http::{HeaderMap, StatusCode};
 use tokio::sync::watch;
 
 use crate::conn::{DIRECTIVE_HEADER, Directive};
-use crate::faults::FaultPlan;
+use crate::faults::{FaultPlan, MAX_DELAY};
 
 /// Server-wide timing settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -127,16 +127,7 @@ impl std::fmt::Debug for Prepared {
 impl Prepared {
     /// Renders `recorded` for replay.
     pub(crate) fn new(recorded: &RecordedResponse) -> Prepared {
-        let (pieces, stream): (Vec<(u64, Bytes)>, bool) = match &recorded.body {
-            Body::Chunks(chunks) => (
-                chunks
-                    .iter()
-                    .map(|c| (c.delay_ms, Bytes::copy_from_slice(c.data.as_bytes())))
-                    .collect(),
-                true,
-            ),
-            other => (vec![(0, Bytes::from(other.to_bytes()))], false),
-        };
+        let (pieces, stream) = pieces_of(&recorded.body);
         let body_len = pieces.iter().map(|(_, b)| b.len()).sum();
         let (headers, case) = replayed_headers(recorded, body_len, false);
         let directive = (!case.is_empty())
@@ -227,6 +218,8 @@ impl Prepared {
                 .collect();
             play(Play {
                 chunks,
+                pad: None,
+                padding: false,
                 sent: 0,
                 cut_after: None,
                 stall_after: None,
@@ -266,12 +259,15 @@ fn play(play: Play) -> AxumBody {
     }))
 }
 
-/// Recorded delays at the server's and the plan's speed (zero when the speed is 0 or less).
+/// Recorded delays at the server's and the plan's speed (zero when the speed is 0 or less;
+/// at most [`MAX_DELAY`] each).
 fn scaler(timing: Timing, plan: &FaultPlan) -> impl Fn(u64) -> Duration {
     let speed = timing.speed * plan.speed;
     move |ms: u64| {
         if speed > 0.0 && speed.is_finite() {
-            Duration::from_secs_f64(ms as f64 / 1000.0 / speed)
+            // A tiny speed (several specs' factors multiplied) makes at most the longest delay.
+            Duration::try_from_secs_f64(ms as f64 / 1000.0 / speed)
+                .map_or(MAX_DELAY, |d| d.min(MAX_DELAY))
         } else {
             Duration::ZERO
         }
@@ -290,9 +286,31 @@ pub fn build(
     directives: bool,
     shutdown: watch::Receiver<bool>,
 ) -> Response {
-    let mut chunks = body_chunks(&recorded.body, plan, timing);
-    apply_content_faults(&mut chunks, plan);
-    let body_len: usize = chunks.iter().map(|(_, b)| b.len()).sum();
+    build_from(recorded, None, plan, timing, directives, shutdown)
+}
+
+/// [`build`], sharing the bytes of `recorded`'s pre-rendered form when there is one (a faulted
+/// replay then copies only the chunks its faults change).
+pub(crate) fn build_from(
+    recorded: &RecordedResponse,
+    prepared: Option<&Prepared>,
+    plan: &FaultPlan,
+    timing: Timing,
+    directives: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Response {
+    let rendered;
+    let pieces = match prepared {
+        Some(p) => (p.pieces.as_slice(), p.stream),
+        None => {
+            rendered = pieces_of(&recorded.body);
+            (rendered.0.as_slice(), rendered.1)
+        }
+    };
+    let mut chunks = body_chunks(pieces, plan, timing);
+    let pad = apply_content_faults(&mut chunks, plan);
+    let body_len: usize =
+        chunks.iter().map(|(_, b)| b.len()).sum::<usize>() + pad.as_ref().map_or(0, Pad::len);
     let cut_or_stall = plan.cut_after.is_some() || plan.stall_after.is_some();
 
     let mut status =
@@ -320,6 +338,7 @@ pub fn build(
     let chunked_kept = headers.contains_key(http::header::TRANSFER_ENCODING);
     let simple = !cut_or_stall
         && !chunked_kept
+        && pad.is_none()
         && chunks.len() <= 1
         && chunks.iter().all(|(d, _)| d.is_zero());
     let body = if simple {
@@ -327,6 +346,8 @@ pub fn build(
     } else {
         play(Play {
             chunks,
+            pad,
+            padding: false,
             sent: 0,
             // A single body was split at the cut (see `body_chunks`): cut after its first piece.
             cut_after: match (&recorded.body, plan.cut_after) {
@@ -369,24 +390,41 @@ pub fn reset(directives: bool) -> Response {
     }
 }
 
-/// The body as `(delay before it, bytes)` pieces.
-fn body_chunks(body: &Body, plan: &FaultPlan, timing: Timing) -> VecDeque<(Duration, Bytes)> {
+/// A body as pieces of bytes with their recorded delays (ms): the recorded chunks of a
+/// stream, or the one piece of a JSON or text body; and whether it is a stream.
+fn pieces_of(body: &Body) -> (Vec<(u64, Bytes)>, bool) {
+    match body {
+        Body::Chunks(chunks) => (
+            chunks
+                .iter()
+                .map(|c| (c.delay_ms, Bytes::copy_from_slice(c.data.as_bytes())))
+                .collect(),
+            true,
+        ),
+        other => (vec![(0, Bytes::from(other.to_bytes()))], false),
+    }
+}
+
+/// The body as `(delay before it, bytes)` pieces, sharing the bytes of `pieces`.
+fn body_chunks(
+    (pieces, stream): (&[(u64, Bytes)], bool),
+    plan: &FaultPlan,
+    timing: Timing,
+) -> VecDeque<(Duration, Bytes)> {
     let scale = scaler(timing, plan);
     let between = timing.chunk_delay + plan.chunk_delay;
-    let mut out: VecDeque<(Duration, Bytes)> = match body {
-        Body::Chunks(chunks) => chunks
+    let mut out: VecDeque<(Duration, Bytes)> = if stream {
+        pieces
             .iter()
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, (ms, b))| {
                 let extra = if i == 0 { Duration::ZERO } else { between };
-                (
-                    scale(c.delay_ms) + extra,
-                    Bytes::from(c.data.clone().into_bytes()),
-                )
+                (scale(*ms) + extra, b.clone())
             })
-            .collect(),
-        other => {
-            let bytes = Bytes::from(other.to_bytes());
+            .collect()
+    } else {
+        {
+            let bytes = pieces.first().map(|(_, b)| b.clone()).unwrap_or_default();
             match plan.cut_after {
                 // A single body cut after N bytes: two pieces, the cut falls between them.
                 Some(n) if (n as usize) < bytes.len() => {
@@ -435,8 +473,9 @@ fn edit(piece: &Bytes, f: impl FnOnce(&mut Vec<u8>)) -> Bytes {
     Bytes::from(v)
 }
 
-/// Applies the faults that change bytes: blank lines, invalid UTF-8, malformed JSON, padding.
-fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPlan) {
+/// Applies the faults that change bytes: blank lines, invalid UTF-8, malformed JSON, and
+/// padding, which comes back apart (the first chunk left empty in its place).
+fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPlan) -> Option<Pad> {
     if plan.no_blank_lines {
         for (_, piece) in chunks.iter_mut() {
             if piece.ends_with(b"\r\n\r\n") {
@@ -475,32 +514,56 @@ fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPl
             });
         }
     }
-    if let Some(pad) = plan.oversized_chunk {
-        if let Some((_, piece)) = chunks.front_mut() {
-            *piece = edit(piece, |v| {
-                let Some((s, e)) = data_payload(v) else {
-                    return;
-                };
-                let Some(brace) = v[s..e].iter().position(|&b| b == b'{').map(|p| s + p) else {
-                    return;
-                };
-                let empty =
-                    v[brace + 1..e].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
-                let mut member = b"\"x_mock_pad\":\"".to_vec();
-                member.extend(std::iter::repeat_n(b'a', pad as usize));
-                member.push(b'"');
-                if !empty {
-                    member.push(b',');
-                }
-                v.splice(brace + 1..brace + 1, member);
-            });
-        }
+    let pad_len = plan.oversized_chunk?;
+    let (_, piece) = chunks.front_mut()?;
+    let (s, e) = data_payload(piece)?;
+    let brace = piece[s..e].iter().position(|&b| b == b'{').map(|p| s + p)?;
+    let empty = piece[brace + 1..e]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        == Some(&b'}');
+    let mut before = piece[..=brace].to_vec();
+    before.extend_from_slice(b"\"x_mock_pad\":\"");
+    let mut after = if empty {
+        b"\"".to_vec()
+    } else {
+        b"\",".to_vec()
+    };
+    after.extend_from_slice(&piece[brace + 1..]);
+    *piece = Bytes::new();
+    Some(Pad {
+        before: Bytes::from(before),
+        left: pad_len,
+        after: Bytes::from(after),
+    })
+}
+
+/// The bytes `oversized-chunk` pads the first event's JSON with.
+static PAD: [u8; 64 * 1024] = [b'a'; 64 * 1024];
+
+/// The first event of a body padded by `oversized-chunk`: sent in pieces, the padding as
+/// slices of [`PAD`], so that a padded response holds no more memory than another.
+struct Pad {
+    /// The event up to the padding member's value.
+    before: Bytes,
+    /// Padding bytes still to send.
+    left: u64,
+    /// The rest of the event.
+    after: Bytes,
+}
+
+impl Pad {
+    fn len(&self) -> usize {
+        self.before.len() + self.left as usize + self.after.len()
     }
 }
 
 /// A body being played out.
 struct Play {
     chunks: VecDeque<(Duration, Bytes)>,
+    /// The padded first event, if any, and whether it is being sent.
+    pad: Option<Pad>,
+    padding: bool,
     sent: u64,
     cut_after: Option<u64>,
     stall_after: Option<u64>,
@@ -537,6 +600,20 @@ impl Play {
         if self.done {
             return None;
         }
+        if self.padding {
+            if let Some(p) = &mut self.pad {
+                if p.left > 0 {
+                    let n = p.left.min(PAD.len() as u64);
+                    p.left -= n;
+                    return Some(Ok(Bytes::from_static(&PAD[..n as usize])));
+                }
+                let after = std::mem::take(&mut p.after);
+                self.pad = None;
+                self.padding = false;
+                self.sent += 1;
+                return Some(Ok(after));
+            }
+        }
         if self.stall_after == Some(self.sent) && !self.stalled && !self.chunks.is_empty() {
             self.stalled = true;
             if !self.wait(self.stall).await {
@@ -558,6 +635,12 @@ impl Play {
         if !delay.is_zero() && !self.wait(Some(delay)).await {
             self.done = true;
             return Some(Err(stopped()));
+        }
+        if self.sent == 0 {
+            if let Some(p) = &mut self.pad {
+                self.padding = true;
+                return Some(Ok(std::mem::take(&mut p.before)));
+            }
         }
         self.sent += 1;
         Some(Ok(bytes))
@@ -581,9 +664,17 @@ mod tests {
     }
 
     fn played(body: &Body, plan: &FaultPlan) -> Vec<Vec<u8>> {
-        let mut c = body_chunks(body, plan, Timing::default());
-        apply_content_faults(&mut c, plan);
-        c.into_iter().map(|(_, b)| b.to_vec()).collect()
+        let (pieces, stream) = pieces_of(body);
+        let mut c = body_chunks((&pieces, stream), plan, Timing::default());
+        let pad = apply_content_faults(&mut c, plan);
+        let mut out: Vec<Vec<u8>> = c.into_iter().map(|(_, b)| b.to_vec()).collect();
+        if let Some(p) = pad {
+            let mut first = p.before.to_vec();
+            first.extend(std::iter::repeat_n(b'a', p.left as usize));
+            first.extend_from_slice(&p.after);
+            out[0] = first;
+        }
+        out
     }
 
     #[test]
@@ -766,7 +857,8 @@ mod tests {
             speed: 1.0,
             chunk_delay: Duration::from_millis(3),
         };
-        let c: Vec<Duration> = body_chunks(&body, &plan, t)
+        let (pieces, stream) = pieces_of(&body);
+        let c: Vec<Duration> = body_chunks((&pieces, stream), &plan, t)
             .into_iter()
             .map(|(d, _)| d)
             .collect();
@@ -775,7 +867,7 @@ mod tests {
             speed: 0.0,
             chunk_delay: Duration::ZERO,
         };
-        let c: Vec<Duration> = body_chunks(&body, &FaultPlan::none(), t)
+        let c: Vec<Duration> = body_chunks((&pieces, stream), &FaultPlan::none(), t)
             .into_iter()
             .map(|(d, _)| d)
             .collect();

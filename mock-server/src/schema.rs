@@ -47,6 +47,13 @@ const MAX_DEPTH: usize = 32;
 /// Below this depth [`instance`] fills in required members only (recursive schemas end).
 const OPTIONAL_DEPTH: usize = 8;
 
+/// The most values [`instance`] makes: past it, `null` (so a schema that multiplies, such as
+/// arrays of 16 items 32 deep, cannot make an answer without bound).
+const MAX_VALUES: usize = 4096;
+
+/// The most string bytes [`instance`] pads strings with to reach their `minLength`.
+const MAX_PADDING: usize = 256 * 1024;
+
 /// A value that fails its schema: where, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -103,6 +110,8 @@ pub(crate) fn instance_with_place(schema: &Value, seed: u64, place: Option<&str>
         root: schema,
         rng: Rng::new(seed),
         place,
+        values_left: MAX_VALUES,
+        padding_left: MAX_PADDING,
     };
     g.value(schema, "", 0)
 }
@@ -231,13 +240,17 @@ struct Gen<'a> {
     root: &'a Value,
     rng: Rng,
     place: Option<&'a str>,
+    /// Values still to be made (see [`MAX_VALUES`]), padding still to be added.
+    values_left: usize,
+    padding_left: usize,
 }
 
 impl Gen<'_> {
     fn value(&mut self, schema: &Value, key: &str, depth: usize) -> Value {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || self.values_left == 0 {
             return Value::Null;
         }
+        self.values_left -= 1;
         let Some(obj) = schema.as_object() else {
             // `true` (or anything that is not an object) accepts anything.
             return Value::String(self.word(key));
@@ -528,7 +541,9 @@ impl Gen<'_> {
             .map(|m| m.min(4096) as usize);
         let len = s.chars().count();
         if len < min {
-            s.extend(std::iter::repeat_n('x', min - len));
+            let pad = (min - len).min(self.padding_left);
+            self.padding_left -= pad;
+            s.extend(std::iter::repeat_n('x', pad));
         }
         if let Some(max) = max {
             if s.chars().count() > max {
@@ -829,6 +844,26 @@ impl Checker<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn schemas_that_multiply_make_bounded_instances() {
+        let mut nested = json!({"type": "string", "minLength": 4096});
+        for _ in 0..8 {
+            nested = json!({"type": "array", "minItems": 16, "items": nested});
+        }
+        let recursive = json!({"type": "object", "properties": {"a": {"$ref": "#"}, "b": {"$ref": "#"}, "c": {"type": "array", "minItems": 16, "items": {"$ref": "#"}}}, "required": ["a", "b", "c"]});
+        for schema in [nested, recursive] {
+            // On a thread, so that a generator without bound fails the test rather than hang it.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(instance(&schema, 1).to_string().len());
+            });
+            let len = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("an instance within a minute");
+            assert!(len < 2 * MAX_PADDING + 64 * MAX_VALUES, "{len} bytes");
+        }
+    }
 
     #[test]
     fn instances_satisfy_their_schemas() {

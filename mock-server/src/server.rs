@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::admin::{ADMIN_PREFIX, admin};
+use crate::admin::{ADMIN_PREFIX, Bound, admin};
 use crate::conn::MockListener;
 use crate::endpoint::{Endpoint, RESPONSES_PREFIXES};
 use crate::faults::{FaultParseError, FaultSpec};
@@ -37,7 +37,9 @@ use crate::synth::Synthetic;
 /// under `/__mock/`, and a JSON 404 for everything else.
 ///
 /// [`serve_with`] answers with the same handlers without this router (see
-/// [`handler::Route`](crate::handler)).
+/// [`handler::Route`](crate::handler)). Served any other way (in-process, or `axum::serve`),
+/// the admin API does not know the address it is bound to, so it skips its DNS-rebinding
+/// check (see [`admin`](crate::admin)); its other checks apply.
 pub fn router(state: MockState) -> Router {
     let mut r = Router::new();
     for e in Endpoint::ALL {
@@ -190,6 +192,8 @@ where
     ));
     let (closing_tx, closing_rx) = watch::channel(false);
     let mut conns: JoinSet<()> = JoinSet::new();
+    // The admin API's loopback checks need the bound address.
+    let bound = listener.local_addr().ok().map(Bound);
     let mut listener = MockListener::new(listener);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -210,8 +214,11 @@ where
         // body; every response goes out through `MockIo`, which honours directives.
         let service = {
             let state = state.clone();
-            service_fn(move |req: http::Request<Incoming>| {
+            service_fn(move |mut req: http::Request<Incoming>| {
                 let state = state.clone();
+                if let Some(b) = bound {
+                    req.extensions_mut().insert(b);
+                }
                 async move { Ok::<_, Infallible>(handler::dispatch(state, req, true).await) }
             })
         };
@@ -397,6 +404,34 @@ impl MockServerBuilder {
         self
     }
 
+    /// How long a request body may take to arrive (default 30 s; `None` or zero: no limit);
+    /// past it the request gets 408.
+    pub fn body_read_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
+        self.config.body_read_timeout = d.into();
+        self
+    }
+
+    /// The bytes all requests in flight may hold together, bodies and their parsed JSON
+    /// (default 256 MiB; see [`MockConfig::max_inflight_bytes`]).
+    pub fn max_inflight_bytes(mut self, n: usize) -> Self {
+        self.config.max_inflight_bytes = n;
+        self
+    }
+
+    /// About the most bytes the stored Responses keep (default 64 MiB; see
+    /// [`MockConfig::store_max_bytes`]).
+    pub fn store_max_bytes(mut self, n: usize) -> Self {
+        self.config.store_max_bytes = n;
+        self
+    }
+
+    /// The key the admin API requires (`Authorization: Bearer <key>`) instead of any of the
+    /// [`api_key`](Self::api_key)s; see [`admin`](crate::admin).
+    pub fn admin_key(mut self, key: impl Into<String>) -> Self {
+        self.config.admin_key = Some(key.into());
+        self
+    }
+
     /// The most journal entries kept (default 100 000).
     pub fn journal_capacity(mut self, n: usize) -> Self {
         self.config.journal_capacity = n;
@@ -531,10 +566,10 @@ impl MockServerBuilder {
             recorder,
         );
         state.with_faults(|faults| {
-            for spec in specs {
-                faults.add(spec);
-            }
-        });
+            specs
+                .into_iter()
+                .try_for_each(|spec| faults.add(spec).map(drop))
+        })?;
         Ok(state)
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::budget::Budget;
 use crate::faults::FaultRegistry;
 use crate::fixtures::Fixture;
 use crate::ids::IdGen;
@@ -15,10 +16,15 @@ use crate::matching::{CassetteSet, Layer};
 use crate::record::Recorder;
 use crate::replay::Timing;
 use crate::responder::Responder;
-use crate::store::ResponseStore;
+use crate::store::{ResponseStore, STORE_CAPACITY};
 
 /// The default request body limit (bytes); larger bodies get 413 `BadRequest.TooLarge`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The default time a request body may take to arrive, from its first byte to its last: 30 s.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default budget of bytes all requests in flight hold together (bodies and their parsed
+/// JSON, see [`budget`](crate::budget)): 256 MiB.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
 
 /// Settings fixed when the server starts.
 #[derive(Clone)]
@@ -35,6 +41,22 @@ pub struct MockConfig {
     pub seed: Option<u64>,
     /// Request bodies over this many bytes get 413.
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive, from its first byte to its last (waits for
+    /// the in-flight budget included); past it the request gets 408. `None`: no limit.
+    pub body_read_timeout: Option<Duration>,
+    /// The bytes all requests in flight may hold together: their bodies as they arrive, and
+    /// what parsing a JSON body costs (see [`budget`](crate::budget)). A request waits for its
+    /// share (within [`body_read_timeout`](Self::body_read_timeout)); one whose body alone
+    /// costs more gets 413. Raised to at least twice [`max_body_bytes`](Self::max_body_bytes).
+    pub max_inflight_bytes: usize,
+    /// About the most bytes the stored Responses keep (responses, inputs and conversation
+    /// histories); the oldest go first, and a response larger than this is not stored.
+    /// Default [`DEFAULT_STORE_MAX_BYTES`](crate::store::DEFAULT_STORE_MAX_BYTES).
+    pub store_max_bytes: usize,
+    /// The key the admin API (`/__mock/`, except `health`) requires as a Bearer key instead of
+    /// one of [`api_keys`](Self::api_keys). Without it and without `api_keys` the admin API
+    /// is open.
+    pub admin_key: Option<String>,
     /// The most journal entries kept.
     pub journal_capacity: usize,
     /// About the most bytes the journal keeps (entries and their bodies); the oldest entries
@@ -51,6 +73,10 @@ impl Default for MockConfig {
             timing: Timing::default(),
             seed: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_read_timeout: Some(DEFAULT_BODY_READ_TIMEOUT),
+            max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
+            store_max_bytes: crate::store::DEFAULT_STORE_MAX_BYTES,
+            admin_key: None,
             journal_capacity: 100_000,
             journal_max_bytes: crate::journal::DEFAULT_JOURNAL_MAX_BYTES,
         }
@@ -70,6 +96,10 @@ impl fmt::Debug for MockConfig {
             .field("timing", &self.timing)
             .field("seed", &self.seed)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_inflight_bytes", &self.max_inflight_bytes)
+            .field("store_max_bytes", &self.store_max_bytes)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
             .field("journal_capacity", &self.journal_capacity)
             .field("journal_max_bytes", &self.journal_max_bytes)
             .finish()
@@ -85,6 +115,8 @@ pub(crate) struct Inner {
     /// without an `x-mock-fault` header skips the fault registry while it is zero.
     pub(crate) global_faults: AtomicUsize,
     pub(crate) store: Mutex<ResponseStore>,
+    /// The bytes requests in flight hold (see [`budget`](crate::budget)).
+    pub(crate) budget: Budget,
     pub(crate) ids: IdGen,
     pub(crate) responder: Arc<dyn Responder>,
     pub(crate) recorder: Option<Recorder>,
@@ -133,6 +165,12 @@ impl MockState {
         let (shutdown, _) = watch::channel(false);
         let journal = Journal::with_limits(config.journal_capacity, config.journal_max_bytes);
         let ids = IdGen::new(config.seed);
+        let budget = Budget::new(
+            config
+                .max_inflight_bytes
+                .max(config.max_body_bytes.saturating_mul(2)),
+        );
+        let store = ResponseStore::with_limits(STORE_CAPACITY, config.store_max_bytes);
         MockState {
             inner: Arc::new(Inner {
                 config,
@@ -140,7 +178,8 @@ impl MockState {
                 journal: Mutex::new(journal),
                 faults: Mutex::new(FaultRegistry::new()),
                 global_faults: AtomicUsize::new(0),
-                store: Mutex::new(ResponseStore::default()),
+                store: Mutex::new(store),
+                budget,
                 ids,
                 responder,
                 recorder,
@@ -193,10 +232,11 @@ impl MockState {
     ///
     /// # Errors
     ///
-    /// [`FaultParseError`](crate::faults::FaultParseError) when the spec does not parse.
+    /// [`FaultParseError`](crate::faults::FaultParseError) when the spec does not parse, or
+    /// [`MAX_GLOBAL_FAULTS`](crate::faults::MAX_GLOBAL_FAULTS) are set already.
     pub fn add_fault(&self, spec: &str) -> Result<u64, crate::faults::FaultParseError> {
         let spec = crate::faults::FaultSpec::parse(spec)?;
-        Ok(self.with_faults(|f| f.add(spec)))
+        self.with_faults(|f| f.add(spec))
     }
 
     /// Removes every global fault.

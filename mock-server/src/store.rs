@@ -2,48 +2,102 @@
 //! `GET`/`DELETE …/responses/{id}` and `GET …/responses/{id}/input_items`.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
+use std::sync::Arc;
 
 use dashscope_protocol::cassette::Body;
 use serde_json::{Value, json};
+
+use crate::budget::value_cost;
+
+/// The default bound on the bytes the store keeps ([`MockConfig::store_max_bytes`](
+/// crate::MockConfig)): 64 MiB.
+pub const DEFAULT_STORE_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// The most responses the store keeps, whatever their size.
+pub const STORE_CAPACITY: usize = 10_000;
 
 /// One stored response.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredResponse {
     /// The response object as served.
     pub response: Value,
-    /// The request's input, as a list of items.
-    pub input_items: Vec<Value>,
     /// The whole conversation up to and including this response, as Responses input items:
     /// the history of its `previous_response_id` (if any), its input, then its output items.
-    /// A request that names this response as `previous_response_id` continues from here.
-    pub history: Vec<Value>,
+    /// A request that names this response as `previous_response_id` continues from here
+    /// (sharing it, not copying it).
+    pub history: Arc<[Value]>,
+    /// Where the request's input items are in `history`.
+    input: Range<usize>,
+    /// About how many bytes it holds.
+    size: usize,
 }
 
-/// The stored responses (bounded; the oldest go first).
+impl StoredResponse {
+    /// A stored response: the response, the history before the request, the request's input
+    /// items, the response's output items.
+    pub fn new(response: Value, before: &[Value], input: Vec<Value>, output: &[Value]) -> Self {
+        let start = before.len();
+        let end = start + input.len();
+        let mut history = Vec::with_capacity(end + output.len());
+        history.extend_from_slice(before);
+        history.extend(input);
+        history.extend_from_slice(output);
+        let size = value_cost(&response) + history.iter().map(value_cost).sum::<usize>();
+        StoredResponse {
+            response,
+            history: history.into(),
+            input: start..end,
+            size,
+        }
+    }
+
+    /// The request's input, as a list of items.
+    pub fn input_items(&self) -> &[Value] {
+        &self.history[self.input.clone()]
+    }
+
+    /// About how many bytes it holds (each stored response counts its whole history).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}
+
+/// The stored responses, bounded in number and in bytes (the oldest go first).
 #[derive(Debug)]
 pub struct ResponseStore {
     map: HashMap<String, StoredResponse>,
     order: VecDeque<String>,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
 }
 
 impl Default for ResponseStore {
     fn default() -> Self {
-        ResponseStore::new(10_000)
+        ResponseStore::with_limits(STORE_CAPACITY, DEFAULT_STORE_MAX_BYTES)
     }
 }
 
 impl ResponseStore {
-    /// A store that keeps at most `capacity` responses.
+    /// A store that keeps at most `capacity` responses (and [`DEFAULT_STORE_MAX_BYTES`]).
     pub fn new(capacity: usize) -> Self {
+        Self::with_limits(capacity, DEFAULT_STORE_MAX_BYTES)
+    }
+
+    /// A store that keeps at most `capacity` responses and about `max_bytes` bytes of them.
+    pub fn with_limits(capacity: usize, max_bytes: usize) -> Self {
         ResponseStore {
             map: HashMap::new(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
         }
     }
 
-    /// Stores the response a body carries (see [`response_in_body`]); returns its id.
+    /// Stores the response a body carries (see [`response_in_body`]); returns its id, or
+    /// `None` when the body carries none or the response (with its history) is larger than
+    /// the whole store.
     pub fn store_from(
         &mut self,
         body: &Body,
@@ -52,37 +106,47 @@ impl ResponseStore {
     ) -> Option<String> {
         let response = response_in_body(body)?;
         let id = response.get("id")?.as_str()?.to_owned();
-        let input_items = request
+        let input = request
             .map(|r| input_items(r, request_id))
             .unwrap_or_default();
-        let mut history = request
+        let before = request
             .and_then(|r| r.get("previous_response_id"))
             .and_then(Value::as_str)
             .and_then(|prev| self.map.get(prev))
-            .map(|s| s.history.clone())
+            .map(|s| Arc::clone(&s.history));
+        let output = response
+            .get("output")
+            .and_then(Value::as_array)
+            .cloned()
             .unwrap_or_default();
-        history.extend(input_items.iter().cloned());
-        if let Some(output) = response.get("output").and_then(Value::as_array) {
-            history.extend(output.iter().cloned());
+        let stored =
+            StoredResponse::new(response, before.as_deref().unwrap_or(&[]), input, &output);
+        if stored.size > self.max_bytes {
+            tracing::debug!(
+                "not storing response {id}: about {} bytes with its history, over the store's {}",
+                stored.size,
+                self.max_bytes
+            );
+            return None;
         }
-        self.insert(
-            id.clone(),
-            StoredResponse {
-                response,
-                input_items,
-                history,
-            },
-        );
+        self.insert(id.clone(), stored);
         Some(id)
     }
 
-    /// Stores a response under `id`.
+    /// Stores a response under `id` (replacing one stored under it), then drops the oldest
+    /// until the store is within its bounds.
     pub fn insert(&mut self, id: String, stored: StoredResponse) {
-        if self.map.insert(id.clone(), stored).is_none() {
-            self.order.push_back(id);
-            while self.order.len() > self.capacity {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
+        self.bytes += stored.size;
+        match self.map.insert(id.clone(), stored) {
+            Some(old) => self.bytes -= old.size,
+            None => self.order.push_back(id),
+        }
+        while self.order.len() > self.capacity
+            || (self.bytes > self.max_bytes && self.order.len() > 1)
+        {
+            if let Some(old) = self.order.pop_front() {
+                if let Some(gone) = self.map.remove(&old) {
+                    self.bytes -= gone.size;
                 }
             }
         }
@@ -95,14 +159,34 @@ impl ResponseStore {
 
     /// Removes the response stored under `id`; whether there was one.
     pub fn remove(&mut self, id: &str) -> bool {
+        let Some(gone) = self.map.remove(id) else {
+            return false;
+        };
+        self.bytes -= gone.size;
         self.order.retain(|i| i != id);
-        self.map.remove(id).is_some()
+        true
+    }
+
+    /// How many responses it holds.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// About how many bytes its responses hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.map.clear();
         self.order.clear();
+        self.bytes = 0;
     }
 }
 
@@ -210,23 +294,46 @@ mod tests {
         assert_eq!(items[0]["type"], "message");
         assert_eq!(items[1]["id"], "x");
         let mut store = ResponseStore::new(1);
-        store.insert(
-            "a".into(),
-            StoredResponse {
-                response: json!({}),
-                input_items: vec![],
-                history: vec![],
-            },
-        );
-        store.insert(
-            "b".into(),
-            StoredResponse {
-                response: json!({}),
-                input_items: vec![],
-                history: vec![],
-            },
-        );
+        store.insert("a".into(), StoredResponse::new(json!({}), &[], vec![], &[]));
+        store.insert("b".into(), StoredResponse::new(json!({}), &[], vec![], &[]));
         assert!(store.get("a").is_none() && store.get("b").is_some());
         assert!(store.remove("b") && !store.remove("b"));
+        assert_eq!((store.len(), store.bytes()), (0, 0));
+    }
+
+    /// The store is bounded by bytes; a continued conversation shares its history; a
+    /// response larger than the whole store is not stored.
+    #[test]
+    fn bounded_in_bytes_and_histories_are_shared() {
+        let big = "x".repeat(10_000);
+        let body = |id: &str| {
+            Body::Json(
+                json!({"id": id, "output": [{"type": "message", "content": [{"type": "output_text", "text": "ok"}]}]}),
+            )
+        };
+        let mut store = ResponseStore::with_limits(100, 50_000);
+        for i in 0..10 {
+            let req = json!({"input": big});
+            store.store_from(&body(&format!("r{i}")), Some(&req), "q");
+        }
+        assert!(store.bytes() <= 50_000, "{}", store.bytes());
+        assert!(store.len() < 10 && store.get("r9").is_some() && store.get("r0").is_none());
+        // A chain: each turn continues the last one, sharing its history.
+        let mut store = ResponseStore::with_limits(100, 1_000_000);
+        store.store_from(&body("c0"), Some(&json!({"input": "hi"})), "q");
+        for i in 1..5 {
+            let req = json!({"input": format!("turn {i}"), "previous_response_id": format!("c{}", i - 1)});
+            store.store_from(&body(&format!("c{i}")), Some(&req), "q");
+        }
+        let last = store.get("c4").unwrap();
+        assert_eq!(last.history.len(), 10);
+        assert_eq!(last.input_items()[0]["content"][0]["text"], "turn 4");
+        // Larger than the store: not stored.
+        let mut store = ResponseStore::with_limits(100, 5_000);
+        assert_eq!(
+            store.store_from(&body("huge"), Some(&json!({"input": big})), "q"),
+            None
+        );
+        assert!(store.is_empty());
     }
 }

@@ -86,8 +86,11 @@ fn the_binary_serves_and_shuts_down_gracefully() {
             404
         );
 
-        // The journal keeps the last two requests only (--journal-capacity 2).
-        let journal = send(addr, "GET", "/__mock/journal", &[], b"").json();
+        // The journal keeps the last two requests only (--journal-capacity 2). With --api-key,
+        // the admin API needs one of the keys.
+        assert_eq!(send(addr, "GET", "/__mock/journal", &[], b"").status, 401);
+        let admin = [("authorization", "Bearer good-key")];
+        let journal = send(addr, "GET", "/__mock/journal", &admin, b"").json();
         let entries = journal.as_array().expect("an array of entries");
         assert_eq!(entries.len(), 2, "{journal}");
         assert_eq!(entries[1]["status"], 404, "{journal}");

@@ -37,7 +37,8 @@ fn connect(addr: SocketAddr) -> TcpStream {
 
 /// A request head (keep-alive unless the headers say otherwise).
 fn head(method: &str, path: &str, headers: &[(&str, &str)], body_len: usize) -> String {
-    let mut h = format!("{method} {path} HTTP/1.1\r\nhost: mock\r\ncontent-length: {body_len}\r\n");
+    let mut h =
+        format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {body_len}\r\n");
     for (n, v) in headers {
         h.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -446,7 +447,7 @@ fn oversized_heads_get_431_and_do_not_disturb_other_connections() {
         // A head that never ends, far over the cap: 431 once the buffer is full, without
         // waiting for the end of the head.
         let mut c = connect(a);
-        let mut endless = b"GET /__mock/health HTTP/1.1\r\nhost: mock\r\nx-pad: ".to_vec();
+        let mut endless = b"GET /__mock/health HTTP/1.1\r\nhost: localhost\r\nx-pad: ".to_vec();
         endless.extend(std::iter::repeat_n(b'p', 200 * 1024));
         c.write_all(&endless).unwrap();
         let (reply, _) = read_all(&mut c);
@@ -514,7 +515,7 @@ fn stalled_heads_time_out_while_100_other_requests_are_served() {
             .map(|_| {
                 let mut c = connect(a);
                 c.write_all(
-                    b"POST /compatible-mode/v1/chat/completions HTTP/1.1\r\nhost: mock\r\n",
+                    b"POST /compatible-mode/v1/chat/completions HTTP/1.1\r\nhost: localhost\r\n",
                 )
                 .unwrap();
                 c
@@ -524,7 +525,7 @@ fn stalled_heads_time_out_while_100_other_requests_are_served() {
         let trickler = thread::spawn(move || {
             let mut c = connect(a);
             let started = Instant::now();
-            let mut req = b"GET /__mock/health HTTP/1.1\r\nhost: mock\r\nx-slow: ".to_vec();
+            let mut req = b"GET /__mock/health HTTP/1.1\r\nhost: localhost\r\nx-slow: ".to_vec();
             req.extend(std::iter::repeat_n(b'z', 100));
             req.extend_from_slice(b"\r\n\r\n");
             for b in &req {

@@ -97,38 +97,47 @@ pub(crate) struct Answer {
 
 /// Splits text into tokens (see the module docs); the tokens concatenate back to the text.
 pub(crate) fn tokenize(text: &str) -> Vec<&str> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut out = Vec::new();
-    let mut k = 0;
-    while k < chars.len() {
-        let start = chars[k].0;
-        let mut j = k;
-        if chars[j].1 == ' '
-            && chars
-                .get(j + 1)
-                .is_some_and(|c| c.1.is_ascii_alphanumeric())
-        {
+    tokens(text).collect()
+}
+
+/// The tokens of `text`, one by one (nothing allocated): a space and the run of up to 8 ASCII
+/// letters and digits after it, such a run alone, or any other single character.
+fn tokens(text: &str) -> impl Iterator<Item = &str> {
+    let b = text.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= b.len() {
+            return None;
+        }
+        let mut j = start;
+        if b[j] == b' ' && b.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) {
             j += 1;
         }
-        if chars[j].1.is_ascii_alphanumeric() {
-            let mut n = 0;
-            while j < chars.len() && chars[j].1.is_ascii_alphanumeric() && n < 8 {
-                j += 1;
-                n += 1;
-            }
+        if b[j].is_ascii_alphanumeric() {
+            let run = b[j..]
+                .iter()
+                .take(8)
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            j += run;
         } else {
-            j += 1;
+            // One character: its UTF-8 length from its first byte.
+            j += match b[j] {
+                0..0x80 => 1,
+                0xC0..0xE0 => 2,
+                0xE0..0xF0 => 3,
+                _ => 4,
+            };
         }
-        let end = chars.get(j).map_or(text.len(), |c| c.0);
-        out.push(&text[start..end]);
-        k = j;
-    }
-    out
+        let token = &text[start..j.min(b.len())];
+        start = j;
+        Some(token)
+    })
 }
 
 /// The number of tokens in `text`.
 pub(crate) fn count_tokens(text: &str) -> u64 {
-    tokenize(text).len() as u64
+    tokens(text).count() as u64
 }
 
 /// FNV-1a, 64 bits.
@@ -625,6 +634,50 @@ mod tests {
         }
         assert_eq!(tokenize("Hi there"), ["Hi", " there"]);
         assert_eq!(count_tokens("你好"), 2);
+    }
+
+    /// The byte-wise tokenizer splits as the character-wise one it replaced (which held a
+    /// 16-byte entry per character of the text).
+    #[test]
+    fn tokens_split_as_before() {
+        fn by_chars(text: &str) -> Vec<&str> {
+            let chars: Vec<(usize, char)> = text.char_indices().collect();
+            let mut out = Vec::new();
+            let mut k = 0;
+            while k < chars.len() {
+                let start = chars[k].0;
+                let mut j = k;
+                if chars[j].1 == ' '
+                    && chars
+                        .get(j + 1)
+                        .is_some_and(|c| c.1.is_ascii_alphanumeric())
+                {
+                    j += 1;
+                }
+                if chars[j].1.is_ascii_alphanumeric() {
+                    let mut n = 0;
+                    while j < chars.len() && chars[j].1.is_ascii_alphanumeric() && n < 8 {
+                        j += 1;
+                        n += 1;
+                    }
+                } else {
+                    j += 1;
+                }
+                out.push(&text[start..chars.get(j).map_or(text.len(), |c| c.0)]);
+                k = j;
+            }
+            out
+        }
+        for t in [
+            "Hello, world!  It's 2026.",
+            "你好，世界 a1 b2c3d4e5f6g7h8i9 ",
+            "  x  yz \u{1F600}\u{1F600} é é9 9é",
+            " ",
+            "a",
+            "averyveryverylongword and\nnew lines\r\n\t",
+        ] {
+            assert_eq!(tokenize(t), by_chars(t), "{t:?}");
+        }
     }
 
     #[test]
