@@ -210,7 +210,7 @@ def test_api_keys_are_enforced_for_clients():
 
 
 def test_a_failed_start_raises_with_the_server_stderr():
-    with pytest.raises(MockServerError, match="--speed must be a number >= 0") as e:
+    with pytest.raises(MockServerError, match="--speed must be") as e:
         MockServer(speed=-1).start()
     assert "exited with code" in str(e.value)
 
