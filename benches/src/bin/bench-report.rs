@@ -8,6 +8,13 @@
 //! It reads criterion's `new/benchmark.json` and `new/estimates.json` under the criterion
 //! directory (default `target/criterion`, or `$CARGO_TARGET_DIR/criterion`) and uses the median.
 //! Events per second come from the event counts of the (deterministic) workloads.
+//!
+//! The end-to-end and mock groups (`loopback/…`, `mock/…`) are printed as one table each: a
+//! line per parameter (consumer pattern, connection count), a column per client or server,
+//! and ours against each of the others: speed (their time / ours: above 1, ours is faster;
+//! for `mock/startup`, time: ours / theirs). Where the bench recorded the server's CPU per
+//! request (`server-cpu/*.json`, written by `mock_throughput`), it adds those columns and the
+//! ratio ours / theirs (below 1, ours costs less).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,8 +28,12 @@ struct Row {
     function: String,
     value: Option<String>,
     bytes: Option<u64>,
+    elements: Option<u64>,
     median_ns: f64,
 }
+
+/// A row's server CPU, from `server-cpu/*.json`: `(group, function, value)` → ns per request.
+type ServerCpu = BTreeMap<(String, String, String), f64>;
 
 fn read_json(path: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -57,11 +68,151 @@ fn collect(dir: &Path, out: &mut BTreeMap<String, Vec<Row>>) {
                 function: function.to_owned(),
                 value: bench["value_str"].as_str().map(str::to_owned),
                 bytes: bench["throughput"]["Bytes"].as_u64(),
+                elements: bench["throughput"]["Elements"].as_u64(),
                 median_ns: median,
             });
         } else {
             collect(&path, out);
         }
+    }
+}
+
+/// The server CPU records under `dir/server-cpu`.
+fn server_cpu(dir: &Path) -> ServerCpu {
+    let mut out = ServerCpu::new();
+    let Ok(entries) = std::fs::read_dir(dir.join("server-cpu")) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Some(v) = read_json(&entry.path()) else {
+            continue;
+        };
+        let (Some(g), Some(f), Some(val), Some(req), Some(ns)) = (
+            v["group"].as_str(),
+            v["function"].as_str(),
+            v["value"].as_str(),
+            v["requests"].as_u64(),
+            v["cpu_ns"].as_u64(),
+        ) else {
+            continue;
+        };
+        if req > 0 {
+            out.insert(
+                (g.to_owned(), f.to_owned(), val.to_owned()),
+                ns as f64 / req as f64,
+            );
+        }
+    }
+    out
+}
+
+/// Sort key of a parameter: its leading number (`32conn`), then the text.
+fn value_key(v: &Option<String>) -> (u64, String) {
+    let v = v.as_deref().unwrap_or("");
+    let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+    (digits.parse().unwrap_or(0), v.to_owned())
+}
+
+/// Column order: ours, our other variants, then the peers by name.
+fn function_key(f: &str) -> (u8, &str) {
+    let rank = if is_ours(f) {
+        0
+    } else if f.starts_with("dashscope") {
+        1
+    } else {
+        2
+    };
+    (rank, f)
+}
+
+/// One table for a group: a line per parameter, a column per function, ours against the others.
+fn pivot(group: &str, rows: &[Row], cpu: &ServerCpu) {
+    let mut functions: Vec<&str> = rows.iter().map(|r| r.function.as_str()).collect();
+    functions.sort_by_key(|f| function_key(f));
+    functions.dedup();
+    let mut values: Vec<&Option<String>> = rows.iter().map(|r| &r.value).collect();
+    values.sort_by_key(|v| value_key(v));
+    values.dedup();
+    let Some(ours) = functions.first().copied().filter(|f| is_ours(f)) else {
+        return;
+    };
+    let peers = &functions[1..];
+    let by_time = group.ends_with("/startup");
+    let cpu_of = |f: &str, v: &Option<String>| {
+        cpu.get(&(
+            group.to_owned(),
+            f.to_owned(),
+            v.clone().unwrap_or_default(),
+        ))
+        .copied()
+    };
+    let has_cpu = values
+        .iter()
+        .any(|v| functions.iter().any(|f| cpu_of(f, v).is_some()));
+    let unit = if group.starts_with("loopback/stream") {
+        "chunks/s"
+    } else {
+        "requests/s"
+    };
+
+    let mut head = vec![String::new()];
+    head.extend(functions.iter().map(|f| (*f).to_owned()));
+    for p in peers {
+        head.push(if by_time {
+            format!("{ours} / {p}, time")
+        } else {
+            format!("{ours} / {p}, speed")
+        });
+    }
+    if has_cpu {
+        head.extend(
+            functions
+                .iter()
+                .map(|f| format!("{f} server CPU µs/request")),
+        );
+        head.extend(peers.iter().map(|p| format!("{ours} / {p}, server CPU")));
+    }
+    println!("\n### {group}\n");
+    println!("Median time per iteration ({unit} in brackets).\n");
+    println!("| {} |", head.join(" | "));
+    println!("|{}", "---|".repeat(head.len()));
+    for v in values {
+        let median = |f: &str| {
+            rows.iter()
+                .find(|r| r.function == f && &r.value == v)
+                .map(|r| r.median_ns)
+        };
+        let mut line = vec![v.clone().unwrap_or_else(|| "-".to_owned())];
+        for f in &functions {
+            let row = rows.iter().find(|r| r.function == *f && &r.value == v);
+            line.push(row.map_or_else(String::new, |r| match r.elements {
+                Some(n) => format!(
+                    "{} ({:.0})",
+                    human_time(r.median_ns),
+                    n as f64 / (r.median_ns / 1e9)
+                ),
+                None => human_time(r.median_ns),
+            }));
+        }
+        for p in peers {
+            line.push(match (median(ours), median(p)) {
+                (Some(o), Some(t)) if by_time => format!("**{:.2}x**", o / t),
+                (Some(o), Some(t)) => format!("**{:.2}x**", t / o),
+                _ => String::new(),
+            });
+        }
+        if has_cpu {
+            for f in &functions {
+                line.push(cpu_of(f, v).map_or_else(String::new, |ns| format!("{:.1}", ns / 1e3)));
+            }
+            for p in peers {
+                line.push(match (cpu_of(ours, v), cpu_of(p, v)) {
+                    (Some(o), Some(t)) => format!("**{:.2}x**", o / t),
+                    _ => String::new(),
+                });
+            }
+        }
+        println!("| {} |", line.join(" | "));
     }
 }
 
@@ -96,6 +247,7 @@ fn main() -> ExitCode {
     );
     let mut groups = BTreeMap::new();
     collect(&dir, &mut groups);
+    let cpu = server_cpu(&dir);
     if groups.is_empty() {
         eprintln!(
             "no criterion results under {}: run `cargo bench -p dashscope-benches` first",
@@ -114,6 +266,10 @@ fn main() -> ExitCode {
         .collect();
 
     for (group, rows) in &mut groups {
+        if group.starts_with("loopback/") || group.starts_with("mock/") {
+            pivot(group, rows, &cpu);
+            continue;
+        }
         rows.sort_by(|a, b| (&a.value, &a.function).cmp(&(&b.value, &b.function)));
         let n_events = events.get(group.as_str()).copied();
         println!("\n### {group}\n");
