@@ -33,8 +33,11 @@
 //!   run time; it sends the stream as one body frame per recorded chunk, and the non-stream
 //!   answer chunked (the fixture records `transfer-encoding: chunked`).
 //! * **bare-axum**: an axum handler returning the same bytes (2-worker runtime), the stream as
-//!   one body frame per event, all ready at once (the mock's body shape), the non-stream
-//!   answer with a `content-length`.
+//!   one body (the cheapest way to send it), the non-stream answer with a `content-length`.
+//! * **bare-axum-frames** (streams only): the same, the stream as one body frame per event,
+//!   all ready at once: the mock's body shape. (hyper writes those frames with vectored writes
+//!   of at most 16 buffers each; through the mock's connection wrapper, which has no vectored
+//!   write, it copies them into one buffer instead.)
 //! * **wiremock**: wiremock-rs 0.6 as it ships (its server thread runs a current-thread
 //!   runtime; request recording on, as by default), the stream as one body (wiremock-rs cannot
 //!   send a body in pieces), the non-stream answer with a `content-length`.
@@ -54,7 +57,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use dashscope_benches::serve::{self, Answers, CHAT_PATH};
 use http::Request;
 use http_body_util::{BodyExt as _, Full};
@@ -262,9 +265,15 @@ fn servers(c: &mut Criterion, rt: &tokio::runtime::Runtime, timed: bool) {
     let servers = [
         Server::start("mock", "dashscope-mock"),
         Server::start("axum", "bare-axum"),
+        Server::start("axum-frames", "bare-axum-frames"),
         Server::start("wiremock", "wiremock"),
     ];
     for work in &WORKS {
+        // The frames server differs from the other bare server in its streams only.
+        let servers: Vec<&Server> = servers
+            .iter()
+            .filter(|s| work.body == STREAM_BODY || !s.name.ends_with("-frames"))
+            .collect();
         // Every server must answer the same bytes before it is timed.
         let bodies: Vec<Bytes> = servers
             .iter()
@@ -281,6 +290,7 @@ fn servers(c: &mut Criterion, rt: &tokio::runtime::Runtime, timed: bool) {
         let group_name = format!("mock/{}", work.name);
         let mut group = c.benchmark_group(&group_name);
         group.sample_size(10);
+        group.sampling_mode(SamplingMode::Flat);
         group.throughput(Throughput::Elements(work.batch as u64));
         for nconn in CONNS {
             let value = format!("{nconn}conn");
@@ -334,6 +344,7 @@ fn servers(c: &mut Criterion, rt: &tokio::runtime::Runtime, timed: bool) {
     let mut served = STREAMS + 1;
     let mut group = c.benchmark_group("mock/streams-1000");
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(STREAMS as u64));
     group.bench_function("dashscope-mock", |b| {
         b.iter(|| {

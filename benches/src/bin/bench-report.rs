@@ -13,8 +13,8 @@
 //! line per parameter (consumer pattern, connection count), a column per client or server,
 //! and ours against each of the others: speed (their time / ours: above 1, ours is faster;
 //! for `mock/startup`, time: ours / theirs). Where the bench recorded the server's CPU per
-//! request (`server-cpu/*.json`, written by `mock_throughput`), it adds those columns and the
-//! ratio ours / theirs (below 1, ours costs less).
+//! request (`server-cpu/*.json`, written by `mock_throughput`), a second table gives it, with
+//! the ratio ours / theirs (below 1, ours costs less).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -125,7 +125,37 @@ fn function_key(f: &str) -> (u8, &str) {
     (rank, f)
 }
 
-/// One table for a group: a line per parameter, a column per function, ours against the others.
+/// Prints a Markdown table: a line per parameter, a column per function, then ours against
+/// each of the others; `cell` gives a function's figure, `ratio` ours against a peer.
+fn table(
+    head: &str,
+    values: &[&Option<String>],
+    functions: &[&str],
+    cell: impl Fn(&str, &Option<String>) -> Option<String>,
+    ratio: impl Fn(&str, &Option<String>) -> Option<f64>,
+    ratio_name: &str,
+) {
+    let (ours, peers) = (functions[0], &functions[1..]);
+    println!("{head}\n");
+    let mut cols = vec![String::new()];
+    cols.extend(functions.iter().map(|f| (*f).to_owned()));
+    cols.extend(peers.iter().map(|p| format!("{ours} / {p}, {ratio_name}")));
+    println!("| {} |", cols.join(" | "));
+    println!("|{}", "---|".repeat(cols.len()));
+    for v in values {
+        let mut line = vec![v.as_deref().unwrap_or("-").to_owned()];
+        line.extend(functions.iter().map(|f| cell(f, v).unwrap_or_default()));
+        line.extend(
+            peers
+                .iter()
+                .map(|p| ratio(p, v).map_or_else(String::new, |r| format!("**{r:.2}x**"))),
+        );
+        println!("| {} |", line.join(" | "));
+    }
+}
+
+/// The tables of a `loopback/…` or `mock/…` group: medians, and the server's CPU per request
+/// where the bench recorded it.
 fn pivot(group: &str, rows: &[Row], cpu: &ServerCpu) {
     let mut functions: Vec<&str> = rows.iter().map(|r| r.function.as_str()).collect();
     functions.sort_by_key(|f| function_key(f));
@@ -136,8 +166,39 @@ fn pivot(group: &str, rows: &[Row], cpu: &ServerCpu) {
     let Some(ours) = functions.first().copied().filter(|f| is_ours(f)) else {
         return;
     };
-    let peers = &functions[1..];
+    let row = |f: &str, v: &Option<String>| {
+        rows.iter()
+            .find(|r| r.function == f && &r.value == v)
+            .map(|r| (r.median_ns, r.elements))
+    };
     let by_time = group.ends_with("/startup");
+    let unit = if group.starts_with("loopback/stream") {
+        "chunks"
+    } else {
+        "requests"
+    };
+    println!("\n### {group}\n");
+    let head = if rows.iter().any(|r| r.elements.is_some()) {
+        format!("Median time per iteration ({unit} per second in brackets).")
+    } else {
+        "Median time per iteration.".to_owned()
+    };
+    table(
+        &head,
+        &values,
+        &functions,
+        |f, v| {
+            row(f, v).map(|(ns, n)| match n {
+                Some(n) => format!("{} ({:.0})", human_time(ns), n as f64 / (ns / 1e9)),
+                None => human_time(ns),
+            })
+        },
+        |p, v| {
+            let (o, t) = (row(ours, v)?.0, row(p, v)?.0);
+            Some(if by_time { o / t } else { t / o })
+        },
+        if by_time { "time" } else { "speed" },
+    );
     let cpu_of = |f: &str, v: &Option<String>| {
         cpu.get(&(
             group.to_owned(),
@@ -146,73 +207,19 @@ fn pivot(group: &str, rows: &[Row], cpu: &ServerCpu) {
         ))
         .copied()
     };
-    let has_cpu = values
+    if values
         .iter()
-        .any(|v| functions.iter().any(|f| cpu_of(f, v).is_some()));
-    let unit = if group.starts_with("loopback/stream") {
-        "chunks/s"
-    } else {
-        "requests/s"
-    };
-
-    let mut head = vec![String::new()];
-    head.extend(functions.iter().map(|f| (*f).to_owned()));
-    for p in peers {
-        head.push(if by_time {
-            format!("{ours} / {p}, time")
-        } else {
-            format!("{ours} / {p}, speed")
-        });
-    }
-    if has_cpu {
-        head.extend(
-            functions
-                .iter()
-                .map(|f| format!("{f} server CPU µs/request")),
+        .any(|v| functions.iter().any(|f| cpu_of(f, v).is_some()))
+    {
+        println!();
+        table(
+            "Server CPU per request, µs (`utime + stime` of the server process).",
+            &values,
+            &functions,
+            |f, v| cpu_of(f, v).map(|ns| format!("{:.1}", ns / 1e3)),
+            |p, v| Some(cpu_of(ours, v)? / cpu_of(p, v)?),
+            "CPU",
         );
-        head.extend(peers.iter().map(|p| format!("{ours} / {p}, server CPU")));
-    }
-    println!("\n### {group}\n");
-    println!("Median time per iteration ({unit} in brackets).\n");
-    println!("| {} |", head.join(" | "));
-    println!("|{}", "---|".repeat(head.len()));
-    for v in values {
-        let median = |f: &str| {
-            rows.iter()
-                .find(|r| r.function == f && &r.value == v)
-                .map(|r| r.median_ns)
-        };
-        let mut line = vec![v.clone().unwrap_or_else(|| "-".to_owned())];
-        for f in &functions {
-            let row = rows.iter().find(|r| r.function == *f && &r.value == v);
-            line.push(row.map_or_else(String::new, |r| match r.elements {
-                Some(n) => format!(
-                    "{} ({:.0})",
-                    human_time(r.median_ns),
-                    n as f64 / (r.median_ns / 1e9)
-                ),
-                None => human_time(r.median_ns),
-            }));
-        }
-        for p in peers {
-            line.push(match (median(ours), median(p)) {
-                (Some(o), Some(t)) if by_time => format!("**{:.2}x**", o / t),
-                (Some(o), Some(t)) => format!("**{:.2}x**", t / o),
-                _ => String::new(),
-            });
-        }
-        if has_cpu {
-            for f in &functions {
-                line.push(cpu_of(f, v).map_or_else(String::new, |ns| format!("{:.1}", ns / 1e3)));
-            }
-            for p in peers {
-                line.push(match (cpu_of(ours, v), cpu_of(p, v)) {
-                    (Some(o), Some(t)) => format!("**{:.2}x**", o / t),
-                    _ => String::new(),
-                });
-            }
-        }
-        println!("| {} |", line.join(" | "));
     }
 }
 
@@ -221,7 +228,9 @@ fn mib_per_s(bytes: u64, ns: f64) -> f64 {
 }
 
 fn human_time(ns: f64) -> String {
-    if ns >= 1e6 {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
         format!("{:.2} ms", ns / 1e6)
     } else if ns >= 1e3 {
         format!("{:.2} µs", ns / 1e3)

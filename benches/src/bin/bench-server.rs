@@ -2,7 +2,7 @@
 //! the server's CPU time from `/proc/<pid>/stat` without counting the load generator's.
 //!
 //! ```sh
-//! bench-server <mock|axum|wiremock> [PORT]
+//! bench-server <mock|axum|axum-frames|wiremock> [PORT]
 //! ```
 //!
 //! Serves [`Answers::compat`]`(200)` on `127.0.0.1:PORT` (default 0: any free port), prints
@@ -11,8 +11,10 @@
 //!
 //! * `mock`: `dashscope-mock` as a test starts it, at speed 0 (2-worker runtime), with the
 //!   stream cassette added ([`serve::start_mock`]).
-//! * `axum`: the bare axum server (2-worker runtime, like the mock), the stream as one HTTP
-//!   chunk per event, all ready at once: the mock's body shape ([`Delivery::Frames`]).
+//! * `axum`: the bare axum server (2-worker runtime, like the mock), the stream as one body
+//!   ([`Delivery::Whole`]).
+//! * `axum-frames`: the same, the stream as one HTTP chunk per event, all ready at once: the
+//!   mock's body shape ([`Delivery::Frames`]).
 //! * `wiremock`: wiremock-rs as it ships (its server thread runs a current-thread runtime),
 //!   the stream as one body.
 
@@ -43,8 +45,13 @@ fn main() -> ExitCode {
             ready(mock.address().port());
             drop(mock);
         }
-        "axum" => {
-            let server = BareServer::start(answers, Delivery::Frames, 2, port);
+        "axum" | "axum-frames" => {
+            let delivery = if kind == "axum" {
+                Delivery::Whole
+            } else {
+                Delivery::Frames
+            };
+            let server = BareServer::start(answers, delivery, 2, port);
             ready(server.addr().port());
             drop(server);
         }
@@ -69,7 +76,7 @@ fn main() -> ExitCode {
             rt.block_on(async move { drop(server) });
         }
         _ => {
-            eprintln!("usage: bench-server <mock|axum|wiremock> [PORT]");
+            eprintln!("usage: bench-server <mock|axum|axum-frames|wiremock> [PORT]");
             return ExitCode::from(2);
         }
     }
