@@ -4,7 +4,7 @@
 //! Streams (`loopback/stream-<length>/<server>`, one row per reader and consumer):
 //!
 //! * **length**: `stream-100k`, a compat stream of 100,000 chunks (31 MB, the standard turn's
-//!   proportions, explicit nulls included), and `stream-200`, one of 200 chunks (62 KB, a
+//!   proportions, explicit nulls included), and `stream-200`, one of 200 chunks (63 KB, a
 //!   typical answer). In test mode (`cargo test --benches`) the long stream has 2,000 chunks,
 //!   so CI stays quick; its rows keep their names.
 //! * **server**: `whole`, the bare server sending the stream as one body (the client gets

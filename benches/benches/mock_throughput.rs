@@ -1,7 +1,7 @@
 //! The mock as a server (issues 6 and 13): `dashscope-mock` against a bare axum server and
 //! wiremock-rs, each in its own process, and the mock's start-up against wiremock-rs's.
 //!
-//! * `mock/stream-200` and `mock/unary`: 200-chunk compat streams (62 KB; 512 per iteration)
+//! * `mock/stream-200` and `mock/unary`: 200-chunk compat streams (63 KB; 512 per iteration)
 //!   and non-stream answers (the mock's `chat/basic-nonstream`; 2,048 per iteration), over 1,
 //!   32 and 256 keep-alive HTTP/1.1 connections at once (the parameter), every body read to
 //!   the end and its length checked. Besides criterion's throughput, each row prints (and

@@ -351,3 +351,50 @@ fn main() -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_put_ours_first_and_lines_sort_connection_counts_by_number() {
+        let mut f = [
+            "wiremock",
+            "bare-axum",
+            "dashscope-nosnap",
+            "async-openai",
+            "dashscope",
+        ];
+        f.sort_by_key(|f| function_key(f));
+        assert_eq!(
+            f,
+            [
+                "dashscope",
+                "dashscope-nosnap",
+                "async-openai",
+                "bare-axum",
+                "wiremock"
+            ]
+        );
+        let mut v: Vec<Option<String>> = ["256conn", "1conn", "32conn"]
+            .map(|s| Some(s.to_owned()))
+            .to_vec();
+        v.sort_by_key(value_key);
+        assert_eq!(
+            v,
+            ["1conn", "32conn", "256conn"].map(|s| Some(s.to_owned()))
+        );
+    }
+
+    #[test]
+    fn server_cpu_records_are_read_per_request() {
+        let dir = std::env::temp_dir().join(format!("bench-report-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("server-cpu")).expect("temp dir");
+        let record = r#"{"group":"mock/unary","function":"wiremock","value":"32conn","requests":4,"cpu_ns":2000}"#;
+        std::fs::write(dir.join("server-cpu/a.json"), record).expect("write");
+        let cpu = server_cpu(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let key = ("mock/unary".into(), "wiremock".into(), "32conn".into());
+        assert_eq!(cpu.get(&key), Some(&500.0));
+    }
+}
