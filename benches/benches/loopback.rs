@@ -1,145 +1,179 @@
-//! End to end over loopback (issue 6, item 3): our client and async-openai's client against
-//! the same bare axum server on `127.0.0.1`.
+//! End to end over loopback (issues 6 and 13): our client and async-openai's, reading what a
+//! server on `127.0.0.1` sends, the way applications read it.
 //!
-//! * `loopback/stream-100k`: one compat stream of about 100,000 events (31 MB, pre-rendered),
-//!   drained chunk by chunk. Ours: `client.chat().create_stream(req)` then `next_chunk()` to
-//!   the end (the client folds every chunk into its accumulator as it goes, as it always does).
-//!   async-openai: `client.chat().create_stream(req)` then `StreamExt::next` to the end.
-//! * `loopback/unary-seq`: 200 non-stream requests one after the other (a 9.6 KB answer).
-//! * `loopback/unary-c64`: 2,000 non-stream requests by 64 tasks at once.
+//! Streams (`loopback/stream-<length>/<server>`, one row per reader and consumer):
 //!
-//! The server runs on its own thread and a 1-worker runtime; the clients on another 1-worker
-//! runtime, so each side has one of the machine's two cores.
+//! * **length**: `stream-100k`, a compat stream of 100,000 chunks (31 MB, the standard turn's
+//!   proportions, explicit nulls included), and `stream-200`, one of 200 chunks (63 KB, a
+//!   typical answer). In test mode (`cargo test --benches`) the long stream has 2,000 chunks,
+//!   so CI stays quick; its rows keep their names.
+//! * **server**: `whole`, the bare server sending the stream as one body (the client gets
+//!   large reads); `per-event`, the bare server sending one HTTP chunk per SSE event, each
+//!   flushed to the socket before the next (as a server sends events while the model makes
+//!   them, here at full speed); `mock`, `dashscope-mock` at speed 0 replaying the 200-chunk
+//!   stream from a cassette added at run time, as it sends it (one body frame per recorded
+//!   chunk). The bare server is axum with one handler returning pre-rendered bytes, on its own
+//!   thread and a 1-worker runtime; the mock runs as `MockServer` starts it (its own thread, a
+//!   2-worker runtime).
+//! * **reader** (function): `dashscope`, `client.chat().create_stream(req)` then `next_chunk()`
+//!   to the end, every chunk folded into the stream's snapshot; `dashscope-nosnap`, the same
+//!   after `without_snapshot()`; `async-openai`, `client.chat().create_stream(req)` then
+//!   `StreamExt::next` to the end. Every iteration checks the chunk count.
+//! * **consumer** (parameter): `block_on`, the reading future driven by the main thread through
+//!   `Runtime::block_on` on a multi-thread runtime with as many workers as cores (what
+//!   `#[tokio::main]` does: the connection's I/O runs on a worker, the reader on the main
+//!   thread); `spawned`, the same future spawned on that runtime's worker and awaited;
+//!   `current_thread`, a current-thread runtime (`#[tokio::test]`'s default).
+//!
+//! Non-stream calls, against the bare server (a 9.6 KB answer), both clients on the
+//! multi-thread runtime: `loopback/unary-seq`, 200 calls one after the other in `block_on`;
+//! `loopback/unary-c64`, 2,000 calls by 64 tasks spawned at once.
+//!
+//! What the peer does differently, all of it its own design: async-openai spawns a task per
+//! stream that parses events (`eventsource-stream`, which shifts its buffer after every event)
+//! and sends them over an unbounded channel to the stream the caller polls; it stops at
+//! `[DONE]` and keeps nothing. Ours decodes in the caller's task and, unless
+//! `without_snapshot()`, folds every chunk into the stream's snapshot. The HTTP settings are
+//! the same for both (see `common/clients.rs`): reqwest, HTTP/1.1, default pool, no proxy,
+//! no retries. Each runtime has its own pair of clients, so no connection crosses runtimes.
 //!
 //! ```sh
-//! cargo bench -p dashscope-benches --bench loopback
+//! cargo bench -p dashscope-benches --bench loopback -- --warm-up-time 1 --measurement-time 3
 //! ```
 
+use std::future::Future;
 use std::sync::Arc;
 
-use async_openai::config::OpenAIConfig;
-use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestUserMessage, CreateChatCompletionRequest,
-};
 use bytes::Bytes;
-use criterion::measurement::Measurement;
-use criterion::{Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use dashscope_benches::payloads;
-use dashscope_provider::protocol::chat::{ChatRequest, Message};
-use dashscope_provider::{Client, Config};
-use futures_util::StreamExt as _;
+use dashscope_benches::serve::{self, Answers, BareServer, Delivery};
+use tokio::runtime::Runtime;
 
+#[path = "common/clients.rs"]
+mod clients;
 #[path = "common/clock.rs"]
 #[allow(dead_code, unused_macros, unused_imports)]
 // the thread CPU clock does not apply: the work runs on runtime threads
 mod clock;
-#[path = "common/loopback.rs"]
-mod loopback;
 
-use loopback::{BareServer, StreamBody};
+use clients::{Clients, Reader};
 
-/// Non-stream requests per sequential iteration.
+/// Non-stream calls per sequential iteration.
 const SEQ: usize = 200;
-/// Non-stream requests per concurrent iteration, and the concurrency.
+/// Non-stream calls per concurrent iteration, and the tasks making them.
 const CONC: (usize, usize) = (2_000, 64);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("client runtime")
+/// How the application drives the reading future.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Consumer {
+    BlockOn,
+    Spawned,
+    CurrentThread,
 }
 
-fn ours(uri: &str) -> Client {
-    let config = Config::builder()
-        .api_key("sk-bench")
-        .base_url(uri)
-        .max_retries(0)
-        .build()
-        .expect("config");
-    Client::new(config).expect("client")
-}
+impl Consumer {
+    const ALL: [Consumer; 3] = [
+        Consumer::BlockOn,
+        Consumer::Spawned,
+        Consumer::CurrentThread,
+    ];
 
-fn theirs(uri: &str) -> async_openai::Client<OpenAIConfig> {
-    let config = OpenAIConfig::new()
-        .with_api_key("sk-bench")
-        .with_api_base(format!("{uri}/compatible-mode/v1"));
-    async_openai::Client::with_config(config)
-}
-
-fn our_request() -> ChatRequest {
-    ChatRequest::new("qwen-plus", vec![Message::user("Hello!")])
-}
-
-fn their_request() -> CreateChatCompletionRequest {
-    CreateChatCompletionRequest {
-        model: "qwen-plus".to_owned(),
-        messages: vec![ChatCompletionRequestMessage::User(
-            ChatCompletionRequestUserMessage::from("Hello!"),
-        )],
-        ..Default::default()
+    fn name(self) -> &'static str {
+        match self {
+            Consumer::BlockOn => "block_on",
+            Consumer::Spawned => "spawned",
+            Consumer::CurrentThread => "current_thread",
+        }
     }
 }
 
-/// Drains one stream with our client: chunks seen.
-async fn our_stream(client: &Client) -> usize {
-    let mut stream = client
-        .chat()
-        .create_stream(our_request())
-        .await
-        .expect("stream opens");
-    let mut n = 0;
-    while let Some(chunk) = stream.next_chunk().await {
-        chunk.expect("valid chunk");
-        n += 1;
+/// The clients' runtimes.
+struct Rig {
+    /// As `#[tokio::main]` builds it: one worker per core.
+    multi: Runtime,
+    /// As `#[tokio::test]` builds it.
+    current: Runtime,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Rig {
+            multi: tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("multi-thread runtime"),
+            current: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("current-thread runtime"),
+        }
     }
-    n
-}
 
-/// Drains one stream with async-openai's client: chunks seen.
-async fn their_stream(client: &async_openai::Client<OpenAIConfig>) -> usize {
-    let mut stream = client
-        .chat()
-        .create_stream(their_request())
-        .await
-        .expect("stream opens");
-    let mut n = 0;
-    while let Some(chunk) = stream.next().await {
-        chunk.expect("valid chunk");
-        n += 1;
+    fn run<F>(&self, consumer: Consumer, fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match consumer {
+            Consumer::BlockOn => self.multi.block_on(fut),
+            Consumer::Spawned => self
+                .multi
+                .block_on(async { tokio::spawn(fut).await.expect("reading task") }),
+            Consumer::CurrentThread => self.current.block_on(fut),
+        }
     }
-    n
 }
 
-async fn our_unary(client: &Client) -> usize {
-    let reply = client.chat().create(our_request()).await.expect("answer");
-    reply.choices.len()
+/// One server, with a pair of clients per runtime.
+struct Target {
+    multi: Arc<Clients>,
+    current: Arc<Clients>,
 }
 
-async fn their_unary(client: &async_openai::Client<OpenAIConfig>) -> usize {
-    let reply = client.chat().create(their_request()).await.expect("answer");
-    reply.choices.len()
+impl Target {
+    fn new(uri: &str) -> Target {
+        Target {
+            multi: Clients::new(uri),
+            current: Clients::new(uri),
+        }
+    }
+
+    fn clients(&self, consumer: Consumer) -> Arc<Clients> {
+        match consumer {
+            Consumer::BlockOn | Consumer::Spawned => self.multi.clone(),
+            Consumer::CurrentThread => self.current.clone(),
+        }
+    }
 }
 
-/// `total` requests by `tasks` tasks; returns the choices seen.
-async fn concurrent<C, F, Fut>(client: Arc<C>, total: usize, tasks: usize, call: F) -> usize
-where
-    C: Send + Sync + 'static,
-    F: Fn(Arc<C>) -> Fut + Copy + Send + 'static,
-    Fut: std::future::Future<Output = usize> + Send,
-{
+/// Every reader in every consumer pattern, on one stream of `chunks` chunks.
+fn stream_group(c: &mut Criterion, rig: &Rig, group: &str, uri: &str, chunks: usize) {
+    let target = Target::new(uri);
+    let mut group = c.benchmark_group(group);
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(chunks as u64));
+    for consumer in Consumer::ALL {
+        for reader in Reader::ALL {
+            let id = BenchmarkId::new(reader.name(), consumer.name());
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let n = rig.run(consumer, target.clients(consumer).stream(reader));
+                    assert_eq!(n, chunks, "{} {}", reader.name(), consumer.name());
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+/// `total` non-stream calls by `tasks` tasks at once: the `choices` entries seen.
+async fn concurrent(clients: Arc<Clients>, reader: Reader, total: usize, tasks: usize) -> usize {
     let mut set = tokio::task::JoinSet::new();
     for t in 0..tasks {
-        let client = client.clone();
-        let n = total / tasks + usize::from(t < total % tasks);
-        set.spawn(async move {
-            let mut seen = 0;
-            for _ in 0..n {
-                seen += call(client.clone()).await;
-            }
-            seen
-        });
+        let calls = total / tasks + usize::from(t < total % tasks);
+        set.spawn(clients.clone().unary(reader, calls));
     }
     let mut seen = 0;
     while let Some(r) = set.join_next().await {
@@ -148,95 +182,67 @@ where
     seen
 }
 
-fn loopback<M: Measurement>(c: &mut Criterion<M>) {
-    // Plain HTTP on loopback: no handshake is made, but reqwest's rustls needs a provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let w = loopback::compat_stream(100_000);
-    let unary = payloads::chat_response(&payloads::response_conversation());
+fn loopback(c: &mut Criterion) {
+    let timed = std::env::args().any(|a| a == "--bench");
+    let long = if timed { 100_000 } else { 2_000 };
+    let unary = Bytes::from(payloads::chat_response(&payloads::response_conversation()));
+    let rig = Rig::new();
+    for (name, chunks) in [("stream-100k", long), ("stream-200", 200)] {
+        let answers = Answers::compat(chunks).with_unary(unary.clone());
+        eprintln!(
+            "workload {name}: compat stream of {} bytes, {} chunks",
+            answers.stream_len(),
+            answers.chunks
+        );
+        for (server, delivery) in [
+            ("whole", Delivery::Whole),
+            ("per-event", Delivery::PerEvent),
+        ] {
+            let bare = BareServer::start(answers.clone(), delivery, 1, 0);
+            let group = format!("loopback/{name}/{server}");
+            stream_group(c, &rig, &group, &bare.uri(), chunks);
+        }
+        if chunks == 200 {
+            let mock = serve::start_mock(&answers, 0);
+            stream_group(c, &rig, "loopback/stream-200/mock", &mock.uri(), chunks);
+        }
+    }
+
+    let answers = Answers::compat(200).with_unary(unary.clone());
     eprintln!(
-        "workload: compat stream {} bytes, {} events; non-stream answer {} bytes",
-        w.bytes.len(),
-        w.events,
+        "workload unary: a non-stream answer of {} bytes",
         unary.len()
     );
-    let server = BareServer::start(
-        StreamBody::Whole(Bytes::from(w.bytes.clone())),
-        Bytes::from(unary),
-        1,
-    );
-    let uri = server.uri();
-    let rt = runtime();
-    let our = Arc::new(ours(&uri));
-    let their = Arc::new(theirs(&uri));
-
-    // Both clients must see the same stream before they are timed: every event but `[DONE]`
-    // is a chunk.
-    let (a, b) = rt.block_on(async { (our_stream(&our).await, their_stream(&their).await) });
-    assert_eq!(a, w.events - 1, "our chunks");
-    assert_eq!(b, w.events - 1, "async-openai chunks");
-    let (a, b) = rt.block_on(async { (our_unary(&our).await, their_unary(&their).await) });
-    assert_eq!((a, b), (1, 1));
-
-    let mut group = c.benchmark_group("loopback/stream-100k");
-    group.sample_size(10);
-    group.throughput(Throughput::Bytes(w.bytes.len() as u64));
-    group.bench_function("dashscope", |bch| {
-        bch.iter(|| rt.block_on(our_stream(&our)));
-    });
-    group.bench_function("async-openai", |bch| {
-        bch.iter(|| rt.block_on(their_stream(&their)));
-    });
-    group.finish();
+    let bare = BareServer::start(answers, Delivery::Whole, 1, 0);
+    let target = Target::new(&bare.uri());
+    let readers = [Reader::Dashscope, Reader::AsyncOpenai];
 
     let mut group = c.benchmark_group("loopback/unary-seq");
     group.sample_size(10);
     group.throughput(Throughput::Elements(SEQ as u64));
-    group.bench_function("dashscope", |bch| {
-        bch.iter(|| {
-            rt.block_on(async {
-                let mut n = 0;
-                for _ in 0..SEQ {
-                    n += our_unary(&our).await;
-                }
-                assert_eq!(n, SEQ);
-            })
+    for reader in readers {
+        group.bench_function(reader.name(), |b| {
+            b.iter(|| {
+                let calls = target.multi.clone().unary(reader, SEQ);
+                assert_eq!(rig.run(Consumer::BlockOn, calls), SEQ);
+            });
         });
-    });
-    group.bench_function("async-openai", |bch| {
-        bch.iter(|| {
-            rt.block_on(async {
-                let mut n = 0;
-                for _ in 0..SEQ {
-                    n += their_unary(&their).await;
-                }
-                assert_eq!(n, SEQ);
-            })
-        });
-    });
+    }
     group.finish();
 
     let (total, tasks) = CONC;
     let mut group = c.benchmark_group("loopback/unary-c64");
     group.sample_size(10);
     group.throughput(Throughput::Elements(total as u64));
-    group.bench_function("dashscope", |bch| {
-        bch.iter(|| {
-            let n = rt.block_on(concurrent(our.clone(), total, tasks, |c| async move {
-                our_unary(&c).await
-            }));
-            assert_eq!(n, total);
+    for reader in readers {
+        group.bench_function(reader.name(), |b| {
+            b.iter(|| {
+                let calls = concurrent(target.multi.clone(), reader, total, tasks);
+                assert_eq!(rig.run(Consumer::BlockOn, calls), total);
+            });
         });
-    });
-    group.bench_function("async-openai", |bch| {
-        bch.iter(|| {
-            let n = rt.block_on(concurrent(their.clone(), total, tasks, |c| async move {
-                their_unary(&c).await
-            }));
-            assert_eq!(n, total);
-        });
-    });
+    }
     group.finish();
-    drop(server);
 }
 
 fn main() {

@@ -27,22 +27,21 @@
 
 use std::process::ExitCode;
 
-use async_openai::config::OpenAIConfig;
-use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestUserMessage, CreateChatCompletionRequest,
-};
 use bytes::Bytes;
+use dashscope_benches::script::{Conversation, Scale};
+use dashscope_benches::serve::{Answers, BareServer, Delivery};
+use dashscope_benches::streams::{Dialect, StreamWorkload};
 use dashscope_protocol::chat::ChatStreamDecoder;
 use dashscope_protocol::sse::Decoder;
 use dashscope_protocol::stream::{StreamDecode, StreamItem};
-use dashscope_provider::protocol::chat::{ChatRequest, Message};
-use dashscope_provider::{Client, Config};
-use futures_util::StreamExt as _;
 
-#[path = "../benches/common/loopback.rs"]
-mod loopback;
+#[path = "../benches/common/clients.rs"]
+mod clients;
+#[path = "../benches/common/rss.rs"]
+mod rss;
 
-use loopback::{BareServer, RssSampler, StreamBody};
+use clients::{Clients, Reader};
+use rss::RssSampler;
 
 const MIB: f64 = 1024.0;
 
@@ -82,13 +81,13 @@ fn report(r: &Row) {
 }
 
 fn measure(name: &'static str, f: impl FnOnce() -> usize) -> Row {
-    let (before, _) = loopback::rss_kib();
+    let (before, _) = rss::rss_kib();
     let sampler = RssSampler::start();
     let start = std::time::Instant::now();
     let chunks = f();
     let secs = start.elapsed().as_secs_f64();
     let (peak, _) = sampler.finish();
-    let (after, _) = loopback::rss_kib();
+    let (after, _) = rss::rss_kib();
     Row {
         name,
         chunks,
@@ -100,23 +99,11 @@ fn measure(name: &'static str, f: impl FnOnce() -> usize) -> Row {
 }
 
 /// The protocol pipeline over the repeated body, nothing kept: chunks seen.
-fn pipeline(body: &StreamBody) -> usize {
-    let StreamBody::Repeated {
-        head,
-        middle,
-        repeat,
-        tail,
-    } = body
-    else {
-        return 0;
-    };
+fn pipeline(answers: &Answers) -> usize {
     let mut sse = Decoder::new();
     let mut dec = ChatStreamDecoder::new();
     let mut chunks = 0;
-    let frames = std::iter::once(head)
-        .chain(std::iter::repeat_n(middle, *repeat))
-        .chain(std::iter::once(tail));
-    for frame in frames {
+    for frame in answers.pieces.iter() {
         for piece in frame.chunks(4096) {
             sse.feed(piece);
             while let Some(ev) = sse.next_event() {
@@ -139,48 +126,47 @@ fn pipeline(body: &StreamBody) -> usize {
     chunks
 }
 
-/// Our client over loopback from a bare server, drained with `next_chunk()`; with
-/// `without_snapshot()` unless `fold`.
-fn dashscope(body: &StreamBody, fold: bool) -> Row {
-    let server = BareServer::start(body.clone(), Bytes::new(), 1);
+/// One reader of the stream over loopback from a bare server sending the blocks as body frames
+/// (1-worker runtimes on both sides), drained to the end.
+fn client(name: &'static str, answers: &Answers, reader: Reader) -> Row {
+    let server = BareServer::start(answers.clone(), Delivery::Frames, 1, 0);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
-    let config = Config::builder()
-        .api_key("sk-bench")
-        .base_url(server.uri())
-        .max_retries(0)
-        .build()
-        .expect("config");
-    let client = Client::new(config).expect("client");
-    let req = ChatRequest::new("qwen-plus", vec![Message::user("Hello!")]);
-    if fold {
-        measure("dashscope client", || {
-            rt.block_on(async {
-                let mut s = client.chat().create_stream(req).await.expect("stream");
-                let mut n = 0;
-                while let Some(c) = s.next_chunk().await {
-                    std::hint::black_box(c.expect("chunk"));
-                    n += 1;
-                }
-                n
-            })
-        })
-    } else {
-        measure("dashscope no snapshot", || {
-            rt.block_on(async {
-                let s = client.chat().create_stream(req).await.expect("stream");
-                let mut s = s.without_snapshot();
-                let mut n = 0;
-                while let Some(c) = s.next_chunk().await {
-                    std::hint::black_box(c.expect("chunk"));
-                    n += 1;
-                }
-                n
-            })
-        })
+    let clients = Clients::new(&server.uri());
+    measure(name, || rt.block_on(clients.stream(reader)))
+}
+
+/// A compat stream of about `events` events, never held whole: one turn without tool calls
+/// (about 10,000 events) whose delta events are repeated, as one piece per repetition, then
+/// the finish chunk, the usage chunk and `[DONE]` as the last piece.
+fn repeated_compat_stream(events: usize) -> Answers {
+    let scale = Scale {
+        reasoning: 3_000,
+        answer: 7_000,
+        tool_calls: 0,
+        fragments_per_call: 0,
+    };
+    let w = StreamWorkload::of(Dialect::Compat, &Conversation::generate(0x5EED_1000, scale));
+    // The last three events (finish, usage, [DONE]) form the tail.
+    let ends: Vec<usize> = memchr::memmem::find_iter(&w.bytes, b"\n\n")
+        .map(|i| i + 2)
+        .collect();
+    let cut = ends[ends.len() - 4];
+    let middle = Bytes::copy_from_slice(&w.bytes[..cut]);
+    let tail = Bytes::copy_from_slice(&w.bytes[cut..]);
+    let per = w.events - 3;
+    let repeat = events.div_ceil(per).max(1);
+    let pieces: Vec<Bytes> = std::iter::repeat_n(middle, repeat)
+        .chain(std::iter::once(tail))
+        .collect();
+    Answers {
+        pieces: pieces.into(),
+        chunks: per * repeat + 2,
+        unary: Bytes::new(),
+        unary_headers: Vec::new(),
     }
 }
 
@@ -189,57 +175,22 @@ fn main() -> ExitCode {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let (body, events) = loopback::repeated_compat_stream(events);
-    let bytes = match &body {
-        StreamBody::Repeated {
-            middle,
-            repeat,
-            tail,
-            ..
-        } => middle.len() * repeat + tail.len(),
-        StreamBody::Whole(b) => b.len(),
-    };
+    let answers = repeated_compat_stream(events);
+    let events = answers.chunks + 1;
     println!(
         "stream: {events} events, {:.1} MiB (never held whole)",
-        bytes as f64 / MIB / MIB
+        answers.stream_len() as f64 / MIB / MIB
     );
 
     let rows = [
-        measure("pipeline (no acc.)", || pipeline(&body)),
-        dashscope(&body, false),
-        dashscope(&body, true),
-        {
-            let server = BareServer::start(body.clone(), Bytes::new(), 1);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let client = async_openai::Client::with_config(
-                OpenAIConfig::new()
-                    .with_api_key("sk-bench")
-                    .with_api_base(format!("{}/compatible-mode/v1", server.uri())),
-            );
-            measure("async-openai client", || {
-                rt.block_on(async {
-                    let req = CreateChatCompletionRequest {
-                        model: "qwen-plus".to_owned(),
-                        messages: vec![ChatCompletionRequestMessage::User(
-                            ChatCompletionRequestUserMessage::from("Hello!"),
-                        )],
-                        ..Default::default()
-                    };
-                    let mut s = client.chat().create_stream(req).await.expect("stream");
-                    let mut n = 0;
-                    while let Some(c) = s.next().await {
-                        std::hint::black_box(c.expect("chunk"));
-                        n += 1;
-                    }
-                    n
-                })
-            })
-        },
+        measure("pipeline (no acc.)", || pipeline(&answers)),
+        client(
+            "dashscope no snapshot",
+            &answers,
+            Reader::DashscopeNoSnapshot,
+        ),
+        client("dashscope client", &answers, Reader::Dashscope),
+        client("async-openai client", &answers, Reader::AsyncOpenai),
     ];
     for r in &rows {
         report(r);

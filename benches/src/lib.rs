@@ -11,12 +11,15 @@
 //!   dialect's request type, and non-stream response bodies per dialect.
 //! * [`pipeline`]: our stream pipelines (SSE decoding, typed decoding, accumulation) and the
 //!   floor they are compared with.
+//! * [`serve`]: the servers the end-to-end and throughput benches talk to (a bare axum server,
+//!   the mock, wiremock-rs) and what they answer.
 
 #![deny(missing_docs)]
 
 pub mod payloads;
 pub mod pipeline;
 pub mod script;
+pub mod serve;
 pub mod streams;
 pub mod text;
 
