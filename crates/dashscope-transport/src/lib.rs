@@ -81,6 +81,7 @@
 use std::time::Duration;
 
 mod body;
+mod deadline;
 mod error;
 mod transport;
 
@@ -93,6 +94,7 @@ mod backend_ureq;
 pub mod test_util;
 
 pub use body::{BlockingBody, ByteStream};
+pub use deadline::{current_deadline, with_deadline};
 pub use error::{BoxError, Phase, TransportError};
 pub use transport::{BlockingTransport, SharedBlockingTransport, SharedTransport, Transport};
 
