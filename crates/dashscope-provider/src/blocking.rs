@@ -110,7 +110,10 @@ impl Client<SharedBlockingTransport> {
 }
 
 impl<T: BlockingTransport> Client<T> {
-    /// A client over `transport`.
+    /// A client over `transport`. The transport owns the connect and read timeouts; the
+    /// client gives each attempt the configuration's total timeout as the thread's deadline
+    /// ([`dashscope_transport::with_deadline`]), which the transport must honour (the default
+    /// one does).
     pub fn with_transport(config: Config, transport: T) -> Self {
         Client {
             inner: Arc::new(Inner { config, transport }),

@@ -112,7 +112,8 @@ impl Client<SharedTransport> {
 
 impl<T: Transport> Client<T> {
     /// A client over `transport`. The transport owns the connect and read timeouts; the
-    /// client applies the configuration's total timeout to non-stream calls.
+    /// client applies the configuration's total timeout to each attempt (see
+    /// [`Timeouts::total`](crate::Timeouts::total)).
     pub fn with_transport(config: Config, transport: T) -> Self {
         Client {
             inner: Arc::new(Inner { config, transport }),

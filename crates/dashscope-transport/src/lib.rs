@@ -29,6 +29,10 @@
 //! * **total timeout**: a deadline over the whole exchange, body included. Off by default,
 //!   because a generation stream may legitimately run for many minutes.
 //!
+//! A blocking caller can also put one deadline over any part of an exchange it chooses (the
+//! head and the first few body reads, say) with [`with_deadline`]: [`UreqTransport`] applies
+//! the calling thread's deadline to every read and write.
+//!
 //! Pooled connections are dropped after [`DEFAULT_POOL_IDLE_TIMEOUT`] unused: DashScope's
 //! gateways close idle keep-alive connections, and a request written to such a connection
 //! fails before any response.
