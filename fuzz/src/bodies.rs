@@ -16,7 +16,7 @@
 //! | 0 | flags: [`FLAG_MODE`], [`FLAG_SMALL_LIMIT`], [`FLAG_LAZY`], [`FLAG_CUMULATIVE`], [`FLAG_EXPAND`], [`FLAG_SMALL_EVENT`] |
 //! | 1 | the small line limit (`byte % 65`, so 0..=64), used with [`FLAG_SMALL_LIMIT`]; the small event limit (`byte * 4`, so 0..=1020), used with [`FLAG_SMALL_EVENT`] |
 //! | 2 | `n`: how many split lengths follow (`byte % 17`) |
-//! | 3..3+n | the split lengths, used in turn over and over (a 0 feeds an empty slice) |
+//! | 3..3+n | the split lengths, used in turn over and over (a 0 feeds an empty slice); × [`EXPANDED_SPLIT_SCALE`] with [`FLAG_EXPAND`] |
 //! | rest | the body, or with [`FLAG_EXPAND`] a program that [`expand`] turns into the body |
 //!
 //! Every stream target decodes the body twice, once fed in one piece and once fed in the
@@ -72,9 +72,14 @@ pub const FLAG_EXPAND: u8 = 0x10;
 /// Header flag: use the small event limit (`byte 1 * 4`) instead of [`DEFAULT_MAX_EVENT`].
 pub const FLAG_SMALL_EVENT: u8 = 0x20;
 
-/// The largest body [`expand`] builds: 1 MiB (each target decodes it several times, and a
-/// run must stay well under libFuzzer's per-input timeout).
-pub const MAX_EXPANDED: usize = 1 << 20;
+/// The largest body [`expand`] builds: 128 KiB, 32 times libFuzzer's usual input size and
+/// over a hundred times the small limits, while a target (which decodes the body a dozen times
+/// and more) still runs a few hundred inputs a second.
+pub const MAX_EXPANDED: usize = 128 * 1024;
+
+/// With [`FLAG_EXPAND`] the split lengths are multiplied by this, so that an expanded body is
+/// cut in pieces of up to 16 KiB rather than in hundreds of thousands of tiny ones.
+pub const EXPANDED_SPLIT_SCALE: usize = 65;
 
 /// Fragments the `fragment` operation of [`expand`] picks from.
 const FRAGMENTS: [&[u8]; 12] = [
@@ -267,19 +272,25 @@ impl<'a> Plan<'a> {
         self.cut(self.body)
     }
 
-    /// `body` cut as the split lengths say (one piece when they are all 0 or absent).
+    /// `body` cut as the split lengths say (one piece when they are all 0 or absent; lengths
+    /// scaled by [`EXPANDED_SPLIT_SCALE`] with [`FLAG_EXPAND`]).
     pub fn cut<'b>(&self, body: &'b [u8]) -> Vec<&'b [u8]> {
         let mut out = Vec::new();
         if self.lens.iter().all(|&l| l == 0) {
             out.push(body);
             return out;
         }
+        let scale = if self.has(FLAG_EXPAND) {
+            EXPANDED_SPLIT_SCALE
+        } else {
+            1
+        };
         let mut rest = body;
         for &len in self.lens.iter().cycle() {
             if rest.is_empty() {
                 break;
             }
-            let (piece, tail) = rest.split_at(usize::from(len).min(rest.len()));
+            let (piece, tail) = rest.split_at((usize::from(len) * scale).min(rest.len()));
             out.push(piece);
             rest = tail;
         }

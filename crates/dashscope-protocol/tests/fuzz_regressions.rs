@@ -476,7 +476,7 @@ fn header() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..6),
     )
         .prop_map(|(flags, limit, lens)| {
-            // Expanded bodies (up to 1 MiB) are too slow for a CI-sized run of debug builds:
+            // Expanded bodies (up to 128 KiB) are too slow for a CI-sized run of debug builds:
             // `expand_seeds_reach_the_limits` covers them.
             let flags = flags & !bodies::FLAG_EXPAND;
             let mut h = vec![flags, limit, u8::try_from(lens.len()).expect("short")];
