@@ -219,7 +219,7 @@ fn expand_seeds_reach_the_limits() {
     for (name, data) in bodies::expand_seeds() {
         let plan = bodies::Plan::parse(&data);
         let body = plan.body();
-        assert!(body.len() > 64 * 1024, "{name}: {} bytes", body.len());
+        assert!(body.len() > 32 * 1024, "{name}: {} bytes", body.len());
         let items = bodies::decode_sse(
             Mode::Standard,
             plan.limit(),
