@@ -121,7 +121,9 @@ pub struct StreamDetails {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StreamErrorKind {
-    /// The bytes were not valid server-sent events (a line not UTF-8, or too long).
+    /// The bytes were not valid server-sent events (a line not UTF-8, a line longer than 16 MiB,
+    /// an event whose data grew past 16 MiB: the SSE decoder's limits, which bound the memory a
+    /// stream can take).
     Framing,
     /// An event's data did not parse as the dialect's chunk.
     Decode,
