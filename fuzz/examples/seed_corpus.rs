@@ -8,12 +8,13 @@
 //! `fuzz/corpus`); run `cargo fuzz cmin <target>` afterwards to keep only the inputs that add
 //! coverage. Stream targets get each body behind the header `dashscope_fuzz::bodies` describes,
 //! once in one piece and once cut into small pieces; `responses_json` gets every request body,
-//! non-stream body and stream event payload behind the byte that selects its type.
+//! non-stream body and stream event payload behind the byte that selects its type. The
+//! expander's seeds (`bodies::expand_seeds`) go to every stream target.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use dashscope_fuzz::bodies::{FLAG_CUMULATIVE, FLAG_LAZY, FLAG_SMALL_LIMIT};
+use dashscope_fuzz::bodies::{FLAG_CUMULATIVE, FLAG_LAZY, FLAG_SMALL_LIMIT, expand_seeds};
 use dashscope_protocol::cassette::{Cassette, Dialect};
 use dashscope_protocol::sse::{Decoder, Mode};
 use serde_json::Value;
@@ -166,6 +167,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &framed(&[sel::OUTPUT_ITEM], json.as_bytes()),
                 )?;
             }
+        }
+    }
+    // The expander's programs: long events, many data lines, huge comments.
+    for (name, data) in expand_seeds() {
+        for target in [
+            "sse_decoder",
+            "chat_stream",
+            "responses_stream",
+            "native_stream",
+        ] {
+            put(target, name, &data)?;
         }
     }
     println!(

@@ -13,20 +13,29 @@
 //!
 //! | byte | meaning |
 //! |---|---|
-//! | 0 | flags: [`FLAG_MODE`], [`FLAG_SMALL_LIMIT`], [`FLAG_LAZY`], [`FLAG_CUMULATIVE`] |
-//! | 1 | the small line limit (`byte % 65`, so 0..=64), used with [`FLAG_SMALL_LIMIT`] |
+//! | 0 | flags: [`FLAG_MODE`], [`FLAG_SMALL_LIMIT`], [`FLAG_LAZY`], [`FLAG_CUMULATIVE`], [`FLAG_EXPAND`], [`FLAG_SMALL_EVENT`] |
+//! | 1 | the small line limit (`byte % 65`, so 0..=64), used with [`FLAG_SMALL_LIMIT`]; the small event limit (`byte * 4`, so 0..=1020), used with [`FLAG_SMALL_EVENT`] |
 //! | 2 | `n`: how many split lengths follow (`byte % 17`) |
-//! | 3..3+n | the split lengths, used in turn over and over (a 0 feeds an empty slice) |
-//! | rest | the body |
+//! | 3..3+n | the split lengths, used in turn over and over (a 0 feeds an empty slice); × [`EXPANDED_SPLIT_SCALE`] with [`FLAG_EXPAND`] |
+//! | rest | the body, or with [`FLAG_EXPAND`] a program that [`expand`] turns into the body |
 //!
 //! Every stream target decodes the body twice, once fed in one piece and once fed in the
 //! pieces the header describes, and asserts both give the same result.
+//!
+//! # The expander
+//!
+//! libFuzzer keeps inputs to a few KB, too short for what a hostile server sends: one event
+//! of megabytes, thousands of data lines without a blank line, a comment that never ends. With
+//! [`FLAG_EXPAND`] the body is a small program of operations that [`expand`] runs to build a
+//! body of up to [`MAX_EXPANDED`] bytes (its table lists the operations), so a few input bytes
+//! cross the small line and event limits the header picks many times over.
 //!
 //! # Input layout of `responses_json`
 //!
 //! Byte 0 picks the type (`byte % JSON_TARGETS`, see [`JSON_TYPES`]); the rest is the JSON
 //! text (or, for `ApiError::from_body`, any body; bit 7 of byte 0 then drops the status).
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 
 use dashscope_protocol::chat::{
@@ -41,7 +50,9 @@ use dashscope_protocol::responses::{
     InputItem, OutputItem, Response, ResponseRequest, ResponseStreamEvent, ResponsesAccumulator,
     ResponsesStreamDecoder,
 };
-use dashscope_protocol::sse::{DEFAULT_MAX_LINE, Decoder, Event, Mode, SseError};
+use dashscope_protocol::sse::{
+    DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, Decoder, Event, Mode, SseError,
+};
 use dashscope_protocol::stream::{Accumulate, EXCERPT_LIMIT, StreamDecode, StreamItem, excerpt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -56,6 +67,143 @@ pub const FLAG_LAZY: u8 = 0x04;
 /// Header flag (`native_stream`): accumulate as a cumulative (`incremental_output: false`)
 /// stream.
 pub const FLAG_CUMULATIVE: u8 = 0x08;
+/// Header flag: the body is a program for [`expand`].
+pub const FLAG_EXPAND: u8 = 0x10;
+/// Header flag: use the small event limit (`byte 1 * 4`) instead of [`DEFAULT_MAX_EVENT`].
+pub const FLAG_SMALL_EVENT: u8 = 0x20;
+
+/// The largest body [`expand`] builds: 64 KiB, 16 times libFuzzer's usual input size and 64
+/// times the largest small event limit. (Under coverage instrumentation the decoder costs
+/// about a microsecond per line; a target decodes an input a dozen times and more, and should
+/// still run a few hundred inputs a second.)
+pub const MAX_EXPANDED: usize = 64 * 1024;
+
+/// With [`FLAG_EXPAND`] the split lengths are multiplied by this, so that an expanded body is
+/// cut in pieces of up to 16 KiB rather than in hundreds of thousands of tiny ones.
+pub const EXPANDED_SPLIT_SCALE: usize = 65;
+
+/// Fragments the `fragment` operation of [`expand`] picks from.
+const FRAGMENTS: [&[u8]; 12] = [
+    b"data: ",
+    b"data:",
+    b"id:1\n",
+    b"event:result\n",
+    b":HTTP_STATUS/200\n",
+    b"data: [DONE]\n\n",
+    b"\n\n",
+    b"\r\n",
+    b"\r",
+    b"{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}",
+    b"{\"output\":{\"choices\":[{\"message\":{\"content\":\"x\",\"role\":\"assistant\"},\"finish_reason\":\"null\"}]}}",
+    b"{\"type\":\"response.output_text.delta\",\"delta\":\"x\",\"output_index\":0,\"content_index\":0}",
+];
+
+/// Runs an expander program (see the module doc): a sequence of operations, each an opcode
+/// byte (`byte % 8`) and its operands, missing operand bytes counting as 0. Output stops at
+/// [`MAX_EXPANDED`] bytes.
+///
+/// | op | operands | appends |
+/// |---|---|---|
+/// | 0 literal | `len`, then `len` bytes | the bytes |
+/// | 1 repeat | `count` (u16 LE), `len`, then `len` bytes | the bytes, `count` times |
+/// | 2 long data line | `size` (u16 LE, × 16), `fill` | `data:` and `size` fill bytes, then `\n` |
+/// | 3 many data lines | `count` (u16 LE), `len`, then `len` bytes | `count` lines `data:<bytes>\n` |
+/// | 4 huge comment | `size` (u16 LE, × 16) | `:` and `size` bytes, then `\n` |
+/// | 5 blank line | | `\n` |
+/// | 6 fragment | `which` | one of a fixed table of framing and payload fragments |
+/// | 7 long line without end | `size` (u16 LE, × 16), `fill` | `size` fill bytes, no line end |
+pub fn expand(program: &[u8]) -> Vec<u8> {
+    /// The program, read one operand at a time.
+    struct Reader<'a>(&'a [u8], usize);
+    impl Reader<'_> {
+        fn byte(&mut self) -> u8 {
+            let b = self.0.get(self.1).copied().unwrap_or(0);
+            self.1 += 1;
+            b
+        }
+        fn u16_le(&mut self) -> usize {
+            usize::from(self.byte()) | usize::from(self.byte()) << 8
+        }
+        fn bytes(&mut self) -> Vec<u8> {
+            let len = self.byte();
+            (0..len).map(|_| self.byte()).collect()
+        }
+    }
+    let mut r = Reader(program, 0);
+    let mut out = Vec::new();
+    // Appends `fill` `size` times, within the cap.
+    let pad = |out: &mut Vec<u8>, size: usize, fill: u8| {
+        let size = size.min(MAX_EXPANDED.saturating_sub(out.len()));
+        out.resize(out.len() + size, fill);
+    };
+    // Every operation reads at least its opcode, so this ends.
+    while r.1 < program.len() && out.len() < MAX_EXPANDED {
+        match r.byte() % 8 {
+            0 => out.extend_from_slice(&r.bytes()),
+            op @ (1 | 3) => {
+                let count = r.u16_le();
+                let bytes = r.bytes();
+                for _ in 0..count {
+                    if out.len() >= MAX_EXPANDED {
+                        break;
+                    }
+                    if op == 3 {
+                        out.extend_from_slice(b"data:");
+                    }
+                    out.extend_from_slice(&bytes);
+                    if op == 3 {
+                        out.push(b'\n');
+                    }
+                }
+            }
+            2 => {
+                let (size, fill) = (r.u16_le() * 16, r.byte());
+                out.extend_from_slice(b"data:");
+                pad(&mut out, size, fill);
+                out.push(b'\n');
+            }
+            4 => {
+                let size = r.u16_le() * 16;
+                out.push(b':');
+                pad(&mut out, size, b'c');
+                out.push(b'\n');
+            }
+            5 => out.push(b'\n'),
+            6 => out.extend_from_slice(FRAGMENTS[usize::from(r.byte()) % FRAGMENTS.len()]),
+            _ => {
+                let (size, fill) = (r.u16_le() * 16, r.byte());
+                pad(&mut out, size, fill);
+            }
+        }
+    }
+    out.truncate(MAX_EXPANDED);
+    out
+}
+
+/// Inputs that reach the limits through the expander, for the seeder and the tests: a good
+/// event and then an event that never ends (one data line of 4 KiB after another, 32 KiB of
+/// them, and a thousand short ones), a huge comment and a line far over the small line limit.
+pub fn expand_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let mut endless = vec![FLAG_EXPAND | FLAG_SMALL_EVENT, 255, 0];
+    // "data: " + a chat chunk + a blank line
+    endless.extend_from_slice(&[6, 0, 6, 9, 6, 6]);
+    // 8 data lines of 4 KiB (a long data line: size 256 × 16)
+    for fill in b'a'..=b'h' {
+        endless.extend_from_slice(&[2, 0, 1, fill]);
+    }
+    // then 1000 short data lines, a blank line, [DONE]
+    endless.extend_from_slice(&[3, 0xE8, 0x03, 3, b'a', b'b', b'c', 5, 6, 5]);
+    let comment = [
+        &[FLAG_EXPAND | FLAG_SMALL_LIMIT, 64, 2, 200, 7][..],
+        // a 32 KiB comment, a data line, a blank line, a 16 KiB line without end
+        &[4, 0, 8, 6, 1, 0, 3, b'{', b'}', b'\n', 5, 7, 0, 4, b'q'],
+    ]
+    .concat();
+    vec![
+        ("expand-endless-event", endless),
+        ("expand-huge-comment", comment),
+    ]
+}
 
 /// How a stream target's input is to be decoded.
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +212,8 @@ pub struct Plan<'a> {
     pub flags: u8,
     /// The small line limit (0..=64).
     pub small_limit: usize,
+    /// The small event limit (0..=1020).
+    pub small_event: usize,
     /// The split lengths, used in turn.
     pub lens: &'a [u8],
     /// The body.
@@ -80,6 +230,7 @@ impl<'a> Plan<'a> {
         Plan {
             flags: byte(0),
             small_limit: usize::from(byte(1) % 65),
+            small_event: usize::from(byte(1)) * 4,
             lens: &data[start..lens_end],
             body: &data[lens_end..],
         }
@@ -99,19 +250,48 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// The body cut as the split lengths say (one piece when they are all 0 or absent).
+    /// The event limit the flags ask for.
+    pub fn event_limit(&self) -> usize {
+        if self.has(FLAG_SMALL_EVENT) {
+            self.small_event
+        } else {
+            DEFAULT_MAX_EVENT
+        }
+    }
+
+    /// The body to decode: the input's, or what its program expands to ([`FLAG_EXPAND`]).
+    pub fn body(&self) -> Cow<'a, [u8]> {
+        if self.has(FLAG_EXPAND) {
+            Cow::Owned(expand(self.body))
+        } else {
+            Cow::Borrowed(self.body)
+        }
+    }
+
+    /// The input's body cut as the split lengths say (one piece when they are all 0 or absent).
     pub fn pieces(&self) -> Vec<&'a [u8]> {
+        self.cut(self.body)
+    }
+
+    /// `body` cut as the split lengths say (one piece when they are all 0 or absent; lengths
+    /// scaled by [`EXPANDED_SPLIT_SCALE`] with [`FLAG_EXPAND`]).
+    pub fn cut<'b>(&self, body: &'b [u8]) -> Vec<&'b [u8]> {
         let mut out = Vec::new();
         if self.lens.iter().all(|&l| l == 0) {
-            out.push(self.body);
+            out.push(body);
             return out;
         }
-        let mut rest = self.body;
+        let scale = if self.has(FLAG_EXPAND) {
+            EXPANDED_SPLIT_SCALE
+        } else {
+            1
+        };
+        let mut rest = body;
         for &len in self.lens.iter().cycle() {
             if rest.is_empty() {
                 break;
             }
-            let (piece, tail) = rest.split_at(usize::from(len).min(rest.len()));
+            let (piece, tail) = rest.split_at((usize::from(len) * scale).min(rest.len()));
             out.push(piece);
             rest = tail;
         }
@@ -155,8 +335,13 @@ impl SseItem {
 }
 
 /// Checks what the decoder documents about every event, given how many events came before.
-fn check_event(ev: &Event<'_>, mode: Mode, dispatched: usize) {
+fn check_event(ev: &Event<'_>, mode: Mode, max_event: usize, dispatched: usize) {
     assert_eq!(ev.index, dispatched, "event indices are 0, 1, 2, …");
+    assert!(
+        ev.data.len() <= max_event,
+        "an event of {} bytes passed the {max_event}-byte event limit",
+        ev.data.len(),
+    );
     assert!(
         !ev.data.contains('\r'),
         "a CR always ends a line: {:?}",
@@ -182,11 +367,11 @@ fn check_event(ev: &Event<'_>, mode: Mode, dispatched: usize) {
 
 /// Pulls every available item from `d` into `out`, checking the documented invariants.
 fn drain(d: &mut Decoder, out: &mut Vec<SseItem>, dispatched: &mut usize) {
-    let mode = d.mode();
+    let (mode, max_event) = (d.mode(), d.max_event());
     while let Some(item) = d.next_event() {
         match item {
             Ok(ev) => {
-                check_event(&ev, mode, *dispatched);
+                check_event(&ev, mode, max_event, *dispatched);
                 *dispatched += 1;
                 out.push(SseItem::of(&ev));
             }
@@ -205,13 +390,24 @@ fn drain(d: &mut Decoder, out: &mut Vec<SseItem>, dispatched: &mut usize) {
 
 /// Decodes `pieces` with a fresh decoder; `eager` pulls events after every feed.
 ///
-/// The same decoder then decodes the same pieces a second time (a decoder is reusable after
-/// `finish`) and must give the same items.
-pub fn decode_sse(mode: Mode, limit: usize, pieces: &[&[u8]], eager: bool) -> Vec<SseItem> {
-    let mut d = Decoder::with_mode(mode).with_max_line(limit);
+/// For an input of up to 4 KiB, the same decoder then decodes the same pieces a second time
+/// (a decoder is reusable after `finish`) and must give the same items.
+pub fn decode_sse(
+    mode: Mode,
+    limit: usize,
+    event_limit: usize,
+    pieces: &[&[u8]],
+    eager: bool,
+) -> Vec<SseItem> {
+    let mut d = Decoder::with_mode(mode)
+        .with_max_line(limit)
+        .with_max_event(event_limit);
     let first = decode_once(&mut d, pieces, eager);
-    let second = decode_once(&mut d, pieces, eager);
-    assert_eq!(first, second, "a decoder reused after finish starts afresh");
+    // Checked on inputs of ordinary size: an expanded body is long enough to decode.
+    if pieces.iter().map(|p| p.len()).sum::<usize>() <= 4096 {
+        let second = decode_once(&mut d, pieces, eager);
+        assert_eq!(first, second, "a decoder reused after finish starts afresh");
+    }
     first
 }
 
@@ -238,19 +434,22 @@ fn decode_once(d: &mut Decoder, pieces: &[&[u8]], eager: bool) -> Vec<SseItem> {
     out
 }
 
-/// `sse_decoder`: both modes, the default and the small line limit; the items must not depend
-/// on how the body is split or on when events are pulled.
+/// `sse_decoder`: both modes, the default and the small line and event limits; the items must
+/// not depend on how the body is split or on when events are pulled.
 pub fn sse_decoder(data: &[u8]) {
     let plan = Plan::parse(data);
-    let pieces = plan.pieces();
+    let body = plan.body();
+    let pieces = plan.cut(&body);
     for mode in [Mode::Standard, Mode::DataLineIsEvent] {
         for limit in [DEFAULT_MAX_LINE, plan.small_limit] {
-            let whole = decode_sse(mode, limit, &[plan.body], true);
-            let split = decode_sse(mode, limit, &pieces, !plan.has(FLAG_LAZY));
-            assert_eq!(
-                whole, split,
-                "{mode:?}, limit {limit}: the split changed the result"
-            );
+            for event_limit in [DEFAULT_MAX_EVENT, plan.small_event] {
+                let whole = decode_sse(mode, limit, event_limit, &[&body], true);
+                let split = decode_sse(mode, limit, event_limit, &pieces, !plan.has(FLAG_LAZY));
+                assert_eq!(
+                    whole, split,
+                    "{mode:?}, limits {limit}/{event_limit}: the split changed the result"
+                );
+            }
         }
     }
 }
@@ -280,12 +479,17 @@ fn stable_json<T: Serialize + DeserializeOwned>(v: &T, what: &str) -> Value {
     value
 }
 
-/// Runs bytes → SSE decoder → dialect decoder → accumulator (snapshot after every chunk).
+/// How often [`run_stream`] checks a snapshot once past the first this many chunks.
+const SNAPSHOT_EVERY: usize = 64;
+
+/// Runs bytes → SSE decoder (line and event limits) → dialect decoder → accumulator (a
+/// snapshot after each of the first [`SNAPSHOT_EVERY`] chunks, then after every
+/// [`SNAPSHOT_EVERY`]th).
 pub fn run_stream<D, A>(
     mut dec: D,
     mut acc: A,
     mode: Mode,
-    limit: usize,
+    (limit, event_limit): (usize, usize),
     pieces: &[&[u8]],
     eager: bool,
     mut on_chunk: impl FnMut(&D::Chunk),
@@ -295,8 +499,11 @@ where
     A: Accumulate<Chunk = D::Chunk>,
     A::Output: Serialize + DeserializeOwned,
 {
-    let mut sse = Decoder::with_mode(mode).with_max_line(limit);
+    let mut sse = Decoder::with_mode(mode)
+        .with_max_line(limit)
+        .with_max_event(event_limit);
     let mut log = Vec::new();
+    let mut chunks = 0usize;
     let mut pull = |sse: &mut Decoder, log: &mut Vec<String>| {
         while let Some(item) = sse.next_event() {
             let ev = match item {
@@ -310,8 +517,12 @@ where
                 Ok(StreamItem::Chunk(chunk)) => {
                     on_chunk(&chunk);
                     acc.push(&chunk);
-                    let snap = acc.snapshot();
-                    stable_json(&snap, "a snapshot");
+                    chunks += 1;
+                    // A snapshot costs the whole response so far: every chunk's for short
+                    // streams, then one in SNAPSHOT_EVERY (expanded inputs run to 65,535).
+                    if chunks <= SNAPSHOT_EVERY || chunks % SNAPSHOT_EVERY == 0 {
+                        stable_json(&acc.snapshot(), "a snapshot");
+                    }
                     log.push("chunk".to_owned());
                 }
                 Ok(StreamItem::Skip) => log.push("skip".to_owned()),
@@ -371,16 +582,17 @@ fn stream_target<D, A>(
         (Mode::Standard, true) => Mode::DataLineIsEvent,
         (_, true) => Mode::Standard,
     };
-    let limit = plan.limit();
+    let limits = (plan.limit(), plan.event_limit());
+    let body = plan.body();
     let (dec, acc) = make();
-    let whole = run_stream(dec, acc, mode, limit, &[plan.body], true, &mut on_chunk);
+    let whole = run_stream(dec, acc, mode, limits, &[&body], true, &mut on_chunk);
     let (dec, acc) = make();
     let split = run_stream(
         dec,
         acc,
         mode,
-        limit,
-        &plan.pieces(),
+        limits,
+        &plan.cut(&body),
         !plan.has(FLAG_LAZY),
         |_| {},
     );

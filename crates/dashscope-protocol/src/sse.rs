@@ -25,7 +25,7 @@
 mod decoder;
 mod encoder;
 
-pub use decoder::{DEFAULT_MAX_LINE, Decoder, Mode, SseError, SseErrorKind};
+pub use decoder::{DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, Decoder, Mode, SseError, SseErrorKind};
 pub use encoder::Encoder;
 
 /// One server-sent event, borrowed from the decoder that produced it.

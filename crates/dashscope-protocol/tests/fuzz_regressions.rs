@@ -174,6 +174,7 @@ fn decode_sse_records_events_and_errors() {
     let items = bodies::decode_sse(
         Mode::Standard,
         8,
+        dashscope_protocol::sse::DEFAULT_MAX_EVENT,
         &[
             b"data: a\n",
             b"\ndata: 0123456789\n\nid:",
@@ -188,6 +189,77 @@ fn decode_sse_records_events_and_errors() {
 }
 
 #[test]
+fn expand_builds_long_lines_events_and_comments() {
+    use bodies::expand;
+    assert_eq!(expand(&[0, 3, b'a', b'b', b'c']), b"abc");
+    assert_eq!(expand(&[1, 3, 0, 2, b'x', b'y']), b"xyxyxy");
+    assert_eq!(
+        expand(&[2, 2, 0, b'z']),
+        [&b"data:"[..], &[b'z'; 32], b"\n"].concat()
+    );
+    assert_eq!(expand(&[3, 2, 0, 1, b'q', 5]), b"data:q\ndata:q\n\n");
+    assert_eq!(expand(&[4, 1, 0]), [&b":"[..], &[b'c'; 16], b"\n"].concat());
+    assert_eq!(expand(&[6, 5]), b"data: [DONE]\n\n");
+    assert_eq!(expand(&[7, 1, 0, b'w']), [b'w'; 16]);
+    // Missing operands count as 0; the output is capped.
+    assert_eq!(expand(&[0]), b"");
+    assert_eq!(expand(&[1, 0xFF, 0xFF, 0]).len(), 0);
+    let many = [&[1, 0xFF, 0xFF, 32][..], &[b'm'; 32]].concat();
+    assert_eq!(expand(&many).len(), bodies::MAX_EXPANDED);
+    assert_eq!(
+        expand(&[7, 0xFF, 0xFF, 1, 7, 0xFF, 0xFF, 1]).len(),
+        bodies::MAX_EXPANDED
+    );
+}
+
+/// The expander's seeds cross the limits their headers pick: the targets do check the bounds.
+#[test]
+fn expand_seeds_reach_the_limits() {
+    use dashscope_protocol::sse::SseErrorKind;
+    for (name, data) in bodies::expand_seeds() {
+        let plan = bodies::Plan::parse(&data);
+        let body = plan.body();
+        assert!(body.len() > 32 * 1024, "{name}: {} bytes", body.len());
+        let items = bodies::decode_sse(
+            Mode::Standard,
+            plan.limit(),
+            plan.event_limit(),
+            &plan.cut(&body),
+            true,
+        );
+        let kinds: Vec<SseErrorKind> = items
+            .iter()
+            .filter_map(|i| match i {
+                bodies::SseItem::Error(e) => Some(e.kind),
+                bodies::SseItem::Event { .. } => None,
+            })
+            .collect();
+        let want = if name.contains("endless") {
+            SseErrorKind::EventTooLong { limit: 1020 }
+        } else {
+            SseErrorKind::LineTooLong { limit: 64 }
+        };
+        assert!(kinds.contains(&want), "{name}: {kinds:?}");
+        bodies::sse_decoder(&data);
+        bodies::chat_stream(&data);
+        bodies::native_stream(&data);
+        bodies::responses_stream(&data);
+        // The committed corpus holds them, so the fuzzers start from them.
+        for target in [
+            "sse_decoder",
+            "chat_stream",
+            "responses_stream",
+            "native_stream",
+        ] {
+            let path = repo_root().join("fuzz/corpus").join(target).join(name);
+            let committed =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(committed, data, "{} is stale", path.display());
+        }
+    }
+}
+
+#[test]
 fn stream_outcome_sees_chunks_errors_and_the_end() {
     let body = b"data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n\
                  data: {\"choices\":[}\n\ndata: {\"error\":{\"code\":\"x\",\"message\":\"m\"}}\n\ndata: [DONE]\n\n";
@@ -195,7 +267,10 @@ fn stream_outcome_sees_chunks_errors_and_the_end() {
         dashscope_protocol::chat::ChatStreamDecoder::new(),
         dashscope_protocol::chat::ChatAccumulator::new(),
         Mode::Standard,
-        dashscope_protocol::sse::DEFAULT_MAX_LINE,
+        (
+            dashscope_protocol::sse::DEFAULT_MAX_LINE,
+            dashscope_protocol::sse::DEFAULT_MAX_EVENT,
+        ),
         &[&body[..]],
         true,
         |_| {},
@@ -401,6 +476,9 @@ fn header() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..6),
     )
         .prop_map(|(flags, limit, lens)| {
+            // Expanded bodies (up to 128 KiB) are too slow for a CI-sized run of debug builds:
+            // `expand_seeds_reach_the_limits` covers them.
+            let flags = flags & !bodies::FLAG_EXPAND;
             let mut h = vec![flags, limit, u8::try_from(lens.len()).expect("short")];
             h.extend(lens);
             h
@@ -506,11 +584,54 @@ fn json_input() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// A header asking for the expander and small limits, then a program of up to 12 operations
+/// whose sizes stay under a few KB.
+fn expander_input() -> impl Strategy<Value = Vec<u8>> {
+    let op = (
+        0u8..8,
+        0u8..64,
+        any::<u8>(),
+        prop::collection::vec(any::<u8>(), 0..8),
+    )
+        .prop_map(|(op, size, fill, bytes)| {
+            let mut out = vec![op, size, 0];
+            match op {
+                0 => out = vec![0],
+                2 | 4 | 7 => out.push(fill),
+                5 => out = vec![5],
+                6 => out = vec![6, fill],
+                _ => {}
+            }
+            if matches!(op, 0 | 1 | 3) {
+                out.push(u8::try_from(bytes.len()).expect("short"));
+                out.extend(bytes);
+            }
+            out
+        });
+    (
+        any::<u8>(),
+        any::<u8>(),
+        prop::collection::vec(any::<u8>(), 0..4),
+        prop::collection::vec(op, 0..12),
+    )
+        .prop_map(|(flags, limit, lens, ops)| {
+            let flags = (flags | bodies::FLAG_EXPAND) & !bodies::FLAG_CUMULATIVE;
+            let mut data = vec![flags, limit, u8::try_from(lens.len()).expect("short")];
+            data.extend(lens);
+            data.extend(ops.concat());
+            data
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
 
     #[test]
     fn prop_sse_decoder_random_bytes(data in prop::collection::vec(any::<u8>(), 0..256)) {
+        let mut data = data;
+        if let Some(flags) = data.first_mut() {
+            *flags &= !bodies::FLAG_EXPAND;
+        }
         bodies::sse_decoder(&data);
     }
 
@@ -543,5 +664,19 @@ proptest! {
     #[test]
     fn prop_responses_json(data in json_input()) {
         bodies::responses_json(&data);
+    }
+}
+
+proptest! {
+    // Each case decodes up to a few KB some 40 times: fewer cases keep this a CI-sized run.
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Expanded bodies kept small enough for CI: long lines, many data lines, comments and
+    /// fragments against small line and event limits.
+    #[test]
+    fn prop_stream_targets_expanded(data in expander_input()) {
+        bodies::sse_decoder(&data);
+        bodies::chat_stream(&data);
+        bodies::native_stream(&data);
     }
 }

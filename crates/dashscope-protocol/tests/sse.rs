@@ -2,7 +2,7 @@
 //! round trips.
 
 use dashscope_protocol::sse::{
-    DEFAULT_MAX_LINE, Decoder, Encoder, Event, Mode, SseError, SseErrorKind,
+    DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, Decoder, Encoder, Event, Mode, SseError, SseErrorKind,
 };
 use proptest::prelude::*;
 
@@ -576,10 +576,104 @@ fn over_long_line_is_never_buffered() {
 }
 
 #[test]
+fn event_too_long_drops_the_whole_event_then_recovers() {
+    let limit = 10;
+    let too_long = |index| {
+        Item::Err(SseError {
+            index,
+            kind: SseErrorKind::EventTooLong { limit },
+        })
+    };
+    // 6 + 1 + 4 bytes joined: over by one. The rest of the event ("more", its id, its status)
+    // goes with it; the next event gets the index.
+    let stream =
+        b"data:ok\n\nid:1\n:HTTP_STATUS/500\ndata:123456\ndata:7890\ndata:more\n\ndata:next\n\n";
+    let want = vec![Item::Ev(ev(0, "ok")), too_long(1), Item::Ev(ev(1, "next"))];
+    let d = || Decoder::new().with_max_event(limit);
+    assert_eq!(decode_with(d(), &[stream]), want);
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(decode_with(d(), &bytes), want);
+    assert_eq!(
+        want[1].line(),
+        "error: SSE event #1: an event's data is longer than 10 bytes"
+    );
+    // Exactly the limit is fine, one line or several; one line over it is not.
+    assert_eq!(
+        events(decode_with(
+            d(),
+            &[b"data:12345\ndata:6789\n\ndata:0123456789\n\n"]
+        )),
+        [ev(0, "12345\n6789"), ev(1, "0123456789")]
+    );
+    assert_eq!(
+        decode_with(d(), &[b"data:0123456789a\n\ndata:x"]),
+        [too_long(0), Item::Ev(ev(0, "x"))]
+    );
+    // An event cut by the end of the stream is dropped the same way.
+    assert_eq!(
+        decode_with(d(), &[b"data:0123456789\ndata:x"]),
+        [too_long(0)]
+    );
+}
+
+#[test]
+fn event_too_long_in_data_line_mode_drops_the_line_and_its_fields() {
+    let got = decode_with(
+        Decoder::with_mode(Mode::DataLineIsEvent).with_max_event(4),
+        &[b"id:1\nevent:e\n:HTTP_STATUS/500\ndata:12345\ndata:1234\n"],
+    );
+    assert_eq!(
+        got,
+        [
+            Item::Err(SseError {
+                index: 0,
+                kind: SseErrorKind::EventTooLong { limit: 4 }
+            }),
+            Item::Ev(ev(0, "1234")),
+        ]
+    );
+}
+
+/// A stream of data lines that never ends its event (the attack of issue #12): one error, and
+/// the decoder keeps nothing of the event past the limit however long it runs.
+#[test]
+fn an_endless_event_is_refused_once() {
+    for mode in [Mode::Standard, Mode::DataLineIsEvent] {
+        let mut d = Decoder::with_mode(mode)
+            .with_max_line(1024)
+            .with_max_event(4096);
+        d.feed(b"data:first\n\n");
+        assert_eq!(d.next_event().map(|e| e.map(|e| e.index)), Some(Ok(0)));
+        let line = [&b"data:"[..], &[b'x'; 1000], b"\n"].concat();
+        let mut errors = 0;
+        for _ in 0..10_000 {
+            d.feed(&line);
+            while let Some(item) = d.next_event() {
+                match item {
+                    Err(SseError {
+                        index: 1,
+                        kind: SseErrorKind::EventTooLong { limit: 4096 },
+                    }) => errors += 1,
+                    Ok(e) if mode == Mode::DataLineIsEvent => assert_eq!(e.data.len(), 1000),
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert!(d.buffered() <= 1024 + line.len(), "{}", d.buffered());
+        }
+        match mode {
+            Mode::Standard => assert_eq!(errors, 1),
+            Mode::DataLineIsEvent => assert_eq!(errors, 0),
+        }
+    }
+}
+
+#[test]
 fn default_limit_and_mode() {
     let d = Decoder::default();
     assert_eq!(d.max_line(), DEFAULT_MAX_LINE);
     assert_eq!(DEFAULT_MAX_LINE, 16 * 1024 * 1024);
+    assert_eq!(d.max_event(), DEFAULT_MAX_EVENT);
+    assert_eq!(DEFAULT_MAX_EVENT, 16 * 1024 * 1024);
     assert_eq!(d.mode(), Mode::Standard);
     assert_eq!(
         Decoder::with_mode(Mode::DataLineIsEvent).mode(),
@@ -1060,6 +1154,29 @@ fn model(mode: Mode, bytes: &[u8]) -> Vec<Ev> {
     out
 }
 
+/// The model with an event limit: an event whose data is longer than `limit` becomes one
+/// `EventTooLong` error, and the events after it take its index.
+fn model_bounded(mode: Mode, bytes: &[u8], limit: usize) -> Vec<Item> {
+    let mut index = 0;
+    model(mode, bytes)
+        .into_iter()
+        .map(|e| {
+            if e.data.len() > limit {
+                Item::Err(SseError {
+                    index,
+                    kind: SseErrorKind::EventTooLong { limit },
+                })
+            } else {
+                index += 1;
+                Item::Ev(Ev {
+                    index: index - 1,
+                    ..e
+                })
+            }
+        })
+        .collect()
+}
+
 /// Bytes biased towards what matters to the decoder, with any byte possible.
 fn nasty_bytes() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(
@@ -1102,6 +1219,24 @@ proptest! {
         prop_assert_eq!(&bytewise(mode, &bytes), &reference);
     }
 
+    /// With an event limit, every event longer than the limit is one error and the others are
+    /// those of the plain model, however the bytes are split; no event exceeds the limit.
+    #[test]
+    fn event_limit_matches_the_model(
+        (_lines, bytes) in stream(),
+        mode in mode(),
+        limit in 0usize..40,
+        points in proptest::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let dec = || Decoder::with_mode(mode).with_max_event(limit);
+        let want = model_bounded(mode, &bytes, limit);
+        prop_assert_eq!(&decode_with(dec(), &[&bytes]), &want);
+        let chunks = split_at_points(&bytes, &points);
+        prop_assert_eq!(&decode_with(dec(), &chunks), &want);
+        let single: Vec<&[u8]> = bytes.chunks(1).collect();
+        prop_assert_eq!(&decode_with(dec(), &single), &want);
+    }
+
     /// Arbitrary bytes with arbitrary splits never panic, always terminate (the helpers bound
     /// the number of items), and still give the same items however they are split, errors
     /// included.
@@ -1110,10 +1245,16 @@ proptest! {
         bytes in nasty_bytes(),
         mode in mode(),
         max_line in prop_oneof![Just(4usize), Just(16), Just(DEFAULT_MAX_LINE)],
+        max_event in prop_oneof![Just(0usize), Just(8), Just(24), Just(DEFAULT_MAX_EVENT)],
         points in proptest::collection::vec(any::<usize>(), 0..16),
     ) {
-        let dec = || Decoder::with_mode(mode).with_max_line(max_line);
+        let dec = || Decoder::with_mode(mode).with_max_line(max_line).with_max_event(max_event);
         let reference = decode_with(dec(), &[&bytes]);
+        for item in &reference {
+            if let Item::Ev(e) = item {
+                prop_assert!(e.data.len() <= max_event, "{} > {max_event}", e.data.len());
+            }
+        }
         let chunks = split_at_points(&bytes, &points);
         prop_assert_eq!(&decode_with(dec(), &chunks), &reference);
         let single: Vec<&[u8]> = bytes.chunks(1).collect();

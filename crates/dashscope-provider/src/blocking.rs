@@ -23,22 +23,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use dashscope_protocol::chat::{ChatCompletion, ChatRequest};
 use dashscope_protocol::native::{GenerationRequest, GenerationResponse};
 use dashscope_protocol::responses::{Response, ResponseRequest};
 use dashscope_transport::{
-    BlockingBody, BlockingTransport, Phase, SharedBlockingTransport, TransportError,
+    BlockingBody, BlockingTransport, Phase, SharedBlockingTransport, TransportError, with_deadline,
 };
 use http::HeaderMap;
 use tracing::Span;
 
 use crate::config::Config;
-use crate::core::classify::stream_body_failure;
-use crate::core::{
-    Call, Failure, Next, Outcome, Step, StreamCore, StreamHead, body_limit, classify_unary, ops,
-    record_head, stream_head,
-};
+use crate::core::{Call, Failure, Next, Outcome, Step, StreamCore, StreamHead, ops};
 use crate::dialect::{ChatDialect, Decodable, Dialect, NativeDialect, ResponsesDialect};
 use crate::endpoint::{NativeEndpoint, ResponsesPath};
 use crate::error::Error;
@@ -115,7 +110,10 @@ impl Client<SharedBlockingTransport> {
 }
 
 impl<T: BlockingTransport> Client<T> {
-    /// A client over `transport`.
+    /// A client over `transport`. The transport owns the connect and read timeouts; the
+    /// client gives each attempt the configuration's total timeout as the thread's deadline
+    /// ([`dashscope_transport::with_deadline`]), which the transport must honour (the default
+    /// one does).
     pub fn with_transport(config: Config, transport: T) -> Self {
         Client {
             inner: Arc::new(Inner { config, transport }),
@@ -177,13 +175,16 @@ impl<T: BlockingTransport> Client<T> {
         }
     }
 
+    /// One attempt, its head and whole body within the total timeout (the transport keeps
+    /// the thread's deadline: see [`dashscope_transport::with_deadline`]).
     fn attempt_unary<O: Decodable>(&self, call: &Call) -> Outcome<Reply<O>> {
-        let deadline = call.total_timeout().map(|t| Instant::now() + t);
-        let response = self.inner.transport.send(call.request())?;
-        let (parts, body) = response.into_parts();
-        record_head(parts.status, &parts.headers);
-        let bytes = collect(body, body_limit(parts.status), deadline);
-        classify_unary(parts.status, parts.headers, bytes)
+        with_deadline(call.deadline(), || {
+            let response = self.inner.transport.send(call.request())?;
+            let (parts, body) = response.into_parts();
+            let head = call.receive(parts);
+            let bytes = body.bytes(head.body_limit());
+            head.unary(bytes)
+        })
     }
 
     fn stream<D: Dialect>(&self, call: Call, acc: D::Accumulator) -> Result<EventStream<D>, Error> {
@@ -205,66 +206,44 @@ impl<T: BlockingTransport> Client<T> {
         })
     }
 
+    /// One attempt, its head and first chunk within the total timeout (the transport keeps
+    /// the thread's deadline: see [`dashscope_transport::with_deadline`]).
     fn attempt_stream<D: Dialect>(
         &self,
         call: &Call,
         acc: D::Accumulator,
     ) -> Outcome<EventStream<D>> {
-        let response = self.inner.transport.send(call.request())?;
-        let (parts, body) = response.into_parts();
-        record_head(parts.status, &parts.headers);
-        if stream_head(parts.status, &parts.headers) == StreamHead::Buffer {
-            let bytes = collect(body, body_limit(parts.status), None);
-            return Err(stream_body_failure(parts.status, parts.headers, bytes));
-        }
-        let core = StreamCore::<D>::new(
-            parts.status.as_u16(),
-            &parts.headers,
-            acc,
-            call.secret().clone(),
-        );
-        let mut stream = EventStream {
-            core,
-            body: Some(body),
-            pending: None,
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            span: Span::none(),
-        };
-        // Until the first chunk the request may be retried, and an error framed as the first
-        // event is an `Error::Api`.
-        match stream.next_item() {
-            Some(Ok(chunk)) => stream.pending = Some(chunk),
-            Some(Err(e)) => return Err(Failure::from(e)),
-            None => {}
-        }
-        Ok(stream)
+        let deadline = call.deadline();
+        with_deadline(deadline, || {
+            let response = self.inner.transport.send(call.request())?;
+            let (parts, body) = response.into_parts();
+            let head = call.receive(parts);
+            if head.stream_kind() == StreamHead::Buffer {
+                let bytes = body.bytes(head.body_limit());
+                return Err(head.failure(bytes));
+            }
+            let mut stream = EventStream {
+                core: head.stream::<D>(acc),
+                body: Some(body),
+                pending: None,
+                status: head.status.as_u16(),
+                headers: head.headers,
+                span: Span::none(),
+            };
+            // Until the first chunk the request may be retried, and an error framed as the
+            // first event is an `Error::Api`. Comments and keep-alives do not count: the total
+            // timeout bounds the wait, and is reported as the async client does.
+            match stream.next_item() {
+                Some(Ok(chunk)) => stream.pending = Some(chunk),
+                Some(Err(e)) if e.is_timeout() && deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Err(Failure::from(TransportError::timeout(Phase::Body)));
+                }
+                Some(Err(e)) => return Err(Failure::from(e)),
+                None => {}
+            }
+            Ok(stream)
+        })
     }
-}
-
-/// Collects a body under `limit`, giving up at `deadline`.
-fn collect(
-    body: BlockingBody,
-    limit: usize,
-    deadline: Option<Instant>,
-) -> Result<Bytes, TransportError> {
-    let Some(deadline) = deadline else {
-        return body.bytes(limit);
-    };
-    let mut buf = Vec::new();
-    for chunk in body {
-        let chunk = chunk?;
-        if buf.len() + chunk.len() > limit {
-            return Err(TransportError::body_too_large(
-                u64::try_from(limit).unwrap_or(u64::MAX),
-            ));
-        }
-        buf.extend_from_slice(&chunk);
-        if Instant::now() > deadline {
-            return Err(TransportError::timeout(Phase::Body));
-        }
-    }
-    Ok(Bytes::from(buf))
 }
 
 /// Chat Completions: `client.chat()`.

@@ -2,7 +2,9 @@
 //! Everything else (requests, classification, retries, stream decoding) is in `core`.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use dashscope_protocol::chat::{ChatCompletion, ChatRequest};
 use dashscope_protocol::native::{GenerationRequest, GenerationResponse};
@@ -11,11 +13,7 @@ use dashscope_transport::{Phase, SharedTransport, Transport, TransportError};
 use tracing::Instrument;
 
 use crate::config::Config;
-use crate::core::classify::stream_body_failure;
-use crate::core::{
-    Call, Failure, Next, Outcome, StreamCore, StreamHead, body_limit, classify_unary, ops,
-    record_head, stream_head,
-};
+use crate::core::{Call, Next, Outcome, StreamHead, ops};
 use crate::dialect::{ChatDialect, Decodable, Dialect, NativeDialect, ResponsesDialect};
 use crate::endpoint::{NativeEndpoint, ResponsesPath};
 use crate::error::Error;
@@ -114,7 +112,8 @@ impl Client<SharedTransport> {
 
 impl<T: Transport> Client<T> {
     /// A client over `transport`. The transport owns the connect and read timeouts; the
-    /// client applies the configuration's total timeout to non-stream calls.
+    /// client applies the configuration's total timeout to each attempt (see
+    /// [`Timeouts::total`](crate::Timeouts::total)).
     pub fn with_transport(config: Config, transport: T) -> Self {
         Client {
             inner: Arc::new(Inner { config, transport }),
@@ -166,14 +165,7 @@ impl<T: Transport> Client<T> {
         async {
             let mut retrier = call.retrier();
             loop {
-                let outcome = match call.total_timeout() {
-                    Some(limit) => tokio::time::timeout(limit, self.attempt_unary::<O>(&call))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(Failure::from(TransportError::timeout(Phase::Request)))
-                        }),
-                    None => self.attempt_unary::<O>(&call).await,
-                };
+                let outcome = self.attempt_unary::<O>(&call).await;
                 match retrier.decide(outcome, &span) {
                     Next::Done(result) => {
                         return result.map(|mut reply| {
@@ -189,12 +181,15 @@ impl<T: Transport> Client<T> {
         .await
     }
 
+    /// One attempt, its head and whole body within the total timeout.
     async fn attempt_unary<O: Decodable>(&self, call: &Call) -> Outcome<Reply<O>> {
-        let response = self.inner.transport.send(call.request()).await?;
+        let deadline = call.deadline();
+        let send = self.inner.transport.send(call.request());
+        let response = within(deadline, Phase::Request, send).await?;
         let (parts, body) = response.into_parts();
-        record_head(parts.status, &parts.headers);
-        let bytes = body.bytes(body_limit(parts.status)).await;
-        classify_unary(parts.status, parts.headers, bytes)
+        let head = call.receive(parts);
+        let bytes = within(deadline, Phase::Body, body.bytes(head.body_limit())).await;
+        head.unary(bytes)
     }
 
     /// Opens a stream, retrying as the policy allows until its first chunk arrives.
@@ -219,29 +214,42 @@ impl<T: Transport> Client<T> {
         opened.map(|s| s.with_span(span))
     }
 
+    /// One attempt, its head and first chunk within the total timeout.
     async fn attempt_stream<D: Dialect>(
         &self,
         call: &Call,
         acc: D::Accumulator,
     ) -> Outcome<EventStream<D>> {
-        let response = self.inner.transport.send(call.request()).await?;
+        let deadline = call.deadline();
+        let send = self.inner.transport.send(call.request());
+        let response = within(deadline, Phase::Request, send).await?;
         let (parts, body) = response.into_parts();
-        record_head(parts.status, &parts.headers);
-        if stream_head(parts.status, &parts.headers) == StreamHead::Buffer {
-            let bytes = body.bytes(body_limit(parts.status)).await;
-            return Err(stream_body_failure(parts.status, parts.headers, bytes));
+        let head = call.receive(parts);
+        if head.stream_kind() == StreamHead::Buffer {
+            let bytes = within(deadline, Phase::Body, body.bytes(head.body_limit())).await;
+            return Err(head.failure(bytes));
         }
-        let core = StreamCore::<D>::new(
-            parts.status.as_u16(),
-            &parts.headers,
-            acc,
-            call.secret().clone(),
-        );
-        let mut stream = EventStream::new(core, body, parts.status.as_u16(), parts.headers);
+        let core = head.stream::<D>(acc);
+        let mut stream = EventStream::new(core, body, head.status.as_u16(), head.headers);
         // Wait for the first chunk: until then the request may still be retried, and an error
         // the service frames as the stream's first event is reported as the `Error::Api` it is.
-        stream.peek().await.map_err(Failure::from)?;
+        // Comments and keep-alives do not count: the total timeout bounds the wait.
+        within(deadline, Phase::Body, stream.peek()).await?;
         Ok(stream)
+    }
+}
+
+/// `fut`'s output, or a timeout in `phase` when `deadline` comes first.
+async fn within<T, E: From<TransportError>>(
+    deadline: Option<Instant>,
+    phase: Phase,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at.into(), fut)
+            .await
+            .unwrap_or_else(|_| Err(E::from(TransportError::timeout(phase)))),
+        None => fut.await,
     }
 }
 

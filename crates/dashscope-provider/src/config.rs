@@ -156,15 +156,22 @@ impl Region {
     }
 }
 
-/// Timeouts applied to every request.
+/// Timeouts applied to every request, by the async and the blocking client alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Establishing the connection.
+    /// Establishing the connection (DNS, TCP, TLS).
     pub connect: Duration,
-    /// The longest wait for the response head or for the next body chunk.
+    /// The longest wait without progress: for the response head, then for each body chunk
+    /// (the timer restarts on every chunk, so a stream that keeps talking never trips it).
     pub idle: Duration,
-    /// A deadline for a whole non-stream request (head and body), if any. Streams are bounded by
-    /// [`Timeouts::idle`] only, since a long answer may take many minutes.
+    /// A deadline for each attempt, if any, from the moment it starts: a non-stream call must
+    /// have its response head and whole body by then, a stream its head and first chunk
+    /// (`create_stream` resolves then; comments, keep-alives and empty events before it do
+    /// not count). Past it the attempt fails with a timeout [`Error::Transport`] and is not
+    /// retried. A stream that has started is bounded by [`Timeouts::idle`] only, since a long
+    /// answer may take many minutes.
+    ///
+    /// [`Error::Transport`]: crate::Error::Transport
     pub total: Option<Duration>,
 }
 
@@ -180,22 +187,34 @@ impl Default for Timeouts {
 }
 
 /// Why a configuration could not be built.
+///
+/// No variant holds a credential: not the key, and not the user information, query or fragment
+/// of a base URL.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// No API key was given and the environment has none.
     #[error("no API key: pass one to the builder or set the {API_KEY_ENV} environment variable")]
     MissingApiKey,
-    /// The API key is empty or cannot be sent in a header.
-    #[error("the API key is empty or contains characters not allowed in an HTTP header")]
+    /// The API key is empty or holds a character other than visible ASCII (a space, a control
+    /// character, anything non-ASCII), which no real key does and an HTTP header cannot carry.
+    #[error("the API key is empty or holds characters other than visible ASCII")]
     InvalidApiKey,
-    /// The base URL is not an absolute http(s) URL.
+    /// The base URL is not an absolute http(s) URL of a host (and optional path prefix).
     #[error("invalid base URL {url:?}: {reason}")]
     InvalidBaseUrl {
-        /// The URL given.
+        /// The URL given, without its user information, query and fragment (shown as `***`).
         url: String,
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The workspace ([`WORKSPACE_ENV`], [`ConfigBuilder::workspace`]) is not one DNS label, so
+    /// it cannot name the workspace host `{workspace}.{region}.maas.aliyuncs.com`.
+    #[error(
+        "invalid workspace ({WORKSPACE_ENV} or ConfigBuilder::workspace): a workspace id is one \
+         DNS label, 1 to 63 ASCII letters, digits and '-', not starting or ending with '-'"
+    )]
+    InvalidWorkspace,
     /// The region has no shared host and no workspace was given.
     #[error("region {region} has no shared host: set a workspace (DASHSCOPE_WORKSPACE)")]
     RegionNeedsWorkspace {
@@ -456,7 +475,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Sets (or clears) the total deadline of a non-stream request.
+    /// Sets (or clears) the deadline of each attempt: a non-stream call's head and whole body, a
+    /// stream's head and first chunk (see [`Timeouts::total`]).
     pub fn total_timeout(mut self, d: Option<Duration>) -> Self {
         self.timeouts.total = d;
         self
@@ -483,10 +503,12 @@ impl ConfigBuilder {
     /// [`ConfigError::InvalidHeader`] for values that cannot be used.
     pub fn build(self) -> Result<Config, ConfigError> {
         let api_key = self.api_key.ok_or(ConfigError::MissingApiKey)?;
-        if api_key.expose().is_empty()
-            || HeaderValue::from_str(&format!("Bearer {}", api_key.expose())).is_err()
-        {
+        let key = api_key.expose();
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ConfigError::InvalidApiKey);
+        }
+        if let Some(ws) = &self.workspace_host {
+            check_workspace(ws)?;
         }
         let region = self.region.unwrap_or_default();
         let base_url = match (self.base_url, self.workspace_host) {
@@ -533,12 +555,54 @@ impl ConfigBuilder {
     }
 }
 
-/// Drops a trailing `/`, `/compatible-mode/v1` or `/api/v1`, and checks the scheme.
+/// Checks that `ws` is one DNS label: it becomes part of the host the key is sent to.
+fn check_workspace(ws: &str) -> Result<(), ConfigError> {
+    let label = (1..=63).contains(&ws.len())
+        && ws.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !ws.starts_with('-')
+        && !ws.ends_with('-');
+    if label {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidWorkspace)
+    }
+}
+
+/// `url` as an error shows it: its user information, query and fragment (which may hold
+/// credentials) replaced by `***`.
+fn shown_url(url: &str) -> String {
+    let url = url.trim();
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let (scheme, rest) = match url[..end].split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), &url[..end]),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_owned(),
+    };
+    let mut shown = format!("{scheme}{host}{path}");
+    if end < url.len() {
+        shown.push_str(&url[end..end + 1]);
+        shown.push_str("***");
+    }
+    shown
+}
+
+/// Drops a trailing `/`, `/compatible-mode/v1` or `/api/v1`, and checks the scheme, the host,
+/// and that nothing follows the path.
 fn normalize_base_url(url: &str) -> Result<String, ConfigError> {
     let invalid = |reason| ConfigError::InvalidBaseUrl {
-        url: url.to_owned(),
+        url: shown_url(url),
         reason,
     };
+    if url.contains(['?', '#']) {
+        return Err(invalid(
+            "a query or fragment would end up in front of every request path; give the scheme, \
+             host, port and path prefix only",
+        ));
+    }
     let mut u = url.trim().trim_end_matches('/');
     for suffix in ["/compatible-mode/v1", "/api/v1"] {
         if let Some(rest) = u.strip_suffix(suffix) {
@@ -689,6 +753,93 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn values_that_would_move_the_key_are_refused() {
+        let with_ws = |ws: &str| Config::builder().api_key("sk-1").workspace(ws).build();
+        for ws in [
+            "127.0.0.1:8089/",
+            "x@host/",
+            "ws?",
+            "ws#",
+            "..",
+            "a b",
+            "ws.evil.example",
+            "-ws",
+            "ws-",
+            "",
+            "工作区",
+            &"w".repeat(64),
+        ] {
+            assert_eq!(
+                with_ws(ws).unwrap_err(),
+                ConfigError::InvalidWorkspace,
+                "{ws:?}"
+            );
+            if !ws.is_empty() {
+                let from_env = ConfigBuilder::from_env_with(env(&[
+                    (API_KEY_ENV, "sk-1"),
+                    (WORKSPACE_ENV, ws),
+                ]))
+                .unwrap()
+                .build();
+                assert_eq!(
+                    from_env.unwrap_err(),
+                    ConfigError::InvalidWorkspace,
+                    "{ws:?}"
+                );
+            }
+        }
+        let e = ConfigError::InvalidWorkspace.to_string();
+        assert!(e.contains(WORKSPACE_ENV), "{e}");
+        for ws in ["ws-abc", "llm-3a9f2c7d", "W1"] {
+            assert!(
+                with_ws(ws)
+                    .unwrap()
+                    .base_url()
+                    .ends_with(".cn-beijing.maas.aliyuncs.com"),
+                "{ws}"
+            );
+        }
+
+        // Base URLs: credentials, queries and fragments are refused, and never shown.
+        for (url, shown) in [
+            (
+                "http://user:hunter2@127.0.0.1:8089",
+                "http://***@127.0.0.1:8089",
+            ),
+            ("https://hunter2@h.example/v1", "https://***@h.example/v1"),
+            (
+                "http://127.0.0.1:8089/?key=hunter2",
+                "http://127.0.0.1:8089/?***",
+            ),
+            ("http://127.0.0.1:8089#hunter2", "http://127.0.0.1:8089#***"),
+            ("http://127.0.0.1:8089/p?", "http://127.0.0.1:8089/p?***"),
+            ("user:hunter2@h.example", "***@h.example"),
+        ] {
+            let e = Config::builder()
+                .api_key("sk-1")
+                .base_url(url)
+                .build()
+                .unwrap_err();
+            let ConfigError::InvalidBaseUrl { url: got, .. } = &e else {
+                panic!("{url}: {e:?}")
+            };
+            assert_eq!(got, shown);
+            let text = format!("{e} {e:?}");
+            assert!(
+                !text.contains("hunter2") && !text.contains("user"),
+                "{text}"
+            );
+        }
+
+        // Keys an HTTP header cannot carry as they are.
+        for key in ["sk-é", "sk-a b", "sk-\t1", "sk-1\n", "\u{7f}"] {
+            let e = Config::builder().api_key(key).build().unwrap_err();
+            assert_eq!(e, ConfigError::InvalidApiKey, "{key:?}");
+            assert!(!format!("{e} {e:?}").contains(key));
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! | [`Error::Decode`] | a 2xx body that did not parse | never |
 //! | [`Error::Stream`] | a stream broke after it started; carries what arrived | never |
 //!
-//! No variant ever holds the API key or the request's headers.
+//! No variant ever holds the API key or the request's headers, and what the service sent back
+//! (headers, bodies, events, partial answers) is scrubbed of the key before any error is built
+//! from it.
 
 use std::fmt;
 use std::time::Duration;
@@ -36,7 +38,8 @@ pub enum Error {
         source: Option<BoxError>,
     },
     /// No response arrived: the connection failed, a timeout fired, or the connection broke
-    /// before the response head (or, for a non-stream call, before the whole body) arrived.
+    /// before the response head arrived (or, for a non-stream call, before the whole body;
+    /// for a stream, before its first chunk).
     #[error(transparent)]
     Transport(TransportError),
     /// The service reported an error: an HTTP error status, an error body under HTTP 200, or an
@@ -118,7 +121,9 @@ pub struct StreamDetails {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StreamErrorKind {
-    /// The bytes were not valid server-sent events (a line not UTF-8, or too long).
+    /// The bytes were not valid server-sent events (a line not UTF-8, a line longer than 16 MiB,
+    /// an event whose data grew past 16 MiB: the SSE decoder's limits, which bound the memory a
+    /// stream can take).
     Framing,
     /// An event's data did not parse as the dialect's chunk.
     Decode,
@@ -186,40 +191,6 @@ impl fmt::Display for StreamDisplay<'_> {
     }
 }
 
-/// What replaces a secret in text the service sent back.
-pub(crate) const REDACTED: &str = "[REDACTED]";
-
-fn scrub(s: &mut String, secret: &str) {
-    if s.contains(secret) {
-        *s = s.replace(secret, REDACTED);
-    }
-}
-
-fn scrub_opt(s: &mut Option<String>, secret: &str) {
-    if let Some(s) = s {
-        scrub(s, secret);
-    }
-}
-
-/// Scrubs every text field of the service's error (a gateway may echo the key into any of them).
-fn scrub_api(api: &mut ApiError, secret: &str) {
-    scrub(&mut api.message, secret);
-    scrub_opt(&mut api.code, secret);
-    scrub_opt(&mut api.kind, secret);
-    scrub_opt(&mut api.param, secret);
-    scrub_opt(&mut api.request_id, secret);
-    scrub_json(&mut api.body, secret);
-}
-
-fn scrub_json(v: &mut serde_json::Value, secret: &str) {
-    match v {
-        serde_json::Value::String(s) => scrub(s, secret),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| scrub_json(i, secret)),
-        serde_json::Value::Object(map) => map.values_mut().for_each(|i| scrub_json(i, secret)),
-        _ => {}
-    }
-}
-
 /// A plain message used as an error cause.
 #[derive(Debug)]
 pub(crate) struct Message(pub(crate) String);
@@ -272,49 +243,6 @@ impl Error {
                 retry_after,
             }),
         }
-    }
-
-    /// Replaces every occurrence of `secret` in the text the service sent back (an error's
-    /// message, code, type, param and request id, an error body, a body excerpt): a proxy or
-    /// gateway that echoes the `Authorization` header must not put the key into an error.
-    pub(crate) fn redact(mut self, secret: &str) -> Self {
-        if secret.is_empty() {
-            return self;
-        }
-        match &mut self {
-            Error::Api {
-                code,
-                message,
-                request_id,
-                kind,
-                details,
-                ..
-            } => {
-                scrub(message, secret);
-                scrub_opt(code, secret);
-                scrub_opt(request_id, secret);
-                scrub_opt(kind, secret);
-                scrub_opt(&mut details.param, secret);
-                scrub_opt(&mut details.raw_body, secret);
-                scrub_json(&mut details.body, secret);
-            }
-            Error::Decode {
-                excerpt,
-                request_id,
-                ..
-            } => {
-                scrub(excerpt, secret);
-                scrub_opt(request_id, secret);
-            }
-            Error::Stream { details, .. } => {
-                scrub_opt(&mut details.request_id, secret);
-                if let Some(api) = &mut details.api {
-                    scrub_api(api, secret);
-                }
-            }
-            Error::InvalidRequest { .. } | Error::Transport(_) => {}
-        }
-        self
     }
 
     /// The HTTP status: of an error response, of an undecodable body, or of the stream (an
@@ -469,50 +397,6 @@ mod tests {
         );
         assert!(!quota.is_retryable());
         assert_eq!(quota.to_string(), "HTTP 429 Throttling.AllocationQuota");
-    }
-
-    #[test]
-    fn echoed_secrets_are_redacted() {
-        let api = ApiError {
-            status: Some(401),
-            code: Some("invalid_api_key".into()),
-            message: "Incorrect API key provided: sk-abc123".into(),
-            kind: None,
-            param: None,
-            request_id: None,
-            body: serde_json::json!({"error": {"message": "key sk-abc123", "list": ["sk-abc123"]}}),
-        };
-        let e = Error::from_api(api, 401, None, None).redact("sk-abc123");
-        let shown = format!("{e} {e:?}");
-        assert!(!shown.contains("sk-abc123"), "{shown}");
-        assert!(shown.contains("[REDACTED]"));
-        assert_eq!(e.message(), Some("Incorrect API key provided: [REDACTED]"));
-
-        // Every field the service fills can carry an echo.
-        let echo = ApiError {
-            status: Some(401),
-            code: Some("bad sk-abc123".into()),
-            message: "sk-abc123".into(),
-            kind: Some("sk-abc123".into()),
-            param: Some("sk-abc123".into()),
-            request_id: Some("sk-abc123".into()),
-            body: serde_json::json!({"code": "sk-abc123"}),
-        };
-        let e = Error::from_api(echo.clone(), 401, None, None).redact("sk-abc123");
-        assert!(!format!("{e} {e:?}").contains("sk-abc123"), "{e:?}");
-        let e = Error::Stream {
-            kind: StreamErrorKind::ErrorEvent,
-            partial: Box::new(PartialResponse::Chat(Default::default())),
-            details: Box::new(StreamDetails {
-                http_status: 200,
-                request_id: Some("sk-abc123".into()),
-                api: Some(echo),
-                chunks: 1,
-            }),
-            source: None,
-        }
-        .redact("sk-abc123");
-        assert!(!format!("{e} {e:?}").contains("sk-abc123"), "{e:?}");
     }
 
     #[test]

@@ -5,10 +5,13 @@
 //! and record mode refuses to write a cassette that still holds the key.
 //!
 //! The mock servers answer with recorded fixtures and with runtime cassettes that echo the key
-//! back in every body field a misbehaving gateway might put it in (error code, message, param,
-//! type, request id, an HTML error page, a malformed event; and, in record mode, a response
-//! header and the answer text). Response *headers* echoing the key into the client are out of
-//! scope: a request id taken from `x-request-id` is shown as received.
+//! back in every field a misbehaving gateway might put it in (the `x-request-id` header, error
+//! code, message, param, type, request id, an HTML error page, a malformed event, an answer's
+//! text that ends up in a partial answer; and, in record mode, a response header and the answer
+//! text).
+//!
+//! The blocking client's HTTP library logs through the `log` crate: a `log` logger at TRACE
+//! captures it too, and its wire dump of an honest exchange shows the key in no encoding.
 
 #![cfg(all(feature = "reqwest", feature = "blocking"))]
 
@@ -79,9 +82,55 @@ impl Capture {
 
 static CAPTURE: OnceLock<Capture> = OnceLock::new();
 
-/// The process-wide subscriber (every thread: clients, runtimes, mock servers). Every test calls
-/// it first, so whatever any test logs is captured.
+/// Every `log` record of this process (the blocking client's HTTP library logs through `log`),
+/// with the name of the thread that logged it.
+struct LogCapture(Mutex<Vec<(String, String)>>);
+
+impl log::Log for LogCapture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let thread = std::thread::current().name().unwrap_or("").to_owned();
+        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((thread, line));
+    }
+
+    fn flush(&self) {}
+}
+
+impl LogCapture {
+    /// The lines logged on the thread `name`.
+    fn lines_of(&self, name: &str) -> Vec<String> {
+        let lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        lines
+            .iter()
+            .filter(|(thread, _)| thread == name)
+            .map(|(_, line)| line.clone())
+            .collect()
+    }
+}
+
+static LOG_CAPTURE: OnceLock<&'static LogCapture> = OnceLock::new();
+
+/// The process-wide `log` logger, at TRACE.
+fn log_capture() -> &'static LogCapture {
+    LOG_CAPTURE.get_or_init(|| {
+        let capture: &'static LogCapture = Box::leak(Box::new(LogCapture(Mutex::new(Vec::new()))));
+        log::set_logger(capture).expect("the only `log` logger of this test binary");
+        log::set_max_level(log::LevelFilter::Trace);
+        capture
+    })
+}
+
+/// The process-wide subscriber (every thread: clients, runtimes, mock servers) and `log`
+/// logger. Every test calls it first, so whatever any test logs is captured.
 fn capture() -> &'static Capture {
+    log_capture();
     CAPTURE.get_or_init(|| {
         let capture = Capture::default();
         let subscriber = tracing_subscriber::fmt()
@@ -140,7 +189,9 @@ fn chat_chunk(content: &str) -> String {
 /// Cassettes that answer with the key echoed back in every field a gateway might put it in.
 fn add_echo_cassettes(server: &MockServer) {
     let json = ("content-type", "application/json");
-    let echo_id = ("x-request-id", "r-echo");
+    // A gateway that echoes the key into the request id: every error falls back on it.
+    let echo_rid = format!("r-{KEY}");
+    let echo_id = ("x-request-id", echo_rid.as_str());
     let chat = |model: &str, stream: bool, r: RecordedResponse| {
         let body = if stream {
             json!({"model": model, "stream": true})
@@ -206,7 +257,7 @@ fn add_echo_cassettes(server: &MockServer) {
             "qwen-echo-native-first",
             true,
             sse_response(
-                "r-echo",
+                &echo_rid,
                 &[format!(
                     "id:1\nevent:error\n:HTTP_STATUS/401\ndata:{{\"code\":\"InvalidApiKey {KEY}\",\"message\":\"Invalid API-key provided: {KEY}\",\"request_id\":\"{KEY}\"}}\n\n"
                 )],
@@ -216,10 +267,12 @@ fn add_echo_cassettes(server: &MockServer) {
             "qwen-echo-chat-stream",
             true,
             sse_response(
-                "r-echo",
+                &echo_rid,
                 &[
                     chat_chunk("Hel"),
                     chat_chunk("lo"),
+                    // The answer echoes the key: the partial answer of the error holds it.
+                    chat_chunk(&format!(" {KEY}")),
                     format!(
                         "data: {{\"error\":{{\"code\":\"data_inspection_failed {KEY}\",\"param\":\"{KEY}\",\"message\":\"Output may contain {KEY}\",\"type\":\"{KEY}\"}},\"id\":\"chatcmpl-{KEY}\"}}\n\n"
                     ),
@@ -230,7 +283,7 @@ fn add_echo_cassettes(server: &MockServer) {
             "qwen-echo-native-stream",
             true,
             sse_response(
-                "r-echo",
+                &echo_rid,
                 &[
                     "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{\"output\":{\"choices\":[{\"message\":{\"content\":\"Hi\",\"role\":\"assistant\"},\"finish_reason\":\"null\"}]},\"request_id\":\"r-echo\"}\n\n".to_owned(),
                     format!(
@@ -243,7 +296,7 @@ fn add_echo_cassettes(server: &MockServer) {
             "qwen-echo-malformed",
             true,
             sse_response(
-                "r-echo",
+                &echo_rid,
                 &[
                     chat_chunk("Hel"),
                     format!(
@@ -255,7 +308,7 @@ fn add_echo_cassettes(server: &MockServer) {
         chat(
             "qwen-echo-end",
             true,
-            sse_response("r-echo", &[chat_chunk("Hel"), chat_chunk("lo")]),
+            sse_response(&echo_rid, &[chat_chunk("Hel"), chat_chunk("lo")]),
         ),
     ] {
         server.add_cassette(c);
@@ -509,6 +562,103 @@ fn trace_logs_never_show_the_key() {
     }
 }
 
+/// Standard base64 of `bytes`.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// The forms the key could take in a log line: as it is, a distinctive fragment, hex (either
+/// case), and base64 at each of the three alignments it can have inside a longer encoding
+/// (the characters that depend on its neighbours left out).
+fn key_encodings() -> Vec<String> {
+    let hex: String = KEY.bytes().map(|b| format!("{b:02x}")).collect();
+    let mut out = vec![
+        KEY.to_owned(),
+        KEY_FRAGMENT.to_owned(),
+        hex.to_uppercase(),
+        hex,
+    ];
+    for lead in 0..3 {
+        let encoded = base64(&[&b"xx"[..lead], KEY.as_bytes()].concat());
+        let start = if lead == 0 { 0 } else { 4 };
+        out.push(encoded[start..encoded.len() - 4].to_owned());
+    }
+    out
+}
+
+/// The bytes of ureq's hex wire dump in `lines` (rows of `6175 7468 …  auth…`), in order.
+fn wire_dump(lines: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in lines {
+        let Some(row) = line.split(": ").nth(1) else {
+            continue;
+        };
+        for group in row.split(' ').take(8) {
+            let group = group.trim_end_matches('-');
+            if group.is_empty() || group.len() % 2 != 0 {
+                break;
+            }
+            let Ok(bytes) = (0..group.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&group[i..i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()
+            else {
+                break;
+            };
+            out.extend(bytes);
+        }
+    }
+    out
+}
+
+/// The blocking client with a `log` logger at TRACE: its HTTP library (ureq) dumps every byte
+/// it writes and reads, yet the key shows in no encoding, against an honest server, stream and
+/// not, every dialect.
+#[test]
+fn blocking_wire_logs_never_show_the_key() {
+    capture();
+    const THREAD: &str = "blocking-wire-log";
+    bounded(THREAD, || {
+        let server = support::server();
+        assert_eq!(with_blocking::every_success(&server), 6);
+        // Errors the service reports without echoing anything.
+        let client = with_blocking::make_client(config_for(&server.uri(), None));
+        let recorded: ChatRequest = request("chat/error-401-invalid-api-key");
+        assert!(client.chat().create(recorded).is_err());
+    });
+    let lines = log_capture().lines_of(THREAD);
+    let dump = wire_dump(&lines);
+    let dumped = String::from_utf8_lossy(&dump);
+    // The capture saw ureq's wire dump of the requests, the header among them.
+    assert!(
+        dumped.contains("POST /compatible-mode/v1/chat/completions"),
+        "{dumped}"
+    );
+    assert!(dumped.contains("authorization: sealed."), "{dumped}");
+    let text = lines.join("\n");
+    for form in key_encodings() {
+        assert!(
+            !text.contains(&form),
+            "the `log` lines show the key as {form:?}"
+        );
+        assert!(
+            !dumped.contains(&form),
+            "ureq's wire dump shows the key as {form:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The mock's journal and admin API.
 
@@ -671,6 +821,9 @@ fn record_exchanges(key: &str, dir: &Path, written: usize) -> Vec<PathBuf> {
             .expect("a configuration"),
     )
     .expect("a client");
+    // The client scrubs the key out of what it receives (but not a key too short to tell
+    // from ordinary text): the echo arrives with the key replaced.
+    let echoed = if key.len() >= 8 { "[REDACTED]" } else { key };
     {
         let r = client
             .chat()
@@ -679,7 +832,11 @@ fn record_exchanges(key: &str, dir: &Path, written: usize) -> Vec<PathBuf> {
                 vec![Message::user("echo")],
             ))
             .expect("the echo answer is forwarded");
-        assert!(r.text().is_some_and(|t| t.contains(key)));
+        assert!(
+            r.text().is_some_and(|t| t.contains(echoed)),
+            "{:?}",
+            r.text()
+        );
         let s = client
             .chat()
             .create_stream(ChatRequest::new(
@@ -688,7 +845,11 @@ fn record_exchanges(key: &str, dir: &Path, written: usize) -> Vec<PathBuf> {
             ))
             .expect("the echo stream is forwarded");
         let answer = s.accumulate().expect("the echo stream completes");
-        assert!(answer.text().is_some_and(|t| t.contains(key)));
+        assert!(
+            answer.text().is_some_and(|t| t.contains(echoed)),
+            "{:?}",
+            answer.text()
+        );
     }
     let chat: ChatRequest = request("chat/stream-include-usage-twin");
     client.chat().create(chat.clone()).expect("chat");

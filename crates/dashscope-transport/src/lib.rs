@@ -29,6 +29,10 @@
 //! * **total timeout**: a deadline over the whole exchange, body included. Off by default,
 //!   because a generation stream may legitimately run for many minutes.
 //!
+//! A blocking caller can also put one deadline over any part of an exchange it chooses (the
+//! head and the first few body reads, say) with [`with_deadline`]: [`UreqTransport`] applies
+//! the calling thread's deadline to every read and write.
+//!
 //! Pooled connections are dropped after [`DEFAULT_POOL_IDLE_TIMEOUT`] unused: DashScope's
 //! gateways close idle keep-alive connections, and a request written to such a connection
 //! fails before any response.
@@ -81,6 +85,7 @@
 use std::time::Duration;
 
 mod body;
+mod deadline;
 mod error;
 mod transport;
 
@@ -93,6 +98,7 @@ mod backend_ureq;
 pub mod test_util;
 
 pub use body::{BlockingBody, ByteStream};
+pub use deadline::{current_deadline, with_deadline};
 pub use error::{BoxError, Phase, TransportError};
 pub use transport::{BlockingTransport, SharedBlockingTransport, SharedTransport, Transport};
 

@@ -41,6 +41,11 @@ pub trait Transport: Send + Sync + Debug {
 ///
 /// A blocking transport needs no async runtime; [`Iterator::next`] on the body blocks the
 /// calling thread until the next chunk arrives.
+///
+/// It also honours the calling thread's deadline ([`current_deadline`](crate::current_deadline),
+/// set with [`with_deadline`](crate::with_deadline)): `send` and body reads made while one is
+/// set fail with a timeout when it is reached, instead of waiting for their own timeouts. This
+/// is how a blocking caller bounds a whole exchange, or the wait for a stream's first event.
 pub trait BlockingTransport: Send + Sync + Debug {
     /// Sends `req` and returns when the response's status and headers have arrived.
     ///

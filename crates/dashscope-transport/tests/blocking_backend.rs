@@ -218,6 +218,72 @@ fn the_total_timeout_cuts_a_long_body() {
 }
 
 #[test]
+fn the_thread_deadline_bounds_the_wait_for_the_head() {
+    bounded_blocking(|| {
+        let server = silent();
+        // The read timeout alone would wait 20 s.
+        let t = transport_with(Some(Duration::from_secs(20)), None);
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(500);
+        let err = dashscope_transport::with_deadline(Some(deadline), || {
+            t.send(post(&server.url("/x"), "{}"))
+        })
+        .expect_err("timeout");
+        let took = start.elapsed();
+        assert!(err.is_timeout() && !err.is_body(), "{err:?}");
+        assert_eq!(err.phase(), Phase::Request);
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        assert_no_key(&err);
+    });
+}
+
+#[test]
+fn the_thread_deadline_bounds_body_reads_inside_its_scope_only() {
+    bounded_blocking(|| {
+        // A body that never ends but keeps talking (a chunk every 20 ms): only the deadline
+        // can stop it.
+        let server = trickle(Duration::from_millis(20));
+        let t = transport_with(Some(Duration::from_secs(20)), None);
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(500);
+        let err = dashscope_transport::with_deadline(Some(deadline), || {
+            let mut body = t
+                .send(post(&server.url("/x"), "{}"))
+                .expect("response")
+                .into_body();
+            loop {
+                if let Err(e) = body.next().expect("the body keeps talking") {
+                    return e;
+                }
+            }
+        });
+        assert!(err.is_timeout() && err.is_body(), "{err:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+
+        // Reads after the scope are not bounded by it: the same kind of body keeps coming.
+        let mut body = dashscope_transport::with_deadline(
+            Some(Instant::now() + Duration::from_secs(5)),
+            || t.send(post(&server.url("/x"), "{}")).expect("response"),
+        )
+        .into_body();
+        let outside = Instant::now();
+        while outside.elapsed() < Duration::from_millis(800) {
+            next_ok(&mut body);
+        }
+        // An expired deadline fails at once.
+        let err = dashscope_transport::with_deadline(Some(Instant::now()), || {
+            t.send(post(&server.url("/x"), "{}"))
+        })
+        .expect_err("expired");
+        assert!(err.is_timeout(), "{err:?}");
+    });
+}
+
+#[test]
 fn no_error_shows_the_api_key() {
     bounded_blocking(|| {
         let t = transport_with(Some(Duration::from_millis(200)), None);

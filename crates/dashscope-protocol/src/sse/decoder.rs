@@ -9,6 +9,10 @@ use super::Event;
 /// The default longest line [`Decoder`] accepts: 16 MiB.
 pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
 
+/// The default largest event [`Decoder`] accepts: 16 MiB of data (its `data:` lines' values
+/// joined with `\n`).
+pub const DEFAULT_MAX_EVENT: usize = 16 * 1024 * 1024;
+
 /// The UTF-8 byte order mark, ignored once at the start of a stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -47,6 +51,12 @@ pub enum SseErrorKind {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The event's data (its `data:` lines joined) grew past the decoder's limit (see
+    /// [`Decoder::with_max_event`]). The whole event is dropped.
+    EventTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for SseErrorKind {
@@ -67,14 +77,18 @@ impl fmt::Display for SseErrorKind {
                 "a line ends inside a UTF-8 character (truncated at offset {valid_up_to})"
             ),
             Self::LineTooLong { limit } => write!(f, "a line is longer than {limit} bytes"),
+            Self::EventTooLong { limit } => {
+                write!(f, "an event's data is longer than {limit} bytes")
+            }
         }
     }
 }
 
-/// A line the [`Decoder`] had to skip.
+/// A line (or a whole event) the [`Decoder`] had to skip.
 ///
 /// The decoder stays usable: the bad line is dropped and decoding goes on with the next one.
-/// The rest of the event the line belonged to is kept.
+/// The rest of the event the line belonged to is kept, except after
+/// [`SseErrorKind::EventTooLong`], which drops the whole event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("SSE event #{index}: {kind}")]
 pub struct SseError {
@@ -146,6 +160,14 @@ enum Step {
 /// line that is not UTF-8 or is longer than the limit yields an [`SseError`] and is skipped; the
 /// rest of the stream is unaffected.
 ///
+/// Memory is bounded by two limits, whatever the input: a line is at most
+/// [`max_line`](Self::max_line) bytes ([`DEFAULT_MAX_LINE`]) and an event's data, all its `data:`
+/// lines together, at most [`max_event`](Self::max_event) bytes ([`DEFAULT_MAX_EVENT`]). Past
+/// the event limit the decoder yields [`SseErrorKind::EventTooLong`] and drops the event: the
+/// rest of its data lines, up to the blank line that ends it, are read and not kept. So the
+/// decoder holds at most about one line limit of unconsumed input (plus the last feed), one
+/// more for a one-line event's data, and one event limit of joined data.
+///
 /// Bytes are copied once into an internal buffer and scanned with `memchr`. An event whose data
 /// is one line borrows it straight from that buffer; only multi-line data is joined in a reused
 /// scratch string, so decoding allocates nothing per line once the buffers have grown.
@@ -156,6 +178,7 @@ enum Step {
 pub struct Decoder {
     mode: Mode,
     max_line: usize,
+    max_event: usize,
     /// Fed bytes; `buf[..pos]` is consumed.
     buf: Vec<u8>,
     pos: usize,
@@ -171,6 +194,9 @@ pub struct Decoder {
     /// The index of the event being built.
     index: usize,
     data: Data,
+    /// The event being built grew past `max_event`: its data lines are dropped until the blank
+    /// line that ends it.
+    overflow: bool,
     spill: Vec<u8>,
     scratch: String,
     id: String,
@@ -186,6 +212,7 @@ impl fmt::Debug for Decoder {
         f.debug_struct("Decoder")
             .field("mode", &self.mode)
             .field("max_line", &self.max_line)
+            .field("max_event", &self.max_event)
             .field("buffered", &(self.buf.len() - self.pos))
             .field("index", &self.index)
             .field("finished", &(self.eof != Eof::Open))
@@ -200,17 +227,18 @@ impl Default for Decoder {
 }
 
 impl Decoder {
-    /// A decoder for standard SSE ([`Mode::Standard`]) with the default line limit
-    /// ([`DEFAULT_MAX_LINE`]).
+    /// A decoder for standard SSE ([`Mode::Standard`]) with the default line and event limits
+    /// ([`DEFAULT_MAX_LINE`], [`DEFAULT_MAX_EVENT`]).
     pub fn new() -> Self {
         Self::with_mode(Mode::Standard)
     }
 
-    /// A decoder with the given dispatch mode and the default line limit.
+    /// A decoder with the given dispatch mode and the default line and event limits.
     pub fn with_mode(mode: Mode) -> Self {
         Self {
             mode,
             max_line: DEFAULT_MAX_LINE,
+            max_event: DEFAULT_MAX_EVENT,
             buf: Vec::new(),
             pos: 0,
             scanned: 0,
@@ -220,6 +248,7 @@ impl Decoder {
             eof: Eof::Open,
             index: 0,
             data: Data::None,
+            overflow: false,
             spill: Vec::new(),
             scratch: String::new(),
             id: String::new(),
@@ -240,6 +269,17 @@ impl Decoder {
         self
     }
 
+    /// Sets the largest event accepted: the bytes of its data, its `data:` lines' values joined
+    /// with `\n` (in [`Mode::DataLineIsEvent`], the one data line's value). An event that grows
+    /// past it yields [`SseErrorKind::EventTooLong`] as soon as the data line that crosses the
+    /// limit is complete, and is dropped with the rest of its data lines. With the line limit
+    /// this bounds the decoder's memory.
+    #[must_use]
+    pub fn with_max_event(mut self, max_event: usize) -> Self {
+        self.max_event = max_event;
+        self
+    }
+
     /// The dispatch mode.
     pub fn mode(&self) -> Mode {
         self.mode
@@ -250,8 +290,14 @@ impl Decoder {
         self.max_line
     }
 
+    /// The largest event data accepted, in bytes.
+    pub fn max_event(&self) -> usize {
+        self.max_event
+    }
+
     /// How many fed bytes are held waiting for the rest of their line (or for the caller to
     /// pull the events they complete). Never much more than the line limit plus one feed.
+    /// (The data of an event being joined is held apart, within the event limit.)
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -294,7 +340,8 @@ impl Decoder {
     /// # Errors
     ///
     /// Yields an [`SseError`] naming the index of the event being built when a line is not
-    /// valid UTF-8 or is longer than the limit. The line is skipped; keep calling to go on.
+    /// valid UTF-8 or is longer than the line limit (the line is skipped), or when the event's
+    /// data grows past the event limit (the event is dropped). Keep calling to go on.
     pub fn next_event(&mut self) -> Option<Result<Event<'_>, SseError>> {
         loop {
             let step = match self.next_line() {
@@ -508,10 +555,21 @@ impl Decoder {
 
     /// A `data:` line whose value is `buf[start..end]`, after `prefix` bytes of `data:`.
     fn data_line(&mut self, prefix: usize, start: usize, end: usize) -> Step {
+        let len = end - start;
         if self.mode == Mode::DataLineIsEvent {
+            if len > self.max_event {
+                // The line is the whole event: drop it with the fields given for it.
+                self.reset_fields();
+                self.http_status = None;
+                return self.too_long();
+            }
             return Step::Dispatch(Data::Buf { start, end, prefix });
         }
+        if self.overflow {
+            return Step::Continue;
+        }
         let (first, first_prefix) = match self.data {
+            Data::None if len > self.max_event => return self.overflow(),
             Data::None => {
                 self.data = Data::Buf { start, end, prefix };
                 return Step::Continue;
@@ -524,7 +582,10 @@ impl Decoder {
             } => (&self.buf[s..e], p),
             Data::Spill { prefix: p } => (&self.spill[..], p),
         };
-        // A second line: validate the first and start joining.
+        // A second line: check the size, validate the first and start joining.
+        if first.len() + 1 + len > self.max_event {
+            return self.overflow();
+        }
         match std::str::from_utf8(first) {
             Ok(first) => {
                 self.scratch.clear();
@@ -542,6 +603,9 @@ impl Decoder {
 
     /// Appends the `data:` value `buf[start..end]` to the joined data.
     fn append_data(&mut self, prefix: usize, start: usize, end: usize) -> Step {
+        if self.scratch.len() + 1 + (end - start) > self.max_event {
+            return self.overflow();
+        }
         match std::str::from_utf8(&self.buf[start..end]) {
             Ok(line) => {
                 self.scratch.push('\n');
@@ -552,8 +616,28 @@ impl Decoder {
         }
     }
 
+    /// The event being built is over the limit: drop its data, and its data lines up to the
+    /// blank line that ends it.
+    fn overflow(&mut self) -> Step {
+        self.data = Data::None;
+        self.overflow = true;
+        self.too_long()
+    }
+
+    fn too_long(&self) -> Step {
+        Step::Error(SseErrorKind::EventTooLong {
+            limit: self.max_event,
+        })
+    }
+
     /// A blank line (or the end of the stream): dispatch the event if it has data, else reset.
     fn end_block(&mut self) -> Step {
+        if self.overflow {
+            // The dropped event's fields go with it, its status too.
+            self.reset_fields();
+            self.http_status = None;
+            return Step::Continue;
+        }
         match std::mem::replace(&mut self.data, Data::None) {
             Data::None => {
                 // Nothing to dispatch: the fields reset, a status waits for the next event.
@@ -567,6 +651,7 @@ impl Decoder {
     /// Clears the per-event fields except the status.
     fn reset_fields(&mut self) {
         self.data = Data::None;
+        self.overflow = false;
         self.has_id = false;
         self.has_event = false;
         self.retry = None;
@@ -672,6 +757,30 @@ mod tests {
         assert_eq!(d.pos, 7);
         let ev = d.next_event().and_then(Result::ok).map(|e| e.data.len());
         assert_eq!(ev, Some(2 + 48));
+    }
+
+    #[test]
+    fn joined_data_never_grows_past_the_event_limit() {
+        let mut d = Decoder::new().with_max_line(1024).with_max_event(4096);
+        let line = [&b"data:"[..], &[b'x'; 1000], b"\n"].concat();
+        let mut items = 0;
+        for _ in 0..1000 {
+            d.feed(&line);
+            while let Some(item) = d.next_event() {
+                assert!(item.is_err());
+                items += 1;
+            }
+            assert!(d.scratch.capacity() <= 2 * 4096, "{}", d.scratch.capacity());
+            assert!(d.spill.capacity() <= 1024, "{}", d.spill.capacity());
+        }
+        assert_eq!(items, 1);
+        assert!(d.overflow);
+        d.feed(b"\ndata:after\n\n");
+        let ev = d
+            .next_event()
+            .and_then(Result::ok)
+            .map(|e| e.data.to_owned());
+        assert_eq!(ev.as_deref(), Some("after"));
     }
 
     #[test]

@@ -2,35 +2,40 @@
 //!
 //! * [`Call`]: one operation, fully prepared: the `http::Request<Bytes>` it sends (rebuilt per
 //!   attempt from cheap clones), its tracing span, its retry policy and timeouts.
+//! * [`Head`]: a response head as it arrives, the one door service text comes in by (see
+//!   [`scrub`]); it classifies the body or starts the stream.
 //! * [`classify`]: a response (status, headers, body bytes) → a typed value or an [`Error`].
 //! * [`Retrier`]: the retry state machine: given an attempt's outcome, retry after `d` or stop.
 //! * [`StreamCore`]: SSE decoder + dialect decoder + accumulator, fed with byte chunks.
 //! * [`ops`]: how each group method shapes its request (paths, stream flags, headers).
 //!
-//! The shells (`client.rs`, `blocking/`) only move bytes and sleep.
+//! The shells (`client.rs`, `blocking/`) only move bytes, keep time and sleep.
 
 pub(crate) mod classify;
 pub(crate) mod ops;
 pub(crate) mod retrier;
+pub(crate) mod scrub;
 pub(crate) mod stream;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use dashscope_transport::TransportError;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Serialize;
 use tracing::Span;
 
-pub(crate) use classify::{
-    Failure, Outcome, StreamHead, body_limit, classify_unary, header_request_id, stream_head,
-};
+pub(crate) use classify::{Failure, Outcome, StreamHead, header_request_id};
 pub(crate) use retrier::{Next, Retrier};
 pub(crate) use stream::{Step, StreamCore};
 
-use crate::config::{ApiKey, Config};
+use crate::config::Config;
+use crate::dialect::{Decodable, Dialect};
 use crate::error::Error;
+use crate::reply::Reply;
 use crate::retry::RetryPolicy;
+use scrub::Scrubber;
 
 /// `application/json`.
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -56,11 +61,10 @@ pub(crate) struct Call {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-    expect: Expect,
     policy: RetryPolicy,
     total_timeout: Option<Duration>,
-    /// Kept only to scrub it from errors (its Debug is redacted).
-    secret: ApiKey,
+    /// Scrubs the key from what the service sends back.
+    scrub: Scrubber,
 }
 
 impl Call {
@@ -91,22 +95,80 @@ impl Call {
         )
     }
 
-    /// The key, to scrub it from errors the service echoes it in.
-    pub(crate) fn secret(&self) -> &ApiKey {
-        &self.secret
-    }
-
     /// A fresh retry state machine for this call.
     pub(crate) fn retrier(&self) -> Retrier {
-        Retrier::new(self.policy.clone(), self.secret.clone())
+        Retrier::new(self.policy.clone())
     }
 
-    /// The deadline of a whole non-stream attempt, if any.
-    pub(crate) fn total_timeout(&self) -> Option<Duration> {
-        match self.expect {
-            Expect::Json => self.total_timeout,
-            Expect::Stream => None,
+    /// The deadline of an attempt starting now ([`Timeouts::total`](crate::Timeouts::total)):
+    /// a non-stream attempt must have its whole body by then, a stream its first chunk.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.total_timeout.map(|t| Instant::now() + t)
+    }
+
+    /// The response head of an attempt, as it arrives: its headers are scrubbed of the key
+    /// (before anything reads them), and its status and request id recorded on the span.
+    pub(crate) fn receive(&self, parts: http::response::Parts) -> Head {
+        let http::response::Parts {
+            status,
+            mut headers,
+            ..
+        } = parts;
+        self.scrub.headers(&mut headers);
+        let span = Span::current();
+        span.record("status", status.as_u16());
+        if let Some(id) = header_request_id(&headers) {
+            span.record("request_id", id);
         }
+        tracing::debug!(status = status.as_u16(), "response head");
+        Head {
+            status,
+            headers,
+            scrub: self.scrub.clone(),
+        }
+    }
+}
+
+/// A response head whose headers are scrubbed; the body comes in through it too, scrubbed
+/// before anything reads it.
+#[derive(Debug)]
+pub(crate) struct Head {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    scrub: Scrubber,
+}
+
+impl Head {
+    /// How many body bytes to collect ([`classify::body_limit`]).
+    pub(crate) fn body_limit(&self) -> usize {
+        classify::body_limit(self.status)
+    }
+
+    /// Whether a stream response carries events, or a body to collect and report with
+    /// [`failure`](Self::failure).
+    pub(crate) fn stream_kind(&self) -> StreamHead {
+        classify::stream_head(self.status, &self.headers)
+    }
+
+    /// A non-stream body → the decoded value or the error it reports.
+    pub(crate) fn unary<O: Decodable>(
+        self,
+        body: Result<Bytes, TransportError>,
+    ) -> Outcome<Reply<O>> {
+        let body = body.map(|b| self.scrub.body(b));
+        classify::classify_unary(self.status, self.headers, body)
+    }
+
+    /// The error a stream response reports when it is not an event stream.
+    pub(crate) fn failure(self, body: Result<Bytes, TransportError>) -> Failure {
+        let body = body.map(|b| self.scrub.body(b));
+        classify::stream_body_failure(self.status, self.headers, body)
+    }
+
+    /// The stream state machine for an event stream, folding into `acc`; it scrubs the bytes
+    /// it is fed.
+    pub(crate) fn stream<D: Dialect>(&self, acc: D::Accumulator) -> StreamCore<D> {
+        StreamCore::new(self.status.as_u16(), &self.headers, acc, self.scrub.clone())
     }
 }
 
@@ -220,22 +282,11 @@ impl<'a> CallBuilder<'a> {
             uri,
             headers,
             body: self.body,
-            expect: self.expect,
             policy: self.config.retry().clone(),
             total_timeout: self.config.timeouts().total,
-            secret: self.config.api_key().clone(),
+            scrub: Scrubber::new(self.config.api_key()),
         })
     }
-}
-
-/// Records a response head on the current span (the request's).
-pub(crate) fn record_head(status: http::StatusCode, headers: &HeaderMap) {
-    let span = Span::current();
-    span.record("status", status.as_u16());
-    if let Some(id) = header_request_id(headers) {
-        span.record("request_id", id);
-    }
-    tracing::debug!(status = status.as_u16(), "response head");
 }
 
 /// Percent-encodes a path segment or query value (everything but RFC 3986 unreserved bytes).

@@ -5,7 +5,6 @@ use std::time::Duration;
 use tracing::Span;
 
 use super::classify::{Failure, Outcome};
-use crate::config::ApiKey;
 use crate::error::Error;
 use crate::retry::{RetryPolicy, should_retry};
 
@@ -23,7 +22,6 @@ pub(crate) enum Next<T> {
 pub(crate) struct Retrier {
     policy: RetryPolicy,
     attempts: u32,
-    secret: ApiKey,
 }
 
 /// Whether the client itself may send the request again after `error`.
@@ -44,12 +42,11 @@ fn client_may_retry(error: &Error, failure_headers: Option<&http::HeaderMap>) ->
 }
 
 impl Retrier {
-    /// A retrier for `policy`; final errors are scrubbed of `secret`.
-    pub(crate) fn new(policy: RetryPolicy, secret: ApiKey) -> Self {
+    /// A retrier for `policy`.
+    pub(crate) fn new(policy: RetryPolicy) -> Self {
         Retrier {
             policy,
             attempts: 0,
-            secret,
         }
     }
 
@@ -72,13 +69,11 @@ impl Retrier {
         if retries_done >= self.policy.max_retries || !client_may_retry(&error, headers.as_deref())
         {
             span.record("attempts", self.attempts);
-            let error = error.redact(self.secret.expose());
             tracing::debug!(attempts = self.attempts, error = %error, "request failed");
             return Next::Done(Err(error));
         }
         match self.policy.delay(retries_done, headers.as_deref()) {
             Some(wait) => {
-                let error = error.redact(self.secret.expose());
                 tracing::info!(
                     attempt = self.attempts,
                     wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
@@ -93,7 +88,7 @@ impl Retrier {
                     attempts = self.attempts,
                     "the server asked for a wait longer than the policy allows; giving up"
                 );
-                Next::Done(Err(error.redact(self.secret.expose())))
+                Next::Done(Err(error))
             }
         }
     }
@@ -139,7 +134,7 @@ mod tests {
     #[test]
     fn retries_up_to_the_budget() {
         let span = Span::none();
-        let mut r = Retrier::new(policy(2), ApiKey::new("k"));
+        let mut r = Retrier::new(policy(2));
         assert!(
             matches!(r.decide(fail(api(500, None)), &span), Next::Retry(d) if d == Duration::from_millis(10))
         );
@@ -164,7 +159,7 @@ mod tests {
             Error::Transport(TransportError::timeout(Phase::Request)),
             Error::Transport(TransportError::timeout(Phase::Body)),
         ] {
-            let mut r = Retrier::new(policy(5), ApiKey::new("k"));
+            let mut r = Retrier::new(policy(5));
             assert!(matches!(r.decide(fail(e), &span), Next::Done(Err(_))));
             assert_eq!(r.attempts(), 1);
         }
@@ -172,7 +167,7 @@ mod tests {
 
     #[test]
     fn unsent_transport_failures_are_retried() {
-        let mut r = Retrier::new(policy(1), ApiKey::new("k"));
+        let mut r = Retrier::new(policy(1));
         let e = Error::Transport(TransportError::timeout(Phase::Connect));
         assert!(matches!(r.decide(fail(e), &Span::none()), Next::Retry(_)));
     }
@@ -181,7 +176,7 @@ mod tests {
     fn retry_after_is_honoured_and_capped() {
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("1"));
-        let mut r = Retrier::new(policy(2), ApiKey::new("k"));
+        let mut r = Retrier::new(policy(2));
         let out: Outcome<()> = Err(Failure {
             error: api(429, Some("Throttling")),
             headers: Some(Box::new(h)),
@@ -201,7 +196,7 @@ mod tests {
 
     #[test]
     fn success_stops() {
-        let mut r = Retrier::new(policy(2), ApiKey::new("k"));
+        let mut r = Retrier::new(policy(2));
         assert!(matches!(r.decide(Ok(7), &Span::none()), Next::Done(Ok(7))));
     }
 }

@@ -6,7 +6,7 @@ use dashscope_transport::TransportError;
 use http::HeaderMap;
 
 use super::classify::header_request_id;
-use crate::config::ApiKey;
+use super::scrub::{ChunkScrubber, Scrubber};
 use crate::dialect::{Dialect, PartialResponse};
 use crate::error::{BoxError, Error, StreamDetails, StreamErrorKind};
 
@@ -47,18 +47,18 @@ pub(crate) struct StreamCore<D: Dialect> {
     chunks: u64,
     eof: bool,
     over: bool,
-    /// Scrubbed from the service's error texts.
-    secret: ApiKey,
+    /// The key comes out of the bytes before the SSE decoder sees them.
+    scrub: ChunkScrubber,
 }
 
 impl<D: Dialect> StreamCore<D> {
-    /// A stream over a response with `status` and `headers`, folding into `acc` (a fresh
-    /// accumulator); `secret` is scrubbed from the error texts the service sends.
+    /// A stream over a response with `status` and (scrubbed) `headers`, folding into `acc` (a
+    /// fresh accumulator); `scrub` takes the key out of the bytes it is fed.
     pub(crate) fn new(
         status: u16,
         headers: &HeaderMap,
         acc: D::Accumulator,
-        secret: ApiKey,
+        scrub: Scrubber,
     ) -> Self {
         StreamCore {
             sse: Decoder::with_mode(D::sse_mode()),
@@ -71,14 +71,14 @@ impl<D: Dialect> StreamCore<D> {
             chunks: 0,
             eof: false,
             over: false,
-            secret,
+            scrub: ChunkScrubber::new(scrub),
         }
     }
 
     /// Appends body bytes.
     pub(crate) fn feed(&mut self, bytes: &[u8]) {
         if !self.over {
-            self.sse.feed(bytes);
+            self.sse.feed(self.scrub.push(bytes));
         }
     }
 
@@ -86,6 +86,7 @@ impl<D: Dialect> StreamCore<D> {
     pub(crate) fn end_of_body(&mut self) {
         if !self.eof {
             self.eof = true;
+            self.sse.feed(&self.scrub.finish());
             self.sse.finish();
         }
     }
@@ -150,12 +151,7 @@ impl<D: Dialect> StreamCore<D> {
                 Some(Ok(event)) => self.decoder.decode(&event),
             };
             match item {
-                Err(mut e) => {
-                    // The excerpt is the service's text: scrub an echoed key from it too.
-                    let secret = self.secret.expose();
-                    if !secret.is_empty() && e.excerpt.contains(secret) {
-                        e.excerpt = e.excerpt.replace(secret, crate::error::REDACTED);
-                    }
+                Err(e) => {
                     return Step::Failed(self.fail(
                         StreamErrorKind::Decode,
                         Some(Box::new(e)),
@@ -172,15 +168,12 @@ impl<D: Dialect> StreamCore<D> {
                     if self.chunks == 0 {
                         // Nothing reached the caller: the service refused the request, whichever
                         // way it framed the refusal. Report it as the API error it is.
-                        return Step::Failed(
-                            Error::from_api(
-                                api,
-                                self.http_status,
-                                self.request_id.as_deref(),
-                                None,
-                            )
-                            .redact(self.secret.expose()),
-                        );
+                        return Step::Failed(Error::from_api(
+                            api,
+                            self.http_status,
+                            self.request_id.as_deref(),
+                            None,
+                        ));
                     }
                     return Step::Failed(self.fail(StreamErrorKind::ErrorEvent, None, Some(api)));
                 }
@@ -225,7 +218,6 @@ impl<D: Dialect> StreamCore<D> {
             }),
             source,
         }
-        .redact(self.secret.expose())
     }
 }
 
@@ -243,7 +235,7 @@ mod tests {
             200,
             &HeaderMap::new(),
             ChatAccumulator::new(),
-            ApiKey::new("k"),
+            Scrubber::new(&crate::config::ApiKey::new("k")),
         )
     }
 
@@ -349,7 +341,7 @@ mod tests {
             200,
             &HeaderMap::new(),
             NativeAccumulator::incremental(),
-            ApiKey::new("k"),
+            Scrubber::new(&crate::config::ApiKey::new("k")),
         );
         core.feed(body.as_bytes());
         let (chunks, e) = drain(&mut core);
@@ -368,7 +360,7 @@ mod tests {
             200,
             &HeaderMap::new(),
             ChatAccumulator::new(),
-            ApiKey::new("sk-secret-42"),
+            Scrubber::new(&crate::config::ApiKey::new("sk-secret-42")),
         );
         core.feed(b"data: {\"error\":{\"message\":\"bad key sk-secret-42\"\n\n");
         let (_, e) = drain(&mut core);
@@ -381,6 +373,37 @@ mod tests {
         }
         assert!(!shown.contains("sk-secret-42"), "{shown}");
         assert!(shown.contains("[REDACTED]"), "{shown}");
+    }
+
+    #[test]
+    fn an_echoed_key_is_scrubbed_from_the_partial_answer_however_it_is_cut() {
+        let body = "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"your key: sk-secret-42\"}}]}\n\n";
+        for cut in 0..=body.len() {
+            let mut core: StreamCore<ChatDialect> = StreamCore::new(
+                200,
+                &HeaderMap::new(),
+                ChatAccumulator::new(),
+                Scrubber::new(&crate::config::ApiKey::new("sk-secret-42")),
+            );
+            core.feed(&body.as_bytes()[..cut]);
+            let (mut chunks, e) = drain(&mut core);
+            assert!(e.is_none());
+            core.feed(&body.as_bytes()[cut..]);
+            core.end_of_body();
+            let (more, e) = drain(&mut core);
+            chunks.extend(more);
+            assert_eq!(chunks.len(), 1, "cut {cut}");
+            assert_eq!(chunks[0].content(), Some("your key: [REDACTED]"));
+            let e = e.expect("the stream ended early");
+            assert_eq!(
+                e.partial().map(|p| p.text()).as_deref(),
+                Some("your key: [REDACTED]")
+            );
+            assert!(
+                !format!("{e:?} {e:#?}").contains("sk-secret-42"),
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! cassettes, and the known key that must never leak.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
