@@ -745,7 +745,7 @@ fn unified_values_serialize_for_cassettes() {
         .expect("a chunk");
     let events: Vec<UnifiedEvent> = events
         .into_iter()
-        .chain([UnifiedEvent::Passthrough(chunk)])
+        .chain([UnifiedEvent::Passthrough(Box::new(chunk))])
         .collect();
     let json = serde_json::to_string(&events).expect("serializes");
     let back: Vec<UnifiedEvent> = serde_json::from_str(&json).expect("deserializes");

@@ -149,7 +149,7 @@ impl Events {
     fn read(&mut self, chunk: dashscope_protocol::unified::DialectChunk) {
         if self.passthrough {
             self.queue
-                .push_back(UnifiedEvent::Passthrough(chunk.clone()));
+                .push_back(UnifiedEvent::Passthrough(Box::new(chunk.clone())));
         }
         self.reader.read(chunk, &mut self.queue);
     }

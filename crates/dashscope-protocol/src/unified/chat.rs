@@ -3,10 +3,9 @@
 
 use super::events::{Calls, UnifiedEvent};
 use super::model::{
-    Candidate, Conversation, DialectValue, FinishReason, FunctionTool, ImageDetail, ImagePart,
-    JsonSchemaFormat, Message, Part, ReasoningEffort, ResponseFormat, Role, Sampling, Thinking,
-    Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoPart, VideoSource, string_form,
-    text_parts,
+    Candidate, Conversation, DialectValue, FinishReason, FunctionTool, ImagePart, JsonSchemaFormat,
+    Message, Part, ReasoningEffort, ResponseFormat, Role, Sampling, Thinking, Tool, ToolCall,
+    ToolChoice, UnifiedResponse, Usage, VideoPart, VideoSource, string_form, text_parts,
 };
 use super::{ConvertError, keep, narrow, own, set_list};
 use crate::cassette::Dialect;
@@ -269,7 +268,7 @@ fn part_from_chat(p: &ContentPart) -> Part {
         ContentPart::Text(t) => Part::text(t.text.clone()),
         ContentPart::ImageUrl(i) => Part::Image(ImagePart {
             url: i.image_url.url.clone(),
-            detail: (i.image_url.detail.as_ref()).map(|d| ImageDetail::from(d.as_str())),
+            detail: i.image_url.detail.clone(),
             min_pixels: i.min_pixels,
             max_pixels: i.max_pixels,
             kept: None,
@@ -310,7 +309,7 @@ fn part_to_chat(p: &Part) -> Result<ContentPart, ConvertError> {
         Part::Image(i) => {
             let mut w = kept_or_default!(kept, ContentPart::ImageUrl);
             w.image_url.url.clone_from(&i.url);
-            w.image_url.detail = i.detail.as_ref().map(|d| d.as_str().into());
+            w.image_url.detail.clone_from(&i.detail);
             w.min_pixels = i.min_pixels;
             w.max_pixels = i.max_pixels;
             ContentPart::ImageUrl(w)

@@ -83,9 +83,10 @@ pub enum UnifiedEvent {
     },
     /// Token counts so far (native sends them with every chunk; the last one wins).
     Usage(Usage),
-    /// A wire chunk, verbatim. The readers never produce it; a stream that hands out the
-    /// chunks themselves too (the provider's `with_passthrough`) puts each before its events.
-    Passthrough(DialectChunk),
+    /// A wire chunk, verbatim (boxed: chunks are large, events small). The readers never
+    /// produce it; a stream that hands out the chunks themselves too (the provider's
+    /// `with_passthrough`) puts each before its events.
+    Passthrough(Box<DialectChunk>),
 }
 
 /// The tool calls of a chat or native stream: which have started, and the arguments of those

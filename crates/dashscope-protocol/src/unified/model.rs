@@ -8,6 +8,12 @@ use serde_json::Value;
 use crate::cassette::Dialect;
 use crate::{chat, native, responses};
 
+/// How hard a thinking model should think (the Responses `reasoning.effort` values).
+pub use crate::responses::ReasoningEffort;
+
+/// An image's resolution hint (the chat `image_url.detail` values).
+pub use crate::chat::ImageDetail;
+
 crate::string_enum! {
     /// Who wrote a message. Roles a dialect has beyond these (`developer`, `function`) are kept
     /// as [`Role::Unknown`] and written back under their own name.
@@ -27,40 +33,6 @@ impl Default for Role {
     /// `user`.
     fn default() -> Self {
         Role::User
-    }
-}
-
-crate::string_enum! {
-    /// How hard a thinking model should think.
-    pub enum ReasoningEffort {
-        /// No thinking.
-        None = "none",
-        /// Minimal.
-        Minimal = "minimal",
-        /// Low.
-        Low = "low",
-        /// Medium.
-        Medium = "medium",
-        /// High.
-        High = "high",
-        /// Extra high.
-        XHigh = "xhigh",
-        /// The most the model offers.
-        Max = "max",
-    }
-}
-
-crate::string_enum! {
-    /// An image's resolution hint.
-    pub enum ImageDetail {
-        /// Let the service choose.
-        Auto = "auto",
-        /// Low resolution.
-        Low = "low",
-        /// High resolution.
-        High = "high",
-        /// The original resolution.
-        Original = "original",
     }
 }
 

@@ -13,9 +13,9 @@ use super::model::{
 use super::{ConvertError, keep, own, set_list, unsupported};
 use crate::cassette::Dialect;
 use crate::responses::{
-    self, ContentPart, FunctionCallOutput, Input, InputItem, InputMessage, MessageContent,
-    OutputItem, OutputText, Reasoning, ReasoningItem, Response, ResponseRequest,
-    ResponseStreamEvent, SummaryPart, SummaryText, TextConfig, TextFormat,
+    self, ContentPart, Input, InputItem, InputMessage, MessageContent, OutputItem, OutputText,
+    Reasoning, ReasoningItem, Response, ResponseRequest, ResponseStatus, ResponseStreamEvent,
+    SummaryPart, SummaryText, TextConfig, TextFormat,
 };
 
 const D: Dialect = Dialect::Responses;
@@ -50,7 +50,7 @@ impl Conversation {
             },
             thinking: Thinking {
                 enabled: request.enable_thinking,
-                effort: effort.map(|e| e.as_str().into()),
+                effort: effort.cloned(),
                 budget: None,
             },
             response_format: format_of(request.text.as_ref()),
@@ -134,10 +134,9 @@ impl Conversation {
         w.top_p = s.top_p;
         w.max_output_tokens = s.max_tokens;
         w.enable_thinking = self.thinking.enabled;
-        let effort = w.reasoning.as_ref().and_then(|r| r.effort.as_ref());
-        if effort.map(|e| e.as_str()) != self.thinking.effort.as_ref().map(|e| e.as_str()) {
+        if w.reasoning.as_ref().and_then(|r| r.effort.as_ref()) != self.thinking.effort.as_ref() {
             let r = w.reasoning.get_or_insert_with(Reasoning::default);
-            r.effort = self.thinking.effort.as_ref().map(|e| e.as_str().into());
+            r.effort.clone_from(&self.thinking.effort);
             if *r == Reasoning::default() {
                 w.reasoning = None;
             }
@@ -323,14 +322,15 @@ fn message_to_items(m: &Message) -> Result<Vec<InputItem>, ConvertError> {
                 [Part::Text(t)] if t.kept.as_ref().is_none_or(|k| k.dialect() != D) => &t.text,
                 _ => return Err(unsupported(D, "a tool result that is not one text")),
             };
-            let mut o = kept.iter().find_map(|i| match i {
-                InputItem::FunctionCallOutput(o) => Some(o.clone()),
-                _ => None,
-            });
-            let o = o.get_or_insert_with(FunctionCallOutput::default);
+            let mut o = (kept.iter())
+                .find_map(|i| match i {
+                    InputItem::FunctionCallOutput(o) => Some(o.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
             o.call_id.clone_from(call_id);
             output.clone_into(&mut o.output);
-            items.push(InputItem::FunctionCallOutput(o.clone()));
+            items.push(InputItem::FunctionCallOutput(o));
         }
         _ => {
             if m.reasoning.is_some() || !m.tool_calls.is_empty() || m.tool_call_id.is_some() {
@@ -538,34 +538,26 @@ fn format_to_responses(f: &ResponseFormat) -> TextFormat {
     }
 }
 
-/// The finish reason a response `status` (and `incomplete_details.reason`) stands for.
-fn finish_of(status: &str, incomplete: Option<&str>, has_calls: bool) -> Option<FinishReason> {
-    Some(match status {
-        "completed" if has_calls => FinishReason::ToolCalls,
-        "completed" => FinishReason::Stop,
-        "incomplete" => match incomplete {
+/// The finish reason of a response: its `status` (absent: `default`, the terminal event's) with
+/// `incomplete_details.reason` and whether it called functions.
+fn finish_of(r: &Response, default: Option<ResponseStatus>, calls: bool) -> Option<FinishReason> {
+    use ResponseStatus as S;
+    Some(match r.status.clone().or(default)? {
+        S::Completed if calls => FinishReason::ToolCalls,
+        S::Completed => FinishReason::Stop,
+        S::Incomplete => match r
+            .incomplete_details
+            .as_ref()
+            .and_then(|d| d.reason.as_deref())
+        {
             Some("max_output_tokens") => FinishReason::Length,
             Some("content_filter") => FinishReason::ContentFilter,
             _ => FinishReason::Unknown("incomplete".to_owned()),
         },
-        "failed" => FinishReason::Error,
-        "queued" | "in_progress" => return None,
-        other => FinishReason::Unknown(other.to_owned()),
+        S::Failed => FinishReason::Error,
+        S::Queued | S::InProgress => return None,
+        other => FinishReason::Unknown(other.as_str().to_owned()),
     })
-}
-
-/// The finish reason of a response (`status` absent: `default`).
-fn finish_of_response(
-    r: &Response,
-    default: Option<&str>,
-    has_calls: bool,
-) -> Option<FinishReason> {
-    let status = r.status.as_ref().map(|s| s.as_str()).or(default)?;
-    let incomplete = r
-        .incomplete_details
-        .as_ref()
-        .and_then(|d| d.reason.as_deref());
-    finish_of(status, incomplete, has_calls)
 }
 
 impl UnifiedResponse {
@@ -580,7 +572,7 @@ impl UnifiedResponse {
         let tool_calls: Vec<ToolCall> = (response.function_calls())
             .map(|c| ToolCall::new(&c.call_id, &c.name, &c.arguments))
             .collect();
-        let finish = finish_of_response(response, None, !tool_calls.is_empty());
+        let finish = finish_of(response, None, !tool_calls.is_empty());
         let candidates = if response.output.is_some() || finish.is_some() {
             vec![Candidate {
                 index: 0,
@@ -731,9 +723,9 @@ impl ResponsesEventReader {
                     arguments: e.arguments,
                 }]);
             }
-            E::Completed(e) => self.terminal(&e.response, "completed", out),
-            E::Incomplete(e) => self.terminal(&e.response, "incomplete", out),
-            E::Failed(e) => self.terminal(&e.response, "failed", out),
+            E::Completed(e) => self.terminal(&e.response, ResponseStatus::Completed, out),
+            E::Incomplete(e) => self.terminal(&e.response, ResponseStatus::Incomplete, out),
+            E::Failed(e) => self.terminal(&e.response, ResponseStatus::Failed, out),
             _ => {}
         }
     }
@@ -807,7 +799,12 @@ impl ResponsesEventReader {
         u32::try_from(pos).unwrap_or(u32::MAX)
     }
 
-    fn terminal(&mut self, r: &Response, status: &str, out: &mut impl Extend<UnifiedEvent>) {
+    fn terminal(
+        &mut self,
+        r: &Response,
+        status: ResponseStatus,
+        out: &mut impl Extend<UnifiedEvent>,
+    ) {
         self.meta(r, out);
         if r.output.is_some() {
             for (reasoning, full) in [(true, r.reasoning_text()), (false, r.output_text())] {
@@ -824,7 +821,7 @@ impl ResponsesEventReader {
             out.extend([UnifiedEvent::Usage(usage_of(u))]);
         }
         let has_calls = !self.calls.is_empty() || r.function_calls().next().is_some();
-        if let Some(reason) = finish_of_response(r, Some(status), has_calls) {
+        if let Some(reason) = finish_of(r, Some(status), has_calls) {
             out.extend([UnifiedEvent::Finish {
                 candidate: 0,
                 reason,
