@@ -110,20 +110,19 @@ impl Conversation {
     /// beyond `u32`.
     pub fn to_chat(&self) -> Result<ChatRequest, ConvertError> {
         let kept = self.kept.as_deref().and_then(DialectValue::chat);
-        let fresh = kept.is_none();
         let mut w = kept.cloned().unwrap_or_default();
         w.model.clone_from(&self.model);
         w.messages = (self.messages.iter().map(message_to_chat)).collect::<Result<_, _>>()?;
         set_list(&mut w.tools, &self.tools, tool_to_chat)?;
-        if fresh || w.tool_choice.as_ref().and_then(choice_of) != self.tool_choice {
+        if w.tool_choice.as_ref().and_then(choice_of) != self.tool_choice {
             w.tool_choice = self.tool_choice.as_ref().map(choice_to_chat);
         }
         w.parallel_tool_calls = self.parallel_tool_calls;
         write_shared!(w, self.sampling, self.thinking, D);
-        if fresh || w.stop.as_ref().and_then(stop_of) != self.sampling.stop {
+        if w.stop.as_ref().and_then(stop_of) != self.sampling.stop {
             w.stop = self.sampling.stop.clone().map(Stop::List);
         }
-        if fresh || w.response_format.as_ref().and_then(format_of) != self.response_format {
+        if w.response_format.as_ref().and_then(format_of) != self.response_format {
             w.response_format = self.response_format.as_ref().map(format_to_chat);
         }
         w.stream = self.stream;
@@ -250,7 +249,7 @@ fn message_to_chat(m: &Message) -> Result<chat::Message, ConvertError> {
     set_list(&mut w.tool_calls, &m.tool_calls, |t| Ok(call_to_chat(t)))?;
     w.tool_call_id.clone_from(&m.tool_call_id);
     w.name.clone_from(&m.name);
-    if fresh || (w.partial == Some(true)) != m.partial {
+    if (w.partial == Some(true)) != m.partial {
         w.partial = m.partial.then_some(true);
     }
     Ok(w)
@@ -442,7 +441,7 @@ fn usage_of(u: &chat::Usage) -> Usage {
 /// Per chunk: `Meta` when the id or model is new, then per choice the reasoning and text
 /// deltas, tool-call starts (the first fragment with an id or a name) and argument pieces, and
 /// at the finish reason a `ToolCallDone` for each of the choice's calls then `Finish`; the
-/// usage chunk gives `Usage`. The chunk's strings are moved into the events, nothing is copied.
+/// usage chunk gives `Usage`. The chunk's text is moved into the events, not copied.
 #[derive(Clone, Debug, Default)]
 pub struct ChatEventReader {
     id: Option<String>,

@@ -61,15 +61,15 @@ impl Conversation {
         let present = fresh || w.parameters.is_some();
         let mut p = w.parameters.take().unwrap_or_default();
         set_list(&mut p.tools, &self.tools, tool_to_native)?;
-        if fresh || p.tool_choice.as_ref().and_then(choice_of) != self.tool_choice {
+        if p.tool_choice.as_ref().and_then(choice_of) != self.tool_choice {
             p.tool_choice = self.tool_choice.as_ref().map(choice_to_native);
         }
         p.parallel_tool_calls = self.parallel_tool_calls;
         write_shared!(p, self.sampling, self.thinking, D);
-        if fresh || p.stop.as_ref().and_then(stop_of) != self.sampling.stop {
+        if p.stop.as_ref().and_then(stop_of) != self.sampling.stop {
             p.stop = self.sampling.stop.clone().map(Stop::Texts);
         }
-        if fresh || p.response_format.as_ref().and_then(format_of) != self.response_format {
+        if p.response_format.as_ref().and_then(format_of) != self.response_format {
             p.response_format = self.response_format.as_ref().map(format_to_native);
         }
         w.parameters = (present || p != Parameters::default()).then_some(p);
@@ -198,7 +198,7 @@ fn message_to_native(m: &Message) -> Result<native::Message, ConvertError> {
     set_list(&mut w.tool_calls, &m.tool_calls, |t| Ok(call_to_native(t)))?;
     w.tool_call_id.clone_from(&m.tool_call_id);
     w.name.clone_from(&m.name);
-    if fresh || (w.partial == Some(true)) != m.partial {
+    if (w.partial == Some(true)) != m.partial {
         w.partial = m.partial.then_some(true);
     }
     Ok(w)
@@ -322,19 +322,18 @@ fn call_from_native(c: &native::ToolCall) -> ToolCall {
 }
 
 fn call_to_native(t: &ToolCall) -> native::ToolCall {
-    let kept = t.kept.as_deref().and_then(DialectValue::native);
-    let fresh = kept.is_none();
-    let mut w = kept.cloned().unwrap_or_default();
-    if fresh || w.id.as_deref().unwrap_or_default() != t.id {
+    let Some(mut w) = t.kept.as_deref().and_then(DialectValue::native).cloned() else {
+        return native::ToolCall::function(&t.id, &t.name, &t.arguments);
+    };
+    // Members a fragment may lack (`id`, `function`, its `name`, `arguments`) stay so while
+    // they read as the model's values.
+    if w.id.as_deref().unwrap_or_default() != t.id {
         w.id = Some(t.id.clone());
     }
-    if fresh {
-        w.kind = Some("function".to_owned());
-    }
-    if fresh || w.name().unwrap_or_default() != t.name {
+    if w.name().unwrap_or_default() != t.name {
         w.function.get_or_insert_with(Default::default).name = Some(t.name.clone());
     }
-    if fresh || w.arguments().unwrap_or_default() != t.arguments {
+    if w.arguments().unwrap_or_default() != t.arguments {
         w.function.get_or_insert_with(Default::default).arguments = Some(t.arguments.clone());
     }
     w

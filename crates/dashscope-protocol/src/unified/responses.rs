@@ -87,10 +87,9 @@ impl Conversation {
             return Err(unsupported(D, *what));
         }
         let kept = self.kept.as_deref().and_then(DialectValue::responses);
-        let fresh = kept.is_none();
         let mut w = kept.cloned().unwrap_or_default();
         w.model.clone_from(&self.model);
-        if fresh || messages_of(w.instructions.as_deref(), &w.input) != self.messages {
+        if messages_of(w.instructions.as_deref(), &w.input) != self.messages {
             // Items the unified model does not know, after the last message, stay at the end.
             let mut trailing = match &w.input {
                 Input::Items(items) => items
@@ -123,7 +122,7 @@ impl Conversation {
             };
         }
         set_list(&mut w.tools, &self.tools, tool_to_responses)?;
-        if fresh || w.tool_choice.as_ref().and_then(choice_of) != self.tool_choice {
+        if w.tool_choice.as_ref().and_then(choice_of) != self.tool_choice {
             w.tool_choice = self.tool_choice.as_ref().map(|c| match c {
                 ToolChoice::Function(name) => responses::ToolChoice::function(name),
                 mode => responses::ToolChoice::Mode(mode_str(mode).into()),
@@ -348,7 +347,7 @@ fn message_to_items(m: &Message) -> Result<Vec<InputItem>, ConvertError> {
 fn message_item(m: &Message, kept: Option<&InputMessage>) -> Result<InputMessage, ConvertError> {
     let mut w = kept.cloned().unwrap_or_default();
     w.role = m.role.as_str().into();
-    if kept.is_none() || parts_of(&w.content, &m.role) != m.parts {
+    if parts_of(&w.content, &m.role) != m.parts {
         w.content = match string_form(&m.parts, D) {
             Some(s) => MessageContent::Text(s.to_owned()),
             None => MessageContent::Parts(
