@@ -715,6 +715,75 @@ fn edits_to_a_read_conversation_win_over_what_was_kept() {
     );
 }
 
+/// Reads `body` as a request of `dialect`, checks it comes back exactly, and returns its
+/// conversation.
+fn read_back(dialect: Dialect, body: Value) -> Conversation {
+    let req = DialectRequest::from_json(dialect, &body).expect("parses");
+    let conv = Conversation::from_request(&req);
+    let back = conv.to_request(dialect).expect("writes back").to_json();
+    assert_eq!(back, body, "{dialect:?}");
+    conv
+}
+
+#[test]
+fn odd_wire_forms_read_as_the_model_says_and_come_back() {
+    // Tool calls with members missing, `null` or of another type: read as far as they go.
+    let conv = read_back(
+        Dialect::Native,
+        json!({"model": "m", "input": {"messages": [{"role": "assistant", "tool_calls": [
+            {"index": 0, "id": "", "type": "function", "function": {"arguments": "x"}},
+            {"index": 1},
+            {"id": null, "type": "other", "function": {"name": "f", "arguments": null}},
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+        ]}]}}),
+    );
+    let calls: Vec<(&str, &str, &str)> = conv.messages[0]
+        .tool_calls
+        .iter()
+        .map(|t| (t.id.as_str(), t.name.as_str(), t.arguments.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [("", "", "x"), ("", "", ""), ("", "f", ""), ("c", "f", "{}")]
+    );
+    assert!(conv.messages[0].parts.is_empty(), "no content is no part");
+    // Tool choices and formats the model has no place for read as none; named forms as theirs.
+    let conv = read_back(
+        Dialect::Chat,
+        json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+            "tool_choice": {"type": "function"}, "response_format": {"type": "text", "x": 1},
+            "stop": "END", "stream_options": {}}),
+    );
+    assert_eq!(conv.tool_choice, None);
+    assert_eq!(conv.response_format, Some(ResponseFormat::Text));
+    assert_eq!(conv.sampling.stop, Some(vec!["END".to_owned()]));
+    assert_eq!(conv.include_usage, None);
+    assert_eq!(conv.messages[0].parts, vec![Part::text("hi")]);
+    let conv = read_back(
+        Dialect::Chat,
+        json!({"model": "m", "messages": [{"role": "assistant", "content": null, "partial": false}],
+            "tool_choice": "sometimes",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "", "schema": {}}}}),
+    );
+    assert_eq!(conv.tool_choice, None);
+    assert!(matches!(
+        &conv.response_format,
+        Some(ResponseFormat::JsonSchema(f)) if f.name.is_none() && f.schema == Some(json!({}))
+    ));
+    assert!(!conv.messages[0].partial && conv.messages[0].parts.is_empty());
+    let conv = read_back(
+        Dialect::Responses,
+        json!({"model": "m", "input": [{"type": "message", "role": "user", "content": "a"},
+            {"type": "web_search_call", "id": "ws_1"},
+            {"role": "assistant", "content": [{"type": "input_text", "text": "b"}]},
+            {"type": "input_video", "video_url": "https://v", "fps": 2}],
+            "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": []}}),
+    );
+    assert_eq!(conv.tool_choice, None);
+    let texts: Vec<String> = conv.messages.iter().map(Message::joined_text).collect();
+    assert_eq!(texts, ["a", "b"], "the unknown items are kept, not read");
+}
+
 #[test]
 fn native_prompt_and_text_format_read_as_plain_messages_and_text() {
     let c = fixture("native/text-prompt");
