@@ -379,6 +379,118 @@ macro_rules! __wire_name {
     };
 }
 
+/// What a generated setter (`@setters` in [`wire_struct!`](crate::wire_struct)) accepts for a
+/// member of type `M`: the value itself for a number or a bool (so `max_tokens(100)` needs no
+/// suffix), anything that converts `Into` the member's type otherwise (`stop("END")`); an
+/// `Option` member is set to `Some`.
+pub trait Arg<M> {
+    /// The member's new value.
+    fn into_member(self) -> M;
+}
+
+/// Marks the types whose setters take anything `Into` them: every
+/// [`wire_struct!`](crate::wire_struct), [`string_enum!`](crate::string_enum) and
+/// [`tagged_enum!`](crate::tagged_enum) type, the hand-written wire enums, strings, lists and
+/// JSON values (numbers and bools are taken as they are, see [`Arg`]).
+pub trait WireValue {}
+
+impl<A: Into<T>, T: WireValue> Arg<T> for A {
+    #[inline]
+    fn into_member(self) -> T {
+        self.into()
+    }
+}
+
+impl<A: Into<T>, T: WireValue> Arg<Option<T>> for A {
+    #[inline]
+    fn into_member(self) -> Option<T> {
+        Some(self.into())
+    }
+}
+
+macro_rules! plain_args {
+    ($($t:ty),*) => {$(
+        impl Arg<$t> for $t {
+            #[inline]
+            fn into_member(self) -> $t {
+                self
+            }
+        }
+        impl Arg<Option<$t>> for $t {
+            #[inline]
+            fn into_member(self) -> Option<$t> {
+                Some(self)
+            }
+        }
+    )*};
+}
+
+plain_args!(bool, u32, u64, i64, f64);
+
+impl WireValue for String {}
+impl<T> WireValue for Vec<T> {}
+impl WireValue for serde_json::Value {}
+impl WireValue for Extra {}
+
+/// Marks the [`string_enum!`](crate::string_enum) types (and `String`): read from a JSON string.
+#[doc(hidden)]
+pub trait WireStr: for<'a> From<&'a str> + From<String> {}
+
+impl WireStr for String {}
+
+/// The options of [`wire_struct!`](crate::wire_struct), one at a time.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wire_options {
+    ([] $($rest:tt)*) => {};
+    ([setters $($opts:tt)*] $name:ident $fields:tt) => {
+        $crate::__wire_setters! { $name, $name, [] $fields }
+        $crate::__wire_options! { [$($opts)*] $name $fields }
+    };
+    ([forward($target:ident . $via:ident) $($opts:tt)*] $name:ident $fields:tt) => {
+        $crate::__wire_setters! { $target, $name, [$via] $fields }
+        $crate::__wire_options! { [$($opts)*] $name $fields }
+    };
+    ([fast $($opts:tt)*] $name:ident $fields:tt) => {
+        $crate::__wire_fast! { $name $fields }
+        $crate::__wire_options! { [$($opts)*] $name $fields }
+    };
+}
+
+/// The setters of `@setters` (`[]`: on the type itself) and `@forward` (`[accessor]`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wire_setters {
+    ($target:ident, $name:ident, $via:tt {
+        $( [$($flag:ident)?] $field:ident : $ty:ty $(=> $wire:literal)? ),*
+    }) => {
+        impl $target {
+            $( $crate::__wire_setter! { [$($flag)?] $name $via $field : $ty } )*
+        }
+    };
+}
+
+/// One setter (none for a member marked `@manual`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wire_setter {
+    ([manual] $($rest:tt)*) => {};
+    ([] $name:ident [] $field:ident : $ty:ty) => {
+        #[doc = concat!("Sets [`", stringify!($field), "`](", stringify!($name), "::", stringify!($field), ").")]
+        pub fn $field(mut self, v: impl $crate::wire::Arg<$ty>) -> Self {
+            self.$field = $crate::wire::Arg::into_member(v);
+            self
+        }
+    };
+    ([] $name:ident [$via:ident] $field:ident : $ty:ty) => {
+        #[doc = concat!("Sets [`", stringify!($field), "`](", stringify!($name), "::", stringify!($field), ") (through `", stringify!($via), "`).")]
+        pub fn $field(mut self, v: impl $crate::wire::Arg<$ty>) -> Self {
+            self.$via().$field = $crate::wire::Arg::into_member(v);
+            self
+        }
+    };
+}
+
 /// Declares a JSON object type that keeps unknown members and explicit nulls.
 ///
 /// ```
@@ -409,17 +521,51 @@ macro_rules! __wire_name {
 /// `PartialEq`, implements `Debug` (its explicit `null`s shown by name), and gets a public
 /// `extra: Extra` member (unknown members) and a public `nulls: Nulls` member (explicit `null`s).
 /// Build one with `..Default::default()` so that both start empty.
+///
+/// Options, written before `struct` (after the doc comment):
+///
+/// * `@setters`: a chainable setter per member, `fn member(self, v) -> Self`, which takes the
+///   member's own type for numbers and bools and anything `Into` it otherwise (see [`Arg`]). A
+///   member marked `@manual` gets none (its hand-written setter does more than set it).
+/// * `@forward = Target.accessor`: the same setters on `Target`, setting the member of the
+///   `&mut Self` that `Target::accessor` returns (native `GenerationRequest` → `parameters`).
+/// * `@fast` (crate-internal): a fast-path reader generated from the member list, for stream
+///   payload types (see `fast.rs`).
+///
+/// ```
+/// dashscope_protocol::wire_struct! {
+///     /// Sampling settings.
+///     @setters
+///     pub struct Sampling {
+///         /// Temperature.
+///         pub temperature: Option<f64>,
+///         /// The most tokens.
+///         pub max_tokens: Option<u32>,
+///         /// A stop word.
+///         pub stop: Option<String>,
+///     }
+/// }
+///
+/// let s = Sampling::default().temperature(0.5).max_tokens(100).stop("END");
+/// assert_eq!(serde_json::to_string(&s).unwrap(), r#"{"temperature":0.5,"max_tokens":100,"stop":"END"}"#);
+/// ```
 #[macro_export]
 macro_rules! wire_struct {
     (
         $(#[$meta:meta])*
+        $(@$opt:ident $(= $target:ident . $via:ident)?)*
         $vis:vis struct $name:ident {
             $(
                 $(#[$fmeta:meta])*
+                $(@$flag:ident)?
                 $fvis:vis $field:ident : $ty:ty $(=> $wire:literal)?
             ),* $(,)?
         }
     ) => {
+        $crate::__wire_options! {
+            [$($opt $(($target . $via))?)*] $name { $( [$($flag)?] $field : $ty $(=> $wire)? ),* }
+        }
+
         $(#[$meta])*
         #[derive(Clone, Default, PartialEq)]
         $vis struct $name {
@@ -434,6 +580,8 @@ macro_rules! wire_struct {
             /// [`Nulls`]: $crate::wire::Nulls
             pub nulls: $crate::wire::Nulls,
         }
+
+        impl $crate::wire::WireValue for $name {}
 
         impl ::core::fmt::Debug for $name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -650,6 +798,9 @@ macro_rules! string_enum {
             Unknown(::std::string::String),
         }
 
+        impl $crate::wire::WireValue for $name {}
+        impl $crate::wire::WireStr for $name {}
+
         impl $name {
             /// The value as it appears on the wire.
             pub fn as_str(&self) -> &str {
@@ -751,6 +902,8 @@ macro_rules! tagged_enum {
             /// An object whose `type` this version does not know (or that has none), kept verbatim.
             Unknown(::serde_json::Value),
         }
+
+        impl $crate::wire::WireValue for $name {}
 
         impl $name {
             /// The `type` tag, as on the wire (`None` for an untagged unknown object).
@@ -857,6 +1010,94 @@ macro_rules! tagged_enum {
         }
     };
 }
+
+// Serde for the "a string, or something richer" members (message `content`, `input`,
+// `tool_choice`, `conversation`), decoded without buffering.
+/// Implements `Serialize`/`Deserialize` for `enum $name { $s(String-like), $l(Vec<T>) }`.
+macro_rules! string_or_seq {
+    ($name:ident, $s:ident, $l:ident, $expecting:literal) => {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $name::$s(v) => ::serde::Serialize::serialize(v, s),
+                    $name::$l(v) => ::serde::Serialize::serialize(v, s),
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> ::serde::de::Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::$s(v.into()))
+                    }
+                    fn visit_string<E: ::serde::de::Error>(self, v: String) -> Result<$name, E> {
+                        Ok($name::$s(v.into()))
+                    }
+                    fn visit_seq<A: ::serde::de::SeqAccess<'de>>(
+                        self,
+                        seq: A,
+                    ) -> Result<$name, A::Error> {
+                        ::serde::Deserialize::deserialize(
+                            ::serde::de::value::SeqAccessDeserializer::new(seq),
+                        )
+                        .map($name::$l)
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+/// Implements `Serialize`/`Deserialize` for `enum $name { $s(String-like), $o(Object) }`.
+macro_rules! string_or_map {
+    ($name:ident, $s:ident, $o:ident, $expecting:literal) => {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $name::$s(v) => ::serde::Serialize::serialize(v, s),
+                    $name::$o(v) => ::serde::Serialize::serialize(v, s),
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> ::serde::de::Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::$s(v.into()))
+                    }
+                    fn visit_string<E: ::serde::de::Error>(self, v: String) -> Result<$name, E> {
+                        Ok($name::$s(v.into()))
+                    }
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
+                        self,
+                        map: A,
+                    ) -> Result<$name, A::Error> {
+                        ::serde::Deserialize::deserialize(
+                            ::serde::de::value::MapAccessDeserializer::new(map),
+                        )
+                        .map($name::$o)
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+pub(crate) use {string_or_map, string_or_seq};
 
 #[cfg(test)]
 mod tests {

@@ -986,13 +986,10 @@ fn a_chunk_with_unknown_members_survives_a_round_trip() {
 
 #[test]
 fn an_unknown_finish_reason_is_unknown_and_final() {
-    let text = r#"{"output":{"choices":[{"message":{"content":"","role":"assistant"},"finish_reason":"insufficient_system_resource"}]}}"#;
+    let text = r#"{"output":{"choices":[{"message":{"content":"","role":"assistant"},"finish_reason":"out_of_coffee"}]}}"#;
     let chunk: GenerationResponse = round_trip("unknown finish_reason", text);
     let f = chunk.finish_reason().expect("a finish reason");
-    assert_eq!(
-        f,
-        &FinishReason::Unknown("insufficient_system_resource".to_owned())
-    );
+    assert_eq!(f, &FinishReason::Unknown("out_of_coffee".to_owned()));
     assert!(f.is_final());
     let (_, finished) = decode_whole(format!("id:1\nevent:result\ndata:{text}\n").as_bytes());
     assert!(finished, "an unknown finish reason still ends the stream");
@@ -1220,7 +1217,7 @@ fn content_item_unboxed() -> impl Strategy<Value = ContentItem> {
         ),
         opt(
             (opt(small_string()), extra()).prop_map(|(kind, extra)| CacheControl {
-                kind,
+                kind: kind.map(Into::into),
                 extra,
                 nulls: Default::default(),
             }),
@@ -1293,7 +1290,7 @@ fn tool_call_unboxed() -> impl Strategy<Value = ToolCall> {
         .prop_map(|(index, id, kind, function, extra)| ToolCall {
             index,
             id,
-            kind,
+            kind: kind.map(Into::into),
             function,
             extra,
             nulls: Default::default(),
@@ -1405,7 +1402,7 @@ fn tool_choice_unboxed() -> impl Strategy<Value = ToolChoice> {
         )
             .prop_map(
                 |(kind, function, extra)| ToolChoice::Function(NamedToolChoice {
-                    kind,
+                    kind: kind.map(Into::into),
                     function,
                     extra,
                     nulls: Default::default(),
