@@ -631,7 +631,71 @@ macro_rules! __wire_fast {
 
 #[cfg(test)]
 mod tests {
-    use super::string_stop;
+    use super::{decode, string_stop};
+
+    crate::wire_struct! {
+        /// Any `@fast` type gets a reader from its member list.
+        @fast
+        pub struct Inner {
+            /// A number.
+            pub n: Option<u32>,
+            /// Strings.
+            pub tags: Vec<String>,
+            /// A float: only `null` is read here.
+            pub weight: Option<f64>,
+        }
+    }
+
+    crate::wire_struct! {
+        /// An outer object.
+        @fast
+        pub struct Outer {
+            /// Renamed.
+            pub kind: String => "type",
+            /// Nested, may be null.
+            pub inner: Option<Inner>,
+            /// Always written.
+            pub list: Vec<Inner>,
+            /// A flag.
+            pub flag: Option<bool>,
+            /// A plain number.
+            pub count: i64,
+        }
+    }
+
+    #[test]
+    fn a_generated_reader_agrees_with_serde_or_gives_up() {
+        for (data, taken) in [
+            (
+                r#"{"type":"a","inner":{"n":1,"tags":["x","y"],"weight":null},"flag":true}"#,
+                true,
+            ),
+            (
+                r#"{"list":[{"n":null},{}],"count":null,"z":{"q":[1]}}"#,
+                true,
+            ),
+            (
+                r#"{"inner":null,"inner":{"n":2},"type":null,"count":3,"count":4}"#,
+                true,
+            ),
+            (r#" { "flag" : false , "list" : [ ] } "#, true),
+            ("{}", true),
+            (r#"{"inner":{"weight":0.5}}"#, false),
+            (r#"{"count":-1}"#, false),
+            (r#"{"typ\u0065":"a"}"#, false),
+            (r#"{"list":[null]}"#, false),
+            (r#"{"flag":1}"#, false),
+            (r#"{"inner":{"n":4294967296}}"#, false),
+            (r#"{"type":"a"} x"#, false),
+        ] {
+            let fast = decode::<Outer>(data);
+            match serde_json::from_str::<Outer>(data) {
+                Ok(want) => assert!(fast.as_ref().is_none_or(|got| *got == want), "{data}"),
+                Err(_) => assert!(fast.is_none(), "{data}"),
+            }
+            assert_eq!(fast.is_some(), taken, "{data}: {fast:?}");
+        }
+    }
 
     #[test]
     fn string_stop_finds_the_first_special_byte() {

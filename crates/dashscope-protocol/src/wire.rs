@@ -1196,7 +1196,7 @@ mod tests {
 
     crate::tagged_enum! {
         /// A union.
-        pub enum Event {
+        pub enum Speech {
             /// Said.
             Said(Said) = "said",
         }
@@ -1269,9 +1269,9 @@ mod tests {
             r#"{"type":"said","text":"hi","z":1,"type":"said"}"#,
             r#"{"text":"no","type":"said","text":"hi","z":1}"#,
         ] {
-            let e: Event = serde_json::from_str(src).unwrap();
+            let e: Speech = serde_json::from_str(src).unwrap();
             match &e {
-                Event::Said(s) => {
+                Speech::Said(s) => {
                     assert_eq!(s.text.as_deref(), Some("hi"), "{src}");
                     assert_eq!(s.extra["z"], json!(1), "{src}");
                 }
@@ -1288,8 +1288,8 @@ mod tests {
             (r#"{"text":"hi"}"#, None),
             (r#"{"type":5,"text":"hi"}"#, None),
         ] {
-            let e: Event = serde_json::from_str(src).unwrap();
-            assert!(matches!(e, Event::Unknown(_)), "{src} gave {e:?}");
+            let e: Speech = serde_json::from_str(src).unwrap();
+            assert!(matches!(e, Speech::Unknown(_)), "{src} gave {e:?}");
             assert_eq!(e.type_name(), tag, "{src}");
             let mut want: serde_json::Value = serde_json::from_str(src).unwrap();
             if tag == Some("new") {
@@ -1298,13 +1298,13 @@ mod tests {
             assert_eq!(serde_json::to_value(&e).unwrap(), want, "{src}");
         }
         // A known tag followed by a different one is ambiguous: an error, not a guess.
-        let e = serde_json::from_str::<Event>(r#"{"type":"said","text":"hi","type":"new"}"#)
+        let e = serde_json::from_str::<Speech>(r#"{"type":"said","text":"hi","type":"new"}"#)
             .unwrap_err();
         assert!(e.to_string().contains("given twice"), "{e}");
         // A member of the wrong type is an error whatever the order.
-        assert!(serde_json::from_str::<Event>(r#"{"text":5,"type":"said"}"#).is_err());
-        assert!(serde_json::from_str::<Event>(r#"{"type":"said","text":5}"#).is_err());
-        assert!(serde_json::from_str::<Event>("[1]").is_err());
+        assert!(serde_json::from_str::<Speech>(r#"{"text":5,"type":"said"}"#).is_err());
+        assert!(serde_json::from_str::<Speech>(r#"{"type":"said","text":5}"#).is_err());
+        assert!(serde_json::from_str::<Speech>("[1]").is_err());
     }
 
     #[test]

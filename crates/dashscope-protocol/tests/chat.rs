@@ -1319,3 +1319,81 @@ proptest! {
         prop_assert_eq!(back, t);
     }
 }
+
+/// The keys of a serialized request object.
+fn keys(v: &Value) -> std::collections::BTreeSet<&str> {
+    v.as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn every_request_member_has_a_setter() {
+    let req = ChatRequest::default()
+        .model("qwen-omni-turbo")
+        .messages(vec![Message::user("hi")])
+        .message(Message::user("again"))
+        .stream(true)
+        .stream_options(StreamOptions::default())
+        .include_usage(true)
+        .temperature(0.7)
+        .top_p(0.8)
+        .top_k(20)
+        .presence_penalty(0.5)
+        .frequency_penalty(0.25)
+        .repetition_penalty(1.05)
+        .max_tokens(100)
+        .max_completion_tokens(200)
+        .n(2)
+        .seed(42)
+        .stop(vec!["END", "STOP"])
+        .logprobs(false)
+        .top_logprobs(3)
+        .tools(vec![Tool::function("f", "d", json!({"type": "object"}))])
+        .tool(Tool::function("g", "d", json!({"type": "object"})))
+        .tool_choice(ToolChoiceMode::Required)
+        .parallel_tool_calls(true)
+        .response_format(ResponseFormat::json_object())
+        .enable_thinking(true)
+        .thinking_budget(1000)
+        .reasoning_effort("high")
+        .enable_search(false)
+        .search_options(SearchOptions {
+            search_strategy: Some(SearchStrategy::Max),
+            ..Default::default()
+        })
+        .vl_high_resolution_images(true)
+        .modalities(vec![Modality::Text, Modality::Audio])
+        .audio(dashscope_protocol::chat::AudioOutput {
+            voice: Some("Cherry".into()),
+            format: Some("wav".into()),
+            ..Default::default()
+        })
+        .translation_options(TranslationOptions {
+            target_lang: Some("English".into()),
+            ..Default::default()
+        })
+        .enable_code_interpreter(true)
+        .user("u-1");
+    let v = serde_json::to_value(&req).unwrap();
+    assert_eq!(
+        keys(&v),
+        ChatRequest::WIRE_MEMBERS.iter().copied().collect()
+    );
+    // Numbers and bools are taken as they are, the rest through `Into`; the setters that do
+    // more than set their member still do it.
+    assert_eq!(v["top_k"], 20);
+    assert_eq!(v["stop"], json!(["END", "STOP"]));
+    assert_eq!(v["reasoning_effort"], "high");
+    assert_eq!(v["logprobs"], true, "top_logprobs switches logprobs on");
+    assert_eq!(
+        v["enable_search"], true,
+        "search_options switches search on"
+    );
+    assert_eq!(v["messages"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["tools"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["stream_options"], json!({"include_usage": true}));
+    assert_eq!(v["modalities"], json!(["text", "audio"]));
+}

@@ -1653,3 +1653,68 @@ proptest! {
         prop_assert_eq!(back, p);
     }
 }
+
+#[test]
+fn every_parameter_has_a_setter_on_parameters_and_on_the_request() {
+    let params = Parameters::default()
+        .result_format(ResultFormat::Message)
+        .incremental_output(true)
+        .enable_thinking(true)
+        .thinking_budget(500)
+        .reasoning_effort(ReasoningEffort::Low)
+        .temperature(0.5)
+        .top_p(0.9)
+        .top_k(10)
+        .repetition_penalty(1.1)
+        .presence_penalty(0.2)
+        .max_tokens(64)
+        .max_completion_tokens(128)
+        .seed(7)
+        .stop(vec![vec![37763, 367]])
+        .tools(vec![Tool::function("f", "d", json!({"type": "object"}))])
+        .tool_choice(ToolChoice::function("f"))
+        .parallel_tool_calls(false)
+        .enable_search(true)
+        .search_options(SearchOptions::default())
+        .response_format(ResponseFormat::text())
+        .n(1)
+        .logprobs(true)
+        .top_logprobs(2)
+        .enable_code_interpreter(false)
+        .vl_high_resolution_images(true)
+        .modalities(vec!["text".to_owned()]);
+    let v = serde_json::to_value(&params).unwrap();
+    let keys: std::collections::BTreeSet<&str> =
+        v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, Parameters::WIRE_MEMBERS.iter().copied().collect());
+    assert_eq!(v["stop"], json!([[37763, 367]]));
+    // The same setters on the request set its `parameters`.
+    let req = GenerationRequest::new("qwen-plus", vec![Message::user("hi")])
+        .result_format(ResultFormat::Message)
+        .incremental_output(true)
+        .enable_thinking(true)
+        .thinking_budget(500)
+        .reasoning_effort(ReasoningEffort::Low)
+        .temperature(0.5)
+        .top_p(0.9)
+        .top_k(10)
+        .repetition_penalty(1.1)
+        .presence_penalty(0.2)
+        .max_tokens(64)
+        .max_completion_tokens(128)
+        .seed(7)
+        .stop(vec![vec![37763, 367]])
+        .tools(vec![Tool::function("f", "d", json!({"type": "object"}))])
+        .tool_choice(ToolChoice::function("f"))
+        .parallel_tool_calls(false)
+        .enable_search(true)
+        .search_options(SearchOptions::default())
+        .response_format(ResponseFormat::text())
+        .n(1)
+        .logprobs(true)
+        .top_logprobs(2)
+        .enable_code_interpreter(false)
+        .vl_high_resolution_images(true)
+        .modalities(vec!["text".to_owned()]);
+    assert_eq!(serde_json::to_value(&req).unwrap()["parameters"], v);
+}

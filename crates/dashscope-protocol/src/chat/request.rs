@@ -158,6 +158,9 @@ wire_struct! {
 
 wire_struct! {
     /// One message of the conversation (every role; also `choices[].message` in a response).
+    ///
+    /// Not the native `Message`: chat content parts are `type`-tagged ([`ContentPart`]) and
+    /// `role` is always there.
     pub struct Message {
         /// Who wrote it.
         pub role: Role,
@@ -248,7 +251,7 @@ impl Message {
     }
 }
 
-/// A message's `content`: a string or a list of parts.
+/// A message's `content`: a string or a list of parts (chat part types; Responses' differ).
 #[derive(Clone, Debug, PartialEq)]
 pub enum MessageContent {
     /// Plain text.
@@ -373,7 +376,8 @@ wire_struct! {
 }
 
 wire_struct! {
-    /// The `input_audio` object.
+    /// The `input_audio` object (nested under `input_audio`; Responses puts these members in
+    /// the part itself).
     pub struct InputAudio {
         /// A URL or base64 data (`data:audio/<fmt>;base64,…`).
         pub data: String,
@@ -428,6 +432,7 @@ wire_struct! {
 
 tagged_enum! {
     /// One part of a list `content`. Parts without a known `type` are kept as `Unknown`.
+    /// (Responses has its own part types: `input_text`, `input_image`, ….)
     pub enum ContentPart {
         /// Text.
         Text(TextPart) = "text",
