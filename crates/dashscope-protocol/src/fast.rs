@@ -578,19 +578,19 @@ macro_rules! __wire_fast {
             const WIRE_MEMBERS: &'static [&'static str] = $name::WIRE_MEMBERS;
 
             #[inline]
-            #[allow(unused_assignments, unused_variables, unused_mut)]
+            #[allow(unused_variables)]
             fn fast_member(&mut self, p: &mut $crate::fast::Parser<'_>, index: usize) -> Option<()> {
                 #[allow(unused_imports)]
                 use $crate::fast::{ReadNull as _, ReadOption as _, ReadValue as _};
-                let mut i = 0usize;
                 $(
-                    if index == i {
+                    if index == const {
+                        $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
+                    } {
                         let null = (&&&$crate::fast::Read::<$ty>::new())
                             .read_member(p, &mut self.$field)?;
-                        self.nulls.set(i, null);
+                        self.nulls.set(index, null);
                         return Some(());
                     }
-                    i += 1;
                 )*
                 None
             }

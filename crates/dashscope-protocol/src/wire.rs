@@ -69,17 +69,16 @@ pub trait WireVisit<'de>: Sized {
     }
 }
 
-/// Decodes members buffered before a tagged union's `"type"` into the variant `inner`.
+/// A tagged union's variant, from the members buffered before its `"type"` (usually none),
+/// decoded through `serde_json::Value`.
 #[doc(hidden)]
-pub fn replay_members<'de, T: WireVisit<'de>, E: de::Error>(
-    inner: &mut T,
+pub fn replay_members<T: serde::de::DeserializeOwned + Default, E: de::Error>(
     buffered: Extra,
-) -> Result<(), E> {
-    let mut map = de::value::MapDeserializer::<_, serde_json::Error>::new(buffered.into_iter());
-    while let Some(key) = de::MapAccess::next_key::<KeyStr<'de>>(&mut map).map_err(E::custom)? {
-        inner.visit_member(key, &mut map).map_err(E::custom)?;
+) -> Result<T, E> {
+    if buffered.is_empty() {
+        return Ok(T::default());
     }
-    Ok(())
+    T::deserialize(serde_json::Value::Object(buffered)).map_err(E::custom)
 }
 
 /// Decodes the rest of a map into `buffered` (used for objects whose tag is unknown).
@@ -278,6 +277,12 @@ pub const fn name_index(names: &[&str], name: &str) -> usize {
         i += 1;
     }
     panic!("wire_struct!: member name not found")
+}
+
+/// The position of `name` in `names` (for the generated code).
+#[doc(hidden)]
+pub fn member_position(names: &[&str], name: &str) -> Option<usize> {
+    names.iter().position(|m| *m == name)
 }
 
 /// Picks how a member's value is decoded, by its type (autoref specialization, as [`Probe`]).
@@ -606,28 +611,17 @@ macro_rules! wire_struct {
 
             /// Whether the known member `member` (its wire name) was an explicit `null` that is
             /// still written back as `null`.
-            #[allow(unused_imports)]
             pub fn is_explicit_null(&self, member: &str) -> bool {
-                use $crate::wire::{AbsentAny as _, AbsentOption as _};
-                match member {
-                    $(
-                        $crate::__wire_name!($field $(, $wire)?) => {
-                            self.nulls.contains(const {
-                                $crate::wire::name_index(
-                                    $name::WIRE_MEMBERS,
-                                    $crate::__wire_name!($field $(, $wire)?),
-                                )
-                            }) && (&$crate::wire::Probe(&self.$field)).wire_is_null_like()
-                        }
-                    )*
-                    _ => false,
+                match $crate::wire::member_position(Self::WIRE_MEMBERS, member) {
+                    Some(i) => self.nulls.contains(i) && self.__wire_state(i).1,
+                    None => false,
                 }
             }
 
             /// Marks (or unmarks) the known member `member` (its wire name) as an explicit
             /// `null`. Returns `false` when the type has no such member.
             pub fn set_explicit_null(&mut self, member: &str, null: bool) -> bool {
-                match Self::WIRE_MEMBERS.iter().position(|m| *m == member) {
+                match $crate::wire::member_position(Self::WIRE_MEMBERS, member) {
                     Some(i) => {
                         self.nulls.set(i, null);
                         true
@@ -645,18 +639,32 @@ macro_rules! wire_struct {
             }
 
             /// Whether a known member named `key` is written (a value or a remembered `null`).
-            #[allow(unused_imports)]
             fn __wire_writes(&self, key: &str) -> bool {
-                use $crate::wire::{AbsentAny as _, AbsentOption as _};
-                match key {
-                    $(
-                        $crate::__wire_name!($field $(, $wire)?) => {
-                            !(&$crate::wire::Probe(&self.$field)).wire_is_absent()
-                                || self.is_explicit_null(key)
-                        }
-                    )*
-                    _ => false,
+                match $crate::wire::member_position(Self::WIRE_MEMBERS, key) {
+                    Some(i) => {
+                        let (absent, null_like) = self.__wire_state(i);
+                        !absent || (self.nulls.contains(i) && null_like)
+                    }
+                    None => false,
                 }
+            }
+
+            /// Whether the member at `index` is left out of the output, and whether it holds
+            /// what an explicit `null` decodes to (see [`Probe`]).
+            ///
+            /// [`Probe`]: $crate::wire::Probe
+            #[allow(unused_imports, unused_variables)]
+            fn __wire_state(&self, index: usize) -> (bool, bool) {
+                use $crate::wire::{AbsentAny as _, AbsentOption as _};
+                $(
+                    if index == const {
+                        $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
+                    } {
+                        let probe = $crate::wire::Probe(&self.$field);
+                        return ((&probe).wire_is_absent(), (&probe).wire_is_null_like());
+                    }
+                )*
+                (true, false)
             }
         }
 
@@ -965,8 +973,7 @@ macro_rules! tagged_enum {
                             match tag.as_str() {
                                 $(
                                     Some($wire) => {
-                                        let mut inner = <$inner as ::core::default::Default>::default();
-                                        $crate::wire::replay_members::<_, A::Error>(&mut inner, buffered)?;
+                                        let mut inner: $inner = $crate::wire::replay_members::<_, A::Error>(buffered)?;
                                         while let Some(key) = map.next_key::<$crate::wire::KeyStr<'de>>()? {
                                             if key.as_str() != "type" {
                                                 $crate::wire::WireVisit::visit_member(&mut inner, key, &mut map)?;
