@@ -481,14 +481,14 @@ macro_rules! __wire_setters {
 macro_rules! __wire_setter {
     ([manual] $($rest:tt)*) => {};
     ([] $name:ident [] $field:ident : $ty:ty) => {
-        #[doc = concat!("Sets [`", stringify!($field), "`](", stringify!($name), "::", stringify!($field), ").")]
+        #[doc = concat!("Sets [`", stringify!($field), "`](field@", stringify!($name), "::", stringify!($field), ").")]
         pub fn $field(mut self, v: impl $crate::wire::Arg<$ty>) -> Self {
             self.$field = $crate::wire::Arg::into_member(v);
             self
         }
     };
     ([] $name:ident [$via:ident] $field:ident : $ty:ty) => {
-        #[doc = concat!("Sets [`", stringify!($field), "`](", stringify!($name), "::", stringify!($field), ") (through `", stringify!($via), "`).")]
+        #[doc = concat!("Sets [`", stringify!($field), "`](field@", stringify!($name), "::", stringify!($field), ") (in `", stringify!($via), "()`).")]
         pub fn $field(mut self, v: impl $crate::wire::Arg<$ty>) -> Self {
             self.$via().$field = $crate::wire::Arg::into_member(v);
             self

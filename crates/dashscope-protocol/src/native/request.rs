@@ -14,7 +14,7 @@ use crate::common::{
     ToolChoice,
 };
 use crate::fast::{FastValue, Parser};
-use crate::wire::WireValue;
+use crate::wire::{WireValue, string_or_seq};
 
 crate::wire_struct! {
     /// A native generation request: `POST /api/v1/services/aigc/{text,multimodal}-generation/generation`.
@@ -390,36 +390,12 @@ pub enum VideoSource {
     Frames(Vec<String>),
 }
 
-impl Serialize for VideoSource {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            VideoSource::Url(u) => s.serialize_str(u),
-            VideoSource::Frames(f) => f.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for VideoSource {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = VideoSource;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a video URL or a list of frame URLs")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<VideoSource, E> {
-                Ok(VideoSource::Url(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<VideoSource, E> {
-                Ok(VideoSource::Url(v))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<VideoSource, A::Error> {
-                Vec::<String>::deserialize(SeqAccessDeserializer::new(seq)).map(VideoSource::Frames)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+string_or_seq!(
+    VideoSource,
+    Url,
+    Frames,
+    "a video URL or a list of frame URLs"
+);
 
 crate::string_enum! {
     /// `parameters.result_format`.
