@@ -357,11 +357,8 @@ fn every_fixture_response_reads_as_its_dialect_says() {
                 r.reasoning().unwrap_or_default().to_owned(),
                 (r.tool_calls().iter())
                     .map(|t| {
-                        (
-                            t.id.clone(),
-                            t.function.name.clone(),
-                            t.function.arguments.clone(),
-                        )
+                        let s = |x: Option<&str>| x.unwrap_or_default().to_owned();
+                        (s(t.id.as_deref()), s(t.name()), s(t.arguments()))
                     })
                     .collect::<Vec<_>>(),
                 r.usage.as_ref().map(|u| u.total_tokens),

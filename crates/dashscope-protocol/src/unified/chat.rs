@@ -85,12 +85,14 @@ impl Conversation {
         let mut c = Conversation {
             model: request.model.clone(),
             messages: request.messages.iter().map(message_from_chat).collect(),
-            tools: request.tools.iter().flatten().map(tool_from_chat).collect(),
+            tools: (request.tools.iter().flatten())
+                .map(|t| tool_from(t, D))
+                .collect(),
             tool_choice: request.tool_choice.as_ref().and_then(choice_of),
             parallel_tool_calls: request.parallel_tool_calls,
             sampling,
             thinking,
-            response_format: request.response_format.as_ref().and_then(format_of),
+            response_format: (request.response_format.as_ref()).and_then(|f| format_of(f, D)),
             stream: request.stream,
             include_usage: request
                 .stream_options
@@ -113,17 +115,17 @@ impl Conversation {
         let mut w = kept.cloned().unwrap_or_default();
         w.model.clone_from(&self.model);
         w.messages = (self.messages.iter().map(message_to_chat)).collect::<Result<_, _>>()?;
-        set_list(&mut w.tools, &self.tools, tool_to_chat)?;
+        set_list(&mut w.tools, &self.tools, |t| tool_to(t, D))?;
         if w.tool_choice.as_ref().and_then(choice_of) != self.tool_choice {
-            w.tool_choice = self.tool_choice.as_ref().map(choice_to_chat);
+            w.tool_choice = self.tool_choice.as_ref().map(choice_to);
         }
         w.parallel_tool_calls = self.parallel_tool_calls;
         write_shared!(w, self.sampling, self.thinking, D);
         if w.stop.as_ref().and_then(stop_of) != self.sampling.stop {
-            w.stop = self.sampling.stop.clone().map(Stop::List);
+            w.stop = self.sampling.stop.clone().map(Stop::Texts);
         }
-        if w.response_format.as_ref().and_then(format_of) != self.response_format {
-            w.response_format = self.response_format.as_ref().map(format_to_chat);
+        if w.response_format.as_ref().and_then(|f| format_of(f, D)) != self.response_format {
+            w.response_format = self.response_format.as_ref().map(|f| format_to(f, D));
         }
         w.stream = self.stream;
         if w.stream_options.as_ref().and_then(|o| o.include_usage) != self.include_usage {
@@ -137,11 +139,32 @@ impl Conversation {
     }
 }
 
-fn stop_of(s: &Stop) -> Option<Vec<String>> {
+// Chat and native share these wire types (`crate::common`): one reading and writing for both.
+
+/// A value whose chat and native types are one, as its `dialect`'s variant.
+pub(crate) fn wrap<T, R>(value: T, dialect: Dialect) -> DialectValue<T, R, T> {
+    if dialect == Dialect::Native {
+        DialectValue::Native(value)
+    } else {
+        DialectValue::Chat(value)
+    }
+}
+
+/// The `dialect` (chat or native) value of a value whose chat and native types are one.
+pub(crate) fn nested<T, R>(value: &DialectValue<T, R, T>, dialect: Dialect) -> Option<&T> {
+    match (value, dialect) {
+        (DialectValue::Chat(v), Dialect::Chat) | (DialectValue::Native(v), Dialect::Native) => {
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn stop_of(s: &Stop) -> Option<Vec<String>> {
     match s {
         Stop::Text(t) => Some(vec![t.clone()]),
-        Stop::List(l) => Some(l.clone()),
-        Stop::Other(_) => None,
+        Stop::Texts(l) => Some(l.clone()),
+        _ => None,
     }
 }
 
@@ -164,33 +187,34 @@ pub(crate) fn mode_str(c: &ToolChoice) -> &'static str {
     }
 }
 
-fn choice_of(c: &chat::ToolChoice) -> Option<ToolChoice> {
+pub(crate) fn choice_of(c: &chat::ToolChoice) -> Option<ToolChoice> {
     match c {
         chat::ToolChoice::Mode(m) => mode_of(m.as_str()),
-        chat::ToolChoice::Named(n) if n.kind == chat::ToolType::Function => n
+        chat::ToolChoice::Function(n) if n.kind == Some(chat::ToolType::Function) => n
             .function
             .as_ref()
             .map(|f| ToolChoice::Function(f.name.clone())),
-        chat::ToolChoice::Named(_) => None,
+        chat::ToolChoice::Function(_) => None,
     }
 }
 
-fn choice_to_chat(c: &ToolChoice) -> chat::ToolChoice {
+pub(crate) fn choice_to(c: &ToolChoice) -> chat::ToolChoice {
     match c {
         ToolChoice::Function(name) => chat::ToolChoice::function(name),
         mode => chat::ToolChoice::Mode(mode_str(mode).into()),
     }
 }
 
-fn format_of(f: &chat::ResponseFormat) -> Option<ResponseFormat> {
+/// A `response_format`; chat requires a schema name, so its `""` stands for none.
+pub(crate) fn format_of(f: &chat::ResponseFormat, dialect: Dialect) -> Option<ResponseFormat> {
     Some(match f {
         chat::ResponseFormat::Text(_) => ResponseFormat::Text,
         chat::ResponseFormat::JsonObject(_) => ResponseFormat::JsonObject,
         chat::ResponseFormat::JsonSchema(s) => {
             let j = &s.json_schema;
+            let none = dialect == D && j.name.as_deref() == Some("");
             ResponseFormat::JsonSchema(JsonSchemaFormat {
-                // Chat requires a name: `""` stands for none.
-                name: Some(j.name.clone()).filter(|n| !n.is_empty()),
+                name: if none { None } else { j.name.clone() },
                 description: j.description.clone(),
                 schema: j.schema.clone(),
                 strict: j.strict,
@@ -200,13 +224,13 @@ fn format_of(f: &chat::ResponseFormat) -> Option<ResponseFormat> {
     })
 }
 
-fn format_to_chat(f: &ResponseFormat) -> chat::ResponseFormat {
+pub(crate) fn format_to(f: &ResponseFormat, dialect: Dialect) -> chat::ResponseFormat {
     match f {
         ResponseFormat::Text => chat::ResponseFormat::text(),
         ResponseFormat::JsonObject => chat::ResponseFormat::json_object(),
         ResponseFormat::JsonSchema(s) => chat::ResponseFormat::JsonSchema(chat::JsonSchemaFormat {
             json_schema: chat::JsonSchema {
-                name: s.name.clone().unwrap_or_default(),
+                name: s.name.clone().or_else(|| (dialect == D).then(String::new)),
                 description: s.description.clone(),
                 schema: s.schema.clone(),
                 strict: s.strict,
@@ -217,12 +241,76 @@ fn format_to_chat(f: &ResponseFormat) -> chat::ResponseFormat {
     }
 }
 
+pub(crate) fn tool_from(t: &chat::Tool, dialect: Dialect) -> Tool {
+    let chat::Tool::Function(f) = t else {
+        return Tool::Dialect(wrap(t.clone(), dialect));
+    };
+    let d = &f.function;
+    let mut tool = FunctionTool {
+        name: d.name.clone(),
+        description: d.description.clone(),
+        parameters: d.parameters.clone(),
+        strict: d.strict,
+        kept: None,
+    };
+    tool.kept = keep(f, Ok(function_to(&tool, dialect)), |w| wrap(w, dialect));
+    Tool::Function(tool)
+}
+
+fn function_to(f: &FunctionTool, dialect: Dialect) -> chat::FunctionTool {
+    let kept = f.kept.as_deref().and_then(|k| nested(k, dialect));
+    let mut w = kept.cloned().unwrap_or_default();
+    w.function.name.clone_from(&f.name);
+    w.function.description.clone_from(&f.description);
+    w.function.parameters.clone_from(&f.parameters);
+    w.function.strict = f.strict;
+    w
+}
+
+pub(crate) fn tool_to(t: &Tool, dialect: Dialect) -> Result<chat::Tool, ConvertError> {
+    match t {
+        Tool::Function(f) => Ok(chat::Tool::Function(function_to(f, dialect))),
+        Tool::Dialect(d) => own(d, dialect, |d| nested(d, dialect), "tool"),
+    }
+}
+
+/// A tool call's id, name and arguments (absent ones read as empty).
+pub(crate) fn plain_call(c: &chat::ToolCall) -> ToolCall {
+    let s = |x: Option<&str>| x.unwrap_or_default().to_owned();
+    ToolCall::new(s(c.call_id()), s(c.name()), s(c.arguments()))
+}
+
+pub(crate) fn call_from(c: &chat::ToolCall, dialect: Dialect) -> ToolCall {
+    let mut t = plain_call(c);
+    t.kept = keep(c, Ok(call_to(&t, dialect)), |w| wrap(w, dialect));
+    t
+}
+
+pub(crate) fn call_to(t: &ToolCall, dialect: Dialect) -> chat::ToolCall {
+    let kept = t.kept.as_deref().and_then(|k| nested(k, dialect));
+    let Some(mut w) = kept.cloned() else {
+        return chat::ToolCall::function(&t.id, &t.name, &t.arguments);
+    };
+    // Members a fragment may lack (`id`, `function`, its `name`, `arguments`) stay so while
+    // they read as the model's values.
+    if w.call_id().unwrap_or_default() != t.id {
+        w.id = Some(t.id.clone());
+    }
+    if w.name().unwrap_or_default() != t.name {
+        w.function.get_or_insert_with(Default::default).name = Some(t.name.clone());
+    }
+    if w.arguments().unwrap_or_default() != t.arguments {
+        w.function.get_or_insert_with(Default::default).arguments = Some(t.arguments.clone());
+    }
+    w
+}
+
 fn message_from_chat(m: &chat::Message) -> Message {
     let mut out = Message {
         role: Role::from(m.role.as_str()),
         parts: m.content.as_ref().map_or_else(Vec::new, parts_of),
         reasoning: m.reasoning_content.clone(),
-        tool_calls: m.tool_calls().iter().map(call_from_chat).collect(),
+        tool_calls: m.tool_calls().iter().map(|c| call_from(c, D)).collect(),
         tool_call_id: m.tool_call_id.clone(),
         name: m.name.clone(),
         partial: m.partial == Some(true),
@@ -246,7 +334,7 @@ fn message_to_chat(m: &Message) -> Result<chat::Message, ConvertError> {
         });
     }
     w.reasoning_content.clone_from(&m.reasoning);
-    set_list(&mut w.tool_calls, &m.tool_calls, |t| Ok(call_to_chat(t)))?;
+    set_list(&mut w.tool_calls, &m.tool_calls, |t| Ok(call_to(t, D)))?;
     w.tool_call_id.clone_from(&m.tool_call_id);
     w.name.clone_from(&m.name);
     if (w.partial == Some(true)) != m.partial {
@@ -347,56 +435,6 @@ fn part_to_chat(p: &Part) -> Result<ContentPart, ConvertError> {
     })
 }
 
-fn tool_from_chat(t: &chat::Tool) -> Tool {
-    let chat::Tool::Function(f) = t else {
-        return Tool::Dialect(DialectValue::Chat(t.clone()));
-    };
-    let d = &f.function;
-    let mut tool = FunctionTool {
-        name: d.name.clone(),
-        description: d.description.clone(),
-        parameters: d.parameters.clone(),
-        strict: d.strict,
-        kept: None,
-    };
-    tool.kept = keep(f, Ok(function_to_chat(&tool)), DialectValue::Chat);
-    Tool::Function(tool)
-}
-
-fn function_to_chat(f: &FunctionTool) -> chat::FunctionTool {
-    let mut w = (f.kept.as_deref().and_then(DialectValue::chat).cloned()).unwrap_or_default();
-    w.function.name.clone_from(&f.name);
-    w.function.description.clone_from(&f.description);
-    w.function.parameters.clone_from(&f.parameters);
-    w.function.strict = f.strict;
-    w
-}
-
-fn tool_to_chat(t: &Tool) -> Result<chat::Tool, ConvertError> {
-    match t {
-        Tool::Function(f) => Ok(chat::Tool::Function(function_to_chat(f))),
-        Tool::Dialect(d) => own(d, D, DialectValue::chat, "tool"),
-    }
-}
-
-fn call_from_chat(c: &chat::ToolCall) -> ToolCall {
-    let mut t = ToolCall::new(
-        c.id.clone(),
-        c.function.name.clone(),
-        c.function.arguments.clone(),
-    );
-    t.kept = keep(c, Ok(call_to_chat(&t)), DialectValue::Chat);
-    t
-}
-
-fn call_to_chat(t: &ToolCall) -> chat::ToolCall {
-    let mut w = (t.kept.as_deref().and_then(DialectValue::chat).cloned()).unwrap_or_default();
-    w.id.clone_from(&t.id);
-    w.function.name.clone_from(&t.name);
-    w.function.arguments.clone_from(&t.arguments);
-    w
-}
-
 impl UnifiedResponse {
     /// The answer of a Chat Completions response (the id without its `chatcmpl-` prefix).
     pub fn from_chat(completion: &ChatCompletion) -> Self {
@@ -410,9 +448,7 @@ impl UnifiedResponse {
                         .map(MessageContent::joined_text)
                         .unwrap_or_default(),
                     reasoning: c.message.reasoning_content.clone().unwrap_or_default(),
-                    tool_calls: (c.message.tool_calls().iter())
-                        .map(|t| ToolCall::new(&t.id, &t.function.name, &t.function.arguments))
-                        .collect(),
+                    tool_calls: c.message.tool_calls().iter().map(plain_call).collect(),
                     finish_reason: c.finish_reason.as_ref().map(|f| f.as_str().into()),
                 })
                 .collect(),
@@ -480,8 +516,10 @@ impl ChatEventReader {
             }
             for f in delta.tool_calls.into_iter().flatten() {
                 let (name, arguments) = f.function.map_or((None, None), |x| (x.name, x.arguments));
+                // A fragment without `index` belongs to the first call (as the accumulator has it).
+                let index = f.index.unwrap_or(0);
                 self.calls
-                    .fragment(candidate, f.index, f.id, name, arguments, out);
+                    .fragment(candidate, index, f.id, name, arguments, out);
             }
             if let Some(reason) = choice.finish_reason {
                 let reason = FinishReason::from(reason.as_str());

@@ -1,12 +1,15 @@
 //! Native generation ⇄ unified: [`GenerationRequest`] both ways, [`GenerationResponse`] and
 //! native streams (incremental or cumulative, message or text format) read.
 
-use super::chat::{mode_of, mode_str, read_shared, write_shared};
+use super::chat::{
+    call_from, call_to, choice_of, choice_to, format_of, format_to, plain_call, read_shared,
+    stop_of, tool_from, tool_to, write_shared,
+};
 use super::events::{Calls, UnifiedEvent};
 use super::model::{
-    Candidate, Conversation, DialectValue, FinishReason, FunctionTool, ImagePart, JsonSchemaFormat,
-    Message, Part, ReasoningEffort, ResponseFormat, Role, Sampling, Thinking, Tool, ToolCall,
-    ToolChoice, UnifiedResponse, Usage, VideoPart, VideoSource, string_form, text_parts,
+    Candidate, Conversation, DialectValue, FinishReason, ImagePart, Message, Part, ReasoningEffort,
+    Role, Sampling, Thinking, UnifiedResponse, Usage, VideoPart, VideoSource, string_form,
+    text_parts,
 };
 use super::{ConvertError, keep, narrow, own, set_list, unsupported};
 use crate::cassette::Dialect;
@@ -27,12 +30,12 @@ impl Conversation {
         let mut c = Conversation {
             model: request.model.clone(),
             messages: messages_of(&request.input),
-            tools: p.tools.iter().flatten().map(tool_from_native).collect(),
+            tools: p.tools.iter().flatten().map(|t| tool_from(t, D)).collect(),
             tool_choice: p.tool_choice.as_ref().and_then(choice_of),
             parallel_tool_calls: p.parallel_tool_calls,
             sampling,
             thinking,
-            response_format: p.response_format.as_ref().and_then(format_of),
+            response_format: p.response_format.as_ref().and_then(|f| format_of(f, D)),
             ..Default::default()
         };
         c.kept = keep(request, c.to_native(), DialectValue::Native);
@@ -60,17 +63,17 @@ impl Conversation {
         // The service requires `parameters`: written even when empty, unless it was absent.
         let present = fresh || w.parameters.is_some();
         let mut p = w.parameters.take().unwrap_or_default();
-        set_list(&mut p.tools, &self.tools, tool_to_native)?;
+        set_list(&mut p.tools, &self.tools, |t| tool_to(t, D))?;
         if p.tool_choice.as_ref().and_then(choice_of) != self.tool_choice {
-            p.tool_choice = self.tool_choice.as_ref().map(choice_to_native);
+            p.tool_choice = self.tool_choice.as_ref().map(choice_to);
         }
         p.parallel_tool_calls = self.parallel_tool_calls;
         write_shared!(p, self.sampling, self.thinking, D);
         if p.stop.as_ref().and_then(stop_of) != self.sampling.stop {
             p.stop = self.sampling.stop.clone().map(Stop::Texts);
         }
-        if p.response_format.as_ref().and_then(format_of) != self.response_format {
-            p.response_format = self.response_format.as_ref().map(format_to_native);
+        if p.response_format.as_ref().and_then(|f| format_of(f, D)) != self.response_format {
+            p.response_format = self.response_format.as_ref().map(|f| format_to(f, D));
         }
         w.parameters = (present || p != Parameters::default()).then_some(p);
         Ok(w)
@@ -90,68 +93,6 @@ fn messages_of(input: &Input) -> Vec<Message> {
     }
 }
 
-fn stop_of(s: &Stop) -> Option<Vec<String>> {
-    match s {
-        Stop::Text(t) => Some(vec![t.clone()]),
-        Stop::Texts(l) => Some(l.clone()),
-        _ => None,
-    }
-}
-
-fn choice_of(c: &native::ToolChoice) -> Option<ToolChoice> {
-    match c {
-        native::ToolChoice::Mode(m) => mode_of(m.as_str()),
-        native::ToolChoice::Function(n) if n.kind.as_deref() == Some("function") => n
-            .function
-            .as_ref()
-            .map(|f| ToolChoice::Function(f.name.clone())),
-        native::ToolChoice::Function(_) => None,
-    }
-}
-
-fn choice_to_native(c: &ToolChoice) -> native::ToolChoice {
-    match c {
-        ToolChoice::Function(name) => native::ToolChoice::function(name),
-        mode => native::ToolChoice::Mode(mode_str(mode).into()),
-    }
-}
-
-fn format_of(f: &native::ResponseFormat) -> Option<ResponseFormat> {
-    Some(match f {
-        native::ResponseFormat::Text(_) => ResponseFormat::Text,
-        native::ResponseFormat::JsonObject(_) => ResponseFormat::JsonObject,
-        native::ResponseFormat::JsonSchema(s) => {
-            let j = &s.json_schema;
-            ResponseFormat::JsonSchema(JsonSchemaFormat {
-                name: j.name.clone(),
-                description: j.description.clone(),
-                schema: j.schema.clone(),
-                strict: j.strict,
-            })
-        }
-        native::ResponseFormat::Unknown(_) => return None,
-    })
-}
-
-fn format_to_native(f: &ResponseFormat) -> native::ResponseFormat {
-    match f {
-        ResponseFormat::Text => native::ResponseFormat::text(),
-        ResponseFormat::JsonObject => native::ResponseFormat::json_object(),
-        ResponseFormat::JsonSchema(s) => {
-            native::ResponseFormat::JsonSchema(native::JsonSchemaFormat {
-                json_schema: native::JsonSchemaSpec {
-                    name: s.name.clone(),
-                    description: s.description.clone(),
-                    schema: s.schema.clone(),
-                    strict: s.strict,
-                    ..Default::default()
-                },
-                ..Default::default()
-            })
-        }
-    }
-}
-
 fn role_of(m: &native::Message) -> Role {
     m.role.as_ref().map_or(Role::User, |r| r.as_str().into())
 }
@@ -165,7 +106,7 @@ fn message_from_native(m: &native::Message) -> Message {
             .tool_calls
             .iter()
             .flatten()
-            .map(call_from_native)
+            .map(|c| call_from(c, D))
             .collect(),
         tool_call_id: m.tool_call_id.clone(),
         name: m.name.clone(),
@@ -195,7 +136,7 @@ fn message_to_native(m: &Message) -> Result<native::Message, ConvertError> {
         });
     }
     w.reasoning_content.clone_from(&m.reasoning);
-    set_list(&mut w.tool_calls, &m.tool_calls, |t| Ok(call_to_native(t)))?;
+    set_list(&mut w.tool_calls, &m.tool_calls, |t| Ok(call_to(t, D)))?;
     w.tool_call_id.clone_from(&m.tool_call_id);
     w.name.clone_from(&m.name);
     if (w.partial == Some(true)) != m.partial {
@@ -279,66 +220,6 @@ fn part_to_native(p: &Part) -> Result<ContentItem, ConvertError> {
     Ok(w)
 }
 
-fn tool_from_native(t: &native::Tool) -> Tool {
-    let native::Tool::Function(f) = t else {
-        return Tool::Dialect(DialectValue::Native(t.clone()));
-    };
-    let d = &f.function;
-    let mut tool = FunctionTool {
-        name: d.name.clone(),
-        description: d.description.clone(),
-        parameters: d.parameters.clone(),
-        strict: d.strict,
-        kept: None,
-    };
-    tool.kept = keep(f, Ok(function_to_native(&tool)), DialectValue::Native);
-    Tool::Function(tool)
-}
-
-fn function_to_native(f: &FunctionTool) -> native::FunctionTool {
-    let mut w = (f.kept.as_deref().and_then(DialectValue::native).cloned()).unwrap_or_default();
-    w.function.name.clone_from(&f.name);
-    w.function.description.clone_from(&f.description);
-    w.function.parameters.clone_from(&f.parameters);
-    w.function.strict = f.strict;
-    w
-}
-
-fn tool_to_native(t: &Tool) -> Result<native::Tool, ConvertError> {
-    match t {
-        Tool::Function(f) => Ok(native::Tool::Function(function_to_native(f))),
-        Tool::Dialect(d) => own(d, D, DialectValue::native, "tool"),
-    }
-}
-
-fn call_from_native(c: &native::ToolCall) -> ToolCall {
-    let mut t = ToolCall::new(
-        c.id.clone().unwrap_or_default(),
-        c.name().unwrap_or_default(),
-        c.arguments().unwrap_or_default(),
-    );
-    t.kept = keep(c, Ok(call_to_native(&t)), DialectValue::Native);
-    t
-}
-
-fn call_to_native(t: &ToolCall) -> native::ToolCall {
-    let Some(mut w) = t.kept.as_deref().and_then(DialectValue::native).cloned() else {
-        return native::ToolCall::function(&t.id, &t.name, &t.arguments);
-    };
-    // Members a fragment may lack (`id`, `function`, its `name`, `arguments`) stay so while
-    // they read as the model's values.
-    if w.id.as_deref().unwrap_or_default() != t.id {
-        w.id = Some(t.id.clone());
-    }
-    if w.name().unwrap_or_default() != t.name {
-        w.function.get_or_insert_with(Default::default).name = Some(t.name.clone());
-    }
-    if w.arguments().unwrap_or_default() != t.arguments {
-        w.function.get_or_insert_with(Default::default).arguments = Some(t.arguments.clone());
-    }
-    w
-}
-
 impl UnifiedResponse {
     /// The answer of a native response, in the text (`output.text`) or message
     /// (`output.choices`) format. Native answers carry no model name.
@@ -360,14 +241,7 @@ impl UnifiedResponse {
                             .and_then(|m| m.reasoning_content.clone())
                             .unwrap_or_default(),
                         tool_calls: (m.and_then(|m| m.tool_calls.as_ref()).into_iter().flatten())
-                            .map(|t| {
-                                let id = t.id.as_deref().unwrap_or_default();
-                                ToolCall::new(
-                                    id,
-                                    t.name().unwrap_or_default(),
-                                    t.arguments().unwrap_or_default(),
-                                )
-                            })
+                            .map(plain_call)
                             .collect(),
                         finish_reason: final_reason(c.finish_reason.as_ref()),
                     }
