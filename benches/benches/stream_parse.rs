@@ -3,7 +3,12 @@
 //! Per dialect group (`stream_parse/<dialect>`):
 //!
 //! * `dashscope/<piece>`: our SSE decoder plus the dialect's stream decoder into typed chunks;
-//! * `dashscope+acc/<piece>`: the same, folding every chunk into the final response;
+//! * `dashscope+acc/<piece>`: the same, folding every chunk into the final response (the plain
+//!   dialect stream path);
+//! * `dashscope+acc+unified/<piece>`: the same, then every chunk read into unified events by the
+//!   dialect's reader and each event handed on (the conversation stream path,
+//!   `client.conversation(dialect).stream(…)`); its ratio to `dashscope+acc` is what the unified
+//!   layer costs (issue #14: at most 1.3x);
 //! * `floor/<piece>`: line splitting with memchr plus `serde_json` validation into `IgnoredAny`;
 //! * compat only, `async-openai/<piece>`: async-openai 0.43's own pipeline on the same bytes
 //!   (`eventsource-stream`'s `EventStream`, then `serde_json::from_str` into
@@ -22,6 +27,13 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use dashscope_benches::PIECES;
 use dashscope_benches::pipeline::{self, Tally};
 use dashscope_benches::streams::{Dialect, StreamWorkload};
+use dashscope_protocol::chat::{ChatAccumulator, ChatStreamDecoder};
+use dashscope_protocol::native::{NativeAccumulator, NativeStreamDecoder};
+use dashscope_protocol::responses::{ResponsesAccumulator, ResponsesStreamDecoder};
+use dashscope_protocol::stream::Accumulate;
+use dashscope_protocol::unified::{
+    ChatEventReader, NativeEventReader, ResponsesEventReader, UnifiedEvent,
+};
 use futures_util::StreamExt as _;
 
 #[path = "common/clock.rs"]
@@ -73,6 +85,55 @@ fn ours_accumulated(dialect: Dialect, bytes: &[u8], piece: usize) -> usize {
     result.expect("the workload parses")
 }
 
+/// The conversation stream path: each chunk folded by the dialect's accumulator, then moved into
+/// the dialect's unified reader, whose events are handed on one by one. Returns the event count.
+fn ours_unified(dialect: Dialect, bytes: &[u8], piece: usize) -> usize {
+    let mut events: Vec<UnifiedEvent> = Vec::new();
+    let mut count = 0;
+    let mut hand_on = |events: &mut Vec<UnifiedEvent>| {
+        count += events.len();
+        events.drain(..).for_each(|e| {
+            black_box(e);
+        });
+    };
+    let mode = dialect.sse_mode();
+    let tally = match dialect {
+        Dialect::Compat => {
+            let (mut acc, mut reader) = (ChatAccumulator::new(), ChatEventReader::new());
+            let t = pipeline::decode(mode, ChatStreamDecoder::new(), bytes, piece, |c| {
+                acc.push(&c);
+                reader.read(c, &mut events);
+                hand_on(&mut events);
+            });
+            black_box(acc.finish());
+            t
+        }
+        Dialect::Native => {
+            let mut acc = NativeAccumulator::incremental();
+            let mut reader = NativeEventReader::new(true);
+            let t = pipeline::decode(mode, NativeStreamDecoder::new(), bytes, piece, |c| {
+                acc.push(&c);
+                reader.read(c, &mut events);
+                hand_on(&mut events);
+            });
+            black_box(acc.finish());
+            t
+        }
+        Dialect::Responses => {
+            let (mut acc, mut reader) = (ResponsesAccumulator::new(), ResponsesEventReader::new());
+            let t = pipeline::decode(mode, ResponsesStreamDecoder::new(), bytes, piece, |c| {
+                acc.push(&c);
+                reader.read(c, &mut events);
+                hand_on(&mut events);
+            });
+            black_box(acc.finish());
+            t
+        }
+    };
+    tally.expect("the workload parses");
+    count
+}
+
 fn stream_parse<M: Measurement>(c: &mut Criterion<M>) {
     for dialect in Dialect::ALL {
         let w = StreamWorkload::standard(dialect);
@@ -85,6 +146,11 @@ fn stream_parse<M: Measurement>(c: &mut Criterion<M>) {
         if dialect == Dialect::Compat {
             assert_eq!(async_openai_pipeline(bytes, 64), tally.chunks);
         }
+        let unified = ours_unified(dialect, bytes, 4096);
+        assert!(
+            unified >= tally.chunks / 2,
+            "{dialect:?}: {unified} unified events"
+        );
         eprintln!(
             "workload {}: {} bytes, {} events, {} typed chunks",
             dialect.name(),
@@ -102,6 +168,11 @@ fn stream_parse<M: Measurement>(c: &mut Criterion<M>) {
             group.bench_with_input(BenchmarkId::new("dashscope+acc", label), &piece, |b, &p| {
                 b.iter(|| ours_accumulated(dialect, black_box(bytes), p));
             });
+            group.bench_with_input(
+                BenchmarkId::new("dashscope+acc+unified", label),
+                &piece,
+                |b, &p| b.iter(|| ours_unified(dialect, black_box(bytes), p)),
+            );
             if dialect == Dialect::Compat {
                 group.bench_with_input(BenchmarkId::new("async-openai", label), &piece, |b, &p| {
                     b.iter(|| async_openai_pipeline(black_box(bytes), p));

@@ -316,7 +316,7 @@ pub fn native_request(spec: &RequestSpec) -> GenerationRequest {
                         t.parameters.clone(),
                     )
                 })
-                .collect(),
+                .collect::<Vec<_>>(),
         );
     }
     req

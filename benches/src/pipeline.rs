@@ -275,9 +275,9 @@ mod tests {
         let calls = done.tool_calls();
         assert_eq!(calls.len(), conv.tool_calls.len());
         for (got, want) in calls.iter().zip(&conv.tool_calls) {
-            assert_eq!(got.id, want.call_id);
-            assert_eq!(got.function.name, want.name);
-            assert_eq!(got.function.arguments, want.arguments());
+            assert_eq!(got.call_id(), Some(want.call_id.as_str()));
+            assert_eq!(got.name(), Some(want.name.as_str()));
+            assert_eq!(got.arguments(), Some(want.arguments().as_str()));
         }
         let usage = done.usage.unwrap();
         assert_eq!(usage.completion_tokens, conv.output_tokens());

@@ -152,7 +152,7 @@ pub fn compat(conv: &Conversation) -> StreamWorkload {
         for (call_id, name, arguments) in opening.chain(rest).chain(closing) {
             let mut d = Delta {
                 tool_calls: Some(vec![ToolCallDelta {
-                    index,
+                    index: Some(index),
                     id: Some(call_id.to_owned()),
                     kind: Some(ToolType::Function),
                     function: Some(chat::FunctionCallDelta {
@@ -287,7 +287,7 @@ pub fn native(conv: &Conversation) -> StreamWorkload {
             let tc = native::ToolCall {
                 index: Some(index),
                 id: Some(call_id.to_owned()),
-                kind: Some("function".to_owned()),
+                kind: Some(native::ToolType::Function),
                 function: Some(native::FunctionCall {
                     name: name.map(str::to_owned),
                     arguments: Some(arguments.to_owned()),

@@ -13,10 +13,8 @@ use dashscope_mock::{MockServer, ModelPolicy};
 use dashscope_protocol::cassette::Dialect;
 use dashscope_protocol::error::ApiError;
 use dashscope_protocol::sse::{Decoder, Mode};
-use dashscope_protocol::stream::Accumulate;
 use dashscope_protocol::unified::{
-    DialectChunk, DialectRequest, DialectResponse, EventReader, FinishReason, StreamReader,
-    UnifiedAccumulator, UnifiedResponse,
+    DialectChunk, DialectRequest, DialectResponse, FinishReason, StreamReader, UnifiedResponse,
 };
 use serde_json::{Value, json};
 
@@ -237,7 +235,7 @@ fn ask(s: &MockServer, path: &str, body: &Value, stream: bool) -> (Raw, UnifiedR
         dec.feed(&raw.body);
         dec.finish();
         let mut reader = StreamReader::for_request(&request);
-        let mut acc = UnifiedAccumulator::new();
+        let mut events = Vec::new();
         let mut datas = Vec::new();
         while let Some(ev) = dec.next_event() {
             let ev = ev.expect("well-framed SSE");
@@ -262,11 +260,9 @@ fn ask(s: &MockServer, path: &str, body: &Value, stream: bool) -> (Raw, UnifiedR
                 Dialect::Responses => {}
             }
             let chunk = DialectChunk::from_json(d, &v).expect("a chunk of the dialect");
-            for e in reader.read(&chunk) {
-                acc.push(&e);
-            }
+            reader.read(chunk, &mut events);
         }
-        acc.finish()
+        fold(&events)
     } else {
         let v = raw.json();
         match d {

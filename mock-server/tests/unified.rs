@@ -10,10 +10,8 @@ use dashscope_mock::MockServer;
 use dashscope_mock::fixtures::{self, Fixture};
 use dashscope_protocol::cassette::{Cassette, CassetteError, Dialect, UnifiedCassette};
 use dashscope_protocol::sse::{Decoder, Mode};
-use dashscope_protocol::stream::Accumulate;
 use dashscope_protocol::unified::{
-    Conversation, DialectChunk, DialectRequest, DialectResponse, EventReader, StreamReader,
-    UnifiedAccumulator, UnifiedResponse,
+    Conversation, DialectChunk, DialectRequest, DialectResponse, StreamReader, UnifiedResponse,
 };
 use serde_json::{Value, json};
 
@@ -110,7 +108,7 @@ fn ask(s: &MockServer, path: &str, body: &Value, stream: bool) -> (Raw, UnifiedR
     dec.feed(&raw.body);
     dec.finish();
     let mut reader = StreamReader::for_request(&request);
-    let mut acc = UnifiedAccumulator::new();
+    let mut unified = Vec::new();
     let mut events = 0;
     while let Some(ev) = dec.next_event() {
         let ev = ev.expect("well-framed SSE");
@@ -119,13 +117,11 @@ fn ask(s: &MockServer, path: &str, body: &Value, stream: bool) -> (Raw, UnifiedR
         }
         let v: Value = serde_json::from_str(ev.data).expect("JSON data");
         let chunk = DialectChunk::from_json(d, &v).expect("a chunk of the dialect");
-        for e in reader.read(&chunk) {
-            acc.push(&e);
-        }
+        reader.read(chunk, &mut unified);
         events += 1;
     }
     assert!(events >= 2, "{path}: a stream of {events} event(s)");
-    (raw, acc.finish())
+    (raw, fold(&unified))
 }
 
 /// What every dialect must tell alike: text, reasoning, tool calls (id, name, arguments),

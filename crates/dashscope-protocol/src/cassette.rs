@@ -81,61 +81,7 @@ use crate::unified::{Conversation, Role, UnifiedResponse};
 /// The cassette format version this crate writes and reads.
 pub const CASSETTE_VERSION: u32 = 1;
 
-/// Which wire dialect a cassette speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dialect {
-    /// OpenAI-compatible Chat Completions.
-    Chat,
-    /// OpenAI-compatible Responses.
-    Responses,
-    /// DashScope native generation (text and multimodal).
-    Native,
-}
-
-impl Dialect {
-    /// The three dialects.
-    pub const ALL: [Dialect; 3] = [Dialect::Chat, Dialect::Responses, Dialect::Native];
-
-    /// The directory name under `fixtures/`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Chat => "chat",
-            Dialect::Responses => "responses",
-            Dialect::Native => "native",
-        }
-    }
-}
-
-impl std::fmt::Display for Dialect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A dialect name that is none of `chat`, `responses`, `native`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown dialect {0:?}: expected chat, responses or native")]
-pub struct UnknownDialect(pub String);
-
-impl std::str::FromStr for Dialect {
-    type Err = UnknownDialect;
-
-    /// `chat`, `responses` or `native` (ASCII case ignored).
-    ///
-    /// ```
-    /// use dashscope_protocol::cassette::Dialect;
-    ///
-    /// assert_eq!("Native".parse::<Dialect>().unwrap(), Dialect::Native);
-    /// assert!("soap".parse::<Dialect>().is_err());
-    /// ```
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Dialect::ALL
-            .into_iter()
-            .find(|d| d.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownDialect(s.to_owned()))
-    }
-}
+pub use crate::dialect::{Dialect, UnknownDialect};
 
 /// One recorded (or written) exchange.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

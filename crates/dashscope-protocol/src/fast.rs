@@ -1,51 +1,47 @@
-//! The building blocks of the hand-written fast paths for stream payloads.
+//! The fast path for stream payloads, generated from the wire types' own member lists.
 //!
-//! A fast path reads one `data:` payload of the common shape straight into the wire type, and
-//! gives up (`None`) on anything it does not handle exactly, so that the serde path decides; see
-//! [`chat::fast`](crate::chat) for the contract and how it is tested. This module has what every
-//! fast path needs: a cursor over the payload ([`Parser`]) that reads tokens, objects with a
-//! fixed key list (a key's position is its `nulls` bit), arrays, strings (escapes decoded, or
-//! handed to serde_json for surrogates), plain integers, `null`, and unknown members (decoded by
-//! serde_json into `extra`, exactly as the serde path does).
+//! A stream payload type declared with `@fast` in [`wire_struct!`](crate::wire_struct) (the compat
+//! chunk, the native event, the hot Responses events, and the types they hold) gets a reader
+//! ([`FastStruct`]) that decodes the common shape of a `data:` payload straight into the type,
+//! without serde's per-member machinery (keys parsed as strings for a visitor, one `Deserialize`
+//! call per member, `Option` layers, structs moved through layers). It is a shortcut, not a
+//! second definition of the format:
+//!
+//! * whenever it returns `Some(v)`, `v` equals what `serde_json::from_str` gives for the same
+//!   payload (the same members, the same `extra`, the same `nulls`);
+//! * whenever serde fails, it returns `None`;
+//! * anything it does not handle exactly also gives `None`, and the caller runs the serde path on
+//!   the same data: a member whose type has no fast reader and is not `null` (a float, a JSON
+//!   value, a list of bytes, a struct not declared `@fast`: `usage` and `logprobs` objects in
+//!   compat chunks, `search_info` in native ones), a number that is not a plain non-negative
+//!   integer in range for its member, a key with an escape, an unknown member nested more than
+//!   [`MAX_UNKNOWN_DEPTH`] deep.
+//!
+//! Unknown members are decoded by serde_json itself (a `Value` read from where the member
+//! starts), so `extra` holds exactly what the serde path puts there; so is a string with a `\u`
+//! escape for a surrogate (an emoji pair, or a lone one serde rejects). Other escapes are decoded
+//! here. Whitespace between tokens is the four bytes serde_json accepts. Members follow
+//! `wire_struct!`: the last occurrence wins (an object is decoded afresh), a value clears the
+//! member's `null` bit, a `null` sets its default (or `None`) and the bit.
+//!
+//! Because the readers come from the member lists, a type can gain, lose or change a member
+//! without touching this module: the new member is read if its type has a reader, and left to
+//! serde otherwise. The differential tests (`tests/{chat,native,responses}_fast.rs`, and the fuzz
+//! targets of the same names) check the contract on every fixture and on generated and mutated
+//! payloads, and check that ordinary payloads really take the fast path.
+//!
+//! The fast types are not recursive, so the depth of what the fast path reads is bounded by
+//! their nesting (at most 7 objects) plus [`MAX_UNKNOWN_DEPTH`].
 
 use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::wire::{Extra, Nulls};
+use crate::wire::{Extra, WireStr};
 
 /// How deep an unknown member's value may nest (serde_json allows 127 levels in all, counted
 /// from the top of the payload; the chunk's own objects take at most 7 of them).
 pub(crate) const MAX_UNKNOWN_DEPTH: usize = 64;
-
-/// Whether `keys` are exactly `names`, quoted, in the same order.
-pub(crate) const fn keys_are(keys: &[&[u8]], names: &[&str]) -> bool {
-    if keys.len() != names.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < keys.len() {
-        let (k, n) = (keys[i], names[i].as_bytes());
-        if k.len() != n.len() + 2 || k[0] != b'"' || k[k.len() - 1] != b'"' {
-            return false;
-        }
-        let mut j = 0;
-        while j < n.len() {
-            if k[j + 1] != n[j] {
-                return false;
-            }
-            j += 1;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// Marks or clears a member's `null` bit.
-#[inline]
-pub(crate) fn set_null(nulls: &mut Nulls, index: usize, null: bool) {
-    nulls.set(index, null);
-}
 
 /// The index of the first `"`, `\` or control byte (< 0x20) at or after `i`, or `b.len()`.
 ///
@@ -117,31 +113,6 @@ pub(crate) fn enum_of<E: for<'x> From<&'x str> + From<String>>(s: Cow<'_, str>) 
     }
 }
 
-/// Decodes `data` as one object with the member list `keys` into a fresh `T` (`member` reads each
-/// member's value), then checks that only whitespace follows, as `serde_json::from_str`
-/// requires. `None` gives up.
-#[inline]
-pub(crate) fn decode_object<'a, T: Default, const N: usize>(
-    data: &'a str,
-    keys: &[&[u8]; N],
-    mut member: impl FnMut(&mut Parser<'a>, &mut T, Result<usize, &'a str>) -> Option<()>,
-) -> Option<T> {
-    let mut p = Parser {
-        s: data,
-        b: data.as_bytes(),
-        i: 0,
-    };
-    if p.tok()? != b'{' {
-        return None;
-    }
-    let mut out = T::default();
-    p.object(keys, |p, key| member(p, &mut out, key))?;
-    if p.tok().is_some() {
-        return None;
-    }
-    Some(out)
-}
-
 /// A cursor over the payload; every method returns `None` to give up.
 pub(crate) struct Parser<'a> {
     /// The payload.
@@ -180,14 +151,14 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Runs `member` for each member of the object at the cursor (at its `{`), with the cursor
-    /// on the member's value (whitespace not yet skipped): `Ok(position in keys)` for a known
-    /// key, `Err(key)` for any other.
+    /// Reads the members of the object at the cursor (at its `{`) into `out`: a member of `T`
+    /// by [`FastStruct::fast_member`], any other by `other` (with the cursor on its value,
+    /// whitespace not yet skipped).
     #[inline(always)]
-    pub(crate) fn object<const N: usize>(
+    pub(crate) fn members<T: FastStruct>(
         &mut self,
-        keys: &[&[u8]; N],
-        mut member: impl FnMut(&mut Self, Result<usize, &'a str>) -> Option<()>,
+        out: &mut T,
+        mut other: impl FnMut(&mut Self, &mut T, &'a str) -> Option<()>,
     ) -> Option<()> {
         self.i += 1;
         let mut c = self.tok()?;
@@ -199,12 +170,15 @@ impl<'a> Parser<'a> {
             if c != b'"' {
                 return None;
             }
-            let key = self.which_key(keys)?;
+            let key = self.which_member(T::WIRE_MEMBERS)?;
             if self.tok()? != b':' {
                 return None;
             }
             self.i += 1;
-            member(self, key)?;
+            match key {
+                Ok(index) => out.fast_member(self, index)?,
+                Err(key) => other(self, out, key)?,
+            }
             c = self.tok()?;
             self.i += 1;
             match c {
@@ -215,49 +189,23 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The key at the cursor (on its `"`), consumed: its position in `keys` (quoted keys), or
-    /// the key itself when it is none of them.
+    /// The key at the cursor (on its `"`), consumed: its position in `names`, or the key itself
+    /// when it is none of them.
     #[inline(always)]
-    pub(crate) fn which_key<const N: usize>(
-        &mut self,
-        keys: &[&[u8]; N],
-    ) -> Option<Result<usize, &'a str>> {
-        let rest = self.b.get(self.i..)?;
-        let first = rest.get(1).copied();
-        for (n, k) in keys.iter().enumerate() {
-            if k.get(1).copied() == first && rest.starts_with(k) {
-                self.i += k.len();
+    pub(crate) fn which_member(&mut self, names: &[&str]) -> Option<Result<usize, &'a str>> {
+        let rest = self.b.get(self.i + 1..)?;
+        let first = rest.first().copied();
+        for (n, name) in names.iter().enumerate() {
+            let name = name.as_bytes();
+            if name.first().copied() == first
+                && rest.get(name.len()) == Some(&b'"')
+                && rest.starts_with(name)
+            {
+                self.i += name.len() + 2;
                 return Some(Ok(n));
             }
         }
         self.key().map(Err)
-    }
-
-    /// Runs `element` for each element of the array at the cursor (at its `[`), with the cursor
-    /// on the element (whitespace skipped) and a fresh default element pushed onto `out`.
-    #[inline]
-    pub(crate) fn array<T: Default>(
-        &mut self,
-        out: &mut Vec<T>,
-        mut element: impl FnMut(&mut Self, &mut T) -> Option<()>,
-    ) -> Option<()> {
-        self.i += 1;
-        if self.tok()? == b']' {
-            self.i += 1;
-            return Some(());
-        }
-        loop {
-            self.tok()?;
-            out.push(T::default());
-            element(self, out.last_mut()?)?;
-            let c = self.tok()?;
-            self.i += 1;
-            match c {
-                b',' => {}
-                b']' => return Some(()),
-                _ => return None,
-            }
-        }
     }
 
     /// An object key without escapes. The cursor is on its `"`.
@@ -366,46 +314,6 @@ impl<'a> Parser<'a> {
         Some(n)
     }
 
-    /// An `Option<String>` member: the value and whether it was `null`.
-    #[inline]
-    pub(crate) fn opt_string(&mut self) -> Option<(Option<String>, bool)> {
-        match self.tok()? {
-            b'"' => Some((Some(self.string()?.into_owned()), false)),
-            b'n' => self.null().map(|()| (None, true)),
-            _ => None,
-        }
-    }
-
-    /// An `Option<E>` member for a string enum: the value and whether it was `null`.
-    #[inline]
-    pub(crate) fn opt_enum<E: for<'x> From<&'x str> + From<String>>(
-        &mut self,
-    ) -> Option<(Option<E>, bool)> {
-        match self.tok()? {
-            b'"' => Some((Some(enum_of(self.string()?)), false)),
-            b'n' => self.null().map(|()| (None, true)),
-            _ => None,
-        }
-    }
-
-    /// A `u32` member: the value (0 for `null`) and whether it was `null`.
-    #[inline]
-    pub(crate) fn u32_or_null(&mut self) -> Option<(u32, bool)> {
-        match self.tok()? {
-            b'n' => self.null().map(|()| (0, true)),
-            _ => Some((u32::try_from(self.uint()?).ok()?, false)),
-        }
-    }
-
-    /// A member whose only accepted value here is `null` (`usage`, `logprobs`).
-    #[inline]
-    pub(crate) fn only_null(&mut self) -> Option<()> {
-        if self.tok()? != b'n' {
-            return None;
-        }
-        self.null()
-    }
-
     /// An unknown member, decoded by serde_json into `extra` (the last occurrence wins).
     #[cold]
     pub(crate) fn unknown(&mut self, extra: &mut Extra, key: &str) -> Option<()> {
@@ -421,100 +329,386 @@ impl<'a> Parser<'a> {
     }
 }
 
-// Primitives added for the native fast path (`native::fast`).
-impl Parser<'_> {
-    /// An `Option<u64>` member: the value and whether it was `null`.
-    #[inline]
-    pub(crate) fn opt_u64(&mut self) -> Option<(Option<u64>, bool)> {
-        match self.tok()? {
-            b'n' => self.null().map(|()| (None, true)),
-            _ => Some((Some(self.uint()?), false)),
-        }
+/// Decodes `data` as one `T` object, then checks that only whitespace follows, as
+/// `serde_json::from_str` requires. `None` gives up.
+#[inline]
+pub(crate) fn decode<T: FastStruct>(data: &str) -> Option<T> {
+    let mut p = Parser {
+        s: data,
+        b: data.as_bytes(),
+        i: 0,
+    };
+    if p.tok()? != b'{' {
+        return None;
+    }
+    // Filled where it is returned from, so the (large) value is not moved on the way out.
+    let mut out = T::default();
+    fill(&mut p, &mut out)?;
+    if p.tok().is_some() {
+        return None;
+    }
+    Some(out)
+}
+
+/// A value the fast path reads itself. The cursor is on its first byte (whitespace skipped);
+/// `null` is handled by the member (see [`Read`]), so a reader gives up on it.
+///
+/// `read` gives the value; the other methods put it straight into its place (a struct is
+/// filled there rather than built and moved, which matters for the large ones).
+pub(crate) trait FastValue: Sized {
+    /// The value at the cursor, consumed; `None` gives up.
+    fn read(p: &mut Parser<'_>) -> Option<Self>;
+
+    /// The value at the cursor into `slot`, replacing what it holds.
+    #[inline(always)]
+    fn read_into(p: &mut Parser<'_>, slot: &mut Self) -> Option<()> {
+        *slot = Self::read(p)?;
+        Some(())
     }
 
-    /// An `Option<u32>` member: the value and whether it was `null`.
-    #[inline]
-    pub(crate) fn opt_u32(&mut self) -> Option<(Option<u32>, bool)> {
-        match self.tok()? {
-            b'n' => self.null().map(|()| (None, true)),
-            _ => Some((Some(u32::try_from(self.uint()?).ok()?), false)),
-        }
+    /// The value at the cursor into `slot` as `Some`.
+    #[inline(always)]
+    fn read_some(p: &mut Parser<'_>, slot: &mut Option<Self>) -> Option<()> {
+        *slot = Some(Self::read(p)?);
+        Some(())
     }
 
-    /// An `Option<bool>` member: the value and whether it was `null`.
-    #[inline]
-    pub(crate) fn opt_bool(&mut self) -> Option<(Option<bool>, bool)> {
-        self.tok()?;
-        let rest = self.b.get(self.i..)?;
-        let (v, len) = if rest.starts_with(b"true") {
-            (Some(true), 4)
-        } else if rest.starts_with(b"false") {
-            (Some(false), 5)
-        } else if rest.starts_with(b"null") {
-            (None, 4)
-        } else {
-            return None;
-        };
-        self.i += len;
-        Some((v, v.is_none()))
+    /// The value at the cursor, appended to `list`.
+    #[inline(always)]
+    fn read_push(p: &mut Parser<'_>, list: &mut Vec<Self>) -> Option<()> {
+        list.push(Self::read(p)?);
+        Some(())
     }
 }
 
-// Members read straight into their slot, with their `null` bit.
-impl Parser<'_> {
-    /// An `Option<String>` member into `slot`, with its `null` bit.
+/// A `@fast` wire struct: its members by position in `WIRE_MEMBERS` (which is also their
+/// `nulls` bit), generated by `wire_struct!`.
+pub(crate) trait FastStruct: Default {
+    /// The wire names of the known members, in declaration order.
+    const WIRE_MEMBERS: &'static [&'static str];
+
+    /// Reads the value of the known member at `index` (the cursor on the value, whitespace not
+    /// yet skipped) into its field, with its `null` bit.
+    fn fast_member(&mut self, p: &mut Parser<'_>, index: usize) -> Option<()>;
+
+    /// Where unknown members go.
+    fn fast_extra(&mut self) -> &mut Extra;
+}
+
+/// Fills `out` (a default value) from the object at the cursor (on its `{`), unknown members
+/// into `extra`.
+#[inline]
+pub(crate) fn fill<T: FastStruct>(p: &mut Parser<'_>, out: &mut T) -> Option<()> {
+    if *p.b.get(p.i)? != b'{' {
+        return None;
+    }
+    p.members(out, |p, out, key| p.unknown(out.fast_extra(), key))
+}
+
+impl<E: WireStr> FastValue for E {
     #[inline]
-    pub(crate) fn opt_string_into(
-        &mut self,
-        slot: &mut Option<String>,
-        nulls: &mut Nulls,
-        index: usize,
-    ) -> Option<()> {
-        let (v, null) = self.opt_string()?;
-        *slot = v;
-        set_null(nulls, index, null);
-        Some(())
+    fn read(p: &mut Parser<'_>) -> Option<E> {
+        if *p.b.get(p.i)? != b'"' {
+            return None;
+        }
+        p.string().map(enum_of)
+    }
+}
+
+impl FastValue for bool {
+    #[inline]
+    fn read(p: &mut Parser<'_>) -> Option<bool> {
+        let rest = p.b.get(p.i..)?;
+        let (v, len) = if rest.starts_with(b"true") {
+            (true, 4)
+        } else if rest.starts_with(b"false") {
+            (false, 5)
+        } else {
+            return None;
+        };
+        p.i += len;
+        Some(v)
+    }
+}
+
+macro_rules! fast_uint {
+    ($($t:ty),*) => {$(
+        impl FastValue for $t {
+            #[inline]
+            fn read(p: &mut Parser<'_>) -> Option<$t> {
+                <$t>::try_from(p.uint()?).ok()
+            }
+        }
+    )*};
+}
+
+fast_uint!(u32, u64, i64);
+
+impl<T: FastValue> FastValue for Vec<T> {
+    #[inline]
+    fn read(p: &mut Parser<'_>) -> Option<Vec<T>> {
+        let mut out = Vec::new();
+        read_list(p, &mut out)?;
+        Some(out)
     }
 
-    /// A `String` member into `slot` (`null` leaves it empty and sets its bit).
     #[inline]
-    pub(crate) fn string_into(
-        &mut self,
-        slot: &mut String,
-        nulls: &mut Nulls,
-        index: usize,
-    ) -> Option<()> {
-        let (v, null) = self.opt_string()?;
-        *slot = v.unwrap_or_default();
-        set_null(nulls, index, null);
-        Some(())
+    fn read_into(p: &mut Parser<'_>, slot: &mut Vec<T>) -> Option<()> {
+        slot.clear();
+        read_list(p, slot)
     }
 
-    /// An `Option<u32>` member into `slot`, with its `null` bit.
     #[inline]
-    pub(crate) fn opt_u32_into(
-        &mut self,
-        slot: &mut Option<u32>,
-        nulls: &mut Nulls,
-        index: usize,
-    ) -> Option<()> {
-        let (v, null) = self.opt_u32()?;
-        *slot = v;
-        set_null(nulls, index, null);
-        Some(())
+    fn read_some(p: &mut Parser<'_>, slot: &mut Option<Vec<T>>) -> Option<()> {
+        read_list(p, slot.insert(Vec::new()))
+    }
+}
+
+/// The elements of the array at the cursor (on its `[`), appended to `out`.
+#[inline]
+fn read_list<T: FastValue>(p: &mut Parser<'_>, out: &mut Vec<T>) -> Option<()> {
+    if *p.b.get(p.i)? != b'[' {
+        return None;
+    }
+    p.i += 1;
+    if p.tok()? == b']' {
+        p.i += 1;
+        return Some(());
+    }
+    // Almost every list in a stream payload has one element.
+    out.reserve_exact(1);
+    loop {
+        p.tok()?;
+        T::read_push(p, out)?;
+        let c = p.tok()?;
+        p.i += 1;
+        match c {
+            b',' => {}
+            b']' => return Some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// Picks how a member of type `T` is read, by its type (autoref specialization, as
+/// [`wire::Decode`](crate::wire::Decode) does for serde), calling
+/// `(&&&Read::<T>::new()).read_member(p, &mut slot)`:
+///
+/// * `Option<V>` with a reader for `V` ([`ReadOption`]): `null` is `None`;
+/// * `V` with a reader ([`ReadValue`]): `null` is the default;
+/// * any other type ([`ReadNull`]): only `null` (the default) is read, anything else gives up.
+///
+/// Each puts the value in the slot and says whether it was `null` (the member's bit).
+pub(crate) struct Read<T>(std::marker::PhantomData<T>);
+
+impl<T> Read<T> {
+    /// The reader for a member of type `T`.
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        Read(std::marker::PhantomData)
+    }
+}
+
+/// See [`Read`].
+pub(crate) trait ReadOption {
+    type Out;
+    fn read_member(&self, p: &mut Parser<'_>, slot: &mut Self::Out) -> Option<bool>;
+}
+
+/// See [`Read`].
+pub(crate) trait ReadValue {
+    type Out;
+    fn read_member(&self, p: &mut Parser<'_>, slot: &mut Self::Out) -> Option<bool>;
+}
+
+/// See [`Read`].
+pub(crate) trait ReadNull {
+    type Out;
+    fn read_member(&self, p: &mut Parser<'_>, slot: &mut Self::Out) -> Option<bool>;
+}
+
+impl<T: FastValue> ReadOption for &&Read<Option<T>> {
+    type Out = Option<T>;
+    #[inline(always)]
+    fn read_member(&self, p: &mut Parser<'_>, slot: &mut Option<T>) -> Option<bool> {
+        if p.tok()? == b'n' {
+            p.null()?;
+            *slot = None;
+            return Some(true);
+        }
+        T::read_some(p, slot)?;
+        Some(false)
+    }
+}
+
+impl<T: FastValue + Default> ReadValue for &Read<T> {
+    type Out = T;
+    #[inline(always)]
+    fn read_member(&self, p: &mut Parser<'_>, slot: &mut T) -> Option<bool> {
+        if p.tok()? == b'n' {
+            p.null()?;
+            *slot = T::default();
+            return Some(true);
+        }
+        T::read_into(p, slot)?;
+        Some(false)
+    }
+}
+
+impl<T: Default> ReadNull for Read<T> {
+    type Out = T;
+    #[inline(always)]
+    fn read_member(&self, p: &mut Parser<'_>, slot: &mut T) -> Option<bool> {
+        if p.tok()? != b'n' {
+            return None;
+        }
+        p.null()?;
+        *slot = T::default();
+        Some(true)
+    }
+}
+
+/// The `@fast` option of [`wire_struct!`](crate::wire_struct): [`FastStruct`] and
+/// [`FastValue`] from the member list.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wire_fast {
+    ($name:ident { $( [$($flag:ident)?] $field:ident : $ty:ty $(=> $wire:literal)? ),* }) => {
+        impl $crate::fast::FastStruct for $name {
+            const WIRE_MEMBERS: &'static [&'static str] = $name::WIRE_MEMBERS;
+
+            #[inline]
+            #[allow(unused_variables)]
+            fn fast_member(&mut self, p: &mut $crate::fast::Parser<'_>, index: usize) -> Option<()> {
+                #[allow(unused_imports)]
+                use $crate::fast::{ReadNull as _, ReadOption as _, ReadValue as _};
+                $(
+                    if index == const {
+                        $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
+                    } {
+                        let null = (&&&$crate::fast::Read::<$ty>::new())
+                            .read_member(p, &mut self.$field)?;
+                        self.nulls.set(index, null);
+                        return Some(());
+                    }
+                )*
+                None
+            }
+
+            #[inline]
+            fn fast_extra(&mut self) -> &mut $crate::wire::Extra {
+                &mut self.extra
+            }
+        }
+
+        impl $crate::fast::FastValue for $name {
+            #[inline]
+            fn read(p: &mut $crate::fast::Parser<'_>) -> Option<Self> {
+                let mut v = Self::default();
+                $crate::fast::fill(p, &mut v)?;
+                Some(v)
+            }
+
+            #[inline]
+            fn read_into(p: &mut $crate::fast::Parser<'_>, slot: &mut Self) -> Option<()> {
+                *slot = Self::default();
+                $crate::fast::fill(p, slot)
+            }
+
+            #[inline]
+            fn read_some(p: &mut $crate::fast::Parser<'_>, slot: &mut Option<Self>) -> Option<()> {
+                $crate::fast::fill(p, slot.insert(Self::default()))
+            }
+
+            #[inline]
+            fn read_push(p: &mut $crate::fast::Parser<'_>, list: &mut Vec<Self>) -> Option<()> {
+                list.push(Self::default());
+                $crate::fast::fill(p, list.last_mut()?)
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode, string_stop};
+
+    crate::wire_struct! {
+        /// Any `@fast` type gets a reader from its member list.
+        @fast
+        pub struct Inner {
+            /// A number.
+            pub n: Option<u32>,
+            /// Strings.
+            pub tags: Vec<String>,
+            /// A float: only `null` is read here.
+            pub weight: Option<f64>,
+        }
     }
 
-    /// An `Option<u64>` member into `slot`, with its `null` bit.
-    #[inline]
-    pub(crate) fn opt_u64_into(
-        &mut self,
-        slot: &mut Option<u64>,
-        nulls: &mut Nulls,
-        index: usize,
-    ) -> Option<()> {
-        let (v, null) = self.opt_u64()?;
-        *slot = v;
-        set_null(nulls, index, null);
-        Some(())
+    crate::wire_struct! {
+        /// An outer object.
+        @fast
+        pub struct Outer {
+            /// Renamed.
+            pub kind: String => "type",
+            /// Nested, may be null.
+            pub inner: Option<Inner>,
+            /// Always written.
+            pub list: Vec<Inner>,
+            /// A flag.
+            pub flag: Option<bool>,
+            /// A plain number.
+            pub count: i64,
+        }
+    }
+
+    #[test]
+    fn a_generated_reader_agrees_with_serde_or_gives_up() {
+        for (data, taken) in [
+            (
+                r#"{"type":"a","inner":{"n":1,"tags":["x","y"],"weight":null},"flag":true}"#,
+                true,
+            ),
+            (
+                r#"{"list":[{"n":null},{}],"count":null,"z":{"q":[1]}}"#,
+                true,
+            ),
+            (
+                r#"{"inner":null,"inner":{"n":2},"type":null,"count":3,"count":4}"#,
+                true,
+            ),
+            (r#" { "flag" : false , "list" : [ ] } "#, true),
+            ("{}", true),
+            (r#"{"inner":{"weight":0.5}}"#, false),
+            (r#"{"count":-1}"#, false),
+            (r#"{"typ\u0065":"a"}"#, false),
+            (r#"{"list":[null]}"#, false),
+            (r#"{"flag":1}"#, false),
+            (r#"{"inner":{"n":4294967296}}"#, false),
+            (r#"{"type":"a"} x"#, false),
+        ] {
+            let fast = decode::<Outer>(data);
+            match serde_json::from_str::<Outer>(data) {
+                Ok(want) => assert!(fast.as_ref().is_none_or(|got| *got == want), "{data}"),
+                Err(_) => assert!(fast.is_none(), "{data}"),
+            }
+            assert_eq!(fast.is_some(), taken, "{data}: {fast:?}");
+        }
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_special_byte() {
+        for (s, want) in [
+            ("", 0),
+            ("abc", 3),
+            ("abcdefghij\"", 10),
+            ("abcdefgh\\ij", 8),
+            ("a\u{1}", 1),
+            ("\u{7f}\u{80}é\"", 5),
+            ("abcdefghijklmnopq\u{1f}\"", 17),
+        ] {
+            assert_eq!(string_stop(s.as_bytes(), 0), want, "{s:?}");
+        }
     }
 }

@@ -9,6 +9,11 @@
 //! | [`responses`] | OpenAI-compatible Responses | `/compatible-mode/v1/responses` |
 //! | [`native`] | DashScope native generation | `/api/v1/services/aigc/{text,multimodal}-generation/generation` |
 //!
+//! [`dialect`] names the dialects and their endpoints. A wire type the dialects share (tools,
+//! tool calls, tool choice, `stop`, response formats, search options, token breakdowns, log
+//! probabilities, roles, finish reasons, reasoning effort) is declared once and re-exported by
+//! each dialect module that uses it, so `chat::Tool` and `native::Tool` are the same type.
+//!
 //! This crate does no I/O. Bytes go in through [`sse::Decoder`]; each dialect's stream decoder
 //! ([`stream::StreamDecode`]) turns SSE events into typed chunks; each dialect's accumulator
 //! ([`stream::Accumulate`]) folds the chunks into the final response and exposes its partial
@@ -23,6 +28,8 @@ pub mod wire;
 
 pub mod cassette;
 pub mod chat;
+mod common;
+pub mod dialect;
 pub mod error;
 mod fast;
 pub mod native;

@@ -69,17 +69,16 @@ pub trait WireVisit<'de>: Sized {
     }
 }
 
-/// Decodes members buffered before a tagged union's `"type"` into the variant `inner`.
+/// A tagged union's variant, from the members buffered before its `"type"` (usually none),
+/// decoded through `serde_json::Value`.
 #[doc(hidden)]
-pub fn replay_members<'de, T: WireVisit<'de>, E: de::Error>(
-    inner: &mut T,
+pub fn replay_members<T: serde::de::DeserializeOwned + Default, E: de::Error>(
     buffered: Extra,
-) -> Result<(), E> {
-    let mut map = de::value::MapDeserializer::<_, serde_json::Error>::new(buffered.into_iter());
-    while let Some(key) = de::MapAccess::next_key::<KeyStr<'de>>(&mut map).map_err(E::custom)? {
-        inner.visit_member(key, &mut map).map_err(E::custom)?;
+) -> Result<T, E> {
+    if buffered.is_empty() {
+        return Ok(T::default());
     }
-    Ok(())
+    T::deserialize(serde_json::Value::Object(buffered)).map_err(E::custom)
 }
 
 /// Decodes the rest of a map into `buffered` (used for objects whose tag is unknown).
@@ -280,6 +279,12 @@ pub const fn name_index(names: &[&str], name: &str) -> usize {
     panic!("wire_struct!: member name not found")
 }
 
+/// The position of `name` in `names` (for the generated code).
+#[doc(hidden)]
+pub fn member_position(names: &[&str], name: &str) -> Option<usize> {
+    names.iter().position(|m| *m == name)
+}
+
 /// Picks how a member's value is decoded, by its type (autoref specialization, as [`Probe`]).
 ///
 /// An `Option<T>` member decodes as `Option<T>` (one `null` check); any other member decodes as
@@ -379,6 +384,118 @@ macro_rules! __wire_name {
     };
 }
 
+/// What a generated setter (`@setters` in [`wire_struct!`](crate::wire_struct)) accepts for a
+/// member of type `M`: the value itself for a number or a bool (so `max_tokens(100)` needs no
+/// suffix), anything that converts `Into` the member's type otherwise (`stop("END")`); an
+/// `Option` member is set to `Some`.
+pub trait Arg<M> {
+    /// The member's new value.
+    fn into_member(self) -> M;
+}
+
+/// Marks the types whose setters take anything `Into` them: every
+/// [`wire_struct!`](crate::wire_struct), [`string_enum!`](crate::string_enum) and
+/// [`tagged_enum!`](crate::tagged_enum) type, the hand-written wire enums, strings, lists and
+/// JSON values (numbers and bools are taken as they are, see [`Arg`]).
+pub trait WireValue {}
+
+impl<A: Into<T>, T: WireValue> Arg<T> for A {
+    #[inline]
+    fn into_member(self) -> T {
+        self.into()
+    }
+}
+
+impl<A: Into<T>, T: WireValue> Arg<Option<T>> for A {
+    #[inline]
+    fn into_member(self) -> Option<T> {
+        Some(self.into())
+    }
+}
+
+macro_rules! plain_args {
+    ($($t:ty),*) => {$(
+        impl Arg<$t> for $t {
+            #[inline]
+            fn into_member(self) -> $t {
+                self
+            }
+        }
+        impl Arg<Option<$t>> for $t {
+            #[inline]
+            fn into_member(self) -> Option<$t> {
+                Some(self)
+            }
+        }
+    )*};
+}
+
+plain_args!(bool, u32, u64, i64, f64);
+
+impl WireValue for String {}
+impl<T> WireValue for Vec<T> {}
+impl WireValue for serde_json::Value {}
+impl WireValue for Extra {}
+
+/// Marks the [`string_enum!`](crate::string_enum) types (and `String`): read from a JSON string.
+#[doc(hidden)]
+pub trait WireStr: for<'a> From<&'a str> + From<String> {}
+
+impl WireStr for String {}
+
+/// The options of [`wire_struct!`](crate::wire_struct), one at a time.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wire_options {
+    ([] $($rest:tt)*) => {};
+    ([setters $($opts:tt)*] $name:ident $fields:tt) => {
+        $crate::__wire_setters! { $name, $name, [] $fields }
+        $crate::__wire_options! { [$($opts)*] $name $fields }
+    };
+    ([forward($target:ident . $via:ident) $($opts:tt)*] $name:ident $fields:tt) => {
+        $crate::__wire_setters! { $target, $name, [$via] $fields }
+        $crate::__wire_options! { [$($opts)*] $name $fields }
+    };
+    ([fast $($opts:tt)*] $name:ident $fields:tt) => {
+        $crate::__wire_fast! { $name $fields }
+        $crate::__wire_options! { [$($opts)*] $name $fields }
+    };
+}
+
+/// The setters of `@setters` (`[]`: on the type itself) and `@forward` (`[accessor]`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wire_setters {
+    ($target:ident, $name:ident, $via:tt {
+        $( [$($flag:ident)?] $field:ident : $ty:ty $(=> $wire:literal)? ),*
+    }) => {
+        impl $target {
+            $( $crate::__wire_setter! { [$($flag)?] $name $via $field : $ty } )*
+        }
+    };
+}
+
+/// One setter (none for a member marked `@manual`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wire_setter {
+    ([manual] $($rest:tt)*) => {};
+    ([] $name:ident [] $field:ident : $ty:ty) => {
+        #[doc = concat!("Sets [`", stringify!($field), "`](field@", stringify!($name), "::", stringify!($field), ").")]
+        pub fn $field(mut self, v: impl $crate::wire::Arg<$ty>) -> Self {
+            self.$field = $crate::wire::Arg::into_member(v);
+            self
+        }
+    };
+    ([] $name:ident [$via:ident] $field:ident : $ty:ty) => {
+        #[doc = concat!("Sets [`", stringify!($field), "`](field@", stringify!($name), "::", stringify!($field), ") (in `", stringify!($via), "()`).")]
+        pub fn $field(mut self, v: impl $crate::wire::Arg<$ty>) -> Self {
+            self.$via().$field = $crate::wire::Arg::into_member(v);
+            self
+        }
+    };
+}
+
 /// Declares a JSON object type that keeps unknown members and explicit nulls.
 ///
 /// ```
@@ -409,17 +526,51 @@ macro_rules! __wire_name {
 /// `PartialEq`, implements `Debug` (its explicit `null`s shown by name), and gets a public
 /// `extra: Extra` member (unknown members) and a public `nulls: Nulls` member (explicit `null`s).
 /// Build one with `..Default::default()` so that both start empty.
+///
+/// Options, written before `struct` (after the doc comment):
+///
+/// * `@setters`: a chainable setter per member, `fn member(self, v) -> Self`, which takes the
+///   member's own type for numbers and bools and anything `Into` it otherwise (see [`Arg`]). A
+///   member marked `@manual` gets none (its hand-written setter does more than set it).
+/// * `@forward = Target.accessor`: the same setters on `Target`, setting the member of the
+///   `&mut Self` that `Target::accessor` returns (native `GenerationRequest` → `parameters`).
+/// * `@fast` (crate-internal): a fast-path reader generated from the member list, for stream
+///   payload types (see `fast.rs`).
+///
+/// ```
+/// dashscope_protocol::wire_struct! {
+///     /// Sampling settings.
+///     @setters
+///     pub struct Sampling {
+///         /// Temperature.
+///         pub temperature: Option<f64>,
+///         /// The most tokens.
+///         pub max_tokens: Option<u32>,
+///         /// A stop word.
+///         pub stop: Option<String>,
+///     }
+/// }
+///
+/// let s = Sampling::default().temperature(0.5).max_tokens(100).stop("END");
+/// assert_eq!(serde_json::to_string(&s).unwrap(), r#"{"temperature":0.5,"max_tokens":100,"stop":"END"}"#);
+/// ```
 #[macro_export]
 macro_rules! wire_struct {
     (
         $(#[$meta:meta])*
+        $(@$opt:ident $(= $target:ident . $via:ident)?)*
         $vis:vis struct $name:ident {
             $(
                 $(#[$fmeta:meta])*
+                $(@$flag:ident)?
                 $fvis:vis $field:ident : $ty:ty $(=> $wire:literal)?
             ),* $(,)?
         }
     ) => {
+        $crate::__wire_options! {
+            [$($opt $(($target . $via))?)*] $name { $( [$($flag)?] $field : $ty $(=> $wire)? ),* }
+        }
+
         $(#[$meta])*
         #[derive(Clone, Default, PartialEq)]
         $vis struct $name {
@@ -434,6 +585,8 @@ macro_rules! wire_struct {
             /// [`Nulls`]: $crate::wire::Nulls
             pub nulls: $crate::wire::Nulls,
         }
+
+        impl $crate::wire::WireValue for $name {}
 
         impl ::core::fmt::Debug for $name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
@@ -458,28 +611,17 @@ macro_rules! wire_struct {
 
             /// Whether the known member `member` (its wire name) was an explicit `null` that is
             /// still written back as `null`.
-            #[allow(unused_imports)]
             pub fn is_explicit_null(&self, member: &str) -> bool {
-                use $crate::wire::{AbsentAny as _, AbsentOption as _};
-                match member {
-                    $(
-                        $crate::__wire_name!($field $(, $wire)?) => {
-                            self.nulls.contains(const {
-                                $crate::wire::name_index(
-                                    $name::WIRE_MEMBERS,
-                                    $crate::__wire_name!($field $(, $wire)?),
-                                )
-                            }) && (&$crate::wire::Probe(&self.$field)).wire_is_null_like()
-                        }
-                    )*
-                    _ => false,
+                match $crate::wire::member_position(Self::WIRE_MEMBERS, member) {
+                    Some(i) => self.nulls.contains(i) && self.__wire_state(i).1,
+                    None => false,
                 }
             }
 
             /// Marks (or unmarks) the known member `member` (its wire name) as an explicit
             /// `null`. Returns `false` when the type has no such member.
             pub fn set_explicit_null(&mut self, member: &str, null: bool) -> bool {
-                match Self::WIRE_MEMBERS.iter().position(|m| *m == member) {
+                match $crate::wire::member_position(Self::WIRE_MEMBERS, member) {
                     Some(i) => {
                         self.nulls.set(i, null);
                         true
@@ -497,18 +639,32 @@ macro_rules! wire_struct {
             }
 
             /// Whether a known member named `key` is written (a value or a remembered `null`).
-            #[allow(unused_imports)]
             fn __wire_writes(&self, key: &str) -> bool {
-                use $crate::wire::{AbsentAny as _, AbsentOption as _};
-                match key {
-                    $(
-                        $crate::__wire_name!($field $(, $wire)?) => {
-                            !(&$crate::wire::Probe(&self.$field)).wire_is_absent()
-                                || self.is_explicit_null(key)
-                        }
-                    )*
-                    _ => false,
+                match $crate::wire::member_position(Self::WIRE_MEMBERS, key) {
+                    Some(i) => {
+                        let (absent, null_like) = self.__wire_state(i);
+                        !absent || (self.nulls.contains(i) && null_like)
+                    }
+                    None => false,
                 }
+            }
+
+            /// Whether the member at `index` is left out of the output, and whether it holds
+            /// what an explicit `null` decodes to (see [`Probe`]).
+            ///
+            /// [`Probe`]: $crate::wire::Probe
+            #[allow(unused_imports, unused_variables)]
+            fn __wire_state(&self, index: usize) -> (bool, bool) {
+                use $crate::wire::{AbsentAny as _, AbsentOption as _};
+                $(
+                    if index == const {
+                        $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
+                    } {
+                        let probe = $crate::wire::Probe(&self.$field);
+                        return ((&probe).wire_is_absent(), (&probe).wire_is_null_like());
+                    }
+                )*
+                (true, false)
             }
         }
 
@@ -650,6 +806,9 @@ macro_rules! string_enum {
             Unknown(::std::string::String),
         }
 
+        impl $crate::wire::WireValue for $name {}
+        impl $crate::wire::WireStr for $name {}
+
         impl $name {
             /// The value as it appears on the wire.
             pub fn as_str(&self) -> &str {
@@ -752,6 +911,8 @@ macro_rules! tagged_enum {
             Unknown(::serde_json::Value),
         }
 
+        impl $crate::wire::WireValue for $name {}
+
         impl $name {
             /// The `type` tag, as on the wire (`None` for an untagged unknown object).
             pub fn type_name(&self) -> ::core::option::Option<&str> {
@@ -812,8 +973,7 @@ macro_rules! tagged_enum {
                             match tag.as_str() {
                                 $(
                                     Some($wire) => {
-                                        let mut inner = <$inner as ::core::default::Default>::default();
-                                        $crate::wire::replay_members::<_, A::Error>(&mut inner, buffered)?;
+                                        let mut inner: $inner = $crate::wire::replay_members::<_, A::Error>(buffered)?;
                                         while let Some(key) = map.next_key::<$crate::wire::KeyStr<'de>>()? {
                                             if key.as_str() != "type" {
                                                 $crate::wire::WireVisit::visit_member(&mut inner, key, &mut map)?;
@@ -857,6 +1017,94 @@ macro_rules! tagged_enum {
         }
     };
 }
+
+// Serde for the "a string, or something richer" members (message `content`, `input`,
+// `tool_choice`, `conversation`), decoded without buffering.
+/// Implements `Serialize`/`Deserialize` for `enum $name { $s(String-like), $l(Vec<T>) }`.
+macro_rules! string_or_seq {
+    ($name:ident, $s:ident, $l:ident, $expecting:literal) => {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $name::$s(v) => ::serde::Serialize::serialize(v, s),
+                    $name::$l(v) => ::serde::Serialize::serialize(v, s),
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> ::serde::de::Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::$s(v.into()))
+                    }
+                    fn visit_string<E: ::serde::de::Error>(self, v: String) -> Result<$name, E> {
+                        Ok($name::$s(v.into()))
+                    }
+                    fn visit_seq<A: ::serde::de::SeqAccess<'de>>(
+                        self,
+                        seq: A,
+                    ) -> Result<$name, A::Error> {
+                        ::serde::Deserialize::deserialize(
+                            ::serde::de::value::SeqAccessDeserializer::new(seq),
+                        )
+                        .map($name::$l)
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+/// Implements `Serialize`/`Deserialize` for `enum $name { $s(String-like), $o(Object) }`.
+macro_rules! string_or_map {
+    ($name:ident, $s:ident, $o:ident, $expecting:literal) => {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $name::$s(v) => ::serde::Serialize::serialize(v, s),
+                    $name::$o(v) => ::serde::Serialize::serialize(v, s),
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> ::serde::de::Visitor<'de> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::$s(v.into()))
+                    }
+                    fn visit_string<E: ::serde::de::Error>(self, v: String) -> Result<$name, E> {
+                        Ok($name::$s(v.into()))
+                    }
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
+                        self,
+                        map: A,
+                    ) -> Result<$name, A::Error> {
+                        ::serde::Deserialize::deserialize(
+                            ::serde::de::value::MapAccessDeserializer::new(map),
+                        )
+                        .map($name::$o)
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+pub(crate) use {string_or_map, string_or_seq};
 
 #[cfg(test)]
 mod tests {
@@ -955,7 +1203,7 @@ mod tests {
 
     crate::tagged_enum! {
         /// A union.
-        pub enum Event {
+        pub enum Speech {
             /// Said.
             Said(Said) = "said",
         }
@@ -1028,9 +1276,9 @@ mod tests {
             r#"{"type":"said","text":"hi","z":1,"type":"said"}"#,
             r#"{"text":"no","type":"said","text":"hi","z":1}"#,
         ] {
-            let e: Event = serde_json::from_str(src).unwrap();
+            let e: Speech = serde_json::from_str(src).unwrap();
             match &e {
-                Event::Said(s) => {
+                Speech::Said(s) => {
                     assert_eq!(s.text.as_deref(), Some("hi"), "{src}");
                     assert_eq!(s.extra["z"], json!(1), "{src}");
                 }
@@ -1047,8 +1295,8 @@ mod tests {
             (r#"{"text":"hi"}"#, None),
             (r#"{"type":5,"text":"hi"}"#, None),
         ] {
-            let e: Event = serde_json::from_str(src).unwrap();
-            assert!(matches!(e, Event::Unknown(_)), "{src} gave {e:?}");
+            let e: Speech = serde_json::from_str(src).unwrap();
+            assert!(matches!(e, Speech::Unknown(_)), "{src} gave {e:?}");
             assert_eq!(e.type_name(), tag, "{src}");
             let mut want: serde_json::Value = serde_json::from_str(src).unwrap();
             if tag == Some("new") {
@@ -1057,13 +1305,13 @@ mod tests {
             assert_eq!(serde_json::to_value(&e).unwrap(), want, "{src}");
         }
         // A known tag followed by a different one is ambiguous: an error, not a guess.
-        let e = serde_json::from_str::<Event>(r#"{"type":"said","text":"hi","type":"new"}"#)
+        let e = serde_json::from_str::<Speech>(r#"{"type":"said","text":"hi","type":"new"}"#)
             .unwrap_err();
         assert!(e.to_string().contains("given twice"), "{e}");
         // A member of the wrong type is an error whatever the order.
-        assert!(serde_json::from_str::<Event>(r#"{"text":5,"type":"said"}"#).is_err());
-        assert!(serde_json::from_str::<Event>(r#"{"type":"said","text":5}"#).is_err());
-        assert!(serde_json::from_str::<Event>("[1]").is_err());
+        assert!(serde_json::from_str::<Speech>(r#"{"text":5,"type":"said"}"#).is_err());
+        assert!(serde_json::from_str::<Speech>(r#"{"type":"said","text":5}"#).is_err());
+        assert!(serde_json::from_str::<Speech>("[1]").is_err());
     }
 
     #[test]

@@ -222,7 +222,7 @@ fn render(decoded: &[Decoded]) -> String {
                                     .map_or_else(|| "null".to_owned(), |a| format!("{a:?}"));
                                 format!(
                                     "{}:{id}/{}/{args}",
-                                    t.index,
+                                    t.index.unwrap_or_default(),
                                     f.and_then(|f| f.name.as_deref()).unwrap_or("-"),
                                 )
                             })
@@ -554,20 +554,27 @@ fn assert_same_answer(streamed: &ChatCompletion, plain: &ChatCompletion, what: &
             s.message.reasoning_content, p.message.reasoning_content,
             "{what}: reasoning"
         );
-        let calls = |m: &Message| -> Vec<(Option<u32>, String, ToolType, String, String)> {
+        type Call<'a> = (
+            Option<u32>,
+            Option<&'a str>,
+            Option<&'a ToolType>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        fn calls(m: &Message) -> Vec<Call<'_>> {
             m.tool_calls()
                 .iter()
                 .map(|t| {
                     (
                         t.index,
-                        t.id.clone(),
-                        t.kind.clone(),
-                        t.function.name.clone(),
-                        t.function.arguments.clone(),
+                        t.call_id(),
+                        t.kind.as_ref(),
+                        t.name(),
+                        t.arguments(),
                     )
                 })
                 .collect()
-        };
+        }
         assert_eq!(calls(&s.message), calls(&p.message), "{what}: tool calls");
         assert_eq!(s.finish_reason, p.finish_reason, "{what}: finish_reason");
     }
@@ -590,9 +597,9 @@ fn accumulated_streams_equal_their_non_stream_twins() {
     // The merged calls are whole: valid JSON arguments, ids and names from the first fragments.
     let s = accumulate("tool-call-stream-usage");
     for call in s.tool_calls() {
-        assert!(call.id.starts_with("call_"), "{call:?}");
-        assert_eq!(call.function.name, "get_current_weather");
-        let args: Value = serde_json::from_str(&call.function.arguments).expect("JSON args");
+        assert!(call.call_id().unwrap().starts_with("call_"), "{call:?}");
+        assert_eq!(call.name(), Some("get_current_weather"));
+        let args: Value = serde_json::from_str(call.arguments().unwrap()).expect("JSON args");
         assert!(args["location"].is_string(), "{args}");
     }
     assert_eq!(s.tool_calls().len(), 2);
@@ -603,9 +610,9 @@ fn recorded_tool_call_stream_accumulates_the_whole_call() {
     let s = accumulate("thinking-tool-call-stream");
     let calls = s.tool_calls();
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].id, "call_b24c21aa4905423d813479e4");
-    assert_eq!(calls[0].function.name, "get_current_weather");
-    assert_eq!(calls[0].function.arguments, "{\"location\": \"杭州市\"}");
+    assert_eq!(calls[0].call_id(), Some("call_b24c21aa4905423d813479e4"));
+    assert_eq!(calls[0].name(), Some("get_current_weather"));
+    assert_eq!(calls[0].arguments(), Some("{\"location\": \"杭州市\"}"));
     assert_eq!(s.finish_reason(), Some(&FinishReason::ToolCalls));
     assert_eq!(s.reasoning(), Some("用户参数。"));
     assert_eq!(s.text(), Some(""));
@@ -676,7 +683,7 @@ fn partial_snapshot_holds_what_arrived() {
                 .map(|t| {
                     (
                         u64::from(t.index.unwrap_or(0)),
-                        t.function.arguments.clone(),
+                        t.arguments().unwrap_or_default().to_owned(),
                     )
                 })
                 .collect();
@@ -951,21 +958,20 @@ fn tool_type() -> impl Strategy<Value = ToolType> {
 fn tool_call() -> impl Strategy<Value = ToolCall> {
     (
         prop::option::of(0u32..8),
-        text(),
-        tool_type(),
-        text(),
-        text(),
+        prop::option::of(text()),
+        prop::option::of(tool_type()),
+        prop::option::of((prop::option::of(text()), prop::option::of(text()))),
         extra(),
     )
-        .prop_map(|(index, id, kind, name, arguments, extra)| ToolCall {
+        .prop_map(|(index, id, kind, function, extra)| ToolCall {
             index,
             id,
             kind,
-            function: FunctionCall {
+            function: function.map(|(name, arguments)| FunctionCall {
                 name,
                 arguments,
                 ..Default::default()
-            },
+            }),
             extra,
             nulls: Default::default(),
         })
@@ -1030,8 +1036,8 @@ fn tool_choice() -> impl Strategy<Value = ToolChoice> {
         Just(ToolChoice::required()),
         unknown_word().prop_map(|w| ToolChoice::Mode(ToolChoiceMode::Unknown(w))),
         text().prop_map(ToolChoice::function),
-        (tool_type(), extra()).prop_map(|(kind, extra)| ToolChoice::Named(NamedToolChoice {
-            kind,
+        (tool_type(), extra()).prop_map(|(kind, extra)| ToolChoice::Function(NamedToolChoice {
+            kind: Some(kind),
             function: None,
             extra,
             nulls: Default::default(),
@@ -1044,7 +1050,7 @@ fn response_format() -> impl Strategy<Value = ResponseFormat> {
         Just(ResponseFormat::text()),
         Just(ResponseFormat::json_object()),
         (
-            text(),
+            prop::option::of(text()),
             prop::option::of(text()),
             prop::option::of(json_object()),
             prop::option::of(any::<bool>())
@@ -1068,9 +1074,11 @@ fn response_format() -> impl Strategy<Value = ResponseFormat> {
 fn stop() -> impl Strategy<Value = Stop> {
     prop_oneof![
         text().prop_map(Stop::Text),
-        prop::collection::vec(text(), 0..4).prop_map(Stop::List),
-        prop::collection::vec(prop::collection::vec(any::<u32>(), 0..3), 1..3)
-            .prop_map(|ids| Stop::Other(json!(ids))),
+        prop::collection::vec(text(), 0..4).prop_map(Stop::Texts),
+        prop::collection::vec(any::<i64>(), 1..3).prop_map(Stop::Tokens),
+        prop::collection::vec(prop::collection::vec(any::<i64>(), 0..3), 1..3)
+            .prop_map(Stop::TokenSequences),
+        json_object().prop_map(Stop::Unknown),
     ]
 }
 
@@ -1310,4 +1318,82 @@ proptest! {
         let back: Tool = serde_json::from_str(&serde_json::to_string(&t).expect("ser")).expect("de");
         prop_assert_eq!(back, t);
     }
+}
+
+/// The keys of a serialized request object.
+fn keys(v: &Value) -> std::collections::BTreeSet<&str> {
+    v.as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn every_request_member_has_a_setter() {
+    let req = ChatRequest::default()
+        .model("qwen-omni-turbo")
+        .messages(vec![Message::user("hi")])
+        .message(Message::user("again"))
+        .stream(true)
+        .stream_options(StreamOptions::default())
+        .include_usage(true)
+        .temperature(0.7)
+        .top_p(0.8)
+        .top_k(20)
+        .presence_penalty(0.5)
+        .frequency_penalty(0.25)
+        .repetition_penalty(1.05)
+        .max_tokens(100)
+        .max_completion_tokens(200)
+        .n(2)
+        .seed(42)
+        .stop(vec!["END", "STOP"])
+        .logprobs(false)
+        .top_logprobs(3)
+        .tools(vec![Tool::function("f", "d", json!({"type": "object"}))])
+        .tool(Tool::function("g", "d", json!({"type": "object"})))
+        .tool_choice(ToolChoiceMode::Required)
+        .parallel_tool_calls(true)
+        .response_format(ResponseFormat::json_object())
+        .enable_thinking(true)
+        .thinking_budget(1000)
+        .reasoning_effort("high")
+        .enable_search(false)
+        .search_options(SearchOptions {
+            search_strategy: Some(SearchStrategy::Max),
+            ..Default::default()
+        })
+        .vl_high_resolution_images(true)
+        .modalities(vec![Modality::Text, Modality::Audio])
+        .audio(dashscope_protocol::chat::AudioOutput {
+            voice: Some("Cherry".into()),
+            format: Some("wav".into()),
+            ..Default::default()
+        })
+        .translation_options(TranslationOptions {
+            target_lang: Some("English".into()),
+            ..Default::default()
+        })
+        .enable_code_interpreter(true)
+        .user("u-1");
+    let v = serde_json::to_value(&req).unwrap();
+    assert_eq!(
+        keys(&v),
+        ChatRequest::WIRE_MEMBERS.iter().copied().collect()
+    );
+    // Numbers and bools are taken as they are, the rest through `Into`; the setters that do
+    // more than set their member still do it.
+    assert_eq!(v["top_k"], 20);
+    assert_eq!(v["stop"], json!(["END", "STOP"]));
+    assert_eq!(v["reasoning_effort"], "high");
+    assert_eq!(v["logprobs"], true, "top_logprobs switches logprobs on");
+    assert_eq!(
+        v["enable_search"], true,
+        "search_options switches search on"
+    );
+    assert_eq!(v["messages"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["tools"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["stream_options"], json!({"include_usage": true}));
+    assert_eq!(v["modalities"], json!(["text", "audio"]));
 }

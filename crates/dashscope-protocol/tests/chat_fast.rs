@@ -228,7 +228,7 @@ fn ordinary_chunks() -> Vec<ChatChunk> {
         .enumerate()
     {
         let call = ToolCallDelta {
-            index: 1,
+            index: Some(1),
             id: Some(if i == 0 {
                 "call_b24c21aa49054238".into()
             } else {

@@ -986,13 +986,10 @@ fn a_chunk_with_unknown_members_survives_a_round_trip() {
 
 #[test]
 fn an_unknown_finish_reason_is_unknown_and_final() {
-    let text = r#"{"output":{"choices":[{"message":{"content":"","role":"assistant"},"finish_reason":"insufficient_system_resource"}]}}"#;
+    let text = r#"{"output":{"choices":[{"message":{"content":"","role":"assistant"},"finish_reason":"out_of_coffee"}]}}"#;
     let chunk: GenerationResponse = round_trip("unknown finish_reason", text);
     let f = chunk.finish_reason().expect("a finish reason");
-    assert_eq!(
-        f,
-        &FinishReason::Unknown("insufficient_system_resource".to_owned())
-    );
+    assert_eq!(f, &FinishReason::Unknown("out_of_coffee".to_owned()));
     assert!(f.is_final());
     let (_, finished) = decode_whole(format!("id:1\nevent:result\ndata:{text}\n").as_bytes());
     assert!(finished, "an unknown finish reason still ends the stream");
@@ -1220,7 +1217,7 @@ fn content_item_unboxed() -> impl Strategy<Value = ContentItem> {
         ),
         opt(
             (opt(small_string()), extra()).prop_map(|(kind, extra)| CacheControl {
-                kind,
+                kind: kind.map(Into::into),
                 extra,
                 nulls: Default::default(),
             }),
@@ -1293,7 +1290,7 @@ fn tool_call_unboxed() -> impl Strategy<Value = ToolCall> {
         .prop_map(|(index, id, kind, function, extra)| ToolCall {
             index,
             id,
-            kind,
+            kind: kind.map(Into::into),
             function,
             extra,
             nulls: Default::default(),
@@ -1405,7 +1402,7 @@ fn tool_choice_unboxed() -> impl Strategy<Value = ToolChoice> {
         )
             .prop_map(
                 |(kind, function, extra)| ToolChoice::Function(NamedToolChoice {
-                    kind,
+                    kind: kind.map(Into::into),
                     function,
                     extra,
                     nulls: Default::default(),
@@ -1655,4 +1652,69 @@ proptest! {
         let back: Parameters = serde_json::from_str(&serde_json::to_string(&p).expect("json")).expect("parses");
         prop_assert_eq!(back, p);
     }
+}
+
+#[test]
+fn every_parameter_has_a_setter_on_parameters_and_on_the_request() {
+    let params = Parameters::default()
+        .result_format(ResultFormat::Message)
+        .incremental_output(true)
+        .enable_thinking(true)
+        .thinking_budget(500)
+        .reasoning_effort(ReasoningEffort::Low)
+        .temperature(0.5)
+        .top_p(0.9)
+        .top_k(10)
+        .repetition_penalty(1.1)
+        .presence_penalty(0.2)
+        .max_tokens(64)
+        .max_completion_tokens(128)
+        .seed(7)
+        .stop(vec![vec![37763, 367]])
+        .tools(vec![Tool::function("f", "d", json!({"type": "object"}))])
+        .tool_choice(ToolChoice::function("f"))
+        .parallel_tool_calls(false)
+        .enable_search(true)
+        .search_options(SearchOptions::default())
+        .response_format(ResponseFormat::text())
+        .n(1)
+        .logprobs(true)
+        .top_logprobs(2)
+        .enable_code_interpreter(false)
+        .vl_high_resolution_images(true)
+        .modalities(vec!["text".to_owned()]);
+    let v = serde_json::to_value(&params).unwrap();
+    let keys: std::collections::BTreeSet<&str> =
+        v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, Parameters::WIRE_MEMBERS.iter().copied().collect());
+    assert_eq!(v["stop"], json!([[37763, 367]]));
+    // The same setters on the request set its `parameters`.
+    let req = GenerationRequest::new("qwen-plus", vec![Message::user("hi")])
+        .result_format(ResultFormat::Message)
+        .incremental_output(true)
+        .enable_thinking(true)
+        .thinking_budget(500)
+        .reasoning_effort(ReasoningEffort::Low)
+        .temperature(0.5)
+        .top_p(0.9)
+        .top_k(10)
+        .repetition_penalty(1.1)
+        .presence_penalty(0.2)
+        .max_tokens(64)
+        .max_completion_tokens(128)
+        .seed(7)
+        .stop(vec![vec![37763, 367]])
+        .tools(vec![Tool::function("f", "d", json!({"type": "object"}))])
+        .tool_choice(ToolChoice::function("f"))
+        .parallel_tool_calls(false)
+        .enable_search(true)
+        .search_options(SearchOptions::default())
+        .response_format(ResponseFormat::text())
+        .n(1)
+        .logprobs(true)
+        .top_logprobs(2)
+        .enable_code_interpreter(false)
+        .vl_high_resolution_images(true)
+        .modalities(vec!["text".to_owned()]);
+    assert_eq!(serde_json::to_value(&req).unwrap()["parameters"], v);
 }

@@ -247,7 +247,7 @@ fn ordinary_events() -> Vec<GenerationResponse> {
         let tc = ToolCall {
             index: Some(0),
             id: Some(id.to_owned()),
-            kind: Some("function".to_owned()),
+            kind: Some("function".into()),
             function: Some(FunctionCall {
                 name: name.map(str::to_owned),
                 arguments: Some(args.to_owned()),
@@ -389,7 +389,7 @@ fn tool_call() -> impl Strategy<Value = ToolCall> {
         .prop_map(|(index, id, kind, f)| ToolCall {
             index,
             id,
-            kind,
+            kind: kind.map(Into::into),
             function: f.map(|(name, arguments)| FunctionCall {
                 name,
                 arguments,

@@ -1527,3 +1527,39 @@ fn stream_events_stay_small() {
     let size = std::mem::size_of::<ResponseStreamEvent>();
     assert!(size <= 320, "ResponseStreamEvent is {size} bytes");
 }
+
+#[test]
+fn every_request_member_has_a_setter() {
+    let req = ResponseRequest::default()
+        .model("qwen3.8-max")
+        .input("hi")
+        .instructions("Be brief.")
+        .previous_response_id("resp_1")
+        .conversation("conv_1")
+        .stream(true)
+        .store(false)
+        .tools(vec![Tool::web_search()])
+        .tool(Tool::function("f", "d", json!({"type": "object"})))
+        .tool_choice(ToolChoice::auto())
+        .parallel_tool_calls(true)
+        .temperature(0.3)
+        .top_p(0.9)
+        .enable_thinking(true)
+        .reasoning(Reasoning::default())
+        .reasoning_effort(ReasoningEffort::Max)
+        .max_output_tokens(256)
+        .ocr_options(json!({"task": "text_recognition"}))
+        .metadata("k", "v")
+        .text(TextConfig::default());
+    let v = serde_json::to_value(&req).unwrap();
+    let keys: std::collections::BTreeSet<&str> =
+        v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ResponseRequest::WIRE_MEMBERS.iter().copied().collect()
+    );
+    assert_eq!(v["conversation"], "conv_1");
+    assert_eq!(v["reasoning"], json!({"effort": "max"}));
+    assert_eq!(v["metadata"], json!({"k": "v"}));
+    assert_eq!(v["tools"].as_array().map(Vec::len), Some(2));
+}

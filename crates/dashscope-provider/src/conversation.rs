@@ -58,8 +58,8 @@ pub use dashscope_protocol::unified::{
 
 /// The wire request `conv` becomes in `dialect` (for a stream when `stream`): the unified
 /// conversion, plus what the dialect needs to answer in the unified shape (native
-/// `result_format: "message"`, and `incremental_output: true` for a stream, unless the
-/// conversation's native extras set them). The groups add the stream switches themselves.
+/// `result_format: "message"`, and `incremental_output: true` for a stream, unless the native
+/// request the conversation kept sets them). The groups add the stream switches themselves.
 ///
 /// # Errors
 ///
@@ -120,7 +120,7 @@ fn unified_reply<T>(
     out
 }
 
-/// The events read so far and not yet handed out, and how to read more.
+/// The events read so far and not yet handed out (those of one chunk), and how to read more.
 #[cfg(any(feature = "async", feature = "blocking"))]
 #[derive(Debug)]
 struct Events {
@@ -141,17 +141,17 @@ impl Events {
 
     /// The next event to hand out, if one is queued.
     fn pop(&mut self) -> Option<UnifiedEvent> {
-        while let Some(e) = self.queue.pop_front() {
-            if self.passthrough || !matches!(e, UnifiedEvent::Passthrough { .. }) {
-                return Some(e);
-            }
-        }
-        None
+        self.queue.pop_front()
     }
 
-    fn read(&mut self, chunk: &dashscope_protocol::unified::DialectChunk) {
-        use dashscope_protocol::unified::EventReader as _;
-        self.queue.extend(self.reader.read(chunk));
+    /// Reads a chunk (moved into its events; copied first only when passthroughs are asked
+    /// for).
+    fn read(&mut self, chunk: dashscope_protocol::unified::DialectChunk) {
+        if self.passthrough {
+            self.queue
+                .push_back(UnifiedEvent::Passthrough(Box::new(chunk.clone())));
+        }
+        self.reader.read(chunk, &mut self.queue);
     }
 }
 
@@ -303,7 +303,7 @@ mod asynchronous {
     /// `futures_core::Stream<Item = Result<UnifiedEvent, Error>>`.
     ///
     /// Pull-based like the dialect streams it wraps (dropping it closes the connection).
-    /// [`UnifiedEvent::Passthrough`] events (each wire chunk verbatim) are left out unless
+    /// [`UnifiedEvent::Passthrough`] events (each typed wire chunk) are left out unless
     /// [`with_passthrough`](Self::with_passthrough) asks for them.
     ///
     /// * [`accumulate`](Self::accumulate) reads the rest and returns the [`UnifiedResponse`]
@@ -319,8 +319,8 @@ mod asynchronous {
     }
 
     impl UnifiedStream {
-        /// Hands out [`UnifiedEvent::Passthrough`] events too (each before the events of its
-        /// chunk), for callers that rebuild the wire stream.
+        /// Hands out [`UnifiedEvent::Passthrough`] events too: each typed wire chunk (a copy),
+        /// before the events of that chunk.
         #[must_use]
         pub fn with_passthrough(mut self, yes: bool) -> Self {
             self.events.passthrough = yes;
@@ -415,7 +415,7 @@ mod asynchronous {
                     }
                 };
                 match next {
-                    Some(Ok(chunk)) => self.events.read(&chunk),
+                    Some(Ok(chunk)) => self.events.read(chunk),
                     Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                     None => return Poll::Ready(None),
                 }
@@ -653,7 +653,7 @@ pub(crate) mod blocking {
                     Inner::Native(s) => s.next().map(|r| r.map(DialectChunk::Native)),
                 };
                 match next? {
-                    Ok(chunk) => self.events.read(&chunk),
+                    Ok(chunk) => self.events.read(chunk),
                     Err(e) => return Some(Err(e)),
                 }
             }

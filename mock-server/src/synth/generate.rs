@@ -522,7 +522,6 @@ pub(crate) fn generate(prompt: &Prompt, server_seed: Option<u64>) -> Generated {
             reasoning,
             tool_calls: calls,
             finish_reason: Some(finish),
-            ..Default::default()
         });
     }
     let input = input_tokens(prompt);

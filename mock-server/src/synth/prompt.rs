@@ -164,9 +164,10 @@ fn message_of(m: &Message) -> Msg {
             }),
             // A part only one dialect has (a Responses `input_file`): its URL if it has one.
             Part::Dialect(d) => {
+                let value = d.to_json();
                 let url = ["file_url", "file_id", "image_url"]
                     .iter()
-                    .find_map(|k| d.value.get(*k).and_then(Value::as_str));
+                    .find_map(|k| value.get(*k).and_then(Value::as_str));
                 if let Some(url) = url {
                     media.push(Media {
                         kind: MediaKind::Image,

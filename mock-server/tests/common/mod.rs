@@ -263,3 +263,89 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
         },
     }
 }
+
+/// The answer a unified stream's events describe: text, reasoning and arguments concatenated
+/// per candidate and call (`ToolCallDone` replaces the arguments); the last meta, finish reason
+/// and usage win.
+pub fn fold(
+    events: &[dashscope_protocol::unified::UnifiedEvent],
+) -> dashscope_protocol::unified::UnifiedResponse {
+    use dashscope_protocol::unified::{Candidate, ToolCall, UnifiedEvent as E, UnifiedResponse};
+    use std::collections::BTreeMap;
+    let mut r = UnifiedResponse::default();
+    let mut cands: BTreeMap<u32, (Candidate, BTreeMap<u32, ToolCall>)> = BTreeMap::new();
+    for e in events {
+        match e {
+            E::Meta { id, model } => {
+                r.id = id.clone().or(r.id.take());
+                r.model = model.clone().or(r.model.take());
+            }
+            E::TextDelta { candidate, text } => {
+                cands.entry(*candidate).or_default().0.text.push_str(text);
+            }
+            E::ReasoningDelta { candidate, text } => {
+                cands
+                    .entry(*candidate)
+                    .or_default()
+                    .0
+                    .reasoning
+                    .push_str(text);
+            }
+            E::ToolCallStart {
+                candidate,
+                index,
+                id,
+                name,
+            } => {
+                let call = cands
+                    .entry(*candidate)
+                    .or_default()
+                    .1
+                    .entry(*index)
+                    .or_default();
+                call.id.clone_from(id);
+                call.name.clone_from(name);
+            }
+            E::ToolCallArguments {
+                candidate,
+                index,
+                delta,
+            } => {
+                let call = cands
+                    .entry(*candidate)
+                    .or_default()
+                    .1
+                    .entry(*index)
+                    .or_default();
+                call.arguments.push_str(delta);
+            }
+            E::ToolCallDone {
+                candidate,
+                index,
+                arguments,
+            } => {
+                let call = cands
+                    .entry(*candidate)
+                    .or_default()
+                    .1
+                    .entry(*index)
+                    .or_default();
+                call.arguments.clone_from(arguments);
+            }
+            E::Finish { candidate, reason } => {
+                cands.entry(*candidate).or_default().0.finish_reason = Some(reason.clone());
+            }
+            E::Usage(u) => r.usage = Some(u.clone()),
+            E::Passthrough(_) => {}
+        }
+    }
+    r.candidates = cands
+        .into_iter()
+        .map(|(index, (c, calls))| Candidate {
+            index,
+            tool_calls: calls.into_values().collect(),
+            ..c
+        })
+        .collect();
+    r
+}

@@ -26,14 +26,27 @@
 //! assert!(wire.contains(r#""tool_choice":"auto""#));
 //! ```
 
-mod fast;
 mod request;
 mod response;
 mod stream;
 
+/// `function` of a streamed tool-call fragment (the same type as in a whole call).
+pub use crate::common::FunctionCall as FunctionCallDelta;
+/// `usage.prompt_tokens_details`.
+pub use crate::common::InputTokensDetails as PromptTokensDetails;
+/// `usage.completion_tokens_details` (the breakdown native and Responses call
+/// `output_tokens_details`).
+pub use crate::common::OutputTokensDetails as CompletionTokensDetails;
+/// A streamed tool-call fragment (the same type as a whole call).
+pub use crate::common::ToolCall as ToolCallDelta;
+pub use crate::common::{
+    CacheControl, CacheKind, FinishReason, FunctionCall, FunctionDefinition, FunctionName,
+    FunctionTool, InputTokensDetails, JsonObjectFormat, JsonSchema, JsonSchemaFormat, Logprobs,
+    NamedToolChoice, OutputTokensDetails, ReasoningEffort, ResponseFormat, Role, SearchOptions,
+    SearchStrategy, Stop, TextFormat, TokenLogprob, Tool, ToolCall, ToolChoice, ToolChoiceMode,
+    ToolType, TopLogprob,
+};
+pub use crate::dialect::CHAT_PATH as PATH;
 pub use request::*;
 pub use response::*;
 pub use stream::*;
-
-#[doc(hidden)]
-pub use fast::__decode_fast;

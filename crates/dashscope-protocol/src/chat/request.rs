@@ -1,11 +1,10 @@
 //! The Chat Completions request: [`ChatRequest`], its messages, content parts and tools.
 
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{Serialize, SerializeSeq, Serializer};
-use serde_json::Value;
-
+use crate::common::{
+    CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool, ToolCall,
+    ToolChoice,
+};
+use crate::wire::{WireValue, string_or_seq};
 use crate::{string_enum, tagged_enum, wire_struct};
 
 wire_struct! {
@@ -27,6 +26,10 @@ wire_struct! {
     /// assert_eq!(v["stream_options"]["include_usage"], true);
     /// assert_eq!(v["enable_thinking"], false);
     /// ```
+    ///
+    /// Every member has a setter of its name; [`message`](Self::message), [`tool`](Self::tool)
+    /// and [`include_usage`](Self::include_usage) add to a list or a nested object.
+    @setters
     pub struct ChatRequest {
         /// The model name, e.g. `qwen-plus`.
         pub model: String,
@@ -60,8 +63,8 @@ wire_struct! {
         pub stop: Option<Stop>,
         /// Return token log probabilities.
         pub logprobs: Option<bool>,
-        /// How many alternatives per token, [0, 5].
-        pub top_logprobs: Option<u32>,
+        /// How many alternatives per token, [0, 5] (its setter also sets `logprobs`).
+        @manual pub top_logprobs: Option<u32>,
         /// Tools the model may call.
         pub tools: Option<Vec<Tool>>,
         /// Whether and which tool the model must call.
@@ -78,8 +81,8 @@ wire_struct! {
         pub reasoning_effort: Option<ReasoningEffort>,
         /// Web search (DashScope extension).
         pub enable_search: Option<bool>,
-        /// Web search options (DashScope extension).
-        pub search_options: Option<SearchOptions>,
+        /// Web search options (DashScope extension; its setter also sets `enable_search`).
+        @manual pub search_options: Option<SearchOptions>,
         /// High-resolution image input for VL models (DashScope extension).
         pub vl_high_resolution_images: Option<bool>,
         /// Output modalities (Omni models).
@@ -111,89 +114,11 @@ impl ChatRequest {
         self
     }
 
-    /// Sets `stream`.
-    pub fn stream(mut self, stream: bool) -> Self {
-        self.stream = Some(stream);
-        self
-    }
-
     /// Sets `stream_options.include_usage` (a final usage chunk in streams).
     pub fn include_usage(mut self, include_usage: bool) -> Self {
         self.stream_options
             .get_or_insert_with(StreamOptions::default)
             .include_usage = Some(include_usage);
-        self
-    }
-
-    /// Sets `temperature`.
-    pub fn temperature(mut self, temperature: f64) -> Self {
-        self.temperature = Some(temperature);
-        self
-    }
-
-    /// Sets `top_p`.
-    pub fn top_p(mut self, top_p: f64) -> Self {
-        self.top_p = Some(top_p);
-        self
-    }
-
-    /// Sets `top_k`.
-    pub fn top_k(mut self, top_k: u32) -> Self {
-        self.top_k = Some(top_k);
-        self
-    }
-
-    /// Sets `presence_penalty`.
-    pub fn presence_penalty(mut self, presence_penalty: f64) -> Self {
-        self.presence_penalty = Some(presence_penalty);
-        self
-    }
-
-    /// Sets `frequency_penalty`.
-    pub fn frequency_penalty(mut self, frequency_penalty: f64) -> Self {
-        self.frequency_penalty = Some(frequency_penalty);
-        self
-    }
-
-    /// Sets `repetition_penalty`.
-    pub fn repetition_penalty(mut self, repetition_penalty: f64) -> Self {
-        self.repetition_penalty = Some(repetition_penalty);
-        self
-    }
-
-    /// Sets `max_tokens`.
-    pub fn max_tokens(mut self, max_tokens: u32) -> Self {
-        self.max_tokens = Some(max_tokens);
-        self
-    }
-
-    /// Sets `max_completion_tokens`.
-    pub fn max_completion_tokens(mut self, max_completion_tokens: u32) -> Self {
-        self.max_completion_tokens = Some(max_completion_tokens);
-        self
-    }
-
-    /// Sets `n`.
-    pub fn n(mut self, n: u32) -> Self {
-        self.n = Some(n);
-        self
-    }
-
-    /// Sets `seed`.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sets `stop` (a string or a list of strings).
-    pub fn stop(mut self, stop: impl Into<Stop>) -> Self {
-        self.stop = Some(stop.into());
-        self
-    }
-
-    /// Sets `logprobs`.
-    pub fn logprobs(mut self, logprobs: bool) -> Self {
-        self.logprobs = Some(logprobs);
         self
     }
 
@@ -210,64 +135,10 @@ impl ChatRequest {
         self
     }
 
-    /// Sets `tools`.
-    pub fn tools(mut self, tools: Vec<Tool>) -> Self {
-        self.tools = Some(tools);
-        self
-    }
-
-    /// Sets `tool_choice`.
-    pub fn tool_choice(mut self, tool_choice: impl Into<ToolChoice>) -> Self {
-        self.tool_choice = Some(tool_choice.into());
-        self
-    }
-
-    /// Sets `parallel_tool_calls`.
-    pub fn parallel_tool_calls(mut self, parallel_tool_calls: bool) -> Self {
-        self.parallel_tool_calls = Some(parallel_tool_calls);
-        self
-    }
-
-    /// Sets `response_format`.
-    pub fn response_format(mut self, response_format: ResponseFormat) -> Self {
-        self.response_format = Some(response_format);
-        self
-    }
-
-    /// Sets `enable_thinking`.
-    pub fn enable_thinking(mut self, enable_thinking: bool) -> Self {
-        self.enable_thinking = Some(enable_thinking);
-        self
-    }
-
-    /// Sets `thinking_budget`.
-    pub fn thinking_budget(mut self, thinking_budget: u32) -> Self {
-        self.thinking_budget = Some(thinking_budget);
-        self
-    }
-
-    /// Sets `reasoning_effort`.
-    pub fn reasoning_effort(mut self, reasoning_effort: ReasoningEffort) -> Self {
-        self.reasoning_effort = Some(reasoning_effort);
-        self
-    }
-
-    /// Sets `enable_search`.
-    pub fn enable_search(mut self, enable_search: bool) -> Self {
-        self.enable_search = Some(enable_search);
-        self
-    }
-
     /// Sets `search_options` (and `enable_search: true`).
     pub fn search_options(mut self, search_options: SearchOptions) -> Self {
         self.enable_search = Some(true);
         self.search_options = Some(search_options);
-        self
-    }
-
-    /// Sets `user`.
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
         self
     }
 
@@ -285,31 +156,11 @@ wire_struct! {
     }
 }
 
-string_enum! {
-    /// Who wrote a message. Unknown roles are kept.
-    pub enum Role {
-        /// Instructions.
-        System = "system",
-        /// The user.
-        User = "user",
-        /// The model.
-        Assistant = "assistant",
-        /// A tool's result.
-        Tool = "tool",
-        /// A legacy function result.
-        Function = "function",
-    }
-}
-
-impl Default for Role {
-    /// `user`, so that a message built from `Default` is a valid user turn.
-    fn default() -> Self {
-        Role::User
-    }
-}
-
 wire_struct! {
     /// One message of the conversation (every role; also `choices[].message` in a response).
+    ///
+    /// Not the native `Message`: chat content parts are `type`-tagged ([`ContentPart`]) and
+    /// `role` is always there.
     pub struct Message {
         /// Who wrote it.
         pub role: Role,
@@ -400,7 +251,7 @@ impl Message {
     }
 }
 
-/// A message's `content`: a string or a list of parts.
+/// A message's `content`: a string or a list of parts (chat part types; Responses' differ).
 #[derive(Clone, Debug, PartialEq)]
 pub enum MessageContent {
     /// Plain text.
@@ -457,40 +308,14 @@ impl From<Vec<ContentPart>> for MessageContent {
     }
 }
 
-impl Serialize for MessageContent {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            MessageContent::Text(t) => s.serialize_str(t),
-            MessageContent::Parts(parts) => parts.serialize(s),
-        }
-    }
-}
+string_or_seq!(
+    MessageContent,
+    Text,
+    Parts,
+    "a string or a list of content parts"
+);
 
-impl<'de> Deserialize<'de> for MessageContent {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MessageContent;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or a list of content parts")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(MessageContent::Text(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(MessageContent::Text(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(p) = seq.next_element::<ContentPart>()? {
-                    parts.push(p);
-                }
-                Ok(MessageContent::Parts(parts))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+impl WireValue for MessageContent {}
 
 wire_struct! {
     /// `{"type":"text","text":…}`.
@@ -551,7 +376,8 @@ wire_struct! {
 }
 
 wire_struct! {
-    /// The `input_audio` object.
+    /// The `input_audio` object (nested under `input_audio`; Responses puts these members in
+    /// the part itself).
     pub struct InputAudio {
         /// A URL or base64 data (`data:audio/<fmt>;base64,…`).
         pub data: String,
@@ -604,34 +430,9 @@ wire_struct! {
     }
 }
 
-wire_struct! {
-    /// `cache_control: {"type":"ephemeral"}`.
-    pub struct CacheControl {
-        /// The cache kind.
-        pub kind: Option<CacheKind> => "type",
-    }
-}
-
-impl CacheControl {
-    /// `{"type":"ephemeral"}`.
-    pub fn ephemeral() -> Self {
-        CacheControl {
-            kind: Some(CacheKind::Ephemeral),
-            ..Default::default()
-        }
-    }
-}
-
-string_enum! {
-    /// A `cache_control` kind.
-    pub enum CacheKind {
-        /// Cache this prefix for a short while.
-        Ephemeral = "ephemeral",
-    }
-}
-
 tagged_enum! {
     /// One part of a list `content`. Parts without a known `type` are kept as `Unknown`.
+    /// (Responses has its own part types: `input_text`, `input_image`, ….)
     pub enum ContentPart {
         /// Text.
         Text(TextPart) = "text",
@@ -698,414 +499,6 @@ impl ContentPart {
     }
 }
 
-/// `stop`: one string or a list.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Stop {
-    /// One stop string.
-    Text(String),
-    /// Several stop strings.
-    List(Vec<String>),
-    /// Any other shape (for example token-id arrays `[[37763, 367]]`), kept verbatim.
-    Other(Value),
-}
-
-impl From<&str> for Stop {
-    fn from(s: &str) -> Self {
-        Stop::Text(s.to_owned())
-    }
-}
-
-impl From<String> for Stop {
-    fn from(s: String) -> Self {
-        Stop::Text(s)
-    }
-}
-
-impl From<Vec<String>> for Stop {
-    fn from(v: Vec<String>) -> Self {
-        Stop::List(v)
-    }
-}
-
-impl From<Vec<&str>> for Stop {
-    fn from(v: Vec<&str>) -> Self {
-        Stop::List(v.into_iter().map(str::to_owned).collect())
-    }
-}
-
-impl Serialize for Stop {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Stop::Text(t) => s.serialize_str(t),
-            Stop::List(l) => {
-                let mut seq = s.serialize_seq(Some(l.len()))?;
-                for item in l {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            Stop::Other(v) => v.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Stop {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        Ok(match v {
-            Value::String(s) => Stop::Text(s),
-            Value::Array(items) if items.iter().all(Value::is_string) => Stop::List(
-                items
-                    .into_iter()
-                    .filter_map(|i| match i {
-                        Value::String(s) => Some(s),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            other => Stop::Other(other),
-        })
-    }
-}
-
-string_enum! {
-    /// A tool's (or tool call's) `type`.
-    pub enum ToolType {
-        /// A function.
-        Function = "function",
-    }
-}
-
-impl Default for ToolType {
-    /// `function`, the only kind the service defines.
-    fn default() -> Self {
-        ToolType::Function
-    }
-}
-
-wire_struct! {
-    /// `{"type":"function","function":{…}}`.
-    pub struct FunctionTool {
-        /// The function.
-        pub function: FunctionDefinition,
-    }
-}
-
-wire_struct! {
-    /// A function the model may call.
-    pub struct FunctionDefinition {
-        /// The name.
-        pub name: String,
-        /// What it does.
-        pub description: Option<String>,
-        /// The JSON Schema of its arguments.
-        pub parameters: Option<Value>,
-        /// Strict schema adherence.
-        pub strict: Option<bool>,
-    }
-}
-
-tagged_enum! {
-    /// A tool in `tools`.
-    pub enum Tool {
-        /// A function.
-        Function(FunctionTool) = "function",
-    }
-}
-
-impl Tool {
-    /// A function tool with a JSON Schema for its arguments.
-    pub fn function(
-        name: impl Into<String>,
-        description: impl Into<String>,
-        parameters: Value,
-    ) -> Self {
-        Tool::Function(FunctionTool {
-            function: FunctionDefinition {
-                name: name.into(),
-                description: Some(description.into()),
-                parameters: Some(parameters),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-    }
-
-    /// The function's name, for a function tool.
-    pub fn function_name(&self) -> Option<&str> {
-        match self {
-            Tool::Function(f) => Some(&f.function.name),
-            Tool::Unknown(_) => None,
-        }
-    }
-}
-
-wire_struct! {
-    /// A tool call in an assistant message (and in a non-stream response).
-    pub struct ToolCall {
-        /// The position among the turn's calls (sent in streams; optional elsewhere).
-        pub index: Option<u32>,
-        /// The call id (`call_<hex>`).
-        pub id: String,
-        /// The tool kind.
-        pub kind: ToolType => "type",
-        /// The function and its arguments.
-        pub function: FunctionCall,
-    }
-}
-
-impl ToolCall {
-    /// A function call.
-    pub fn function(
-        id: impl Into<String>,
-        name: impl Into<String>,
-        arguments: impl Into<String>,
-    ) -> Self {
-        ToolCall {
-            id: id.into(),
-            function: FunctionCall {
-                name: name.into(),
-                arguments: arguments.into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-    }
-}
-
-wire_struct! {
-    /// The function a tool call invokes.
-    pub struct FunctionCall {
-        /// The function's name.
-        pub name: String,
-        /// The arguments, a JSON document in a string.
-        pub arguments: String,
-    }
-}
-
-string_enum! {
-    /// `tool_choice` as a string.
-    pub enum ToolChoiceMode {
-        /// The model decides.
-        Auto = "auto",
-        /// No tool calls.
-        None = "none",
-        /// At least one tool call.
-        Required = "required",
-    }
-}
-
-wire_struct! {
-    /// `tool_choice` as an object: `{"type":"function","function":{"name":…}}`.
-    pub struct NamedToolChoice {
-        /// The tool kind.
-        pub kind: ToolType => "type",
-        /// The function to call.
-        pub function: Option<FunctionName>,
-    }
-}
-
-wire_struct! {
-    /// `{"name":…}`.
-    pub struct FunctionName {
-        /// The function's name.
-        pub name: String,
-    }
-}
-
-/// `tool_choice`: a mode string or a named function.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ToolChoice {
-    /// `"auto"`, `"none"`, `"required"` (or a newer string).
-    Mode(ToolChoiceMode),
-    /// Call this function.
-    Named(NamedToolChoice),
-}
-
-impl ToolChoice {
-    /// `"auto"`.
-    pub fn auto() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Auto)
-    }
-
-    /// `"none"`.
-    pub fn none() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::None)
-    }
-
-    /// `"required"`.
-    pub fn required() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Required)
-    }
-
-    /// `{"type":"function","function":{"name":…}}`.
-    pub fn function(name: impl Into<String>) -> Self {
-        ToolChoice::Named(NamedToolChoice {
-            function: Some(FunctionName {
-                name: name.into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-    }
-}
-
-impl From<ToolChoiceMode> for ToolChoice {
-    fn from(m: ToolChoiceMode) -> Self {
-        ToolChoice::Mode(m)
-    }
-}
-
-impl Serialize for ToolChoice {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            ToolChoice::Mode(m) => m.serialize(s),
-            ToolChoice::Named(n) => n.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for ToolChoice {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ToolChoice;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a tool_choice string or object")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(ToolChoice::Mode(ToolChoiceMode::from(v)))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(ToolChoice::Mode(ToolChoiceMode::from(v)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                NamedToolChoice::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(ToolChoice::Named)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-wire_struct! {
-    /// The members of `{"type":"text"}` (none are defined).
-    pub struct TextFormat {}
-}
-
-wire_struct! {
-    /// The members of `{"type":"json_object"}` (none are defined).
-    pub struct JsonObjectFormat {}
-}
-
-wire_struct! {
-    /// `{"type":"json_schema","json_schema":{…}}`.
-    pub struct JsonSchemaFormat {
-        /// The schema and its name.
-        pub json_schema: JsonSchema,
-    }
-}
-
-wire_struct! {
-    /// The `json_schema` object.
-    pub struct JsonSchema {
-        /// The schema's name.
-        pub name: String,
-        /// What the schema is for.
-        pub description: Option<String>,
-        /// The JSON Schema.
-        pub schema: Option<Value>,
-        /// Strict adherence.
-        pub strict: Option<bool>,
-    }
-}
-
-tagged_enum! {
-    /// `response_format`.
-    pub enum ResponseFormat {
-        /// Free text.
-        Text(TextFormat) = "text",
-        /// A JSON object (the messages must mention "json").
-        JsonObject(JsonObjectFormat) = "json_object",
-        /// JSON following a schema.
-        JsonSchema(JsonSchemaFormat) = "json_schema",
-    }
-}
-
-impl ResponseFormat {
-    /// `{"type":"text"}`.
-    pub fn text() -> Self {
-        ResponseFormat::Text(TextFormat::default())
-    }
-
-    /// `{"type":"json_object"}`.
-    pub fn json_object() -> Self {
-        ResponseFormat::JsonObject(JsonObjectFormat::default())
-    }
-
-    /// `{"type":"json_schema","json_schema":{"name":…,"schema":…}}`.
-    pub fn json_schema(name: impl Into<String>, schema: Value) -> Self {
-        ResponseFormat::JsonSchema(JsonSchemaFormat {
-            json_schema: JsonSchema {
-                name: name.into(),
-                schema: Some(schema),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-    }
-}
-
-string_enum! {
-    /// `reasoning_effort`.
-    pub enum ReasoningEffort {
-        /// Minimal.
-        Minimal = "minimal",
-        /// Low.
-        Low = "low",
-        /// Medium.
-        Medium = "medium",
-        /// High.
-        High = "high",
-        /// Extra high (seen on the native endpoint).
-        XHigh = "xhigh",
-    }
-}
-
-wire_struct! {
-    /// `search_options` (web search, DashScope extension).
-    pub struct SearchOptions {
-        /// Always search.
-        pub forced_search: Option<bool>,
-        /// How hard to search.
-        pub search_strategy: Option<SearchStrategy>,
-        /// Return the sources (native only; compat never returns them).
-        pub enable_source: Option<bool>,
-        /// Mark citations in the answer.
-        pub enable_citation: Option<bool>,
-        /// The citation format, e.g. `[<number>]`.
-        pub citation_format: Option<String>,
-        /// Domain-specific search extensions.
-        pub enable_search_extension: Option<bool>,
-        /// Put the search results before the answer (streams).
-        pub prepend_search_result: Option<bool>,
-    }
-}
-
-string_enum! {
-    /// `search_options.search_strategy`.
-    pub enum SearchStrategy {
-        /// Fast.
-        Turbo = "turbo",
-        /// Thorough.
-        Max = "max",
-        /// Agentic.
-        Agent = "agent",
-        /// Agentic and thorough.
-        AgentMax = "agent_max",
-    }
-}
-
 string_enum! {
     /// An output modality (`modalities`).
     pub enum Modality {
@@ -1157,6 +550,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::common::ToolChoiceMode;
 
     #[test]
     fn builder_writes_only_what_was_set() {
@@ -1217,9 +611,11 @@ mod tests {
             ref other => panic!("{other:?}"),
         }
         let s: Stop = serde_json::from_str(r#"["a","b"]"#).unwrap();
-        assert_eq!(s, Stop::List(vec!["a".into(), "b".into()]));
+        assert_eq!(s, Stop::Texts(vec!["a".into(), "b".into()]));
         let s: Stop = serde_json::from_str(r#"[[1,2]]"#).unwrap();
-        assert_eq!(s, Stop::Other(json!([[1, 2]])));
+        assert_eq!(s, Stop::TokenSequences(vec![vec![1, 2]]));
+        let s: Stop = serde_json::from_str(r#"[[1,"a"]]"#).unwrap();
+        assert_eq!(s, Stop::Unknown(json!([[1, "a"]])));
         assert!(serde_json::from_str::<MessageContent>("5").is_err());
     }
 
@@ -1239,9 +635,9 @@ mod tests {
 
     #[test]
     fn unknown_role_and_part_kept() {
-        let src = json!({"role": "developer", "content": [{"type": "hologram", "z": 1}]});
+        let src = json!({"role": "critic", "content": [{"type": "hologram", "z": 1}]});
         let m: Message = serde_json::from_value(src.clone()).unwrap();
-        assert_eq!(m.role, Role::Unknown("developer".into()));
+        assert_eq!(m.role, Role::Unknown("critic".into()));
         assert_eq!(serde_json::to_value(&m).unwrap(), src);
     }
 }

@@ -1,10 +1,13 @@
 //! The Chat Completions response ([`ChatCompletion`]), stream chunk ([`ChatChunk`]) and error
 //! body ([`ChatErrorBody`]).
 
+use crate::common::{
+    FinishReason, InputTokensDetails, Logprobs, OutputTokensDetails, Role, ToolCall,
+};
 use crate::error::ApiError;
-use crate::{string_enum, wire_struct};
+use crate::wire_struct;
 
-use super::request::{Message, Role, ToolCall, ToolType};
+use super::request::Message;
 
 /// The prefix of compat ids: `chatcmpl-<request-id>`.
 pub const ID_PREFIX: &str = "chatcmpl-";
@@ -12,22 +15,6 @@ pub const ID_PREFIX: &str = "chatcmpl-";
 /// The request id inside a `chatcmpl-<request-id>` id.
 fn request_id_of(id: Option<&str>) -> Option<&str> {
     id.and_then(|id| id.strip_prefix(ID_PREFIX))
-}
-
-string_enum! {
-    /// Why a choice stopped. Unknown values are kept.
-    pub enum FinishReason {
-        /// A natural end or a stop sequence.
-        Stop = "stop",
-        /// `max_tokens` (or `max_completion_tokens`) reached.
-        Length = "length",
-        /// The model called tools.
-        ToolCalls = "tool_calls",
-        /// Moderation stopped the answer.
-        ContentFilter = "content_filter",
-        /// The service ran out of capacity.
-        InsufficientSystemResource = "insufficient_system_resource",
-    }
 }
 
 wire_struct! {
@@ -86,7 +73,8 @@ impl ChatCompletion {
 }
 
 wire_struct! {
-    /// One answer of a non-stream response.
+    /// One answer of a non-stream response (its `message` is a chat [`Message`], unlike a
+    /// native choice's).
     pub struct Choice {
         /// The position among the answers (`n` > 1).
         pub index: u32,
@@ -100,41 +88,8 @@ wire_struct! {
 }
 
 wire_struct! {
-    /// `logprobs`.
-    pub struct Logprobs {
-        /// One entry per generated token.
-        pub content: Option<Vec<TokenLogprob>>,
-    }
-}
-
-wire_struct! {
-    /// A token's log probability.
-    pub struct TokenLogprob {
-        /// The token.
-        pub token: String,
-        /// Its log probability.
-        pub logprob: f64,
-        /// Its UTF-8 bytes.
-        pub bytes: Option<Vec<u8>>,
-        /// The most likely alternatives.
-        pub top_logprobs: Option<Vec<TopLogprob>>,
-    }
-}
-
-wire_struct! {
-    /// An alternative token.
-    pub struct TopLogprob {
-        /// The token.
-        pub token: String,
-        /// Its log probability.
-        pub logprob: f64,
-        /// Its UTF-8 bytes.
-        pub bytes: Option<Vec<u8>>,
-    }
-}
-
-wire_struct! {
-    /// Token counts.
+    /// Token counts (`prompt_tokens`/`completion_tokens`; native and Responses count
+    /// `input_tokens`/`output_tokens`).
     pub struct Usage {
         /// Input tokens.
         pub prompt_tokens: u64,
@@ -143,37 +98,9 @@ wire_struct! {
         /// The sum.
         pub total_tokens: u64,
         /// Input breakdown.
-        pub prompt_tokens_details: Option<PromptTokensDetails>,
+        pub prompt_tokens_details: Option<InputTokensDetails>,
         /// Output breakdown.
-        pub completion_tokens_details: Option<CompletionTokensDetails>,
-    }
-}
-
-wire_struct! {
-    /// `usage.prompt_tokens_details`.
-    pub struct PromptTokensDetails {
-        /// Tokens served from the context cache.
-        pub cached_tokens: Option<u64>,
-        /// Text tokens.
-        pub text_tokens: Option<u64>,
-        /// Image tokens.
-        pub image_tokens: Option<u64>,
-        /// Audio tokens.
-        pub audio_tokens: Option<u64>,
-        /// Video tokens.
-        pub video_tokens: Option<u64>,
-    }
-}
-
-wire_struct! {
-    /// `usage.completion_tokens_details`.
-    pub struct CompletionTokensDetails {
-        /// Reasoning tokens.
-        pub reasoning_tokens: Option<u64>,
-        /// Text tokens (in recordings this equals `completion_tokens`).
-        pub text_tokens: Option<u64>,
-        /// Audio tokens.
-        pub audio_tokens: Option<u64>,
+        pub completion_tokens_details: Option<OutputTokensDetails>,
     }
 }
 
@@ -183,6 +110,7 @@ wire_struct! {
     /// The usage chunk (with `stream_options.include_usage`) has `choices: []` and the usage;
     /// every other chunk has `"usage": null`. A payload with a top-level `error` parses too: the
     /// `error` member lands in `extra` (see [`ChatChunk::error`]).
+    @fast
     pub struct ChatChunk {
         /// `chatcmpl-<request-id>`, the same in every chunk.
         pub id: Option<String>,
@@ -240,6 +168,7 @@ impl ChatChunk {
 
 wire_struct! {
     /// One choice's delta in a stream chunk.
+    @fast
     pub struct ChunkChoice {
         /// Which answer (`n` > 1).
         pub index: u32,
@@ -254,6 +183,7 @@ wire_struct! {
 
 wire_struct! {
     /// What one chunk adds to a choice.
+    @fast
     pub struct Delta {
         /// `assistant`, on the first chunk.
         pub role: Option<Role>,
@@ -261,35 +191,9 @@ wire_struct! {
         pub content: Option<String>,
         /// Reasoning text (`null` during the answer).
         pub reasoning_content: Option<String>,
-        /// Tool-call fragments.
-        pub tool_calls: Option<Vec<ToolCallDelta>>,
-    }
-}
-
-wire_struct! {
-    /// A fragment of a streamed tool call.
-    ///
-    /// The first fragment of a call has the `id` and the function `name`; later ones have
-    /// `"id": ""`, no `name`, and a piece of `arguments` (possibly `""` or `null`).
-    pub struct ToolCallDelta {
-        /// Which call this fragment belongs to.
-        pub index: u32,
-        /// The call id (first fragment), or `""`.
-        pub id: Option<String>,
-        /// The tool kind.
-        pub kind: Option<ToolType> => "type",
-        /// The function fragment.
-        pub function: Option<FunctionCallDelta>,
-    }
-}
-
-wire_struct! {
-    /// A fragment of a streamed function call.
-    pub struct FunctionCallDelta {
-        /// The function name (first fragment only).
-        pub name: Option<String>,
-        /// A piece of the arguments.
-        pub arguments: Option<String>,
+        /// Tool-call fragments (the first of a call has its `id` and function `name`, later
+        /// ones `"id": ""`, no `name` and a piece of `arguments`).
+        pub tool_calls: Option<Vec<ToolCall>>,
     }
 }
 

@@ -15,26 +15,26 @@
 //! member for it. A stream has no `[DONE]`: it ends after the chunk whose `finish_reason` is not
 //! the string `"null"`.
 
-mod fast;
 mod request;
 mod response;
 mod stream;
 
-#[doc(hidden)]
-pub use fast::__decode_fast;
+/// `usage.prompt_tokens_details` (the same breakdown type as `input_tokens_details`).
+pub use crate::common::InputTokensDetails as PromptTokensDetails;
+/// `response_format.json_schema` (the same type as chat's `JsonSchema`).
+pub use crate::common::JsonSchema as JsonSchemaSpec;
+pub use crate::common::{
+    CacheControl, CacheKind, FinishReason, FunctionCall, FunctionDefinition, FunctionName,
+    FunctionTool, InputTokensDetails, JsonObjectFormat, JsonSchema, JsonSchemaFormat, Logprobs,
+    NamedToolChoice, OutputTokensDetails, ReasoningEffort, ResponseFormat, Role, SearchOptions,
+    SearchStrategy, Stop, TextFormat, TokenLogprob, Tool, ToolCall, ToolChoice, ToolChoiceMode,
+    ToolType, TopLogprob,
+};
+/// The path for VL, audio, Omni and other multimodal models (and any request with a media item).
+pub use crate::dialect::NATIVE_MULTIMODAL_PATH as MULTIMODAL_GENERATION_PATH;
+/// The path for text models.
+pub use crate::dialect::NATIVE_TEXT_PATH as TEXT_GENERATION_PATH;
+pub use crate::dialect::{SSE_HEADER, SSE_HEADER_ENABLE};
 pub use request::*;
 pub use response::*;
 pub use stream::*;
-
-/// The path for text models.
-pub const TEXT_GENERATION_PATH: &str = "/api/v1/services/aigc/text-generation/generation";
-
-/// The path for VL, audio, Omni and other multimodal models (and any request with a media item).
-pub const MULTIMODAL_GENERATION_PATH: &str =
-    "/api/v1/services/aigc/multimodal-generation/generation";
-
-/// The request header that switches streaming on (value [`SSE_HEADER_ENABLE`]).
-pub const SSE_HEADER: &str = "x-dashscope-sse";
-
-/// The value of [`SSE_HEADER`] that asks for a stream.
-pub const SSE_HEADER_ENABLE: &str = "enable";

@@ -9,6 +9,12 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::{MULTIMODAL_GENERATION_PATH, TEXT_GENERATION_PATH};
+use crate::common::{
+    CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool, ToolCall,
+    ToolChoice,
+};
+use crate::fast::{FastValue, Parser};
+use crate::wire::{WireValue, string_or_seq};
 
 crate::wire_struct! {
     /// A native generation request: `POST /api/v1/services/aigc/{text,multimodal}-generation/generation`.
@@ -39,7 +45,8 @@ crate::wire_struct! {
 
 crate::wire_struct! {
     /// The `input` member: either `messages` or `prompt` (the legacy `history` form and other
-    /// unknown members are kept in `extra`).
+    /// unknown members are kept in `extra`). Not the Responses `input` (a string or a list of
+    /// items).
     pub struct Input {
         /// The conversation.
         pub messages: Option<Vec<Message>>,
@@ -48,22 +55,12 @@ crate::wire_struct! {
     }
 }
 
-crate::string_enum! {
-    /// The author of a message.
-    pub enum Role {
-        /// Instructions for the model.
-        System = "system",
-        /// The user.
-        User = "user",
-        /// The model.
-        Assistant = "assistant",
-        /// A tool's result.
-        Tool = "tool",
-    }
-}
-
 crate::wire_struct! {
     /// One message, in a request (`input.messages`) or a response (`output.choices[].message`).
+    ///
+    /// Not the chat `Message`: native content lists are single-key items
+    /// ([`ContentItem`]), not `type`-tagged parts, and `role` may be absent in stream deltas.
+    @fast
     pub struct Message {
         /// Who wrote it.
         pub role: Option<Role>,
@@ -257,9 +254,24 @@ impl<'de> Deserialize<'de> for Content {
     }
 }
 
+impl WireValue for Content {}
+
+/// A string or a list; any other shape is `Content::Unknown`, which serde decides.
+impl FastValue for Content {
+    #[inline]
+    fn read(p: &mut Parser<'_>) -> Option<Content> {
+        match *p.b.get(p.i)? {
+            b'"' => Some(Content::Text(p.string()?.into_owned())),
+            b'[' => Vec::read(p).map(Content::Parts),
+            _ => None,
+        }
+    }
+}
+
 crate::wire_struct! {
     /// One item of a multimodal content list: a single-key object (`{"text"}`, `{"image"}`,
     /// `{"audio"}`, `{"video"}`) with optional sibling hints.
+    @fast
     pub struct ContentItem {
         /// Text.
         pub text: Option<String>,
@@ -378,112 +390,12 @@ pub enum VideoSource {
     Frames(Vec<String>),
 }
 
-impl Serialize for VideoSource {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            VideoSource::Url(u) => s.serialize_str(u),
-            VideoSource::Frames(f) => f.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for VideoSource {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = VideoSource;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a video URL or a list of frame URLs")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<VideoSource, E> {
-                Ok(VideoSource::Url(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<VideoSource, E> {
-                Ok(VideoSource::Url(v))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<VideoSource, A::Error> {
-                Vec::<String>::deserialize(SeqAccessDeserializer::new(seq)).map(VideoSource::Frames)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-crate::wire_struct! {
-    /// A `cache_control` marker.
-    pub struct CacheControl {
-        /// The cache type (`ephemeral`).
-        pub kind: Option<String> => "type",
-    }
-}
-
-impl CacheControl {
-    /// `{"type": "ephemeral"}`.
-    pub fn ephemeral() -> Self {
-        CacheControl {
-            kind: Some("ephemeral".to_owned()),
-            ..CacheControl::default()
-        }
-    }
-}
-
-crate::wire_struct! {
-    /// A tool call made by the assistant (whole, or a stream fragment).
-    ///
-    /// In a stream the first fragment of a call has `id: "call_…"` and `function.name`; later
-    /// fragments have `id: ""`, no name and a piece of `arguments` (possibly `null`).
-    pub struct ToolCall {
-        /// Position of the call among parallel calls (merge key for fragments).
-        pub index: Option<u32>,
-        /// The call id (`call_…`), `""` on continuation fragments.
-        pub id: Option<String>,
-        /// Always `function` so far.
-        pub kind: Option<String> => "type",
-        /// The function and its arguments.
-        pub function: Option<FunctionCall>,
-    }
-}
-
-impl ToolCall {
-    /// A whole function call (as in a message sent back to the model).
-    pub fn function(
-        id: impl Into<String>,
-        name: impl Into<String>,
-        arguments: impl Into<String>,
-    ) -> Self {
-        ToolCall {
-            index: None,
-            id: Some(id.into()),
-            kind: Some("function".to_owned()),
-            function: Some(FunctionCall {
-                name: Some(name.into()),
-                arguments: Some(arguments.into()),
-                ..FunctionCall::default()
-            }),
-            ..ToolCall::default()
-        }
-    }
-
-    /// The function name, if present.
-    pub fn name(&self) -> Option<&str> {
-        self.function.as_ref()?.name.as_deref()
-    }
-
-    /// The arguments (a JSON text), if present.
-    pub fn arguments(&self) -> Option<&str> {
-        self.function.as_ref()?.arguments.as_deref()
-    }
-}
-
-crate::wire_struct! {
-    /// The function part of a tool call.
-    pub struct FunctionCall {
-        /// The function name (first fragment only, in a stream).
-        pub name: Option<String>,
-        /// The arguments as JSON text (a piece of it, in a stream).
-        pub arguments: Option<String>,
-    }
-}
+string_or_seq!(
+    VideoSource,
+    Url,
+    Frames,
+    "a video URL or a list of frame URLs"
+);
 
 crate::string_enum! {
     /// `parameters.result_format`.
@@ -495,26 +407,13 @@ crate::string_enum! {
     }
 }
 
-crate::string_enum! {
-    /// `parameters.reasoning_effort`.
-    pub enum ReasoningEffort {
-        /// No reasoning.
-        None = "none",
-        /// Minimal.
-        Minimal = "minimal",
-        /// Low.
-        Low = "low",
-        /// Medium.
-        Medium = "medium",
-        /// High.
-        High = "high",
-        /// Extra high (deepseek-v4-pro).
-        XHigh = "xhigh",
-    }
-}
-
 crate::wire_struct! {
     /// The `parameters` member (PROTOCOL.md §4.2). Unknown parameters ride in `extra`.
+    ///
+    /// Every member has a setter of its name, here and on [`GenerationRequest`] (which sets it
+    /// in the request's `parameters`).
+    @setters
+    @forward = GenerationRequest.parameters_mut
     pub struct Parameters {
         /// `text` or `message`.
         pub result_format: Option<ResultFormat>,
@@ -569,89 +468,6 @@ crate::wire_struct! {
         /// Output modalities (Omni models), e.g. `["text", "audio"]`.
         pub modalities: Option<Vec<String>>,
     }
-}
-
-/// Generates a chainable setter on [`Parameters`] and a forwarding one on [`GenerationRequest`].
-macro_rules! setters {
-    ($( $(#[$m:meta])* $name:ident : $ty:ty => $conv:ident ),* $(,)?) => {
-        impl Parameters {
-            $(
-                $(#[$m])*
-                pub fn $name(mut self, v: setters!(@arg $ty, $conv)) -> Self {
-                    self.$name = Some(setters!(@conv v, $conv));
-                    self
-                }
-            )*
-        }
-        impl GenerationRequest {
-            $(
-                $(#[$m])*
-                pub fn $name(mut self, v: setters!(@arg $ty, $conv)) -> Self {
-                    self.parameters_mut().$name = Some(setters!(@conv v, $conv));
-                    self
-                }
-            )*
-        }
-    };
-    (@arg $ty:ty, plain) => { $ty };
-    (@arg $ty:ty, into) => { impl Into<$ty> };
-    (@conv $v:ident, plain) => { $v };
-    (@conv $v:ident, into) => { $v.into() };
-}
-
-setters! {
-    /// Sets `result_format`.
-    result_format: ResultFormat => plain,
-    /// Sets `incremental_output`.
-    incremental_output: bool => plain,
-    /// Sets `enable_thinking`.
-    enable_thinking: bool => plain,
-    /// Sets `thinking_budget`.
-    thinking_budget: u32 => plain,
-    /// Sets `reasoning_effort`.
-    reasoning_effort: ReasoningEffort => into,
-    /// Sets `temperature`.
-    temperature: f64 => plain,
-    /// Sets `top_p`.
-    top_p: f64 => plain,
-    /// Sets `top_k`.
-    top_k: u32 => plain,
-    /// Sets `repetition_penalty`.
-    repetition_penalty: f64 => plain,
-    /// Sets `presence_penalty`.
-    presence_penalty: f64 => plain,
-    /// Sets `max_tokens`.
-    max_tokens: u32 => plain,
-    /// Sets `max_completion_tokens`.
-    max_completion_tokens: u32 => plain,
-    /// Sets `seed`.
-    seed: u64 => plain,
-    /// Sets `stop`.
-    stop: Stop => into,
-    /// Sets `tools`.
-    tools: Vec<Tool> => plain,
-    /// Sets `tool_choice`.
-    tool_choice: ToolChoice => into,
-    /// Sets `parallel_tool_calls`.
-    parallel_tool_calls: bool => plain,
-    /// Sets `enable_search`.
-    enable_search: bool => plain,
-    /// Sets `search_options`.
-    search_options: SearchOptions => plain,
-    /// Sets `response_format`.
-    response_format: ResponseFormat => plain,
-    /// Sets `n`.
-    n: u32 => plain,
-    /// Sets `logprobs`.
-    logprobs: bool => plain,
-    /// Sets `top_logprobs`.
-    top_logprobs: u32 => plain,
-    /// Sets `enable_code_interpreter`.
-    enable_code_interpreter: bool => plain,
-    /// Sets `vl_high_resolution_images`.
-    vl_high_resolution_images: bool => plain,
-    /// Sets `modalities`.
-    modalities: Vec<String> => plain,
 }
 
 impl GenerationRequest {
@@ -719,341 +535,5 @@ impl GenerationRequest {
     /// explicitly (the official SDK always sends `true` and merges client-side).
     pub fn is_incremental(&self) -> bool {
         self.parameters.as_ref().and_then(|p| p.incremental_output) != Some(false)
-    }
-}
-
-/// `parameters.stop`: a string, a list of strings, a token-id list, or a list of token-id lists.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Stop {
-    /// One stop string.
-    Text(String),
-    /// Several stop strings (an empty list is read as this variant).
-    Texts(Vec<String>),
-    /// One token-id sequence (`[37763, 367]`).
-    Tokens(Vec<i64>),
-    /// Several token-id sequences (`[[37763, 367]]`).
-    TokenSequences(Vec<Vec<i64>>),
-    /// Any other shape, kept verbatim.
-    Unknown(Value),
-}
-
-impl From<&str> for Stop {
-    fn from(s: &str) -> Self {
-        Stop::Text(s.to_owned())
-    }
-}
-
-impl From<String> for Stop {
-    fn from(s: String) -> Self {
-        Stop::Text(s)
-    }
-}
-
-impl From<Vec<String>> for Stop {
-    fn from(v: Vec<String>) -> Self {
-        Stop::Texts(v)
-    }
-}
-
-impl From<Vec<Vec<i64>>> for Stop {
-    fn from(v: Vec<Vec<i64>>) -> Self {
-        Stop::TokenSequences(v)
-    }
-}
-
-impl Serialize for Stop {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Stop::Text(t) => s.serialize_str(t),
-            Stop::Texts(v) => v.serialize(s),
-            Stop::Tokens(v) => v.serialize(s),
-            Stop::TokenSequences(v) => v.serialize(s),
-            Stop::Unknown(v) => v.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Stop {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        Ok(Stop::from_value(v))
-    }
-}
-
-impl Stop {
-    fn from_value(v: Value) -> Stop {
-        fn all<T>(items: &[Value], f: impl Fn(&Value) -> Option<T>) -> Option<Vec<T>> {
-            items.iter().map(f).collect()
-        }
-        fn ints(v: &Value) -> Option<Vec<i64>> {
-            all(v.as_array()?, Value::as_i64)
-        }
-        match &v {
-            Value::String(s) => return Stop::Text(s.clone()),
-            Value::Array(items) => {
-                if let Some(t) = all(items, |i| i.as_str().map(str::to_owned)) {
-                    return Stop::Texts(t);
-                }
-                if let Some(t) = all(items, Value::as_i64) {
-                    return Stop::Tokens(t);
-                }
-                if let Some(t) = all(items, ints) {
-                    return Stop::TokenSequences(t);
-                }
-            }
-            _ => {}
-        }
-        Stop::Unknown(v)
-    }
-}
-
-crate::wire_struct! {
-    /// A function a model may call.
-    pub struct FunctionDefinition {
-        /// The function name.
-        pub name: String,
-        /// What it does.
-        pub description: Option<String>,
-        /// Its arguments as a JSON Schema.
-        pub parameters: Option<Value>,
-        /// Strict schema adherence.
-        pub strict: Option<bool>,
-    }
-}
-
-crate::wire_struct! {
-    /// The body of a `{"type": "function", "function": {…}}` tool.
-    pub struct FunctionTool {
-        /// The function.
-        pub function: FunctionDefinition,
-    }
-}
-
-crate::tagged_enum! {
-    /// A tool in `parameters.tools`.
-    pub enum Tool {
-        /// A function tool.
-        Function(FunctionTool) = "function",
-    }
-}
-
-impl Tool {
-    /// A function tool with a JSON Schema for its arguments.
-    pub fn function(
-        name: impl Into<String>,
-        description: impl Into<String>,
-        parameters: Value,
-    ) -> Self {
-        Tool::Function(FunctionTool {
-            function: FunctionDefinition {
-                name: name.into(),
-                description: Some(description.into()),
-                parameters: Some(parameters),
-                ..FunctionDefinition::default()
-            },
-            ..FunctionTool::default()
-        })
-    }
-}
-
-crate::string_enum! {
-    /// A `tool_choice` given as a string.
-    pub enum ToolChoiceMode {
-        /// The model decides.
-        Auto = "auto",
-        /// No tool calls.
-        None = "none",
-        /// Some tool must be called (where supported).
-        Required = "required",
-    }
-}
-
-crate::wire_struct! {
-    /// The function named in a forced `tool_choice`.
-    pub struct FunctionName {
-        /// The function name.
-        pub name: String,
-    }
-}
-
-crate::wire_struct! {
-    /// A forced `tool_choice`: `{"type": "function", "function": {"name": …}}`.
-    pub struct NamedToolChoice {
-        /// `function`.
-        pub kind: Option<String> => "type",
-        /// The function to call.
-        pub function: Option<FunctionName>,
-    }
-}
-
-/// `parameters.tool_choice`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ToolChoice {
-    /// `"auto"`, `"none"`, ….
-    Mode(ToolChoiceMode),
-    /// `{"type": "function", "function": {"name": …}}`.
-    Function(NamedToolChoice),
-}
-
-impl ToolChoice {
-    /// `"auto"`.
-    pub fn auto() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Auto)
-    }
-
-    /// `"none"`.
-    pub fn none() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::None)
-    }
-
-    /// Forces a call to the function `name`.
-    pub fn function(name: impl Into<String>) -> Self {
-        ToolChoice::Function(NamedToolChoice {
-            kind: Some("function".to_owned()),
-            function: Some(FunctionName {
-                name: name.into(),
-                ..FunctionName::default()
-            }),
-            ..NamedToolChoice::default()
-        })
-    }
-}
-
-impl From<ToolChoiceMode> for ToolChoice {
-    fn from(m: ToolChoiceMode) -> Self {
-        ToolChoice::Mode(m)
-    }
-}
-
-impl Serialize for ToolChoice {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            ToolChoice::Mode(m) => m.serialize(s),
-            ToolChoice::Function(f) => f.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for ToolChoice {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ToolChoice;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a tool_choice string or object")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ToolChoice, E> {
-                Ok(ToolChoice::Mode(ToolChoiceMode::from(v)))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ToolChoice, A::Error> {
-                NamedToolChoice::deserialize(MapAccessDeserializer::new(map))
-                    .map(ToolChoice::Function)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-crate::string_enum! {
-    /// `search_options.search_strategy`.
-    pub enum SearchStrategy {
-        /// Fast, fewer sources (the current default).
-        Turbo = "turbo",
-        /// More sources.
-        Max = "max",
-        /// Agentic multi-round search.
-        Agent = "agent",
-        /// Older name seen in recordings.
-        Standard = "standard",
-        /// Older name.
-        Pro = "pro",
-    }
-}
-
-crate::wire_struct! {
-    /// `parameters.search_options`.
-    pub struct SearchOptions {
-        /// Return the sources in `output.search_info`.
-        pub enable_source: Option<bool>,
-        /// Add citation markers to the answer.
-        pub enable_citation: Option<bool>,
-        /// The citation marker format (`[<number>]`, `[ref_<number>]`).
-        pub citation_format: Option<String>,
-        /// Always search.
-        pub forced_search: Option<bool>,
-        /// How much to search.
-        pub search_strategy: Option<SearchStrategy>,
-        /// Vertical-domain search extension.
-        pub enable_search_extension: Option<bool>,
-        /// Send the search results first in a stream.
-        pub prepend_search_result: Option<bool>,
-    }
-}
-
-crate::wire_struct! {
-    /// The body of a `{"type": "text"}` response format (no members of its own).
-    pub struct TextFormat {}
-}
-
-crate::wire_struct! {
-    /// The body of a `{"type": "json_object"}` response format (no members of its own).
-    pub struct JsonObjectFormat {}
-}
-
-crate::wire_struct! {
-    /// A JSON Schema for structured output.
-    pub struct JsonSchemaSpec {
-        /// The schema's name.
-        pub name: Option<String>,
-        /// What it describes.
-        pub description: Option<String>,
-        /// The schema.
-        pub schema: Option<Value>,
-        /// Strict adherence.
-        pub strict: Option<bool>,
-    }
-}
-
-crate::wire_struct! {
-    /// The body of a `{"type": "json_schema", "json_schema": {…}}` response format.
-    pub struct JsonSchemaFormat {
-        /// The schema.
-        pub json_schema: JsonSchemaSpec,
-    }
-}
-
-crate::tagged_enum! {
-    /// `parameters.response_format`.
-    pub enum ResponseFormat {
-        /// Free text.
-        Text(TextFormat) = "text",
-        /// Any JSON object.
-        JsonObject(JsonObjectFormat) = "json_object",
-        /// JSON following a schema.
-        JsonSchema(JsonSchemaFormat) = "json_schema",
-    }
-}
-
-impl ResponseFormat {
-    /// `{"type": "text"}`.
-    pub fn text() -> Self {
-        ResponseFormat::Text(TextFormat::default())
-    }
-
-    /// `{"type": "json_object"}`.
-    pub fn json_object() -> Self {
-        ResponseFormat::JsonObject(JsonObjectFormat::default())
-    }
-
-    /// `{"type": "json_schema", "json_schema": {"name", "schema"}}`.
-    pub fn json_schema(name: impl Into<String>, schema: Value) -> Self {
-        ResponseFormat::JsonSchema(JsonSchemaFormat {
-            json_schema: JsonSchemaSpec {
-                name: Some(name.into()),
-                schema: Some(schema),
-                ..JsonSchemaSpec::default()
-            },
-            ..JsonSchemaFormat::default()
-        })
     }
 }

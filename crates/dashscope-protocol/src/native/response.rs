@@ -4,7 +4,10 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::{Message, SearchStrategy, ToolCall};
+use super::Message;
+use crate::common::{
+    FinishReason, InputTokensDetails, Logprobs, OutputTokensDetails, SearchStrategy, ToolCall,
+};
 use crate::error::ApiError;
 
 crate::wire_struct! {
@@ -25,6 +28,7 @@ crate::wire_struct! {
     /// assert_eq!(chunk.text().as_deref(), Some("ab"));
     /// assert_eq!(chunk.finish_reason(), None); // "null": not finished
     /// ```
+    @fast
     pub struct GenerationResponse {
         /// What the model produced.
         pub output: Option<Output>,
@@ -108,6 +112,7 @@ impl GenerationResponse {
 
 crate::wire_struct! {
     /// The `output` member: `text` + `finish_reason` (text format) or `choices` (message format).
+    @fast
     pub struct Output {
         /// The text (text format).
         pub text: Option<String>,
@@ -120,31 +125,10 @@ crate::wire_struct! {
     }
 }
 
-crate::string_enum! {
-    /// Why generation stopped.
-    pub enum FinishReason {
-        /// Not finished: the string `"null"` in intermediate stream chunks.
-        Null = "null",
-        /// A natural stop or a stop word.
-        Stop = "stop",
-        /// The token limit.
-        Length = "length",
-        /// The model called tools.
-        ToolCalls = "tool_calls",
-        /// Content moderation.
-        ContentFilter = "content_filter",
-    }
-}
-
-impl FinishReason {
-    /// Whether generation has finished (anything but `"null"`).
-    pub fn is_final(&self) -> bool {
-        !matches!(self, FinishReason::Null)
-    }
-}
-
 crate::wire_struct! {
-    /// One choice (message format).
+    /// One choice (message format; its `message` is a native [`Message`], unlike a chat
+    /// choice's).
+    @fast
     pub struct Choice {
         /// Why generation stopped; the string `"null"` in intermediate chunks.
         pub finish_reason: Option<FinishReason>,
@@ -154,40 +138,6 @@ crate::wire_struct! {
         pub message: Option<Message>,
         /// Token log-probabilities (`logprobs: true`).
         pub logprobs: Option<Logprobs>,
-    }
-}
-
-crate::wire_struct! {
-    /// `choices[].logprobs`.
-    pub struct Logprobs {
-        /// One entry per generated token.
-        pub content: Option<Vec<TokenLogprob>>,
-    }
-}
-
-crate::wire_struct! {
-    /// The log-probability of one generated token.
-    pub struct TokenLogprob {
-        /// The token.
-        pub token: Option<String>,
-        /// Its UTF-8 bytes.
-        pub bytes: Option<Vec<u8>>,
-        /// Its log-probability.
-        pub logprob: Option<f64>,
-        /// The most likely alternatives.
-        pub top_logprobs: Option<Vec<TopLogprob>>,
-    }
-}
-
-crate::wire_struct! {
-    /// One alternative token.
-    pub struct TopLogprob {
-        /// The token.
-        pub token: Option<String>,
-        /// Its UTF-8 bytes.
-        pub bytes: Option<Vec<u8>>,
-        /// Its log-probability.
-        pub logprob: Option<f64>,
     }
 }
 
@@ -236,7 +186,9 @@ crate::wire_struct! {
 }
 
 crate::wire_struct! {
-    /// Token counts. Stream chunks carry the counts so far; some chunks carry `{}`.
+    /// Token counts. Stream chunks carry the counts so far; some chunks carry `{}`. (Chat counts
+    /// `prompt_tokens`/`completion_tokens`; Responses has no media counts but billing lines.)
+    @fast
     pub struct Usage {
         /// Input tokens.
         pub input_tokens: Option<u64>,
@@ -255,7 +207,7 @@ crate::wire_struct! {
         /// Output breakdown.
         pub output_tokens_details: Option<OutputTokensDetails>,
         /// Context cache counts (possibly `{}`).
-        pub prompt_tokens_details: Option<PromptTokensDetails>,
+        pub prompt_tokens_details: Option<InputTokensDetails>,
         /// Plugin usage (web search).
         pub plugins: Option<Plugins>,
     }
@@ -265,44 +217,6 @@ impl Usage {
     /// Whether no member is present (`{}`).
     pub fn is_empty(&self) -> bool {
         *self == Usage::default()
-    }
-}
-
-crate::wire_struct! {
-    /// `usage.input_tokens_details`.
-    pub struct InputTokensDetails {
-        /// Text tokens.
-        pub text_tokens: Option<u64>,
-        /// Image tokens.
-        pub image_tokens: Option<u64>,
-        /// Audio tokens.
-        pub audio_tokens: Option<u64>,
-        /// Video tokens.
-        pub video_tokens: Option<u64>,
-        /// Tokens read from the context cache.
-        pub cached_tokens: Option<u64>,
-    }
-}
-
-crate::wire_struct! {
-    /// `usage.output_tokens_details`.
-    pub struct OutputTokensDetails {
-        /// Reasoning tokens.
-        pub reasoning_tokens: Option<u64>,
-        /// Text tokens.
-        pub text_tokens: Option<u64>,
-        /// Audio tokens.
-        pub audio_tokens: Option<u64>,
-    }
-}
-
-crate::wire_struct! {
-    /// `usage.prompt_tokens_details`.
-    pub struct PromptTokensDetails {
-        /// Tokens read from the context cache.
-        pub cached_tokens: Option<u64>,
-        /// Tokens written to an explicit cache.
-        pub cache_creation_input_tokens: Option<u64>,
     }
 }
 

@@ -97,9 +97,9 @@ impl StreamDecode for NativeStreamDecoder {
             };
             return Ok(StreamItem::Error(err));
         }
-        // The common event shape is read by a hand-written decoder that gives exactly what serde
-        // would; anything else (or anything unusual) goes through serde.
-        let chunk: GenerationResponse = match super::fast::decode_fast(data) {
+        // The common event shape takes the fast path, which gives exactly what serde would;
+        // anything else (or anything unusual) goes through serde.
+        let chunk: GenerationResponse = match crate::fast::decode(data) {
             Some(chunk) => chunk,
             None => serde_json::from_str(data).map_err(|e| decode_error(event.index, data, e))?,
         };
@@ -116,6 +116,16 @@ impl StreamDecode for NativeStreamDecoder {
     fn is_finished(&self) -> bool {
         self.finished
     }
+}
+
+/// The fast path ([`crate::fast`]) of [`NativeStreamDecoder`], for differential tests and
+/// fuzzing; not a stable API.
+///
+/// `Some(r)` only when `r == serde_json::from_str::<GenerationResponse>(data).unwrap()`; `None`
+/// for any payload it leaves to serde (including every one serde rejects).
+#[doc(hidden)]
+pub fn __decode_fast(data: &str) -> Option<GenerationResponse> {
+    crate::fast::decode(data)
 }
 
 /// Merges `new` into `acc` for a cumulative stream and returns the part that is new.

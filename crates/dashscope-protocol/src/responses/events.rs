@@ -6,7 +6,8 @@
 
 use serde_json::Value;
 
-use super::response::{Annotation, Logprob, OutputContent, OutputItem, Response, SummaryPart};
+use super::response::{Annotation, OutputContent, OutputItem, Response, SummaryPart};
+use crate::common::TokenLogprob as Logprob;
 
 /// Declares payload structs that carry a whole [`Response`].
 macro_rules! lifecycle_events {
@@ -27,10 +28,11 @@ macro_rules! lifecycle_events {
 
 /// Declares payload structs about one output item (`item_id`, `output_index`, more fields).
 macro_rules! item_events {
-    ($( $(#[$m:meta])* $name:ident { $( $(#[$fm:meta])* $field:ident : $ty:ty ),* $(,)? } )*) => {
+    ($( $(#[$m:meta])* $(@$opt:ident)* $name:ident { $( $(#[$fm:meta])* $field:ident : $ty:ty ),* $(,)? } )*) => {
         $(
             crate::wire_struct! {
                 $(#[$m])*
+                $(@$opt)*
                 pub struct $name {
                     /// The id of the item concerned.
                     pub item_id: Option<String>,
@@ -115,6 +117,7 @@ item_events! {
         part: Option<OutputContent>,
     }
     /// `response.output_text.delta`: more answer text.
+    @fast
     OutputTextDeltaEvent {
         /// The part's position in the item's `content`.
         content_index: Option<u32>,
@@ -124,6 +127,7 @@ item_events! {
         logprobs: Option<Vec<Logprob>>,
     }
     /// `response.output_text.done`: a text part is complete.
+    @fast
     OutputTextDoneEvent {
         /// The part's position in the item's `content`.
         content_index: Option<u32>,
@@ -156,6 +160,7 @@ item_events! {
         refusal: String,
     }
     /// `response.reasoning_text.delta` (DashScope's name): more thinking text.
+    @fast
     ReasoningTextDeltaEvent {
         /// The part's position (OpenAI: in the item's `content`).
         content_index: Option<u32>,
@@ -163,6 +168,7 @@ item_events! {
         delta: String,
     }
     /// `response.reasoning_text.done`: the thinking text is complete.
+    @fast
     ReasoningTextDoneEvent {
         /// The part's position (OpenAI: in the item's `content`).
         content_index: Option<u32>,
@@ -184,6 +190,7 @@ item_events! {
         part: Option<SummaryPart>,
     }
     /// `response.reasoning_summary_text.delta` (OpenAI's name): more summary text.
+    @fast
     ReasoningSummaryTextDeltaEvent {
         /// The part's position in the item's `summary`.
         summary_index: Option<u32>,
@@ -191,6 +198,7 @@ item_events! {
         delta: String,
     }
     /// `response.reasoning_summary_text.done`: a summary text is complete.
+    @fast
     ReasoningSummaryTextDoneEvent {
         /// The part's position in the item's `summary`.
         summary_index: Option<u32>,
@@ -198,11 +206,13 @@ item_events! {
         text: String,
     }
     /// `response.function_call_arguments.delta`: more function arguments.
+    @fast
     FunctionCallArgumentsDeltaEvent {
         /// The new JSON text.
         delta: String,
     }
     /// `response.function_call_arguments.done`: the arguments are complete.
+    @fast
     FunctionCallArgumentsDoneEvent {
         /// The whole arguments JSON text.
         arguments: String,

@@ -38,8 +38,22 @@ mod events;
 mod fast;
 mod request;
 mod response;
-mod untagged;
 
+/// The `{"type":"json_object"}` format's members (none; the same type as chat's
+/// `JsonObjectFormat`).
+pub use crate::common::JsonObjectFormat as TextFormatJsonObject;
+/// The `{"type":"text"}` format's members (none; the same type as chat's `TextFormat`).
+pub use crate::common::TextFormat as TextFormatText;
+/// The log probability of one output token (the same type as chat's `TokenLogprob`).
+pub use crate::common::TokenLogprob as Logprob;
+pub use crate::common::{
+    CacheCreation, InputTokensDetails, OutputTokensDetails, ReasoningEffort, Role, ToolChoiceMode,
+    TopLogprob,
+};
+/// The deprecated request path still used by many clients (same body and answers).
+pub use crate::dialect::RESPONSES_LEGACY_PATH as LEGACY_PATH;
+/// The current request path, relative to the host.
+pub use crate::dialect::RESPONSES_PATH as PATH;
 pub use accumulate::ResponsesAccumulator;
 pub use decode::ResponsesStreamDecoder;
 pub use events::*;
@@ -47,9 +61,3 @@ pub use events::*;
 pub use fast::__decode_fast;
 pub use request::*;
 pub use response::*;
-
-/// The current request path, relative to the host.
-pub const PATH: &str = "/compatible-mode/v1/responses";
-
-/// The deprecated request path still used by many clients (same body and answers).
-pub const LEGACY_PATH: &str = "/api/v2/apps/protocols/compatible-mode/v1/responses";

@@ -7,8 +7,11 @@ use serde_json::Value;
 use super::response::{
     FunctionCall, ItemStatus, OutputContent, OutputItem, OutputText, ReasoningItem, WebSearchCall,
 };
-use super::untagged::{string_or_map, string_or_seq};
-use crate::wire::{Extra, WireFields};
+use crate::common::{
+    JsonObjectFormat as TextFormatJsonObject, ReasoningEffort, Role, TextFormat as TextFormatText,
+    ToolChoiceMode,
+};
+use crate::wire::{Extra, WireFields, WireValue, string_or_map, string_or_seq};
 
 crate::wire_struct! {
     /// The body of `POST /compatible-mode/v1/responses` ("create a response").
@@ -26,6 +29,11 @@ crate::wire_struct! {
     ///     r#"{"model":"qwen3.8-max","input":"你能做些什么？"}"#
     /// );
     /// ```
+    ///
+    /// Every member has a setter of its name; [`tool`](Self::tool) appends a tool,
+    /// [`reasoning_effort`](Self::reasoning_effort) sets `reasoning.effort` and
+    /// [`metadata`](Self::metadata) adds one entry.
+    @setters
     pub struct ResponseRequest {
         /// The model name, e.g. `qwen3.8-max`.
         pub model: String,
@@ -62,8 +70,8 @@ crate::wire_struct! {
         pub max_output_tokens: Option<u64>,
         /// Options for the OCR models (`qwen3.5-ocr`), passed through.
         pub ocr_options: Option<Value>,
-        /// Key/value pairs stored with the response.
-        pub metadata: Option<Extra>,
+        /// Key/value pairs stored with the response (its setter adds one entry).
+        @manual pub metadata: Option<Extra>,
         /// Output text settings (`format`); OpenAI's shape, which DashScope may ignore.
         pub text: Option<TextConfig>,
     }
@@ -79,87 +87,15 @@ impl ResponseRequest {
         }
     }
 
-    /// Sets `instructions`.
-    pub fn instructions(mut self, text: impl Into<String>) -> Self {
-        self.instructions = Some(text.into());
-        self
-    }
-
-    /// Sets `previous_response_id`.
-    pub fn previous_response_id(mut self, id: impl Into<String>) -> Self {
-        self.previous_response_id = Some(id.into());
-        self
-    }
-
-    /// Sets `conversation` to a conversation id.
-    pub fn conversation(mut self, id: impl Into<String>) -> Self {
-        self.conversation = Some(Conversation::Id(id.into()));
-        self
-    }
-
-    /// Sets `stream`.
-    pub fn stream(mut self, on: bool) -> Self {
-        self.stream = Some(on);
-        self
-    }
-
-    /// Sets `store`.
-    pub fn store(mut self, on: bool) -> Self {
-        self.store = Some(on);
-        self
-    }
-
     /// Appends one tool.
     pub fn tool(mut self, tool: impl Into<Tool>) -> Self {
         self.tools.get_or_insert_with(Vec::new).push(tool.into());
         self
     }
 
-    /// Replaces the tool list.
-    pub fn tools(mut self, tools: impl IntoIterator<Item = Tool>) -> Self {
-        self.tools = Some(tools.into_iter().collect());
-        self
-    }
-
-    /// Sets `tool_choice`.
-    pub fn tool_choice(mut self, choice: impl Into<ToolChoice>) -> Self {
-        self.tool_choice = Some(choice.into());
-        self
-    }
-
-    /// Sets `parallel_tool_calls`.
-    pub fn parallel_tool_calls(mut self, on: bool) -> Self {
-        self.parallel_tool_calls = Some(on);
-        self
-    }
-
-    /// Sets `temperature`.
-    pub fn temperature(mut self, t: f64) -> Self {
-        self.temperature = Some(t);
-        self
-    }
-
-    /// Sets `top_p`.
-    pub fn top_p(mut self, p: f64) -> Self {
-        self.top_p = Some(p);
-        self
-    }
-
-    /// Sets the `enable_thinking` extension.
-    pub fn enable_thinking(mut self, on: bool) -> Self {
-        self.enable_thinking = Some(on);
-        self
-    }
-
     /// Sets `reasoning.effort`, keeping other `reasoning` members.
     pub fn reasoning_effort(mut self, effort: ReasoningEffort) -> Self {
         self.reasoning.get_or_insert_with(Reasoning::default).effort = Some(effort);
-        self
-    }
-
-    /// Sets `max_output_tokens`.
-    pub fn max_output_tokens(mut self, n: u64) -> Self {
-        self.max_output_tokens = Some(n);
         self
     }
 
@@ -172,7 +108,8 @@ impl ResponseRequest {
     }
 }
 
-/// The `input` member: a plain prompt or a list of items.
+/// The `input` member: a plain prompt or a list of items (not the native `input`, an object
+/// with `messages` or `prompt`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// A single user prompt.
@@ -182,6 +119,8 @@ pub enum Input {
 }
 
 string_or_seq!(Input, Text, Items, "a string or a list of input items");
+
+impl WireValue for Input {}
 
 impl Default for Input {
     fn default() -> Self {
@@ -223,7 +162,8 @@ impl Input {
     }
 }
 
-/// A `conversation` reference: an id, or an object holding one.
+/// A `conversation` reference: an id, or an object holding one (not the unified
+/// `Conversation`, a whole conversation).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Conversation {
     /// The conversation id.
@@ -239,27 +179,25 @@ string_or_map!(
     "a conversation id or an object with an id"
 );
 
+impl WireValue for Conversation {}
+
+impl From<&str> for Conversation {
+    fn from(id: &str) -> Self {
+        Conversation::Id(id.to_owned())
+    }
+}
+
+impl From<String> for Conversation {
+    fn from(id: String) -> Self {
+        Conversation::Id(id)
+    }
+}
+
 crate::wire_struct! {
     /// `{"id": …}` form of a conversation reference.
     pub struct ConversationRef {
         /// The conversation id.
         pub id: Option<String>,
-    }
-}
-
-crate::string_enum! {
-    /// Who wrote a message.
-    #[derive(Default)]
-    pub enum Role {
-        /// The user.
-        #[default]
-        User = "user",
-        /// The model.
-        Assistant = "assistant",
-        /// System instructions.
-        System = "system",
-        /// Developer instructions (OpenAI's name for system-level text).
-        Developer = "developer",
     }
 }
 
@@ -482,7 +420,8 @@ impl InputMessage {
     }
 }
 
-/// A message's `content`: a string or a list of parts.
+/// A message's `content`: a string or a list of parts (`input_text`, `input_image`, …; chat's
+/// parts are `text`, `image_url`, …).
 #[derive(Clone, Debug, PartialEq)]
 pub enum MessageContent {
     /// Plain text.
@@ -497,6 +436,8 @@ string_or_seq!(
     Parts,
     "a string or a list of content parts"
 );
+
+impl WireValue for MessageContent {}
 
 impl Default for MessageContent {
     fn default() -> Self {
@@ -523,7 +464,7 @@ impl From<Vec<ContentPart>> for MessageContent {
 }
 
 crate::tagged_enum! {
-    /// One part of a message's content list.
+    /// One part of a message's content list (Responses part types; chat's differ).
     pub enum ContentPart {
         /// `input_text`.
         InputText(InputText) = "input_text",
@@ -618,7 +559,8 @@ crate::wire_struct! {
 }
 
 crate::wire_struct! {
-    /// `input_audio` content.
+    /// `input_audio` content (flat in the part; chat nests `{"data","format"}` under
+    /// `input_audio`).
     pub struct InputAudio {
         /// The audio format (`mp3`, `wav`, …).
         pub format: Option<String>,
@@ -654,7 +596,8 @@ crate::wire_struct! {
 }
 
 crate::tagged_enum! {
-    /// A tool the model may use: a built-in or a function.
+    /// A tool the model may use: a built-in or a function (a flat [`FunctionTool`]; chat and
+    /// native nest the function under `function` and have no built-ins).
     pub enum Tool {
         /// A function the caller implements.
         Function(FunctionTool) = "function",
@@ -734,7 +677,8 @@ impl Tool {
 }
 
 crate::wire_struct! {
-    /// A `function` tool.
+    /// A `function` tool, flat: `{"type":"function","name",…}` (chat and native nest it under
+    /// `function`).
     pub struct FunctionTool {
         /// The function name.
         pub name: String,
@@ -803,7 +747,8 @@ crate::wire_struct! {
     }
 }
 
-/// `tool_choice`: a mode string or an object.
+/// `tool_choice`: a mode string or an object (a flat `{"type":"function","name"}` or
+/// `allowed_tools`; chat and native nest the name under `function`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ToolChoice {
     /// `"auto"`, `"none"` or `"required"`.
@@ -818,6 +763,8 @@ string_or_map!(
     Object,
     "a tool choice mode or a tool choice object"
 );
+
+impl WireValue for ToolChoice {}
 
 impl ToolChoice {
     /// `"auto"`.
@@ -871,18 +818,6 @@ impl From<ToolChoiceObject> for ToolChoice {
     }
 }
 
-crate::string_enum! {
-    /// A `tool_choice` mode.
-    pub enum ToolChoiceMode {
-        /// The model decides.
-        Auto = "auto",
-        /// No tools.
-        None = "none",
-        /// At least one tool call.
-        Required = "required",
-    }
-}
-
 crate::tagged_enum! {
     /// An object `tool_choice`.
     pub enum ToolChoiceObject {
@@ -921,26 +856,6 @@ crate::wire_struct! {
     }
 }
 
-crate::string_enum! {
-    /// `reasoning.effort`.
-    pub enum ReasoningEffort {
-        /// No thinking.
-        None = "none",
-        /// Minimal.
-        Minimal = "minimal",
-        /// Low.
-        Low = "low",
-        /// Medium.
-        Medium = "medium",
-        /// High.
-        High = "high",
-        /// Extra high.
-        XHigh = "xhigh",
-        /// The most the model offers.
-        Max = "max",
-    }
-}
-
 crate::wire_struct! {
     /// `text` settings (OpenAI's structured-output switch).
     pub struct TextConfig {
@@ -952,7 +867,8 @@ crate::wire_struct! {
 }
 
 crate::tagged_enum! {
-    /// `text.format`.
+    /// `text.format` (the schema flat in the object; chat and native nest it under
+    /// `json_schema`).
     pub enum TextFormat {
         /// Free text.
         Text(TextFormatText) = "text",
@@ -961,16 +877,6 @@ crate::tagged_enum! {
         /// JSON matching a schema.
         JsonSchema(TextFormatJsonSchema) = "json_schema",
     }
-}
-
-crate::wire_struct! {
-    /// `{"type":"text"}` format.
-    pub struct TextFormatText {}
-}
-
-crate::wire_struct! {
-    /// `{"type":"json_object"}` format.
-    pub struct TextFormatJsonObject {}
 }
 
 crate::wire_struct! {

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::request::{Conversation, Input, Reasoning, Role, TextConfig, Tool, ToolChoice};
+use super::request::{Conversation, Input, Reasoning, TextConfig, Tool, ToolChoice};
+use crate::common::{InputTokensDetails, OutputTokensDetails, Role, TokenLogprob as Logprob};
 use crate::wire::Extra;
 
 crate::wire_struct! {
@@ -360,32 +361,6 @@ crate::wire_struct! {
 }
 
 crate::wire_struct! {
-    /// The log probability of one output token.
-    pub struct Logprob {
-        /// The token.
-        pub token: String,
-        /// Its log probability.
-        pub logprob: f64,
-        /// Its UTF-8 bytes.
-        pub bytes: Option<Vec<u8>>,
-        /// The most likely alternatives.
-        pub top_logprobs: Option<Vec<TopLogprob>>,
-    }
-}
-
-crate::wire_struct! {
-    /// One alternative token.
-    pub struct TopLogprob {
-        /// The token.
-        pub token: String,
-        /// Its log probability.
-        pub logprob: f64,
-        /// Its UTF-8 bytes.
-        pub bytes: Option<Vec<u8>>,
-    }
-}
-
-crate::wire_struct! {
     /// A `reasoning` item: the model's thinking.
     ///
     /// DashScope keeps the thinking text in `summary` (one `summary_text` part) and sends no
@@ -446,7 +421,8 @@ crate::wire_struct! {
 }
 
 crate::wire_struct! {
-    /// A `function_call` item: the model asks the caller to run a function.
+    /// A `function_call` item: the model asks the caller to run a function (an output item
+    /// with `call_id`; not the `function` of a chat or native tool call).
     pub struct FunctionCall {
         /// The item id.
         pub id: Option<String>,
@@ -691,7 +667,8 @@ crate::wire_struct! {
 }
 
 crate::wire_struct! {
-    /// Token usage of a response.
+    /// Token usage of a response (counts always present, billing lines and tool runs; chat and
+    /// native usage differ).
     pub struct Usage {
         /// Prompt tokens.
         pub input_tokens: u64,
@@ -707,44 +684,6 @@ crate::wire_struct! {
         pub x_details: Option<Vec<UsageDetail>>,
         /// Built-in tool runs, by tool name (`{"web_search":{"count":1}}`).
         pub x_tools: Option<BTreeMap<String, ToolUsage>>,
-    }
-}
-
-crate::wire_struct! {
-    /// Breakdown of prompt tokens.
-    pub struct InputTokensDetails {
-        /// Tokens read from the cache.
-        pub cached_tokens: Option<u64>,
-        /// Tokens newly written to the session cache.
-        pub cache_creation_input_tokens: Option<u64>,
-        /// Cache writes by lifetime.
-        pub cache_creation: Option<CacheCreation>,
-        /// The cache kind (`ephemeral`).
-        pub cache_type: Option<String>,
-        /// Text tokens (in `x_details`).
-        pub text_tokens: Option<u64>,
-        /// Image tokens (in `x_details`).
-        pub image_tokens: Option<u64>,
-        /// Audio tokens (in `x_details`).
-        pub audio_tokens: Option<u64>,
-    }
-}
-
-crate::wire_struct! {
-    /// Cache writes by lifetime.
-    pub struct CacheCreation {
-        /// Tokens cached for 5 minutes.
-        pub ephemeral_5m_input_tokens: Option<u64>,
-    }
-}
-
-crate::wire_struct! {
-    /// Breakdown of generated tokens.
-    pub struct OutputTokensDetails {
-        /// Thinking tokens.
-        pub reasoning_tokens: Option<u64>,
-        /// Answer tokens (in `x_details`).
-        pub text_tokens: Option<u64>,
     }
 }
 

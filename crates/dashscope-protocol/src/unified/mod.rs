@@ -1,31 +1,23 @@
-//! One conversation, any dialect: a unified chat model with lossless conversions to and from
-//! the Chat Completions, Responses and native dialects.
+//! One conversation, any dialect: a unified chat model with typed conversions to and from the
+//! Chat Completions, Responses and native dialects.
 //!
 //! * [`Conversation`]: what to send (messages with text, image, audio and video [`Part`]s,
 //!   reasoning, tool calls and results, partial mode; [`Tool`]s, [`ToolChoice`], [`Sampling`],
-//!   [`Thinking`], [`ResponseFormat`], streaming options).
+//!   [`Thinking`], [`ResponseFormat`], streaming options). It converts both ways: a client
+//!   writes it as any dialect's request, a server reads any dialect's request as one.
 //! * [`UnifiedResponse`]: the answer (one or more [`Candidate`]s with text, reasoning, tool
-//!   calls and a [`FinishReason`]; [`Usage`]).
-//! * [`UnifiedEvent`]: one item of a stream, read from any dialect's chunks
-//!   ([`EventReader`]) and written as any dialect's chunks ([`EventWriter`]);
-//!   [`UnifiedAccumulator`] folds the events into a [`UnifiedResponse`], and
-//!   [`UnifiedResponse::to_events`] turns an answer back into events (a stream of it in any
-//!   dialect: what the mock server's synthetic responder does).
-//!
-//! # Conversion style
-//!
-//! Named functions, one pair per dialect and value: `from_<dialect>` (infallible, takes a
-//! reference) and `to_<dialect>` (fallible: [`ConvertError`]).
+//!   calls and a [`FinishReason`]; [`Usage`]), read from any dialect's response.
+//! * [`UnifiedEvent`]: one item of a stream, read from any dialect's typed chunks by that
+//!   dialect's reader ([`ChatEventReader`], [`ResponsesEventReader`], [`NativeEventReader`]).
 //!
 //! | value | chat | Responses | native |
 //! |---|---|---|---|
 //! | [`Conversation`] | [`from_chat`](Conversation::from_chat) / [`to_chat`](Conversation::to_chat) ([`ChatRequest`]) | [`from_responses`](Conversation::from_responses) / [`to_responses`](Conversation::to_responses) ([`ResponseRequest`]) | [`from_native`](Conversation::from_native) / [`to_native`](Conversation::to_native) ([`GenerationRequest`]) |
-//! | [`UnifiedResponse`] | [`from_chat`](UnifiedResponse::from_chat) / [`to_chat`](UnifiedResponse::to_chat) ([`ChatCompletion`]) | [`from_responses`](UnifiedResponse::from_responses) / [`to_responses`](UnifiedResponse::to_responses) ([`Response`]) | [`from_native`](UnifiedResponse::from_native) / [`to_native`](UnifiedResponse::to_native) ([`GenerationResponse`]) |
-//! | stream | [`ChatEventReader`] / [`ChatEventWriter`] | [`ResponsesEventReader`] / [`ResponsesEventWriter`] | [`NativeEventReader`] / [`NativeEventWriter`] |
+//! | [`UnifiedResponse`] | [`from_chat`](UnifiedResponse::from_chat) ([`ChatCompletion`]) | [`from_responses`](UnifiedResponse::from_responses) ([`Response`]) | [`from_native`](UnifiedResponse::from_native) ([`GenerationResponse`]) |
+//! | stream | [`ChatEventReader`] ([`ChatChunk`]) | [`ResponsesEventReader`] ([`ResponseStreamEvent`]) | [`NativeEventReader`] ([`GenerationResponse`]) |
 //!
 //! Code that picks the dialect at run time uses [`DialectRequest`], [`DialectResponse`],
-//! [`DialectChunk`], [`StreamReader`] and [`StreamWriter`], which take a
-//! [`Dialect`].
+//! [`DialectChunk`] and [`StreamReader`], which take a [`Dialect`].
 //!
 //! ```
 //! use dashscope_protocol::cassette::Dialect;
@@ -41,31 +33,22 @@
 //!
 //! # Lossless
 //!
-//! Converting dialect → unified → the same dialect gives back exactly the original
-//! (`serde_json::Value` equality), for requests, responses and stream chunk sequences. What the
-//! unified model has no place for rides in the [`Extras`] of the object it belongs to (the
-//! conversation, a message, a part, a tool, a tool call, the response, a candidate, the usage),
-//! under the dialect it came from: another dialect never sees it. How a member is kept:
-//!
-//! * it is taken into the unified model only when writing it back gives the same value;
-//!   anything else (an explicit `null`, an unknown member, a form the writer would not choose)
-//!   stays verbatim in the extras;
-//! * `"$absent": [keys]` lists members the writer would add that the wire did not have;
-//! * `"$form": {…}` notes the wire form (list content where a string would do, `stop` as one
-//!   string, a chat id without `chatcmpl-`, native `input.prompt` or the text result format,
-//!   the layout of Responses output items and native list content, …);
-//! * `"$<key>": {…}` holds the extras of a nested object the model reads partly (`$function`,
-//!   `$parameters`, `$input`, `$stream_options`, `$prompt_tokens_details`, …);
-//! * a wire member whose name starts with `$` is kept under one more `$`.
-//!
-//! In kept layouts and stream passthroughs, `{"$unified": …}` marks a value that the unified
-//! model holds (a piece of text by its byte length, the value of the `k`-th event after a
-//! passthrough, the text so far of a cumulative native stream).
+//! Every conversion is typed, member by member, between a wire struct and a unified one. What
+//! the unified model does not name stays with the wire value it came from: each object read
+//! from a request (the conversation, a message, a part, a tool, a tool call) keeps, in its
+//! `kept` member, the wire value it was read from, unless writing the object from scratch gives
+//! that value back (see [`DialectValue`]). Writing to the same dialect starts from the kept
+//! value and sets the members the model names; a member whose wire form reads as the model's
+//! value is left as it is (a string or a list `content`, `stop` as one string, a missing
+//! `content`, a `null`, a native `input.prompt`, …). So dialect → unified → the same dialect
+//! gives back exactly the original request, and edits to a read conversation win over what was
+//! kept. Another dialect ignores the kept value. A [`UnifiedResponse`] keeps the whole wire
+//! response it was read from.
 //!
 //! # Across dialects
 //!
-//! Where two dialects overlap, A → unified → B → unified gives the unified value of A minus A's
-//! extras. The mapping:
+//! Where two dialects overlap, A → unified → B → unified gives the unified value of A without
+//! what A kept. The mapping:
 //!
 //! | unified | chat | Responses | native |
 //! |---|---|---|---|
@@ -97,45 +80,41 @@
 //! | [`FinishReason`] | `finish_reason` | `status` (+ `incomplete_details.reason`) | `finish_reason` (`"null"`: not finished) |
 //! | [`Usage`] input, output, total, reasoning, cached | `prompt_tokens`, `completion_tokens`, `total_tokens`, `completion_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens` | `input_tokens`, `output_tokens`, `total_tokens`, `output_tokens_details.reasoning_tokens`, `input_tokens_details.cached_tokens` | `input_tokens`, `output_tokens`, `total_tokens`, `output_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens` |
 //!
-//! Dialect-only members are extras: chat `frequency_penalty`, `logprobs`, `enable_search`;
-//! Responses `previous_response_id`, `store`, built-in tools; native `result_format`,
-//! `incremental_output`, token-id `stop`s, `search_options`; every response envelope member
-//! (`created`, `object`, item ids, …).
+//! Dialect-only members stay with the kept wire value: chat `frequency_penalty`, `logprobs`,
+//! `enable_search`; Responses `previous_response_id`, `store`, built-in tools; native
+//! `result_format`, `incremental_output`, token-id `stop`s, `search_options`; every response
+//! envelope member (`created`, `object`, item ids, …).
 //!
 //! A `to_<dialect>` call fails with [`ConvertError::Unsupported`] when the conversation holds
-//! something that dialect cannot carry (a `—` above, a part or tool of another dialect, more
-//! than one candidate for Responses), rather than dropping it. Limits of the round trip across
+//! something that dialect cannot carry (a `—` above, a part or tool of another dialect, a
+//! number beyond the wire type), rather than dropping it. Limits of the round trip across
 //! dialects: Responses cannot tell two consecutive assistant turns apart (their items merge into
 //! one turn), and derives the finish reason from its status (`stop` with tool calls reads back
 //! as `tool_calls`); native answers carry no model; an empty text is no text everywhere.
 
 mod chat;
 mod events;
-mod extras;
 mod model;
 mod native;
 mod responses;
-mod shared;
 
-use serde_json::Value;
-
-pub use chat::{ChatEventReader, ChatEventWriter};
-pub use events::{EventReader, EventWriter, UnifiedAccumulator, UnifiedEvent, read_all, write_all};
-pub use extras::{Extras, Fields, MARK};
+pub use chat::ChatEventReader;
+pub use events::UnifiedEvent;
 pub use model::{
     AudioPart, Candidate, Conversation, DialectValue, FinishReason, FunctionTool, ImageDetail,
-    ImagePart, JsonSchemaFormat, Message, Part, ReasoningEffort, ResponseFormat, Role, Sampling,
-    TextPart, Thinking, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoPart, VideoSource,
+    ImagePart, JsonSchemaFormat, Kept, Message, Part, ReasoningEffort, ResponseFormat, Role,
+    Sampling, TextPart, Thinking, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoPart,
+    VideoSource, WirePart, WireTool,
 };
-pub use native::{NativeEventReader, NativeEventWriter, NativeStreamOptions};
-pub use responses::{ResponsesEventReader, ResponsesEventWriter};
+pub use native::NativeEventReader;
+pub use responses::ResponsesEventReader;
 
 use crate::cassette::Dialect;
 use crate::chat::{ChatChunk, ChatCompletion, ChatRequest};
 use crate::native::{GenerationRequest, GenerationResponse};
 use crate::responses::{Response, ResponseRequest, ResponseStreamEvent};
 
-/// Why a unified value could not be written in a dialect.
+/// Why a conversation could not be written in a dialect.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
     /// The dialect has no way to say this.
@@ -146,123 +125,86 @@ pub enum ConvertError {
         /// What it cannot carry.
         what: String,
     },
-    /// The value built does not fit the dialect's wire type (extras of the wrong type).
-    #[error("the converted {} value does not fit its wire type: {source}", dialect.as_str())]
-    Wire {
-        /// The dialect.
-        dialect: Dialect,
-        /// The JSON error.
-        #[source]
-        source: serde_json::Error,
-    },
+}
+
+/// The error for something `dialect` cannot carry.
+pub(crate) fn unsupported(dialect: Dialect, what: impl Into<String>) -> ConvertError {
+    ConvertError::Unsupported {
+        dialect,
+        what: what.into(),
+    }
+}
+
+/// What an object read from `wire` keeps: `wire` itself, unless writing the object from
+/// scratch (`canonical`) gives it back.
+pub(crate) fn keep<W: Clone + PartialEq, C, R, N>(
+    wire: &W,
+    canonical: Result<W, ConvertError>,
+    wrap: impl FnOnce(W) -> DialectValue<C, R, N>,
+) -> Kept<C, R, N> {
+    match canonical {
+        Ok(c) if c == *wire => None,
+        _ => Some(Box::new(wrap(wire.clone()))),
+    }
+}
+
+/// Sets an optional wire list from unified items: `None` for no item, unless the wire list
+/// already reads as empty (`[]` or an explicit `null` are kept).
+pub(crate) fn set_list<W, M>(
+    slot: &mut Option<Vec<W>>,
+    items: &[M],
+    f: impl Fn(&M) -> Result<W, ConvertError>,
+) -> Result<(), ConvertError> {
+    if !items.is_empty() {
+        *slot = Some(items.iter().map(f).collect::<Result<_, _>>()?);
+    } else if slot.as_ref().is_some_and(|l| !l.is_empty()) {
+        *slot = None;
+    }
+    Ok(())
+}
+
+/// A `u64` count as the `u32` a wire member holds.
+pub(crate) fn narrow(
+    v: Option<u64>,
+    dialect: Dialect,
+    what: &str,
+) -> Result<Option<u32>, ConvertError> {
+    v.map(u32::try_from)
+        .transpose()
+        .map_err(|_| unsupported(dialect, format!("a {what} above {}", u32::MAX)))
+}
+
+/// A [`Part::Dialect`] or [`Tool::Dialect`] written to `dialect`: its own value, or an error.
+pub(crate) fn own<T: Clone, C, R, N>(
+    value: &DialectValue<C, R, N>,
+    dialect: Dialect,
+    get: impl FnOnce(&DialectValue<C, R, N>) -> Option<&T>,
+    what: &str,
+) -> Result<T, ConvertError> {
+    get(value).cloned().ok_or_else(|| {
+        unsupported(
+            dialect,
+            format!("a {what} of the {} dialect", value.dialect().as_str()),
+        )
+    })
 }
 
 /// A request in one of the three dialects.
-#[derive(Clone, Debug, PartialEq)]
-pub enum DialectRequest {
-    /// Chat Completions.
-    Chat(ChatRequest),
-    /// Responses.
-    Responses(ResponseRequest),
-    /// Native generation.
-    Native(GenerationRequest),
-}
+pub type DialectRequest = DialectValue<ChatRequest, ResponseRequest, GenerationRequest>;
 
 /// A non-stream response in one of the three dialects.
-#[derive(Clone, Debug, PartialEq)]
-// Short-lived conversion results: boxing the larger wire types would only make matching
-// clumsier for callers.
-#[allow(clippy::large_enum_variant)]
-pub enum DialectResponse {
-    /// Chat Completions.
-    Chat(ChatCompletion),
-    /// Responses.
-    Responses(Response),
-    /// Native generation.
-    Native(GenerationResponse),
-}
+pub type DialectResponse = DialectValue<ChatCompletion, Response, GenerationResponse>;
 
 /// A stream chunk (Responses: a stream event) in one of the three dialects.
-#[derive(Clone, Debug, PartialEq)]
-// Short-lived conversion results: boxing the larger wire types would only make matching
-// clumsier for callers.
-#[allow(clippy::large_enum_variant)]
-pub enum DialectChunk {
-    /// A Chat Completions chunk.
-    Chat(ChatChunk),
-    /// A Responses stream event.
-    Responses(ResponseStreamEvent),
-    /// A native chunk.
-    Native(GenerationResponse),
-}
-
-/// Implements `dialect`, `to_json` and `from_json` on a three-dialect enum.
-macro_rules! dialect_enum {
-    ($name:ident, $chat:ty, $responses:ty, $native:ty) => {
-        impl $name {
-            /// The dialect.
-            pub fn dialect(&self) -> Dialect {
-                match self {
-                    $name::Chat(_) => Dialect::Chat,
-                    $name::Responses(_) => Dialect::Responses,
-                    $name::Native(_) => Dialect::Native,
-                }
-            }
-
-            /// The wire JSON.
-            pub fn to_json(&self) -> Value {
-                let v = match self {
-                    $name::Chat(x) => serde_json::to_value(x),
-                    $name::Responses(x) => serde_json::to_value(x),
-                    $name::Native(x) => serde_json::to_value(x),
-                };
-                v.unwrap_or(Value::Null)
-            }
-
-            /// Parses wire JSON of `dialect`.
-            ///
-            /// # Errors
-            ///
-            /// The JSON error when `value` is not of the dialect's shape.
-            pub fn from_json(dialect: Dialect, value: &Value) -> Result<Self, serde_json::Error> {
-                Ok(match dialect {
-                    Dialect::Chat => $name::Chat(<$chat>::deserialize(value)?),
-                    Dialect::Responses => $name::Responses(<$responses>::deserialize(value)?),
-                    Dialect::Native => $name::Native(<$native>::deserialize(value)?),
-                })
-            }
-        }
-    };
-}
-
-use serde::Deserialize as _;
-
-dialect_enum!(
-    DialectRequest,
-    ChatRequest,
-    ResponseRequest,
-    GenerationRequest
-);
-dialect_enum!(
-    DialectResponse,
-    ChatCompletion,
-    Response,
-    GenerationResponse
-);
-dialect_enum!(
-    DialectChunk,
-    ChatChunk,
-    ResponseStreamEvent,
-    GenerationResponse
-);
+pub type DialectChunk = DialectValue<ChatChunk, ResponseStreamEvent, GenerationResponse>;
 
 impl Conversation {
     /// The conversation of a request in any dialect.
     pub fn from_request(request: &DialectRequest) -> Self {
         match request {
-            DialectRequest::Chat(r) => Self::from_chat(r),
-            DialectRequest::Responses(r) => Self::from_responses(r),
-            DialectRequest::Native(r) => Self::from_native(r),
+            DialectValue::Chat(r) => Self::from_chat(r),
+            DialectValue::Responses(r) => Self::from_responses(r),
+            DialectValue::Native(r) => Self::from_native(r),
         }
     }
 
@@ -274,9 +216,9 @@ impl Conversation {
     /// [`to_native`](Self::to_native).
     pub fn to_request(&self, dialect: Dialect) -> Result<DialectRequest, ConvertError> {
         Ok(match dialect {
-            Dialect::Chat => DialectRequest::Chat(self.to_chat()?),
-            Dialect::Responses => DialectRequest::Responses(self.to_responses()?),
-            Dialect::Native => DialectRequest::Native(self.to_native()?),
+            Dialect::Chat => DialectValue::Chat(self.to_chat()?),
+            Dialect::Responses => DialectValue::Responses(self.to_responses()?),
+            Dialect::Native => DialectValue::Native(self.to_native()?),
         })
     }
 }
@@ -285,28 +227,14 @@ impl UnifiedResponse {
     /// The answer of a response in any dialect.
     pub fn from_response(response: &DialectResponse) -> Self {
         match response {
-            DialectResponse::Chat(r) => Self::from_chat(r),
-            DialectResponse::Responses(r) => Self::from_responses(r),
-            DialectResponse::Native(r) => Self::from_native(r),
+            DialectValue::Chat(r) => Self::from_chat(r),
+            DialectValue::Responses(r) => Self::from_responses(r),
+            DialectValue::Native(r) => Self::from_native(r),
         }
-    }
-
-    /// The response of this answer in `dialect`.
-    ///
-    /// # Errors
-    ///
-    /// As [`to_chat`](Self::to_chat), [`to_responses`](Self::to_responses) and
-    /// [`to_native`](Self::to_native).
-    pub fn to_response(&self, dialect: Dialect) -> Result<DialectResponse, ConvertError> {
-        Ok(match dialect {
-            Dialect::Chat => DialectResponse::Chat(self.to_chat()?),
-            Dialect::Responses => DialectResponse::Responses(self.to_responses()?),
-            Dialect::Native => DialectResponse::Native(self.to_native()?),
-        })
     }
 }
 
-/// An [`EventReader`] for a dialect chosen at run time.
+/// A stream reader for a dialect chosen at run time.
 #[derive(Clone, Debug)]
 pub enum StreamReader {
     /// Chat Completions.
@@ -330,88 +258,19 @@ impl StreamReader {
     /// A reader for the stream `request` asks for (native: its `incremental_output`).
     pub fn for_request(request: &DialectRequest) -> Self {
         match request {
-            DialectRequest::Native(r) => StreamReader::Native(NativeEventReader::for_request(r)),
+            DialectValue::Native(r) => StreamReader::Native(NativeEventReader::for_request(r)),
             other => Self::new(other.dialect()),
         }
     }
-}
 
-impl EventReader for StreamReader {
-    type Chunk = DialectChunk;
-
-    /// The events of `chunk`; a chunk of another dialect than the reader's is one passthrough.
-    fn read(&mut self, chunk: &DialectChunk) -> Vec<UnifiedEvent> {
+    /// Reads one chunk into `out`. A chunk of another dialect than the reader's says nothing
+    /// to it and gives no event.
+    pub fn read(&mut self, chunk: DialectChunk, out: &mut impl Extend<UnifiedEvent>) {
         match (self, chunk) {
-            (StreamReader::Chat(r), DialectChunk::Chat(c)) => r.read(c),
-            (StreamReader::Responses(r), DialectChunk::Responses(c)) => r.read(c),
-            (StreamReader::Native(r), DialectChunk::Native(c)) => r.read(c),
-            (_, other) => vec![UnifiedEvent::Passthrough {
-                dialect: other.dialect(),
-                data: other.to_json(),
-            }],
+            (StreamReader::Chat(r), DialectValue::Chat(c)) => r.read(c, out),
+            (StreamReader::Responses(r), DialectValue::Responses(c)) => r.read(c, out),
+            (StreamReader::Native(r), DialectValue::Native(c)) => r.read(c, out),
+            _ => {}
         }
-    }
-}
-
-/// An [`EventWriter`] for a dialect chosen at run time.
-#[derive(Clone, Debug)]
-pub enum StreamWriter {
-    /// Chat Completions.
-    Chat(ChatEventWriter),
-    /// Responses.
-    Responses(ResponsesEventWriter),
-    /// Native.
-    Native(NativeEventWriter),
-}
-
-impl StreamWriter {
-    /// A writer for `dialect` (native: incremental, message format).
-    pub fn new(dialect: Dialect) -> Self {
-        match dialect {
-            Dialect::Chat => StreamWriter::Chat(ChatEventWriter::new()),
-            Dialect::Responses => StreamWriter::Responses(ResponsesEventWriter::new()),
-            Dialect::Native => StreamWriter::Native(NativeEventWriter::new()),
-        }
-    }
-
-    /// A writer for the stream `request` asks for (native: its `incremental_output` and
-    /// `result_format`).
-    pub fn for_request(request: &DialectRequest) -> Self {
-        match request {
-            DialectRequest::Native(r) => StreamWriter::Native(NativeEventWriter::for_request(r)),
-            other => Self::new(other.dialect()),
-        }
-    }
-}
-
-impl EventWriter for StreamWriter {
-    type Chunk = DialectChunk;
-
-    fn push(&mut self, event: &UnifiedEvent) -> Result<Vec<DialectChunk>, ConvertError> {
-        Ok(match self {
-            StreamWriter::Chat(w) => w.push(event)?.into_iter().map(DialectChunk::Chat).collect(),
-            StreamWriter::Responses(w) => w
-                .push(event)?
-                .into_iter()
-                .map(DialectChunk::Responses)
-                .collect(),
-            StreamWriter::Native(w) => w
-                .push(event)?
-                .into_iter()
-                .map(DialectChunk::Native)
-                .collect(),
-        })
-    }
-
-    fn finish(&mut self) -> Result<Vec<DialectChunk>, ConvertError> {
-        Ok(match self {
-            StreamWriter::Chat(w) => w.finish()?.into_iter().map(DialectChunk::Chat).collect(),
-            StreamWriter::Responses(w) => w
-                .finish()?
-                .into_iter()
-                .map(DialectChunk::Responses)
-                .collect(),
-            StreamWriter::Native(w) => w.finish()?.into_iter().map(DialectChunk::Native).collect(),
-        })
     }
 }

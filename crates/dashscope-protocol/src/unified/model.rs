@@ -1,11 +1,18 @@
 //! The unified model: [`Conversation`] (the request), [`UnifiedResponse`] (the answer) and
 //! what they are made of.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::extras::Extras;
 use crate::cassette::Dialect;
+use crate::{chat, native, responses};
+
+/// How hard a thinking model should think (the Responses `reasoning.effort` values).
+pub use crate::responses::ReasoningEffort;
+
+/// An image's resolution hint (the chat `image_url.detail` values).
+pub use crate::chat::ImageDetail;
 
 crate::string_enum! {
     /// Who wrote a message. Roles a dialect has beyond these (`developer`, `function`) are kept
@@ -30,40 +37,6 @@ impl Default for Role {
 }
 
 crate::string_enum! {
-    /// How hard a thinking model should think.
-    pub enum ReasoningEffort {
-        /// No thinking.
-        None = "none",
-        /// Minimal.
-        Minimal = "minimal",
-        /// Low.
-        Low = "low",
-        /// Medium.
-        Medium = "medium",
-        /// High.
-        High = "high",
-        /// Extra high.
-        XHigh = "xhigh",
-        /// The most the model offers.
-        Max = "max",
-    }
-}
-
-crate::string_enum! {
-    /// An image's resolution hint.
-    pub enum ImageDetail {
-        /// Let the service choose.
-        Auto = "auto",
-        /// Low resolution.
-        Low = "low",
-        /// High resolution.
-        High = "high",
-        /// The original resolution.
-        Original = "original",
-    }
-}
-
-crate::string_enum! {
     /// Why a candidate stopped.
     ///
     /// Chat and native send these names; for Responses the reason is derived from the
@@ -83,15 +56,99 @@ crate::string_enum! {
     }
 }
 
-/// A value only one dialect can express (a Responses built-in tool, a content part of a kind the
-/// unified model does not know), kept verbatim and written back only to that dialect.
+/// A value in the wire form of one of the three dialects.
+///
+/// [`DialectRequest`](super::DialectRequest), [`DialectResponse`](super::DialectResponse) and
+/// [`DialectChunk`](super::DialectChunk) are this enum over each dialect's request, response
+/// and chunk type. Each unified object keeps, in its `kept` member, the wire value it was read
+/// from (when that value is not what writing the object from scratch gives): writing the object
+/// back to the same dialect starts from it, so what the unified model does not name (unknown
+/// members, explicit `null`s, dialect-only members, the wire form of a member) comes back
+/// unchanged. Another dialect ignores it. A [`Part::Dialect`] or [`Tool::Dialect`] is a part or
+/// tool only its own dialect can carry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DialectValue {
-    /// The dialect the value belongs to.
-    pub dialect: Dialect,
-    /// The wire value.
-    pub value: Value,
+#[serde(rename_all = "snake_case")]
+// Short-lived values: boxing the larger wire types would only make matching clumsier.
+#[allow(clippy::large_enum_variant)]
+pub enum DialectValue<C, R, N> {
+    /// Chat Completions.
+    Chat(C),
+    /// Responses.
+    Responses(R),
+    /// Native generation.
+    Native(N),
 }
+
+impl<C, R, N> DialectValue<C, R, N> {
+    /// The dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            DialectValue::Chat(_) => Dialect::Chat,
+            DialectValue::Responses(_) => Dialect::Responses,
+            DialectValue::Native(_) => Dialect::Native,
+        }
+    }
+
+    /// The chat value.
+    pub fn chat(&self) -> Option<&C> {
+        match self {
+            DialectValue::Chat(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The Responses value.
+    pub fn responses(&self) -> Option<&R> {
+        match self {
+            DialectValue::Responses(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The native value.
+    pub fn native(&self) -> Option<&N> {
+        match self {
+            DialectValue::Native(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl<C: Serialize, R: Serialize, N: Serialize> DialectValue<C, R, N> {
+    /// The wire JSON.
+    pub fn to_json(&self) -> Value {
+        let v = match self {
+            DialectValue::Chat(x) => serde_json::to_value(x),
+            DialectValue::Responses(x) => serde_json::to_value(x),
+            DialectValue::Native(x) => serde_json::to_value(x),
+        };
+        v.unwrap_or(Value::Null)
+    }
+}
+
+impl<C: DeserializeOwned, R: DeserializeOwned, N: DeserializeOwned> DialectValue<C, R, N> {
+    /// Parses wire JSON of `dialect`.
+    ///
+    /// # Errors
+    ///
+    /// The JSON error when `value` is not of the dialect's shape.
+    pub fn from_json(dialect: Dialect, value: &Value) -> Result<Self, serde_json::Error> {
+        Ok(match dialect {
+            Dialect::Chat => DialectValue::Chat(C::deserialize(value)?),
+            Dialect::Responses => DialectValue::Responses(R::deserialize(value)?),
+            Dialect::Native => DialectValue::Native(N::deserialize(value)?),
+        })
+    }
+}
+
+/// The kept wire value of a unified object (see [`DialectValue`]).
+pub type Kept<C, R, N> = Option<Box<DialectValue<C, R, N>>>;
+
+/// A content part in one dialect's wire form.
+pub type WirePart = DialectValue<chat::ContentPart, responses::ContentPart, native::ContentItem>;
+
+/// A tool in one dialect's wire form.
+pub type WireTool = DialectValue<chat::Tool, responses::Tool, native::Tool>;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -152,9 +209,9 @@ pub struct Conversation {
     /// always send it, so they ignore this).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_usage: Option<bool>,
-    /// Request members outside the unified model.
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire request it was read from (see [`DialectValue`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Kept<chat::ChatRequest, responses::ResponseRequest, native::GenerationRequest>,
 }
 
 /// Sampling parameters.
@@ -179,7 +236,7 @@ pub struct Sampling {
     /// The random seed (chat, native).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// Stop strings (chat, native; native token-id stops stay in the native extras).
+    /// Stop strings (chat, native; native token-id stops are kept with the native request).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop: Option<Vec<String>>,
     /// How many candidates (chat, native).
@@ -273,7 +330,7 @@ pub enum Tool {
     /// A function the caller implements.
     Function(FunctionTool),
     /// A tool only one dialect has (Responses built-ins such as `web_search`, unknown types).
-    Dialect(DialectValue),
+    Dialect(WireTool),
 }
 
 /// A function the model may call.
@@ -291,9 +348,9 @@ pub struct FunctionTool {
     /// Strict schema adherence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
-    /// Members outside the unified model.
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire tool it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Kept<chat::FunctionTool, responses::FunctionTool, native::FunctionTool>,
 }
 
 impl FunctionTool {
@@ -343,9 +400,10 @@ pub struct Message {
     /// Partial mode: this assistant message is a prefix the model continues.
     #[serde(skip_serializing_if = "is_false")]
     pub partial: bool,
-    /// Members outside the unified model.
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire message it was read from (Responses: its input items, with the unknown items
+    /// before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Kept<chat::Message, Vec<responses::InputItem>, native::Message>,
 }
 
 impl Message {
@@ -424,10 +482,21 @@ pub(crate) fn text_parts(text: String) -> Vec<Part> {
     if text.is_empty() {
         Vec::new()
     } else {
-        vec![Part::Text(TextPart {
-            text,
-            extras: Extras::default(),
-        })]
+        vec![Part::text(text)]
+    }
+}
+
+/// The content as a plain string when the parts allow it: no part is `""`, one text part with
+/// a non-empty text and no wire form kept for `dialect` is its text.
+pub(crate) fn string_form(parts: &[Part], dialect: Dialect) -> Option<&str> {
+    match parts {
+        [] => Some(""),
+        [Part::Text(t)]
+            if !t.text.is_empty() && t.kept.as_ref().is_none_or(|k| k.dialect() != dialect) =>
+        {
+            Some(t.text.as_str())
+        }
+        _ => None,
     }
 }
 
@@ -444,15 +513,37 @@ pub enum Part {
     /// A video (a file or a list of frames).
     Video(VideoPart),
     /// A part only one dialect has (Responses `input_file`, unknown types).
-    Dialect(DialectValue),
+    Dialect(WirePart),
 }
 
 impl Part {
+    /// The wire part it was read from (a dialect part: itself).
+    pub(crate) fn kept(&self) -> Option<&WirePart> {
+        match self {
+            Part::Text(p) => p.kept.as_deref(),
+            Part::Image(p) => p.kept.as_deref(),
+            Part::Audio(p) => p.kept.as_deref(),
+            Part::Video(p) => p.kept.as_deref(),
+            Part::Dialect(w) => Some(w),
+        }
+    }
+
+    /// Sets the wire part it was read from.
+    pub(crate) fn set_kept(&mut self, kept: Option<Box<WirePart>>) {
+        match self {
+            Part::Text(p) => p.kept = kept,
+            Part::Image(p) => p.kept = kept,
+            Part::Audio(p) => p.kept = kept,
+            Part::Video(p) => p.kept = kept,
+            Part::Dialect(_) => {}
+        }
+    }
+
     /// A text part.
     pub fn text(text: impl Into<String>) -> Self {
         Part::Text(TextPart {
             text: text.into(),
-            extras: Extras::default(),
+            kept: None,
         })
     }
 
@@ -469,7 +560,7 @@ impl Part {
         Part::Audio(AudioPart {
             url: url.into(),
             format,
-            extras: Extras::default(),
+            kept: None,
         })
     }
 
@@ -497,9 +588,9 @@ impl Part {
 pub struct TextPart {
     /// The text.
     pub text: String,
-    /// Members outside the unified model (`cache_control`, Responses `annotations`, …).
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire part it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Box<WirePart>>,
 }
 
 /// An image.
@@ -517,9 +608,9 @@ pub struct ImagePart {
     /// The most pixels to scale to (chat, native).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_pixels: Option<u64>,
-    /// Members outside the unified model.
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire part it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Box<WirePart>>,
 }
 
 /// Audio.
@@ -531,9 +622,9 @@ pub struct AudioPart {
     /// The format (`wav`, `mp3`, …; chat, Responses).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// Members outside the unified model.
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire part it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Box<WirePart>>,
 }
 
 /// Where a video comes from.
@@ -570,9 +661,9 @@ pub struct VideoPart {
     /// The most pixels over all frames (chat, native).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_pixels: Option<u64>,
-    /// Members outside the unified model.
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire part it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Box<WirePart>>,
 }
 
 /// A tool call the model made.
@@ -585,9 +676,9 @@ pub struct ToolCall {
     pub name: String,
     /// The arguments, a JSON document in a string.
     pub arguments: String,
-    /// Members outside the unified model (chat `index`, Responses item `id` and `status`, …).
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire call it was read from (requests only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Kept<chat::ToolCall, responses::FunctionCall, native::ToolCall>,
 }
 
 impl ToolCall {
@@ -601,33 +692,28 @@ impl ToolCall {
             id: id.into(),
             name: name.into(),
             arguments: arguments.into(),
-            extras: Extras::default(),
+            kept: None,
         }
     }
 }
 
-/// A model's answer, in any dialect.
+/// A model's answer, read from any dialect's response.
 ///
 /// ```
-/// use dashscope_protocol::unified::{Candidate, FinishReason, UnifiedResponse, Usage};
+/// use dashscope_protocol::chat::ChatCompletion;
+/// use dashscope_protocol::unified::{FinishReason, UnifiedResponse};
 ///
-/// let answer = UnifiedResponse {
-///     id: Some("req-1".into()),
-///     model: Some("qwen-plus".into()),
-///     candidates: vec![Candidate {
-///         text: "Hello!".into(),
-///         finish_reason: Some(FinishReason::Stop),
-///         ..Default::default()
-///     }],
-///     usage: Some(Usage::new(5, 2)),
-///     ..Default::default()
-/// };
-/// let chat = answer.to_chat().unwrap();
-/// assert_eq!(chat.id.as_deref(), Some("chatcmpl-req-1"));
-/// let native = answer.to_native().unwrap();
-/// assert_eq!(native.request_id.as_deref(), Some("req-1"));
-/// let responses = answer.to_responses().unwrap();
-/// assert_eq!(responses.output_text(), "Hello!");
+/// let wire: ChatCompletion = serde_json::from_str(
+///     r#"{"id":"chatcmpl-req-1","model":"qwen-plus","choices":[{"index":0,
+///         "message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],
+///         "usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#,
+/// )
+/// .unwrap();
+/// let answer = UnifiedResponse::from_chat(&wire);
+/// assert_eq!(answer.id.as_deref(), Some("req-1"));
+/// assert_eq!(answer.text(), "Hello!");
+/// assert_eq!(answer.finish_reason(), Some(&FinishReason::Stop));
+/// assert_eq!(answer.usage.map(|u| u.total_tokens), Some(7));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -644,9 +730,10 @@ pub struct UnifiedResponse {
     /// Token counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
-    /// Members outside the unified model.
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
+    /// The wire response it was read from, whole: what the model does not name (envelope
+    /// members, logprobs, search results, usage details, …) stays reachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Kept<chat::ChatCompletion, responses::Response, native::GenerationResponse>,
 }
 
 impl UnifiedResponse {
@@ -694,9 +781,6 @@ pub struct Candidate {
     /// Why it stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,
-    /// Members outside the unified model.
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
 }
 
 impl Candidate {
@@ -732,9 +816,6 @@ pub struct Usage {
     /// Input tokens served from the context cache.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u64>,
-    /// Members outside the unified model (per-modality counts, billing lines, …).
-    #[serde(skip_serializing_if = "Extras::is_empty")]
-    pub extras: Extras,
 }
 
 impl Usage {
@@ -898,48 +979,5 @@ impl Conversation {
     /// Whether the conversation asks for a stream.
     pub fn is_stream(&self) -> bool {
         self.stream == Some(true)
-    }
-
-    /// The same conversation without any extras (what the dialects have in common).
-    pub fn without_extras(&self) -> Self {
-        let mut c = self.clone();
-        c.extras.clear();
-        for m in &mut c.messages {
-            m.extras.clear();
-            m.parts.iter_mut().for_each(clear_part);
-            m.tool_calls.iter_mut().for_each(|t| t.extras.clear());
-        }
-        for t in &mut c.tools {
-            if let Tool::Function(f) = t {
-                f.extras.clear();
-            }
-        }
-        c
-    }
-}
-
-fn clear_part(p: &mut Part) {
-    match p {
-        Part::Text(t) => t.extras.clear(),
-        Part::Image(i) => i.extras.clear(),
-        Part::Audio(a) => a.extras.clear(),
-        Part::Video(v) => v.extras.clear(),
-        Part::Dialect(_) => {}
-    }
-}
-
-impl UnifiedResponse {
-    /// The same answer without any extras (what the dialects have in common).
-    pub fn without_extras(&self) -> Self {
-        let mut r = self.clone();
-        r.extras.clear();
-        if let Some(u) = &mut r.usage {
-            u.extras.clear();
-        }
-        for c in &mut r.candidates {
-            c.extras.clear();
-            c.tool_calls.iter_mut().for_each(|t| t.extras.clear());
-        }
-        r
     }
 }

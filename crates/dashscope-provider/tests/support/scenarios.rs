@@ -150,7 +150,8 @@ scenario! {
             .expect("turn 1");
         let calls = call.tool_calls().to_vec();
         assert_eq!(calls.len(), 2);
-        assert!(calls.iter().all(|c| c.id.starts_with("call_") && c.function.name == "get_current_weather"));
+        assert!(calls.iter().all(|c| c.call_id().is_some_and(|id| id.starts_with("call_"))
+            && c.name() == Some("get_current_weather")));
 
         // Turn 2: the tool results. The answer is served only for exactly these messages.
         let results = ["杭州：晴，22 度", "北京：多云，18 度"];
@@ -158,7 +159,7 @@ scenario! {
             "role": "assistant",
             "tool_calls": calls.iter().map(|c| json!({
                 "id": c.id, "type": "function",
-                "function": {"name": c.function.name, "arguments": c.function.arguments},
+                "function": {"name": c.name(), "arguments": c.arguments()},
             })).collect::<Vec<_>>(),
         })];
         for (c, r) in calls.iter().zip(results) {
@@ -179,7 +180,7 @@ scenario! {
         turn2.tools = turn1.tools.clone();
         turn2.messages.push(Message::assistant_tool_calls(calls.clone()));
         for (c, r) in calls.iter().zip(results) {
-            turn2.messages.push(Message::tool_result(c.id.clone(), r));
+            turn2.messages.push(Message::tool_result(c.call_id().unwrap_or_default(), r));
         }
         let answer = w!(client.chat().create(turn2)).expect("turn 2");
         assert_eq!(answer.text(), Some("杭州晴，22 度；北京多云，18 度。"));
