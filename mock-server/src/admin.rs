@@ -1,17 +1,5 @@
-//! The admin API under `/__mock/` (answers are JSON).
-//!
-//! | request | answer |
-//! |---|---|
-//! | `GET /__mock/health` | `{"status":"ok","cassettes":N,"recording":bool,"strict":bool,"seed":N}` |
-//! | `GET /__mock/journal` | the journal: an array of entries (method, path, query, headers, body, status, outcome, cassette, faults; keys redacted) |
-//! | `DELETE /__mock/journal` | clears the journal |
-//! | `POST /__mock/reset` | clears journal, stored responses, faults and their counters; re-arms `once` cassettes; drops cassettes added at run time |
-//! | `GET /__mock/cassettes` | `[{"name","layer","priority","once","served","path"}]` |
-//! | `POST /__mock/cassettes` | adds a cassette (or an array of them) at run time; `201 {"added":[names]}` |
-//! | `GET /__mock/faults` | the global faults `[{"id","spec","applied","remaining"}]` |
-//! | `POST /__mock/faults` | adds a global fault: `{"spec":"status=503;times=2"}` (a body that is not JSON is read as the spec itself); `201 {"id":N,"spec":…}` |
-//! | `DELETE /__mock/faults` | removes every global fault |
-//! | `DELETE /__mock/faults/{id}` | removes one |
+//! The admin API under `/__mock/` (answers are JSON; the endpoints are listed in the crate
+//! docs).
 //!
 //! # Protection
 //!
@@ -31,16 +19,15 @@
 //!    a browser cannot send that content type across origins without a preflight, which the
 //!    mock never grants.
 //!
-//! A refused request changes nothing. [`MockServer`](crate::MockServer)'s own methods (the
-//! in-process API) are not requests and need none of this.
+//! A refused request changes nothing. Served in-process (not through
+//! [`serve`](crate::serve)) the bound address is unknown and check 1 is skipped.
 //!
 //! # Bounds
 //!
 //! The journal is written out entry by entry, a body in pieces of 64 KiB, each entry held
-//! (from the in-flight budget, see [`budget`](crate::budget)) only while it is written: reading
-//! it costs about one entry, whatever the journal's size. Cassettes added at run time hold at
-//! most [`MAX_RUNTIME_CASSETTE_BYTES`] together. Global faults: see
-//! [`faults`](crate::faults).
+//! (from the in-flight budget) only while it is written: reading it costs about one entry,
+//! whatever the journal's size. Cassettes added at run time hold at most
+//! [`MAX_RUNTIME_CASSETTE_BYTES`] together.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -52,21 +39,20 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::budget::{Held, json_text_cost};
-use crate::fixtures;
-use crate::handler::read_body;
+use crate::handler::{bearer, read_body};
 use crate::journal::Record;
-use crate::matching::Layer;
+use crate::matching::{Layer, parse};
 use crate::state::{MockState, lock};
 
 /// The prefix of the admin API.
-pub const ADMIN_PREFIX: &str = "/__mock";
+pub(crate) const ADMIN_PREFIX: &str = "/__mock";
 
 /// The most bytes the cassettes added through `POST /__mock/cassettes` hold together (counted
 /// as what their JSON costs parsed, plus their text); `POST /__mock/reset` drops them.
-pub const MAX_RUNTIME_CASSETTE_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_RUNTIME_CASSETTE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The address the serving listener is bound to, put in each request's extensions by
-/// [`serve_with`](crate::serve_with) (the admin API's loopback checks need it).
+/// [`serve`](crate::serve) (the admin API's loopback checks need it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Bound(pub(crate) SocketAddr);
 
@@ -119,7 +105,7 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
             StatusCode::OK,
             &json!({
                 "status": "ok",
-                "cassettes": state.cassette_count(),
+                "cassettes": lock(&state.inner.cassettes).len(),
                 "recording": state.inner.recorder.is_some(),
                 "strict": state.config().strict,
                 "seed": state.seed(),
@@ -134,24 +120,10 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
             state.reset();
             reply(StatusCode::OK, &json!({"reset": true}))
         }
-        (Method::GET, "/cassettes") => {
-            let set = lock(&state.inner.cassettes);
-            let list: Vec<Value> = set
-                .entries()
-                .iter()
-                .map(|e| {
-                    json!({
-                        "name": e.cassette.name,
-                        "layer": e.layer,
-                        "priority": e.cassette.priority,
-                        "once": e.cassette.once,
-                        "served": e.served,
-                        "path": format!("{} {}", e.cassette.request.method, e.cassette.request.path),
-                    })
-                })
-                .collect();
-            reply(StatusCode::OK, &Value::Array(list))
-        }
+        (Method::GET, "/cassettes") => reply(
+            StatusCode::OK,
+            &Value::Array(lock(&state.inner.cassettes).list()),
+        ),
         (Method::POST, "/cassettes") => add_cassettes(&state, &bytes, json),
         (Method::GET, "/faults") => reply(
             StatusCode::OK,
@@ -208,16 +180,16 @@ fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Respo
     };
     let mut parsed = Vec::new();
     for doc in &docs {
-        match fixtures::parse("admin", doc) {
+        match parse("admin", doc) {
             Ok(f) => parsed.push(f),
             Err(e) => return fail(StatusCode::BAD_REQUEST, e.to_string()),
         }
     }
-    let names: Vec<String> = parsed.iter().map(|f| f.cassette.name.clone()).collect();
+    let names: Vec<String> = parsed.iter().map(|(c, _)| c.name().to_owned()).collect();
     let cost = json_text_cost(bytes).saturating_add(bytes.len());
     {
         let mut set = lock(&state.inner.cassettes);
-        let held = set.runtime_bytes();
+        let held = set.runtime_bytes;
         if held.saturating_add(cost) > MAX_RUNTIME_CASSETTE_BYTES {
             return fail(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -227,10 +199,10 @@ fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Respo
                 ),
             );
         }
-        for f in parsed {
-            set.add(f.cassette, Some(&f.raw), Layer::Runtime);
+        for (c, raw) in parsed {
+            set.add(c, Some(&raw), Layer::Runtime);
         }
-        set.add_runtime_bytes(cost);
+        set.runtime_bytes = set.runtime_bytes.saturating_add(cost);
     }
     reply(StatusCode::CREATED, &json!({"added": names}))
 }
@@ -332,13 +304,7 @@ fn admin_authorized(state: &MockState, headers: &HeaderMap) -> bool {
     if wanted.is_empty() {
         return true;
     }
-    let given = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim());
-    given.is_some_and(|g| wanted.contains(&g))
+    bearer(headers).is_some_and(|g| wanted.contains(&g))
 }
 
 /// Whether the content type is `application/json` (parameters aside).

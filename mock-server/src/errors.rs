@@ -1,4 +1,5 @@
-//! The errors the mock generates, each rendered in its dialect's shape (PROTOCOL.md §2.5, §4.5).
+//! The errors the mock generates, each rendered in its dialect's shape (PROTOCOL.md §2.5, §4.5)
+//! from the protocol crate's typed error bodies.
 //!
 //! | dialect | non-stream body (`application/json`) | stream request |
 //! |---|---|---|
@@ -8,25 +9,26 @@
 //!
 //! Native stream requests: a 400 (a validation failure) answers **HTTP 200** with the
 //! `event:error` frame, as recorded (EXCHANGES.md N19); every other status answers with that
-//! status and the same SSE-framed body (the official SDK handles both: PROTOCOL.md §4.5).
-//! [`Envelope::Ok`] forces the HTTP 200 form for any status.
-//!
-//! Every generated answer carries `x-request-id` equal to the body's request id and
+//! status and the same SSE-framed body. [`Envelope::Ok`] forces the HTTP 200 form for any
+//! status. Every generated answer carries `x-request-id` equal to the body's request id and
 //! `x-dashscope-call-gateway: true`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
+use dashscope_protocol::chat::{ChatErrorBody, ChatErrorDetail};
+use dashscope_protocol::native::ErrorBody;
+use dashscope_protocol::sse::Encoder;
 use serde_json::{Map, Value};
 
 /// The content type of SSE answers, as recorded (native `text/event-stream;charset=UTF-8`).
-pub const SSE_CONTENT_TYPE: &str = "text/event-stream;charset=UTF-8";
+pub(crate) const SSE_CONTENT_TYPE: &str = "text/event-stream;charset=UTF-8";
 /// The content type of JSON answers, as recorded.
-pub const JSON_CONTENT_TYPE: &str = "application/json";
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// How a native stream request's error is enveloped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Envelope {
+pub(crate) enum Envelope {
     /// HTTP 200 for a 400, the error's own status otherwise (the default).
     #[default]
     Auto,
@@ -38,32 +40,32 @@ pub enum Envelope {
 
 /// An error before it is framed for a dialect.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ErrorReply {
+pub(crate) struct ErrorReply {
     /// The HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// The native `code` (`InvalidApiKey`, `Throttling.RateQuota`, …).
-    pub native_code: String,
+    pub(crate) native_code: String,
     /// The compat `error.code` (`invalid_api_key`, `limit_requests`, …).
-    pub compat_code: String,
+    pub(crate) compat_code: String,
     /// The compat `error.type` (`invalid_request_error`, …).
-    pub compat_type: String,
+    pub(crate) compat_type: String,
     /// The native message.
-    pub message: String,
+    pub(crate) message: String,
     /// The compat message, where it differs from the native one.
-    pub compat_message: Option<String>,
+    pub(crate) compat_message: Option<String>,
     /// The compat `error.param`.
-    pub param: Option<String>,
+    pub(crate) param: Option<String>,
     /// A `Retry-After` header value to send.
-    pub retry_after: Option<String>,
+    pub(crate) retry_after: Option<String>,
     /// Extra top-level members of the body (the 404's `nearest` list, …).
-    pub extra: Map<String, Value>,
+    pub(crate) extra: Map<String, Value>,
     /// How a native stream request's error is enveloped.
-    pub envelope: Envelope,
+    pub(crate) envelope: Envelope,
 }
 
 impl ErrorReply {
     /// An error with the given status and codes; the compat message is the native one.
-    pub fn new(
+    pub(crate) fn new(
         status: u16,
         native_code: &str,
         compat_code: &str,
@@ -85,7 +87,7 @@ impl ErrorReply {
     }
 
     /// A 400 `InvalidParameter` / `invalid_parameter_error`.
-    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_parameter(message: impl Into<String>) -> Self {
         Self::new(
             400,
             "InvalidParameter",
@@ -96,7 +98,7 @@ impl ErrorReply {
     }
 
     /// 401: a missing, malformed or unknown Bearer key.
-    pub fn invalid_api_key() -> Self {
+    pub(crate) fn invalid_api_key() -> Self {
         let mut e = Self::new(
             401,
             "InvalidApiKey",
@@ -110,7 +112,7 @@ impl ErrorReply {
     }
 
     /// 403: `X-DashScope-Async: enable` on a synchronous API (PROTOCOL.md §1.5).
-    pub fn async_not_supported() -> Self {
+    pub(crate) fn async_not_supported() -> Self {
         Self::new(
             403,
             "AccessDenied",
@@ -121,20 +123,20 @@ impl ErrorReply {
     }
 
     /// 400: the body is not JSON.
-    pub fn malformed_json(detail: &str) -> Self {
+    pub(crate) fn malformed_json(detail: &str) -> Self {
         Self::invalid_parameter(format!("The request body is not valid JSON: {detail}"))
     }
 
     /// 400: a content type other than JSON. (The service documents 415 only for media inputs,
     /// `BadRequest.UnsupportedFileFormat`; a bad request envelope is a 400 `InvalidParameter`.)
-    pub fn wrong_content_type(content_type: &str) -> Self {
+    pub(crate) fn wrong_content_type(content_type: &str) -> Self {
         Self::invalid_parameter(format!(
             "Unsupported content type '{content_type}': the request body must be application/json."
         ))
     }
 
     /// 413 `BadRequest.TooLarge`.
-    pub fn too_large() -> Self {
+    pub(crate) fn too_large() -> Self {
         Self::new(
             413,
             "BadRequest.TooLarge",
@@ -145,7 +147,7 @@ impl ErrorReply {
     }
 
     /// 400 `BadRequest.EmptyModel`: no `model`.
-    pub fn missing_model() -> Self {
+    pub(crate) fn missing_model() -> Self {
         let mut e = Self::new(
             400,
             "BadRequest.EmptyModel",
@@ -158,14 +160,14 @@ impl ErrorReply {
     }
 
     /// 400: a Responses `previous_response_id` the mock has not stored.
-    pub fn previous_response_not_found(id: &str) -> Self {
+    pub(crate) fn previous_response_not_found(id: &str) -> Self {
         let mut e = Self::invalid_parameter(format!("Previous response with id '{id}' not found."));
         e.param = Some("previous_response_id".to_owned());
         e
     }
 
     /// 429 `Throttling.RateQuota` / `limit_requests`.
-    pub fn throttled() -> Self {
+    pub(crate) fn throttled() -> Self {
         Self::new(
             429,
             "Throttling.RateQuota",
@@ -176,7 +178,7 @@ impl ErrorReply {
     }
 
     /// The usual error for an HTTP status (used by injected faults).
-    pub fn for_status(status: u16) -> Self {
+    pub(crate) fn for_status(status: u16) -> Self {
         match status {
             400 => Self::invalid_parameter(
                 "Required parameter(s) missing or invalid, please check the request parameters.",
@@ -251,7 +253,7 @@ impl ErrorReply {
     }
 
     /// A mock-specific failure (bad fault spec, unknown route, …) with a 4xx status.
-    pub fn mock(
+    pub(crate) fn mock(
         status: u16,
         native_code: &str,
         compat_code: &str,
@@ -266,73 +268,60 @@ impl ErrorReply {
         )
     }
 
-    /// Sets the `Retry-After` value.
-    pub fn with_retry_after(mut self, value: impl Into<String>) -> Self {
-        self.retry_after = Some(value.into());
-        self
-    }
-
     /// Adds a top-level member to the body.
-    pub fn with_extra(mut self, key: &str, value: Value) -> Self {
+    pub(crate) fn with_extra(mut self, key: &str, value: Value) -> Self {
         self.extra.insert(key.to_owned(), value);
         self
     }
 
     /// The native body: `{"code","message","request_id",…extra}`.
-    pub fn native_body(&self, request_id: &str) -> String {
-        let mut members = vec![
-            ("code", Value::String(self.native_code.clone())),
-            ("message", Value::String(self.message.clone())),
-            ("request_id", Value::String(request_id.to_owned())),
-        ];
-        members.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.clone())));
-        ordered_object(&members)
-    }
-
-    /// The compat error object `{"code","param","message","type"}`.
-    fn compat_error_object(&self) -> String {
-        ordered_object(&[
-            ("code", Value::String(self.compat_code.clone())),
-            (
-                "param",
-                self.param.clone().map_or(Value::Null, Value::String),
-            ),
-            (
-                "message",
-                Value::String(
-                    self.compat_message
-                        .clone()
-                        .unwrap_or_else(|| self.message.clone()),
-                ),
-            ),
-            ("type", Value::String(self.compat_type.clone())),
-        ])
+    fn native_body(&self, request_id: &str) -> String {
+        let body = ErrorBody {
+            code: Some(self.native_code.clone()),
+            message: Some(self.message.clone()),
+            request_id: Some(request_id.to_owned()),
+            extra: self.extra.clone(),
+            ..Default::default()
+        };
+        serde_json::to_string(&body).unwrap_or_default()
     }
 
     /// The compat body: `{"error":{…},"request_id",…extra}` (or `"id":"chatcmpl-…"` in
     /// stream frames of Chat Completions).
-    pub fn compat_body(&self, request_id: &str, chat_stream: bool) -> String {
-        let mut out = String::from("{\"error\":");
-        out.push_str(&self.compat_error_object());
-        if chat_stream {
-            out.push_str(",\"id\":");
-            out.push_str(&json_string(&format!("chatcmpl-{request_id}")));
+    fn compat_body(&self, request_id: &str, chat_stream: bool) -> String {
+        let mut error = ChatErrorDetail {
+            code: Some(self.compat_code.clone()),
+            param: self.param.clone(),
+            message: self
+                .compat_message
+                .clone()
+                .unwrap_or_else(|| self.message.clone()),
+            kind: Some(self.compat_type.clone()),
+            ..Default::default()
+        };
+        error.set_explicit_null("param", self.param.is_none());
+        let (id, request_id) = if chat_stream {
+            (Some(format!("chatcmpl-{request_id}")), None)
         } else {
-            out.push_str(",\"request_id\":");
-            out.push_str(&json_string(request_id));
-        }
-        for (k, v) in &self.extra {
-            out.push(',');
-            out.push_str(&json_string(k));
-            out.push(':');
-            out.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned()));
-        }
-        out.push('}');
-        out
+            (None, Some(request_id.to_owned()))
+        };
+        let body = ChatErrorBody {
+            error,
+            id,
+            request_id,
+            extra: self.extra.clone(),
+            ..Default::default()
+        };
+        serde_json::to_string(&body).unwrap_or_default()
     }
 
     /// Renders the error for `dialect`; `stream` selects the SSE-framed form.
-    pub fn render(&self, dialect: Dialect, stream: bool, request_id: &str) -> RecordedResponse {
+    pub(crate) fn render(
+        &self,
+        dialect: Dialect,
+        stream: bool,
+        request_id: &str,
+    ) -> RecordedResponse {
         let (status, content_type, body) = match (dialect, stream) {
             (Dialect::Native, false) => {
                 (self.status, JSON_CONTENT_TYPE, self.native_body(request_id))
@@ -344,12 +333,14 @@ impl ErrorReply {
                     Envelope::Auto if self.status == 400 => 200,
                     Envelope::Auto => self.status,
                 };
-                let frame = format!(
-                    "id:1\nevent:error\n:HTTP_STATUS/{}\ndata:{}\n\n",
-                    self.status,
-                    self.native_body(request_id)
-                );
-                (http, SSE_CONTENT_TYPE, frame)
+                let mut frame = Vec::new();
+                let body = self.native_body(request_id);
+                Encoder::native().native_event(&mut frame, 1, "error", self.status, &body);
+                (
+                    http,
+                    SSE_CONTENT_TYPE,
+                    String::from_utf8(frame).unwrap_or_default(),
+                )
             }
             (Dialect::Chat | Dialect::Responses, false) => (
                 self.status,
@@ -358,8 +349,13 @@ impl ErrorReply {
             ),
             (Dialect::Chat | Dialect::Responses, true) => {
                 let chat = dialect == Dialect::Chat;
-                let frame = format!("data: {}\n\n", self.compat_body(request_id, chat));
-                (self.status, SSE_CONTENT_TYPE, frame)
+                let mut frame = Vec::new();
+                Encoder::compat().data(&mut frame, &self.compat_body(request_id, chat));
+                (
+                    self.status,
+                    SSE_CONTENT_TYPE,
+                    String::from_utf8(frame).unwrap_or_default(),
+                )
             }
         };
         let mut headers = gateway_headers(request_id, content_type);
@@ -375,7 +371,7 @@ impl ErrorReply {
 }
 
 /// The headers the gateway puts on every answer the mock generates, in the recorded order.
-pub fn gateway_headers(request_id: &str, content_type: &str) -> Vec<(String, String)> {
+pub(crate) fn gateway_headers(request_id: &str, content_type: &str) -> Vec<(String, String)> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -391,26 +387,6 @@ pub fn gateway_headers(request_id: &str, content_type: &str) -> Vec<(String, Str
         ("vary".to_owned(), "Accept-Encoding".to_owned()),
         ("server".to_owned(), "istio-envoy".to_owned()),
     ]
-}
-
-/// A JSON string literal.
-pub(crate) fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
-}
-
-/// A compact JSON object with members in the given order.
-pub(crate) fn ordered_object(members: &[(&str, Value)]) -> String {
-    let mut out = String::from("{");
-    for (i, (k, v)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&json_string(k));
-        out.push(':');
-        out.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned()));
-    }
-    out.push('}');
-    out
 }
 
 #[cfg(test)]
@@ -448,9 +424,9 @@ mod tests {
             "id:1\nevent:error\n:HTTP_STATUS/400\ndata:{\"code\":\"BadRequest.EmptyModel\""
         ));
         assert_eq!(r.header("content-type"), Some(SSE_CONTENT_TYPE));
-        let r = ErrorReply::throttled()
-            .with_retry_after("2")
-            .render(Dialect::Native, true, "rid");
+        let mut e = ErrorReply::throttled();
+        e.retry_after = Some("2".into());
+        let r = e.render(Dialect::Native, true, "rid");
         assert_eq!(r.status, 429);
         assert_eq!(r.header("retry-after"), Some("2"));
         let e = ApiError::from_body(None, text(&r).as_bytes()).unwrap();

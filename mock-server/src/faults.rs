@@ -1,50 +1,13 @@
 //! Fault injection: per request by the `x-mock-fault` header, globally through the admin API
 //! (`POST /__mock/faults`) or the CLI (`--fault`).
 //!
-//! # Grammar
-//!
-//! ```text
-//! header  = spec *( "," spec )          ; several headers add up too
-//! spec    = item *( ";" item )
-//! item    = key [ "=" value ]           ; blanks around keys and values are ignored
-//! ```
-//!
-//! | item | effect |
-//! |---|---|
-//! | `latency=MS` | wait before the response starts (status line) |
-//! | `ttfb=MS` | wait between the headers and the first body byte |
-//! | `chunk-delay=MS` | wait before every chunk after the first |
-//! | `speed=F` | replay recorded chunk delays at F times the speed (`2` = twice as fast) |
-//! | `status=CODE` | answer CODE (4xx/5xx) in the dialect's error shape: 429 `Throttling.RateQuota`, 500 `InternalError`, 502, 503 `ServiceUnavailable`, 504 `GatewayTimeout`, … |
-//! | `code=TEXT`, `message=TEXT` | override the error's code (native and compat) and message |
-//! | `retry-after=VALUE` | add `Retry-After: VALUE` to the error (without it: no such header, as the service) |
-//! | `envelope=200\|status` | native stream errors: HTTP 200 + `event:error`, or the error's status |
-//! | `rate-limit=R` | a token bucket of R requests per second (`burst=B`, default R) shared by every request carrying the same spec; over it: 429 `Throttling.RateQuota` |
-//! | `reset` | reset the TCP connection instead of answering |
-//! | `cut-after=N` | close the connection after N chunks (events) of a stream, or N bytes of a body |
-//! | `stall-after=N` | stop sending after N chunks (`stall-ms=MS` resumes after MS; default: until the client leaves or the server stops) |
-//! | `partial` | answer 200 with `x-dashscope-partialresponse: true` |
-//! | `no-blank-lines` | drop the blank line after each event (legacy native framing) |
-//! | `invalid-utf8[=N]` | put invalid UTF-8 bytes into the JSON of event N (1-based, default 1) |
-//! | `malformed-json[=N]` | truncate the JSON of event N (default 1) |
-//! | `oversized-chunk=BYTES` | pad the JSON of the first event with a member BYTES long |
-//! | `times=N` | the spec applies to the first N requests it sees, then steps aside ("fail twice, then succeed") |
-//! | `dialect=chat\|responses\|native` | the spec applies to that dialect only |
-//!
-//! Every value is checked (a bad one is a 400 `MockInvalidFault` naming the item): delays are
-//! at most an hour, `speed` and `rate-limit` are from 0.001 to 1,000,000, sizes and counts at
-//! most 64 MiB, a spec at most [`MAX_SPEC_BYTES`]. Delays that several specs add up to are
-//! capped at an hour too.
-//!
-//! Counters (`times`) and buckets (`rate-limit`) of header specs are kept per spec text, so a
-//! retrying client that resends the same header sees the count go down; only specs with
-//! `times` or `rate-limit` have any, and at most [`MAX_HEADER_COUNTERS`] of them (and
-//! [`MAX_HEADER_COUNTER_BYTES`] of spec text) are kept, the oldest forgotten first.
-//! `POST /__mock/reset` clears them. At most [`MAX_GLOBAL_FAULTS`] global faults are set at
-//! once.
+//! The grammar and every item are documented in the crate docs (`lib.rs`, "Faults"). Every
+//! value is checked (a bad one is a 400 `MockInvalidFault` naming the item). Counters (`times`)
+//! and buckets (`rate-limit`) of header specs are kept per spec text, bounded by
+//! [`MAX_HEADER_COUNTERS`] and [`MAX_HEADER_COUNTER_BYTES`] (the oldest forgotten first); at
+//! most [`MAX_GLOBAL_FAULTS`] global faults are set at once.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,30 +18,30 @@ use serde::Serialize;
 use crate::errors::{Envelope, ErrorReply};
 
 /// The request header that carries per-request fault specs.
-pub const FAULT_HEADER: &str = "x-mock-fault";
+pub(crate) const FAULT_HEADER: &str = "x-mock-fault";
 
 /// The longest delay an item (or the sum of several) asks for: an hour.
-pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(3600);
 const MAX_MS: u64 = MAX_DELAY.as_secs() * 1000;
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// The smallest `speed` (and `--speed`, besides 0): recorded delays at most 1000 times longer.
-pub const MIN_SPEED: f64 = 0.001;
+pub(crate) const MIN_SPEED: f64 = 0.001;
 /// The largest `speed` (and `--speed`).
-pub const MAX_SPEED: f64 = 1_000_000.0;
+pub(crate) const MAX_SPEED: f64 = 1_000_000.0;
 /// The longest spec, in bytes.
-pub const MAX_SPEC_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_SPEC_BYTES: usize = 16 * 1024;
 /// The most global faults set at once.
-pub const MAX_GLOBAL_FAULTS: usize = 256;
+pub(crate) const MAX_GLOBAL_FAULTS: usize = 256;
 /// The most header specs whose counters (`times`, `rate-limit`) are kept.
-pub const MAX_HEADER_COUNTERS: usize = 4096;
+pub(crate) const MAX_HEADER_COUNTERS: usize = 4096;
 /// The most bytes of spec text those counters are kept under.
-pub const MAX_HEADER_COUNTER_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_HEADER_COUNTER_BYTES: usize = 1024 * 1024;
 
 /// A fault spec could not be parsed (or not be added).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid fault spec {spec:?}: {reason}")]
 pub struct FaultParseError {
-    /// The spec as given (cut at [`MAX_SPEC_BYTES`]).
+    /// The spec as given (cut at 16 KiB).
     pub spec: String,
     /// What is wrong with it.
     pub reason: String,
@@ -88,67 +51,53 @@ pub struct FaultParseError {
 
 /// One parsed fault spec.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FaultSpec {
+pub(crate) struct FaultSpec {
     /// The spec as given (trimmed); also the key of its counters.
-    pub text: String,
+    pub(crate) text: String,
     /// `latency=MS`.
-    pub latency_ms: Option<u64>,
+    pub(crate) latency_ms: Option<u64>,
     /// `ttfb=MS`.
-    pub ttfb_ms: Option<u64>,
+    pub(crate) ttfb_ms: Option<u64>,
     /// `chunk-delay=MS`.
-    pub chunk_delay_ms: Option<u64>,
+    pub(crate) chunk_delay_ms: Option<u64>,
     /// `speed=F`.
-    pub speed: Option<f64>,
+    pub(crate) speed: Option<f64>,
     /// `status=CODE`.
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// `code=TEXT`.
-    pub code: Option<String>,
+    pub(crate) code: Option<String>,
     /// `message=TEXT`.
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     /// `retry-after=VALUE`.
-    pub retry_after: Option<String>,
+    pub(crate) retry_after: Option<String>,
     /// `envelope=200|status`.
-    pub envelope: Option<Envelope>,
+    pub(crate) envelope: Option<Envelope>,
     /// `rate-limit=R` (requests per second).
-    pub rate_limit: Option<f64>,
+    pub(crate) rate_limit: Option<f64>,
     /// `burst=B`.
-    pub burst: Option<u32>,
+    pub(crate) burst: Option<u32>,
     /// `reset`.
-    pub reset: bool,
+    pub(crate) reset: bool,
     /// `cut-after=N`.
-    pub cut_after: Option<u64>,
+    pub(crate) cut_after: Option<u64>,
     /// `stall-after=N`.
-    pub stall_after: Option<u64>,
+    pub(crate) stall_after: Option<u64>,
     /// `stall-ms=MS`.
-    pub stall_ms: Option<u64>,
+    pub(crate) stall_ms: Option<u64>,
     /// `partial`.
-    pub partial: bool,
+    pub(crate) partial: bool,
     /// `no-blank-lines`.
-    pub no_blank_lines: bool,
+    pub(crate) no_blank_lines: bool,
     /// `invalid-utf8[=N]`.
     pub invalid_utf8: Option<u64>,
     /// `malformed-json[=N]`.
-    pub malformed_json: Option<u64>,
+    pub(crate) malformed_json: Option<u64>,
     /// `oversized-chunk=BYTES`.
-    pub oversized_chunk: Option<u64>,
+    pub(crate) oversized_chunk: Option<u64>,
     /// `times=N`.
-    pub times: Option<u64>,
+    pub(crate) times: Option<u64>,
     /// `dialect=…`.
-    pub dialect: Option<Dialect>,
-}
-
-impl fmt::Display for FaultSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl std::str::FromStr for FaultSpec {
-    type Err = FaultParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultSpec::parse(s)
-    }
+    pub(crate) dialect: Option<Dialect>,
 }
 
 impl FaultSpec {
@@ -157,7 +106,7 @@ impl FaultSpec {
     /// # Errors
     ///
     /// [`FaultParseError`] for an empty spec, an unknown key, a missing or out-of-range value.
-    pub fn parse(spec: &str) -> Result<Self, FaultParseError> {
+    pub(crate) fn parse(spec: &str) -> Result<Self, FaultParseError> {
         let text = spec.trim();
         if text.len() > MAX_SPEC_BYTES {
             let mut cut = MAX_SPEC_BYTES;
@@ -285,16 +234,8 @@ impl FaultSpec {
                 "oversized-chunk" => out.oversized_chunk = Some(num(value, MAX_BYTES)?),
                 "times" => out.times = Some(num(value, u64::MAX)?),
                 "dialect" => {
-                    out.dialect = Some(match need(value)?.to_ascii_lowercase().as_str() {
-                        "chat" => Dialect::Chat,
-                        "responses" => Dialect::Responses,
-                        "native" => Dialect::Native,
-                        other => {
-                            return Err(err(format!(
-                                "dialect: {other:?} is not chat, responses or native"
-                            )));
-                        }
-                    });
+                    let d = need(value)?.parse::<Dialect>();
+                    out.dialect = Some(d.map_err(|e| err(format!("dialect: {e}")))?);
                 }
                 other => return Err(err(format!("unknown item {other:?}"))),
             }
@@ -310,7 +251,7 @@ impl FaultSpec {
     /// # Errors
     ///
     /// The first spec that does not parse, or a header value that is not visible ASCII/UTF-8.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Vec<FaultSpec>, FaultParseError> {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Vec<FaultSpec>, FaultParseError> {
         let mut out = Vec::new();
         for value in headers.get_all(FAULT_HEADER) {
             let text = value.to_str().map_err(|_| FaultParseError {
@@ -330,42 +271,42 @@ impl FaultSpec {
 
 /// The faults that apply to one request, merged from every spec that fired.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FaultPlan {
+pub(crate) struct FaultPlan {
     /// Wait before the response starts.
-    pub latency: Duration,
+    pub(crate) latency: Duration,
     /// Wait before the first body byte.
-    pub ttfb: Duration,
+    pub(crate) ttfb: Duration,
     /// Extra wait before each chunk after the first.
-    pub chunk_delay: Duration,
+    pub(crate) chunk_delay: Duration,
     /// Speed factor for recorded delays (1 = as recorded).
-    pub speed: f64,
+    pub(crate) speed: f64,
     /// An error to answer instead.
-    pub error: Option<ErrorReply>,
+    pub(crate) error: Option<ErrorReply>,
     /// Reset the connection instead of answering.
-    pub reset: bool,
+    pub(crate) reset: bool,
     /// Close after this many chunks (or bytes of a single body).
-    pub cut_after: Option<u64>,
+    pub(crate) cut_after: Option<u64>,
     /// Stop after this many chunks …
-    pub stall_after: Option<u64>,
+    pub(crate) stall_after: Option<u64>,
     /// … for this long (`None`: until the client leaves or the server stops).
-    pub stall: Option<Duration>,
+    pub(crate) stall: Option<Duration>,
     /// Answer 200 with `x-dashscope-partialresponse: true`.
-    pub partial: bool,
+    pub(crate) partial: bool,
     /// Drop the blank line after each event.
-    pub no_blank_lines: bool,
+    pub(crate) no_blank_lines: bool,
     /// Corrupt the UTF-8 of this event (1-based).
     pub invalid_utf8: Option<u64>,
     /// Truncate the JSON of this event (1-based).
-    pub malformed_json: Option<u64>,
+    pub(crate) malformed_json: Option<u64>,
     /// Pad the first event's JSON by this many bytes.
-    pub oversized_chunk: Option<u64>,
+    pub(crate) oversized_chunk: Option<u64>,
     /// The specs that fired (for the journal).
-    pub fired: Vec<String>,
+    pub(crate) fired: Vec<String>,
 }
 
 impl FaultPlan {
     /// A plan with no faults.
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         FaultPlan {
             speed: 1.0,
             ..FaultPlan::default()
@@ -432,21 +373,21 @@ struct Counter {
 
 /// A global fault, as the admin API lists it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GlobalFault {
+pub(crate) struct GlobalFault {
     /// Its id (for `DELETE /__mock/faults/{id}`).
-    pub id: u64,
+    pub(crate) id: u64,
     /// The spec.
-    pub spec: String,
+    pub(crate) spec: String,
     /// How many requests it applied to.
-    pub applied: u64,
+    pub(crate) applied: u64,
     /// How many more it will apply to (`None`: unlimited).
-    pub remaining: Option<u64>,
+    pub(crate) remaining: Option<u64>,
 }
 
 /// Global faults, and the counters and buckets of the header specs that have them (bounded,
 /// see the module docs).
 #[derive(Debug, Default)]
-pub struct FaultRegistry {
+pub(crate) struct FaultRegistry {
     global: Vec<(u64, FaultSpec, Counter)>,
     next_id: u64,
     header: HashMap<Arc<str>, Counter>,
@@ -456,17 +397,12 @@ pub struct FaultRegistry {
 }
 
 impl FaultRegistry {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Adds a global fault; returns its id.
     ///
     /// # Errors
     ///
     /// [`FaultParseError`] when [`MAX_GLOBAL_FAULTS`] are set already.
-    pub fn add(&mut self, spec: FaultSpec) -> Result<u64, FaultParseError> {
+    pub(crate) fn add(&mut self, spec: FaultSpec) -> Result<u64, FaultParseError> {
         if self.global.len() >= MAX_GLOBAL_FAULTS {
             return Err(FaultParseError {
                 spec: spec.text,
@@ -480,39 +416,31 @@ impl FaultRegistry {
     }
 
     /// Removes one global fault; whether it existed.
-    pub fn remove(&mut self, id: u64) -> bool {
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
         let before = self.global.len();
         self.global.retain(|(i, _, _)| *i != id);
         before != self.global.len()
     }
 
     /// How many global faults are set.
-    pub fn global_len(&self) -> usize {
+    pub(crate) fn global_len(&self) -> usize {
         self.global.len()
     }
 
     /// Removes every global fault.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.global.clear();
     }
 
-    /// Forgets every counter and bucket (global faults stay, with fresh counts).
-    pub fn reset_counters(&mut self) {
-        for (_, _, c) in &mut self.global {
-            *c = Counter::default();
-        }
-        self.header.clear();
-        self.header_order.clear();
-        self.header_bytes = 0;
-    }
-
-    /// How many header specs have counters kept.
-    pub fn header_counters(&self) -> usize {
-        self.header.len()
+    /// Back to `start`: these global faults only (numbered from 1, fresh counts), no header
+    /// counters.
+    pub(crate) fn reset_to(&mut self, start: &[FaultSpec]) -> Result<(), FaultParseError> {
+        *self = FaultRegistry::default();
+        start.iter().try_for_each(|s| self.add(s.clone()).map(drop))
     }
 
     /// The global faults.
-    pub fn list(&self) -> Vec<GlobalFault> {
+    pub(crate) fn list(&self) -> Vec<GlobalFault> {
         self.global
             .iter()
             .map(|(id, spec, c)| GlobalFault {
@@ -548,7 +476,7 @@ impl FaultRegistry {
 
     /// Decides which faults apply to one request (global specs first, then the header's) and
     /// counts them.
-    pub fn plan(
+    pub(crate) fn plan(
         &mut self,
         header_specs: &[FaultSpec],
         dialect: Dialect,
@@ -637,7 +565,7 @@ mod tests {
 
     #[test]
     fn times_counts_per_spec_text() {
-        let mut reg = FaultRegistry::new();
+        let mut reg = FaultRegistry::default();
         let spec = FaultSpec::parse("status=503;times=2").unwrap();
         let now = Instant::now();
         let statuses: Vec<Option<u16>> = (0..3)
@@ -648,13 +576,13 @@ mod tests {
             })
             .collect();
         assert_eq!(statuses, [Some(503), Some(503), None]);
-        reg.reset_counters();
+        reg.reset_to(&[]).unwrap();
         assert!(reg.plan(&[spec], Dialect::Chat, now).error.is_some());
     }
 
     #[test]
     fn token_bucket() {
-        let mut reg = FaultRegistry::new();
+        let mut reg = FaultRegistry::default();
         let id = reg
             .add(FaultSpec::parse("rate-limit=2;burst=2").unwrap())
             .unwrap();
@@ -674,7 +602,7 @@ mod tests {
 
     #[test]
     fn dialect_filter_and_merge() {
-        let mut reg = FaultRegistry::new();
+        let mut reg = FaultRegistry::default();
         reg.add(FaultSpec::parse("latency=10;dialect=chat").unwrap())
             .unwrap();
         let h = [FaultSpec::parse("latency=5;status=500;code=X").unwrap()];

@@ -15,8 +15,9 @@ use http::{HeaderMap, Method, Uri};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::secrets::{self, Secrets, redacted_header_value, redacted_query};
-pub use crate::secrets::{REDACTED, is_secret_header};
+use crate::secrets::{
+    self, REDACTED, Secrets, is_secret_header, redacted_header_value, redacted_query,
+};
 
 /// One received request.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -55,24 +56,6 @@ pub struct JournalEntry {
     pub faults: Vec<String>,
 }
 
-/// Redacts headers for the journal: secret values replaced, the request's keys scrubbed from
-/// the others, names lower-case, order kept.
-pub fn redact_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    let keys = secrets::request_keys(headers, None);
-    let secrets = Secrets::new(keys.iter().map(String::as_str));
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let name = name.as_str();
-            let value = redacted_value(name, value.as_bytes(), &secrets);
-            (
-                name.to_owned(),
-                String::from_utf8_lossy(&value).into_owned(),
-            )
-        })
-        .collect()
-}
-
 /// A header value as the journal keeps it.
 fn redacted_value<'v>(
     name: &str,
@@ -85,11 +68,6 @@ fn redacted_value<'v>(
         secrets.scrub(value, REDACTED)
     }
 }
-
-/// The default cap on the bytes the journal holds ([`MockConfig::journal_max_bytes`](crate::MockConfig)):
-/// 64 MiB. Together with the entry cap it bounds the journal's memory whatever the request
-/// sizes.
-pub const DEFAULT_JOURNAL_MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// What a journaled request looked like, borrowed from the request being answered.
 pub(crate) struct Request<'a> {
@@ -395,7 +373,7 @@ pub(crate) const BODY_PIECE: usize = 64 * 1024;
 /// A bounded journal: at most `capacity` entries and about `max_bytes` bytes (the oldest
 /// entries go first; the newest is always kept).
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     items: VecDeque<Arc<Record>>,
     capacity: usize,
     max_bytes: usize,
@@ -404,14 +382,8 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// A journal that keeps at most `capacity` entries (and at most
-    /// [`DEFAULT_JOURNAL_MAX_BYTES`]).
-    pub fn new(capacity: usize) -> Self {
-        Self::with_limits(capacity, DEFAULT_JOURNAL_MAX_BYTES)
-    }
-
     /// A journal that keeps at most `capacity` entries and about `max_bytes` bytes of them.
-    pub fn with_limits(capacity: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Journal {
             items: VecDeque::new(),
             capacity: capacity.max(1),
@@ -437,7 +409,7 @@ impl Journal {
     }
 
     /// Every entry, oldest first.
-    pub fn entries(&self) -> Vec<JournalEntry> {
+    pub(crate) fn entries(&self) -> Vec<JournalEntry> {
         self.items.iter().map(|r| r.entry()).collect()
     }
 
@@ -453,23 +425,8 @@ impl Journal {
         self.next_seq - 1
     }
 
-    /// How many entries it holds.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Whether it holds no entry.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// About how many bytes its entries hold.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
     /// Forgets every entry and restarts numbering.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.items.clear();
         self.bytes = 0;
         self.next_seq = 1;
@@ -479,25 +436,6 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_keeps_order_and_scheme() {
-        let mut h = HeaderMap::new();
-        h.insert("content-type", "application/json".parse().unwrap());
-        h.insert("authorization", "Bearer sk-secret123".parse().unwrap());
-        h.insert("x-api-key", "k".parse().unwrap());
-        let r = redact_headers(&h);
-        assert_eq!(
-            r[0],
-            ("content-type".to_owned(), "application/json".to_owned())
-        );
-        assert_eq!(
-            r[1],
-            ("authorization".to_owned(), "Bearer [REDACTED]".to_owned())
-        );
-        assert_eq!(r[2].1, REDACTED);
-        assert!(!format!("{r:?}").contains("sk-secret123"));
-    }
 
     fn packed(j: &mut Journal, uri: &str, headers: &HeaderMap, body: &[u8]) {
         let uri: Uri = uri.parse().unwrap();
@@ -525,7 +463,7 @@ mod tests {
         h.append("x-api-key", "k".parse().unwrap());
         h.append("x-many", "1".parse().unwrap());
         h.append("x-many", "2".parse().unwrap());
-        let mut j = Journal::new(10);
+        let mut j = Journal::new(10, usize::MAX);
         packed(&mut j, "/p/a?x=1&y", &h, br#"{"model":"m"}"#);
         packed(&mut j, "/p/b", &HeaderMap::new(), b"not json \xff");
         packed(&mut j, "/p/c", &HeaderMap::new(), b"");
@@ -535,7 +473,17 @@ mod tests {
             (e[0].seq, e[0].path.as_str(), e[0].query.as_deref()),
             (1, "/p/a", Some("x=1&y"))
         );
-        assert_eq!(e[0].headers, redact_headers(&h));
+        let h = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        assert_eq!(
+            e[0].headers,
+            [
+                h("content-type", "application/json"),
+                h("authorization", "Bearer [REDACTED]"),
+                h("x-api-key", REDACTED),
+                h("x-many", "1"),
+                h("x-many", "2")
+            ]
+        );
         assert_eq!(e[0].body, Some(serde_json::json!({"model": "m"})));
         assert_eq!(e[0].body_text, None);
         assert_eq!(e[0].request_id, "0f0f0f0f-0000-4000-8000-000000000000");
@@ -554,7 +502,7 @@ mod tests {
 
     #[test]
     fn bounded() {
-        let mut j = Journal::new(2);
+        let mut j = Journal::new(2, usize::MAX);
         for _ in 0..3 {
             packed(&mut j, "/p", &HeaderMap::new(), b"");
         }
@@ -574,7 +522,7 @@ mod tests {
         h.insert("x-q", "a\"b".parse().unwrap());
         let big_text: Vec<u8> = "é\u{1}x\"".repeat(40_000).into_bytes();
         let big_json = serde_json::to_vec(&serde_json::json!({"t": "é".repeat(70_000)})).unwrap();
-        let mut j = Journal::new(10);
+        let mut j = Journal::new(10, usize::MAX);
         let bodies: [&[u8]; 5] = [
             b"",
             b"{\"a\": [1, 2]}",
@@ -607,19 +555,19 @@ mod tests {
     #[test]
     fn bounded_in_bytes_too() {
         let body = vec![b'x'; 10_000];
-        let mut j = Journal::with_limits(1_000, 50_000);
+        let mut j = Journal::new(1_000, 50_000);
         for _ in 0..20 {
             packed(&mut j, "/p", &HeaderMap::new(), &body);
         }
-        assert!(j.len() < 6, "{} entries kept", j.len());
-        assert!(j.bytes() <= 50_000);
+        assert!(j.items.len() < 6, "{} entries kept", j.items.len());
+        assert!(j.bytes <= 50_000);
         assert_eq!(j.entries().last().map(|e| e.seq), Some(20));
         // The newest entry stays even when it alone is over the limit.
-        let mut j = Journal::with_limits(1_000, 10);
+        let mut j = Journal::new(1_000, 10);
         packed(&mut j, "/p", &HeaderMap::new(), &body);
         packed(&mut j, "/p", &HeaderMap::new(), &body);
         assert_eq!(j.entries().iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
         j.clear();
-        assert_eq!((j.len(), j.bytes()), (0, 0));
+        assert_eq!((j.items.len(), j.bytes), (0, 0));
     }
 }

@@ -31,14 +31,14 @@ use serde_json::Value;
 
 /// What replaces a secret header's value (after its scheme) and a secret query value in the
 /// journal, and a key in a journaled body.
-pub const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 
 /// What replaces a key in recorded cassettes (key-shaped, so a replayed body still reads as
 /// one).
-pub const KEY_PLACEHOLDER: &str = "sk-REDACTED";
+pub(crate) const KEY_PLACEHOLDER: &str = "sk-REDACTED";
 
 /// The shortest key scrubbed out of text.
-pub const MIN_SCRUB_LEN: usize = 4;
+pub(crate) const MIN_SCRUB_LEN: usize = 4;
 
 /// The shortest base64 rendering of a key searched for (shorter ones would match by chance).
 const MIN_BASE64_LEN: usize = 8;
@@ -76,7 +76,7 @@ fn contains_ignore_case(hay: &str, needle: &str) -> bool {
 }
 
 /// Whether a header's value is a secret (see the module docs).
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
         || SECRET_NAME_PARTS
             .iter()
@@ -84,7 +84,7 @@ pub fn is_secret_header(name: &str) -> bool {
 }
 
 /// Whether a query parameter's value is a secret (see the module docs).
-pub fn is_secret_param(name: &str) -> bool {
+pub(crate) fn is_secret_param(name: &str) -> bool {
     SECRET_NAME_PARTS
         .iter()
         .any(|p| contains_ignore_case(name, p))

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use dashscope_mock::{MockServer, NoSynthesis, responder_fn};
+use dashscope_mock::{MockServer, NoSynthesis};
 use dashscope_protocol::cassette::{Body, RecordedResponse};
 use dashscope_protocol::error::ApiError;
 use serde_json::{Value, json};
@@ -297,7 +297,7 @@ fn strict_404_lists_the_nearest_cassettes_in_the_dialect_shape() {
 #[test]
 fn the_responder_answers_unmatched_requests_unless_strict() {
     within(Duration::from_secs(20), || {
-        let answer = |req: &dashscope_mock::MockRequest<'_>| {
+        let answer = |req: &dashscope_mock::MockRequest<'_>| -> Option<RecordedResponse> {
             Some(RecordedResponse {
                 status: 200,
                 headers: vec![("x-request-id".into(), req.request_id.to_owned())],
@@ -306,7 +306,7 @@ fn the_responder_answers_unmatched_requests_unless_strict() {
         };
         let s = MockServer::builder()
             .no_defaults()
-            .responder(responder_fn(answer))
+            .responder(answer)
             .start()
             .expect("server");
         let raw = post(
@@ -320,7 +320,7 @@ fn the_responder_answers_unmatched_requests_unless_strict() {
         let strict = MockServer::builder()
             .no_defaults()
             .strict(true)
-            .responder(responder_fn(answer))
+            .responder(answer)
             .start()
             .expect("server");
         assert_eq!(
