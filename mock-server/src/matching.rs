@@ -35,8 +35,8 @@
 //! the highest `priority` wins; then the most specific (the most body members, header and
 //! conversation conditions); then a success over an error (real traffic holds the same request
 //! answered both ways, say 401 with a bad key and 200 with a good one; the mock checks keys
-//! itself); then a later layer (cassettes added at run time over `--fixtures` directories over
-//! the embedded ones); then, within a layer, the first loaded (files load in name order). A
+//! itself); then a later layer (cassettes added at run time over those given to the builder over
+//! `--fixtures` directories over the embedded ones); then, within a layer, the first loaded (files load in name order). A
 //! `once` cassette steps aside after answering, so a run of them answers a multi-turn
 //! conversation turn by turn; a reset re-arms them.
 //!
@@ -71,6 +71,8 @@ pub(crate) enum Layer {
     Embedded,
     /// Loaded from a `--fixtures` directory.
     Directory,
+    /// Given to the builder (kept by a reset, as the directories are).
+    Builder,
     /// Added at run time.
     Runtime,
 }

@@ -349,7 +349,7 @@ impl MockServerBuilder {
         self
     }
 
-    /// Adds a wire cassette (in the run-time layer, so it wins ties over files).
+    /// Adds a wire cassette (it wins ties over files; a reset keeps it).
     pub fn cassette(mut self, cassette: crate::Cassette) -> Self {
         self.cassettes
             .push((String::new(), Some(AnyCassette::Wire(cassette))));
@@ -494,10 +494,10 @@ impl MockServerBuilder {
         }
         for (text, cassette) in &self.cassettes {
             match cassette {
-                Some(c) => set.add(c.clone(), None, Layer::Runtime),
+                Some(c) => set.add(c.clone(), None, Layer::Builder),
                 None => {
                     let (c, raw) = parse("builder", text)?;
-                    set.add(c, Some(&raw), Layer::Runtime);
+                    set.add(c, Some(&raw), Layer::Builder);
                 }
             }
         }
