@@ -144,7 +144,7 @@ impl Ctx {
             headers: &self.parts.headers,
             body: &self.body,
             body_is_json: self.body_is_json,
-            keys: &self.state.config().api_keys,
+            secrets: &self.state.secrets(&self.parts),
             status: status.as_u16(),
             outcome,
             cassette,
@@ -218,17 +218,18 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// `None` when the content type is acceptable (absent, `application/json`, `application/*+json`).
 fn bad_content_type(headers: &HeaderMap) -> Option<String> {
-    let text =
-        String::from_utf8_lossy(headers.get(http::header::CONTENT_TYPE)?.as_bytes()).into_owned();
-    let media = text
-        .split(';')
+    let value = headers.get(http::header::CONTENT_TYPE)?.as_bytes();
+    let media = value
+        .split(|&b| b == b';')
         .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let ok = media == "application/json"
-        || (media.starts_with("application/") && media.ends_with("+json"));
-    (!ok).then_some(text)
+        .unwrap_or_default()
+        .trim_ascii();
+    let is = |a: &[u8], b: &[u8]| a.eq_ignore_ascii_case(b);
+    let suffix = media.len() >= 17
+        && is(&media[..12], b"application/")
+        && is(&media[media.len() - 5..], b"+json");
+    (!is(media, b"application/json") && !suffix)
+        .then(|| String::from_utf8_lossy(value).into_owned())
 }
 
 /// The dialect whose error shape a path answers in: compat for `/compatible-mode/…` paths (and

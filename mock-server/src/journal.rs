@@ -15,9 +15,7 @@ use http::{HeaderMap, Method, Uri};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::secrets::{
-    self, REDACTED, Secrets, is_secret_header, redacted_header_value, redacted_query,
-};
+use crate::secrets::{REDACTED, Secrets, is_secret_header, redacted_header_value, redacted_query};
 
 /// One received request.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -80,8 +78,8 @@ pub(crate) struct Request<'a> {
     pub(crate) body: &'a [u8],
     /// Whether the body is JSON, when known (`None`: checked here).
     pub(crate) body_is_json: Option<bool>,
-    /// The keys the server accepts (scrubbed too, wherever they show).
-    pub(crate) keys: &'a [String],
+    /// The keys to redact: the request's and the server's (see [`MockState::secrets`](crate::MockState)).
+    pub(crate) secrets: &'a Secrets,
     pub(crate) status: u16,
     pub(crate) outcome: &'static str,
     pub(crate) cassette: Option<Arc<str>>,
@@ -134,8 +132,7 @@ impl Record {
     /// Packs a request, redacting its keys on the way in.
     pub(crate) fn new(r: &Request<'_>) -> Record {
         let query = r.uri.query();
-        let keys = secrets::request_keys(r.headers, query);
-        let secrets = Secrets::new(keys.iter().chain(r.keys).map(String::as_str));
+        let secrets = r.secrets;
         let path = secrets.scrub(r.uri.path().as_bytes(), REDACTED);
         let query = query.map(|q| redacted_query(q, &secrets));
         let body = secrets.scrub(r.body, REDACTED);
@@ -447,7 +444,11 @@ mod tests {
             headers,
             body,
             body_is_json: None,
-            keys: &[],
+            secrets: &Secrets::new(
+                crate::secrets::request_keys(headers, uri.query())
+                    .iter()
+                    .map(String::as_str),
+            ),
             status: 201,
             outcome: "cassette",
             cassette: Some(Arc::from("chat/x")),

@@ -713,6 +713,19 @@ mod tests {
         }
     }
 
+    /// Every set shares the embedded cassettes, parsed once per process.
+    #[test]
+    fn the_embedded_cassettes_are_parsed_once() {
+        let (a, b) = (CassetteSet::new(true), CassetteSet::new(true));
+        assert!(a.len() > 60);
+        assert!(
+            a.entries
+                .iter()
+                .zip(&b.entries)
+                .all(|(x, y)| Arc::ptr_eq(x, y))
+        );
+    }
+
     #[test]
     fn partial_json() {
         assert!(json_contains(&json!({"a": 1}), &json!({"a": 1.0, "b": 2})));

@@ -144,6 +144,51 @@ impl Prepared {
         shutdown: impl FnOnce() -> watch::Receiver<bool>,
     ) -> Response {
         let speed = speed * plan.speed;
+        let between = chunk_delay + plan.chunk_delay;
+        let recorded_delays = speed > 0.0 && self.pieces.iter().any(|(ms, _)| *ms > 0);
+        let timed =
+            self.stream && (recorded_delays || (!between.is_zero() && self.pieces.len() > 1));
+        let changed = plan.no_blank_lines
+            || plan.invalid_utf8.is_some()
+            || plan.malformed_json.is_some()
+            || plan.oversized_chunk.is_some()
+            || plan.cut_after.is_some()
+            || plan.stall_after.is_some();
+        let mut headers = self.headers.clone();
+        let body = if timed || changed || !plan.ttfb.is_zero() {
+            self.play(plan, speed, between, &mut headers, shutdown())
+        } else if self.stream || self.chunked || headers.contains_key(TRANSFER_ENCODING) {
+            // Everything is ready: one frame, of unknown length (a stream, or chunked).
+            AxumBody::new(Once(Some(self.whole.clone())))
+        } else {
+            AxumBody::from(self.whole.clone())
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        if plan.partial {
+            *response.status_mut() = StatusCode::OK;
+            headers.insert(
+                "x-dashscope-partialresponse",
+                HeaderValue::from_static("true"),
+            );
+        }
+        *response.headers_mut() = headers;
+        if let Some(case) = &self.case {
+            response.extensions_mut().extend(case.clone());
+        }
+        response
+    }
+
+    /// The body played out piece by piece, with its delays and faults (a recorded length that
+    /// no longer holds is dropped from `headers`).
+    fn play(
+        &self,
+        plan: &FaultPlan,
+        speed: f64,
+        between: Duration,
+        headers: &mut HeaderMap,
+        shutdown: watch::Receiver<bool>,
+    ) -> AxumBody {
         let scale = |ms: u64| {
             if speed > 0.0 && speed.is_finite() && ms > 0 {
                 // A tiny speed (several specs' factors multiplied) makes at most the longest delay.
@@ -153,15 +198,12 @@ impl Prepared {
                 Duration::ZERO
             }
         };
-        let between = chunk_delay + plan.chunk_delay;
         let mut chunks: VecDeque<(Duration, Bytes)> = if self.stream {
-            let delay = |(i, (ms, _)): (usize, &(u64, Bytes))| {
-                scale(*ms) + if i > 0 { between } else { Duration::ZERO }
-            };
-            self.pieces
-                .iter()
-                .enumerate()
-                .map(|p| (delay(p), p.1.1.clone()))
+            let delay =
+                |i: usize, ms: u64| scale(ms) + if i > 0 { between } else { Duration::ZERO };
+            let pieces = self.pieces.iter().enumerate();
+            pieces
+                .map(|(i, (ms, b))| (delay(i, *ms), b.clone()))
                 .collect()
         } else {
             match plan.cut_after.and_then(|n| usize::try_from(n).ok()) {
@@ -177,68 +219,36 @@ impl Prepared {
             first.0 += plan.ttfb;
         }
         let pad = apply_content_faults(&mut chunks, plan);
-        let changed = pad.is_some()
-            || plan.no_blank_lines
-            || plan.invalid_utf8.is_some()
-            || plan.malformed_json.is_some();
+        let len =
+            chunks.iter().map(|(_, b)| b.len()).sum::<usize>() + pad.as_ref().map_or(0, Pad::len);
+        let recorded = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         let cut_or_stall = plan.cut_after.is_some() || plan.stall_after.is_some();
-        let mut headers = self.headers.clone();
-        if changed || cut_or_stall {
-            let len = chunks.iter().map(|(_, b)| b.len()).sum::<usize>()
-                + pad.as_ref().map_or(0, Pad::len);
-            let recorded = headers
-                .get(CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-            if cut_or_stall || recorded.is_some_and(|n| n != len) {
-                headers.remove(CONTENT_LENGTH);
-            }
+        if cut_or_stall || recorded.is_some_and(|n| n != len) {
+            headers.remove(CONTENT_LENGTH);
         }
-        let mut status = self.status;
-        if plan.partial {
-            status = StatusCode::OK;
-            headers.insert(
-                "x-dashscope-partialresponse",
-                HeaderValue::from_static("true"),
-            );
-        }
-        let no_delays = chunks.iter().all(|(d, _)| d.is_zero());
-        let body = if no_delays && !changed && !cut_or_stall {
-            // Everything is ready: one frame, of known length unless a stream or chunked.
-            if self.stream || self.chunked || headers.contains_key(TRANSFER_ENCODING) {
-                AxumBody::new(Once(Some(self.whole.clone())))
+        let play = Play {
+            chunks,
+            pad,
+            padding: false,
+            sent: 0,
+            // A single body was split at the cut: cut after its first piece.
+            cut_after: if self.stream {
+                plan.cut_after
             } else {
-                AxumBody::from(self.whole.clone())
-            }
-        } else {
-            let play = Play {
-                chunks,
-                pad,
-                padding: false,
-                sent: 0,
-                // A single body was split at the cut: cut after its first piece.
-                cut_after: if self.stream {
-                    plan.cut_after
-                } else {
-                    plan.cut_after.map(|_| 1)
-                },
-                stall_after: plan.stall_after,
-                stall: plan.stall,
-                stalled: false,
-                done: false,
-                shutdown: shutdown(),
-            };
-            AxumBody::from_stream(futures_util::stream::unfold(play, |mut p| async move {
-                let item = p.next().await?;
-                Some((item, p))
-            }))
+                plan.cut_after.map(|_| 1)
+            },
+            stall_after: plan.stall_after,
+            stall: plan.stall,
+            stalled: false,
+            done: false,
+            shutdown,
         };
-        let mut response = Response::new(body);
-        *response.status_mut() = status;
-        *response.headers_mut() = headers;
-        if let Some(case) = &self.case {
-            response.extensions_mut().extend(case.clone());
-        }
-        response
+        AxumBody::from_stream(futures_util::stream::unfold(play, |mut p| async move {
+            let item = p.next().await?;
+            Some((item, p))
+        }))
     }
 }
 

@@ -69,25 +69,26 @@ const SECRET_NAME_PARTS: [&str; 8] = [
     "signature",
 ];
 
-fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    hay.as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+/// Whether `name` (ASCII case ignored) contains one of the [`SECRET_NAME_PARTS`].
+fn has_secret_part(name: &str) -> bool {
+    let lower;
+    let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        lower = name.to_ascii_lowercase();
+        &lower
+    } else {
+        name
+    };
+    SECRET_NAME_PARTS.iter().any(|p| name.contains(p))
 }
 
 /// Whether a header's value is a secret (see the module docs).
 pub(crate) fn is_secret_header(name: &str) -> bool {
-    SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
-        || SECRET_NAME_PARTS
-            .iter()
-            .any(|p| contains_ignore_case(name, p))
+    SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name)) || has_secret_part(name)
 }
 
 /// Whether a query parameter's value is a secret (see the module docs).
 pub(crate) fn is_secret_param(name: &str) -> bool {
-    SECRET_NAME_PARTS
-        .iter()
-        .any(|p| contains_ignore_case(name, p))
+    has_secret_part(name)
 }
 
 /// Whether a header carries credentials after an authentication scheme (`Bearer x`).
@@ -194,11 +195,12 @@ pub(crate) fn redacted_query<'q>(query: &'q str, secrets: &Secrets) -> Cow<'q, s
     Cow::Owned(parts.join("&"))
 }
 
-/// The forms of a set of keys to search for (see the module docs).
+/// The forms of a set of keys to search for (see the module docs), each with its searcher
+/// built once.
 #[derive(Clone, Default)]
 pub(crate) struct Secrets {
     /// Byte patterns, and whether each is scrubbed (or only searched for by leak checks).
-    patterns: Vec<(Vec<u8>, bool)>,
+    patterns: Vec<(memmem::Finder<'static>, bool)>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -232,25 +234,31 @@ impl Secrets {
                 }
             }
         }
-        Secrets { patterns }
+        let patterns = patterns
+            .into_iter()
+            .map(|(p, s)| (memmem::Finder::new(&p).into_owned(), s));
+        Secrets {
+            patterns: patterns.collect(),
+        }
     }
 
     /// Where the patterns (the scrubbed ones, or all) show in `text`, in any view, as
     /// byte ranges of `text`.
     fn ranges(&self, text: &[u8], scrubbed_only: bool) -> Vec<(usize, usize)> {
-        let patterns: Vec<&[u8]> = self
+        let mut patterns = self
             .patterns
             .iter()
             .filter(|(_, s)| *s || !scrubbed_only)
-            .map(|(p, _)| p.as_slice())
-            .collect();
+            .map(|(p, _)| p)
+            .peekable();
         let mut found = Vec::new();
-        if patterns.is_empty() {
+        if patterns.peek().is_none() {
             return found;
         }
         let search = |view: &[u8], out: &mut Vec<(usize, usize)>| {
-            for p in &patterns {
-                out.extend(memmem::find_iter(view, p).map(|at| (at, at + p.len())));
+            for p in patterns.clone() {
+                let len = p.needle().len();
+                out.extend(p.find_iter(view).map(|at| (at, at + len)));
             }
         };
         search(text, &mut found);

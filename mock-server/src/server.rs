@@ -532,8 +532,10 @@ impl MockServerBuilder {
 ///
 /// The server runs on one thread with a current-thread tokio runtime, as wiremock-rs's does:
 /// a test server's work per request is small, and waking other threads would cost more than
-/// it saves. The embedded cassettes are parsed once per process, so starting a server costs a
-/// thread, a runtime and a bound socket.
+/// it saves. Starting a server binds a socket and hands it to an idle server thread from a
+/// process-wide pool (at most 8 idle threads are kept, each with its runtime);
+/// dropping it waits for its shutdown, then gives the thread back. The embedded cassettes are
+/// parsed once per process.
 ///
 /// ```no_run
 /// let server = dashscope_mock::MockServer::start();
@@ -546,7 +548,58 @@ pub struct MockServer {
     addr: SocketAddr,
     state: MockState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Says when the worker has finished serving.
+    done: std::sync::mpsc::Receiver<()>,
+    worker: Option<Worker>,
+}
+
+/// The most idle server threads [`MockServer`] keeps for later servers.
+const POOL_SIZE: usize = 8;
+
+/// Idle server threads.
+static POOL: std::sync::Mutex<Vec<Worker>> = std::sync::Mutex::new(Vec::new());
+
+/// A server thread with its current-thread runtime: it serves one job after another.
+#[derive(Debug)]
+struct Worker {
+    jobs: std::sync::mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// What a worker serves, until `stop`; it says `done` when it has finished.
+struct Job {
+    listener: std::net::TcpListener,
+    state: MockState,
+    limits: Limits,
+    stop: tokio::sync::oneshot::Receiver<()>,
+    done: std::sync::mpsc::Sender<()>,
+}
+
+impl Worker {
+    fn new() -> io::Result<Worker> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("dashscope-mock".to_owned())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    runtime.block_on(async move {
+                        let stop = async move {
+                            let _ = job.stop.await;
+                        };
+                        // Bounded by the grace period: `serve` cuts what is still open then.
+                        match TcpListener::from_std(job.listener) {
+                            Ok(l) => drop(serve(l, job.state, job.limits, stop).await),
+                            Err(e) => tracing::error!("cannot serve: {e}"),
+                        }
+                    });
+                    let _ = job.done.send(());
+                }
+            })?;
+        Ok(Worker { jobs, thread })
+    }
 }
 
 impl MockServer {
@@ -573,33 +626,42 @@ impl MockServer {
         port: u16,
         limits: Limits,
     ) -> Result<MockServer, BuildError> {
-        let std_listener = std::net::TcpListener::bind((host, port))?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = state.clone();
-        let listener = {
-            let _guard = runtime.enter();
-            TcpListener::from_std(std_listener)?
+        let listener = std::net::TcpListener::bind((host, port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let job = Job {
+            listener,
+            state: state.clone(),
+            limits,
+            stop: stopped,
+            done: done_tx,
         };
-        let thread = std::thread::Builder::new()
-            .name("dashscope-mock".to_owned())
-            .spawn(move || {
-                // Bounded by the grace period: `serve` cuts what is still open then.
-                let _ = runtime.block_on(serve(listener, served, limits, async move {
-                    let _ = stopped.await;
-                }));
-                runtime.shutdown_timeout(Duration::from_millis(200));
-            })?;
+        let pooled = crate::state::lock(&POOL).pop();
+        let worker = match pooled {
+            Some(w) => match w.jobs.send(job) {
+                Ok(()) => w,
+                // Its thread has ended: a new one.
+                Err(back) => Self::new_worker(back.0)?,
+            },
+            None => Self::new_worker(job)?,
+        };
         Ok(MockServer {
             addr,
             state,
             stop: Some(stop),
-            thread: Some(thread),
+            done,
+            worker: Some(worker),
         })
+    }
+
+    fn new_worker(job: Job) -> io::Result<Worker> {
+        let w = Worker::new()?;
+        w.jobs
+            .send(job)
+            .map_err(|_| io::Error::other("the server thread ended early"))?;
+        Ok(w)
     }
 
     /// The base URI, `http://127.0.0.1:PORT` (no trailing slash).
@@ -633,16 +695,27 @@ impl Deref for MockServer {
 
 impl Drop for MockServer {
     /// Stops accepting at once, lets open requests finish for the grace period
-    /// ([`MockServerBuilder::shutdown_grace`]), cuts what is left, and joins the server thread.
+    /// ([`MockServerBuilder::shutdown_grace`]), cuts what is left, and waits for that; then
+    /// gives the server thread back to the pool.
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(thread) = self.thread.take() {
-            if let Err(panic) = thread.join() {
-                if !std::thread::panicking() {
-                    std::panic::resume_unwind(panic);
-                }
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        if self.done.recv().is_ok() {
+            let mut pool = crate::state::lock(&POOL);
+            if pool.len() < POOL_SIZE {
+                pool.push(worker);
+            }
+            return;
+        }
+        // The thread ended without finishing the job: it panicked.
+        drop(worker.jobs);
+        if let Err(panic) = worker.thread.join() {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
             }
         }
     }

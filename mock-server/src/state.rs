@@ -13,6 +13,7 @@ use crate::faults::{FaultParseError, FaultRegistry, FaultSpec};
 use crate::journal::{Journal, JournalEntry};
 use crate::matching::{CassetteSet, Layer};
 use crate::record::Recorder;
+use crate::secrets::{Secrets, request_keys};
 use crate::server::{BuildError, Limits};
 use crate::store::ResponseStore;
 use crate::synth::Responder;
@@ -73,6 +74,8 @@ pub(crate) struct Inner {
     pub(crate) responder: Arc<dyn Responder>,
     pub(crate) recorder: Option<Recorder>,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// The searchers of the last set of request keys seen (clients send the same key again).
+    secrets: Mutex<Option<(Vec<String>, Arc<Secrets>)>>,
 }
 
 /// A mock's state: what [`router`](crate::router) and [`serve`](crate::serve) answer from,
@@ -171,6 +174,7 @@ impl MockState {
                 responder,
                 recorder,
                 shutdown: watch::channel(false).0,
+                secrets: Mutex::default(),
             }),
         };
         state.with_faults(|f| f.reset_to(&state.inner.start_faults))?;
@@ -261,6 +265,25 @@ impl MockState {
         let _ = self.with_faults(|f| f.reset_to(&self.inner.start_faults));
         lock(&self.inner.cassettes).reset();
         self.inner.next_id.store(0, Ordering::Relaxed);
+    }
+
+    /// The forms of every key a request carries and of the server's keys, to redact (built
+    /// once per distinct set of request keys in a row).
+    pub(crate) fn secrets(&self, parts: &http::request::Parts) -> Arc<Secrets> {
+        let keys = request_keys(&parts.headers, parts.uri.query());
+        let mut cache = lock(&self.inner.secrets);
+        match &*cache {
+            Some((seen, secrets)) if *seen == keys => Arc::clone(secrets),
+            _ => {
+                let all = keys
+                    .iter()
+                    .chain(&self.inner.config.api_keys)
+                    .map(String::as_str);
+                let secrets = Arc::new(Secrets::new(all));
+                *cache = Some((keys, Arc::clone(&secrets)));
+                secrets
+            }
+        }
     }
 
     /// Tells open streams the server is stopping: stalled and delayed streams end.
