@@ -134,7 +134,7 @@ impl Record {
         let query = r.uri.query();
         let secrets = r.secrets;
         let path = secrets.scrub(r.uri.path().as_bytes(), REDACTED);
-        let query = query.map(|q| redacted_query(q, &secrets));
+        let query = query.map(|q| redacted_query(q, secrets));
         let body = secrets.scrub(r.body, REDACTED);
         let body_is_json = match (&body, r.body_is_json) {
             (std::borrow::Cow::Borrowed(_), Some(known)) => known,
@@ -147,7 +147,7 @@ impl Record {
         let values: Vec<std::borrow::Cow<'_, [u8]>> = r
             .headers
             .iter()
-            .map(|(n, v)| redacted_value(n.as_str(), v.as_bytes(), &secrets))
+            .map(|(n, v)| redacted_value(n.as_str(), v.as_bytes(), secrets))
             .collect();
         let headers_size: usize = r
             .headers
