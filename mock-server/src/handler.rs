@@ -138,7 +138,7 @@ impl Ctx {
     ) {
         let record = Record::new(&journal::Request {
             received_at_ms: self.received_at_ms,
-            request_id: self.request_id.as_str(),
+            request_id: self.request_id,
             method: &self.parts.method,
             uri: &self.parts.uri,
             headers: &self.parts.headers,

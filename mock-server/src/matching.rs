@@ -50,7 +50,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use dashscope_protocol::cassette::{AnyCassette, Cassette, UnifiedCassette, UnifiedMatcher};
+use dashscope_protocol::cassette::{
+    AnyCassette, Cassette, CassetteError, UnifiedCassette, UnifiedMatcher,
+};
 use dashscope_protocol::dialect::{Endpoint, SSE_HEADER};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -385,12 +387,21 @@ fn embedded() -> &'static [Arc<Entry>] {
 
 /// Parses one cassette of either kind, with its JSON (for the conversation conditions).
 pub(crate) fn parse(origin: &str, text: &str) -> Result<(AnyCassette, Value), BuildError> {
-    let wrap = |source| BuildError::Cassette {
+    let raw = serde_json::from_str(text).map_err(|e| cassette_error(origin, e.into()))?;
+    parse_value(origin, raw)
+}
+
+/// Reads one cassette of either kind from its JSON.
+pub(crate) fn parse_value(origin: &str, raw: Value) -> Result<(AnyCassette, Value), BuildError> {
+    let c = AnyCassette::from_value(&raw).map_err(|e| cassette_error(origin, e))?;
+    Ok((c, raw))
+}
+
+fn cassette_error(origin: &str, source: CassetteError) -> BuildError {
+    BuildError::Cassette {
         origin: origin.to_owned(),
         source,
-    };
-    let raw: Value = serde_json::from_str(text).map_err(|e| wrap(e.into()))?;
-    Ok((AnyCassette::from_value(&raw).map_err(wrap)?, raw))
+    }
 }
 
 impl CassetteSet {

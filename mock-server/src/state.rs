@@ -115,7 +115,7 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// A request id (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`), held inline.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RequestId([u8; 36]);
 
 impl RequestId {
