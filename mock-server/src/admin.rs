@@ -89,13 +89,9 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
     if parts.method == Method::HEAD {
         return reply(StatusCode::METHOD_NOT_ALLOWED, AxumBody::empty());
     }
-    let mut read = read_body(&state, body).await;
     let adds_cassettes = parts.method == Method::POST && path == "/cassettes";
-    let json = if adds_cassettes {
-        read.json(&state).await
-    } else {
-        None
-    };
+    let mut read = read_body(&state, body, adds_cassettes).await;
+    let json = read.json.take();
     if let Some(e) = &read.error {
         let e = e.reply();
         return fail(

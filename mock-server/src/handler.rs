@@ -22,12 +22,11 @@
 //! and then shared.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
-use dashscope_protocol::cassette::{Dialect, RecordedResponse};
+use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
 use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH, SSE_HEADER};
 use dashscope_protocol::unified::{Conversation, DialectRequest, Message, Role};
 use http::request::Parts;
@@ -48,7 +47,7 @@ use crate::state::{MockState, RequestId, lock, now_ms};
 use crate::synth::{MockRequest, render_unified_cassette};
 
 /// The request header that picks a cassette by name.
-pub(crate) const CASSETTE_HEADER: &str = "x-mock-cassette";
+const CASSETTE_HEADER: &str = "x-mock-cassette";
 
 /// `created` / `created_at` of a seeded server's answers: 2026-01-01T00:00:00Z.
 pub(crate) const SEEDED_CREATED: i64 = 1_767_225_600;
@@ -75,28 +74,23 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    fn new(state: &MockState, parts: Parts, read: ReadBody, json: Option<Value>) -> Ctx {
+    fn new(state: &MockState, parts: Parts, read: ReadBody) -> Ctx {
         let path = parts.uri.path();
         let endpoint = Endpoint::from_path(path);
         let dialect = endpoint.map_or_else(|| dialect_of_path(path), Endpoint::dialect);
         let stream = match dialect {
             Dialect::Native => header_is(&parts.headers, SSE_HEADER, "enable"),
-            _ => {
-                json.as_ref()
-                    .and_then(|j| j.get("stream"))
-                    .and_then(Value::as_bool)
-                    == Some(true)
-            }
+            _ => read.json.as_ref().and_then(|j| j.get("stream")?.as_bool()) == Some(true),
         };
         Ctx {
             state: state.clone(),
             request_id: state.next_request_id(),
             received_at_ms: now_ms(),
-            body_is_json: Some(json.is_some()).filter(|_| read.error.is_none()),
+            body_is_json: read.parsed.then_some(read.json.is_some()),
             body: read.bytes,
             held: read.held,
             typed: OnceLock::new(),
-            json,
+            json: read.json,
             endpoint,
             dialect,
             stream,
@@ -127,6 +121,12 @@ impl Ctx {
     /// The request's conversation, when the body is a request of its endpoint's dialect.
     pub(crate) fn conversation(&self) -> Option<&Conversation> {
         self.typed().ok().map(|(_, c)| c)
+    }
+
+    /// Whether the request carries an acceptable Bearer key.
+    fn authorized(&self) -> bool {
+        let keys = &self.state.config().api_keys;
+        bearer(&self.parts.headers).is_some_and(|k| keys.is_empty() || keys.iter().any(|w| w == k))
     }
 
     /// Adds this request's journal entry (packed before the journal's lock is taken).
@@ -182,30 +182,26 @@ impl Ctx {
 
     /// Stores a Responses answer (`body`) for `GET …/responses/{id}` and
     /// `previous_response_id`, unless the request says `store: false`.
-    fn store(&self, body: &[u8], stream: bool, history: &[Message]) {
-        let Some(json) = &self.json else { return };
-        if self.dialect == Dialect::Responses
-            && json.get("store").and_then(Value::as_bool) != Some(false)
-        {
-            let conv = self.conversation();
-            lock(&self.state.inner.store).store(
-                body,
-                stream,
-                json,
-                conv,
-                history,
-                self.request_id.as_str(),
-            );
+    fn store(&self, p: &Prepared, history: &[Message]) {
+        let Some(json) = self
+            .json
+            .as_ref()
+            .filter(|_| self.dialect == Dialect::Responses)
+        else {
+            return;
+        };
+        if json.get("store").and_then(Value::as_bool) != Some(false) {
+            let (conv, id) = (self.conversation(), self.request_id.as_str());
+            lock(&self.state.inner.store).store(p.body(), p.stream, json, conv, history, id);
         }
     }
 }
 
 fn header_is(headers: &HeaderMap, name: &str, want: &str) -> bool {
-    let same = |v: &HeaderValue| {
+    headers.get_all(name).iter().any(|v| {
         v.to_str()
             .is_ok_and(|v| v.trim().eq_ignore_ascii_case(want))
-    };
-    headers.get_all(name).iter().any(same)
+    })
 }
 
 /// The Bearer key of a request, if it has one.
@@ -235,11 +231,12 @@ fn bad_content_type(headers: &HeaderMap) -> Option<String> {
 /// The dialect whose error shape a path answers in: compat for `/compatible-mode/…` paths (and
 /// the legacy Responses prefix), native otherwise.
 fn dialect_of_path(path: &str) -> Dialect {
+    let compat = path.starts_with("/compatible-mode/");
     if path.starts_with("/api/v2/apps/protocols/compatible-mode/")
-        || (path.starts_with("/compatible-mode/") && path.contains("/responses"))
+        || (compat && path.contains("/responses"))
     {
         Dialect::Responses
-    } else if path.starts_with("/compatible-mode/") {
+    } else if compat {
         Dialect::Chat
     } else {
         Dialect::Native
@@ -249,7 +246,7 @@ fn dialect_of_path(path: &str) -> Dialect {
 /// Why a request body could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum BodyError {
-    /// Over the body limit, or costing more to parse than the whole in-flight budget: 413.
+    /// Over the body limit, or costing more than the whole in-flight budget: 413.
     TooLarge,
     /// Not a well-formed body (broken chunked framing, the connection closed inside it): 400.
     Malformed(String),
@@ -270,132 +267,106 @@ impl BodyError {
     /// The answer, in the request's dialect.
     pub(crate) fn reply(&self) -> ErrorReply {
         match self {
-            BodyError::TooLarge => ErrorReply::too_large(),
-            BodyError::Malformed(detail) => {
-                ErrorReply::invalid_parameter(format!("The request body is malformed: {detail}"))
+            BodyError::TooLarge => ErrorReply::for_status(413),
+            BodyError::Malformed(d) => {
+                ErrorReply::invalid_parameter(format!("The request body is malformed: {d}"))
             }
             BodyError::TimedOut => ErrorReply::for_status(408),
         }
     }
 }
 
-/// A request body as read: its bytes (empty when it could not be read), the budget it holds,
-/// and what went wrong, if anything.
+/// A request body as read: its bytes (empty when it could not be read), its JSON (when asked
+/// for and it is JSON), the budget it holds, and what went wrong, if anything.
+#[derive(Default)]
 pub(crate) struct ReadBody {
     pub(crate) bytes: Bytes,
-    pub(crate) held: Held,
+    pub(crate) json: Option<Value>,
+    /// Whether the body was parsed (so `json` says whether it is JSON).
+    parsed: bool,
+    held: Held,
     pub(crate) error: Option<BodyError>,
-    deadline: Option<Instant>,
-}
-
-impl ReadBody {
-    /// Parses the body as JSON once its parsed tree's cost is taken from the in-flight budget
-    /// (within the body-read deadline): `None` when it is not JSON or could not be read (a
-    /// cost over the budget or a timeout is recorded in `error`).
-    pub(crate) async fn json(&mut self, state: &MockState) -> Option<Value> {
-        if self.error.is_some() || self.bytes.is_empty() {
-            return None;
-        }
-        let cost = json_text_cost(&self.bytes);
-        match state
-            .inner
-            .budget
-            .take(&mut self.held, cost, self.deadline)
-            .await
-        {
-            Ok(()) => serde_json::from_slice(&self.bytes).ok(),
-            Err(refused) => {
-                self.error = Some(refused.into());
-                self.bytes = Bytes::new();
-                None
-            }
-        }
-    }
 }
 
 /// Reads a request body under the mock's bounds: at most `max_body_bytes`, within the
 /// body-read timeout of the end of the head, each piece taken from the in-flight budget as it
-/// arrives (waiting, without reading on, while the budget is spent). A body in one frame is
-/// not copied.
-pub(crate) async fn read_body(state: &MockState, body: axum::body::Body) -> ReadBody {
-    let limits = &state.config().limits;
-    let deadline = limits
+/// arrives (waiting, without reading on, while the budget is spent); with `json`, parses it
+/// once what its parsed tree may cost is taken from the budget too. A body in one frame is not
+/// copied.
+pub(crate) async fn read_body(state: &MockState, body: AxumBody, json: bool) -> ReadBody {
+    let deadline = state
+        .config()
+        .limits
         .body_read_timeout
         .filter(|d| !d.is_zero())
         .map(|d| Instant::now() + d);
-    let mut held = Held::default();
+    let budget = &state.inner.budget;
+    let mut read = ReadBody::default();
     let reading = async {
-        let bytes = read_pieces(state, body, &mut held, deadline).await?;
-        // The journal scrubs the body.
-        let scrub = secrets::scrub_cost(&bytes);
-        state.inner.budget.take(&mut held, scrub, deadline).await?;
-        Ok(bytes)
+        let bytes = read_pieces(state, body, &mut read.held, deadline).await?;
+        // The journal scrubs the body; parsing costs what the parsed tree may hold.
+        let parse = json && !bytes.is_empty();
+        let cost = secrets::scrub_cost(&bytes) + if parse { json_text_cost(&bytes) } else { 0 };
+        budget.take(&mut read.held, cost, deadline).await?;
+        Ok((bytes, parse))
     };
-    let read = match deadline {
+    let done = match deadline {
         Some(d) => tokio::time::timeout_at(d, reading)
             .await
             .unwrap_or(Err(BodyError::TimedOut)),
         None => reading.await,
     };
-    let (bytes, error) = match read {
-        Ok(bytes) => (bytes, None),
-        Err(e) => (Bytes::new(), Some(e)),
-    };
-    ReadBody {
-        bytes,
-        held,
-        error,
-        deadline,
+    match done {
+        Ok((bytes, parse)) => {
+            read.json = parse.then(|| serde_json::from_slice(&bytes).ok()).flatten();
+            (read.bytes, read.parsed) = (bytes, parse);
+        }
+        Err(e) => read.error = Some(e),
     }
+    read
 }
 
 async fn read_pieces(
     state: &MockState,
-    body: axum::body::Body,
+    body: AxumBody,
     held: &mut Held,
     deadline: Option<Instant>,
 ) -> Result<Bytes, BodyError> {
     let max = state.config().limits.max_body_bytes;
-    let budget = &state.inner.budget;
     let mut body = std::pin::pin!(http_body_util::Limited::new(body, max));
-    let mut first: Option<Bytes> = None;
-    let mut more: Option<bytes::BytesMut> = None;
+    let (mut first, mut more): (Option<Bytes>, Option<bytes::BytesMut>) = (None, None);
     // What the gathered body holds (a piece is taken from the budget before it is kept).
     let mut charged = 0;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                BodyError::TooLarge
-            } else {
-                BodyError::Malformed(e.to_string())
-            }
-        })?;
+        let frame =
+            frame.map_err(
+                |e| match e.downcast_ref::<http_body_util::LengthLimitError>() {
+                    Some(_) => BodyError::TooLarge,
+                    None => BodyError::Malformed(e.to_string()),
+                },
+            )?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        let len = more.as_ref().map_or(0, |acc| acc.len()) + first.as_ref().map_or(0, Bytes::len);
-        let capacity = match (&more, &first) {
-            (Some(acc), _) => acc.capacity(),
-            (None, Some(b)) => b.len(),
-            (None, None) => 0,
+        let (len, capacity) = match (&more, &first) {
+            (Some(acc), _) => (acc.len(), acc.capacity()),
+            (None, Some(b)) => (b.len(), b.len()),
+            (None, None) => (0, 0),
         };
         // The bytes held once this piece is kept: a buffer that must grow doubles (up to the
         // limit), so a client holds about what it sent, not what it announced.
         let need = len + data.len();
-        let want = if first.is_none() && more.is_none() {
-            data.len()
-        } else if capacity >= need {
-            capacity
-        } else {
-            need.max(capacity.saturating_mul(2).min(max))
+        let want = match capacity {
+            0 => data.len(),
+            c if c >= need => c,
+            c => need.max(c.saturating_mul(2).min(max)),
         };
         if want > charged {
-            budget
+            state
+                .inner
+                .budget
                 .take(held, want - charged, deadline)
-                .await
-                .map_err(BodyError::from)?;
+                .await?;
             charged = want;
         }
         match (&mut more, first.take()) {
@@ -415,20 +386,9 @@ async fn read_pieces(
     Ok(more.map_or_else(|| first.unwrap_or_default(), bytes::BytesMut::freeze))
 }
 
-/// Sleeps, unless the server stops first.
-async fn pause(state: &MockState, d: Duration) {
-    if !d.is_zero() {
-        let mut rx = state.shutdown_receiver();
-        tokio::select! {
-            () = tokio::time::sleep(d) => {}
-            _ = rx.wait_for(|s| *s) => {}
-        }
-    }
-}
-
 /// 405 without a body, for `HEAD`.
 fn head_response() -> Response {
-    let mut r = Response::new(axum::body::Body::empty());
+    let mut r = Response::new(AxumBody::empty());
     *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     r
 }
@@ -447,12 +407,6 @@ fn method_not_allowed(ctx: &Ctx, allow: &'static str) -> Response {
     r
 }
 
-/// Record mode: forwards the request upstream (a cassette is written for the generation paths).
-async fn forward(ctx: Ctx, body_error: Option<BodyError>) -> Option<Response> {
-    let recorder = ctx.state.inner.recorder.as_ref()?;
-    Some(recorder.forward(&ctx, body_error.as_ref()).await)
-}
-
 /// `POST` on one of the five generation paths.
 pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -460,10 +414,9 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return head_response();
     }
     let conn = parts.extensions.get::<ConnHandle>().cloned();
-    let mut read = read_body(&state, body).await;
-    let json = read.json(&state).await;
+    let mut read = read_body(&state, body, true).await;
     let body_error = read.error.take();
-    let mut ctx = Ctx::new(&state, parts, read, json);
+    let mut ctx = Ctx::new(&state, parts, read);
     if ctx.parts.method != Method::POST {
         return method_not_allowed(&ctx, "POST");
     }
@@ -484,28 +437,36 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         lock(&state.inner.faults).plan(&specs, ctx.dialect, std::time::Instant::now())
     };
     ctx.fired.clone_from(&plan.fired);
-    pause(&state, state.config().latency.saturating_add(plan.latency)).await;
+    let latency = state.config().latency.saturating_add(plan.latency);
+    if !latency.is_zero() {
+        // Unless the server stops first.
+        let mut stop = state.shutdown_receiver();
+        tokio::select! {
+            () = tokio::time::sleep(latency) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
     if plan.reset {
         ctx.journal(StatusCode::BAD_GATEWAY, "fault", None);
-        if let Some(conn) = conn {
-            conn.reset();
-        }
+        conn.inspect(ConnHandle::reset);
         return replay::reset();
     }
     if let Some(e) = &plan.error {
-        let r = e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str());
-        return ctx.answer(r, &plan, "fault");
+        return ctx.answer(
+            e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str()),
+            &plan,
+            "fault",
+        );
     }
 
     // 3. Record mode.
-    if state.inner.recorder.is_some() {
-        return forward(ctx, body_error).await.unwrap_or_else(head_response);
+    if let Some(recorder) = &state.inner.recorder {
+        return recorder.forward(&ctx, body_error.as_ref()).await;
     }
 
     // 4-5. Auth and envelope.
-    let keys = &state.config().api_keys;
-    if !bearer(&ctx.parts.headers).is_some_and(|k| keys.is_empty() || keys.iter().any(|w| w == k)) {
-        return ctx.error(&ErrorReply::invalid_api_key());
+    if !ctx.authorized() {
+        return ctx.error(&ErrorReply::for_status(401));
     }
     if let Some(e) = &body_error {
         return ctx.error(&e.reply());
@@ -514,10 +475,9 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return ctx.error(&ErrorReply::wrong_content_type(&ct));
     }
     let Some(json) = &ctx.json else {
-        let detail = match serde_json::from_slice::<Value>(&ctx.body) {
-            Err(e) => e.to_string(),
-            Ok(_) => "unreadable body".to_owned(),
-        };
+        let detail = serde_json::from_slice::<Value>(&ctx.body)
+            .err()
+            .map_or("unreadable body".to_owned(), |e| e.to_string());
         return ctx.error(&ErrorReply::malformed_json(&detail));
     };
 
@@ -536,7 +496,6 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         }
     };
     if let Some(entry) = found {
-        let name = Some(Arc::clone(&entry.name));
         let rendered;
         let prepared = match &entry.answer {
             Answer::Recorded(p) => p,
@@ -545,8 +504,8 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
                 &rendered
             }
         };
-        ctx.store(prepared.body(), prepared.stream, &[]);
-        return ctx.play(prepared, &plan, "cassette", name);
+        ctx.store(prepared, &[]);
+        return ctx.play(prepared, &plan, "cassette", Some(Arc::clone(&entry.name)));
     }
     if let Some(name) = forced {
         let message = format!(
@@ -574,20 +533,23 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 
     // 8. The responder, with the conversation a `previous_response_id` continues.
     if !state.config().strict {
-        let history = match previous(&ctx) {
+        let (history, size) = match previous(&ctx) {
             Ok(h) => h,
             Err(e) => return ctx.error(&e),
         };
-        if !history.is_empty() {
+        if size > 0 {
             // The responder reads a stored conversation through copies of it.
-            let cost = history.1.saturating_mul(HISTORY_COPIES);
-            let deadline = state
-                .config()
-                .limits
+            let limits = &state.config().limits;
+            let deadline = limits
                 .body_read_timeout
                 .filter(|d| !d.is_zero())
                 .map(|d| Instant::now() + d);
-            if let Err(refused) = state.inner.budget.take(&mut ctx.held, cost, deadline).await {
+            let taken = state.inner.budget.take(
+                &mut ctx.held,
+                size.saturating_mul(HISTORY_COPIES),
+                deadline,
+            );
+            if let Err(refused) = taken.await {
                 return ctx.error(&BodyError::from(refused).reply());
             }
         }
@@ -595,7 +557,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         let conversation = match ctx.typed() {
             Ok((_, conv)) if history.is_empty() => Ok(conv),
             Ok((_, conv)) => {
-                joined = with_history(conv, &history.0, json);
+                joined = with_history(conv, &history, json);
                 Ok(&joined)
             }
             Err(why) => Err(why),
@@ -619,7 +581,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         if let Some(answer) = state.inner.responder.respond(&request) {
             let prepared = Prepared::new(answer);
             if prepared.status == StatusCode::OK {
-                ctx.store(prepared.body(), prepared.stream, &history.0);
+                ctx.store(&prepared, &history);
             }
             return ctx.play(&prepared, &plan, "responder", None);
         }
@@ -628,56 +590,42 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     // 9. No answer.
     let nearest = lock(&state.inner.cassettes).nearest(&ctx, 3);
     let names: Vec<&str> = nearest.iter().map(|n| n.name()).collect();
-    let message = if names.is_empty() {
-        format!(
-            "dashscope-mock: no cassette matches POST {}; no cassettes are loaded",
-            ctx.path()
-        )
+    let list = if names.is_empty() {
+        "no cassettes are loaded".to_owned()
     } else {
-        format!(
-            "dashscope-mock: no cassette matches POST {}; nearest: {}",
-            ctx.path(),
-            names.join(", ")
-        )
+        format!("nearest: {}", names.join(", "))
     };
-    let e = ErrorReply::mock(404, "MockNoMatch", "mock_no_match", message).with_extra(
-        "nearest",
-        serde_json::to_value(&nearest).unwrap_or(Value::Null),
+    let message = format!(
+        "dashscope-mock: no cassette matches POST {}; {list}",
+        ctx.path()
     );
-    let r = e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str());
-    ctx.answer(r, &FaultPlan::none(), "no_match")
-}
-
-/// A stored conversation: its messages, and about how many bytes they hold.
-struct History(Arc<[Message]>, usize);
-
-impl History {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
+    let nearest = serde_json::to_value(&nearest).unwrap_or_default();
+    let e = ErrorReply::mock(404, "MockNoMatch", "mock_no_match", message)
+        .with_extra("nearest", nearest);
+    ctx.answer(
+        e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str()),
+        &FaultPlan::none(),
+        "no_match",
+    )
 }
 
 /// The stored conversation a Responses request's `previous_response_id` continues (none when
-/// it names none).
-fn previous(ctx: &Ctx) -> Result<History, Box<ErrorReply>> {
-    let none = History(Arc::from([]), 0);
-    if ctx.dialect != Dialect::Responses {
-        return Ok(none);
-    }
-    match ctx
+/// it names none), and about how many bytes it holds.
+fn previous(ctx: &Ctx) -> Result<(Arc<[Message]>, usize), Box<ErrorReply>> {
+    let id = ctx
         .json
         .as_ref()
-        .and_then(|j| j.get("previous_response_id"))
-    {
-        None | Some(Value::Null) => Ok(none),
+        .filter(|_| ctx.dialect == Dialect::Responses)
+        .and_then(|j| j.get("previous_response_id"));
+    match id {
+        None | Some(Value::Null) => Ok((Arc::from([]), 0)),
         Some(Value::String(id)) => lock(&ctx.state.inner.store)
             .get(id)
-            .map(|s| History(Arc::clone(&s.history), s.size))
+            .map(|s| (Arc::clone(&s.history), s.size))
             .ok_or_else(|| Box::new(ErrorReply::previous_response_not_found(id))),
         Some(_) => {
-            let mut e = ErrorReply::invalid_parameter("\"previous_response_id\" must be a string.");
-            e.param = Some("previous_response_id".to_owned());
-            Err(Box::new(e))
+            let e = ErrorReply::invalid_parameter("\"previous_response_id\" must be a string.");
+            Err(Box::new(e.param("previous_response_id")))
         }
     }
 }
@@ -700,11 +648,10 @@ fn with_history(conv: &Conversation, history: &[Message], json: &Value) -> Conve
 /// `GET`/`DELETE …/responses/{id}` and `GET …/responses/{id}/input_items`.
 pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path();
     let target = [RESPONSES_PATH, RESPONSES_LEGACY_PATH]
         .iter()
         .find_map(|p| {
-            let rest = path.strip_prefix(p)?.strip_prefix('/')?;
+            let rest = parts.uri.path().strip_prefix(p)?.strip_prefix('/')?;
             match rest.split_once('/') {
                 None if !rest.is_empty() => Some((rest.to_owned(), false)),
                 Some((id, "input_items")) if !id.is_empty() => Some((id.to_owned(), true)),
@@ -717,38 +664,22 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
     if parts.method == Method::HEAD {
         return head_response();
     }
-    let read = read_body(&state, body).await;
+    let read = read_body(&state, body, false).await;
     let error = read.error.clone();
-    let mut ctx = Ctx::new(&state, parts, read, None);
-    ctx.dialect = Dialect::Responses;
-    if state.inner.recorder.is_some() {
-        return forward(ctx, error).await.unwrap_or_else(head_response);
+    let ctx = Ctx::new(&state, parts, read);
+    if let Some(recorder) = &state.inner.recorder {
+        return recorder.forward(&ctx, error.as_ref()).await;
     }
-    ctx.body_is_json = None;
-    let keys = &state.config().api_keys;
-    if !bearer(&ctx.parts.headers).is_some_and(|k| keys.is_empty() || keys.iter().any(|w| w == k)) {
-        return ctx.error(&ErrorReply::invalid_api_key());
+    if !ctx.authorized() {
+        return ctx.error(&ErrorReply::for_status(401));
     }
-    let not_found = || {
-        let mut e = ErrorReply::new(
-            404,
-            "InvalidParameter",
-            "invalid_parameter_error",
-            "invalid_request_error",
-            format!("Response with id '{id}' not found."),
-        );
-        e.param = Some("response_id".to_owned());
-        e
-    };
     let found = {
         let mut store = lock(&state.inner.store);
         match (&ctx.parts.method, items) {
             (&Method::GET, false) => Some(store.get(&id).map(|s| s.response.clone())),
-            (&Method::DELETE, false) => {
-                Some(store.remove(&id).then(|| json!({"id": id, "object": "response", "deleted": true})))
-            }
+            (&Method::DELETE, false) => Some(store.remove(&id).then(|| json!({"id": id, "object": "response", "deleted": true}))),
             (&Method::GET, true) => Some(store.get(&id).map(|s| {
-                let id_of = |i: Option<&Value>| i.and_then(|i| i.get("id")).cloned().unwrap_or(Value::Null);
+                let id_of = |i: Option<&Value>| i.and_then(|i| i.get("id")).cloned().unwrap_or_default();
                 let (first, last) = (id_of(s.input.first()), id_of(s.input.last()));
                 json!({"object": "list", "data": s.input, "first_id": first, "last_id": last, "has_more": false})
             })),
@@ -757,14 +688,25 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
     };
     match found {
         Some(Some(body)) => {
+            let headers = gateway_headers(ctx.request_id.as_str(), JSON_CONTENT_TYPE);
             let ok = RecordedResponse {
                 status: 200,
-                headers: gateway_headers(ctx.request_id.as_str(), JSON_CONTENT_TYPE),
-                body: dashscope_protocol::cassette::Body::Text(body.to_string()),
+                headers,
+                body: Body::Text(body.to_string()),
             };
             ctx.answer(ok, &FaultPlan::none(), "store")
         }
-        Some(None) => ctx.error(&not_found()),
+        Some(None) => {
+            let message = format!("Response with id '{id}' not found.");
+            let e = ErrorReply::new(
+                404,
+                "InvalidParameter",
+                "invalid_parameter_error",
+                "invalid_request_error",
+                message,
+            );
+            ctx.error(&e.param("response_id"))
+        }
         None => method_not_allowed(&ctx, if items { "GET" } else { "GET, DELETE" }),
     }
 }
@@ -775,26 +717,30 @@ pub(crate) async fn unknown(State(state): State<MockState>, req: Request) -> Res
     if parts.method == Method::HEAD {
         return head_response();
     }
-    if state.inner.recorder.is_some() {
-        let read = read_body(&state, body).await;
+    if let Some(recorder) = &state.inner.recorder {
+        let read = read_body(&state, body, false).await;
         let error = read.error.clone();
-        let mut ctx = Ctx::new(&state, parts, read, None);
-        ctx.body_is_json = None;
-        return forward(ctx, error).await.unwrap_or_else(head_response);
+        return recorder
+            .forward(&Ctx::new(&state, parts, read), error.as_ref())
+            .await;
     }
-    let read = ReadBody {
-        bytes: Bytes::new(),
-        held: Held::default(),
-        error: None,
-        deadline: None,
-    };
-    let ctx = Ctx::new(&state, parts, read, None);
+    let ctx = Ctx::new(
+        &state,
+        parts,
+        ReadBody {
+            parsed: true,
+            ..ReadBody::default()
+        },
+    );
     let message = format!(
         "dashscope-mock: no such endpoint: {} {}",
         ctx.parts.method,
         ctx.path()
     );
     let e = ErrorReply::mock(404, "NotFound", "not_found", message);
-    let r = e.render(ctx.dialect, false, ctx.request_id.as_str());
-    ctx.answer(r, &FaultPlan::none(), "no_route")
+    ctx.answer(
+        e.render(ctx.dialect, false, ctx.request_id.as_str()),
+        &FaultPlan::none(),
+        "no_route",
+    )
 }
