@@ -10,17 +10,17 @@
 
 use dashscope_protocol::cassette::{Body, Chunk};
 use dashscope_protocol::chat::{
-    self, ChatChunk, ChatCompletion, ChunkChoice, Delta, FunctionCall, InputTokensDetails,
-    OutputTokensDetails, Role, ToolCall, ToolType,
+    self, ChatChunk, ChatCompletion, ChunkChoice, Delta, FinishReason, FunctionCall,
+    InputTokensDetails, OutputTokensDetails, Role, ToolCall, ToolType,
 };
 use dashscope_protocol::dialect::Endpoint;
 use dashscope_protocol::native::{self, GenerationResponse};
 use dashscope_protocol::responses::{self as resp, ResponseStreamEvent as Ev};
 use dashscope_protocol::sse::Encoder;
-use dashscope_protocol::unified::{self, UnifiedResponse};
+use dashscope_protocol::unified::{self, DialectRequest, UnifiedResponse};
 use serde::Serialize;
 
-use super::generate::tokens;
+use super::generate::{fnv1a, tokens};
 use super::schema::Rng;
 use crate::state::{RequestId, splitmix64};
 
@@ -53,21 +53,47 @@ struct Laid<'a> {
     text: Vec<Piece>,
     /// Each tool call's argument pieces.
     args: Vec<Vec<Piece>>,
-    finish: chat::FinishReason,
+    finish: FinishReason,
 }
 
-/// An answer laid out for rendering, with what the request says about its envelope.
+/// An answer laid out for rendering, with the request id and time it carries.
 pub(crate) struct Answer<'a> {
     model: &'a str,
     cands: Vec<Laid<'a>>,
-    input: u64,
-    output: u64,
-    reasoning: u64,
-    total: u64,
+    /// Usage: input, output, reasoning, total.
+    usage: [u64; 4],
     /// The reasoning members are written (even empty).
     thinking: bool,
     rid: &'a str,
     created: i64,
+}
+
+/// One native chunk's content (or a whole native answer's, for one candidate).
+struct Step<'a> {
+    laid: &'a Laid<'a>,
+    reasoning: String,
+    text: String,
+    calls: Vec<ToolCall>,
+    finish: FinishReason,
+}
+
+/// The native envelope a request asks for.
+struct Native {
+    /// `result_format: text` (`output.text`), when the answer can be written so (one
+    /// candidate, no reasoning, no tool calls); else `message` (`output.choices`).
+    text: bool,
+    /// `incremental_output` (streams): deltas, else everything so far in every chunk.
+    incremental: bool,
+    /// The multimodal path: content is a list of `{"text"}` parts, and a stream ends on its
+    /// last piece instead of an extra empty chunk.
+    multimodal: bool,
+}
+
+/// A Responses output item with its stream pieces.
+enum Item<'a> {
+    Reasoning(&'a str, &'a [Piece]),
+    Message(&'a str, &'a [Piece]),
+    Call(&'a unified::ToolCall, &'a [Piece]),
 }
 
 impl<'a> Answer<'a> {
@@ -79,62 +105,55 @@ impl<'a> Answer<'a> {
         rid: &'a str,
         created: i64,
     ) -> Self {
-        let cands: Vec<Laid<'a>> = r
-            .candidates
-            .iter()
-            .map(|c| {
-                let mut rng =
-                    Rng::new(seed ^ 0x5EED_C0DE ^ u64::from(c.index).wrapping_mul(0x9E37_79B9));
-                Laid {
-                    c,
-                    reasoning: pieces(&c.reasoning, &mut rng),
-                    text: pieces(&c.text, &mut rng),
-                    args: c
-                        .tool_calls
-                        .iter()
-                        .map(|t| pieces(&t.arguments, &mut rng))
-                        .collect(),
-                    finish: c
-                        .finish_reason
-                        .as_ref()
-                        .map_or(chat::FinishReason::Stop, |f| f.as_str().into()),
-                }
-            })
-            .collect();
-        let counted = |l: &Laid<'_>| {
-            let call_tokens =
+        let lay = |c: &'a unified::Candidate| {
+            let mut rng =
+                Rng::new(seed ^ 0x5EED_C0DE ^ u64::from(c.index).wrapping_mul(0x9E37_79B9));
+            let (reasoning, text) = (pieces(&c.reasoning, &mut rng), pieces(&c.text, &mut rng));
+            let args = c
+                .tool_calls
+                .iter()
+                .map(|t| pieces(&t.arguments, &mut rng))
+                .collect();
+            let finish = c
+                .finish_reason
+                .as_ref()
+                .map_or(FinishReason::Stop, |f| f.as_str().into());
+            Laid {
+                c,
+                reasoning,
+                text,
+                args,
+                finish,
+            }
+        };
+        let cands: Vec<Laid<'a>> = r.candidates.iter().map(lay).collect();
+        let sum = |p: &[Piece]| p.iter().map(|p| p.tokens).sum::<u64>();
+        let reasoning: u64 = cands.iter().map(|l| sum(&l.reasoning)).sum();
+        let output = cands.iter().map(|l| {
+            let names =
                 l.c.tool_calls
                     .iter()
                     .map(|t| tokens(&t.name).count() as u64);
-            let sum = |p: &[Piece]| p.iter().map(|p| p.tokens).sum::<u64>();
             sum(&l.reasoning)
                 + sum(&l.text)
                 + l.args.iter().map(|a| sum(a)).sum::<u64>()
-                + call_tokens.sum::<u64>()
-        };
-        let output = cands.iter().map(counted).sum();
-        let reasoning = cands
-            .iter()
-            .flat_map(|l| &l.reasoning)
-            .map(|p| p.tokens)
-            .sum();
-        let (input, output, reasoning, total) = match &r.usage {
-            Some(u) => (
+                + names.sum::<u64>()
+        });
+        let usage = match &r.usage {
+            Some(u) => [
                 u.input_tokens,
                 u.output_tokens,
                 u.reasoning_tokens.unwrap_or(0),
                 u.total_tokens,
-            ),
-            None => (0, output, reasoning, output),
+            ],
+            None => [0, output.clone().sum(), reasoning, output.sum()],
         };
+        let thinking = thinking || cands.iter().any(|l| !l.c.reasoning.is_empty());
         Answer {
             model: r.model.as_deref().unwrap_or_default(),
-            thinking: thinking || cands.iter().any(|l| !l.c.reasoning.is_empty()),
             cands,
-            input,
-            output,
-            reasoning,
-            total,
+            usage,
+            thinking,
             rid,
             created,
         }
@@ -144,47 +163,60 @@ impl<'a> Answer<'a> {
     pub(crate) fn body(
         &self,
         endpoint: Endpoint,
-        request: Option<&unified::DialectRequest>,
+        request: Option<&DialectRequest>,
         stream: bool,
     ) -> Body {
+        let responses = request.and_then(DialectRequest::responses);
         let events = match (endpoint, stream) {
             (Endpoint::ChatCompletions, false) => return json(&self.chat()),
             (Endpoint::ChatCompletions, true) => {
-                let include_usage = request
-                    .and_then(|r| r.chat())
-                    .and_then(|r| r.stream_options.as_ref())
-                    .and_then(|o| o.include_usage);
-                self.chat_events(include_usage == Some(true))
+                let options = request.and_then(|r| r.chat()?.stream_options.as_ref());
+                self.chat_events(options.and_then(|o| o.include_usage) == Some(true))
             }
             (Endpoint::Responses | Endpoint::ResponsesLegacy, false) => {
-                return json(&self.response(request.and_then(|r| r.responses()), None));
+                return json(&self.response(responses, None));
             }
             (Endpoint::Responses | Endpoint::ResponsesLegacy, true) => {
-                self.responses_events(request.and_then(|r| r.responses()))
+                self.responses_events(responses)
             }
             (Endpoint::NativeText | Endpoint::NativeMultimodal, _) => {
-                let p = request
-                    .and_then(|r| r.native())
-                    .and_then(|r| r.parameters.as_ref());
+                let p = request.and_then(|r| r.native()?.parameters.as_ref());
                 let multimodal = endpoint == Endpoint::NativeMultimodal;
-                let native = Native {
-                    text: match p.and_then(|p| p.result_format.as_ref()) {
-                        Some(native::ResultFormat::Message) => false,
-                        Some(native::ResultFormat::Text) => true,
-                        _ => !multimodal,
-                    } && !multimodal
-                        && self.cands.len() == 1
-                        && !self.thinking
-                        && self.cands.iter().all(|l| l.c.tool_calls.is_empty()),
-                    incremental: p
-                        .and_then(|p| p.incremental_output)
-                        .unwrap_or(self.thinking),
+                let text = match p.and_then(|p| p.result_format.as_ref()) {
+                    Some(native::ResultFormat::Message) => false,
+                    Some(native::ResultFormat::Text) => true,
+                    _ => !multimodal,
+                };
+                let plain = self.cands.len() == 1
+                    && !self.thinking
+                    && self.cands[0].c.tool_calls.is_empty();
+                let incremental = p
+                    .and_then(|p| p.incremental_output)
+                    .unwrap_or(self.thinking);
+                let n = Native {
+                    text: text && plain && !multimodal,
+                    incremental,
                     multimodal,
                 };
                 if !stream {
-                    return json(&self.native(&native, self.output, self.reasoning, None));
+                    let whole = self.cands.iter().map(|l| {
+                        let calls =
+                            l.c.tool_calls
+                                .iter()
+                                .enumerate()
+                                .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments));
+                        let (reasoning, text) = (l.c.reasoning.clone(), l.c.text.clone());
+                        Step {
+                            laid: l,
+                            reasoning,
+                            text,
+                            calls: calls.collect(),
+                            finish: l.finish.clone(),
+                        }
+                    });
+                    return json(&self.native(&n, self.usage[1], self.usage[2], whole.collect()));
                 }
-                self.native_events(&native)
+                self.native_events(&n)
             }
         };
         Body::Chunks(
@@ -195,22 +227,22 @@ impl<'a> Answer<'a> {
         )
     }
 
-    // ---------------------------------------------------------------------------------------
     // Chat Completions.
 
     fn chat_usage(&self) -> chat::Usage {
+        let [input, output, reasoning, total] = self.usage;
         chat::Usage {
-            prompt_tokens: self.input,
-            completion_tokens: self.output,
-            total_tokens: self.total,
+            prompt_tokens: input,
+            completion_tokens: output,
+            total_tokens: total,
             prompt_tokens_details: Some(cached(0)),
-            completion_tokens_details: self.thinking.then(|| reasoning_details(self.reasoning)),
+            completion_tokens_details: self.thinking.then(|| reasoning_details(reasoning)),
             ..Default::default()
         }
     }
 
     fn chat(&self) -> ChatCompletion {
-        let choices = self.cands.iter().map(|l| {
+        let choice = |l: &Laid<'_>| {
             let calls: Vec<ToolCall> =
                 l.c.tool_calls
                     .iter()
@@ -224,21 +256,22 @@ impl<'a> Answer<'a> {
                 tool_calls: (!calls.is_empty()).then_some(calls),
                 ..Default::default()
             };
+            let finish_reason = Some(l.finish.clone());
             let mut choice = chat::Choice {
                 index: l.c.index,
                 message,
-                finish_reason: Some(l.finish.clone()),
+                finish_reason,
                 ..Default::default()
             };
             choice.set_explicit_null("logprobs", true);
             choice
-        });
+        };
         let mut c = ChatCompletion {
             id: Some(format!("chatcmpl-{}", self.rid)),
             object: Some("chat.completion".into()),
             created: Some(self.created),
             model: Some(self.model.to_owned()),
-            choices: choices.collect(),
+            choices: self.cands.iter().map(choice).collect(),
             usage: Some(self.chat_usage()),
             ..Default::default()
         };
@@ -246,7 +279,8 @@ impl<'a> Answer<'a> {
         c
     }
 
-    fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<chat::Usage>) -> ChatChunk {
+    /// A chunk framed for the stream; `usage`: the usage chunk's (else `"usage": null`).
+    fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<chat::Usage>) -> String {
         let mut c = ChatChunk {
             id: Some(format!("chatcmpl-{}", self.rid)),
             object: Some("chat.completion.chunk".into()),
@@ -258,13 +292,14 @@ impl<'a> Answer<'a> {
         c.set_explicit_null("usage", usage.is_none());
         c.usage = usage.map(Box::new);
         c.set_explicit_null("system_fingerprint", true);
-        c
+        frame_compat(&c)
     }
 
     fn chat_events(&self, include_usage: bool) -> Vec<String> {
         let mut out = Vec::new();
         for l in &self.cands {
-            let mut push = |delta: Delta, finish: Option<chat::FinishReason>| {
+            // A choice with `finish_reason` and `logprobs` (`null` until the end).
+            let choice = |delta: Delta, finish: Option<FinishReason>| {
                 let mut choice = ChunkChoice {
                     index: l.c.index,
                     delta,
@@ -273,18 +308,27 @@ impl<'a> Answer<'a> {
                 choice.set_explicit_null("finish_reason", finish.is_none());
                 choice.finish_reason = finish;
                 choice.set_explicit_null("logprobs", true);
-                out.push(frame_compat(&self.chunk(vec![choice], None)));
+                vec![choice]
             };
-            // A delta of content and reasoning; `null` for the one not sent (reasoning only
+            // A delta of content or reasoning; `null` for the one not sent (reasoning only
             // when thinking).
             let delta = |content: Option<&str>, reasoning: Option<&str>| {
+                let own = |s: Option<&str>| s.map(str::to_owned);
                 let mut d = Delta {
-                    content: content.map(str::to_owned),
-                    reasoning_content: reasoning.map(str::to_owned),
+                    content: own(content),
+                    reasoning_content: own(reasoning),
                     ..Default::default()
                 };
                 d.set_explicit_null("content", content.is_none());
                 d.set_explicit_null("reasoning_content", reasoning.is_none() && self.thinking);
+                d
+            };
+            let calls = |c: ToolCall| {
+                let mut d = Delta {
+                    tool_calls: Some(vec![c]),
+                    ..Default::default()
+                };
+                d.set_explicit_null("content", true);
                 d
             };
             // The opening chunk carries the role.
@@ -297,27 +341,18 @@ impl<'a> Answer<'a> {
                 },
             };
             open.role = Some(Role::Assistant);
-            push(open, None);
-            for p in reasoning {
-                push(delta(None, Some(&p.text)), None);
-            }
-            for p in &l.text {
-                push(delta(Some(&p.text), None), None);
-            }
+            let mut deltas = vec![open];
+            deltas.extend(reasoning.map(|p| delta(None, Some(&p.text))));
+            deltas.extend(l.text.iter().map(|p| delta(Some(&p.text), None)));
             for (k, (t, args)) in l.c.tool_calls.iter().zip(&l.args).enumerate() {
-                let calls = |c: ToolCall| {
-                    let mut d = Delta {
-                        tool_calls: Some(vec![c]),
-                        ..Default::default()
-                    };
-                    d.set_explicit_null("content", true);
-                    d
-                };
-                push(calls(call(k, &t.id, Some(&t.name), "")), None);
-                for p in args {
-                    push(calls(call(k, "", None, &p.text)), None);
-                }
+                deltas.push(calls(call(k, &t.id, Some(&t.name), "")));
+                deltas.extend(args.iter().map(|p| calls(call(k, "", None, &p.text))));
             }
+            out.extend(
+                deltas
+                    .into_iter()
+                    .map(|d| self.chunk(choice(d, None), None)),
+            );
             if let Some(k) = l.c.tool_calls.len().checked_sub(1) {
                 // The recorded quirk: a trailing empty fragment whose choice has no
                 // finish_reason and no logprobs (PROTOCOL.md §2.4).
@@ -325,28 +360,19 @@ impl<'a> Answer<'a> {
                     tool_calls: Some(vec![call(k, "", None, "")]),
                     ..Default::default()
                 };
-                let choice = ChunkChoice {
-                    index: l.c.index,
-                    delta,
-                    ..Default::default()
-                };
-                out.push(frame_compat(&self.chunk(vec![choice], None)));
+                out.push(self.chunk(
+                    vec![ChunkChoice {
+                        index: l.c.index,
+                        delta,
+                        ..Default::default()
+                    }],
+                    None,
+                ));
             }
-            let mut last = delta(Some(""), None);
-            last.set_explicit_null("reasoning_content", self.thinking);
-            let mut choice = ChunkChoice {
-                index: l.c.index,
-                delta: last,
-                finish_reason: Some(l.finish.clone()),
-                ..Default::default()
-            };
-            choice.set_explicit_null("logprobs", true);
-            out.push(frame_compat(&self.chunk(vec![choice], None)));
+            out.push(self.chunk(choice(delta(Some(""), None), Some(l.finish.clone())), None));
         }
         if include_usage {
-            out.push(frame_compat(
-                &self.chunk(Vec::new(), Some(self.chat_usage())),
-            ));
+            out.push(self.chunk(Vec::new(), Some(self.chat_usage())));
         }
         let mut done = Vec::new();
         Encoder::compat().done(&mut done);
@@ -354,121 +380,72 @@ impl<'a> Answer<'a> {
         out
     }
 
-    // ---------------------------------------------------------------------------------------
     // Native.
 
-    /// A native answer with `output` tokens (`reasoning` of them) so far; `step`: the stream
-    /// chunk's candidate, texts, calls and finish reason, else the whole answer.
+    /// A native answer or chunk of `steps` (one per candidate; the text format reads the
+    /// first) with `output` tokens (`reasoning` of them) so far.
     fn native(
         &self,
         n: &Native,
         output: u64,
         reasoning: u64,
-        step: Option<Step<'_>>,
+        steps: Vec<Step<'_>>,
     ) -> GenerationResponse {
+        let [input, all, _, total] = self.usage;
         // The final chunk (and the non-stream body) carries the answer's own total.
-        let total = if output == self.output {
-            self.total
-        } else {
-            self.input + output
+        let total = if output == all { total } else { input + output };
+        let (input_tokens, output_tokens, total_tokens) = (Some(input), Some(output), Some(total));
+        let mut usage = native::Usage {
+            input_tokens,
+            output_tokens,
+            total_tokens,
+            ..Default::default()
         };
-        let usage = if n.text {
-            native::Usage {
-                input_tokens: Some(self.input),
-                output_tokens: Some(output),
-                total_tokens: Some(total),
-                ..Default::default()
+        let mut out = native::Output::default();
+        if n.text {
+            if let Some(s) = steps.into_iter().next() {
+                (out.text, out.finish_reason) = (Some(s.text), Some(s.finish));
             }
         } else {
-            native::Usage {
-                input_tokens: Some(self.input),
-                output_tokens: Some(output),
-                total_tokens: Some(total),
-                output_tokens_details: self.thinking.then(|| reasoning_details(reasoning)),
-                prompt_tokens_details: Some(cached(0)),
-                ..Default::default()
-            }
-        };
-        let many = self.cands.len() > 1;
-        let output = match step {
-            Some(s) if n.text => native::Output {
-                text: Some(s.text),
+            usage.output_tokens_details = self.thinking.then(|| reasoning_details(reasoning));
+            usage.prompt_tokens_details = Some(cached(0));
+            let choice = |s: Step<'_>| native::Choice {
                 finish_reason: Some(s.finish),
-                ..Default::default()
-            },
-            None if n.text => {
-                let l = &self.cands[0];
-                native::Output {
-                    text: Some(l.c.text.clone()),
-                    finish_reason: Some(l.finish.clone()),
-                    ..Default::default()
-                }
-            }
-            step => {
-                let choice = |l: &Laid<'_>,
-                              text: String,
-                              reasoning: String,
-                              calls: Vec<ToolCall>,
-                              finish| native::Choice {
-                    finish_reason: Some(finish),
-                    index: many.then_some(l.c.index),
-                    message: Some(native::Message {
-                        role: Some(Role::Assistant),
-                        content: Some(n.content(text)),
-                        reasoning_content: self.thinking.then_some(reasoning),
-                        tool_calls: (!calls.is_empty()).then_some(calls),
-                        ..Default::default()
+                index: (self.cands.len() > 1).then_some(s.laid.c.index),
+                message: Some(native::Message {
+                    role: Some(Role::Assistant),
+                    content: Some(match (n.multimodal, s.text.is_empty()) {
+                        (false, _) => native::Content::Text(s.text),
+                        (true, true) => native::Content::Parts(Vec::new()),
+                        (true, false) => native::Content::Parts(vec![native::ContentItem {
+                            text: Some(s.text),
+                            ..Default::default()
+                        }]),
                     }),
+                    reasoning_content: self.thinking.then_some(s.reasoning),
+                    tool_calls: (!s.calls.is_empty()).then_some(s.calls),
                     ..Default::default()
-                };
-                let choices = match step {
-                    Some(s) => vec![choice(s.laid, s.text, s.reasoning, s.calls, s.finish)],
-                    None => self
-                        .cands
-                        .iter()
-                        .map(|l| {
-                            let calls =
-                                l.c.tool_calls
-                                    .iter()
-                                    .enumerate()
-                                    .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments));
-                            choice(
-                                l,
-                                l.c.text.clone(),
-                                l.c.reasoning.clone(),
-                                calls.collect(),
-                                l.finish.clone(),
-                            )
-                        })
-                        .collect(),
-                };
-                native::Output {
-                    choices: Some(choices),
-                    ..Default::default()
-                }
-            }
-        };
+                }),
+                ..Default::default()
+            };
+            out.choices = Some(steps.into_iter().map(choice).collect());
+        }
+        let request_id = Some(self.rid.to_owned());
         GenerationResponse {
-            output: Some(output),
+            output: Some(out),
             usage: Some(usage),
-            request_id: Some(self.rid.to_owned()),
+            request_id,
             ..Default::default()
         }
     }
 
     fn native_events(&self, n: &Native) -> Vec<String> {
+        type NativeStep<'a> = (u64, u64, &'a str, &'a str, Option<(usize, bool, &'a str)>);
         let mut events = Vec::new();
-        let mut push = |r: GenerationResponse| {
-            let mut out = Vec::new();
-            let data = serde_json::to_string(&r).unwrap_or_default();
-            Encoder::native().native_event(&mut out, events.len() as u64 + 1, "result", 200, &data);
-            events.push(String::from_utf8(out).unwrap_or_default());
-        };
         let (mut output, mut reasoning) = (0, 0);
         for (ci, l) in self.cands.iter().enumerate() {
-            let last_candidate = ci + 1 == self.cands.len();
-            // Each step: a reasoning piece, a text piece, or a piece of a call's arguments
-            // (the first piece of a call carries its name's tokens).
+            // Each step: its tokens (reasoning tokens of them), a reasoning piece, a text piece,
+            // or a piece of a call's arguments (the first one carries the call's name tokens).
             let mut steps: Vec<NativeStep<'_>> = Vec::new();
             steps.extend(
                 l.reasoning
@@ -486,150 +463,145 @@ impl<'a> Answer<'a> {
                     steps.push((name, 0, "", "", Some((k, true, ""))));
                 }
                 for (j, p) in args.iter().enumerate() {
-                    let tok = p.tokens + if j == 0 { name } else { 0 };
-                    steps.push((tok, 0, "", "", Some((k, j == 0, p.text.as_str()))));
+                    let first = j == 0;
+                    steps.push((
+                        p.tokens + if first { name } else { 0 },
+                        0,
+                        "",
+                        "",
+                        Some((k, first, &p.text)),
+                    ));
                 }
             }
             // Text-generation streams end with an extra empty chunk (cumulative ones repeat
             // everything once more); multimodal ones and tool calls end on their last piece.
-            let extra = steps.is_empty() || (!n.multimodal && l.c.tool_calls.is_empty());
+            if steps.is_empty() || (!n.multimodal && l.c.tool_calls.is_empty()) {
+                steps.push((0, 0, "", "", None));
+            }
             let (mut reasoning_so_far, mut text_so_far) = (String::new(), String::new());
             let mut args_so_far = vec![String::new(); l.c.tool_calls.len()];
-            let cumulative_calls = |upto: usize, args_so_far: &[String]| -> Vec<ToolCall> {
-                let calls = l.c.tool_calls.iter().take(upto).enumerate();
-                calls
-                    .map(|(j, t)| call(j, &t.id, Some(&t.name), &args_so_far[j]))
-                    .collect()
-            };
-            let steps_len = steps.len();
+            let mut started = 0;
+            let last = steps.len() - 1;
             for (s, (tok, rtok, r, t, piece)) in steps.into_iter().enumerate() {
-                output = (output + tok).min(self.output);
-                reasoning = (reasoning + rtok).min(self.reasoning);
+                (output, reasoning) = (
+                    (output + tok).min(self.usage[1]),
+                    (reasoning + rtok).min(self.usage[2]),
+                );
+                if s == last && ci + 1 == self.cands.len() {
+                    (output, reasoning) = (self.usage[1], self.usage[2]);
+                }
                 reasoning_so_far.push_str(r);
                 text_so_far.push_str(t);
-                let calls = match piece {
-                    None => Vec::new(),
-                    Some((k, first, arg)) => {
-                        args_so_far[k].push_str(arg);
-                        let tc = &l.c.tool_calls[k];
-                        match (n.incremental, first) {
-                            (true, true) => vec![call(k, &tc.id, Some(&tc.name), arg)],
-                            (true, false) => vec![call(k, "", None, arg)],
-                            (false, _) => cumulative_calls(k + 1, &args_so_far),
-                        }
+                let mut calls = Vec::new();
+                if let Some((k, first, arg)) = piece {
+                    args_so_far[k].push_str(arg);
+                    started = k + 1;
+                    let tc = &l.c.tool_calls[k];
+                    if n.incremental {
+                        calls.push(if first {
+                            call(k, &tc.id, Some(&tc.name), arg)
+                        } else {
+                            call(k, "", None, arg)
+                        });
                     }
-                };
-                let last = s + 1 == steps_len;
-                if last && !extra && last_candidate {
-                    (output, reasoning) = (self.output, self.reasoning);
                 }
-                let finish = if last && !extra {
+                if !n.incremental {
+                    let so_far =
+                        l.c.tool_calls
+                            .iter()
+                            .zip(&args_so_far)
+                            .take(started)
+                            .enumerate();
+                    calls = so_far
+                        .map(|(j, (t, a))| call(j, &t.id, Some(&t.name), a))
+                        .collect();
+                }
+                let (reasoning_text, text) = match n.incremental {
+                    true => (r.to_owned(), t.to_owned()),
+                    false => (reasoning_so_far.clone(), text_so_far.clone()),
+                };
+                let finish = if s == last {
                     l.finish.clone()
                 } else {
-                    chat::FinishReason::Null
+                    FinishReason::Null
                 };
-                let (r, t) = if n.incremental {
-                    (r.to_owned(), t.to_owned())
-                } else {
-                    (reasoning_so_far.clone(), text_so_far.clone())
+                let step = Step {
+                    laid: l,
+                    reasoning: reasoning_text,
+                    text,
+                    calls,
+                    finish,
                 };
-                push(self.native(
-                    n,
-                    output,
-                    reasoning,
-                    Some(Step {
-                        laid: l,
-                        text: t,
-                        reasoning: r,
-                        calls,
-                        finish,
-                    }),
-                ));
-            }
-            if extra {
-                if last_candidate {
-                    (output, reasoning) = (self.output, self.reasoning);
-                }
-                let step = if n.incremental {
-                    Step {
-                        laid: l,
-                        text: String::new(),
-                        reasoning: String::new(),
-                        calls: Vec::new(),
-                        finish: l.finish.clone(),
-                    }
-                } else {
-                    let calls = cumulative_calls(l.c.tool_calls.len(), &args_so_far);
-                    Step {
-                        laid: l,
-                        text: text_so_far.clone(),
-                        reasoning: reasoning_so_far.clone(),
-                        calls,
-                        finish: l.finish.clone(),
-                    }
-                };
-                push(self.native(n, output, reasoning, Some(step)));
+                let data = serde_json::to_string(&self.native(n, output, reasoning, vec![step]))
+                    .unwrap_or_default();
+                let mut out = Vec::new();
+                Encoder::native().native_event(
+                    &mut out,
+                    events.len() as u64 + 1,
+                    "result",
+                    200,
+                    &data,
+                );
+                events.push(String::from_utf8(out).unwrap_or_default());
             }
         }
         events
     }
 
-    // ---------------------------------------------------------------------------------------
     // Responses.
 
     /// The output items of the first candidate: reasoning (when thinking), the message (unless
     /// there are only tool calls), the function calls.
     fn items(&self) -> Vec<Item<'_>> {
+        let Some(l) = self.cands.first() else {
+            return Vec::new();
+        };
         let mut items = Vec::new();
-        if let Some(l) = self.cands.first() {
-            if self.thinking && !l.reasoning.is_empty() {
-                items.push(Item::Reasoning(&l.c.reasoning, &l.reasoning));
-            }
-            if !l.text.is_empty() || l.c.tool_calls.is_empty() {
-                items.push(Item::Message(&l.c.text, &l.text));
-            }
-            items.extend(
-                l.c.tool_calls
-                    .iter()
-                    .zip(&l.args)
-                    .map(|(t, a)| Item::Call(t, a)),
-            );
+        if self.thinking && !l.reasoning.is_empty() {
+            items.push(Item::Reasoning(&l.c.reasoning, &l.reasoning));
         }
+        if !l.text.is_empty() || l.c.tool_calls.is_empty() {
+            items.push(Item::Message(&l.c.text, &l.text));
+        }
+        items.extend(
+            l.c.tool_calls
+                .iter()
+                .zip(&l.args)
+                .map(|(t, a)| Item::Call(t, a)),
+        );
         items
     }
 
     fn incomplete(&self) -> bool {
         self.cands
             .first()
-            .is_some_and(|l| l.finish == chat::FinishReason::Length)
+            .is_some_and(|l| l.finish == FinishReason::Length)
     }
 
-    /// An item id, derived from the request id.
+    /// The id of output item `k`, derived from the request id.
     fn item_id(&self, k: usize) -> String {
-        let h = super::generate::fnv1a(format!("{}/{k}", self.rid).as_bytes());
-        let (a, b) = (splitmix64(h), splitmix64(h ^ 0xA5A5));
-        format!("msg_{}", RequestId::from_parts(a, b).as_str())
+        let h = fnv1a(format!("{}/{k}", self.rid).as_bytes());
+        format!(
+            "msg_{}",
+            RequestId::from_parts(splitmix64(h), splitmix64(h ^ 0xA5A5)).as_str()
+        )
     }
 
+    /// Output item `k`, in progress (a skeleton) or done.
     fn item(&self, item: &Item<'_>, k: usize, done: bool) -> resp::OutputItem {
         let id = Some(self.item_id(k));
-        let status = |done| {
-            Some(if done {
-                resp::ItemStatus::Completed
-            } else {
-                resp::ItemStatus::InProgress
-            })
-        };
-        match item {
+        let status = Some(match (done, item) {
+            (false, _) => resp::ItemStatus::InProgress,
+            (true, Item::Message(..)) if self.incomplete() => resp::ItemStatus::Incomplete,
+            (true, _) => resp::ItemStatus::Completed,
+        });
+        match *item {
             Item::Reasoning(text, _) => {
-                let summary = if done {
-                    vec![resp::SummaryPart::SummaryText(resp::SummaryText {
-                        text: (*text).to_owned(),
-                        ..Default::default()
-                    })]
-                } else {
-                    Vec::new()
-                };
+                let summary = resp::SummaryPart::SummaryText(resp::SummaryText {
+                    text: text.to_owned(),
+                    ..Default::default()
+                });
+                let summary = if done { vec![summary] } else { Vec::new() };
                 resp::OutputItem::Reasoning(resp::ReasoningItem {
                     id,
                     summary,
@@ -642,14 +614,10 @@ impl<'a> Answer<'a> {
                 } else {
                     Vec::new()
                 };
-                let status = if done && self.incomplete() {
-                    Some(resp::ItemStatus::Incomplete)
-                } else {
-                    status(done)
-                };
+                let role = Some(Role::Assistant);
                 resp::OutputItem::Message(resp::OutputMessage {
                     id,
-                    role: Some(Role::Assistant),
+                    role,
                     status,
                     content,
                     ..Default::default()
@@ -664,7 +632,7 @@ impl<'a> Answer<'a> {
                 } else {
                     String::new()
                 },
-                status: status(done),
+                status,
                 ..Default::default()
             }),
         }
@@ -676,6 +644,7 @@ impl<'a> Answer<'a> {
         request: Option<&resp::ResponseRequest>,
         status: Option<resp::ResponseStatus>,
     ) -> resp::Response {
+        let auto = resp::ToolChoice::Mode(resp::ToolChoiceMode::Auto);
         let mut r = resp::Response {
             id: format!("resp_{}", self.rid),
             object: Some("response".into()),
@@ -683,11 +652,7 @@ impl<'a> Answer<'a> {
             model: Some(self.model.to_owned()),
             output: Some(Vec::new()),
             tools: Some(request.and_then(|r| r.tools.clone()).unwrap_or_default()),
-            tool_choice: Some(
-                request
-                    .and_then(|r| r.tool_choice.clone())
-                    .unwrap_or(resp::ToolChoice::Mode(resp::ToolChoiceMode::Auto)),
-            ),
+            tool_choice: Some(request.and_then(|r| r.tool_choice.clone()).unwrap_or(auto)),
             parallel_tool_calls: Some(request.and_then(|r| r.parallel_tool_calls).unwrap_or(false)),
             status: status.clone(),
             ..Default::default()
@@ -695,9 +660,8 @@ impl<'a> Answer<'a> {
         if status.is_some() {
             return r;
         }
-        let items = self.items();
         r.output = Some(
-            items
+            self.items()
                 .iter()
                 .enumerate()
                 .map(|(k, item)| self.item(item, k, true))
@@ -710,25 +674,29 @@ impl<'a> Answer<'a> {
         });
         r.previous_response_id = request.and_then(|r| r.previous_response_id.clone());
         if self.incomplete() {
+            let reason = Some("max_output_tokens".into());
             r.incomplete_details = Some(resp::IncompleteDetails {
-                reason: Some("max_output_tokens".into()),
+                reason,
                 ..Default::default()
             });
             r.max_output_tokens = request.and_then(|r| r.max_output_tokens);
         }
+        let [input, output, reasoning, total] = self.usage;
+        let (input_tokens, output_tokens, total_tokens) = (Some(input), Some(output), Some(total));
+        let x_billing_type = Some("response_api".into());
         let detail = resp::UsageDetail {
-            input_tokens: Some(self.input),
-            output_tokens: Some(self.output),
-            total_tokens: Some(self.total),
-            x_billing_type: Some("response_api".into()),
+            input_tokens,
+            output_tokens,
+            total_tokens,
+            x_billing_type,
             ..Default::default()
         };
         r.usage = Some(resp::Usage {
-            input_tokens: self.input,
-            output_tokens: self.output,
-            total_tokens: self.total,
+            input_tokens: input,
+            output_tokens: output,
+            total_tokens: total,
             input_tokens_details: Some(cached(0)),
-            output_tokens_details: Some(reasoning_details(self.reasoning)),
+            output_tokens_details: Some(reasoning_details(reasoning)),
             x_details: Some(vec![detail]),
             ..Default::default()
         });
@@ -736,192 +704,99 @@ impl<'a> Answer<'a> {
     }
 
     fn responses_events(&self, request: Option<&resp::ResponseRequest>) -> Vec<String> {
-        let mut events: Vec<String> = Vec::new();
-        let mut push = |ev: Ev| {
-            let seq = events.len() as u64;
-            let ev = with_sequence(ev, seq);
-            let mut out = Vec::new();
-            let data = serde_json::to_string(&ev).unwrap_or_default();
-            Encoder::responses().native_event(
-                &mut out,
-                seq + 1,
-                ev.type_name().unwrap_or_default(),
-                200,
-                &data,
-            );
-            events.push(String::from_utf8(out).unwrap_or_default());
-        };
+        let mut events: Vec<Ev> = Vec::new();
         let opening = |status| Box::new(self.response(request, Some(status)));
-        push(Ev::Created(resp::ResponseCreatedEvent {
-            response: opening(resp::ResponseStatus::Queued),
+        let response = opening(resp::ResponseStatus::Queued);
+        events.push(Ev::Created(resp::ResponseCreatedEvent {
+            response,
             ..Default::default()
         }));
-        push(Ev::InProgress(resp::ResponseInProgressEvent {
-            response: opening(resp::ResponseStatus::InProgress),
+        let response = opening(resp::ResponseStatus::InProgress);
+        events.push(Ev::InProgress(resp::ResponseInProgressEvent {
+            response,
             ..Default::default()
         }));
         for (k, item) in self.items().iter().enumerate() {
             let (id, at) = (Some(self.item_id(k)), Some(k as u32));
-            push(Ev::OutputItemAdded(resp::OutputItemAddedEvent {
+            // An event about this item (and its first content part, for text events).
+            macro_rules! item_event {
+                ($variant:ident($ty:ident) { $($field:ident: $value:expr),* $(,)? }) => {
+                    Ev::$variant(resp::$ty { item_id: id.clone(), output_index: at, $($field: $value,)* ..Default::default() })
+                };
+            }
+            let skeleton = Some(self.item(item, k, false));
+            events.push(Ev::OutputItemAdded(resp::OutputItemAddedEvent {
                 output_index: at,
-                item: Some(self.item(item, k, false)),
+                item: skeleton,
                 ..Default::default()
             }));
-            match item {
+            match *item {
                 Item::Reasoning(text, pieces) => {
-                    for p in *pieces {
-                        let delta = resp::ReasoningTextDeltaEvent {
-                            item_id: id.clone(),
-                            output_index: at,
-                            content_index: Some(0),
-                            delta: p.text.clone(),
-                            ..Default::default()
-                        };
-                        push(Ev::ReasoningTextDelta(delta));
-                    }
-                    let done = resp::ReasoningTextDoneEvent {
-                        item_id: id.clone(),
-                        output_index: at,
-                        content_index: Some(0),
-                        text: (*text).to_owned(),
-                        ..Default::default()
-                    };
-                    push(Ev::ReasoningTextDone(done));
+                    events.extend(pieces.iter().map(|p| item_event! { ReasoningTextDelta(ReasoningTextDeltaEvent) { content_index: Some(0), delta: p.text.clone() } }));
+                    events.push(item_event! { ReasoningTextDone(ReasoningTextDoneEvent) { content_index: Some(0), text: text.to_owned() } });
                 }
                 Item::Message(text, pieces) => {
-                    let part = |t: &str| Some(output_text(t));
-                    push(Ev::ContentPartAdded(resp::ContentPartAddedEvent {
-                        item_id: id.clone(),
-                        output_index: at,
-                        content_index: Some(0),
-                        part: part(""),
-                        ..Default::default()
-                    }));
-                    for p in *pieces {
-                        let delta = resp::OutputTextDeltaEvent {
-                            item_id: id.clone(),
-                            output_index: at,
-                            content_index: Some(0),
-                            delta: p.text.clone(),
-                            logprobs: Some(Vec::new()),
-                            ..Default::default()
-                        };
-                        push(Ev::OutputTextDelta(delta));
-                    }
-                    let done = resp::OutputTextDoneEvent {
-                        item_id: id.clone(),
-                        output_index: at,
-                        content_index: Some(0),
-                        text: (*text).to_owned(),
-                        logprobs: Some(Vec::new()),
-                        ..Default::default()
-                    };
-                    push(Ev::OutputTextDone(done));
-                    push(Ev::ContentPartDone(resp::ContentPartDoneEvent {
-                        item_id: id.clone(),
-                        output_index: at,
-                        content_index: Some(0),
-                        part: part(text),
-                        ..Default::default()
-                    }));
+                    events.push(item_event! { ContentPartAdded(ContentPartAddedEvent) { content_index: Some(0), part: Some(output_text("")) } });
+                    events.extend(pieces.iter().map(|p| item_event! { OutputTextDelta(OutputTextDeltaEvent) { content_index: Some(0), delta: p.text.clone(), logprobs: Some(Vec::new()) } }));
+                    events.push(item_event! { OutputTextDone(OutputTextDoneEvent) { content_index: Some(0), text: text.to_owned(), logprobs: Some(Vec::new()) } });
+                    events.push(item_event! { ContentPartDone(ContentPartDoneEvent) { content_index: Some(0), part: Some(output_text(text)) } });
                 }
                 Item::Call(t, pieces) => {
-                    for p in *pieces {
-                        let delta = resp::FunctionCallArgumentsDeltaEvent {
-                            item_id: id.clone(),
-                            output_index: at,
-                            delta: p.text.clone(),
-                            ..Default::default()
-                        };
-                        push(Ev::FunctionCallArgumentsDelta(delta));
-                    }
-                    let done = resp::FunctionCallArgumentsDoneEvent {
-                        item_id: id.clone(),
-                        output_index: at,
-                        arguments: t.arguments.clone(),
-                        ..Default::default()
-                    };
-                    push(Ev::FunctionCallArgumentsDone(done));
+                    events.extend(pieces.iter().map(|p| item_event! { FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) { delta: p.text.clone() } }));
+                    events.push(item_event! { FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) { arguments: t.arguments.clone() } });
                 }
             }
-            push(Ev::OutputItemDone(resp::OutputItemDoneEvent {
+            let done = Some(self.item(item, k, true));
+            events.push(Ev::OutputItemDone(resp::OutputItemDoneEvent {
                 output_index: at,
-                item: Some(self.item(item, k, true)),
+                item: done,
                 ..Default::default()
             }));
         }
-        let last = Box::new(self.response(request, None));
-        push(if self.incomplete() {
-            Ev::Incomplete(resp::ResponseIncompleteEvent {
-                response: last,
+        let response = Box::new(self.response(request, None));
+        events.push(match self.incomplete() {
+            true => Ev::Incomplete(resp::ResponseIncompleteEvent {
+                response,
                 ..Default::default()
-            })
-        } else {
-            Ev::Completed(resp::ResponseCompletedEvent {
-                response: last,
+            }),
+            false => Ev::Completed(resp::ResponseCompletedEvent {
+                response,
                 ..Default::default()
-            })
+            }),
         });
-        events
+        let frame = |(seq, mut ev): (usize, Ev)| {
+            set_sequence(&mut ev, seq as u64);
+            let (mut out, data) = (Vec::new(), serde_json::to_string(&ev).unwrap_or_default());
+            Encoder::responses().native_event(
+                &mut out,
+                seq as u64 + 1,
+                ev.type_name().unwrap_or_default(),
+                200,
+                &data,
+            );
+            String::from_utf8(out).unwrap_or_default()
+        };
+        events.into_iter().enumerate().map(frame).collect()
     }
-}
-
-/// A piece of a native stream: its tokens (reasoning tokens of them), its reasoning and text,
-/// and a tool call's argument piece (the call, whether it is the first piece).
-type NativeStep<'a> = (u64, u64, &'a str, &'a str, Option<(usize, bool, &'a str)>);
-
-/// One native stream chunk's content: its candidate, texts, calls and finish reason.
-struct Step<'a> {
-    laid: &'a Laid<'a>,
-    text: String,
-    reasoning: String,
-    calls: Vec<ToolCall>,
-    finish: chat::FinishReason,
-}
-
-/// The native envelope a request asks for.
-struct Native {
-    /// `result_format: text` (`output.text`), when the answer can be written so (one
-    /// candidate, no reasoning, no tool calls); else `message` (`output.choices`).
-    text: bool,
-    /// `incremental_output` (streams): deltas, else everything so far in every chunk.
-    incremental: bool,
-    /// The multimodal path: content is a list of `{"text"}` parts, and a stream ends on its
-    /// last piece instead of an extra empty chunk.
-    multimodal: bool,
-}
-
-impl Native {
-    fn content(&self, text: String) -> native::Content {
-        match (self.multimodal, text.is_empty()) {
-            (false, _) => native::Content::Text(text),
-            (true, true) => native::Content::Parts(Vec::new()),
-            (true, false) => native::Content::Parts(vec![native::ContentItem {
-                text: Some(text),
-                ..Default::default()
-            }]),
-        }
-    }
-}
-
-/// A Responses output item with its stream pieces.
-enum Item<'a> {
-    Reasoning(&'a str, &'a [Piece]),
-    Message(&'a str, &'a [Piece]),
-    Call(&'a unified::ToolCall, &'a [Piece]),
 }
 
 /// A chat/native tool call (or a fragment of one: an empty id, no name).
 fn call(k: usize, id: &str, name: Option<&str>, arguments: &str) -> ToolCall {
+    let function = FunctionCall {
+        name: name.map(str::to_owned),
+        arguments: Some(arguments.to_owned()),
+        ..Default::default()
+    };
+    let (index, id, kind) = (
+        Some(k as u32),
+        Some(id.to_owned()),
+        Some(ToolType::Function),
+    );
     ToolCall {
-        index: Some(k as u32),
-        id: Some(id.to_owned()),
-        kind: Some(ToolType::Function),
-        function: Some(FunctionCall {
-            name: name.map(str::to_owned),
-            arguments: Some(arguments.to_owned()),
-            ..Default::default()
-        }),
+        index,
+        id,
+        kind,
+        function: Some(function),
         ..Default::default()
     }
 }
@@ -950,10 +825,10 @@ fn output_text(text: &str) -> resp::OutputContent {
     resp::OutputContent::OutputText(t)
 }
 
-/// `ev` numbered `seq`.
-fn with_sequence(mut ev: Ev, seq: u64) -> Ev {
+/// Numbers `ev` in its stream.
+fn set_sequence(ev: &mut Ev, seq: u64) {
     let n = Some(seq);
-    match &mut ev {
+    match ev {
         Ev::Created(e) => e.sequence_number = n,
         Ev::InProgress(e) => e.sequence_number = n,
         Ev::Completed(e) => e.sequence_number = n,
@@ -970,7 +845,6 @@ fn with_sequence(mut ev: Ev, seq: u64) -> Ev {
         Ev::FunctionCallArgumentsDone(e) => e.sequence_number = n,
         _ => {}
     }
-    ev
 }
 
 fn json<T: Serialize>(v: &T) -> Body {
