@@ -365,28 +365,3 @@ pub(crate) fn gateway_headers(request_id: &str, content_type: &str) -> Vec<(Stri
         .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
         .collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compat_and_native_shapes() {
-        let text = |r: &RecordedResponse| String::from_utf8(r.body.to_bytes()).unwrap();
-        let r = ErrorReply::for_status(401).render(Dialect::Chat, false, "rid");
-        assert_eq!(
-            text(&r),
-            r#"{"error":{"code":"invalid_api_key","param":null,"message":"Incorrect API key provided. ","type":"invalid_request_error"},"request_id":"rid"}"#
-        );
-        let r = ErrorReply::for_status(401).render(Dialect::Native, false, "rid");
-        assert_eq!(
-            text(&r),
-            r#"{"code":"InvalidApiKey","message":"Invalid API-key provided.","request_id":"rid"}"#
-        );
-        let r = ErrorReply::missing_model().render(Dialect::Native, true, "rid");
-        assert_eq!(r.status, 200);
-        assert!(text(&r).starts_with(
-            "id:1\nevent:error\n:HTTP_STATUS/400\ndata:{\"code\":\"BadRequest.EmptyModel\""
-        ));
-    }
-}

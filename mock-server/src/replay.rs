@@ -522,50 +522,6 @@ impl Play {
 mod tests {
     use super::*;
 
-    fn played(data: &[&str], plan: &FaultPlan) -> Vec<Vec<u8>> {
-        let mut c: VecDeque<(Duration, Bytes)> = data
-            .iter()
-            .map(|d| (Duration::ZERO, Bytes::from(d.to_string())))
-            .collect();
-        let pad = apply_content_faults(&mut c, plan);
-        let mut out: Vec<Vec<u8>> = c.into_iter().map(|(_, b)| b.to_vec()).collect();
-        if let Some(p) = pad {
-            let mut first = p.before.to_vec();
-            first.extend(std::iter::repeat_n(b'a', p.left as usize));
-            first.extend_from_slice(&p.after);
-            out[0] = first;
-        }
-        out
-    }
-
-    #[test]
-    fn content_faults() {
-        let body = ["id:1\nevent:result\ndata:{\"a\":\"x\"}\n\n", "data: {}\n\n"];
-        let plan = |f: fn(&mut FaultPlan)| {
-            let mut p = FaultPlan::none();
-            f(&mut p);
-            p
-        };
-        assert_eq!(
-            played(&body, &plan(|p| p.no_blank_lines = true))[0],
-            b"id:1\nevent:result\ndata:{\"a\":\"x\"}\n"
-        );
-        let out = played(&body, &plan(|p| p.invalid_utf8 = Some(1)));
-        assert_eq!(
-            out[0],
-            b"id:1\nevent:result\ndata:{\"\xFF\xFEa\":\"x\"}\n\n"
-        );
-        let out = played(&body, &plan(|p| p.malformed_json = Some(1)));
-        assert_eq!(out[0], b"id:1\nevent:result\ndata:{\"a\"\n\n");
-        let out = played(&body, &plan(|p| p.oversized_chunk = Some(3)));
-        assert_eq!(
-            out[0],
-            b"id:1\nevent:result\ndata:{\"x_mock_pad\":\"aaa\",\"a\":\"x\"}\n\n"
-        );
-        let out = played(&["{}"], &plan(|p| p.oversized_chunk = Some(3)));
-        assert_eq!(out[0], b"{\"x_mock_pad\":\"aaa\"}");
-    }
-
     #[test]
     fn recorded_case_is_kept_for_hyper() {
         let names = ["X-Request-ID", "Set-Cookie", "set-cookie", "Date"];

@@ -290,7 +290,7 @@ pub struct MockServerBuilder {
 impl std::fmt::Debug for MockServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockServerBuilder")
-            .field("config", &self.config)
+            .field("limits", &self.config.limits)
             .field("dirs", &self.dirs)
             .finish_non_exhaustive()
     }

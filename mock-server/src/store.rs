@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use dashscope_protocol::responses::Response;
 use dashscope_protocol::unified::{Conversation, Message, Part, UnifiedResponse};
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 use crate::budget::value_cost;
@@ -91,8 +92,7 @@ impl ResponseStore {
         let input = input_items(request, request_id);
         // Instructions (the leading system message) are not carried over.
         let skip = usize::from(request.get("instructions").is_some_and(Value::is_string));
-        let answer =
-            Response::deserialize_from(&response).map(|r| UnifiedResponse::from_responses(&r));
+        let answer = Response::deserialize(&response).map(|r| UnifiedResponse::from_responses(&r));
         let history: Arc<[Message]> = before
             .iter()
             .cloned()
@@ -103,7 +103,7 @@ impl ResponseStore {
             .chain(
                 answer
                     .iter()
-                    .filter_map(|a| a.first())
+                    .filter_map(UnifiedResponse::first)
                     .map(|c| c.to_message()),
             )
             .collect();
@@ -158,17 +158,6 @@ impl ResponseStore {
         self.map.clear();
         self.order.clear();
         self.bytes = 0;
-    }
-}
-
-/// A typed Responses object from its JSON.
-trait FromValue: Sized {
-    fn deserialize_from(v: &Value) -> Option<Self>;
-}
-
-impl FromValue for Response {
-    fn deserialize_from(v: &Value) -> Option<Self> {
-        serde::Deserialize::deserialize(v).ok()
     }
 }
 
@@ -229,39 +218,4 @@ fn input_items(request: &Value, request_id: &str) -> Vec<Value> {
         item
     };
     items.into_iter().enumerate().map(item).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_responses_in_bodies_and_shapes_inputs() {
-        let body = br#"{"id":"resp_1","object":"response"}"#;
-        assert!(response_in_body(body, false).is_some());
-        assert!(response_in_body(b"not json", false).is_none());
-        let sse = "id:1\nevent:response.created\ndata:{\"type\":\"response.created\",\"response\":{\"id\":\"r\"}}\n\n\
-                   id:2\nevent:response.completed\n:HTTP_STATUS/200\ndata:{\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"status\":\"completed\"}}\n\n";
-        assert_eq!(
-            response_in_body(sse.as_bytes(), true).unwrap()["status"],
-            "completed"
-        );
-        let items = input_items(&json!({"input": "hi"}), "q");
-        assert_eq!(
-            (
-                items[0]["content"][0]["text"].as_str(),
-                items[0]["id"].as_str()
-            ),
-            (Some("hi"), Some("msg_q_0"))
-        );
-        let items = input_items(
-            &json!({"input": [{"role": "assistant", "content": "a"}, {"type": "function_call_output", "call_id": "c", "output": "o", "id": "x"}]}),
-            "q",
-        );
-        assert_eq!(items[0]["content"][0]["type"], "output_text");
-        assert_eq!(
-            (items[0]["type"].as_str(), items[1]["id"].as_str()),
-            (Some("message"), Some("x"))
-        );
-    }
 }
