@@ -636,7 +636,7 @@ mod tests {
     crate::wire_struct! {
         /// Any `@fast` type gets a reader from its member list.
         @fast
-        pub struct Inner {
+        pub struct Leaf {
             /// A number.
             pub n: Option<u32>,
             /// Strings.
@@ -649,13 +649,13 @@ mod tests {
     crate::wire_struct! {
         /// An outer object.
         @fast
-        pub struct Outer {
+        pub struct Root {
             /// Renamed.
             pub kind: String => "type",
             /// Nested, may be null.
-            pub inner: Option<Inner>,
+            pub inner: Option<Leaf>,
             /// Always written.
-            pub list: Vec<Inner>,
+            pub list: Vec<Leaf>,
             /// A flag.
             pub flag: Option<bool>,
             /// A plain number.
@@ -688,8 +688,8 @@ mod tests {
             (r#"{"inner":{"n":4294967296}}"#, false),
             (r#"{"type":"a"} x"#, false),
         ] {
-            let fast = decode::<Outer>(data);
-            match serde_json::from_str::<Outer>(data) {
+            let fast = decode::<Root>(data);
+            match serde_json::from_str::<Root>(data) {
                 Ok(want) => assert!(fast.as_ref().is_none_or(|got| *got == want), "{data}"),
                 Err(_) => assert!(fast.is_none(), "{data}"),
             }

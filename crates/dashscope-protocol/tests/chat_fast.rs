@@ -306,6 +306,12 @@ fn chosen_edge_cases() {
             true,
         ),
         (r#"{"id":"\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\"}"#, true),
+        // (Formerly the unit tests of the hand-written `chat/fast.rs`.)
+        (
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"","type":"function","function":{"arguments":"{\"a\":\"\u00e9\n\"}"}}]},"index":0}],"x":[1,{"y":null}]}"#,
+            true,
+        ),
+        (r#" { "choices" : [ ] , "id" : "a\ud83d\ude00b" } "#, true),
         (
             r#"{"choices":[{"index":4294967295}],"created":9223372036854775807}"#,
             true,
