@@ -68,7 +68,7 @@
 // that the clients share is compiled (and unit-tested) all the same.
 #![cfg_attr(
     not(any(feature = "async", feature = "blocking")),
-    allow(dead_code, unused_imports)
+    allow(dead_code, unused_imports, unused_macros)
 )]
 
 pub use dashscope_protocol as protocol;
@@ -77,36 +77,72 @@ pub use dashscope_transport as transport;
 pub mod config;
 pub mod conversation;
 pub mod dialect;
-pub mod endpoint;
 pub mod error;
 pub mod retry;
 
 mod core;
+mod groups;
+mod options;
 mod reply;
 mod responses_extra;
+mod stream;
 
 #[cfg(feature = "async")]
 mod client;
-#[cfg(feature = "async")]
-mod stream;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
+/// The transport's in-process fakes for tests ([`dashscope_transport::test_util`]), so that a
+/// test needs no second dependency. **Do not enable `test-util` in production.**
+///
+/// ```
+/// # #[cfg(feature = "blocking")]
+/// # fn main() -> Result<(), dashscope_provider::Error> {
+/// use dashscope_provider::blocking::Client;
+/// use dashscope_provider::protocol::chat::{ChatRequest, Message};
+/// use dashscope_provider::test_util::{CaptureTransport, Fault, FaultTransport};
+/// use dashscope_provider::{Config, RequestOptions};
+///
+/// // Every request fails with a 503; the capture records what was sent.
+/// let transport = CaptureTransport::new(FaultTransport::always(Fault::status(503)));
+/// let log = transport.log();
+/// let config = Config::builder().api_key("sk-test").build()?;
+/// let client = Client::with_transport(config, transport);
+///
+/// let req = ChatRequest::new("qwen-plus", vec![Message::user("Hi")]);
+/// let options = RequestOptions::new().max_retries(1).header("x-trace-id", "t-1");
+/// let e = client.chat().with_options(options).create(req).unwrap_err();
+/// assert_eq!(e.status(), Some(503));
+/// assert_eq!(log.len(), 2, "the first attempt and one retry");
+/// assert_eq!(log.last().unwrap().header("x-trace-id"), Some("t-1"));
+/// # Ok(()) }
+/// # #[cfg(not(feature = "blocking"))]
+/// # fn main() {}
+/// ```
+#[cfg(feature = "test-util")]
+pub mod test_util {
+    pub use dashscope_transport::test_util::*;
+}
+
 pub use config::{ApiKey, Config, ConfigBuilder, ConfigError, Region, Timeouts};
-pub use dialect::{ChatDialect, Dialect, NativeDialect, PartialResponse, ResponsesDialect};
-pub use endpoint::{NativeEndpoint, ResponsesPath};
+pub use dashscope_protocol::dialect::{Dialect, Endpoint};
+pub use dialect::{ChatDialect, NativeDialect, PartialResponse, ResponsesDialect, WireDialect};
 pub use error::{ApiDetails, Error, StreamDetails, StreamErrorKind};
+pub use options::RequestOptions;
 pub use reply::{PARTIAL_RESPONSE_HEADER, Reply, chat_continuation, native_continuation};
 pub use responses_extra::{InputItemList, ListOrder, ListQuery, ResponseDeleted};
 pub use retry::RetryPolicy;
 
-#[cfg(feature = "async")]
-pub use client::{Chat, ChatStream, Client, Native, NativeStream, Responses, ResponsesStream};
-#[cfg(feature = "async")]
-pub use conversation::{Unified, UnifiedStream};
-#[cfg(feature = "async")]
+#[cfg(any(feature = "async", feature = "blocking"))]
+pub use conversation::UnifiedStream;
+#[cfg(any(feature = "async", feature = "blocking"))]
+pub use groups::{Chat, Native, Responses, Unified};
+#[cfg(any(feature = "async", feature = "blocking"))]
 pub use stream::{ChunkStream, EventStream};
+
+#[cfg(feature = "async")]
+pub use client::{ChatStream, Client, NativeStream, ResponsesStream};
 
 #[cfg(feature = "blocking")]
 pub use dashscope_transport::{BlockingTransport, SharedBlockingTransport};

@@ -15,7 +15,7 @@ use dashscope_protocol::cassette::{Body, RecordedResponse};
 use dashscope_protocol::chat::{ChatRequest, Message, Role};
 use dashscope_protocol::native::{self, GenerationRequest};
 use dashscope_protocol::responses::{InputItem, OutputItem, ResponseRequest};
-use dashscope_provider::{Error, ListQuery, ResponsesPath, StreamErrorKind};
+use dashscope_provider::{Endpoint, Error, ListQuery, RequestOptions, StreamErrorKind};
 use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ scenario! {
         let server = server();
         let client = make_client(config(&server).build().unwrap());
         let req: GenerationRequest = request("native/text-sse-twin");
-        let once = w!(client.native().generate(&req)).expect("non-stream answer");
+        let once = w!(client.native().generate(req.clone())).expect("non-stream answer");
         let streamed = w!(w!(client.native().generate_stream(req)).expect("stream opens").accumulate())
             .expect("the stream completes");
         assert!(!once.text().unwrap_or_default().is_empty());
@@ -95,7 +95,7 @@ scenario! {
             Some(false)
         );
         let twin: GenerationRequest = request("native/cumulative-sse-twin");
-        let once = w!(client.native().generate(&twin)).expect("non-stream answer");
+        let once = w!(client.native().generate(twin.clone())).expect("non-stream answer");
 
         let mut stream = w!(client.native().generate_stream(stream_req)).expect("stream opens");
         let mut texts = Vec::new();
@@ -282,7 +282,7 @@ scenario! {
 
         // Native, stream vs non-stream.
         let req: GenerationRequest = request("native/vl-reasoning-sse-twin");
-        let once = w!(client.native().generate(&req)).expect("native");
+        let once = w!(client.native().generate(req.clone())).expect("native");
         let streamed = w!(w!(client.native().generate_stream(req)).unwrap().accumulate()).expect("native stream");
         assert!(!streamed.reasoning().unwrap_or_default().is_empty());
         assert_eq!(streamed.reasoning(), once.reasoning());
@@ -323,7 +323,7 @@ scenario! {
         let server = server();
         let client = make_client(config(&server).build().unwrap());
         let req: GenerationRequest = request("native/error-invalid-parameter");
-        let e = w!(client.native().generate(&req)).unwrap_err();
+        let e = w!(client.native().generate(req.clone())).unwrap_err();
         assert!(matches!(e, Error::Api { .. }), "{e:?}");
         assert_eq!(e.status(), Some(400));
         assert_eq!(e.code(), Some("InvalidParameter"));
@@ -440,7 +440,7 @@ scenario! {
             )),
         ));
         let req = GenerationRequest::new("qwen-test-200-code", vec![native::Message::user("hi")]);
-        let e = w!(client.native().generate(&req)).unwrap_err();
+        let e = w!(client.native().generate(req.clone())).unwrap_err();
         let Error::Api { status, code, message, request_id, .. } = &e else { panic!("{e:?}") };
         assert_eq!(*status, 200);
         assert_eq!(code.as_deref(), Some("DataInspectionFailed"));
@@ -514,7 +514,7 @@ scenario! {
             config(&server).header("x-mock-fault", "status=500;times=3").max_retries(2).build().unwrap(),
         );
         let req: GenerationRequest = request("native/text-sse-twin");
-        let e = w!(client.native().generate(&req)).unwrap_err();
+        let e = w!(client.native().generate(req.clone())).unwrap_err();
         assert_eq!(e.status(), Some(500));
         assert!(e.is_retryable());
         assert_eq!(journal(&server).len(), 3, "exactly three requests");
@@ -612,7 +612,7 @@ scenario! {
         let client = make_client(config(&server).build().unwrap());
         let req: GenerationRequest = request("native/vl-image");
         assert!(req.is_multimodal());
-        let r = w!(client.native().generate(&req)).expect("answer");
+        let r = w!(client.native().generate(req.clone())).expect("answer");
         assert!(!r.text().unwrap_or_default().is_empty());
         assert_eq!(journal(&server)[0].path, native::MULTIMODAL_GENERATION_PATH);
     }
@@ -623,7 +623,7 @@ scenario! {
         let server = server();
         let client = make_client(config(&server).build().unwrap());
         let req: ResponseRequest = request("responses/legacy-path");
-        let r = w!(client.responses().path(ResponsesPath::Legacy).create(req)).expect("legacy path");
+        let r = w!(client.responses().with_options(RequestOptions::new().endpoint(Endpoint::ResponsesLegacy)).create(req)).expect("legacy path");
         assert!(!r.output_text().is_empty());
         assert_eq!(journal(&server)[0].path, "/api/v2/apps/protocols/compatible-mode/v1/responses");
 
@@ -633,7 +633,7 @@ scenario! {
         let fetched = w!(client.responses().retrieve(&id)).expect("retrieve");
         assert_eq!(fetched.id, id);
         assert_eq!(fetched.output_text(), created.output_text());
-        let items = w!(client.responses().input_items(&id, &ListQuery::default())).expect("input items");
+        let items = w!(client.responses().input_items(&id, ListQuery::default())).expect("input items");
         assert!(!items.data.is_empty());
         let deleted = w!(client.responses().delete(&id)).expect("delete");
         assert!(deleted.deleted);
@@ -697,7 +697,7 @@ scenario! {
             },
         ));
         let echo = GenerationRequest::new("qwen-test-echo", vec![native::Message::user("x")]);
-        let e = w!(client.native().generate(&echo)).unwrap_err();
+        let e = w!(client.native().generate(echo.clone())).unwrap_err();
         assert_eq!(e.code(), Some("InvalidApiKey"));
         assert_eq!(e.message(), Some("Invalid API-key provided: [REDACTED]"));
         assert_error_has_no_key(&e);
@@ -729,7 +729,7 @@ scenario! {
             serde_json::to_value(&req).unwrap()["parameters"]["response_format"],
             json!({"type": "json_object"})
         );
-        let r = w!(client.native().generate(&req)).expect("answer");
+        let r = w!(client.native().generate(req.clone())).expect("answer");
         let parsed: serde_json::Value = serde_json::from_str(&r.text().unwrap()).expect("JSON output");
         assert_eq!(parsed["result"], 2);
         let j = journal(&server);
