@@ -15,7 +15,7 @@ use dashscope_protocol::cassette::{Body, RecordedResponse};
 use dashscope_protocol::chat::{ChatRequest, Message, Role};
 use dashscope_protocol::native::{self, GenerationRequest};
 use dashscope_protocol::responses::{InputItem, OutputItem, ResponseRequest};
-use dashscope_provider::{Endpoint, Error, ListQuery, RequestOptions, StreamErrorKind};
+use dashscope_provider::{Endpoint, Error, ListQuery, RequestOptions, RetryPolicy, StreamErrorKind};
 use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
@@ -779,3 +779,137 @@ scenario! {
         assert_eq!(journal(&server).len(), 1, "sent once");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Request options: per call, over the configuration.
+
+scenario! {
+    fn request_options_headers_arrive_and_never_replace_the_key() {
+        let server = server();
+        let client = make_client(config(&server).header("x-app", "config").build().unwrap());
+        let options = RequestOptions::new()
+            .header("x-app", "call")
+            .header("x-trace-id", "t-42")
+            .header("user-agent", "app/1.0");
+        let req: ChatRequest = request("chat/stream-include-usage-twin");
+        w!(client.chat().with_options(options.clone()).create(req.clone())).expect("an answer");
+        let nreq: GenerationRequest = request("native/text-sse-twin");
+        let stream = w!(client.native().with_options(options).generate_stream(nreq)).expect("a stream");
+        w!(stream.accumulate()).expect("the stream completes");
+        let conv = dashscope_provider::conversation::Conversation::new("qwen-plus").user("hi");
+        let opts = RequestOptions::new().header("x-trace-id", "t-43");
+        w!(client.conversation(dashscope_provider::Dialect::Responses).with_options(opts).send(conv))
+            .expect("a unified answer");
+        // A call without options: the configuration's headers only.
+        w!(client.chat().create(req.clone())).expect("an answer");
+
+        let j = journal(&server);
+        assert_eq!(j.len(), 4);
+        for e in &j[..2] {
+            assert_eq!(header(e, "x-app"), Some("call"), "the call's value replaces the config's");
+            assert_eq!(header(e, "x-trace-id"), Some("t-42"));
+            assert_eq!(header(e, "user-agent"), Some("app/1.0"));
+            assert_eq!(header(e, "authorization"), Some("Bearer [REDACTED]"));
+        }
+        assert_eq!(header(&j[1], "x-dashscope-sse"), Some("enable"));
+        assert_eq!(header(&j[2], "x-trace-id"), Some("t-43"));
+        assert_eq!(header(&j[2], "x-app"), Some("config"));
+        assert_eq!(header(&j[3], "x-app"), Some("config"));
+        assert_eq!(header(&j[3], "x-trace-id"), None);
+        assert!(header(&j[3], "user-agent").unwrap().starts_with("dashscope-rust/"));
+        server.reset();
+
+        // The key cannot be replaced per call: refused, nothing sent, no value shown.
+        for (name, value) in [("Authorization", "Bearer sk-someone-else-123"), ("x-dashscope-sse", "enable")] {
+            let options = RequestOptions::new().header(name, value);
+            let e = w!(client.chat().with_options(options).create(req.clone())).unwrap_err();
+            assert!(matches!(e, Error::InvalidRequest { .. }), "{e:?}");
+            assert!(!format!("{e} {e:?}").contains("sk-someone-else"), "{e:?}");
+        }
+        assert!(journal(&server).is_empty(), "nothing was sent");
+    }
+}
+
+scenario! {
+    fn request_options_retry_policy_is_honoured_per_call() {
+        let server = server();
+        // The configuration allows two retries.
+        let client = make_client(config(&server).build().unwrap());
+        let fault = |f: &str| RequestOptions::new().header("x-mock-fault", f);
+        let req: ChatRequest = request("chat/stream-include-usage-twin");
+
+        // No retry for this call: one request, the 503.
+        let e = w!(client.chat().with_options(fault("status=503;times=1").max_retries(0)).create(req.clone()))
+            .unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(journal(&server).len(), 1, "not retried");
+        server.reset();
+
+        // Four retries for this one (the configuration's two would give up).
+        let policy = RetryPolicy {
+            max_retries: 4,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        };
+        let nreq: GenerationRequest = request("native/text-sse-twin");
+        let r = w!(client.native().with_options(fault("status=500;times=4").retry(policy)).generate(nreq))
+            .expect("the fifth attempt succeeds");
+        assert_eq!(r.attempts(), 5);
+        assert_eq!(journal(&server).len(), 5);
+        server.reset();
+
+        // A stream, before its first chunk, likewise.
+        let s = w!(client.chat().with_options(fault("status=503;times=1").max_retries(0)).create_stream(req.clone()))
+            .unwrap_err();
+        assert_eq!(s.status(), Some(503));
+        assert_eq!(journal(&server).len(), 1);
+        server.reset();
+
+        // And the group without options keeps the configuration's policy.
+        let e = w!(client.chat().with_options(fault("status=503;times=3")).create(req)).unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(journal(&server).len(), 3, "the configuration's two retries");
+    }
+}
+
+scenario! {
+    fn request_options_total_timeout_fires_per_call() {
+        let server = server();
+        // The configuration waits 60 s; these calls, 300 ms.
+        let client = make_client(
+            config(&server).total_timeout(Some(Duration::from_secs(60))).build().unwrap(),
+        );
+        let stalled = RequestOptions::new()
+            .header("x-mock-fault", "stall-after=0")
+            .total_timeout(Some(Duration::from_millis(300)));
+        let req: ChatRequest = request("chat/stream-include-usage-twin");
+        let started = Instant::now();
+        let e = w!(client.chat().with_options(stalled.clone()).create(req.clone())).unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e:?}");
+        assert!(e.is_timeout());
+        let e = w!(client.chat().with_options(stalled).create_stream(req)).unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e:?}");
+        assert!(e.is_timeout());
+        // Far under the configuration's 60 s (the bound is generous: the machine may be loaded).
+        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+        assert_eq!(journal(&server).len(), 2, "sent once each, not retried");
+    }
+}
+
+scenario! {
+    fn request_options_choose_the_endpoint() {
+        let server = server();
+        let client = make_client(config(&server).build().unwrap());
+        let text: GenerationRequest = request("native/text-sse-twin");
+        let options = RequestOptions::new().endpoint(Endpoint::NativeMultimodal);
+        w!(client.native().with_options(options.clone()).generate(text)).expect("an answer");
+        let conv = dashscope_provider::conversation::Conversation::new("qwen-plus").user("hi");
+        w!(client.conversation(dashscope_provider::Dialect::Native).with_options(options).send(conv))
+            .expect("a unified answer");
+        let j = journal(&server);
+        assert_eq!(j[0].path, Endpoint::NativeMultimodal.path());
+        assert_eq!(j[1].path, Endpoint::NativeMultimodal.path());
+    }
+}
+
