@@ -31,7 +31,10 @@ use dashscope_transport::{
 use crate::config::Config;
 use crate::core::{Call, Failure, Next, Outcome, StreamHead};
 use crate::dialect::{ChatDialect, Decodable, NativeDialect, ResponsesDialect, WireDialect};
-use crate::groups::{client_methods, group_methods, prelude::*};
+use crate::groups::{client_methods, client_type, group_methods, prelude::*};
+
+/// The groups, shared with the async client (their methods here are the blocking ones).
+pub use crate::groups::{Chat, Native, Responses, Unified};
 
 /// A blocking server-sent-event stream: an `Iterator<Item = Result<D::Chunk, Error>>` (see
 /// [`crate::EventStream`], whose methods it has).
@@ -55,28 +58,7 @@ pub struct Client<T = SharedBlockingTransport> {
     inner: Arc<Shared<T>>,
 }
 
-/// What clones of a client share.
-struct Shared<T> {
-    config: Config,
-    transport: T,
-}
-
-impl<T> Clone for Client<T> {
-    fn clone(&self) -> Self {
-        Client {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Client<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("blocking::Client")
-            .field("config", &self.inner.config)
-            .field("transport", &self.inner.transport)
-            .finish()
-    }
-}
+client_type!("blocking::Client");
 
 impl Client<SharedBlockingTransport> {
     /// A client over the ureq transport, with the configuration's connect and read timeouts.

@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::core::{Call, Next, Outcome, StreamHead};
 use crate::dialect::{ChatDialect, Decodable, NativeDialect, ResponsesDialect, WireDialect};
-use crate::groups::{client_methods, group_methods, prelude::*};
+use crate::groups::{client_methods, client_type, group_methods, prelude::*};
 use crate::stream::EventStream;
 
 /// A Chat Completions stream: `Stream<Item = Result<ChatChunk, Error>>`.
@@ -47,28 +47,7 @@ pub struct Client<T = SharedTransport> {
     inner: Arc<Shared<T>>,
 }
 
-/// What clones of a client share.
-struct Shared<T> {
-    config: Config,
-    transport: T,
-}
-
-impl<T> Clone for Client<T> {
-    fn clone(&self) -> Self {
-        Client {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Client<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.inner.config)
-            .field("transport", &self.inner.transport)
-            .finish()
-    }
-}
+client_type!("Client");
 
 #[cfg(any(feature = "reqwest", feature = "native-tls"))]
 impl Client<SharedTransport> {

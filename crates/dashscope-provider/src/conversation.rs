@@ -151,7 +151,7 @@ macro_rules! each {
 /// A stream of [`UnifiedEvent`]s read from one dialect's stream: a
 /// `futures_core::Stream<Item = Result<UnifiedEvent, Error>>` from the async client, an
 /// `Iterator` of the same items from the blocking one
-/// ([`blocking::UnifiedStream`](crate::blocking::UnifiedStream), `B` = [`BlockingBody`]).
+/// (`blocking::UnifiedStream`, `B` = [`BlockingBody`]).
 ///
 /// Pull-based like the dialect streams it wraps (dropping it closes the connection).
 /// [`UnifiedEvent::Passthrough`] events (each typed wire chunk) are left out unless

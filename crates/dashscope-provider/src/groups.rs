@@ -1,11 +1,11 @@
 //! The method groups of both clients (`client.chat()`, `.responses()`, `.native()`,
 //! `.conversation(dialect)`), each method written once.
 //!
-//! A group holds the client it came from (`C`: the async [`Client`](crate::Client) or the
-//! [`blocking::Client`](crate::blocking::Client)) and its [`RequestOptions`]. Its methods are
-//! one list, [`group_methods!`]: each entry is a method's doc, signature and body, where the
-//! body shapes the request with `core::ops` and hands it to the client's engine through `io!`.
-//! Each client module expands the list with its own `io!` and method form:
+//! A group holds the client it came from (`C`: the async `Client` or the `blocking::Client`)
+//! and its [`RequestOptions`]. Its methods are one list, [`group_methods!`]: each entry is a
+//! method's doc, signature and body, where the body shapes the request with `core::ops` and
+//! hands it to the client's engine through `io!`. Each client module expands the list with its
+//! own `io!` and method form:
 //!
 //! | | `io!(x)` | method | returns |
 //! |---|---|---|---|
@@ -45,8 +45,8 @@ macro_rules! groups {
     ($($(#[$doc:meta])* $name:ident $({ $($field:ident: $ty:ty),* })?;)*) => {$(
         $(#[$doc])*
         ///
-        /// `C` is the client it came from: the async [`Client`](crate::Client), whose methods
-        /// are `async`, or the [`blocking::Client`](crate::blocking::Client).
+        /// `C` is the client it came from: the async `Client`, whose methods are `async`, or
+        /// the `blocking::Client`.
         #[derive(Debug)]
         pub struct $name<'c, C> {
             pub(crate) client: &'c C,
@@ -94,6 +94,36 @@ impl<C> Unified<'_, C> {
     pub fn dialect(&self) -> crate::conversation::Dialect {
         self.dialect
     }
+}
+
+/// What every client type has: clones share the configuration and the transport (`Shared`),
+/// and `Debug` shows both (the configuration never shows the key). Expanded in each client's
+/// module, after its `Client<T>` struct (`inner: Arc<Shared<T>>`).
+macro_rules! client_type {
+    ($name:literal) => {
+        /// What clones of a client share.
+        struct Shared<T> {
+            config: Config,
+            transport: T,
+        }
+
+        impl<T> Clone for Client<T> {
+            fn clone(&self) -> Self {
+                Client {
+                    inner: Arc::clone(&self.inner),
+                }
+            }
+        }
+
+        impl<T: fmt::Debug> fmt::Debug for Client<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct($name)
+                    .field("config", &self.inner.config)
+                    .field("transport", &self.inner.transport)
+                    .finish()
+            }
+        }
+    };
 }
 
 /// What every client has besides its constructors and engine, written once; expanded inside
@@ -299,4 +329,4 @@ macro_rules! group_methods {
     };
 }
 
-pub(crate) use {client_methods, group_methods};
+pub(crate) use {client_methods, client_type, group_methods};

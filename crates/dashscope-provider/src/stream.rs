@@ -50,7 +50,7 @@ pub(crate) fn block_on<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> 
 /// A server-sent-event stream of one dialect's chunks: a
 /// `futures_core::Stream<Item = Result<D::Chunk, Error>>` from the async client, an
 /// `Iterator` of the same items from the blocking one
-/// ([`blocking::EventStream`](crate::blocking::EventStream), `B` = [`BlockingBody`]).
+/// (`blocking::EventStream`, `B` = [`BlockingBody`]).
 ///
 /// Pull-based: bytes are read only when the stream is polled (each blocking `next` waits for a
 /// chunk, bounded by the transport's read timeout), and dropping it drops the body, which
