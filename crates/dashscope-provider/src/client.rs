@@ -13,6 +13,7 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::core::{Call, Next, Outcome, StreamHead};
 use crate::dialect::{ChatDialect, Decodable, NativeDialect, ResponsesDialect, WireDialect};
+use crate::groups::{Chat, Native, Responses, Unified};
 use crate::groups::{client_methods, client_type, group_methods, prelude::*};
 use crate::stream::EventStream;
 

@@ -343,11 +343,11 @@ impl Config {
         } else {
             PathAndQuery::try_from(format!("{}{path}", self.base.prefix))?
         };
-        Ok(Uri::builder()
+        Uri::builder()
             .scheme(self.base.scheme.clone())
             .authority(self.base.authority.clone())
             .path_and_query(path)
-            .build()?)
+            .build()
     }
 
     /// The headers every call starts from, `Authorization` included.

@@ -30,7 +30,6 @@ pub(crate) mod prelude {
     pub(crate) use dashscope_protocol::responses::{Response, ResponseRequest};
     pub(crate) use dashscope_protocol::unified::{DialectRequest, DialectResponse, StreamReader};
 
-    pub(crate) use super::{Chat, Native, Responses, Unified};
     pub(crate) use crate::conversation::{
         Conversation, Inner, UnifiedResponse, unified_reply, wire_request,
     };
@@ -55,7 +54,7 @@ macro_rules! groups {
             $($(pub(crate) $field: $ty,)*)?
         }
 
-        impl<C> $name<'_, C> {
+        impl<'c, C> $name<'c, C> {
             /// Makes this group's calls with `options` (headers, total timeout, retries,
             /// endpoint) over the client's configuration; see [`RequestOptions`] for what wins.
             #[must_use]
@@ -63,9 +62,7 @@ macro_rules! groups {
                 self.options = options;
                 self
             }
-        }
 
-        impl<'c, C> $name<'c, C> {
             pub(crate) fn new(client: &'c C, config: &'c Config $($(, $field: $ty)*)?) -> Self {
                 $name { client, config, options: RequestOptions::new() $($(, $field)*)? }
             }

@@ -95,8 +95,9 @@
 //!   reqwest with rustls. Implies `async`.
 //! * **`native-tls`**: the same over the platform's TLS library instead of rustls (OpenSSL on
 //!   Linux, which needs its development files to build, `libssl-dev` on Debian; SChannel on
-//!   Windows; Security.framework on macOS). Implies `async`; `--no-default-features --features
-//!   native-tls` builds without rustls, and with both features on, native-tls is used.
+//!   Windows; Security.framework on macOS). Implies `async`. It is used when `reqwest` is off
+//!   (`default-features = false, features = ["native-tls"]`, which builds without rustls); with
+//!   both on, rustls is used.
 //! * **`async`**: the async [`Client`] over any [`Transport`]. Needs tokio's timer.
 //! * **`blocking`**: [`blocking::Client`] over ureq (rustls). Pulls in no tokio:
 //!   `--no-default-features --features blocking` builds without it.

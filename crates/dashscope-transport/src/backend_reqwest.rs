@@ -63,7 +63,7 @@ impl ReqwestTransport {
     /// The client's own settings are kept as they are: redirects, proxies, TLS, pool, and
     /// any `timeout` you gave it (which, being a total deadline, would also cut long streams).
     ///
-    /// **NOTE**: with the `reqwest` feature (and not `native-tls`) this crate enables
+    /// **NOTE**: with the `reqwest` feature this crate enables
     /// reqwest's `rustls-no-provider` feature and configures rustls itself. A client built by
     /// `reqwest::Client::builder()` without a TLS configuration needs a crypto provider:
     /// enable reqwest's `rustls` feature in your own manifest, install a process-wide rustls
@@ -202,12 +202,12 @@ impl ReqwestTransportBuilder {
     /// verifier) cannot be built.
     pub fn reqwest_builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
         let b = reqwest::Client::builder();
-        // The TLS backend: the platform's with `native-tls` (which wins when both features are
-        // on), else rustls as configured below.
-        #[cfg(feature = "native-tls")]
-        let b = b.tls_backend_native();
-        #[cfg(not(feature = "native-tls"))]
+        // The TLS backend: rustls as configured below with `reqwest` (the default, which wins
+        // when both features are on), else the platform's with `native-tls` alone.
+        #[cfg(feature = "reqwest")]
         let b = b.tls_backend_preconfigured(tls_config()?);
+        #[cfg(not(feature = "reqwest"))]
+        let b = b.tls_backend_native();
         let mut b = b
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(self.pool_idle_timeout)
@@ -246,7 +246,7 @@ impl ReqwestTransportBuilder {
 
 /// rustls with the `ring` provider (no C toolchain beyond `cc`, and the provider the blocking
 /// backend uses too), the platform's certificate verifier, and ALPN for HTTP/2 and HTTP/1.1.
-#[cfg(not(feature = "native-tls"))]
+#[cfg(feature = "reqwest")]
 fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
     use rustls_platform_verifier::BuilderVerifierExt;
 

@@ -47,7 +47,8 @@
 //! * **`native-tls`**: [`ReqwestTransport`] on the platform's TLS library instead of rustls
 //!   (OpenSSL on Linux, which needs its development files, `libssl-dev` on Debian, to build;
 //!   SChannel on Windows; Security.framework on macOS), with the platform's certificate store.
-//!   Everything else is as with `reqwest`. When both features are on, `native-tls` is used.
+//!   Everything else is as with `reqwest`. It is used when the `reqwest` feature (rustls, the
+//!   default) is off: depend with `default-features = false`; with both on, rustls is used.
 //! * **`blocking`**: [`UreqTransport`], the blocking backend on ureq with rustls (`ring`,
 //!   webpki roots), gzip decoding and proxies from the environment. It needs no async runtime:
 //!   `--no-default-features --features blocking` has no tokio in its dependency tree.
