@@ -23,7 +23,7 @@ pub type ChatStream = EventStream<ChatDialect>;
 pub type ResponsesStream = EventStream<ResponsesDialect>;
 /// A native stream: `Stream<Item = Result<GenerationResponse, Error>>`.
 pub type NativeStream = EventStream<NativeDialect>;
-pub use crate::conversation::UnifiedStream;
+use crate::conversation::UnifiedStream;
 
 /// The async client for all three dialects.
 ///
