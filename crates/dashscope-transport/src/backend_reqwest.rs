@@ -1,6 +1,5 @@
-//! The async backend: reqwest over rustls.
+//! The async backend: reqwest over rustls (or the platform's TLS with `native-tls`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,8 +12,9 @@ use crate::{
     Transport, TransportError,
 };
 
-/// A [`Transport`] on [reqwest](https://docs.rs/reqwest): HTTP/1.1 and HTTP/2 over rustls,
-/// connection pooling, gzip decoding, proxies from the environment.
+/// A [`Transport`] on [reqwest](https://docs.rs/reqwest): HTTP/1.1 and HTTP/2 over rustls (or
+/// the platform's TLS library with the `native-tls` feature), connection pooling, gzip
+/// decoding, proxies from the environment.
 ///
 /// Cheap to clone (clones share the connection pool). Build one with
 /// [`ReqwestTransport::new`] (the defaults), [`ReqwestTransport::builder`], or
@@ -63,10 +63,11 @@ impl ReqwestTransport {
     /// The client's own settings are kept as they are: redirects, proxies, TLS, pool, and
     /// any `timeout` you gave it (which, being a total deadline, would also cut long streams).
     ///
-    /// **NOTE**: this crate enables reqwest's `rustls-no-provider` feature and configures
-    /// rustls itself. A client built by `reqwest::Client::builder()` without a TLS
-    /// configuration needs a crypto provider: enable reqwest's `rustls` feature in your own
-    /// manifest, install a process-wide rustls provider, or start from
+    /// **NOTE**: with the `reqwest` feature this crate enables
+    /// reqwest's `rustls-no-provider` feature and configures rustls itself. A client built by
+    /// `reqwest::Client::builder()` without a TLS configuration needs a crypto provider:
+    /// enable reqwest's `rustls` feature in your own manifest, install a process-wide rustls
+    /// provider, or start from
     /// [`ReqwestTransportBuilder::reqwest_builder`], which is configured already.
     pub fn from_client(client: reqwest::Client) -> Self {
         Self {
@@ -200,8 +201,14 @@ impl ReqwestTransportBuilder {
     /// [`Phase::Prepare`] if the TLS configuration (rustls with the platform's certificate
     /// verifier) cannot be built.
     pub fn reqwest_builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
-        let mut b = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
+        let b = reqwest::Client::builder();
+        // The TLS backend: rustls as configured below with `reqwest` (the default, which wins
+        // when both features are on), else the platform's with `native-tls` alone.
+        #[cfg(feature = "reqwest")]
+        let b = b.tls_backend_preconfigured(tls_config()?);
+        #[cfg(not(feature = "reqwest"))]
+        let b = b.tls_backend_native();
+        let mut b = b
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(self.pool_idle_timeout)
             .gzip(true)
@@ -239,11 +246,12 @@ impl ReqwestTransportBuilder {
 
 /// rustls with the `ring` provider (no C toolchain beyond `cc`, and the provider the blocking
 /// backend uses too), the platform's certificate verifier, and ALPN for HTTP/2 and HTTP/1.1.
+#[cfg(feature = "reqwest")]
 fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
     use rustls_platform_verifier::BuilderVerifierExt;
 
     let prepare = |e: rustls::Error| TransportError::new(Phase::Prepare, e);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(prepare)?

@@ -44,6 +44,11 @@
 //!   verifier), HTTP/1.1 and HTTP/2, gzip decoding, and proxies from the environment
 //!   (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, and the system settings on macOS and
 //!   Windows). Needs a tokio runtime with the time driver enabled.
+//! * **`native-tls`**: [`ReqwestTransport`] on the platform's TLS library instead of rustls
+//!   (OpenSSL on Linux, which needs its development files, `libssl-dev` on Debian, to build;
+//!   SChannel on Windows; Security.framework on macOS), with the platform's certificate store.
+//!   Everything else is as with `reqwest`. It is used when the `reqwest` feature (rustls, the
+//!   default) is off: depend with `default-features = false`; with both on, rustls is used.
 //! * **`blocking`**: [`UreqTransport`], the blocking backend on ureq with rustls (`ring`,
 //!   webpki roots), gzip decoding and proxies from the environment. It needs no async runtime:
 //!   `--no-default-features --features blocking` has no tokio in its dependency tree.
@@ -73,7 +78,10 @@
 //! ```
 
 // Where a feature is off, its items' links point at the feature list instead.
-#![cfg_attr(not(feature = "reqwest"), doc = "[`ReqwestTransport`]: #features")]
+#![cfg_attr(
+    not(any(feature = "reqwest", feature = "native-tls")),
+    doc = "[`ReqwestTransport`]: #features"
+)]
 #![cfg_attr(not(feature = "blocking"), doc = "[`UreqTransport`]: #features")]
 #![cfg_attr(
     not(feature = "test-util"),
@@ -89,7 +97,7 @@ mod deadline;
 mod error;
 mod transport;
 
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "native-tls"))]
 mod backend_reqwest;
 #[cfg(feature = "blocking")]
 mod backend_ureq;
@@ -102,7 +110,7 @@ pub use deadline::{current_deadline, with_deadline};
 pub use error::{BoxError, Phase, TransportError};
 pub use transport::{BlockingTransport, SharedBlockingTransport, SharedTransport, Transport};
 
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "native-tls"))]
 pub use backend_reqwest::{ReqwestTransport, ReqwestTransportBuilder};
 #[cfg(feature = "blocking")]
 pub use backend_ureq::{UreqTransport, UreqTransportBuilder};
