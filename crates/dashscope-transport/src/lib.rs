@@ -37,6 +37,19 @@
 //! gateways close idle keep-alive connections, and a request written to such a connection
 //! fails before any response.
 //!
+//! # Reading ahead
+//!
+//! [`ReqwestTransport`] reads each response body on a task of the tokio runtime, ahead of the
+//! [`ByteStream`]'s reader, into a buffer of at most **64 KiB** per body (plus the one chunk
+//! in hand, a single read of the connection). The task stops reading when the buffer is full,
+//! so a reader that falls behind holds the server back through TCP flow control instead of
+//! growing the buffer, and no timer runs while it waits for room: the read timeout measures
+//! the network's silence, not the reader's. It wakes the reader once per batch of chunks: when
+//! the connection has nothing more at once, when the buffer is full, and at the end. This is
+//! what makes a stream sent one small frame per event cheap to read from a `block_on` on
+//! another thread. Dropping the [`ByteStream`] aborts the task at once, which closes the
+//! connection; a body whose runtime shut down ends with an error, never a silent end.
+//!
 //! # Features
 //!
 //! * **`reqwest`** *(enabled by default)*: [`ReqwestTransport`], the async backend on
@@ -93,6 +106,8 @@ mod transport;
 mod backend_reqwest;
 #[cfg(feature = "blocking")]
 mod backend_ureq;
+#[cfg(feature = "reqwest")]
+mod read_ahead;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;
