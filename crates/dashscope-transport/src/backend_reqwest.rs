@@ -324,8 +324,9 @@ impl Transport for ReqwestTransport {
         *head.headers_mut() = std::mem::take(res.headers_mut());
         *head.extensions_mut() = std::mem::take(res.extensions_mut());
 
+        let len = res.content_length();
         let reader = BodyReader::new(reqwest::Body::from(res), self.timers.read, deadline);
-        Ok(head.map(|()| read_ahead::spawn(reader)))
+        Ok(head.map(|()| read_ahead::body(reader, len)))
     }
 }
 

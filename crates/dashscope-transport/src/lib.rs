@@ -48,7 +48,9 @@
 //! the connection has nothing more at once, when the buffer is full, and at the end. This is
 //! what makes a stream sent one small frame per event cheap to read from a `block_on` on
 //! another thread. Dropping the [`ByteStream`] aborts the task at once, which closes the
-//! connection; a body whose runtime shut down ends with an error, never a silent end.
+//! connection; a body whose runtime shut down ends with an error, never a silent end. A body
+//! whose `content-length` fits within the buffer is one batch already: it is read in the
+//! reader's task, without a task of its own.
 //!
 //! # Features
 //!

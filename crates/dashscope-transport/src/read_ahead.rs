@@ -158,8 +158,10 @@ impl IdleTimer {
     }
 }
 
-/// Reads `reader` ahead of its consumer, on a task of the current tokio runtime; without a
-/// runtime, the body is read in the caller's task.
+/// The body of a response: `reader` read ahead of its consumer, on a task of the current tokio
+/// runtime, unless its announced length (`content_length`) fits within [`READ_AHEAD_BYTES`]
+/// (the whole body is one batch: a task would cost more than the wake-ups it saves) or there is
+/// no runtime; those bodies are read in the consumer's task.
 ///
 /// The task pulls chunks while fewer than [`READ_AHEAD_BYTES`] wait, and wakes the consumer
 /// once per batch: when the body has nothing more at once (after the runtime had a turn to poll
@@ -168,11 +170,13 @@ impl IdleTimer {
 /// frame, and the connection is read on the runtime's workers even when the consumer is a
 /// `block_on` on another thread. Dropping the [`ByteStream`] aborts the task, which drops the
 /// body and closes the connection.
-pub(crate) fn spawn<S>(reader: BodyReader<S>) -> ByteStream
+pub(crate) fn body<S>(reader: BodyReader<S>, content_length: Option<u64>) -> ByteStream
 where
     S: http_body::Body<Data = Bytes, Error = reqwest::Error> + Unpin + Send + 'static,
 {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+    let fits = content_length.is_some_and(|n| n <= READ_AHEAD_BYTES as u64);
+    let runtime = tokio::runtime::Handle::try_current();
+    let (false, Ok(runtime)) = (fits, runtime) else {
         return ByteStream::new(reader);
     };
     let shared = Arc::new(Shared::default());
@@ -402,11 +406,11 @@ mod tests {
     async fn the_buffer_holds_at_most_the_bound_and_one_chunk() {
         let pulled = Arc::new(AtomicUsize::new(0));
         let dropped = Arc::new(AtomicBool::new(false));
-        let body = Endless {
+        let endless = Endless {
             pulled: pulled.clone(),
             dropped: dropped.clone(),
         };
-        let mut stream = spawn(BodyReader::new(body, None, None));
+        let mut stream = body(BodyReader::new(endless, None, None), None);
         let mut taken = 0;
         for round in 0..5 {
             settle().await;
@@ -432,6 +436,24 @@ mod tests {
             dropped.load(Ordering::SeqCst),
             "the task still holds the body"
         );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fits_the_bound_is_read_by_its_consumer() {
+        for (len, ahead) in [
+            (READ_AHEAD_BYTES as u64, false),
+            (READ_AHEAD_BYTES as u64 + 1, true),
+        ] {
+            let pulled = Arc::new(AtomicUsize::new(0));
+            let endless = Endless {
+                pulled: pulled.clone(),
+                dropped: Arc::default(),
+            };
+            let mut stream = body(BodyReader::new(endless, None, None), Some(len));
+            settle().await;
+            assert_eq!(pulled.load(Ordering::SeqCst) > 0, ahead, "length {len}");
+            stream.next_chunk().await.expect("a chunk").expect("ok");
+        }
     }
 
     #[tokio::test(start_paused = true)]
