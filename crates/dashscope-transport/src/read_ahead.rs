@@ -158,25 +158,29 @@ impl IdleTimer {
     }
 }
 
-/// The body of a response: `reader` read ahead of its consumer, on a task of the current tokio
-/// runtime, unless its announced length (`content_length`) fits within [`READ_AHEAD_BYTES`]
-/// (the whole body is one batch: a task would cost more than the wake-ups it saves) or there is
-/// no runtime; those bodies are read in the consumer's task.
+/// The body of a response: `reader`, read ahead of its consumer by a task of the current tokio
+/// runtime when the consumer is not itself one of the runtime's tasks (a `block_on`), and the
+/// body's announced length (`content_length`) does not fit within [`READ_AHEAD_BYTES`].
 ///
-/// The task pulls chunks while fewer than [`READ_AHEAD_BYTES`] wait, and wakes the consumer
-/// once per batch: when the body has nothing more at once (after the runtime had a turn to poll
-/// its I/O driver and the connection's task), when the buffer is full, and at the end. A stream
-/// sent one event per frame then costs one wake-up of the consumer per batch of frames, not per
-/// frame, and the connection is read on the runtime's workers even when the consumer is a
-/// `block_on` on another thread. Dropping the [`ByteStream`] aborts the task, which drops the
-/// body and closes the connection.
+/// A `block_on` future pays for every wake-up: a cross-thread unpark on a multi-thread runtime,
+/// a turn of the I/O driver before each poll on a current-thread one. Reading a body sent one
+/// small frame per event directly would cost one per frame. The task pulls chunks while fewer
+/// than [`READ_AHEAD_BYTES`] wait, and wakes the consumer once per batch: when the body has
+/// nothing more at once (after the runtime had a turn to poll its I/O driver and run the
+/// connection's task), when the buffer is full, and at the end. Dropping the [`ByteStream`]
+/// aborts the task, which drops the body and closes the connection.
+///
+/// A consumer that is a task is woken through the scheduler's queues, next to the connection's
+/// task, and a body that fits the buffer is one batch anyway: those (and a consumer outside any
+/// runtime) read the body themselves, without a task in between.
 pub(crate) fn body<S>(reader: BodyReader<S>, content_length: Option<u64>) -> ByteStream
 where
     S: http_body::Body<Data = Bytes, Error = reqwest::Error> + Unpin + Send + 'static,
 {
     let fits = content_length.is_some_and(|n| n <= READ_AHEAD_BYTES as u64);
+    let in_task = tokio::task::try_id().is_some();
     let runtime = tokio::runtime::Handle::try_current();
-    let (false, Ok(runtime)) = (fits, runtime) else {
+    let (false, false, Ok(runtime)) = (fits, in_task, runtime) else {
         return ByteStream::new(reader);
     };
     let shared = Arc::new(Shared::default());
@@ -454,6 +458,25 @@ mod tests {
             assert_eq!(pulled.load(Ordering::SeqCst) > 0, ahead, "length {len}");
             stream.next_chunk().await.expect("a chunk").expect("ok");
         }
+    }
+
+    #[tokio::test]
+    async fn a_task_reads_its_body_itself() {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let endless = Endless {
+            pulled: pulled.clone(),
+            dropped: Arc::default(),
+        };
+        let reader = BodyReader::new(endless, None, None);
+        tokio::spawn(async move {
+            let mut stream = body(reader, None);
+            settle().await;
+            assert_eq!(pulled.load(Ordering::SeqCst), 0, "read ahead for a task");
+            stream.next_chunk().await.expect("a chunk").expect("ok");
+            assert_eq!(pulled.load(Ordering::SeqCst), CHUNK);
+        })
+        .await
+        .expect("task");
     }
 
     #[tokio::test(start_paused = true)]
