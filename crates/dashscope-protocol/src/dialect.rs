@@ -20,7 +20,7 @@ pub const CHAT_PATH: &str = "/compatible-mode/v1/chat/completions";
 /// `POST` Responses (OpenAI-compatible), the current path.
 pub const RESPONSES_PATH: &str = "/compatible-mode/v1/responses";
 /// `POST` Responses on the deprecated path many clients still use (same body and answers,
-/// PROTOCOL.md §3.1).
+/// [protocol notes §3.1](crate::protocol_notes#31-endpoints)).
 pub const RESPONSES_LEGACY_PATH: &str = "/api/v2/apps/protocols/compatible-mode/v1/responses";
 /// `POST` native generation for text models.
 pub const NATIVE_TEXT_PATH: &str = "/api/v1/services/aigc/text-generation/generation";

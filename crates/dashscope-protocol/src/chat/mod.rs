@@ -1,5 +1,5 @@
 //! OpenAI-compatible Chat Completions (`POST /compatible-mode/v1/chat/completions`,
-//! PROTOCOL.md §2).
+//! [protocol notes §2](crate::protocol_notes#2-dialect-a-openai-compatible-chat-completions)).
 //!
 //! * Request: [`ChatRequest`] with [`Message`]s (every role; content a string or
 //!   [`ContentPart`]s), [`Tool`]s, [`ToolChoice`], [`ResponseFormat`] and the DashScope

@@ -8,7 +8,7 @@ use crate::wire::{WireValue, string_or_seq};
 use crate::{string_enum, tagged_enum, wire_struct};
 
 wire_struct! {
-    /// A `POST /compatible-mode/v1/chat/completions` body (PROTOCOL.md §2.2).
+    /// A `POST /compatible-mode/v1/chat/completions` body ([protocol notes §2.2](crate::protocol_notes#22-request-body-fields)).
     ///
     /// Standard OpenAI fields and DashScope extensions (`enable_thinking`, `thinking_budget`,
     /// `enable_search`, `top_k`, `repetition_penalty`, …) all sit at the top level. Anything

@@ -408,7 +408,7 @@ crate::string_enum! {
 }
 
 crate::wire_struct! {
-    /// The `parameters` member (PROTOCOL.md §4.2). Unknown parameters ride in `extra`.
+    /// The `parameters` member ([protocol notes §4.2](crate::protocol_notes#42-request-envelope)). Unknown parameters ride in `extra`.
     ///
     /// Every member has a setter of its name, here and on [`GenerationRequest`] (which sets it
     /// in the request's `parameters`).

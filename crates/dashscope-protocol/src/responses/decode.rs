@@ -1,4 +1,4 @@
-//! SSE events → [`ResponseStreamEvent`]s (PROTOCOL.md §3.4, §3.5).
+//! SSE events → [`ResponseStreamEvent`]s ([protocol notes §3.4](crate::protocol_notes#34-streaming-events), [§3.5](crate::protocol_notes#35-errors)).
 
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! Stream events: [`ResponseStreamEvent`] and one payload type per event (PROTOCOL.md §3.4).
+//! Stream events: [`ResponseStreamEvent`] and one payload type per event ([protocol notes §3.4](crate::protocol_notes#34-streaming-events)).
 //!
 //! Every payload has `type` (the enum tag) and `sequence_number` (from 0; documented examples
 //! sometimes leave it out, so it is optional). Item events carry `item_id` and `output_index`,
@@ -283,7 +283,7 @@ macro_rules! stream_events {
             ///
             /// Both namings of the thinking events are modelled: DashScope's
             /// `response.reasoning_text.*` and OpenAI's `response.reasoning_summary_*`
-            /// (PROTOCOL.md §3.4 marks which one the service sends as uncertain). An event type
+            /// ([protocol notes §3.4](crate::protocol_notes#34-streaming-events) marks which one the service sends as uncertain). An event type
             /// this version does not know becomes [`ResponseStreamEvent::Unknown`].
             pub enum ResponseStreamEvent {
                 $( $(#[$m])* $variant($inner) = $wire, )*

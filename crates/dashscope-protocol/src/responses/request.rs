@@ -1,4 +1,4 @@
-//! The request body: [`ResponseRequest`] and what it is made of (PROTOCOL.md §3.2).
+//! The request body: [`ResponseRequest`] and what it is made of ([protocol notes §3.2](crate::protocol_notes#32-request-body)).
 
 use serde::de::{Deserialize, Deserializer, Error as _};
 use serde::ser::{Serialize, SerializeMap as _, Serializer};

@@ -1,4 +1,4 @@
-//! The response object: [`Response`], its output items and its usage (PROTOCOL.md §3.3).
+//! The response object: [`Response`], its output items and its usage ([protocol notes §3.3](crate::protocol_notes#33-response-object-non-stream)).
 
 use std::collections::BTreeMap;
 

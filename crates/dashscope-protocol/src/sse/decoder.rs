@@ -29,7 +29,7 @@ pub enum Mode {
     /// Each `data:` line is one complete event, dispatched at once with the `id:`, `event:`,
     /// `retry:`, `status:` and `:HTTP_STATUS/…` lines seen since the previous event. A blank line
     /// only resets those fields. DashScope native streams need this: some gateways run events
-    /// together without blank lines (PROTOCOL.md §4.4).
+    /// together without blank lines ([protocol notes §4.4](crate::protocol_notes#44-streaming)).
     DataLineIsEvent,
 }
 
