@@ -529,7 +529,7 @@ wire_struct! {
         /// The token.
         pub token: Option<String>,
         /// Its log probability.
-        pub logprob: Option<f64>,
+        pub logprob: Option<serde_json::Number>,
         /// Its UTF-8 bytes.
         pub bytes: Option<Vec<u8>>,
         /// The most likely alternatives.
@@ -543,7 +543,7 @@ wire_struct! {
         /// The token.
         pub token: Option<String>,
         /// Its log probability.
-        pub logprob: Option<f64>,
+        pub logprob: Option<serde_json::Number>,
         /// Its UTF-8 bytes.
         pub bytes: Option<Vec<u8>>,
     }

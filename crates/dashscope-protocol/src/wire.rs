@@ -432,6 +432,16 @@ macro_rules! plain_args {
 
 plain_args!(bool, u32, u64, i64, f64);
 
+/// A float member (`temperature`, `fps`, `logprob`, …) is a [`serde_json::Number`], so that an
+/// integer the service or a caller sent (`"fps": 2`) is written back as it came (`2`, not
+/// `2.0`). Its setter takes an `f64`; a non-finite one, which JSON cannot carry, clears it.
+impl Arg<Option<serde_json::Number>> for f64 {
+    #[inline]
+    fn into_member(self) -> Option<serde_json::Number> {
+        serde_json::Number::from_f64(self)
+    }
+}
+
 impl WireValue for String {}
 impl<T> WireValue for Vec<T> {}
 impl WireValue for serde_json::Value {}

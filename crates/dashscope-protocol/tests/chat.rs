@@ -792,6 +792,14 @@ fn small_f64() -> impl Strategy<Value = f64> {
     (-400i32..=400).prop_map(|n| f64::from(n) / 100.0)
 }
 
+/// A float member's value: an integer (kept as one) or a decimal.
+fn small_num() -> impl Strategy<Value = serde_json::Number> {
+    prop_oneof![
+        (-4i64..=4).prop_map(serde_json::Number::from),
+        small_f64().prop_filter_map("finite", serde_json::Number::from_f64),
+    ]
+}
+
 fn text() -> impl Strategy<Value = String> {
     "\\PC{0,12}"
 }
@@ -867,7 +875,12 @@ fn content_part() -> impl Strategy<Value = ContentPart> {
         Just(ImageDetail::Original),
         unknown_word().prop_map(ImageDetail::Unknown),
     ]);
-    let fps = prop::option::of((1i32..=600).prop_map(|n| f64::from(n) / 10.0));
+    let fps = prop::option::of(prop_oneof![
+        (1u64..=60).prop_map(serde_json::Number::from),
+        (1i32..=600).prop_filter_map("finite", |n| serde_json::Number::from_f64(
+            f64::from(n) / 10.0
+        )),
+    ]);
     prop_oneof![
         (text(), cache_control(), extra()).prop_map(|(text, cache_control, extra)| {
             ContentPart::Text(TextPart {
@@ -1160,12 +1173,12 @@ fn chat_request() -> impl Strategy<Value = ChatRequest> {
             include_usage,
             ..Default::default()
         })),
-        of(small_f64()),
-        of(small_f64()),
+        of(small_num()),
+        of(small_num()),
         of(0u32..200),
-        of(small_f64()),
-        of(small_f64()),
-        of(small_f64()),
+        of(small_num()),
+        of(small_num()),
+        of(small_num()),
         extra(),
     );
     let limits = (

@@ -1140,8 +1140,13 @@ fn small_string() -> impl Strategy<Value = String> {
     "[a-z0-9 _你好😊\"\\\\\n]{0,8}"
 }
 
-fn float() -> impl Strategy<Value = f64> {
-    (-2000i32..20000).prop_map(|n| f64::from(n) / 1000.0)
+fn float() -> impl Strategy<Value = serde_json::Number> {
+    prop_oneof![
+        (-2i64..20).prop_map(serde_json::Number::from),
+        (-2000i32..20000).prop_filter_map("finite", |n| serde_json::Number::from_f64(
+            f64::from(n) / 1000.0
+        )),
+    ]
 }
 
 fn json_value() -> BoxedStrategy<Value> {

@@ -1124,6 +1124,14 @@ fn decimal() -> impl Strategy<Value = f64> {
     (0u32..200).prop_map(|n| f64::from(n) / 100.0)
 }
 
+/// A float member's value: an integer (kept as one) or a decimal.
+fn number() -> impl Strategy<Value = serde_json::Number> {
+    prop_oneof![
+        (0u64..3).prop_map(serde_json::Number::from),
+        decimal().prop_filter_map("finite", serde_json::Number::from_f64),
+    ]
+}
+
 fn item_status() -> impl Strategy<Value = ItemStatus> {
     prop_oneof![
         Just(ItemStatus::InProgress),
@@ -1423,8 +1431,8 @@ fn request() -> impl Strategy<Value = ResponseRequest> {
         prop::option::of(any::<bool>()),
     );
     let tail = (
-        prop::option::of(decimal()),
-        prop::option::of(decimal()),
+        prop::option::of(number()),
+        prop::option::of(number()),
         prop::option::of(any::<bool>()),
         prop::option::of((
             prop::option::of(effort()),

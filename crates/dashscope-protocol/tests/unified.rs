@@ -689,7 +689,7 @@ fn edits_to_a_read_conversation_win_over_what_was_kept() {
         panic!("native")
     };
     let p = req.parameters.as_ref().expect("parameters");
-    assert_eq!(p.temperature, Some(0.1));
+    assert_eq!(p.temperature, serde_json::Number::from_f64(0.1));
     assert_eq!(req.messages().len(), 3);
     // Native-only members stay with native and do not leak into chat.
     assert!(p.result_format.is_some());

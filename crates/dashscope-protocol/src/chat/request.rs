@@ -40,17 +40,17 @@ wire_struct! {
         /// Stream options (`include_usage`).
         pub stream_options: Option<StreamOptions>,
         /// Sampling temperature, [0, 2).
-        pub temperature: Option<f64>,
+        pub temperature: Option<serde_json::Number>,
         /// Nucleus sampling, (0, 1].
-        pub top_p: Option<f64>,
+        pub top_p: Option<serde_json::Number>,
         /// Top-k sampling (DashScope extension).
         pub top_k: Option<u32>,
         /// Presence penalty, [-2, 2].
-        pub presence_penalty: Option<f64>,
+        pub presence_penalty: Option<serde_json::Number>,
         /// Frequency penalty (OpenAI field).
-        pub frequency_penalty: Option<f64>,
+        pub frequency_penalty: Option<serde_json::Number>,
         /// Repetition penalty, 1.0 = none (DashScope extension).
-        pub repetition_penalty: Option<f64>,
+        pub repetition_penalty: Option<serde_json::Number>,
         /// The most tokens to generate.
         pub max_tokens: Option<u32>,
         /// The most tokens to generate, reasoning included.
@@ -392,7 +392,7 @@ wire_struct! {
         /// The video.
         pub video_url: VideoUrl,
         /// Frames per second to sample.
-        pub fps: Option<f64>,
+        pub fps: Option<serde_json::Number>,
         /// Lower bound on the pixels per frame.
         pub min_pixels: Option<u64>,
         /// Upper bound on the pixels per frame.
@@ -418,7 +418,7 @@ wire_struct! {
         /// The frames, in order.
         pub video: Vec<String>,
         /// The rate the frames were taken at.
-        pub fps: Option<f64>,
+        pub fps: Option<serde_json::Number>,
         /// Lower bound on the pixels per frame.
         pub min_pixels: Option<u64>,
         /// Upper bound on the pixels per frame.
@@ -605,7 +605,7 @@ mod tests {
         match m.content {
             Some(MessageContent::Parts(ref p)) => {
                 assert!(
-                    matches!(&p[0], ContentPart::Video(v) if v.video.len() == 2 && v.fps == Some(2.0))
+                    matches!(&p[0], ContentPart::Video(v) if v.video.len() == 2 && v.fps == Some(2.into()))
                 )
             }
             ref other => panic!("{other:?}"),

@@ -286,7 +286,7 @@ crate::wire_struct! {
         /// Image hint: the maximum pixel count after resizing.
         pub max_pixels: Option<u64>,
         /// Video hint: frames sampled per second (or the frame rate of a frame list).
-        pub fps: Option<f64>,
+        pub fps: Option<serde_json::Number>,
         /// Video hint: the total pixel budget over all frames.
         pub total_pixels: Option<u64>,
         /// Explicit context-cache marker (`{"type": "ephemeral"}`).
@@ -355,7 +355,7 @@ impl ContentItem {
 
     /// Sets `fps`.
     pub fn with_fps(mut self, v: f64) -> Self {
-        self.fps = Some(v);
+        self.fps = serde_json::Number::from_f64(v);
         self
     }
 
@@ -426,15 +426,15 @@ crate::wire_struct! {
         /// Reasoning effort (some models).
         pub reasoning_effort: Option<ReasoningEffort>,
         /// Sampling temperature, `[0, 2)`.
-        pub temperature: Option<f64>,
+        pub temperature: Option<serde_json::Number>,
         /// Nucleus sampling, `(0, 1]`.
-        pub top_p: Option<f64>,
+        pub top_p: Option<serde_json::Number>,
         /// Top-k sampling.
         pub top_k: Option<u32>,
         /// Repetition penalty (`1.0` = none).
-        pub repetition_penalty: Option<f64>,
+        pub repetition_penalty: Option<serde_json::Number>,
         /// Presence penalty, `[-2, 2]`.
-        pub presence_penalty: Option<f64>,
+        pub presence_penalty: Option<serde_json::Number>,
         /// The most output tokens.
         pub max_tokens: Option<u32>,
         /// The most output tokens, reasoning included.

@@ -58,9 +58,9 @@ crate::wire_struct! {
         /// Whether several tool calls may come in one turn.
         pub parallel_tool_calls: Option<bool>,
         /// Sampling temperature, `[0, 2)`.
-        pub temperature: Option<f64>,
+        pub temperature: Option<serde_json::Number>,
         /// Nucleus sampling, `(0, 1]`.
-        pub top_p: Option<f64>,
+        pub top_p: Option<serde_json::Number>,
         /// DashScope extension: switch thinking on or off (being replaced by
         /// `reasoning.effort`).
         pub enable_thinking: Option<bool>,

@@ -49,9 +49,9 @@ crate::wire_struct! {
         /// The conversation this response belongs to.
         pub conversation: Option<Conversation>,
         /// Sampling temperature used.
-        pub temperature: Option<f64>,
+        pub temperature: Option<serde_json::Number>,
         /// Nucleus sampling used.
-        pub top_p: Option<f64>,
+        pub top_p: Option<serde_json::Number>,
         /// The output token limit.
         pub max_output_tokens: Option<u64>,
         /// The reasoning settings.
@@ -658,7 +658,7 @@ crate::wire_struct! {
         /// The file name.
         pub filename: Option<String>,
         /// The relevance score.
-        pub score: Option<f64>,
+        pub score: Option<serde_json::Number>,
         /// The matching text.
         pub text: Option<String>,
         /// File attributes.

@@ -163,6 +163,18 @@ pub(crate) fn set_list<W, M>(
     Ok(())
 }
 
+/// The value of a float member.
+pub(crate) fn float(n: &Option<serde_json::Number>) -> Option<f64> {
+    n.as_ref().and_then(serde_json::Number::as_f64)
+}
+
+/// Sets a float member to `v`, unless it reads as `v` already (an integer stays an integer).
+pub(crate) fn set_float(slot: &mut Option<serde_json::Number>, v: Option<f64>) {
+    if float(slot) != v {
+        *slot = v.and_then(serde_json::Number::from_f64);
+    }
+}
+
 /// A `u64` count as the `u32` a wire member holds.
 pub(crate) fn narrow(
     v: Option<u64>,

@@ -11,7 +11,7 @@ use super::model::{
     Role, Sampling, Thinking, UnifiedResponse, Usage, VideoPart, VideoSource, string_form,
     text_parts,
 };
-use super::{ConvertError, keep, narrow, own, set_list, unsupported};
+use super::{ConvertError, float, keep, narrow, own, set_float, set_list, unsupported};
 use crate::cassette::Dialect;
 use crate::native::{
     self, Content, ContentItem, CumulativeToDelta, GenerationRequest, GenerationResponse, Input,
@@ -171,7 +171,7 @@ fn part_from_native(item: &ContentItem) -> Part {
                 native::VideoSource::Url(u) => VideoSource::Url(u.clone()),
                 native::VideoSource::Frames(f) => VideoSource::Frames(f.clone()),
             },
-            fps: item.fps,
+            fps: float(&item.fps),
             min_pixels: item.min_pixels,
             max_pixels: item.max_pixels,
             total_pixels: item.total_pixels,
@@ -210,7 +210,7 @@ fn part_to_native(p: &Part) -> Result<ContentItem, ConvertError> {
                 VideoSource::Url(u) => native::VideoSource::Url(u.clone()),
                 VideoSource::Frames(f) => native::VideoSource::Frames(f.clone()),
             });
-            w.fps = v.fps;
+            set_float(&mut w.fps, v.fps);
             w.min_pixels = v.min_pixels;
             w.max_pixels = v.max_pixels;
             w.total_pixels = v.total_pixels;

@@ -1,8 +1,6 @@
 //! Responses ⇄ unified: [`ResponseRequest`] both ways, [`Response`] and
 //! [`ResponseStreamEvent`] streams read.
 
-use serde_json::Number;
-
 use super::chat::{kept_or_default, mode_of, mode_str};
 use super::events::UnifiedEvent;
 use super::model::{
@@ -10,7 +8,7 @@ use super::model::{
     ImagePart, JsonSchemaFormat, Message, Part, ResponseFormat, Role, Sampling, Thinking, Tool,
     ToolCall, ToolChoice, UnifiedResponse, Usage, VideoPart, VideoSource, string_form, text_parts,
 };
-use super::{ConvertError, keep, own, set_list, unsupported};
+use super::{ConvertError, float, keep, own, set_float, set_list, unsupported};
 use crate::cassette::Dialect;
 use crate::responses::{
     self, ContentPart, Input, InputItem, InputMessage, MessageContent, OutputItem, OutputText,
@@ -43,8 +41,8 @@ impl Conversation {
             tool_choice: request.tool_choice.as_ref().and_then(choice_of),
             parallel_tool_calls: request.parallel_tool_calls,
             sampling: Sampling {
-                temperature: request.temperature,
-                top_p: request.top_p,
+                temperature: float(&request.temperature),
+                top_p: float(&request.top_p),
                 max_tokens: request.max_output_tokens,
                 ..Default::default()
             },
@@ -129,8 +127,8 @@ impl Conversation {
             });
         }
         w.parallel_tool_calls = self.parallel_tool_calls;
-        w.temperature = s.temperature;
-        w.top_p = s.top_p;
+        set_float(&mut w.temperature, s.temperature);
+        set_float(&mut w.top_p, s.top_p);
         w.max_output_tokens = s.max_tokens;
         w.enable_thinking = self.thinking.enabled;
         if w.reasoning.as_ref().and_then(|r| r.effort.as_ref()) != self.thinking.effort.as_ref() {
@@ -388,7 +386,7 @@ fn part_from_responses(p: &ContentPart, role: &Role) -> Part {
         }
         ContentPart::InputVideo(v) if v.video_url.is_some() => Part::Video(VideoPart {
             source: VideoSource::Url(v.video_url.clone().unwrap_or_default()),
-            fps: v.fps.as_ref().and_then(Number::as_f64),
+            fps: float(&v.fps),
             ..Default::default()
         }),
         _ => return Part::Dialect(DialectValue::Responses(p.clone())),
@@ -444,10 +442,7 @@ fn part_to_responses(p: &Part, role: &Role) -> Result<ContentPart, ConvertError>
             }
             let mut w = kept_or_default!(kept, ContentPart::InputVideo);
             w.video_url = Some(url.clone());
-            // An integer `fps` stays an integer while its value is unchanged.
-            if w.fps.as_ref().and_then(Number::as_f64) != v.fps {
-                w.fps = v.fps.and_then(Number::from_f64);
-            }
+            set_float(&mut w.fps, v.fps);
             ContentPart::InputVideo(w)
         }
         Part::Dialect(d) => own(d, D, DialectValue::responses, "content part")?,
