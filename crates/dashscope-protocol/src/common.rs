@@ -595,3 +595,84 @@ wire_struct! {
         pub audio_tokens: Option<u64>,
     }
 }
+
+wire_struct! {
+    /// Spoken output of an Omni or speech model: chat `choices[].delta.audio` (a piece of it)
+    /// and `message.audio` (all of it), native `output.audio` ([protocol notes
+    /// §2.6](crate::protocol_notes#26-omni-spoken-output-qwen-omni)).
+    ///
+    /// In a stream, `data` and `transcript` arrive in pieces that concatenate in arrival order;
+    /// the accumulators and readers of this crate do that, keep the first `id` and the last
+    /// `expires_at` and `url`.
+    @fast
+    pub struct Audio {
+        /// The audio's id.
+        pub id: Option<String>,
+        /// The audio, base64 (a piece of it in a stream chunk); see [`Audio::bytes`].
+        pub data: Option<String>,
+        /// Unix seconds after which the service no longer keeps the audio.
+        pub expires_at: Option<i64>,
+        /// What the audio says (a piece of it in a stream chunk).
+        pub transcript: Option<String>,
+        /// Where the whole audio can be fetched (native, last chunk).
+        pub url: Option<String>,
+    }
+}
+
+/// Audio `data` that is not base64.
+#[derive(Debug, thiserror::Error)]
+#[error("the audio data is not valid base64: {0}")]
+pub struct AudioDataError(String);
+
+impl Audio {
+    /// The audio bytes: `data` decoded from base64 (empty when there is none). Pieces that were
+    /// padded one by one (`…=` inside the concatenated text) decode as well, each on its own.
+    ///
+    /// # Errors
+    ///
+    /// [`AudioDataError`] when `data` is not base64.
+    pub fn bytes(&self) -> Result<Vec<u8>, AudioDataError> {
+        use base64::Engine as _;
+        let mut rest = self.data.as_deref().unwrap_or_default().as_bytes();
+        let mut out = Vec::with_capacity(rest.len() / 4 * 3);
+        while !rest.is_empty() {
+            let end = rest
+                .iter()
+                .position(|&b| b == b'=')
+                .map_or(rest.len(), |i| {
+                    i + rest[i..].iter().take_while(|&&b| b == b'=').count()
+                });
+            let (piece, next) = rest.split_at(end);
+            base64::engine::general_purpose::STANDARD
+                .decode_vec(piece, &mut out)
+                .map_err(|e| AudioDataError(e.to_string()))?;
+            rest = next;
+        }
+        Ok(out)
+    }
+
+    /// Folds the next piece of a stream in: `data` and `transcript` appended, the first `id`,
+    /// the last `expires_at` and `url`, unknown members merged (a `null` never replaces a
+    /// value). Appending base64 text keeps the work linear; decode once at the end
+    /// ([`bytes`](Self::bytes)).
+    pub fn push(&mut self, piece: &Audio) {
+        for (acc, more) in [
+            (&mut self.data, &piece.data),
+            (&mut self.transcript, &piece.transcript),
+        ] {
+            if let Some(more) = more {
+                acc.get_or_insert_with(String::new).push_str(more);
+            }
+        }
+        if self.id.as_deref().is_none_or(str::is_empty) && piece.id.is_some() {
+            self.id.clone_from(&piece.id);
+        }
+        if piece.expires_at.is_some() {
+            self.expires_at = piece.expires_at;
+        }
+        if piece.url.is_some() {
+            self.url.clone_from(&piece.url);
+        }
+        crate::stream::merge_extra(&mut self.extra, &piece.extra, &[]);
+    }
+}

@@ -5,8 +5,10 @@
 //! stream, or an error frame sent by the service. Its [`Accumulate`] implementation folds the
 //! chunks into the final response.
 
+use crate::common::ToolCall;
 use crate::error::ApiError;
 use crate::sse::Event;
+use crate::wire::Extra;
 
 /// What one SSE event means to a dialect.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,4 +87,85 @@ pub trait Accumulate {
 
     /// The final response.
     fn finish(self) -> Self::Output;
+}
+
+/// Merges the unknown members of a chunk into what the accumulator holds: a later value wins,
+/// except that a `null` does not replace a value (a member every chunk sends as `null` is kept
+/// once, as `null`). A member named like one of the target type's own (`known`) is left out: it
+/// would be read back as that member.
+pub(crate) fn merge_extra(into: &mut Extra, from: &Extra, known: &[&str]) {
+    for (k, v) in from {
+        if (!v.is_null() || !into.contains_key(k)) && !known.contains(&k.as_str()) {
+            into.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// Folds a tool-call fragment (the `pos`-th of its chunk) into `calls`, by its `index` (else
+/// its position): the first non-empty id and name (in a cumulative stream, the last), the type, arguments appended (cumulative: merged), unknown members merged.
+pub(crate) fn merge_tool_call(
+    calls: &mut Vec<ToolCall>,
+    pos: usize,
+    frag: &ToolCall,
+    incremental: bool,
+) {
+    let key = frag.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
+    let Some(call) = calls.iter_mut().find(|c| c.index == Some(key)) else {
+        let mut call = frag.clone();
+        call.index = Some(key);
+        calls.push(call);
+        return;
+    };
+    if let Some(id) = frag.id.as_deref().filter(|id| !id.is_empty()) {
+        if !incremental || call.id.as_deref().is_none_or(str::is_empty) {
+            call.id = Some(id.to_owned());
+        }
+    }
+    if call.kind.is_none() {
+        call.kind.clone_from(&frag.kind);
+    }
+    merge_extra(&mut call.extra, &frag.extra, &[]);
+    let Some(f) = &frag.function else { return };
+    let acc = call.function.get_or_insert_with(Default::default);
+    if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
+        if !incremental || acc.name.as_deref().is_none_or(str::is_empty) {
+            acc.name = Some(name.to_owned());
+        }
+    }
+    if let Some(args) = &f.arguments {
+        merge_text(
+            incremental,
+            acc.arguments.get_or_insert_with(String::new),
+            args,
+        );
+    }
+    merge_extra(&mut acc.extra, &f.extra, &[]);
+}
+
+/// Appends `new` to `acc` (`incremental`), or merges it as the text so far (see
+/// [`merge_cumulative`]).
+pub(crate) fn merge_text(incremental: bool, acc: &mut String, new: &str) {
+    if incremental {
+        acc.push_str(new);
+    } else {
+        merge_cumulative(acc, new);
+    }
+}
+
+/// Merges `new` into `acc` for a cumulative stream and returns the part that is new.
+///
+/// `new` normally repeats all text so far: it replaces `acc` and the suffix beyond `acc` is new.
+/// A shorter repetition (an empty filler) changes nothing. Anything else is taken as a delta
+/// (a service that ignored `incremental_output: false`) and appended, so no text is lost and
+/// none is duplicated.
+pub(crate) fn merge_cumulative<'n>(acc: &mut String, new: &'n str) -> &'n str {
+    if let Some(suffix) = new.strip_prefix(acc.as_str()) {
+        acc.push_str(suffix);
+        suffix
+    } else if acc.starts_with(new) {
+        ""
+    } else {
+        acc.push_str(new);
+        new
+    }
 }

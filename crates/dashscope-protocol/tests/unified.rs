@@ -218,6 +218,10 @@ fn fold(events: &[UnifiedEvent]) -> UnifiedResponse {
                     .reasoning
                     .push_str(text);
             }
+            UnifiedEvent::AudioDelta { candidate, audio } => {
+                let c = &mut cands.entry(*candidate).or_default().0;
+                c.audio.get_or_insert_with(Default::default).push(audio);
+            }
             UnifiedEvent::ToolCallStart {
                 candidate,
                 index,

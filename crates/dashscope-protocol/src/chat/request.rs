@@ -1,8 +1,8 @@
 //! The Chat Completions request: [`ChatRequest`], its messages, content parts and tools.
 
 use crate::common::{
-    CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool, ToolCall,
-    ToolChoice,
+    Audio, CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool,
+    ToolCall, ToolChoice,
 };
 use crate::wire::{WireValue, string_or_seq};
 use crate::{string_enum, tagged_enum, wire_struct};
@@ -176,6 +176,9 @@ wire_struct! {
         pub tool_call_id: Option<String>,
         /// Partial mode: the assistant `content` is a prefix the model continues.
         pub partial: Option<bool>,
+        /// Spoken output (Omni models; an answer folded from a stream), or in a request a
+        /// reference (`{"id"}`) to an earlier answer's audio.
+        pub audio: Option<Audio>,
     }
 }
 

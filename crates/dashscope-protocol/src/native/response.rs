@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::Message;
 use crate::common::{
-    FinishReason, InputTokensDetails, Logprobs, OutputTokensDetails, SearchStrategy, ToolCall,
+    Audio, FinishReason, InputTokensDetails, Logprobs, OutputTokensDetails, SearchStrategy,
+    ToolCall,
 };
 use crate::error::ApiError;
 
@@ -122,6 +123,8 @@ crate::wire_struct! {
         pub choices: Option<Vec<Choice>>,
         /// Web search sources (search enabled).
         pub search_info: Option<SearchInfo>,
+        /// Spoken output (speech and Omni models; base64 pieces while streaming).
+        pub audio: Option<Audio>,
     }
 }
 

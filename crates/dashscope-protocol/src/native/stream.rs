@@ -3,12 +3,15 @@
 use serde_json::Value;
 
 use super::{
-    Choice, Content, ContentItem, FinishReason, GenerationRequest, GenerationResponse, Logprobs,
-    Message, Output, Role, SearchInfo, TokenLogprob, ToolCall, Usage,
+    Audio, Choice, Content, ContentItem, FinishReason, GenerationRequest, GenerationResponse,
+    Logprobs, Message, Output, Role, SearchInfo, TokenLogprob, ToolCall, Usage,
 };
 use crate::error::ApiError;
 use crate::sse::Event;
-use crate::stream::{Accumulate, StreamDecode, StreamDecodeError, StreamItem, excerpt};
+use crate::stream::{
+    Accumulate, StreamDecode, StreamDecodeError, StreamItem, excerpt, merge_cumulative,
+    merge_extra, merge_text, merge_tool_call,
+};
 use crate::wire::Extra;
 
 /// Turns native SSE events into [`GenerationResponse`] chunks.
@@ -128,24 +131,6 @@ pub fn __decode_fast(data: &str) -> Option<GenerationResponse> {
     crate::fast::decode(data)
 }
 
-/// Merges `new` into `acc` for a cumulative stream and returns the part that is new.
-///
-/// `new` normally repeats all text so far: it replaces `acc` and the suffix beyond `acc` is new.
-/// A shorter repetition (an empty filler) changes nothing. Anything else is taken as a delta
-/// (a service that ignored `incremental_output: false`) and appended, so no text is lost and
-/// none is duplicated.
-fn merge_cumulative<'n>(acc: &mut String, new: &'n str) -> &'n str {
-    if let Some(suffix) = new.strip_prefix(acc.as_str()) {
-        acc.push_str(suffix);
-        suffix
-    } else if acc.starts_with(new) {
-        ""
-    } else {
-        acc.push_str(new);
-        new
-    }
-}
-
 /// The same rule as [`merge_cumulative`] for lists (log-probabilities); returns the new items.
 fn merge_cumulative_list<'n, T: Clone + PartialEq>(acc: &mut Vec<T>, new: &'n [T]) -> &'n [T] {
     if new.len() >= acc.len() && new[..acc.len()] == acc[..] {
@@ -157,23 +142,6 @@ fn merge_cumulative_list<'n, T: Clone + PartialEq>(acc: &mut Vec<T>, new: &'n [T
     } else {
         acc.extend_from_slice(new);
         new
-    }
-}
-
-fn merge_text(incremental: bool, acc: &mut String, new: &str) {
-    if incremental {
-        acc.push_str(new);
-    } else {
-        merge_cumulative(acc, new);
-    }
-}
-
-/// Copies the non-null members of `from` into `into` (later values win).
-fn merge_extra(into: &mut Extra, from: &Extra) {
-    for (k, v) in from {
-        if !v.is_null() {
-            into.insert(k.clone(), v.clone());
-        }
     }
 }
 
@@ -221,7 +189,7 @@ impl ChoiceState {
                 self.finish_reason = Some(f.clone());
             }
         }
-        merge_extra(&mut self.choice_extra, &choice.extra);
+        merge_extra(&mut self.choice_extra, &choice.extra, &[]);
         if let Some(content) = choice.logprobs.as_ref().and_then(|l| l.content.as_deref()) {
             let acc = self.logprobs.get_or_insert_with(Vec::new);
             if incremental {
@@ -266,47 +234,10 @@ impl ChoiceState {
                 r,
             );
         }
-        for (pos, frag) in m.tool_calls.as_deref().unwrap_or(&[]).iter().enumerate() {
-            self.push_tool_call(incremental, pos, frag);
+        for (pos, frag) in m.tool_calls.iter().flatten().enumerate() {
+            merge_tool_call(&mut self.tool_calls, pos, frag, incremental);
         }
-        merge_extra(&mut self.message_extra, &m.extra);
-    }
-
-    fn push_tool_call(&mut self, incremental: bool, pos: usize, frag: &ToolCall) {
-        let key = frag.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-        let Some(call) = self.tool_calls.iter_mut().find(|c| c.index == Some(key)) else {
-            let mut call = frag.clone();
-            call.index = Some(key);
-            self.tool_calls.push(call);
-            return;
-        };
-        if let Some(id) = frag.id.as_deref().filter(|id| !id.is_empty()) {
-            call.id = Some(id.to_owned());
-        }
-        if call.kind.is_none() {
-            call.kind.clone_from(&frag.kind);
-        }
-        merge_extra(&mut call.extra, &frag.extra);
-        let Some(f) = &frag.function else { return };
-        let acc = call.function.get_or_insert_with(Default::default);
-        if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
-            match &mut acc.name {
-                Some(existing) if !existing.is_empty() => {
-                    if !incremental && name != existing {
-                        *existing = name.to_owned();
-                    }
-                }
-                slot => *slot = Some(name.to_owned()),
-            }
-        }
-        if let Some(args) = &f.arguments {
-            merge_text(
-                incremental,
-                acc.arguments.get_or_insert_with(String::new),
-                args,
-            );
-        }
-        merge_extra(&mut acc.extra, &f.extra);
+        merge_extra(&mut self.message_extra, &m.extra, &[]);
     }
 
     fn snapshot(&self) -> Choice {
@@ -351,7 +282,10 @@ impl ChoiceState {
 /// repeats all text so far; nothing is duplicated). Both result formats are handled: text
 /// (`output.text`) and message (`output.choices`, string or multimodal list content,
 /// `reasoning_content`, tool calls merged by `index`, log-probabilities). Usage comes from the
-/// last chunk that has any (it is cumulative); `search_info` from the chunk with results.
+/// last chunk that has any (it is cumulative); `search_info` from the chunk with results;
+/// spoken output (`output.audio`, pieces in either mode) is folded as
+/// [`Audio`](crate::common::Audio) describes. Unknown members are kept at each level (a later
+/// value wins, but a `null` never replaces a value).
 ///
 /// ```
 /// use dashscope_protocol::native::{GenerationResponse, NativeAccumulator};
@@ -377,6 +311,7 @@ pub struct NativeAccumulator {
     text_finish: Option<FinishReason>,
     choices: Vec<ChoiceState>,
     search_info: Option<SearchInfo>,
+    audio: Option<Audio>,
     usage: Option<Usage>,
     request_id: Option<String>,
     code: Option<String>,
@@ -395,6 +330,7 @@ impl NativeAccumulator {
             text_finish: None,
             choices: Vec::new(),
             search_info: None,
+            audio: None,
             usage: None,
             request_id: None,
             code: None,
@@ -469,7 +405,10 @@ impl NativeAccumulator {
                 self.search_info = Some(info.clone());
             }
         }
-        merge_extra(&mut self.output_extra, &output.extra);
+        if let Some(a) = &output.audio {
+            self.audio.get_or_insert_with(Audio::default).push(a);
+        }
+        merge_extra(&mut self.output_extra, &output.extra, &[]);
     }
 }
 
@@ -499,7 +438,7 @@ impl Accumulate for NativeAccumulator {
             self.code.clone_from(&chunk.code);
             self.message.clone_from(&chunk.message);
         }
-        merge_extra(&mut self.extra, &chunk.extra);
+        merge_extra(&mut self.extra, &chunk.extra, &[]);
     }
 
     fn snapshot(&self) -> GenerationResponse {
@@ -511,6 +450,7 @@ impl Accumulate for NativeAccumulator {
                 finish_reason: self.text_finish.clone(),
                 choices: (!self.choices.is_empty()).then_some(choices),
                 search_info: self.search_info.clone(),
+                audio: self.audio.clone(),
                 extra: self.output_extra.clone(),
                 nulls: Default::default(),
             }

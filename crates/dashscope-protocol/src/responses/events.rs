@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::response::{Annotation, OutputContent, OutputItem, Response, SummaryPart};
 use crate::common::TokenLogprob as Logprob;
+use crate::wire::Extra;
 
 /// Declares payload structs that carry a whole [`Response`].
 macro_rules! lifecycle_events {
@@ -404,13 +405,18 @@ impl ResponseStreamEvent {
 
     /// The response carried by a lifecycle event (`created` … `failed`).
     pub fn response(&self) -> Option<&Response> {
+        self.lifecycle().map(|(r, _)| r)
+    }
+
+    /// A lifecycle event's response and the event's own unknown members.
+    pub(crate) fn lifecycle(&self) -> Option<(&Response, &Extra)> {
         match self {
-            ResponseStreamEvent::Created(e) => Some(&*e.response),
-            ResponseStreamEvent::Queued(e) => Some(&*e.response),
-            ResponseStreamEvent::InProgress(e) => Some(&*e.response),
-            ResponseStreamEvent::Completed(e) => Some(&*e.response),
-            ResponseStreamEvent::Incomplete(e) => Some(&*e.response),
-            ResponseStreamEvent::Failed(e) => Some(&*e.response),
+            ResponseStreamEvent::Created(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::Queued(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::InProgress(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::Completed(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::Incomplete(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::Failed(e) => Some((&e.response, &e.extra)),
             _ => None,
         }
     }

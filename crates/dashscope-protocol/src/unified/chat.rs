@@ -449,6 +449,7 @@ impl UnifiedResponse {
                         .unwrap_or_default(),
                     reasoning: c.message.reasoning_content.clone().unwrap_or_default(),
                     tool_calls: c.message.tool_calls().iter().map(plain_call).collect(),
+                    audio: c.message.audio.clone(),
                     finish_reason: c.finish_reason.as_ref().map(|f| f.as_str().into()),
                 })
                 .collect(),
@@ -514,10 +515,13 @@ impl ChatEventReader {
             if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
                 out.extend([UnifiedEvent::TextDelta { candidate, text }]);
             }
-            for f in delta.tool_calls.into_iter().flatten() {
+            if let Some(audio) = delta.audio {
+                out.extend([UnifiedEvent::AudioDelta { candidate, audio }]);
+            }
+            for (pos, f) in delta.tool_calls.into_iter().flatten().enumerate() {
                 let (name, arguments) = f.function.map_or((None, None), |x| (x.name, x.arguments));
-                // A fragment without `index` belongs to the first call (as the accumulator has it).
-                let index = f.index.unwrap_or(0);
+                // A fragment without `index` is the call at its position (as the accumulator has it).
+                let index = f.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
                 self.calls
                     .fragment(candidate, index, f.id, name, arguments, out);
             }

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::DialectChunk;
 use super::model::{FinishReason, Usage};
+use crate::common::Audio;
 
 /// One item of a unified stream, read from a dialect's typed chunks.
 ///
 /// Folding a stream's events (concatenating text, reasoning and arguments per candidate and
-/// call; the last finish reason, usage and meta win) gives the answer the dialect's own
+/// call, audio pieces with [`Audio::push`]; the last finish reason, usage and meta win) gives the answer the dialect's own
 /// accumulator gives, read as a [`UnifiedResponse`](super::UnifiedResponse).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -40,6 +41,16 @@ pub enum UnifiedEvent {
         candidate: u32,
         /// The new text.
         text: String,
+    },
+    /// More spoken output (Omni models): a piece of the base64 audio and/or of its transcript,
+    /// with the audio's id, expiry or URL when the chunk names them. Folding the pieces with
+    /// [`Audio::push`] gives the candidate's `audio`.
+    AudioDelta {
+        /// Which candidate.
+        #[serde(default)]
+        candidate: u32,
+        /// The piece.
+        audio: Audio,
     },
     /// A tool call begins.
     ToolCallStart {

@@ -101,10 +101,10 @@ mod responses;
 pub use chat::ChatEventReader;
 pub use events::UnifiedEvent;
 pub use model::{
-    AudioPart, Candidate, Conversation, DialectValue, FinishReason, FunctionTool, ImageDetail,
-    ImagePart, JsonSchemaFormat, Kept, Message, Part, ReasoningEffort, ResponseFormat, Role,
-    Sampling, TextPart, Thinking, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoPart,
-    VideoSource, WirePart, WireTool,
+    Audio, AudioPart, Candidate, Conversation, DialectValue, FinishReason, FunctionTool,
+    ImageDetail, ImagePart, JsonSchemaFormat, Kept, Message, Part, ReasoningEffort, ResponseFormat,
+    Role, Sampling, TextPart, Thinking, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage,
+    VideoPart, VideoSource, WirePart, WireTool,
 };
 pub use native::NativeEventReader;
 pub use responses::ResponsesEventReader;

@@ -13,6 +13,8 @@ pub use crate::responses::ReasoningEffort;
 
 /// An image's resolution hint (the chat `image_url.detail` values).
 pub use crate::chat::ImageDetail;
+/// Spoken output (the wire type every dialect shares).
+pub use crate::common::Audio;
 
 crate::string_enum! {
     /// Who wrote a message. Roles a dialect has beyond these (`developer`, `function`) are kept
@@ -761,6 +763,11 @@ impl UnifiedResponse {
     pub fn finish_reason(&self) -> Option<&FinishReason> {
         self.first().and_then(|c| c.finish_reason.as_ref())
     }
+
+    /// The first candidate's spoken output.
+    pub fn audio(&self) -> Option<&Audio> {
+        self.first().and_then(|c| c.audio.as_ref())
+    }
 }
 
 /// One answer.
@@ -778,6 +785,9 @@ pub struct Candidate {
     /// The tool calls, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
+    /// Spoken output (Omni models), its pieces folded: see [`Audio`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<Audio>,
     /// Why it stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,

@@ -243,12 +243,21 @@ impl UnifiedResponse {
                         tool_calls: (m.and_then(|m| m.tool_calls.as_ref()).into_iter().flatten())
                             .map(plain_call)
                             .collect(),
+                        audio: None,
                         finish_reason: final_reason(c.finish_reason.as_ref()),
                     }
                 })
                 .collect(),
             None => Vec::new(),
         };
+        // Spoken output belongs to the first candidate (a speech-only answer has only it).
+        let mut candidates = candidates;
+        if let Some(audio) = response.output.as_ref().and_then(|o| o.audio.clone()) {
+            if candidates.is_empty() {
+                candidates.push(Candidate::default());
+            }
+            candidates[0].audio = Some(audio);
+        }
         UnifiedResponse {
             id: response.request_id.clone(),
             model: None,
@@ -336,6 +345,12 @@ impl NativeEventReader {
         if let Some(o) = chunk.output {
             if let Some(text) = o.text.filter(|t| !t.is_empty()) {
                 out.extend([UnifiedEvent::TextDelta { candidate: 0, text }]);
+            }
+            if let Some(audio) = o.audio {
+                out.extend([UnifiedEvent::AudioDelta {
+                    candidate: 0,
+                    audio,
+                }]);
             }
             for (pos, c) in o.choices.into_iter().flatten().enumerate() {
                 let candidate = c.index.unwrap_or(position(pos));

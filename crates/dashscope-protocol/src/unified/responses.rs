@@ -573,6 +573,7 @@ impl UnifiedResponse {
                 text: response.output_text(),
                 reasoning: response.reasoning_text(),
                 tool_calls,
+                audio: None,
                 finish_reason: finish,
             }]
         } else {
