@@ -100,17 +100,14 @@ fn chat_stream_audio_reads_into_the_unified_model() {
 
     let (mut reader, mut events) = (ChatEventReader::new(), Vec::new());
     chunks.into_iter().for_each(|c| reader.read(c, &mut events));
-    let mut folded = Audio::default();
-    let mut pieces = 0;
-    for e in &events {
-        if let UnifiedEvent::AudioDelta { candidate, audio } = e {
-            assert_eq!(*candidate, 0);
-            folded.push(audio);
-            pieces += 1;
-        }
-    }
-    assert_eq!(pieces, 6);
-    assert_eq!(Some(&folded), answer.audio());
+    let pieces = events
+        .iter()
+        .filter(|e| matches!(e, UnifiedEvent::AudioDelta { .. }));
+    assert_eq!(pieces.count(), 6);
+    assert_eq!(
+        UnifiedResponse::from_events(&events).audio(),
+        answer.audio()
+    );
     // The event serializes with its type tag and reads back.
     let e = &events
         .iter()
@@ -147,13 +144,10 @@ fn native_output_audio_accumulates_and_reads() {
     assert_eq!(answer.audio(), Some(audio));
     let (mut reader, mut events) = (NativeEventReader::new(true), Vec::new());
     chunks.into_iter().for_each(|c| reader.read(c, &mut events));
-    let mut folded = Audio::default();
-    for e in &events {
-        if let UnifiedEvent::AudioDelta { audio, .. } = e {
-            folded.push(audio);
-        }
-    }
-    assert_eq!(Some(&folded), answer.audio());
+    assert_eq!(
+        UnifiedResponse::from_events(&events).audio(),
+        answer.audio()
+    );
 }
 
 #[test]
