@@ -11,7 +11,7 @@ use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::wire::{WireValue, string_or_map};
+use crate::wire::{WireValue, string_or};
 use crate::{string_enum, tagged_enum, wire_struct};
 
 string_enum! {
@@ -254,9 +254,15 @@ pub enum ToolChoice {
     Function(NamedToolChoice),
 }
 
-string_or_map!(ToolChoice, Mode, Function, "a tool_choice string or object");
-
-impl WireValue for ToolChoice {}
+string_or!(
+    ToolChoice,
+    Mode,
+    Function(NamedToolChoice),
+    visit_map,
+    MapAccess,
+    MapAccessDeserializer,
+    "a tool_choice string or object"
+);
 
 impl ToolChoice {
     /// `"auto"`.

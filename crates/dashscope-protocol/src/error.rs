@@ -39,6 +39,25 @@ fn str_of(v: &Value, key: &str) -> Option<String> {
 }
 
 impl ApiError {
+    /// An error with no compat `type` or `param`.
+    pub fn new(
+        status: Option<u16>,
+        code: Option<String>,
+        message: impl Into<String>,
+        request_id: Option<String>,
+        body: Value,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            kind: None,
+            param: None,
+            request_id,
+            body,
+        }
+    }
+
     /// Recognises an error report in a parsed JSON value; `None` when it is not one.
     pub fn from_json(status: Option<u16>, v: &Value) -> Option<Self> {
         let obj = v.as_object()?;
@@ -61,31 +80,30 @@ impl ApiError {
         match obj.get("type").and_then(Value::as_str) {
             // Responses `error` event.
             Some("error") => {
+                let message = str_of(v, "message").unwrap_or_default();
                 return Some(ApiError {
-                    status,
-                    code: str_of(v, "code"),
-                    message: str_of(v, "message").unwrap_or_default(),
-                    kind: None,
                     param: str_of(v, "param"),
-                    request_id: top_request_id,
-                    body: v.clone(),
+                    ..Self::new(
+                        status,
+                        str_of(v, "code"),
+                        message,
+                        top_request_id,
+                        v.clone(),
+                    )
                 });
             }
             // Responses `response.failed` event.
             Some("response.failed") => {
                 let resp = obj.get("response");
                 let err = resp.and_then(|r| r.get("error")).filter(|e| e.is_object());
-                return Some(ApiError {
+                let message = err.and_then(|e| str_of(e, "message"));
+                return Some(Self::new(
                     status,
-                    code: err.and_then(|e| str_of(e, "code")),
-                    message: err
-                        .and_then(|e| str_of(e, "message"))
-                        .unwrap_or_else(|| "response failed".to_owned()),
-                    kind: None,
-                    param: None,
-                    request_id: resp.and_then(|r| str_of(r, "id")).or(top_request_id),
-                    body: v.clone(),
-                });
+                    err.and_then(|e| str_of(e, "code")),
+                    message.unwrap_or_else(|| "response failed".to_owned()),
+                    resp.and_then(|r| str_of(r, "id")).or(top_request_id),
+                    v.clone(),
+                ));
             }
             _ => {}
         }
@@ -95,17 +113,15 @@ impl ApiError {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         }?;
-        Some(ApiError {
+        let message = str_of(v, "message").or_else(|| str_of(v, "msg"));
+        let message = message.unwrap_or_default();
+        Some(Self::new(
             status,
-            code: Some(code),
-            message: str_of(v, "message")
-                .or_else(|| str_of(v, "msg"))
-                .unwrap_or_default(),
-            kind: None,
-            param: None,
-            request_id: top_request_id,
-            body: v.clone(),
-        })
+            Some(code),
+            message,
+            top_request_id,
+            v.clone(),
+        ))
     }
 
     /// Recognises an error report in a response body: JSON, or SSE-framed (the first `data:`

@@ -1028,53 +1028,12 @@ macro_rules! tagged_enum {
     };
 }
 
-// Serde for the "a string, or something richer" members (message `content`, `input`,
-// `tool_choice`, `conversation`), decoded without buffering.
-/// Implements `Serialize`/`Deserialize` for `enum $name { $s(String-like), $l(Vec<T>) }`.
-macro_rules! string_or_seq {
-    ($name:ident, $s:ident, $l:ident, $expecting:literal) => {
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                match self {
-                    $name::$s(v) => ::serde::Serialize::serialize(v, s),
-                    $name::$l(v) => ::serde::Serialize::serialize(v, s),
-                }
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> ::serde::de::Visitor<'de> for V {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                        f.write_str($expecting)
-                    }
-                    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<$name, E> {
-                        Ok($name::$s(v.into()))
-                    }
-                    fn visit_string<E: ::serde::de::Error>(self, v: String) -> Result<$name, E> {
-                        Ok($name::$s(v.into()))
-                    }
-                    fn visit_seq<A: ::serde::de::SeqAccess<'de>>(
-                        self,
-                        seq: A,
-                    ) -> Result<$name, A::Error> {
-                        ::serde::Deserialize::deserialize(
-                            ::serde::de::value::SeqAccessDeserializer::new(seq),
-                        )
-                        .map($name::$l)
-                    }
-                }
-                d.deserialize_any(V)
-            }
-        }
-    };
-}
-
-/// Implements `Serialize`/`Deserialize` for `enum $name { $s(String-like), $o(Object) }`.
-macro_rules! string_or_map {
-    ($name:ident, $s:ident, $o:ident, $expecting:literal) => {
+/// The wire traits of a "a string, or something richer" member (message `content`, `input`,
+/// `tool_choice`, `conversation`): `enum $name { $s(String-like), $o($ty) }`, read without
+/// buffering from a JSON string or (`$visit` `visit_seq` / `visit_map`, with the matching
+/// `$access` and `$deser`) a list or an object; plus `WireValue` and `From` a string and a `$ty`.
+macro_rules! string_or {
+    ($name:ident, $s:ident, $o:ident($ty:ty), $visit:ident, $access:ident, $deser:ident, $expecting:literal) => {
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 match self {
@@ -1098,23 +1057,38 @@ macro_rules! string_or_map {
                     fn visit_string<E: ::serde::de::Error>(self, v: String) -> Result<$name, E> {
                         Ok($name::$s(v.into()))
                     }
-                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
-                        self,
-                        map: A,
-                    ) -> Result<$name, A::Error> {
-                        ::serde::Deserialize::deserialize(
-                            ::serde::de::value::MapAccessDeserializer::new(map),
-                        )
-                        .map($name::$o)
+                    fn $visit<A: ::serde::de::$access<'de>>(self, a: A) -> Result<$name, A::Error> {
+                        ::serde::Deserialize::deserialize(::serde::de::value::$deser::new(a))
+                            .map($name::$o)
                     }
                 }
                 d.deserialize_any(V)
             }
         }
+
+        impl $crate::wire::WireValue for $name {}
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name::$s(s.into())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name::$s(s.into())
+            }
+        }
+
+        impl From<$ty> for $name {
+            fn from(v: $ty) -> Self {
+                $name::$o(v)
+            }
+        }
     };
 }
 
-pub(crate) use {string_or_map, string_or_seq};
+pub(crate) use string_or;
 
 #[cfg(test)]
 mod tests {

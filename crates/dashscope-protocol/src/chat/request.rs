@@ -4,7 +4,7 @@ use crate::common::{
     Audio, CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool,
     ToolCall, ToolChoice,
 };
-use crate::wire::{WireValue, string_or_seq};
+use crate::wire::string_or;
 use crate::{string_enum, tagged_enum, wire_struct};
 
 wire_struct! {
@@ -293,32 +293,15 @@ impl Default for MessageContent {
     }
 }
 
-impl From<&str> for MessageContent {
-    fn from(s: &str) -> Self {
-        MessageContent::Text(s.to_owned())
-    }
-}
-
-impl From<String> for MessageContent {
-    fn from(s: String) -> Self {
-        MessageContent::Text(s)
-    }
-}
-
-impl From<Vec<ContentPart>> for MessageContent {
-    fn from(parts: Vec<ContentPart>) -> Self {
-        MessageContent::Parts(parts)
-    }
-}
-
-string_or_seq!(
+string_or!(
     MessageContent,
     Text,
-    Parts,
+    Parts(Vec<ContentPart>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
     "a string or a list of content parts"
 );
-
-impl WireValue for MessageContent {}
 
 wire_struct! {
     /// `{"type":"text","text":…}`.

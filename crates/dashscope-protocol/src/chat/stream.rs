@@ -63,14 +63,10 @@ impl StreamDecode for ChatStreamDecoder {
             let message = err.to_string();
             let whole =
                 serde_json::from_str::<serde_json::Value>(data).unwrap_or(serde_json::Value::Null);
-            let api = ApiError::from_json(event.http_status, &whole).unwrap_or_else(|| ApiError {
-                status: event.http_status,
-                code: None,
-                message: err.as_str().map_or(message, str::to_owned),
-                kind: None,
-                param: None,
-                request_id: chunk.request_id().map(str::to_owned),
-                body: whole.clone(),
+            let api = ApiError::from_json(event.http_status, &whole).unwrap_or_else(|| {
+                let message = err.as_str().map_or(message, str::to_owned);
+                let request_id = chunk.request_id().map(str::to_owned);
+                ApiError::new(event.http_status, None, message, request_id, whole.clone())
             });
             return Ok(StreamItem::Error(api));
         }

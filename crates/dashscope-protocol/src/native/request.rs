@@ -14,7 +14,7 @@ use crate::common::{
     ToolChoice,
 };
 use crate::fast::{FastValue, Parser};
-use crate::wire::{WireValue, string_or_seq};
+use crate::wire::{WireValue, string_or};
 
 crate::wire_struct! {
     /// A native generation request: `POST /api/v1/services/aigc/{text,multimodal}-generation/generation`.
@@ -390,10 +390,13 @@ pub enum VideoSource {
     Frames(Vec<String>),
 }
 
-string_or_seq!(
+string_or!(
     VideoSource,
     Url,
-    Frames,
+    Frames(Vec<String>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
     "a video URL or a list of frame URLs"
 );
 

@@ -54,51 +54,24 @@ impl StreamDecode for NativeStreamDecoder {
         event: &Event<'_>,
     ) -> Result<StreamItem<GenerationResponse>, StreamDecodeError> {
         let data = event.data.trim();
-        let is_error_event = event.event.map(str::trim) == Some("error");
-        if data.is_empty() {
-            if is_error_event {
-                self.finished = true;
-                return Ok(StreamItem::Error(ApiError {
-                    status: event.http_status,
-                    code: None,
-                    message: "error event without data".to_owned(),
-                    kind: None,
-                    param: None,
-                    request_id: None,
-                    body: Value::Null,
-                }));
-            }
-            return Ok(StreamItem::Skip);
-        }
-        if is_error_event {
+        if event.event.map(str::trim) == Some("error") {
             self.finished = true;
-            let err = match serde_json::from_str::<Value>(data) {
-                Ok(v) => ApiError::from_json(event.http_status, &v).unwrap_or_else(|| ApiError {
-                    status: event.http_status,
-                    code: None,
-                    message: v
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| excerpt(data), str::to_owned),
-                    kind: None,
-                    param: None,
-                    request_id: v
-                        .get("request_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    body: v,
-                }),
-                Err(_) => ApiError {
-                    status: event.http_status,
-                    code: None,
-                    message: excerpt(data),
-                    kind: None,
-                    param: None,
-                    request_id: None,
-                    body: Value::String(excerpt(data)),
-                },
+            let body = match data {
+                "" => Value::Null,
+                _ => serde_json::from_str(data).unwrap_or_else(|_| Value::String(excerpt(data))),
             };
+            let err = ApiError::from_json(event.http_status, &body).unwrap_or_else(|| {
+                let field = |k| body.get(k).and_then(Value::as_str).map(str::to_owned);
+                let message = field("message").unwrap_or_else(|| match data {
+                    "" => "error event without data".to_owned(),
+                    _ => excerpt(data),
+                });
+                ApiError::new(event.http_status, None, message, field("request_id"), body)
+            });
             return Ok(StreamItem::Error(err));
+        }
+        if data.is_empty() {
+            return Ok(StreamItem::Skip);
         }
         // The common event shape takes the fast path, which gives exactly what serde would;
         // anything else (or anything unusual) goes through serde.

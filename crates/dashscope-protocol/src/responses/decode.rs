@@ -104,13 +104,6 @@ impl StreamDecode for ResponsesStreamDecoder {
 
 /// The [`ApiError`] of an `error` / `response.failed` payload.
 fn error_of(status: Option<u16>, value: Value) -> ApiError {
-    ApiError::from_json(status, &value).unwrap_or_else(|| ApiError {
-        status,
-        code: None,
-        message: "the stream reported an error".to_owned(),
-        kind: None,
-        param: None,
-        request_id: None,
-        body: value,
-    })
+    ApiError::from_json(status, &value)
+        .unwrap_or_else(|| ApiError::new(status, None, "the stream reported an error", None, value))
 }

@@ -11,7 +11,7 @@ use crate::common::{
     JsonObjectFormat as TextFormatJsonObject, ReasoningEffort, Role, TextFormat as TextFormatText,
     ToolChoiceMode,
 };
-use crate::wire::{Extra, WireFields, WireValue, string_or_map, string_or_seq};
+use crate::wire::{Extra, WireFields, string_or};
 
 crate::wire_struct! {
     /// The body of `POST /compatible-mode/v1/responses` ("create a response").
@@ -118,31 +118,19 @@ pub enum Input {
     Items(Vec<InputItem>),
 }
 
-string_or_seq!(Input, Text, Items, "a string or a list of input items");
-
-impl WireValue for Input {}
+string_or!(
+    Input,
+    Text,
+    Items(Vec<InputItem>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
+    "a string or a list of input items"
+);
 
 impl Default for Input {
     fn default() -> Self {
         Input::Text(String::new())
-    }
-}
-
-impl From<&str> for Input {
-    fn from(s: &str) -> Self {
-        Input::Text(s.to_owned())
-    }
-}
-
-impl From<String> for Input {
-    fn from(s: String) -> Self {
-        Input::Text(s)
-    }
-}
-
-impl From<Vec<InputItem>> for Input {
-    fn from(items: Vec<InputItem>) -> Self {
-        Input::Items(items)
     }
 }
 
@@ -172,26 +160,15 @@ pub enum Conversation {
     Object(ConversationRef),
 }
 
-string_or_map!(
+string_or!(
     Conversation,
     Id,
-    Object,
+    Object(ConversationRef),
+    visit_map,
+    MapAccess,
+    MapAccessDeserializer,
     "a conversation id or an object with an id"
 );
-
-impl WireValue for Conversation {}
-
-impl From<&str> for Conversation {
-    fn from(id: &str) -> Self {
-        Conversation::Id(id.to_owned())
-    }
-}
-
-impl From<String> for Conversation {
-    fn from(id: String) -> Self {
-        Conversation::Id(id)
-    }
-}
 
 crate::wire_struct! {
     /// `{"id": …}` form of a conversation reference.
@@ -430,36 +407,19 @@ pub enum MessageContent {
     Parts(Vec<ContentPart>),
 }
 
-string_or_seq!(
+string_or!(
     MessageContent,
     Text,
-    Parts,
+    Parts(Vec<ContentPart>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
     "a string or a list of content parts"
 );
-
-impl WireValue for MessageContent {}
 
 impl Default for MessageContent {
     fn default() -> Self {
         MessageContent::Text(String::new())
-    }
-}
-
-impl From<&str> for MessageContent {
-    fn from(s: &str) -> Self {
-        MessageContent::Text(s.to_owned())
-    }
-}
-
-impl From<String> for MessageContent {
-    fn from(s: String) -> Self {
-        MessageContent::Text(s)
-    }
-}
-
-impl From<Vec<ContentPart>> for MessageContent {
-    fn from(parts: Vec<ContentPart>) -> Self {
-        MessageContent::Parts(parts)
     }
 }
 
@@ -757,14 +717,15 @@ pub enum ToolChoice {
     Object(ToolChoiceObject),
 }
 
-string_or_map!(
+string_or!(
     ToolChoice,
     Mode,
-    Object,
+    Object(ToolChoiceObject),
+    visit_map,
+    MapAccess,
+    MapAccessDeserializer,
     "a tool choice mode or a tool choice object"
 );
-
-impl WireValue for ToolChoice {}
 
 impl ToolChoice {
     /// `"auto"`.
@@ -809,12 +770,6 @@ impl Default for ToolChoice {
 impl From<ToolChoiceMode> for ToolChoice {
     fn from(m: ToolChoiceMode) -> Self {
         ToolChoice::Mode(m)
-    }
-}
-
-impl From<ToolChoiceObject> for ToolChoice {
-    fn from(o: ToolChoiceObject) -> Self {
-        ToolChoice::Object(o)
     }
 }
 
