@@ -169,24 +169,3 @@ impl Endpoint {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_round_trip_and_dialects_agree() {
-        for e in Endpoint::ALL {
-            assert_eq!(Endpoint::from_path(e.path()), Some(e));
-            assert_eq!(
-                e.alias().map(Endpoint::dialect).unwrap_or(e.dialect()),
-                e.dialect()
-            );
-        }
-        assert_eq!(Endpoint::from_path("/compatible-mode/v1/models"), None);
-        for d in Dialect::ALL {
-            assert_eq!(d.endpoint().dialect(), d);
-            assert_eq!(d.to_string().parse::<Dialect>(), Ok(d));
-        }
-    }
-}

@@ -1560,3 +1560,92 @@ fn empty_accumulator_snapshot() {
     assert_eq!(out.text(), None);
     assert_eq!(out.usage, None);
 }
+
+#[test]
+fn builder_writes_only_what_was_set() {
+    let req = ChatRequest::new("qwen-plus", vec![Message::user("hi")])
+        .stop("END")
+        .tool_choice(ToolChoice::function("f"))
+        .response_format(ResponseFormat::json_object());
+    assert_eq!(
+        serde_json::to_value(&req).unwrap(),
+        json!({
+            "model": "qwen-plus",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stop": "END",
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "response_format": {"type": "json_object"}
+        })
+    );
+}
+
+#[test]
+fn request_message_constructors() {
+    let v = serde_json::to_value(Message::tool_result("call_1", "22°C")).unwrap();
+    assert_eq!(
+        v,
+        json!({"role": "tool", "content": "22°C", "tool_call_id": "call_1"})
+    );
+    let v = serde_json::to_value(Message::assistant_prefix("def f(")).unwrap();
+    assert_eq!(
+        v,
+        json!({"role": "assistant", "content": "def f(", "partial": true})
+    );
+    let v = serde_json::to_value(Message::user_parts(vec![
+        ContentPart::image_url("https://x/y.png"),
+        ContentPart::text("what?"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        v,
+        json!({"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
+            {"type": "text", "text": "what?"}
+        ]})
+    );
+}
+
+#[test]
+fn request_content_and_stop_shapes() {
+    let m: Message = serde_json::from_str(
+        r#"{"role":"user","content":[{"type":"video","video":["a","b"],"fps":2}]}"#,
+    )
+    .unwrap();
+    match m.content {
+        Some(MessageContent::Parts(ref p)) => {
+            assert!(
+                matches!(&p[0], ContentPart::Video(v) if v.video.len() == 2 && v.fps == Some(2.into()))
+            )
+        }
+        ref other => panic!("{other:?}"),
+    }
+    let s: Stop = serde_json::from_str(r#"["a","b"]"#).unwrap();
+    assert_eq!(s, Stop::Texts(vec!["a".into(), "b".into()]));
+    let s: Stop = serde_json::from_str(r#"[[1,2]]"#).unwrap();
+    assert_eq!(s, Stop::TokenSequences(vec![vec![1, 2]]));
+    let s: Stop = serde_json::from_str(r#"[[1,"a"]]"#).unwrap();
+    assert_eq!(s, Stop::Unknown(json!([[1, "a"]])));
+    assert!(serde_json::from_str::<MessageContent>("5").is_err());
+}
+
+#[test]
+fn request_tool_choice_shapes() {
+    let t: ToolChoice = serde_json::from_str(r#""required""#).unwrap();
+    assert_eq!(t, ToolChoice::required());
+    let t: ToolChoice = serde_json::from_str(r#""sometimes""#).unwrap();
+    assert_eq!(
+        t,
+        ToolChoice::Mode(ToolChoiceMode::Unknown("sometimes".into()))
+    );
+    let t: ToolChoice =
+        serde_json::from_str(r#"{"type":"function","function":{"name":"g"}}"#).unwrap();
+    assert_eq!(t, ToolChoice::function("g"));
+}
+
+#[test]
+fn unknown_role_and_part_kept() {
+    let src = json!({"role": "critic", "content": [{"type": "hologram", "z": 1}]});
+    let m: Message = serde_json::from_value(src.clone()).unwrap();
+    assert_eq!(m.role, Role::Unknown("critic".into()));
+    assert_eq!(serde_json::to_value(&m).unwrap(), src);
+}
