@@ -139,14 +139,6 @@ impl Tool {
             ..Default::default()
         })
     }
-
-    /// The function's name, for a function tool.
-    pub fn function_name(&self) -> Option<&str> {
-        match self {
-            Tool::Function(f) => Some(&f.function.name),
-            Tool::Unknown(_) => None,
-        }
-    }
 }
 
 wire_struct! {

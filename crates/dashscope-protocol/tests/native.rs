@@ -1119,10 +1119,13 @@ fn builders_produce_the_recorded_shapes() {
         serde_json::to_value(ToolChoice::function("get_current_weather")).expect("json"),
         json!({"type":"function","function":{"name":"get_current_weather"}})
     );
-    let video = ContentItem::video_frames(["a.jpg", "b.jpg"]).with_fps(2.0);
+    let video = ContentItem {
+        fps: Some(2.into()),
+        ..ContentItem::video_frames(["a.jpg", "b.jpg"])
+    };
     assert_eq!(
         serde_json::to_value(&video).expect("json"),
-        json!({"video":["a.jpg","b.jpg"],"fps":2.0})
+        json!({"video":["a.jpg","b.jpg"],"fps":2})
     );
     assert!(video.is_media());
     assert!(!ContentItem::text("t").is_media());

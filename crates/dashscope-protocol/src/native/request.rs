@@ -137,12 +137,6 @@ impl Message {
         Self::with_role(Role::System, Content::Parts(items))
     }
 
-    /// Sets the function name (`role: "tool"` messages).
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
     /// The text of the content: a string as is, a list's `text` items concatenated.
     pub fn text(&self) -> Option<Cow<'_, str>> {
         self.content.as_ref().and_then(Content::text)
@@ -341,36 +335,6 @@ impl ContentItem {
         }
     }
 
-    /// Sets `min_pixels`.
-    pub fn with_min_pixels(mut self, v: u64) -> Self {
-        self.min_pixels = Some(v);
-        self
-    }
-
-    /// Sets `max_pixels`.
-    pub fn with_max_pixels(mut self, v: u64) -> Self {
-        self.max_pixels = Some(v);
-        self
-    }
-
-    /// Sets `fps`.
-    pub fn with_fps(mut self, v: f64) -> Self {
-        self.fps = serde_json::Number::from_f64(v);
-        self
-    }
-
-    /// Sets `total_pixels`.
-    pub fn with_total_pixels(mut self, v: u64) -> Self {
-        self.total_pixels = Some(v);
-        self
-    }
-
-    /// Marks the item for explicit context caching (`{"type": "ephemeral"}`).
-    pub fn with_cache_control(mut self) -> Self {
-        self.cache_control = Some(CacheControl::ephemeral());
-        self
-    }
-
     /// Whether the item is an image, audio or video, or a non-text item of a kind this version
     /// does not know (anything that needs the multimodal path).
     pub fn is_media(&self) -> bool {
@@ -503,12 +467,6 @@ impl GenerationRequest {
     /// The parameters, created empty if absent.
     pub fn parameters_mut(&mut self) -> &mut Parameters {
         self.parameters.get_or_insert_with(Parameters::default)
-    }
-
-    /// Replaces all parameters.
-    pub fn with_parameters(mut self, parameters: Parameters) -> Self {
-        self.parameters = Some(parameters);
-        self
     }
 
     /// The messages (empty for a prompt request).

@@ -840,6 +840,17 @@ impl Usage {
     }
 }
 
+/// Chainable setters of optional members: `name: type => path` sets `self.path = Some(v)`.
+macro_rules! setters {
+    ($($(#[$m:meta])* $name:ident: $ty:ty => $($path:ident).+;)*) => {$(
+        $(#[$m])*
+        pub fn $name(mut self, v: $ty) -> Self {
+            self.$($path).+ = Some(v);
+            self
+        }
+    )*};
+}
+
 impl Conversation {
     /// An empty conversation for `model`.
     pub fn new(model: impl Into<String>) -> Self {
@@ -858,14 +869,6 @@ impl Conversation {
             _ => self.messages.insert(0, m),
         }
         self
-    }
-
-    /// The text of the first message when it is a system message.
-    pub fn system_text(&self) -> Option<String> {
-        self.messages
-            .first()
-            .filter(|m| m.role == Role::System)
-            .map(Message::joined_text)
     }
 
     /// Appends a message.
@@ -908,82 +911,33 @@ impl Conversation {
         self
     }
 
-    /// Sets the tool choice.
-    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
-        self.tool_choice = Some(choice);
-        self
-    }
-
-    /// Sets `temperature`.
-    pub fn temperature(mut self, v: f64) -> Self {
-        self.sampling.temperature = Some(v);
-        self
-    }
-
-    /// Sets `top_p`.
-    pub fn top_p(mut self, v: f64) -> Self {
-        self.sampling.top_p = Some(v);
-        self
-    }
-
-    /// Sets `top_k`.
-    pub fn top_k(mut self, v: u32) -> Self {
-        self.sampling.top_k = Some(v);
-        self
-    }
-
-    /// Sets the output token limit.
-    pub fn max_tokens(mut self, v: u64) -> Self {
-        self.sampling.max_tokens = Some(v);
-        self
-    }
-
-    /// Sets `seed`.
-    pub fn seed(mut self, v: u64) -> Self {
-        self.sampling.seed = Some(v);
-        self
-    }
-
-    /// Sets the stop strings.
-    pub fn stop(mut self, stop: Vec<String>) -> Self {
-        self.sampling.stop = Some(stop);
-        self
-    }
-
-    /// Switches thinking on or off.
-    pub fn thinking(mut self, on: bool) -> Self {
-        self.thinking.enabled = Some(on);
-        self
-    }
-
-    /// Sets the thinking budget.
-    pub fn thinking_budget(mut self, tokens: u32) -> Self {
-        self.thinking.budget = Some(tokens);
-        self
-    }
-
-    /// Sets the reasoning effort.
-    pub fn effort(mut self, effort: ReasoningEffort) -> Self {
-        self.thinking.effort = Some(effort);
-        self
-    }
-
-    /// Sets the answer's format.
-    pub fn response_format(mut self, format: ResponseFormat) -> Self {
-        self.response_format = Some(format);
-        self
-    }
-
-    /// Asks for a stream (and, for chat, the usage at its end).
-    pub fn stream(mut self, on: bool) -> Self {
-        self.stream = Some(on);
-        self
-    }
-
-    /// Sets `include_usage` (chat streams).
-    pub fn include_usage(mut self, on: bool) -> Self {
-        self.include_usage = Some(on);
-        self
+    setters! {
+        /// Sets the tool choice.
+        tool_choice: ToolChoice => tool_choice;
+        /// Sets `temperature`.
+        temperature: f64 => sampling.temperature;
+        /// Sets `top_p`.
+        top_p: f64 => sampling.top_p;
+        /// Sets `top_k`.
+        top_k: u32 => sampling.top_k;
+        /// Sets the output token limit.
+        max_tokens: u64 => sampling.max_tokens;
+        /// Sets `seed`.
+        seed: u64 => sampling.seed;
+        /// Sets the stop strings.
+        stop: Vec<String> => sampling.stop;
+        /// Switches thinking on or off.
+        thinking: bool => thinking.enabled;
+        /// Sets the thinking budget.
+        thinking_budget: u32 => thinking.budget;
+        /// Sets the reasoning effort.
+        effort: ReasoningEffort => thinking.effort;
+        /// Sets the answer's format.
+        response_format: ResponseFormat => response_format;
+        /// Asks for a stream (and, for chat, the usage at its end).
+        stream: bool => stream;
+        /// Sets `include_usage` (chat streams).
+        include_usage: bool => include_usage;
     }
 
     /// Whether the conversation asks for a stream.
