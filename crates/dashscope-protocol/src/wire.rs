@@ -146,55 +146,6 @@ impl<'de> Deserialize<'de> for KeyStr<'de> {
     }
 }
 
-/// Wraps a field for the probes used by the generated serializers.
-///
-/// `Option` fields are absent when `None`; every other field is always written. The choice is
-/// made at compile time by method resolution (autoref specialization): [`AbsentOption`] is
-/// implemented on `Probe<Option<T>>` and wins over the blanket [`AbsentAny`] on `&Probe<T>`.
-#[doc(hidden)]
-pub struct Probe<'a, T>(pub &'a T);
-
-/// See [`Probe`].
-#[doc(hidden)]
-pub trait AbsentOption {
-    /// Whether the member should be left out of the output.
-    fn wire_is_absent(&self) -> bool;
-    /// Whether the member still holds what an explicit `null` decodes to (so a remembered
-    /// `null` is written back instead of it).
-    fn wire_is_null_like(&self) -> bool;
-}
-
-impl<T> AbsentOption for Probe<'_, Option<T>> {
-    #[inline]
-    fn wire_is_absent(&self) -> bool {
-        self.0.is_none()
-    }
-    #[inline]
-    fn wire_is_null_like(&self) -> bool {
-        self.0.is_none()
-    }
-}
-
-/// See [`Probe`].
-#[doc(hidden)]
-pub trait AbsentAny {
-    /// Whether the member should be left out of the output.
-    fn wire_is_absent(&self) -> bool;
-    /// Whether the member still holds what an explicit `null` decodes to (its default).
-    fn wire_is_null_like(&self) -> bool;
-}
-
-impl<T: Default + PartialEq> AbsentAny for &Probe<'_, T> {
-    #[inline]
-    fn wire_is_absent(&self) -> bool {
-        false
-    }
-    #[inline]
-    fn wire_is_null_like(&self) -> bool {
-        *self.0 == T::default()
-    }
-}
-
 /// The known members of a wire type that the input sent as an explicit `null`.
 ///
 /// One bit per known member, in declaration order (a [`wire_struct!`](crate::wire_struct) type
@@ -285,47 +236,62 @@ pub fn member_position(names: &[&str], name: &str) -> Option<usize> {
     names.iter().position(|m| *m == name)
 }
 
-/// Picks how a member's value is decoded, by its type (autoref specialization, as [`Probe`]).
-///
-/// An `Option<T>` member decodes as `Option<T>` (one `null` check); any other member decodes as
-/// `Option<T>` too and takes its default for a `null`. Both report whether the value was `null`.
+/// Picks how the generated code handles a member, by its type (autoref specialization):
+/// [`OptionMember`] is implemented on `Member<Option<T>>` and wins over the blanket
+/// [`AnyMember`] on `&Member<T>`, so `(&Member::<T>::new()).wire_…(…)` resolves at compile time.
+/// An `Option` member is absent when `None` and decodes `null` as `None`; any other member is
+/// always written and decodes `null` as its default. (`fast.rs` picks its readers the same way.)
 #[doc(hidden)]
-pub struct Decode<T>(std::marker::PhantomData<T>);
+pub struct Member<T>(std::marker::PhantomData<T>);
 
-impl<T> Decode<T> {
-    /// The decoder for a member of type `T`.
+impl<T> Member<T> {
+    /// The marker for a member of type `T`.
     #[inline]
     pub const fn new() -> Self {
-        Decode(std::marker::PhantomData)
+        Member(std::marker::PhantomData)
     }
 }
 
-impl<T> Default for Decode<T> {
-    fn default() -> Self {
-        Self::new()
-    }
+macro_rules! member_trait {
+    ($name:ident) => {
+        /// See [`Member`].
+        #[doc(hidden)]
+        pub trait $name {
+            /// The member's type.
+            type Out;
+            /// Whether the member is left out of the output.
+            fn wire_is_absent(&self, v: &Self::Out) -> bool;
+            /// Whether the member holds what an explicit `null` decodes to (so a remembered
+            /// `null` is written back instead of it).
+            fn wire_is_null_like(&self, v: &Self::Out) -> bool;
+            /// Decodes the next value of `map`; `true` when it was `null`.
+            ///
+            /// # Errors
+            ///
+            /// Returns the deserializer's error.
+            fn wire_decode<'de, A: de::MapAccess<'de>>(
+                &self,
+                map: &mut A,
+            ) -> Result<(Self::Out, bool), A::Error>
+            where
+                Self::Out: Deserialize<'de>;
+        }
+    };
 }
 
-/// See [`Decode`].
-#[doc(hidden)]
-pub trait DecodeOption {
-    /// The member's type.
-    type Out;
-    /// Decodes the next value of `map`; `true` when it was `null`.
-    ///
-    /// # Errors
-    ///
-    /// Returns the deserializer's error.
-    fn wire_decode<'de, A: de::MapAccess<'de>>(
-        &self,
-        map: &mut A,
-    ) -> Result<(Self::Out, bool), A::Error>
-    where
-        Self::Out: Deserialize<'de>;
-}
+member_trait!(OptionMember);
+member_trait!(AnyMember);
 
-impl<T> DecodeOption for Decode<Option<T>> {
+impl<T> OptionMember for Member<Option<T>> {
     type Out = Option<T>;
+    #[inline]
+    fn wire_is_absent(&self, v: &Option<T>) -> bool {
+        v.is_none()
+    }
+    #[inline]
+    fn wire_is_null_like(&self, v: &Option<T>) -> bool {
+        v.is_none()
+    }
     #[inline]
     fn wire_decode<'de, A: de::MapAccess<'de>>(
         &self,
@@ -340,26 +306,16 @@ impl<T> DecodeOption for Decode<Option<T>> {
     }
 }
 
-/// See [`Decode`].
-#[doc(hidden)]
-pub trait DecodeAny {
-    /// The member's type.
-    type Out;
-    /// Decodes the next value of `map`; `true` when it was `null` (then the value is the default).
-    ///
-    /// # Errors
-    ///
-    /// Returns the deserializer's error.
-    fn wire_decode<'de, A: de::MapAccess<'de>>(
-        &self,
-        map: &mut A,
-    ) -> Result<(Self::Out, bool), A::Error>
-    where
-        Self::Out: Deserialize<'de>;
-}
-
-impl<T: Default> DecodeAny for &Decode<T> {
+impl<T: Default + PartialEq> AnyMember for &Member<T> {
     type Out = T;
+    #[inline]
+    fn wire_is_absent(&self, _: &T) -> bool {
+        false
+    }
+    #[inline]
+    fn wire_is_null_like(&self, v: &T) -> bool {
+        *v == T::default()
+    }
     #[inline]
     fn wire_decode<'de, A: de::MapAccess<'de>>(&self, map: &mut A) -> Result<(T, bool), A::Error>
     where
@@ -660,18 +616,16 @@ macro_rules! wire_struct {
             }
 
             /// Whether the member at `index` is left out of the output, and whether it holds
-            /// what an explicit `null` decodes to (see [`Probe`]).
-            ///
-            /// [`Probe`]: $crate::wire::Probe
+            /// what an explicit `null` decodes to (see `wire::Member`).
             #[allow(unused_imports, unused_variables)]
             fn __wire_state(&self, index: usize) -> (bool, bool) {
-                use $crate::wire::{AbsentAny as _, AbsentOption as _};
+                use $crate::wire::{AnyMember as _, OptionMember as _};
                 $(
                     if index == const {
                         $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
                     } {
-                        let probe = $crate::wire::Probe(&self.$field);
-                        return ((&probe).wire_is_absent(), (&probe).wire_is_null_like());
+                        let m = &$crate::wire::Member::<$ty>::new();
+                        return (m.wire_is_absent(&self.$field), m.wire_is_null_like(&self.$field));
                     }
                 )*
                 (true, false)
@@ -684,7 +638,7 @@ macro_rules! wire_struct {
                 &self,
                 map: &mut M,
             ) -> ::core::result::Result<(), M::Error> {
-                use $crate::wire::{AbsentAny as _, AbsentOption as _};
+                use $crate::wire::{AnyMember as _, OptionMember as _};
                 let () = Self::__WIRE_FITS;
                 let nulls = self.nulls;
                 $(
@@ -695,10 +649,10 @@ macro_rules! wire_struct {
                                 $crate::__wire_name!($field $(, $wire)?),
                             )
                         })
-                        && (&$crate::wire::Probe(&self.$field)).wire_is_null_like()
+                        && (&$crate::wire::Member::<$ty>::new()).wire_is_null_like(&self.$field)
                     {
                         map.serialize_entry($crate::__wire_name!($field $(, $wire)?), &())?;
-                    } else if !(&$crate::wire::Probe(&self.$field)).wire_is_absent() {
+                    } else if !(&$crate::wire::Member::<$ty>::new()).wire_is_absent(&self.$field) {
                         map.serialize_entry($crate::__wire_name!($field $(, $wire)?), &self.$field)?;
                     }
                 )*
@@ -758,8 +712,8 @@ macro_rules! wire_struct {
                             );
                             // The last occurrence of a duplicated member wins.
                             #[allow(unused_imports)]
-                            use $crate::wire::{DecodeAny as _, DecodeOption as _};
-                            let (v, null) = (&$crate::wire::Decode::<$ty>::new()).wire_decode(map)?;
+                            use $crate::wire::{AnyMember as _, OptionMember as _};
+                            let (v, null) = (&$crate::wire::Member::<$ty>::new()).wire_decode(map)?;
                             self.$field = v;
                             self.nulls.set(I, null);
                         }

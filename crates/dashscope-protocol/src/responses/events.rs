@@ -287,7 +287,7 @@ macro_rules! stream_events {
             /// ([protocol notes §3.4](crate::protocol_notes#34-streaming-events) marks which one the service sends as uncertain). An event type
             /// this version does not know becomes [`ResponseStreamEvent::Unknown`].
             pub enum ResponseStreamEvent {
-                $( $(#[$m])* $variant($inner) = $wire, )*
+                $( #[doc = concat!("`", $wire, "`.")] $(#[$m])* $variant($inner) = $wire, )*
             }
         }
 
@@ -306,89 +306,51 @@ macro_rules! stream_events {
 }
 
 stream_events! {
-    /// `response.created`.
     Created(ResponseCreatedEvent) = "response.created",
-    /// `response.queued`.
     Queued(ResponseQueuedEvent) = "response.queued",
-    /// `response.in_progress`.
     InProgress(ResponseInProgressEvent) = "response.in_progress",
-    /// `response.completed` (terminal).
+    /// Terminal.
     Completed(ResponseCompletedEvent) = "response.completed",
-    /// `response.incomplete` (terminal).
+    /// Terminal.
     Incomplete(ResponseIncompleteEvent) = "response.incomplete",
-    /// `response.failed` (terminal; the stream decoder reports it as an error).
+    /// Terminal; the stream decoder reports it as an error.
     Failed(ResponseFailedEvent) = "response.failed",
-    /// `error` (the stream decoder reports it as an error).
+    /// The stream decoder reports it as an error.
     Error(ErrorEvent) = "error",
-    /// `response.output_item.added`.
     OutputItemAdded(OutputItemAddedEvent) = "response.output_item.added",
-    /// `response.output_item.done`.
     OutputItemDone(OutputItemDoneEvent) = "response.output_item.done",
-    /// `response.content_part.added`.
     ContentPartAdded(ContentPartAddedEvent) = "response.content_part.added",
-    /// `response.content_part.done`.
     ContentPartDone(ContentPartDoneEvent) = "response.content_part.done",
-    /// `response.output_text.delta`.
     OutputTextDelta(OutputTextDeltaEvent) = "response.output_text.delta",
-    /// `response.output_text.done`.
     OutputTextDone(OutputTextDoneEvent) = "response.output_text.done",
-    /// `response.output_text.annotation.added`.
     OutputTextAnnotationAdded(OutputTextAnnotationAddedEvent) = "response.output_text.annotation.added",
-    /// `response.refusal.delta`.
     RefusalDelta(RefusalDeltaEvent) = "response.refusal.delta",
-    /// `response.refusal.done`.
     RefusalDone(RefusalDoneEvent) = "response.refusal.done",
-    /// `response.reasoning_text.delta`.
     ReasoningTextDelta(ReasoningTextDeltaEvent) = "response.reasoning_text.delta",
-    /// `response.reasoning_text.done`.
     ReasoningTextDone(ReasoningTextDoneEvent) = "response.reasoning_text.done",
-    /// `response.reasoning_summary_part.added`.
     ReasoningSummaryPartAdded(ReasoningSummaryPartAddedEvent) = "response.reasoning_summary_part.added",
-    /// `response.reasoning_summary_part.done`.
     ReasoningSummaryPartDone(ReasoningSummaryPartDoneEvent) = "response.reasoning_summary_part.done",
-    /// `response.reasoning_summary_text.delta`.
     ReasoningSummaryTextDelta(ReasoningSummaryTextDeltaEvent) = "response.reasoning_summary_text.delta",
-    /// `response.reasoning_summary_text.done`.
     ReasoningSummaryTextDone(ReasoningSummaryTextDoneEvent) = "response.reasoning_summary_text.done",
-    /// `response.function_call_arguments.delta`.
     FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) = "response.function_call_arguments.delta",
-    /// `response.function_call_arguments.done`.
     FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) = "response.function_call_arguments.done",
-    /// `response.custom_tool_call_input.delta`.
     CustomToolCallInputDelta(CustomToolCallInputDeltaEvent) = "response.custom_tool_call_input.delta",
-    /// `response.custom_tool_call_input.done`.
     CustomToolCallInputDone(CustomToolCallInputDoneEvent) = "response.custom_tool_call_input.done",
-    /// `response.web_search_call.in_progress`.
     WebSearchCallInProgress(WebSearchCallInProgressEvent) = "response.web_search_call.in_progress",
-    /// `response.web_search_call.searching`.
     WebSearchCallSearching(WebSearchCallSearchingEvent) = "response.web_search_call.searching",
-    /// `response.web_search_call.completed`.
     WebSearchCallCompleted(WebSearchCallCompletedEvent) = "response.web_search_call.completed",
-    /// `response.code_interpreter_call.in_progress`.
     CodeInterpreterCallInProgress(CodeInterpreterCallInProgressEvent) = "response.code_interpreter_call.in_progress",
-    /// `response.code_interpreter_call.interpreting`.
     CodeInterpreterCallInterpreting(CodeInterpreterCallInterpretingEvent) = "response.code_interpreter_call.interpreting",
-    /// `response.code_interpreter_call.completed`.
     CodeInterpreterCallCompleted(CodeInterpreterCallCompletedEvent) = "response.code_interpreter_call.completed",
-    /// `response.code_interpreter_call_code.delta`.
     CodeInterpreterCallCodeDelta(CodeInterpreterCallCodeDeltaEvent) = "response.code_interpreter_call_code.delta",
-    /// `response.code_interpreter_call_code.done`.
     CodeInterpreterCallCodeDone(CodeInterpreterCallCodeDoneEvent) = "response.code_interpreter_call_code.done",
-    /// `response.file_search_call.in_progress`.
     FileSearchCallInProgress(FileSearchCallInProgressEvent) = "response.file_search_call.in_progress",
-    /// `response.file_search_call.searching`.
     FileSearchCallSearching(FileSearchCallSearchingEvent) = "response.file_search_call.searching",
-    /// `response.file_search_call.completed`.
     FileSearchCallCompleted(FileSearchCallCompletedEvent) = "response.file_search_call.completed",
-    /// `response.mcp_call_arguments.delta`.
     McpCallArgumentsDelta(McpCallArgumentsDeltaEvent) = "response.mcp_call_arguments.delta",
-    /// `response.mcp_call_arguments.done`.
     McpCallArgumentsDone(McpCallArgumentsDoneEvent) = "response.mcp_call_arguments.done",
-    /// `response.mcp_call.in_progress`.
     McpCallInProgress(McpCallInProgressEvent) = "response.mcp_call.in_progress",
-    /// `response.mcp_call.completed`.
     McpCallCompleted(McpCallCompletedEvent) = "response.mcp_call.completed",
-    /// `response.mcp_call.failed`.
     McpCallFailed(McpCallFailedEvent) = "response.mcp_call.failed",
 }
 
