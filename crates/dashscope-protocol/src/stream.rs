@@ -102,13 +102,9 @@ pub(crate) fn merge_extra(into: &mut Extra, from: &Extra, known: &[&str]) {
 }
 
 /// Folds a tool-call fragment (the `pos`-th of its chunk) into `calls`, by its `index` (else
-/// its position): the first non-empty id and name (in a cumulative stream, the last), the type, arguments appended (cumulative: merged), unknown members merged.
-pub(crate) fn merge_tool_call(
-    calls: &mut Vec<ToolCall>,
-    pos: usize,
-    frag: &ToolCall,
-    incremental: bool,
-) {
+/// its position): the first non-empty id and name, the type, arguments appended, unknown
+/// members merged.
+pub(crate) fn merge_tool_call(calls: &mut Vec<ToolCall>, pos: usize, frag: &ToolCall) {
     let key = frag.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
     let Some(call) = calls.iter_mut().find(|c| c.index == Some(key)) else {
         let mut call = frag.clone();
@@ -116,40 +112,24 @@ pub(crate) fn merge_tool_call(
         calls.push(call);
         return;
     };
-    if let Some(id) = frag.id.as_deref().filter(|id| !id.is_empty()) {
-        if !incremental || call.id.as_deref().is_none_or(str::is_empty) {
-            call.id = Some(id.to_owned());
+    let first = |acc: &mut Option<String>, new: &Option<String>| {
+        if acc.as_deref().is_none_or(str::is_empty) && new.as_deref().is_some_and(|s| !s.is_empty())
+        {
+            acc.clone_from(new);
         }
-    }
+    };
+    first(&mut call.id, &frag.id);
     if call.kind.is_none() {
         call.kind.clone_from(&frag.kind);
     }
     merge_extra(&mut call.extra, &frag.extra, &[]);
     let Some(f) = &frag.function else { return };
     let acc = call.function.get_or_insert_with(Default::default);
-    if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
-        if !incremental || acc.name.as_deref().is_none_or(str::is_empty) {
-            acc.name = Some(name.to_owned());
-        }
-    }
+    first(&mut acc.name, &f.name);
     if let Some(args) = &f.arguments {
-        merge_text(
-            incremental,
-            acc.arguments.get_or_insert_with(String::new),
-            args,
-        );
+        acc.arguments.get_or_insert_with(String::new).push_str(args);
     }
     merge_extra(&mut acc.extra, &f.extra, &[]);
-}
-
-/// Appends `new` to `acc` (`incremental`), or merges it as the text so far (see
-/// [`merge_cumulative`]).
-pub(crate) fn merge_text(incremental: bool, acc: &mut String, new: &str) {
-    if incremental {
-        acc.push_str(new);
-    } else {
-        merge_cumulative(acc, new);
-    }
 }
 
 /// Merges `new` into `acc` for a cumulative stream and returns the part that is new.

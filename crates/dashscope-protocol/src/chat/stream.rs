@@ -186,7 +186,7 @@ impl Accumulate for ChatAccumulator {
                 }
             }
             for (pos, frag) in delta.tool_calls.iter().flatten().enumerate() {
-                merge_tool_call(m.tool_calls.get_or_insert_with(Vec::new), pos, frag, true);
+                merge_tool_call(m.tool_calls.get_or_insert_with(Vec::new), pos, frag);
             }
             if let Some(a) = &delta.audio {
                 m.audio.get_or_insert_with(Default::default).push(a);

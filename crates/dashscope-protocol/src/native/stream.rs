@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::sse::Event;
 use crate::stream::{
     Accumulate, StreamDecode, StreamDecodeError, StreamItem, excerpt, merge_cumulative,
-    merge_extra, merge_text, merge_tool_call,
+    merge_extra, merge_tool_call,
 };
 use crate::wire::Extra;
 
@@ -152,7 +152,7 @@ struct ChoiceState {
 }
 
 impl ChoiceState {
-    fn push(&mut self, incremental: bool, choice: &Choice) {
+    fn push(&mut self, choice: &Choice) {
         if choice.index.is_some() {
             self.index = choice.index;
         }
@@ -164,19 +164,16 @@ impl ChoiceState {
         }
         merge_extra(&mut self.choice_extra, &choice.extra, &[]);
         if let Some(content) = choice.logprobs.as_ref().and_then(|l| l.content.as_deref()) {
-            let acc = self.logprobs.get_or_insert_with(Vec::new);
-            if incremental {
-                acc.extend_from_slice(content);
-            } else {
-                merge_cumulative_list(acc, content);
-            }
+            self.logprobs
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(content);
         }
         if let Some(m) = &choice.message {
-            self.push_message(incremental, m);
+            self.push_message(m);
         }
     }
 
-    fn push_message(&mut self, incremental: bool, m: &Message) {
+    fn push_message(&mut self, m: &Message) {
         if m.role.is_some() {
             self.role.clone_from(&m.role);
         }
@@ -185,30 +182,21 @@ impl ChoiceState {
                 if self.shape == ContentShape::Absent {
                     self.shape = ContentShape::Text;
                 }
-                merge_text(incremental, &mut self.content, t);
+                self.content.push_str(t);
             }
             Some(Content::Parts(items)) => {
                 self.shape = ContentShape::List;
                 let (text, media) = split_parts(items);
-                merge_text(incremental, &mut self.content, &text);
-                let media: Vec<ContentItem> = media.cloned().collect();
-                if incremental {
-                    self.media.extend(media);
-                } else {
-                    merge_cumulative_list(&mut self.media, &media);
-                }
+                self.content.push_str(&text);
+                self.media.extend(media.cloned());
             }
             Some(Content::Unknown(_)) | None => {}
         }
         if let Some(r) = &m.reasoning_content {
-            merge_text(
-                incremental,
-                self.reasoning.get_or_insert_with(String::new),
-                r,
-            );
+            self.reasoning.get_or_insert_with(String::new).push_str(r);
         }
         for (pos, frag) in m.tool_calls.iter().flatten().enumerate() {
-            merge_tool_call(&mut self.tool_calls, pos, frag, incremental);
+            merge_tool_call(&mut self.tool_calls, pos, frag);
         }
         merge_extra(&mut self.message_extra, &m.extra, &[]);
     }
@@ -252,7 +240,8 @@ impl ChoiceState {
 ///
 /// Build it for the request's `incremental_output`: [`incremental`](Self::incremental) (`true`,
 /// chunks carry deltas, concatenated) or [`cumulative`](Self::cumulative) (`false`, every chunk
-/// repeats all text so far; nothing is duplicated). Both result formats are handled: text
+/// repeats all text so far: each is first turned into a delta by [`CumulativeToDelta`], so
+/// nothing is duplicated). Both result formats are handled: text
 /// (`output.text`) and message (`output.choices`, string or multimodal list content,
 /// `reasoning_content`, tool calls merged by `index`, log-probabilities). Usage comes from the
 /// last chunk that has any (it is cumulative); `search_info` from the chunk with results;
@@ -279,7 +268,7 @@ impl ChoiceState {
 /// ```
 #[derive(Clone, Debug)]
 pub struct NativeAccumulator {
-    incremental: bool,
+    to_delta: Option<CumulativeToDelta>,
     text: Option<String>,
     text_finish: Option<FinishReason>,
     choices: Vec<ChoiceState>,
@@ -298,7 +287,7 @@ impl NativeAccumulator {
     /// An accumulator for `incremental_output: true` (`incremental`) or `false`.
     pub fn new(incremental: bool) -> Self {
         NativeAccumulator {
-            incremental,
+            to_delta: (!incremental).then(CumulativeToDelta::new),
             text: None,
             text_finish: None,
             choices: Vec::new(),
@@ -331,7 +320,7 @@ impl NativeAccumulator {
 
     /// Whether chunks are taken as deltas.
     pub fn is_incremental(&self) -> bool {
-        self.incremental
+        self.to_delta.is_none()
     }
 
     fn choice_state(&mut self, key: u32) -> &mut ChoiceState {
@@ -351,23 +340,18 @@ impl NativeAccumulator {
     fn push_output(&mut self, output: &Output) {
         self.output_seen = true;
         if let Some(t) = &output.text {
-            merge_text(
-                self.incremental,
-                self.text.get_or_insert_with(String::new),
-                t,
-            );
+            self.text.get_or_insert_with(String::new).push_str(t);
         }
         if let Some(f) = &output.finish_reason {
             if f.is_final() || self.text_finish.is_none() {
                 self.text_finish = Some(f.clone());
             }
         }
-        let incremental = self.incremental;
-        for (pos, choice) in output.choices.as_deref().unwrap_or(&[]).iter().enumerate() {
+        for (pos, choice) in output.choices.iter().flatten().enumerate() {
             let key = choice
                 .index
                 .unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-            self.choice_state(key).push(incremental, choice);
+            self.choice_state(key).push(choice);
         }
         if let Some(info) = &output.search_info {
             let keep_old = self
@@ -396,6 +380,14 @@ impl Accumulate for NativeAccumulator {
     type Output = GenerationResponse;
 
     fn push(&mut self, chunk: &GenerationResponse) {
+        let delta;
+        let chunk = match &mut self.to_delta {
+            Some(d) => {
+                delta = d.delta(chunk);
+                &delta
+            }
+            None => chunk,
+        };
         if let Some(output) = &chunk.output {
             self.push_output(output);
         }
