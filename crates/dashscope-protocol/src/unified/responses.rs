@@ -630,6 +630,18 @@ struct PartText {
 /// What a text event is about: reasoning or not, item id, output index, part index.
 type PartKey<'a> = (bool, Option<&'a str>, Option<u32>, Option<u32>);
 
+/// The [`PartKey`] of event `$e`, its part index in member `$index`.
+macro_rules! key {
+    ($reasoning:expr, $e:ident, $index:ident) => {
+        (
+            $reasoning,
+            $e.item_id.as_deref(),
+            $e.output_index,
+            $e.$index,
+        )
+    };
+}
+
 fn delta_event(reasoning: bool, text: String) -> UnifiedEvent {
     if reasoning {
         UnifiedEvent::ReasoningDelta { candidate: 0, text }
@@ -676,30 +688,14 @@ impl ResponsesEventReader {
                     }
                 }
             }
-            E::OutputTextDelta(e) => {
-                let key = (false, e.item_id.as_deref(), e.output_index, e.content_index);
-                self.delta(key, e.delta, out);
-            }
-            E::ReasoningTextDelta(e) => {
-                let key = (true, e.item_id.as_deref(), e.output_index, e.content_index);
-                self.delta(key, e.delta, out);
-            }
+            E::OutputTextDelta(e) => self.delta(key!(false, e, content_index), e.delta, out),
+            E::ReasoningTextDelta(e) => self.delta(key!(true, e, content_index), e.delta, out),
             E::ReasoningSummaryTextDelta(e) => {
-                let key = (true, e.item_id.as_deref(), e.output_index, e.summary_index);
-                self.delta(key, e.delta, out);
+                self.delta(key!(true, e, summary_index), e.delta, out)
             }
-            E::OutputTextDone(e) => {
-                let key = (false, e.item_id.as_deref(), e.output_index, e.content_index);
-                self.done(key, &e.text, out);
-            }
-            E::ReasoningTextDone(e) => {
-                let key = (true, e.item_id.as_deref(), e.output_index, e.content_index);
-                self.done(key, &e.text, out);
-            }
-            E::ReasoningSummaryTextDone(e) => {
-                let key = (true, e.item_id.as_deref(), e.output_index, e.summary_index);
-                self.done(key, &e.text, out);
-            }
+            E::OutputTextDone(e) => self.done(key!(false, e, content_index), &e.text, out),
+            E::ReasoningTextDone(e) => self.done(key!(true, e, content_index), &e.text, out),
+            E::ReasoningSummaryTextDone(e) => self.done(key!(true, e, summary_index), &e.text, out),
             E::FunctionCallArgumentsDelta(e) => {
                 let index = self.call(e.item_id.as_deref(), e.output_index);
                 if !e.delta.is_empty() {
