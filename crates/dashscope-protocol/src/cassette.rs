@@ -116,6 +116,19 @@ fn is_zero(v: &i32) -> bool {
     *v == 0
 }
 
+/// Refuses a cassette of a newer format version.
+fn supported(version: u32) -> Result<(), CassetteError> {
+    match version {
+        v if v > CASSETTE_VERSION => Err(CassetteError::Version { found: v }),
+        _ => Ok(()),
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+fn pretty(c: &impl Serialize) -> String {
+    serde_json::to_string_pretty(c).unwrap_or_default() + "\n"
+}
+
 /// The request side of a cassette.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecordedRequest {
@@ -259,17 +272,13 @@ impl Cassette {
                 return Err(e.into());
             }
         };
-        if c.version > CASSETTE_VERSION {
-            return Err(CassetteError::Version { found: c.version });
-        }
+        supported(c.version)?;
         Ok(c)
     }
 
     /// Writes the cassette as pretty JSON with a trailing newline.
     pub fn to_json_pretty(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        pretty(self)
     }
 
     /// Whether the request asked for a stream (compat/Responses `"stream": true`, or native
@@ -337,11 +346,7 @@ impl UnifiedCassette {
     /// [`CassetteError::Json`] for malformed input (a wire cassette lacks `response.unified`),
     /// [`CassetteError::Version`] for a newer format.
     pub fn from_json(text: &str) -> Result<Self, CassetteError> {
-        let c: UnifiedCassette = serde_json::from_str(text)?;
-        if c.version > CASSETTE_VERSION {
-            return Err(CassetteError::Version { found: c.version });
-        }
-        Ok(c)
+        Self::from_value(&serde_json::from_str(text)?)
     }
 
     /// Reads a unified cassette from its JSON value.
@@ -351,17 +356,13 @@ impl UnifiedCassette {
     /// As [`from_json`](Self::from_json).
     pub fn from_value(raw: &Value) -> Result<Self, CassetteError> {
         let c = UnifiedCassette::deserialize(raw)?;
-        if c.version > CASSETTE_VERSION {
-            return Err(CassetteError::Version { found: c.version });
-        }
+        supported(c.version)?;
         Ok(c)
     }
 
     /// Writes the cassette as pretty JSON with a trailing newline.
     pub fn to_json_pretty(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        pretty(self)
     }
 
     /// The answer.
@@ -534,9 +535,7 @@ impl AnyCassette {
             return UnifiedCassette::from_value(raw).map(AnyCassette::Unified);
         }
         let c = Cassette::deserialize(raw)?;
-        if c.version > CASSETTE_VERSION {
-            return Err(CassetteError::Version { found: c.version });
-        }
+        supported(c.version)?;
         Ok(AnyCassette::Wire(c))
     }
 

@@ -85,8 +85,13 @@ pub trait Accumulate {
     /// The response as far as the chunks so far describe it (for a stream that broke).
     fn snapshot(&self) -> Self::Output;
 
-    /// The final response.
-    fn finish(self) -> Self::Output;
+    /// The final response (the snapshot after the last chunk).
+    fn finish(self) -> Self::Output
+    where
+        Self: Sized,
+    {
+        self.snapshot()
+    }
 }
 
 /// Merges the unknown members of a chunk into what the accumulator holds: a later value wins,

@@ -985,14 +985,17 @@ macro_rules! tagged_enum {
 /// The wire traits of a "a string, or something richer" member (message `content`, `input`,
 /// `tool_choice`, `conversation`): `enum $name { $s(String-like), $o($ty) }`, read without
 /// buffering from a JSON string or (`$visit` `visit_seq` / `visit_map`, with the matching
-/// `$access` and `$deser`) a list or an object; plus `WireValue` and `From` a string and a `$ty`.
+/// `$access` and `$deser`) a list or an object; with `else $u`, any other JSON value (an
+/// object, a number, a bool) becomes `$u(serde_json::Value)` (native `content`). Plus
+/// `WireValue` and `From` a string and a `$ty`.
 macro_rules! string_or {
-    ($name:ident, $s:ident, $o:ident($ty:ty), $visit:ident, $access:ident, $deser:ident, $expecting:literal) => {
+    ($name:ident, $s:ident, $o:ident($ty:ty), $visit:ident, $access:ident, $deser:ident, $expecting:literal $(, else $u:ident)?) => {
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 match self {
                     $name::$s(v) => ::serde::Serialize::serialize(v, s),
                     $name::$o(v) => ::serde::Serialize::serialize(v, s),
+                    $( $name::$u(v) => ::serde::Serialize::serialize(v, s), )?
                 }
             }
         }
@@ -1015,6 +1018,24 @@ macro_rules! string_or {
                         ::serde::Deserialize::deserialize(::serde::de::value::$deser::new(a))
                             .map($name::$o)
                     }
+                    $(
+                        fn visit_map<A: ::serde::de::MapAccess<'de>>(self, a: A) -> Result<$name, A::Error> {
+                            let d = ::serde::de::value::MapAccessDeserializer::new(a);
+                            ::serde::Deserialize::deserialize(d).map($name::$u)
+                        }
+                        fn visit_bool<E: ::serde::de::Error>(self, v: bool) -> Result<$name, E> {
+                            Ok($name::$u(v.into()))
+                        }
+                        fn visit_i64<E: ::serde::de::Error>(self, v: i64) -> Result<$name, E> {
+                            Ok($name::$u(v.into()))
+                        }
+                        fn visit_u64<E: ::serde::de::Error>(self, v: u64) -> Result<$name, E> {
+                            Ok($name::$u(v.into()))
+                        }
+                        fn visit_f64<E: ::serde::de::Error>(self, v: f64) -> Result<$name, E> {
+                            Ok($name::$u(v.into()))
+                        }
+                    )?
                 }
                 d.deserialize_any(V)
             }

@@ -223,10 +223,6 @@ impl Accumulate for ChatAccumulator {
         }
         out
     }
-
-    fn finish(self) -> ChatCompletion {
-        self.snapshot()
-    }
 }
 
 /// The fast path ([`crate::fast`]) of [`ChatStreamDecoder`], for the differential fuzz target and

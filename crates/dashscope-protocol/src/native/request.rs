@@ -1,11 +1,7 @@
 //! The request envelope: `{"model", "input", "parameters"}`.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::{MULTIMODAL_GENERATION_PATH, TEXT_GENERATION_PATH};
@@ -14,7 +10,7 @@ use crate::common::{
     ToolChoice,
 };
 use crate::fast::{FastValue, Parser};
-use crate::wire::{WireValue, string_or};
+use crate::wire::string_or;
 
 crate::wire_struct! {
     /// A native generation request: `POST /api/v1/services/aigc/{text,multimodal}-generation/generation`.
@@ -183,72 +179,16 @@ impl Content {
     }
 }
 
-impl From<String> for Content {
-    fn from(s: String) -> Self {
-        Content::Text(s)
-    }
-}
-
-impl From<&str> for Content {
-    fn from(s: &str) -> Self {
-        Content::Text(s.to_owned())
-    }
-}
-
-impl From<Vec<ContentItem>> for Content {
-    fn from(items: Vec<ContentItem>) -> Self {
-        Content::Parts(items)
-    }
-}
-
-impl Serialize for Content {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Content::Text(t) => s.serialize_str(t),
-            Content::Parts(p) => p.serialize(s),
-            Content::Unknown(v) => v.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Content {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Content;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("message content (a string or a list)")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Content, E> {
-                Ok(Content::Text(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Content, E> {
-                Ok(Content::Text(v))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Content, A::Error> {
-                Vec::<ContentItem>::deserialize(SeqAccessDeserializer::new(seq)).map(Content::Parts)
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Content, A::Error> {
-                Value::deserialize(MapAccessDeserializer::new(map)).map(Content::Unknown)
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Content, E> {
-                Ok(Content::Unknown(Value::Bool(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Content, E> {
-                Ok(Content::Unknown(Value::from(v)))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Content, E> {
-                Ok(Content::Unknown(Value::from(v)))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Content, E> {
-                Ok(Content::Unknown(Value::from(v)))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl WireValue for Content {}
+string_or!(
+    Content,
+    Text,
+    Parts(Vec<ContentItem>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
+    "message content (a string or a list)",
+    else Unknown
+);
 
 /// A string or a list; any other shape is `Content::Unknown`, which serde decides.
 impl FastValue for Content {

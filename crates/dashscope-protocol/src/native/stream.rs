@@ -430,10 +430,6 @@ impl Accumulate for NativeAccumulator {
             nulls: Default::default(),
         }
     }
-
-    fn finish(self) -> GenerationResponse {
-        self.snapshot()
-    }
 }
 
 /// Folds a whole chunk sequence (convenience over [`NativeAccumulator`]).

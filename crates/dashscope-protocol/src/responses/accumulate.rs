@@ -363,10 +363,6 @@ impl Accumulate for ResponsesAccumulator {
     fn snapshot(&self) -> Response {
         self.build()
     }
-
-    fn finish(self) -> Response {
-        self.build()
-    }
 }
 
 /// The terminal response, with members it lacks taken from the envelope.
