@@ -29,7 +29,8 @@ dashscope_protocol::wire_struct! {
 
 #[test]
 fn keeps_unknown_members_and_nulls() {
-    let src = json!({"name":"a","inner":null,"list":[{"n":1,"z":[1,2]}],"type":"t","new":{"deep":true}});
+    let src =
+        json!({"name":"a","inner":null,"list":[{"n":1,"z":[1,2]}],"type":"t","new":{"deep":true}});
     let v: Outer = serde_json::from_value(src.clone()).unwrap();
     assert_eq!(v.name.as_deref(), Some("a"));
     assert_eq!(v.inner, None);
@@ -198,8 +199,8 @@ fn tagged_union_decodes_with_the_tag_anywhere() {
         assert_eq!(serde_json::to_value(&e).unwrap(), want, "{src}");
     }
     // A known tag followed by a different one is ambiguous: an error, not a guess.
-    let e = serde_json::from_str::<Speech>(r#"{"type":"said","text":"hi","type":"new"}"#)
-        .unwrap_err();
+    let e =
+        serde_json::from_str::<Speech>(r#"{"type":"said","text":"hi","type":"new"}"#).unwrap_err();
     assert!(e.to_string().contains("given twice"), "{e}");
     // A member of the wrong type is an error whatever the order.
     assert!(serde_json::from_str::<Speech>(r#"{"text":5,"type":"said"}"#).is_err());

@@ -278,7 +278,7 @@ item_events! {
 
 /// Declares [`ResponseStreamEvent`] and its per-variant accessors.
 macro_rules! stream_events {
-    ($( $(#[$m:meta])* $variant:ident($inner:ident) = $wire:literal ),* $(,)?) => {
+    ($( $(#[$m:meta])* $(@$fast:ident)? $variant:ident($inner:ident) = $wire:literal ),* $(,)?) => {
         crate::tagged_enum! {
             /// One event of a Responses stream, told apart by its `type`.
             ///
@@ -301,6 +301,22 @@ macro_rules! stream_events {
                     }
                 }
             }
+
+            /// The event of type `tag` read by the fast path, for the hot events (marked
+            /// `@fast`); `None` for any other type, or to give up (see `fast.rs`).
+            pub(crate) fn read_fast(
+                tag: &str,
+                p: &mut crate::fast::Parser<'_>,
+                tagged: &mut bool,
+            ) -> Option<Self> {
+                match tag {
+                    $($( $wire => {
+                        let _ = stringify!($fast);
+                        Some(ResponseStreamEvent::$variant(super::fast::event(p, $wire, tagged)?))
+                    } )?)*
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -321,19 +337,19 @@ stream_events! {
     OutputItemDone(OutputItemDoneEvent) = "response.output_item.done",
     ContentPartAdded(ContentPartAddedEvent) = "response.content_part.added",
     ContentPartDone(ContentPartDoneEvent) = "response.content_part.done",
-    OutputTextDelta(OutputTextDeltaEvent) = "response.output_text.delta",
-    OutputTextDone(OutputTextDoneEvent) = "response.output_text.done",
+    @fast OutputTextDelta(OutputTextDeltaEvent) = "response.output_text.delta",
+    @fast OutputTextDone(OutputTextDoneEvent) = "response.output_text.done",
     OutputTextAnnotationAdded(OutputTextAnnotationAddedEvent) = "response.output_text.annotation.added",
     RefusalDelta(RefusalDeltaEvent) = "response.refusal.delta",
     RefusalDone(RefusalDoneEvent) = "response.refusal.done",
-    ReasoningTextDelta(ReasoningTextDeltaEvent) = "response.reasoning_text.delta",
-    ReasoningTextDone(ReasoningTextDoneEvent) = "response.reasoning_text.done",
+    @fast ReasoningTextDelta(ReasoningTextDeltaEvent) = "response.reasoning_text.delta",
+    @fast ReasoningTextDone(ReasoningTextDoneEvent) = "response.reasoning_text.done",
     ReasoningSummaryPartAdded(ReasoningSummaryPartAddedEvent) = "response.reasoning_summary_part.added",
     ReasoningSummaryPartDone(ReasoningSummaryPartDoneEvent) = "response.reasoning_summary_part.done",
-    ReasoningSummaryTextDelta(ReasoningSummaryTextDeltaEvent) = "response.reasoning_summary_text.delta",
-    ReasoningSummaryTextDone(ReasoningSummaryTextDoneEvent) = "response.reasoning_summary_text.done",
-    FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) = "response.function_call_arguments.delta",
-    FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) = "response.function_call_arguments.done",
+    @fast ReasoningSummaryTextDelta(ReasoningSummaryTextDeltaEvent) = "response.reasoning_summary_text.delta",
+    @fast ReasoningSummaryTextDone(ReasoningSummaryTextDoneEvent) = "response.reasoning_summary_text.done",
+    @fast FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) = "response.function_call_arguments.delta",
+    @fast FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) = "response.function_call_arguments.done",
     CustomToolCallInputDelta(CustomToolCallInputDeltaEvent) = "response.custom_tool_call_input.delta",
     CustomToolCallInputDone(CustomToolCallInputDoneEvent) = "response.custom_tool_call_input.done",
     WebSearchCallInProgress(WebSearchCallInProgressEvent) = "response.web_search_call.in_progress",
