@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{
     Audio, Choice, Content, ContentItem, FinishReason, GenerationRequest, GenerationResponse,
-    Logprobs, Message, Output, Role, SearchInfo, TokenLogprob, ToolCall, Usage,
+    Logprobs, Message, Output, Role, SearchInfo, TokenLogprob, ToolCall,
 };
 use crate::error::ApiError;
 use crate::sse::Event;
@@ -266,21 +266,13 @@ impl ChoiceState {
 /// assert_eq!(r.text().as_deref(), Some("1+1=2"));
 /// assert_eq!(r.usage.unwrap().output_tokens, Some(3));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NativeAccumulator {
+    /// For a cumulative stream: turns its chunks into deltas first.
     to_delta: Option<CumulativeToDelta>,
-    text: Option<String>,
-    text_finish: Option<FinishReason>,
+    /// The response so far, but for its choices.
+    done: GenerationResponse,
     choices: Vec<ChoiceState>,
-    search_info: Option<SearchInfo>,
-    audio: Option<Audio>,
-    usage: Option<Usage>,
-    request_id: Option<String>,
-    code: Option<String>,
-    message: Option<String>,
-    output_seen: bool,
-    output_extra: Extra,
-    extra: Extra,
 }
 
 impl NativeAccumulator {
@@ -288,22 +280,11 @@ impl NativeAccumulator {
     pub fn new(incremental: bool) -> Self {
         NativeAccumulator {
             to_delta: (!incremental).then(CumulativeToDelta::new),
-            text: None,
-            text_finish: None,
-            choices: Vec::new(),
-            search_info: None,
-            audio: None,
-            usage: None,
-            request_id: None,
-            code: None,
-            message: None,
-            output_seen: false,
-            output_extra: Extra::new(),
-            extra: Extra::new(),
+            ..Default::default()
         }
     }
 
-    /// For `incremental_output: true`: chunks carry deltas.
+    /// For `incremental_output: true`: chunks carry deltas (also the default).
     pub fn incremental() -> Self {
         Self::new(true)
     }
@@ -323,55 +304,42 @@ impl NativeAccumulator {
         self.to_delta.is_none()
     }
 
-    fn choice_state(&mut self, key: u32) -> &mut ChoiceState {
-        let pos = match self.choices.iter().position(|c| c.key == key) {
-            Some(pos) => pos,
-            None => {
-                self.choices.push(ChoiceState {
-                    key,
-                    ..ChoiceState::default()
-                });
-                self.choices.len() - 1
-            }
-        };
-        &mut self.choices[pos]
-    }
-
     fn push_output(&mut self, output: &Output) {
-        self.output_seen = true;
+        let o = self.done.output.get_or_insert_with(Output::default);
         if let Some(t) = &output.text {
-            self.text.get_or_insert_with(String::new).push_str(t);
+            o.text.get_or_insert_with(String::new).push_str(t);
         }
         if let Some(f) = &output.finish_reason {
-            if f.is_final() || self.text_finish.is_none() {
-                self.text_finish = Some(f.clone());
+            if f.is_final() || o.finish_reason.is_none() {
+                o.finish_reason = Some(f.clone());
             }
         }
         for (pos, choice) in output.choices.iter().flatten().enumerate() {
             let key = choice
                 .index
                 .unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-            self.choice_state(key).push(choice);
+            let i = match self.choices.iter().position(|c| c.key == key) {
+                Some(i) => i,
+                None => {
+                    let state = ChoiceState {
+                        key,
+                        ..ChoiceState::default()
+                    };
+                    self.choices.push(state);
+                    self.choices.len() - 1
+                }
+            };
+            self.choices[i].push(choice);
         }
         if let Some(info) = &output.search_info {
-            let keep_old = self
-                .search_info
-                .as_ref()
-                .is_some_and(SearchInfo::has_results);
-            if !keep_old {
-                self.search_info = Some(info.clone());
+            if !o.search_info.as_ref().is_some_and(SearchInfo::has_results) {
+                o.search_info = Some(info.clone());
             }
         }
         if let Some(a) = &output.audio {
-            self.audio.get_or_insert_with(Audio::default).push(a);
+            o.audio.get_or_insert_with(Audio::default).push(a);
         }
-        merge_extra(&mut self.output_extra, &output.extra, &[]);
-    }
-}
-
-impl Default for NativeAccumulator {
-    fn default() -> Self {
-        Self::incremental()
+        merge_extra(&mut o.extra, &output.extra, &[]);
     }
 }
 
@@ -391,44 +359,30 @@ impl Accumulate for NativeAccumulator {
         if let Some(output) = &chunk.output {
             self.push_output(output);
         }
+        let d = &mut self.done;
         if let Some(u) = &chunk.usage {
-            if !u.is_empty() || self.usage.is_none() {
-                self.usage = Some(u.clone());
+            if !u.is_empty() || d.usage.is_none() {
+                d.usage = Some(u.clone());
             }
         }
         if chunk.request_id.is_some() {
-            self.request_id.clone_from(&chunk.request_id);
+            d.request_id.clone_from(&chunk.request_id);
         }
         if chunk.code.as_deref().is_some_and(|c| !c.is_empty()) {
-            self.code.clone_from(&chunk.code);
-            self.message.clone_from(&chunk.message);
+            d.code.clone_from(&chunk.code);
+            d.message.clone_from(&chunk.message);
         }
-        merge_extra(&mut self.extra, &chunk.extra, &[]);
+        merge_extra(&mut d.extra, &chunk.extra, &[]);
     }
 
     fn snapshot(&self) -> GenerationResponse {
-        let output = self.output_seen.then(|| {
+        let mut out = self.done.clone();
+        if let Some(o) = out.output.as_mut().filter(|_| !self.choices.is_empty()) {
             let mut choices: Vec<Choice> = self.choices.iter().map(ChoiceState::snapshot).collect();
             choices.sort_by_key(|c| c.index);
-            Output {
-                text: self.text.clone(),
-                finish_reason: self.text_finish.clone(),
-                choices: (!self.choices.is_empty()).then_some(choices),
-                search_info: self.search_info.clone(),
-                audio: self.audio.clone(),
-                extra: self.output_extra.clone(),
-                nulls: Default::default(),
-            }
-        });
-        GenerationResponse {
-            output,
-            usage: self.usage.clone(),
-            request_id: self.request_id.clone(),
-            code: self.code.clone(),
-            message: self.message.clone(),
-            extra: self.extra.clone(),
-            nulls: Default::default(),
+            o.choices = Some(choices);
         }
+        out
     }
 }
 
