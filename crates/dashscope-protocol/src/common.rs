@@ -14,6 +14,53 @@ use serde_json::Value;
 use crate::wire::{WireValue, string_or};
 use crate::{string_enum, tagged_enum, wire_struct};
 
+/// The constructors chat and native messages share, built on `Self::new(role, text)`.
+macro_rules! message_constructors {
+    () => {
+        /// A system message.
+        pub fn system(text: impl Into<String>) -> Self {
+            Self::new(Role::System, text.into())
+        }
+
+        /// A user message with text content.
+        pub fn user(text: impl Into<String>) -> Self {
+            Self::new(Role::User, text.into())
+        }
+
+        /// An assistant message with text content (an earlier turn).
+        pub fn assistant(text: impl Into<String>) -> Self {
+            Self::new(Role::Assistant, text.into())
+        }
+
+        /// An assistant turn that made tool calls (content `""`, as the service sends it).
+        pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
+            Self {
+                tool_calls: Some(tool_calls),
+                ..Self::assistant("")
+            }
+        }
+
+        /// Partial mode: the last message, an assistant prefix the model continues
+        /// (`"partial": true`). The reply holds only the continuation.
+        pub fn assistant_prefix(prefix: impl Into<String>) -> Self {
+            Self {
+                partial: Some(true),
+                ..Self::assistant(prefix)
+            }
+        }
+
+        /// A tool's result for the call `tool_call_id`.
+        pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
+            Self {
+                tool_call_id: Some(tool_call_id.into()),
+                ..Self::new(Role::Tool, content.into())
+            }
+        }
+    };
+}
+
+pub(crate) use message_constructors;
+
 string_enum! {
     /// Who wrote a message, in any dialect. Unknown roles are kept.
     #[derive(Default)]

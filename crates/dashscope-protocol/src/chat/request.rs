@@ -192,54 +192,13 @@ impl Message {
         }
     }
 
-    /// A system message.
-    pub fn system(content: impl Into<String>) -> Self {
-        Self::new(Role::System, content)
-    }
-
-    /// A user message with text content.
-    pub fn user(content: impl Into<String>) -> Self {
-        Self::new(Role::User, content)
-    }
+    crate::common::message_constructors!();
 
     /// A user message with a list of content parts (text, images, audio, video).
     pub fn user_parts(parts: Vec<ContentPart>) -> Self {
         Message {
-            role: Role::User,
             content: Some(MessageContent::Parts(parts)),
-            ..Default::default()
-        }
-    }
-
-    /// An assistant message with text content (an earlier turn).
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Self::new(Role::Assistant, content)
-    }
-
-    /// An assistant turn that made tool calls (content `""`).
-    pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
-        Message {
-            role: Role::Assistant,
-            content: Some(MessageContent::Text(String::new())),
-            tool_calls: Some(tool_calls),
-            ..Default::default()
-        }
-    }
-
-    /// Partial mode: the last message, an assistant prefix the model continues
-    /// (`"partial": true`). The reply holds only the continuation.
-    pub fn assistant_prefix(prefix: impl Into<String>) -> Self {
-        Message {
-            partial: Some(true),
-            ..Self::assistant(prefix)
-        }
-    }
-
-    /// A tool's result for the call `tool_call_id`.
-    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
-        Message {
-            tool_call_id: Some(tool_call_id.into()),
-            ..Self::new(Role::Tool, content)
+            ..Self::user("")
         }
     }
 

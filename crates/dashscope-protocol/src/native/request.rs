@@ -76,61 +76,24 @@ crate::wire_struct! {
 }
 
 impl Message {
-    fn with_role(role: Role, content: Content) -> Self {
+    fn new(role: Role, content: impl Into<Content>) -> Self {
         Message {
             role: Some(role),
-            content: Some(content),
+            content: Some(content.into()),
             ..Message::default()
         }
     }
 
-    /// A system message.
-    pub fn system(text: impl Into<String>) -> Self {
-        Self::with_role(Role::System, Content::Text(text.into()))
-    }
-
-    /// A user message.
-    pub fn user(text: impl Into<String>) -> Self {
-        Self::with_role(Role::User, Content::Text(text.into()))
-    }
-
-    /// An assistant message (an earlier turn).
-    pub fn assistant(text: impl Into<String>) -> Self {
-        Self::with_role(Role::Assistant, Content::Text(text.into()))
-    }
-
-    /// An assistant prefix for partial mode (`"partial": true`): the model continues it.
-    pub fn assistant_prefix(text: impl Into<String>) -> Self {
-        Message {
-            partial: Some(true),
-            ..Self::assistant(text)
-        }
-    }
-
-    /// An assistant turn that called tools (content `""`, as the service sends it).
-    pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
-        Message {
-            tool_calls: Some(tool_calls),
-            ..Self::assistant("")
-        }
-    }
-
-    /// A tool's result answering the call `tool_call_id`.
-    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
-        Message {
-            tool_call_id: Some(tool_call_id.into()),
-            ..Self::with_role(Role::Tool, Content::Text(content.into()))
-        }
-    }
+    crate::common::message_constructors!();
 
     /// A user message with a multimodal content list (sent to the multimodal path).
     pub fn user_multimodal(items: Vec<ContentItem>) -> Self {
-        Self::with_role(Role::User, Content::Parts(items))
+        Self::new(Role::User, items)
     }
 
     /// A system message with a multimodal content list (`[{"text": …}]`).
     pub fn system_multimodal(items: Vec<ContentItem>) -> Self {
-        Self::with_role(Role::System, Content::Parts(items))
+        Self::new(Role::System, items)
     }
 
     /// The text of the content: a string as is, a list's `text` items concatenated.
