@@ -59,7 +59,28 @@ macro_rules! message_constructors {
     };
 }
 
-pub(crate) use message_constructors;
+/// `auto()`, `none()` and `required()` of a `tool_choice` type (one that is
+/// `From<ToolChoiceMode>`).
+macro_rules! tool_choice_modes {
+    () => {
+        /// `"auto"`.
+        pub fn auto() -> Self {
+            ToolChoiceMode::Auto.into()
+        }
+
+        /// `"none"`.
+        pub fn none() -> Self {
+            ToolChoiceMode::None.into()
+        }
+
+        /// `"required"`.
+        pub fn required() -> Self {
+            ToolChoiceMode::Required.into()
+        }
+    };
+}
+
+pub(crate) use {message_constructors, tool_choice_modes};
 
 string_enum! {
     /// Who wrote a message, in any dialect. Unknown roles are kept.
@@ -304,20 +325,7 @@ string_or!(
 );
 
 impl ToolChoice {
-    /// `"auto"`.
-    pub fn auto() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Auto)
-    }
-
-    /// `"none"`.
-    pub fn none() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::None)
-    }
-
-    /// `"required"`.
-    pub fn required() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Required)
-    }
+    tool_choice_modes!();
 
     /// `{"type":"function","function":{"name":…}}`.
     pub fn function(name: impl Into<String>) -> Self {

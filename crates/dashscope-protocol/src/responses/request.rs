@@ -728,20 +728,7 @@ string_or!(
 );
 
 impl ToolChoice {
-    /// `"auto"`.
-    pub fn auto() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Auto)
-    }
-
-    /// `"none"`.
-    pub fn none() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::None)
-    }
-
-    /// `"required"`.
-    pub fn required() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Required)
-    }
+    crate::common::tool_choice_modes!();
 
     /// Force the function `name`.
     pub fn function(name: impl Into<String>) -> Self {
