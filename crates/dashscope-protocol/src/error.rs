@@ -129,34 +129,24 @@ impl ApiError {
     ///
     /// Returns `None` when the body is neither; the caller then reports the raw body.
     pub fn from_body(status: Option<u16>, body: &[u8]) -> Option<Self> {
-        let trimmed = trim_ascii(body);
-        if let Ok(v) = serde_json::from_slice::<Value>(trimmed) {
+        let body = body
+            .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+            .unwrap_or(body);
+        if let Ok(v) = serde_json::from_slice::<Value>(body.trim_ascii()) {
             return Self::from_json(status, &v);
         }
-        let text = std::str::from_utf8(body).ok()?;
-        let mut frame_status = None;
-        for line in text.lines() {
-            let line = line.trim_end_matches('\r');
-            if let Some(rest) = line.strip_prefix(":HTTP_STATUS/") {
-                frame_status = rest.trim().parse().ok();
-            } else if let Some(rest) = line.strip_prefix("status:") {
-                frame_status = frame_status.or_else(|| rest.trim().parse().ok());
-            } else if let Some(data) = line.strip_prefix("data:") {
-                let data = data.trim();
-                if let Ok(v) = serde_json::from_str::<Value>(data) {
-                    if let Some(e) = Self::from_json(status.or(frame_status), &v) {
-                        return Some(e);
-                    }
-                }
+        let mut sse = crate::sse::Decoder::with_mode(crate::sse::Mode::DataLineIsEvent);
+        sse.feed(body);
+        sse.finish();
+        while let Some(event) = sse.next_event() {
+            let Ok(event) = event else { continue };
+            let v = serde_json::from_str::<Value>(event.data.trim()).ok();
+            if let Some(e) = v.and_then(|v| Self::from_json(status.or(event.http_status), &v)) {
+                return Some(e);
             }
         }
         None
     }
-}
-
-fn trim_ascii(b: &[u8]) -> &[u8] {
-    let b = b.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(b);
-    b.trim_ascii()
 }
 
 impl std::fmt::Display for ApiError {

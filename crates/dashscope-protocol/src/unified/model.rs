@@ -522,21 +522,21 @@ impl Part {
     /// The wire part it was read from (a dialect part: itself).
     pub(crate) fn kept(&self) -> Option<&WirePart> {
         match self {
-            Part::Text(p) => p.kept.as_deref(),
-            Part::Image(p) => p.kept.as_deref(),
-            Part::Audio(p) => p.kept.as_deref(),
-            Part::Video(p) => p.kept.as_deref(),
+            Part::Text(TextPart { kept, .. })
+            | Part::Image(ImagePart { kept, .. })
+            | Part::Audio(AudioPart { kept, .. })
+            | Part::Video(VideoPart { kept, .. }) => kept.as_deref(),
             Part::Dialect(w) => Some(w),
         }
     }
 
     /// Sets the wire part it was read from.
-    pub(crate) fn set_kept(&mut self, kept: Option<Box<WirePart>>) {
+    pub(crate) fn set_kept(&mut self, new: Option<Box<WirePart>>) {
         match self {
-            Part::Text(p) => p.kept = kept,
-            Part::Image(p) => p.kept = kept,
-            Part::Audio(p) => p.kept = kept,
-            Part::Video(p) => p.kept = kept,
+            Part::Text(TextPart { kept, .. })
+            | Part::Image(ImagePart { kept, .. })
+            | Part::Audio(AudioPart { kept, .. })
+            | Part::Video(VideoPart { kept, .. }) => *kept = new,
             Part::Dialect(_) => {}
         }
     }
