@@ -77,6 +77,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::unified::{Conversation, Role, UnifiedResponse};
+use crate::wire::is_default;
 
 /// The cassette format version this crate writes and reads.
 pub const CASSETTE_VERSION: u32 = 1;
@@ -103,17 +104,13 @@ pub struct Cassette {
     #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
     pub matcher: Option<Matcher>,
     /// Higher wins when several cassettes match.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub priority: i32,
     /// Answer only once (for multi-turn sequences), then step aside.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub once: bool,
     /// The response to replay.
     pub response: RecordedResponse,
-}
-
-fn is_zero(v: &i32) -> bool {
-    *v == 0
 }
 
 /// Refuses a cassette of a newer format version.
@@ -322,10 +319,10 @@ pub struct UnifiedCassette {
     #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
     pub matcher: Option<UnifiedMatcher>,
     /// Higher wins when several cassettes match.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub priority: i32,
     /// Answer only once, then step aside.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub once: bool,
     /// The answer.
     pub response: UnifiedRecordedResponse,

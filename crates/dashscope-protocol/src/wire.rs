@@ -22,6 +22,11 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
+/// Whether `v` is its type's default (for `skip_serializing_if`).
+pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 /// Members of a JSON object that a wire type does not know, kept verbatim.
 pub type Extra = serde_json::Map<String, serde_json::Value>;
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cassette::Dialect;
+use crate::wire::is_default;
 use crate::{chat, native, responses};
 
 /// How hard a thinking model should think (the Responses `reasoning.effort` values).
@@ -93,25 +94,28 @@ impl<C, R, N> DialectValue<C, R, N> {
 
     /// The chat value.
     pub fn chat(&self) -> Option<&C> {
-        match self {
-            DialectValue::Chat(c) => Some(c),
-            _ => None,
+        if let DialectValue::Chat(c) = self {
+            Some(c)
+        } else {
+            None
         }
     }
 
     /// The Responses value.
     pub fn responses(&self) -> Option<&R> {
-        match self {
-            DialectValue::Responses(r) => Some(r),
-            _ => None,
+        if let DialectValue::Responses(r) = self {
+            Some(r)
+        } else {
+            None
         }
     }
 
     /// The native value.
     pub fn native(&self) -> Option<&N> {
-        match self {
-            DialectValue::Native(n) => Some(n),
-            _ => None,
+        if let DialectValue::Native(n) = self {
+            Some(n)
+        } else {
+            None
         }
     }
 }
@@ -152,10 +156,6 @@ pub type WirePart = DialectValue<chat::ContentPart, responses::ContentPart, nati
 /// A tool in one dialect's wire form.
 pub type WireTool = DialectValue<chat::Tool, responses::Tool, native::Tool>;
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// A conversation: what to send to a model, in any dialect.
 ///
 /// System text is a [`Role::System`] message (normally the first one); Responses `instructions`
@@ -195,10 +195,10 @@ pub struct Conversation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_tool_calls: Option<bool>,
     /// Sampling parameters.
-    #[serde(skip_serializing_if = "Sampling::is_empty")]
+    #[serde(skip_serializing_if = "is_default")]
     pub sampling: Sampling,
     /// Thinking settings.
-    #[serde(skip_serializing_if = "Thinking::is_empty")]
+    #[serde(skip_serializing_if = "is_default")]
     pub thinking: Thinking,
     /// The answer's format.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -252,13 +252,6 @@ pub struct Sampling {
     pub repetition_penalty: Option<f64>,
 }
 
-impl Sampling {
-    /// Whether nothing is set.
-    pub fn is_empty(&self) -> bool {
-        *self == Sampling::default()
-    }
-}
-
 /// Thinking settings.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -272,13 +265,6 @@ pub struct Thinking {
     /// The effort (`reasoning_effort`; Responses `reasoning.effort`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effort: Option<ReasoningEffort>,
-}
-
-impl Thinking {
-    /// Whether nothing is set.
-    pub fn is_empty(&self) -> bool {
-        *self == Thinking::default()
-    }
 }
 
 /// The answer's format.
@@ -400,7 +386,7 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Partial mode: this assistant message is a prefix the model continues.
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_default")]
     pub partial: bool,
     /// The wire message it was read from (Responses: its input items, with the unknown items
     /// before it).
