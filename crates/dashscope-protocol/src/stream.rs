@@ -94,6 +94,24 @@ pub trait Accumulate {
     }
 }
 
+/// The element of `list` that `is` picks, pushed from `make` when there is none.
+pub(crate) fn find_or_push<T>(
+    list: &mut Vec<T>,
+    is: impl Fn(&T) -> bool,
+    make: impl FnOnce() -> T,
+) -> &mut T {
+    let i = list.iter().position(is).unwrap_or_else(|| {
+        list.push(make());
+        list.len() - 1
+    });
+    &mut list[i]
+}
+
+/// The position `pos` of an item as a wire index.
+pub(crate) fn index_of(pos: usize) -> u32 {
+    u32::try_from(pos).unwrap_or(u32::MAX)
+}
+
 /// Merges the unknown members of a chunk into what the accumulator holds: a later value wins,
 /// except that a `null` does not replace a value (a member every chunk sends as `null` is kept
 /// once, as `null`). A member named like one of the target type's own (`known`) is left out: it
@@ -110,7 +128,7 @@ pub(crate) fn merge_extra(into: &mut Extra, from: &Extra, known: &[&str]) {
 /// its position): the first non-empty id and name, the type, arguments appended, unknown
 /// members merged.
 pub(crate) fn merge_tool_call(calls: &mut Vec<ToolCall>, pos: usize, frag: &ToolCall) {
-    let key = frag.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
+    let key = frag.index.unwrap_or(index_of(pos));
     let Some(call) = calls.iter_mut().find(|c| c.index == Some(key)) else {
         let mut call = frag.clone();
         call.index = Some(key);

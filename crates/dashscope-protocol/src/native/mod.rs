@@ -11,9 +11,8 @@
 //!   (deltas) or `false` (cumulative); [`CumulativeToDelta`] turns a cumulative stream into
 //!   deltas.
 //!
-//! Streaming is switched on by the `X-DashScope-SSE: enable` request header; there is no body
-//! member for it. A stream has no `[DONE]`: it ends after the chunk whose `finish_reason` is not
-//! the string `"null"`.
+//! Streaming is switched on by a header, not a body member, and a stream has no `[DONE]`
+//! ([protocol notes §4.4](crate::protocol_notes#44-streaming)).
 
 mod request;
 mod response;

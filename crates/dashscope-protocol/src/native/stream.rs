@@ -9,16 +9,16 @@ use super::{
 use crate::error::ApiError;
 use crate::sse::Event;
 use crate::stream::{
-    Accumulate, StreamDecode, StreamDecodeError, StreamItem, excerpt, merge_cumulative,
-    merge_extra, merge_tool_call,
+    Accumulate, StreamDecode, StreamDecodeError, StreamItem, excerpt, find_or_push, index_of,
+    merge_cumulative, merge_extra, merge_tool_call,
 };
 use crate::wire::Extra;
 
 /// Turns native SSE events into [`GenerationResponse`] chunks.
 ///
-/// Feed it events from [`sse::Decoder`](crate::sse::Decoder) in
-/// [`Mode::DataLineIsEvent`](crate::sse::Mode::DataLineIsEvent): native streams do not reliably
-/// put blank lines between events, so each `data:` line is one event.
+/// Feed it events of an [`sse::Decoder`](crate::sse::Decoder) in
+/// [`Mode::DataLineIsEvent`](crate::sse::Mode::DataLineIsEvent) ([protocol notes
+/// §4.4](crate::protocol_notes#44-streaming)).
 ///
 /// * `event:error` → [`StreamItem::Error`] (status from the frame's `:HTTP_STATUS/<code>`);
 /// * a chunk with a non-empty top-level `code` → [`StreamItem::Error`];
@@ -315,21 +315,12 @@ impl NativeAccumulator {
             }
         }
         for (pos, choice) in output.choices.iter().flatten().enumerate() {
-            let key = choice
-                .index
-                .unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-            let i = match self.choices.iter().position(|c| c.key == key) {
-                Some(i) => i,
-                None => {
-                    let state = ChoiceState {
-                        key,
-                        ..ChoiceState::default()
-                    };
-                    self.choices.push(state);
-                    self.choices.len() - 1
-                }
+            let key = choice.index.unwrap_or(index_of(pos));
+            let make = || ChoiceState {
+                key,
+                ..ChoiceState::default()
             };
-            self.choices[i].push(choice);
+            find_or_push(&mut self.choices, |c| c.key == key, make).push(choice);
         }
         if let Some(info) = &output.search_info {
             if !o.search_info.as_ref().is_some_and(SearchInfo::has_results) {
@@ -444,20 +435,6 @@ impl CumulativeToDelta {
         Self::default()
     }
 
-    fn choice(&mut self, key: u32) -> &mut DeltaChoice {
-        let pos = match self.choices.iter().position(|c| c.key == key) {
-            Some(pos) => pos,
-            None => {
-                self.choices.push(DeltaChoice {
-                    key,
-                    ..DeltaChoice::default()
-                });
-                self.choices.len() - 1
-            }
-        };
-        &mut self.choices[pos]
-    }
-
     /// The delta form of the next cumulative chunk.
     pub fn delta(&mut self, chunk: &GenerationResponse) -> GenerationResponse {
         let mut out = chunk.clone();
@@ -474,10 +451,12 @@ impl CumulativeToDelta {
             .iter_mut()
             .enumerate()
         {
-            let key = choice
-                .index
-                .unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-            let state = self.choice(key);
+            let key = choice.index.unwrap_or(index_of(pos));
+            let make = || DeltaChoice {
+                key,
+                ..DeltaChoice::default()
+            };
+            let state = find_or_push(&mut self.choices, |c| c.key == key, make);
             if let Some(content) = choice.logprobs.as_mut().and_then(|l| l.content.as_mut()) {
                 *content = merge_cumulative_list(&mut state.logprobs, content).to_vec();
             }
@@ -515,15 +494,9 @@ impl DeltaChoice {
             .iter_mut()
             .enumerate()
         {
-            let key = call.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-            let slot = match self.calls.iter().position(|c| c.0 == key) {
-                Some(p) => p,
-                None => {
-                    self.calls.push((key, false, false, String::new()));
-                    self.calls.len() - 1
-                }
-            };
-            let (_, id_sent, name_sent, args) = &mut self.calls[slot];
+            let key = call.index.unwrap_or(index_of(pos));
+            let make = || (key, false, false, String::new());
+            let (_, id_sent, name_sent, args) = find_or_push(&mut self.calls, |c| c.0 == key, make);
             match call.id.as_mut() {
                 Some(id) if !id.is_empty() => {
                     if *id_sent {

@@ -593,29 +593,9 @@ impl Tool {
         })
     }
 
-    /// The built-in `web_search`.
-    pub fn web_search() -> Self {
-        Tool::WebSearch(WebSearchTool::default())
-    }
-
-    /// The built-in `web_extractor`.
-    pub fn web_extractor() -> Self {
-        Tool::WebExtractor(WebExtractorTool::default())
-    }
-
     /// The built-in `code_interpreter`.
     pub fn code_interpreter() -> Self {
         Tool::CodeInterpreter(CodeInterpreterTool::default())
-    }
-
-    /// The built-in `web_search_image`.
-    pub fn web_search_image() -> Self {
-        Tool::WebSearchImage(WebSearchImageTool::default())
-    }
-
-    /// The built-in `image_search`.
-    pub fn image_search() -> Self {
-        Tool::ImageSearch(ImageSearchTool::default())
     }
 
     /// The built-in `file_search` over one knowledge base.
@@ -651,14 +631,30 @@ crate::wire_struct! {
     }
 }
 
-crate::wire_struct! {
-    /// The built-in `web_search` tool.
-    pub struct WebSearchTool {}
+/// Declares built-in tools that have no settings, each with its constructor on [`Tool`].
+macro_rules! builtin_tools {
+    ($($variant:ident($ty:ident) => $ctor:ident = $wire:literal),*) => {
+        $(crate::wire_struct! {
+            #[doc = concat!("The built-in `", $wire, "` tool.")]
+            pub struct $ty {}
+        })*
+
+        impl Tool {
+            $(
+                #[doc = concat!("The built-in `", $wire, "`.")]
+                pub fn $ctor() -> Self {
+                    Tool::$variant($ty::default())
+                }
+            )*
+        }
+    };
 }
 
-crate::wire_struct! {
-    /// The built-in `web_extractor` tool.
-    pub struct WebExtractorTool {}
+builtin_tools! {
+    WebSearch(WebSearchTool) => web_search = "web_search",
+    WebExtractor(WebExtractorTool) => web_extractor = "web_extractor",
+    WebSearchImage(WebSearchImageTool) => web_search_image = "web_search_image",
+    ImageSearch(ImageSearchTool) => image_search = "image_search"
 }
 
 crate::wire_struct! {
@@ -667,16 +663,6 @@ crate::wire_struct! {
         /// OpenAI's container setting (a container id or `{"type":"auto"}`).
         pub container: Option<Value>,
     }
-}
-
-crate::wire_struct! {
-    /// The built-in `web_search_image` tool.
-    pub struct WebSearchImageTool {}
-}
-
-crate::wire_struct! {
-    /// The built-in `image_search` tool.
-    pub struct ImageSearchTool {}
 }
 
 crate::wire_struct! {

@@ -521,7 +521,7 @@ impl ChatEventReader {
             for (pos, f) in delta.tool_calls.into_iter().flatten().enumerate() {
                 let (name, arguments) = f.function.map_or((None, None), |x| (x.name, x.arguments));
                 // A fragment without `index` is the call at its position (as the accumulator has it).
-                let index = f.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
+                let index = f.index.unwrap_or(crate::stream::index_of(pos));
                 self.calls
                     .fragment(candidate, index, f.id, name, arguments, out);
             }

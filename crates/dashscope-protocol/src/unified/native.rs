@@ -17,6 +17,7 @@ use crate::native::{
     self, Content, ContentItem, CumulativeToDelta, GenerationRequest, GenerationResponse, Input,
     Parameters, Stop,
 };
+use crate::stream::index_of;
 
 const D: Dialect = Dialect::Native;
 
@@ -234,7 +235,7 @@ impl UnifiedResponse {
                 .map(|(pos, c)| {
                     let m = c.message.as_ref();
                     Candidate {
-                        index: c.index.unwrap_or(position(pos)),
+                        index: c.index.unwrap_or(index_of(pos)),
                         text: (m.and_then(native::Message::text))
                             .map_or_else(String::new, |t| t.into_owned()),
                         reasoning: m
@@ -266,10 +267,6 @@ impl UnifiedResponse {
             kept: Some(Box::new(DialectValue::Native(response.clone()))),
         }
     }
-}
-
-fn position(pos: usize) -> u32 {
-    u32::try_from(pos).unwrap_or(u32::MAX)
 }
 
 /// A final finish reason (`"null"`, the not-finished marker of stream chunks, is not one).
@@ -353,7 +350,7 @@ impl NativeEventReader {
                 }]);
             }
             for (pos, c) in o.choices.into_iter().flatten().enumerate() {
-                let candidate = c.index.unwrap_or(position(pos));
+                let candidate = c.index.unwrap_or(index_of(pos));
                 if let Some(m) = c.message {
                     if let Some(text) = m.reasoning_content.filter(|t| !t.is_empty()) {
                         out.extend([UnifiedEvent::ReasoningDelta { candidate, text }]);
@@ -371,7 +368,7 @@ impl NativeEventReader {
                         _ => {}
                     }
                     for (fpos, f) in m.tool_calls.into_iter().flatten().enumerate() {
-                        let index = f.index.unwrap_or(position(fpos));
+                        let index = f.index.unwrap_or(index_of(fpos));
                         let (name, arguments) =
                             f.function.map_or((None, None), |x| (x.name, x.arguments));
                         self.calls
