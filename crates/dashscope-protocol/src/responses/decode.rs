@@ -67,7 +67,7 @@ impl StreamDecode for ResponsesStreamDecoder {
         }
         // The hot text events (deltas and their `.done`) take the fast path (proven equal to serde,
         // see `fast`); anything else, or anything it does not handle exactly, goes through serde.
-        let parsed: ResponseStreamEvent = match super::fast::decode_fast(data, event.event) {
+        let parsed: ResponseStreamEvent = match super::fast::__decode_fast(data, event.event) {
             Some(parsed) => parsed,
             None => serde_json::from_str(data).map_err(|source| StreamDecodeError {
                 index: event.index,

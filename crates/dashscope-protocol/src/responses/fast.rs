@@ -1,6 +1,6 @@
 //! The fast path for the hot Responses stream events.
 //!
-//! [`decode_fast`] reads the `data:` payload of a text event (`response.output_text.delta`,
+//! [`__decode_fast`] reads the `data:` payload of a text event (`response.output_text.delta`,
 //! `response.reasoning_text.delta`, `response.reasoning_summary_text.delta`,
 //! `response.function_call_arguments.delta`, which make up nearly all of a stream, and the
 //! matching `.done` events, which repeat the whole text) straight into its
@@ -30,8 +30,10 @@ use super::events::ResponseStreamEvent;
 /// in a shape handled here (or not JSON at all): then `serde_json::from_str` must decide.
 /// `hint` is the SSE `event:` name, if any; it is only used when `type` is not the first member.
 ///
-/// When it returns `Some(e)`, `e == serde_json::from_str::<ResponseStreamEvent>(data).unwrap()`.
-pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStreamEvent> {
+/// When it returns `Some(e)`, `e == serde_json::from_str::<ResponseStreamEvent>(data).unwrap()`
+/// (the differential tests and fuzz targets check it). Not a stable API.
+#[doc(hidden)]
+pub fn __decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStreamEvent> {
     let mut p = Parser {
         s: data,
         b: data.as_bytes(),
@@ -57,15 +59,6 @@ pub(crate) fn decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStre
         return None;
     }
     Some(event)
-}
-
-/// [`decode_fast`], for the differential fuzz target and tests; not a stable API.
-///
-/// `Some(e)` only when `e == serde_json::from_str::<ResponseStreamEvent>(data).unwrap()`; `None`
-/// for any payload it leaves to serde (including every one serde rejects).
-#[doc(hidden)]
-pub fn __decode_fast(data: &str, hint: Option<&str>) -> Option<ResponseStreamEvent> {
-    decode_fast(data, hint)
 }
 
 /// The event object at the cursor (on its `{`), read as `T`; its `type` members must name

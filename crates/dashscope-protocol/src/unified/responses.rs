@@ -15,6 +15,7 @@ use crate::responses::{
     Reasoning, ReasoningItem, Response, ResponseRequest, ResponseStatus, ResponseStreamEvent,
     SummaryPart, SummaryText, TextConfig, TextFormat,
 };
+use crate::stream::{find_or_push, index_of};
 
 const D: Dialect = Dialect::Responses;
 
@@ -671,7 +672,7 @@ impl ResponsesEventReader {
             E::OutputItemAdded(e) => {
                 if let Some(OutputItem::FunctionCall(c)) = e.item {
                     self.calls.push((c.id, e.output_index));
-                    let index = u32::try_from(self.calls.len() - 1).unwrap_or(u32::MAX);
+                    let index = index_of(self.calls.len() - 1);
                     let start = UnifiedEvent::ToolCallStart {
                         candidate: 0,
                         index,
@@ -735,7 +736,7 @@ impl ResponsesEventReader {
 
     /// The part a text event is about, added when new.
     fn part(&mut self, (reasoning, item_id, output, index): PartKey<'_>) -> &mut PartText {
-        let pos = self.parts.iter().position(|p| {
+        let is = |p: &PartText| {
             p.reasoning == reasoning
                 && p.index == index
                 && match (&p.item, item_id) {
@@ -743,17 +744,14 @@ impl ResponsesEventReader {
                     (Err(a), None) => *a == output,
                     _ => false,
                 }
-        });
-        let pos = pos.unwrap_or_else(|| {
-            self.parts.push(PartText {
-                reasoning,
-                item: item_id.map(str::to_owned).ok_or(output),
-                index,
-                text: String::new(),
-            });
-            self.parts.len() - 1
-        });
-        &mut self.parts[pos]
+        };
+        let make = || PartText {
+            reasoning,
+            item: item_id.map(str::to_owned).ok_or(output),
+            index,
+            text: String::new(),
+        };
+        find_or_push(&mut self.parts, is, make)
     }
 
     fn delta(&mut self, key: PartKey<'_>, delta: String, out: &mut impl Extend<UnifiedEvent>) {
@@ -787,7 +785,7 @@ impl ResponsesEventReader {
                 self.calls.push((item_id.map(str::to_owned), output));
                 self.calls.len() - 1
             });
-        u32::try_from(pos).unwrap_or(u32::MAX)
+        index_of(pos)
     }
 
     fn terminal(
