@@ -163,9 +163,6 @@ impl<'de> Deserialize<'de> for KeyStr<'de> {
 pub struct Nulls(u64);
 
 impl Nulls {
-    /// No member was `null`.
-    pub const EMPTY: Nulls = Nulls(0);
-
     /// Whether no member is marked.
     #[inline]
     pub fn is_empty(self) -> bool {

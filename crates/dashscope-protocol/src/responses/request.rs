@@ -484,13 +484,8 @@ impl ContentPart {
     }
 }
 
-crate::wire_struct! {
-    /// `input_text` content.
-    pub struct InputText {
-        /// The text.
-        pub text: String,
-    }
-}
+/// `input_text` content.
+pub type InputText = super::response::PlainText;
 
 crate::wire_struct! {
     /// `input_image` content.

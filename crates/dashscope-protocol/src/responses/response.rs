@@ -302,7 +302,8 @@ crate::wire_struct! {
 }
 
 crate::wire_struct! {
-    /// Plain `text` content.
+    /// Text content: plain `text`, and the same shape under the `summary_text` and `input_text`
+    /// tags.
     pub struct PlainText {
         /// The text.
         pub text: String,
@@ -405,13 +406,8 @@ crate::tagged_enum! {
     }
 }
 
-crate::wire_struct! {
-    /// `summary_text` part.
-    pub struct SummaryText {
-        /// The text.
-        pub text: String,
-    }
-}
+/// `summary_text` part.
+pub type SummaryText = PlainText;
 
 crate::wire_struct! {
     /// A `function_call` item: the model asks the caller to run a function (an output item
