@@ -76,20 +76,14 @@ pub(crate) fn string_stop(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The value of four hex digits (either case, as serde_json accepts them).
+/// The value of four hex digits (either case, as serde_json accepts them; no sign).
 #[inline]
 pub(crate) fn hex4(digits: &[u8]) -> Option<u32> {
-    let mut n = 0;
-    for &d in digits {
-        let v = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            b'A'..=b'F' => d - b'A' + 10,
-            _ => return None,
-        };
-        n = n * 16 + u32::from(v);
-    }
-    Some(n)
+    let text = std::str::from_utf8(digits).ok()?;
+    digits
+        .iter()
+        .all(u8::is_ascii_hexdigit)
+        .then(|| u32::from_str_radix(text, 16).ok())?
 }
 
 /// How deep `v` nests (a scalar is 0), stopping early past `limit`.
@@ -101,15 +95,6 @@ pub(crate) fn depth(v: &Value, limit: usize) -> usize {
         Value::Array(a) => a.iter().map(|x| depth(x, inner)).max().unwrap_or(0),
         Value::Object(o) => o.values().map(|x| depth(x, inner)).max().unwrap_or(0),
         _ => return 0,
-    }
-}
-
-/// A string enum from a decoded string, without a copy when it was borrowed.
-#[inline]
-pub(crate) fn enum_of<E: for<'x> From<&'x str> + From<String>>(s: Cow<'_, str>) -> E {
-    match s {
-        Cow::Borrowed(s) => E::from(s),
-        Cow::Owned(s) => E::from(s),
     }
 }
 
@@ -411,7 +396,10 @@ impl<E: WireStr> FastValue for E {
         if *p.b.get(p.i)? != b'"' {
             return None;
         }
-        p.string().map(enum_of)
+        p.string().map(|s| match s {
+            Cow::Borrowed(s) => E::from(s),
+            Cow::Owned(s) => E::from(s),
+        })
     }
 }
 
