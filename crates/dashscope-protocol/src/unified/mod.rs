@@ -77,6 +77,7 @@
 //! | [`UnifiedResponse`] `id` | `chatcmpl-` + id | `id` | `request_id` |
 //! | `model` | `model` | `model` | — |
 //! | [`Candidate`] text, reasoning, tool calls | `choices[].message` | output `message`, `reasoning`, `function_call` items | `output.choices[].message` (or `output.text`) |
+//! | [`Candidate`] `audio` ([`Audio`]; stream: [`UnifiedEvent::AudioDelta`]) | `message.audio` (`delta.audio`) | — | `output.audio` |
 //! | [`FinishReason`] | `finish_reason` | `status` (+ `incomplete_details.reason`) | `finish_reason` (`"null"`: not finished) |
 //! | [`Usage`] input, output, total, reasoning, cached | `prompt_tokens`, `completion_tokens`, `total_tokens`, `completion_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens` | `input_tokens`, `output_tokens`, `total_tokens`, `output_tokens_details.reasoning_tokens`, `input_tokens_details.cached_tokens` | `input_tokens`, `output_tokens`, `total_tokens`, `output_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens` |
 //!
