@@ -480,7 +480,7 @@ fn read_list<T: FastValue>(p: &mut Parser<'_>, out: &mut Vec<T>) -> Option<()> {
 
 /// Picks how a member of type `T` is read, by its type (autoref specialization on
 /// [`wire::Member`](crate::wire::Member), as for serde), calling
-/// `(&&&Member::<T>::new()).read_member(p, &mut slot)`:
+/// `(&&&Member::<T>(PhantomData)).read_member(p, &mut slot)`:
 ///
 /// * `Option<V>` with a reader for `V` ([`ReadOption`]): `null` is `None`;
 /// * `V` with a reader ([`ReadValue`]): `null` is the default;
@@ -564,7 +564,7 @@ macro_rules! __wire_fast {
                     if index == const {
                         $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
                     } {
-                        let null = (&&&$crate::wire::Member::<$ty>::new())
+                        let null = (&&&$crate::wire::Member::<$ty>(::core::marker::PhantomData))
                             .read_member(p, &mut self.$field)?;
                         self.nulls.set(index, null);
                         return Some(());

@@ -240,19 +240,11 @@ pub fn member_position(names: &[&str], name: &str) -> Option<usize> {
 
 /// Picks how the generated code handles a member, by its type (autoref specialization):
 /// [`OptionMember`] is implemented on `Member<Option<T>>` and wins over the blanket
-/// [`AnyMember`] on `&Member<T>`, so `(&Member::<T>::new()).wire_…(…)` resolves at compile time.
-/// An `Option` member is absent when `None` and decodes `null` as `None`; any other member is
+/// [`AnyMember`] on `&Member<T>`, so `(&Member::<T>(PhantomData)).wire_…(…)` resolves at
+/// compile time. An `Option` member is absent when `None` and decodes `null` as `None`; any other member is
 /// always written and decodes `null` as its default. (`fast.rs` picks its readers the same way.)
 #[doc(hidden)]
-pub struct Member<T>(std::marker::PhantomData<T>);
-
-impl<T> Member<T> {
-    /// The marker for a member of type `T`.
-    #[inline]
-    pub const fn new() -> Self {
-        Member(std::marker::PhantomData)
-    }
-}
+pub struct Member<T>(pub std::marker::PhantomData<T>);
 
 macro_rules! member_trait {
     ($name:ident) => {
@@ -626,7 +618,7 @@ macro_rules! wire_struct {
                     if index == const {
                         $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
                     } {
-                        let m = &$crate::wire::Member::<$ty>::new();
+                        let m = &$crate::wire::Member::<$ty>(::core::marker::PhantomData);
                         return (m.wire_is_absent(&self.$field), m.wire_is_null_like(&self.$field));
                     }
                 )*
@@ -651,10 +643,10 @@ macro_rules! wire_struct {
                                 $crate::__wire_name!($field $(, $wire)?),
                             )
                         })
-                        && (&$crate::wire::Member::<$ty>::new()).wire_is_null_like(&self.$field)
+                        && (&$crate::wire::Member::<$ty>(::core::marker::PhantomData)).wire_is_null_like(&self.$field)
                     {
                         map.serialize_entry($crate::__wire_name!($field $(, $wire)?), &())?;
-                    } else if !(&$crate::wire::Member::<$ty>::new()).wire_is_absent(&self.$field) {
+                    } else if !(&$crate::wire::Member::<$ty>(::core::marker::PhantomData)).wire_is_absent(&self.$field) {
                         map.serialize_entry($crate::__wire_name!($field $(, $wire)?), &self.$field)?;
                     }
                 )*
@@ -715,7 +707,7 @@ macro_rules! wire_struct {
                             // The last occurrence of a duplicated member wins.
                             #[allow(unused_imports)]
                             use $crate::wire::{AnyMember as _, OptionMember as _};
-                            let (v, null) = (&$crate::wire::Member::<$ty>::new()).wire_decode(map)?;
+                            let (v, null) = (&$crate::wire::Member::<$ty>(::core::marker::PhantomData)).wire_decode(map)?;
                             self.$field = v;
                             self.nulls.set(I, null);
                         }
