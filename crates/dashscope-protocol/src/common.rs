@@ -729,3 +729,35 @@ impl Audio {
         crate::stream::merge_extra(&mut self.extra, &piece.extra, &[]);
     }
 }
+
+string_enum! {
+    /// An output modality (`modalities`).
+    pub enum Modality {
+        /// Text.
+        Text = "text",
+        /// Audio.
+        Audio = "audio",
+    }
+}
+
+wire_struct! {
+    /// `audio`: spoken output options (Omni models; [protocol notes
+    /// §2.6](crate::protocol_notes#26-omni-spoken-output-qwen-omni)).
+    pub struct AudioOutput {
+        /// The voice (`Cherry`, `Ethan`, …; which ones depends on the model).
+        pub voice: Option<String>,
+        /// The format (`wav`, the only documented one).
+        pub format: Option<String>,
+    }
+}
+
+impl AudioOutput {
+    /// `{"voice": voice, "format": format}`.
+    pub fn new(voice: impl Into<String>, format: impl Into<String>) -> Self {
+        AudioOutput {
+            voice: Some(voice.into()),
+            format: Some(format.into()),
+            ..Default::default()
+        }
+    }
+}

@@ -1542,7 +1542,10 @@ fn parameters_unboxed() -> impl Strategy<Value = Parameters> {
         opt(any::<u32>()),
         opt(any::<bool>()),
         opt(any::<bool>()),
-        opt(prop::collection::vec("[a-z]{1,5}", 0..3)),
+        opt(prop::collection::vec(
+            "[a-z]{1,5}".prop_map(|m| dashscope_protocol::native::Modality::from(m.as_str())),
+            0..3,
+        )),
         extra(),
     );
     (sampling, limits, tools, misc).prop_map(
@@ -1690,7 +1693,7 @@ fn every_parameter_has_a_setter_on_parameters_and_on_the_request() {
         .top_logprobs(2)
         .enable_code_interpreter(false)
         .vl_high_resolution_images(true)
-        .modalities(vec!["text".to_owned()]);
+        .modalities(vec![dashscope_protocol::native::Modality::Text]);
     let v = serde_json::to_value(&params).unwrap();
     let keys: std::collections::BTreeSet<&str> =
         v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -1723,6 +1726,6 @@ fn every_parameter_has_a_setter_on_parameters_and_on_the_request() {
         .top_logprobs(2)
         .enable_code_interpreter(false)
         .vl_high_resolution_images(true)
-        .modalities(vec!["text".to_owned()]);
+        .modalities(vec![dashscope_protocol::native::Modality::Text]);
     assert_eq!(serde_json::to_value(&req).unwrap()["parameters"], v);
 }

@@ -3,8 +3,11 @@
 //! `delta.content` text in one stream, base64 audio pieces, the last two padded one by one,
 //! `service_tier: null` in every chunk): decoded, accumulated, read into the unified model.
 
-use dashscope_protocol::chat::{self, Audio, ChatAccumulator, ChatChunk, ChatStreamDecoder};
-use dashscope_protocol::native::{GenerationResponse, NativeAccumulator};
+use dashscope_protocol::chat::{
+    self, Audio, AudioOutput, ChatAccumulator, ChatChunk, ChatRequest, ChatStreamDecoder, Message,
+    Modality,
+};
+use dashscope_protocol::native::{GenerationRequest, GenerationResponse, NativeAccumulator};
 use dashscope_protocol::sse::Decoder;
 use dashscope_protocol::stream::{Accumulate, StreamDecode, StreamItem};
 use dashscope_protocol::unified::{
@@ -167,4 +170,29 @@ fn audio_bytes_take_pieces_padded_one_by_one_and_report_bad_data() {
         ..Default::default()
     };
     assert!(bad.bytes().unwrap_err().to_string().contains("base64"));
+}
+
+#[test]
+fn the_documented_request_is_built_with_setters() {
+    let req = ChatRequest::new("qwen3-omni-flash", vec![Message::user("你是谁")])
+        .modalities(vec![Modality::Text, Modality::Audio])
+        .audio(AudioOutput::new("Cherry", "wav"))
+        .stream(true)
+        .include_usage(true);
+    assert!(req.wants_audio() && req.is_stream());
+    assert_eq!(
+        serde_json::to_value(&req).unwrap(),
+        json!({"model": "qwen3-omni-flash", "messages": [{"role": "user", "content": "你是谁"}],
+               "stream": true, "stream_options": {"include_usage": true},
+               "modalities": ["text", "audio"], "audio": {"voice": "Cherry", "format": "wav"}})
+    );
+    let text_only = ChatRequest::new("qwen3-omni-flash", vec![]).modalities(vec![Modality::Text]);
+    assert!(!text_only.wants_audio());
+    // Native `parameters.modalities` is the same typed list.
+    let native =
+        GenerationRequest::new("qwen3-omni-flash", vec![]).modalities(vec![Modality::Audio]);
+    assert_eq!(
+        serde_json::to_value(&native).unwrap()["parameters"]["modalities"],
+        json!(["audio"])
+    );
 }

@@ -40,11 +40,11 @@ pub use crate::common::OutputTokensDetails as CompletionTokensDetails;
 /// A streamed tool-call fragment (the same type as a whole call).
 pub use crate::common::ToolCall as ToolCallDelta;
 pub use crate::common::{
-    Audio, AudioDataError, CacheControl, CacheKind, FinishReason, FunctionCall, FunctionDefinition,
-    FunctionName, FunctionTool, InputTokensDetails, JsonObjectFormat, JsonSchema, JsonSchemaFormat,
-    Logprobs, NamedToolChoice, OutputTokensDetails, ReasoningEffort, ResponseFormat, Role,
-    SearchOptions, SearchStrategy, Stop, TextFormat, TokenLogprob, Tool, ToolCall, ToolChoice,
-    ToolChoiceMode, ToolType, TopLogprob,
+    Audio, AudioDataError, AudioOutput, CacheControl, CacheKind, FinishReason, FunctionCall,
+    FunctionDefinition, FunctionName, FunctionTool, InputTokensDetails, JsonObjectFormat,
+    JsonSchema, JsonSchemaFormat, Logprobs, Modality, NamedToolChoice, OutputTokensDetails,
+    ReasoningEffort, ResponseFormat, Role, SearchOptions, SearchStrategy, Stop, TextFormat,
+    TokenLogprob, Tool, ToolCall, ToolChoice, ToolChoiceMode, ToolType, TopLogprob,
 };
 pub use crate::dialect::CHAT_PATH as PATH;
 pub use request::*;

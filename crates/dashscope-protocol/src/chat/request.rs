@@ -1,8 +1,8 @@
 //! The Chat Completions request: [`ChatRequest`], its messages, content parts and tools.
 
 use crate::common::{
-    Audio, CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool,
-    ToolCall, ToolChoice,
+    Audio, AudioOutput, CacheControl, Modality, ReasoningEffort, ResponseFormat, Role,
+    SearchOptions, Stop, Tool, ToolCall, ToolChoice,
 };
 use crate::wire::string_or;
 use crate::{string_enum, tagged_enum, wire_struct};
@@ -145,6 +145,15 @@ impl ChatRequest {
     /// Whether the request asks for a stream.
     pub fn is_stream(&self) -> bool {
         self.stream == Some(true)
+    }
+
+    /// Whether the request asks for spoken output (`modalities` holds `audio`; Omni models,
+    /// which answer it only in a stream).
+    pub fn wants_audio(&self) -> bool {
+        self.modalities
+            .iter()
+            .flatten()
+            .any(|m| *m == Modality::Audio)
     }
 }
 
@@ -441,26 +450,6 @@ impl ContentPart {
             video: frames,
             ..Default::default()
         })
-    }
-}
-
-string_enum! {
-    /// An output modality (`modalities`).
-    pub enum Modality {
-        /// Text.
-        Text = "text",
-        /// Audio.
-        Audio = "audio",
-    }
-}
-
-wire_struct! {
-    /// `audio`: spoken output options (Omni models).
-    pub struct AudioOutput {
-        /// The voice.
-        pub voice: Option<String>,
-        /// The format (`wav`, …).
-        pub format: Option<String>,
     }
 }
 

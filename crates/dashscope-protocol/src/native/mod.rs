@@ -25,9 +25,9 @@ pub use crate::common::JsonSchema as JsonSchemaSpec;
 pub use crate::common::{
     Audio, AudioDataError, CacheControl, CacheKind, FinishReason, FunctionCall, FunctionDefinition,
     FunctionName, FunctionTool, InputTokensDetails, JsonObjectFormat, JsonSchema, JsonSchemaFormat,
-    Logprobs, NamedToolChoice, OutputTokensDetails, ReasoningEffort, ResponseFormat, Role,
-    SearchOptions, SearchStrategy, Stop, TextFormat, TokenLogprob, Tool, ToolCall, ToolChoice,
-    ToolChoiceMode, ToolType, TopLogprob,
+    Logprobs, Modality, NamedToolChoice, OutputTokensDetails, ReasoningEffort, ResponseFormat,
+    Role, SearchOptions, SearchStrategy, Stop, TextFormat, TokenLogprob, Tool, ToolCall,
+    ToolChoice, ToolChoiceMode, ToolType, TopLogprob,
 };
 /// The path for VL, audio, Omni and other multimodal models (and any request with a media item).
 pub use crate::dialect::NATIVE_MULTIMODAL_PATH as MULTIMODAL_GENERATION_PATH;

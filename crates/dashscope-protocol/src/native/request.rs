@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::{MULTIMODAL_GENERATION_PATH, TEXT_GENERATION_PATH};
 use crate::common::{
-    CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool, ToolCall,
-    ToolChoice,
+    CacheControl, Modality, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool,
+    ToolCall, ToolChoice,
 };
 use crate::fast::{FastValue, Parser};
 use crate::wire::string_or;
@@ -336,7 +336,7 @@ crate::wire_struct! {
         /// VL: raise the image token limit.
         pub vl_high_resolution_images: Option<bool>,
         /// Output modalities (Omni models), e.g. `["text", "audio"]`.
-        pub modalities: Option<Vec<String>>,
+        pub modalities: Option<Vec<Modality>>,
     }
 }
 
