@@ -656,7 +656,8 @@ wire_struct! {
     ///
     /// In a stream, `data` and `transcript` arrive in pieces that concatenate in arrival order;
     /// the accumulators and readers of this crate do that, keep the first `id` and the last
-    /// `expires_at` and `url`.
+    /// `expires_at` and `url`. Memory: the base64 text of the whole audio (4/3 of its bytes);
+    /// [`bytes`](Self::bytes) allocates the decoded audio once more.
     @fast
     pub struct Audio {
         /// The audio's id.

@@ -107,7 +107,7 @@ impl StreamDecode for ChatStreamDecoder {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct ChatAccumulator {
-    /// The completion so far; its choices' roles are set at the snapshot.
+    /// The completion so far (a choice is `assistant` until its first delta with a role).
     done: ChatCompletion,
     /// The choice indexes whose role has arrived.
     roles: Vec<u32>,
