@@ -48,7 +48,7 @@ async fn main() -> Result<(), dashscope_provider::Error> {
         .thinking(true);
 
     // First turn, streamed: thinking and text as they arrive.
-    let mut stream = client.conversation(dialect).stream(&conv).await?;
+    let mut stream = client.conversation(dialect).stream(conv.clone()).await?;
     while let Some(event) = stream.next_event().await {
         match event? {
             UnifiedEvent::ReasoningDelta { text, .. } => print!("\x1b[2m{text}\x1b[0m"),
@@ -68,7 +68,7 @@ async fn main() -> Result<(), dashscope_provider::Error> {
             println!("→ {}({}) = {output}", call.name, call.arguments);
             conv = conv.tool_result(call.id.clone(), output);
         }
-        let reply = client.conversation(dialect).send(&conv).await?;
+        let reply = client.conversation(dialect).send(conv).await?;
         println!("{}", reply.text());
         if let Some(u) = &reply.usage {
             println!(

@@ -21,7 +21,7 @@ async fn main() -> Result<(), dashscope_provider::Error> {
         .stop(Stop::from(vec![vec![37763, 367]]))
         .enable_search(false)
         .incremental_output(false);
-    let reply = client.native().generate(&request).await?;
+    let reply = client.native().generate(request).await?;
     println!("{}", reply.text().unwrap_or_default());
     println!(
         "[finish reason {:?}; request id {}]",

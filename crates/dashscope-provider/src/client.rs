@@ -1,24 +1,20 @@
-//! The async client: moves bytes through a [`Transport`] and sleeps with tokio's timer.
-//! Everything else (requests, classification, retries, stream decoding) is in `core`.
+//! The async client: moves bytes through a [`Transport`] and sleeps with tokio's timer. The
+//! group methods are the list in `groups.rs`, expanded here as `async fn`s; requests,
+//! classification, retry decisions and stream decoding are in `core`.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dashscope_protocol::chat::{ChatCompletion, ChatRequest};
-use dashscope_protocol::native::{GenerationRequest, GenerationResponse};
-use dashscope_protocol::responses::{Response, ResponseRequest};
 use dashscope_transport::{Phase, SharedTransport, Transport, TransportError};
 use tracing::Instrument;
 
 use crate::config::Config;
-use crate::core::{Call, Next, Outcome, StreamHead, ops};
-use crate::dialect::{ChatDialect, Decodable, Dialect, NativeDialect, ResponsesDialect};
-use crate::endpoint::{NativeEndpoint, ResponsesPath};
-use crate::error::Error;
-use crate::reply::Reply;
-use crate::responses_extra::{InputItemList, ListQuery, ResponseDeleted};
+use crate::core::{Call, Next, Outcome, StreamHead};
+use crate::dialect::{ChatDialect, Decodable, NativeDialect, ResponsesDialect, WireDialect};
+use crate::groups::{Chat, Native, Responses, Unified};
+use crate::groups::{client_methods, client_type, group_methods, prelude::*};
 use crate::stream::EventStream;
 
 /// A Chat Completions stream: `Stream<Item = Result<ChatChunk, Error>>`.
@@ -27,6 +23,7 @@ pub type ChatStream = EventStream<ChatDialect>;
 pub type ResponsesStream = EventStream<ResponsesDialect>;
 /// A native stream: `Stream<Item = Result<GenerationResponse, Error>>`.
 pub type NativeStream = EventStream<NativeDialect>;
+use crate::conversation::UnifiedStream;
 
 /// The async client for all three dialects.
 ///
@@ -48,32 +45,12 @@ pub type NativeStream = EventStream<NativeDialect>;
 /// # Ok(()) }
 /// ```
 pub struct Client<T = SharedTransport> {
-    inner: Arc<Inner<T>>,
+    inner: Arc<Shared<T>>,
 }
 
-struct Inner<T> {
-    config: Config,
-    transport: T,
-}
+client_type!("Client");
 
-impl<T> Clone for Client<T> {
-    fn clone(&self) -> Self {
-        Client {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Client<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.inner.config)
-            .field("transport", &self.inner.transport)
-            .finish()
-    }
-}
-
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "native-tls"))]
 impl Client<SharedTransport> {
     /// A client over the reqwest transport, with the configuration's connect and read
     /// timeouts.
@@ -112,55 +89,18 @@ impl Client<SharedTransport> {
 
 impl<T: Transport> Client<T> {
     /// A client over `transport`. The transport owns the connect and read timeouts; the
-    /// client applies the configuration's total timeout to each attempt (see
+    /// client applies the total timeout to each attempt with tokio's timer (see
     /// [`Timeouts::total`](crate::Timeouts::total)).
     pub fn with_transport(config: Config, transport: T) -> Self {
         Client {
-            inner: Arc::new(Inner { config, transport }),
+            inner: Arc::new(Shared { config, transport }),
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-
-    /// The transport.
-    pub fn transport(&self) -> &T {
-        &self.inner.transport
-    }
-
-    /// OpenAI-compatible Chat Completions.
-    pub fn chat(&self) -> Chat<'_, T> {
-        Chat { client: self }
-    }
-
-    /// OpenAI-compatible Responses (on the current path; see [`Responses::path`]).
-    pub fn responses(&self) -> Responses<'_, T> {
-        Responses {
-            client: self,
-            path: ResponsesPath::default(),
-        }
-    }
-
-    /// DashScope native generation (endpoint chosen from the content; see
-    /// [`Native::endpoint`]).
-    pub fn native(&self) -> Native<'_, T> {
-        Native {
-            client: self,
-            endpoint: NativeEndpoint::default(),
-        }
-    }
-
-    /// One [`Conversation`](crate::conversation::Conversation) in `dialect`, chosen at run
-    /// time: converted to the dialect's request, sent through its group, read back as a
-    /// [`UnifiedResponse`](crate::conversation::UnifiedResponse) (see [`conversation`](crate::conversation)).
-    pub fn conversation(&self, dialect: crate::conversation::Dialect) -> crate::Unified<'_, T> {
-        crate::Unified::new(self, dialect)
-    }
+    client_methods!();
 
     /// Sends a non-stream call, retrying as the policy allows.
-    async fn unary<O: Decodable>(&self, call: Call) -> Result<Reply<O>, Error> {
+    pub(crate) async fn unary<O: Decodable>(&self, call: Call) -> Result<Reply<O>, Error> {
         let span = call.span();
         async {
             let mut retrier = call.retrier();
@@ -193,10 +133,9 @@ impl<T: Transport> Client<T> {
     }
 
     /// Opens a stream, retrying as the policy allows until its first chunk arrives.
-    async fn stream<D: Dialect>(
+    pub(crate) async fn stream<D: WireDialect>(
         &self,
-        call: Call,
-        acc: D::Accumulator,
+        (call, acc): (Call, D::Accumulator),
     ) -> Result<EventStream<D>, Error> {
         let span = call.span();
         let opened = async {
@@ -215,7 +154,7 @@ impl<T: Transport> Client<T> {
     }
 
     /// One attempt, its head and first chunk within the total timeout.
-    async fn attempt_stream<D: Dialect>(
+    async fn attempt_stream<D: WireDialect>(
         &self,
         call: &Call,
         acc: D::Accumulator,
@@ -234,7 +173,11 @@ impl<T: Transport> Client<T> {
         // Wait for the first chunk: until then the request may still be retried, and an error
         // the service frames as the stream's first event is reported as the `Error::Api` it is.
         // Comments and keep-alives do not count: the total timeout bounds the wait.
-        within(deadline, Phase::Body, stream.peek()).await?;
+        let first = async {
+            let first = stream.next_chunk().await;
+            stream.hold_first(first)
+        };
+        within(deadline, Phase::Body, first).await?;
         Ok(stream)
     }
 }
@@ -253,152 +196,25 @@ async fn within<T, E: From<TransportError>>(
     }
 }
 
-/// Chat Completions: `client.chat()`.
-#[derive(Debug)]
-pub struct Chat<'c, T> {
-    client: &'c Client<T>,
+/// `io!(x)`: the async shell waits with `.await`.
+macro_rules! io {
+    ($e:expr) => {
+        $e.await
+    };
 }
 
-impl<T: Transport> Chat<'_, T> {
-    /// `POST /compatible-mode/v1/chat/completions`: one answer. A `stream: true` in `request`
-    /// is dropped (use [`create_stream`](Self::create_stream)).
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`] except [`Error::Stream`]; see the variants.
-    pub async fn create(&self, request: ChatRequest) -> Result<Reply<ChatCompletion>, Error> {
-        let call = ops::chat_create(self.client.config(), request)?;
-        self.client.unary(call).await
-    }
-
-    /// The streaming twin: sets `stream: true` and `stream_options.include_usage: true` (unless
-    /// `request` sets `include_usage`). Resolves when the first chunk has arrived.
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`] before the first chunk (the stream's own errors come out of the stream).
-    pub async fn create_stream(&self, request: ChatRequest) -> Result<ChatStream, Error> {
-        let (call, acc) = ops::chat_create_stream(self.client.config(), request)?;
-        self.client.stream(call, acc).await
-    }
+/// Expands the group methods as `async fn`s of the groups of this client.
+macro_rules! async_methods {
+    ($(impl $group:ident {
+        $($(#[$m:meta])* fn $name:ident(&$self:ident $(, $arg:ident: $ty:ty)*) -> $out:ty $body:block)*
+    })*) => {$(
+        impl<T: Transport> $group<'_, Client<T>> {
+            $($(#[$m])* pub async fn $name(&$self $(, $arg: $ty)*) -> Result<$out, Error> $body)*
+        }
+    )*};
 }
 
-/// Responses: `client.responses()`.
-#[derive(Debug)]
-pub struct Responses<'c, T> {
-    client: &'c Client<T>,
-    path: ResponsesPath,
-}
-
-impl<T: Transport> Responses<'_, T> {
-    /// Sends to `path` instead of the current one (e.g. [`ResponsesPath::Legacy`]).
-    #[must_use]
-    pub fn path(mut self, path: ResponsesPath) -> Self {
-        self.path = path;
-        self
-    }
-
-    /// `POST …/responses`: one answer. A `stream: true` in `request` is dropped.
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`] except [`Error::Stream`]; a response whose `error` is set is an
-    /// [`Error::Api`].
-    pub async fn create(&self, request: ResponseRequest) -> Result<Reply<Response>, Error> {
-        let call = ops::responses_create(self.client.config(), self.path, request)?;
-        self.client.unary(call).await
-    }
-
-    /// The streaming twin (`stream: true`): typed events, ending at `response.completed` /
-    /// `response.incomplete`. Resolves when the first event has arrived.
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`] before the first event.
-    pub async fn create_stream(&self, request: ResponseRequest) -> Result<ResponsesStream, Error> {
-        let (call, acc) = ops::responses_create_stream(self.client.config(), self.path, request)?;
-        self.client.stream(call, acc).await
-    }
-
-    /// `GET …/responses/{id}`: a stored response.
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`]; an empty id is [`Error::InvalidRequest`].
-    pub async fn retrieve(&self, id: &str) -> Result<Reply<Response>, Error> {
-        let call = ops::responses_retrieve(self.client.config(), self.path, id)?;
-        self.client.unary(call).await
-    }
-
-    /// `DELETE …/responses/{id}`.
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`]; an empty id is [`Error::InvalidRequest`].
-    pub async fn delete(&self, id: &str) -> Result<Reply<ResponseDeleted>, Error> {
-        let call = ops::responses_delete(self.client.config(), self.path, id)?;
-        self.client.unary(call).await
-    }
-
-    /// `GET …/responses/{id}/input_items`: the items the response was given.
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`]; an empty id is [`Error::InvalidRequest`].
-    pub async fn input_items(
-        &self,
-        id: &str,
-        query: &ListQuery,
-    ) -> Result<Reply<InputItemList>, Error> {
-        let call = ops::responses_input_items(self.client.config(), self.path, id, query)?;
-        self.client.unary(call).await
-    }
-}
-
-/// Native generation: `client.native()`.
-#[derive(Debug)]
-pub struct Native<'c, T> {
-    client: &'c Client<T>,
-    endpoint: NativeEndpoint,
-}
-
-impl<T: Transport> Native<'_, T> {
-    /// Sends to `endpoint` instead of choosing from the content.
-    #[must_use]
-    pub fn endpoint(mut self, endpoint: NativeEndpoint) -> Self {
-        self.endpoint = endpoint;
-        self
-    }
-
-    /// `POST /api/v1/services/aigc/{text,multimodal}-generation/generation`: one answer.
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`] except [`Error::Stream`]; a body with a top-level `code` (even under HTTP
-    /// 200) is an [`Error::Api`].
-    pub async fn generate(
-        &self,
-        request: &GenerationRequest,
-    ) -> Result<Reply<GenerationResponse>, Error> {
-        let call = ops::native_generate(self.client.config(), self.endpoint, request)?;
-        self.client.unary(call).await
-    }
-
-    /// The streaming twin: `X-DashScope-SSE: enable`, and `incremental_output: true` unless
-    /// `request` sets it. With `incremental_output: false` the chunks repeat the text so far and
-    /// [`EventStream::accumulate`] folds them accordingly. Resolves when the first chunk has
-    /// arrived.
-    ///
-    /// # Errors
-    ///
-    /// Any [`Error`] before the first chunk; an `event:error` first event is an
-    /// [`Error::Api`].
-    pub async fn generate_stream(&self, request: GenerationRequest) -> Result<NativeStream, Error> {
-        let (call, acc) =
-            ops::native_generate_stream(self.client.config(), self.endpoint, request)?;
-        self.client.stream(call, acc).await
-    }
-}
+group_methods!(async_methods);
 
 #[cfg(test)]
 mod tests {
@@ -418,6 +234,16 @@ mod tests {
             &client
                 .native()
                 .generate_stream(GenerationRequest::default()),
+        );
+        send(
+            &client
+                .conversation(crate::Dialect::Chat)
+                .send(Conversation::new("m")),
+        );
+        send(
+            &client
+                .conversation(crate::Dialect::Chat)
+                .stream(Conversation::new("m")),
         );
     }
 }

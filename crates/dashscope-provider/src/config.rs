@@ -16,8 +16,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
+use crate::core::scrub::Scrubber;
 use crate::retry::RetryPolicy;
 
 /// The environment variable holding the API key.
@@ -43,6 +46,13 @@ pub const MAX_RETRIES_ENV: &str = "DASHSCOPE_MAX_RETRIES";
 
 /// The header that names a workspace on the shared host.
 pub const WORKSPACE_HEADER: &str = "x-dashscope-workspace";
+
+/// Whether the client sets `name` itself on every call (`Authorization`, `Content-Type`,
+/// `Accept`, `X-DashScope-SSE`), so that neither the configuration nor request options may.
+pub(crate) fn is_own_header(name: &HeaderName) -> bool {
+    [AUTHORIZATION, CONTENT_TYPE, ACCEPT].contains(name)
+        || name.as_str() == dashscope_protocol::dialect::SSE_HEADER
+}
 
 /// An API key. Its `Debug` and `Display` never show the key.
 #[derive(Clone, PartialEq, Eq)]
@@ -235,18 +245,44 @@ pub enum ConfigError {
         /// The header name.
         name: String,
     },
+    /// A default header the client sets itself on every call: `Authorization`, `Content-Type`,
+    /// `Accept`, `X-DashScope-SSE`, or `User-Agent` (set with [`ConfigBuilder::user_agent`]).
+    #[error("the {name} header is set by the client and cannot be a default header")]
+    ReservedHeader {
+        /// The header name.
+        name: String,
+    },
 }
 
 /// Everything a client needs to reach the service. Build it with [`Config::builder`] or
 /// [`Config::from_env`].
+///
+/// Building it checks every value once and prepares what each call starts from (the parsed
+/// base URI, the `Authorization`, `User-Agent`, default and workspace header values, the
+/// scrubber that takes the key out of what the service sends back); a call only joins its path
+/// and adds its own headers.
 #[derive(Clone)]
 pub struct Config {
     api_key: ApiKey,
     base_url: String,
+    base: Base,
     headers: HeaderMap,
     user_agent: String,
     timeouts: Timeouts,
     retry: RetryPolicy,
+    /// The headers every call starts from: `User-Agent`, the default and workspace headers,
+    /// and `Authorization` (marked sensitive).
+    call_headers: HeaderMap,
+    scrub: Scrubber,
+}
+
+/// The base URL, parsed once: the scheme and authority, and the path prefix (empty, or
+/// `/something` without a trailing slash).
+#[derive(Clone, Debug)]
+struct Base {
+    scheme: Scheme,
+    authority: Authority,
+    prefix: String,
 }
 
 impl fmt::Debug for Config {
@@ -299,12 +335,29 @@ impl Config {
         &self.base_url
     }
 
-    /// The full URL of `path` (which starts with `/`).
-    pub fn url(&self, path: &str) -> String {
-        let mut s = String::with_capacity(self.base_url.len() + path.len());
-        s.push_str(&self.base_url);
-        s.push_str(path);
-        s
+    /// The URI of `path` (which starts with `/` and may hold a query) on the base URL: only
+    /// the path is parsed, the scheme and authority were once.
+    pub(crate) fn uri(&self, path: &str) -> Result<Uri, http::Error> {
+        let path = if self.base.prefix.is_empty() {
+            PathAndQuery::try_from(path)?
+        } else {
+            PathAndQuery::try_from(format!("{}{path}", self.base.prefix))?
+        };
+        Uri::builder()
+            .scheme(self.base.scheme.clone())
+            .authority(self.base.authority.clone())
+            .path_and_query(path)
+            .build()
+    }
+
+    /// The headers every call starts from, `Authorization` included.
+    pub(crate) fn call_headers(&self) -> &HeaderMap {
+        &self.call_headers
+    }
+
+    /// Takes the key out of what the service sends back.
+    pub(crate) fn scrubber(&self) -> &Scrubber {
+        &self.scrub
     }
 
     /// Headers sent with every request (besides `Authorization`, `Content-Type` and `User-Agent`).
@@ -445,7 +498,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// Adds a header sent with every request.
+    /// Adds a header sent with every request. The headers the client sets itself
+    /// (`Authorization`, `Content-Type`, `Accept`, `X-DashScope-SSE`, and `User-Agent`, which
+    /// has [`user_agent`](Self::user_agent)) are refused by [`build`](Self::build).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -499,14 +554,18 @@ impl ConfigBuilder {
     /// # Errors
     ///
     /// [`ConfigError::MissingApiKey`] without a key; [`ConfigError::InvalidApiKey`],
-    /// [`ConfigError::InvalidBaseUrl`], [`ConfigError::RegionNeedsWorkspace`] or
-    /// [`ConfigError::InvalidHeader`] for values that cannot be used.
+    /// [`ConfigError::InvalidBaseUrl`], [`ConfigError::RegionNeedsWorkspace`],
+    /// [`ConfigError::InvalidHeader`] or [`ConfigError::ReservedHeader`] for values that cannot
+    /// be used.
     pub fn build(self) -> Result<Config, ConfigError> {
         let api_key = self.api_key.ok_or(ConfigError::MissingApiKey)?;
         let key = api_key.expose();
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ConfigError::InvalidApiKey);
         }
+        let mut auth = HeaderValue::try_from(format!("Bearer {key}"))
+            .map_err(|_| ConfigError::InvalidApiKey)?;
+        auth.set_sensitive(true);
         if let Some(ws) = &self.workspace_host {
             check_workspace(ws)?;
         }
@@ -528,6 +587,11 @@ impl ConfigBuilder {
             let invalid = || ConfigError::InvalidHeader { name: name.clone() };
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
             let v = HeaderValue::from_str(value).map_err(|_| invalid())?;
+            if is_own_header(&n) || n == USER_AGENT {
+                return Err(ConfigError::ReservedHeader {
+                    name: n.to_string(),
+                });
+            }
             headers.append(n, v);
         }
         if let Some(ws) = &self.workspace_header {
@@ -539,20 +603,40 @@ impl ConfigBuilder {
         let user_agent = self
             .user_agent
             .unwrap_or_else(|| format!("dashscope-rust/{}", env!("CARGO_PKG_VERSION")));
-        if HeaderValue::from_str(&user_agent).is_err() {
-            return Err(ConfigError::InvalidHeader {
-                name: "user-agent".to_owned(),
-            });
-        }
+        let ua = HeaderValue::from_str(&user_agent).map_err(|_| ConfigError::InvalidHeader {
+            name: "user-agent".to_owned(),
+        })?;
+        let mut call_headers = headers.clone();
+        call_headers.insert(USER_AGENT, ua);
+        call_headers.insert(AUTHORIZATION, auth);
+        let scrub = Scrubber::new(&api_key);
         Ok(Config {
             api_key,
+            base: parse_base(&base_url)?,
             base_url,
             headers,
             user_agent,
             timeouts: self.timeouts,
             retry: self.retry,
+            call_headers,
+            scrub,
         })
     }
+}
+
+/// The parts of a base URL that [`normalize_base_url`] accepted (or a region's host).
+fn parse_base(url: &str) -> Result<Base, ConfigError> {
+    let invalid = || ConfigError::InvalidBaseUrl {
+        url: shown_url(url),
+        reason: "it is not a valid URI",
+    };
+    let parts = url.parse::<Uri>().map_err(|_| invalid())?.into_parts();
+    let path = parts.path_and_query.as_ref().map_or("", PathAndQuery::path);
+    Ok(Base {
+        scheme: parts.scheme.ok_or_else(invalid)?,
+        authority: parts.authority.ok_or_else(invalid)?,
+        prefix: path.trim_end_matches('/').to_owned(),
+    })
 }
 
 /// Checks that `ws` is one DNS label: it becomes part of the host the key is sent to.
@@ -621,8 +705,6 @@ fn normalize_base_url(url: &str) -> Result<String, ConfigError> {
             "credentials in the URL are not supported; use the API key",
         ));
     }
-    u.parse::<http::Uri>()
-        .map_err(|_| invalid("it is not a valid URI"))?;
     Ok(u.to_owned())
 }
 
@@ -660,7 +742,19 @@ mod tests {
         .build()
         .unwrap();
         assert_eq!(c.base_url(), "http://127.0.0.1:8089");
-        assert_eq!(c.url("/api/v1/x"), "http://127.0.0.1:8089/api/v1/x");
+        assert_eq!(
+            c.uri("/api/v1/x?a=1").unwrap(),
+            "http://127.0.0.1:8089/api/v1/x?a=1"
+        );
+        let proxied = Config::builder()
+            .api_key("k")
+            .base_url("https://gw.example:8443/dashscope/api/v1/")
+            .build()
+            .unwrap();
+        assert_eq!(
+            proxied.uri("/api/v1/x").unwrap(),
+            "https://gw.example:8443/dashscope/api/v1/x"
+        );
 
         let c = ConfigBuilder::from_env_with(env(&[
             (API_KEY_ENV, "sk-1"),
@@ -840,6 +934,40 @@ mod tests {
             assert_eq!(e, ConfigError::InvalidApiKey, "{key:?}");
             assert!(!format!("{e} {e:?}").contains(key));
         }
+    }
+
+    #[test]
+    fn call_headers_are_built_once_and_own_headers_refused() {
+        for name in [
+            "Authorization",
+            "content-type",
+            "Accept",
+            "x-dashscope-sse",
+            "user-agent",
+        ] {
+            let e = Config::builder()
+                .api_key("k")
+                .header(name, "x")
+                .build()
+                .unwrap_err();
+            assert!(matches!(e, ConfigError::ReservedHeader { .. }), "{name}");
+        }
+        let c = Config::builder()
+            .api_key("sk-secret-xyz")
+            .header("x-a", "1")
+            .header("x-a", "2")
+            .workspace_header("ws-1")
+            .user_agent("app/1")
+            .build()
+            .unwrap();
+        let h = c.call_headers();
+        assert_eq!(h[AUTHORIZATION], "Bearer sk-secret-xyz");
+        assert!(h[AUTHORIZATION].is_sensitive());
+        assert_eq!(h[USER_AGENT], "app/1");
+        assert_eq!(h[WORKSPACE_HEADER], "ws-1");
+        assert_eq!(h.get_all("x-a").iter().count(), 2);
+        assert!(!c.headers().contains_key(AUTHORIZATION));
+        assert!(!format!("{c:?}").contains("sk-secret-xyz"));
     }
 
     #[test]

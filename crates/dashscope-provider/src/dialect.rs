@@ -1,4 +1,6 @@
-//! The three wire dialects, as type parameters of the stream types.
+//! The three wire dialects, as type parameters of the stream types: each marker ties a
+//! [`Dialect`] (the protocol crate's one declaration of the dialects, their paths and their SSE
+//! framing) to its Rust types.
 //!
 //! | marker | chunk | final response | stream framing |
 //! |---|---|---|---|
@@ -9,12 +11,12 @@
 use std::fmt::Debug;
 
 use dashscope_protocol::chat::{ChatAccumulator, ChatChunk, ChatCompletion, ChatStreamDecoder};
+use dashscope_protocol::dialect::Dialect;
 use dashscope_protocol::error::ApiError;
 use dashscope_protocol::native::{GenerationResponse, NativeAccumulator, NativeStreamDecoder};
 use dashscope_protocol::responses::{
     Response, ResponseStreamEvent, ResponsesAccumulator, ResponsesStreamDecoder,
 };
-use dashscope_protocol::sse::Mode;
 use dashscope_protocol::stream::{Accumulate, StreamDecode};
 use serde::de::DeserializeOwned;
 
@@ -24,11 +26,12 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A wire dialect: how its streams are framed, decoded and folded. Implemented only by the
-/// three markers of this module.
-pub trait Dialect: sealed::Sealed + Debug + Send + Unpin + 'static {
-    /// The dialect's name in logs and spans (`chat`, `responses`, `native`).
-    const NAME: &'static str;
+/// A wire dialect's Rust types: how its streams are decoded and folded. Implemented only by the
+/// three markers of this module; the [`Dialect`] value (`chat`, `responses`, `native`) names it
+/// in logs and spans and gives its SSE framing.
+pub trait WireDialect: sealed::Sealed + Debug + Send + Unpin + 'static {
+    /// The dialect.
+    const DIALECT: Dialect;
     /// One item of a stream.
     type Chunk: Debug + Send + Unpin + 'static;
     /// The response the stream folds into (the same a non-stream call returns).
@@ -42,10 +45,6 @@ pub trait Dialect: sealed::Sealed + Debug + Send + Unpin + 'static {
         + Send
         + Unpin
         + 'static;
-
-    /// How the SSE decoder dispatches events for this dialect.
-    #[doc(hidden)]
-    fn sse_mode() -> Mode;
 
     /// A fresh stream decoder.
     #[doc(hidden)]
@@ -72,16 +71,12 @@ impl sealed::Sealed for ChatDialect {}
 impl sealed::Sealed for ResponsesDialect {}
 impl sealed::Sealed for NativeDialect {}
 
-impl Dialect for ChatDialect {
-    const NAME: &'static str = "chat";
+impl WireDialect for ChatDialect {
+    const DIALECT: Dialect = Dialect::Chat;
     type Chunk = ChatChunk;
     type Output = ChatCompletion;
     type Decoder = ChatStreamDecoder;
     type Accumulator = ChatAccumulator;
-
-    fn sse_mode() -> Mode {
-        Mode::Standard
-    }
 
     fn decoder() -> ChatStreamDecoder {
         ChatStreamDecoder::new()
@@ -92,18 +87,12 @@ impl Dialect for ChatDialect {
     }
 }
 
-impl Dialect for ResponsesDialect {
-    const NAME: &'static str = "responses";
+impl WireDialect for ResponsesDialect {
+    const DIALECT: Dialect = Dialect::Responses;
     type Chunk = ResponseStreamEvent;
     type Output = Response;
     type Decoder = ResponsesStreamDecoder;
     type Accumulator = ResponsesAccumulator;
-
-    /// Each `data:` line is one event: the framing is the native one, whose blank lines some
-    /// gateways drop; payloads are always one line of JSON.
-    fn sse_mode() -> Mode {
-        Mode::DataLineIsEvent
-    }
 
     fn decoder() -> ResponsesStreamDecoder {
         ResponsesStreamDecoder::new()
@@ -114,16 +103,12 @@ impl Dialect for ResponsesDialect {
     }
 }
 
-impl Dialect for NativeDialect {
-    const NAME: &'static str = "native";
+impl WireDialect for NativeDialect {
+    const DIALECT: Dialect = Dialect::Native;
     type Chunk = GenerationResponse;
     type Output = GenerationResponse;
     type Decoder = NativeStreamDecoder;
     type Accumulator = NativeAccumulator;
-
-    fn sse_mode() -> Mode {
-        Mode::DataLineIsEvent
-    }
 
     fn decoder() -> NativeStreamDecoder {
         NativeStreamDecoder::new()
@@ -212,14 +197,6 @@ fn extra_hints_error(extra: &dashscope_protocol::wire::Extra) -> bool {
         .any(|k| extra.get(*k).is_some_and(|v| !v.is_null()))
 }
 
-impl Decodable for ChatCompletion {
-    fn embedded_error(&self, status: u16) -> Option<ApiError> {
-        extra_hints_error(&self.extra)
-            .then(|| error_in(self, status))
-            .flatten()
-    }
-}
-
 impl Decodable for Response {
     fn embedded_error(&self, status: u16) -> Option<ApiError> {
         (self.error.is_some() || extra_hints_error(&self.extra))
@@ -234,18 +211,18 @@ impl Decodable for GenerationResponse {
     }
 }
 
-impl Decodable for ResponseDeleted {
-    fn embedded_error(&self, status: u16) -> Option<ApiError> {
-        extra_hints_error(&self.extra)
-            .then(|| error_in(self, status))
-            .flatten()
-    }
+/// Bodies without an `error` member of their own: an error report shows in their unknown
+/// members.
+macro_rules! error_in_extra {
+    ($($t:ty),*) => {$(
+        impl Decodable for $t {
+            fn embedded_error(&self, status: u16) -> Option<ApiError> {
+                extra_hints_error(&self.extra)
+                    .then(|| error_in(self, status))
+                    .flatten()
+            }
+        }
+    )*};
 }
 
-impl Decodable for InputItemList {
-    fn embedded_error(&self, status: u16) -> Option<ApiError> {
-        extra_hints_error(&self.extra)
-            .then(|| error_in(self, status))
-            .flatten()
-    }
-}
+error_in_extra!(ChatCompletion, ResponseDeleted, InputItemList);

@@ -1,24 +1,60 @@
-//! The async stream adapter: a [`ByteStream`] in, typed chunks out.
+//! The stream adapters of both clients: a body in, typed chunks out. `B` is the body: the async
+//! client's [`ByteStream`] (the stream is then a `futures_core::Stream`) or the blocking
+//! client's [`BlockingBody`] (an [`Iterator`]); everything else is written once.
 
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-use dashscope_transport::ByteStream;
+use bytes::Bytes;
+use dashscope_transport::{BlockingBody, ByteStream, TransportError};
 use futures_core::Stream;
 use http::HeaderMap;
 use tracing::Span;
 
 use crate::core::{Step, StreamCore};
-use crate::dialect::Dialect;
+use crate::dialect::WireDialect;
 use crate::error::Error;
 
+/// A response body, read chunk by chunk. (Public in this private module only so that the
+/// public streams' impls may name it: nothing outside the crate can.)
+pub trait Body {
+    /// The next chunk; a blocking body is always ready (it blocks instead).
+    fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, TransportError>>>;
+}
+
+impl Body for ByteStream {
+    fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, TransportError>>> {
+        Pin::new(self).poll_next(cx)
+    }
+}
+
+impl Body for BlockingBody {
+    fn poll_bytes(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Bytes, TransportError>>> {
+        Poll::Ready(self.next())
+    }
+}
+
+/// Runs a poll function to completion on the calling thread, for a blocking body (which never
+/// returns `Pending`).
+pub(crate) fn block_on<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> T {
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
 /// A server-sent-event stream of one dialect's chunks: a
-/// `futures_core::Stream<Item = Result<D::Chunk, Error>>`.
+/// `futures_core::Stream<Item = Result<D::Chunk, Error>>` from the async client, an
+/// `Iterator` of the same items from the blocking one
+/// (`blocking::EventStream`, `B` = [`BlockingBody`]).
 ///
-/// Pull-based: bytes are read only when the stream is polled, and dropping it drops the body,
-/// which closes the connection. After an error or the terminal event it yields `None`.
+/// Pull-based: bytes are read only when the stream is polled (each blocking `next` waits for a
+/// chunk, bounded by the transport's read timeout), and dropping it drops the body, which
+/// closes the connection. After an error or the terminal event it yields `None`.
 ///
 /// * [`accumulate`](Self::accumulate) folds the rest of the stream (and what was already pulled)
 ///   into the final response, the same type a non-stream call returns;
@@ -29,19 +65,19 @@ use crate::error::Error;
 /// grows with the text received (about 19 MiB for 1,000,000 short deltas). A caller that keeps
 /// what it needs from the chunks itself can turn that off with
 /// [`without_snapshot`](Self::without_snapshot).
-pub struct EventStream<D: Dialect> {
+pub struct EventStream<D: WireDialect, B = ByteStream> {
     core: StreamCore<D>,
-    body: Option<ByteStream>,
+    body: Option<B>,
     pending: Option<D::Chunk>,
     status: u16,
     headers: HeaderMap,
     span: Span,
 }
 
-impl<D: Dialect> fmt::Debug for EventStream<D> {
+impl<D: WireDialect, B> fmt::Debug for EventStream<D, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventStream")
-            .field("dialect", &D::NAME)
+            .field("dialect", &D::DIALECT)
             .field("status", &self.status)
             .field("request_id", &self.core.request_id())
             .field("chunks", &self.core.chunks())
@@ -50,13 +86,8 @@ impl<D: Dialect> fmt::Debug for EventStream<D> {
     }
 }
 
-impl<D: Dialect> EventStream<D> {
-    pub(crate) fn new(
-        core: StreamCore<D>,
-        body: ByteStream,
-        status: u16,
-        headers: HeaderMap,
-    ) -> Self {
+impl<D: WireDialect, B> EventStream<D, B> {
+    pub(crate) fn new(core: StreamCore<D>, body: B, status: u16, headers: HeaderMap) -> Self {
         EventStream {
             core,
             body: Some(body),
@@ -91,6 +122,7 @@ impl<D: Dialect> EventStream<D> {
     /// this right after `create_stream` loses nothing.
     ///
     /// ```no_run
+    /// # #[cfg(feature = "reqwest")]
     /// # async fn demo(client: dashscope_provider::Client) -> Result<(), dashscope_provider::Error> {
     /// use dashscope_provider::protocol::chat::{ChatRequest, Message};
     ///
@@ -101,47 +133,9 @@ impl<D: Dialect> EventStream<D> {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn without_snapshot(mut self) -> ChunkStream<D> {
+    pub fn without_snapshot(mut self) -> ChunkStream<D, B> {
         self.core.stop_folding();
         ChunkStream { inner: self }
-    }
-
-    /// Reads until the first chunk and keeps it for the caller.
-    ///
-    /// # Errors
-    ///
-    /// The stream's first outcome when it is an error.
-    pub(crate) async fn peek(&mut self) -> Result<(), Error> {
-        match poll_fn(|cx| self.poll_item(cx)).await {
-            Some(Ok(chunk)) => {
-                self.pending = Some(chunk);
-                Ok(())
-            }
-            Some(Err(e)) => Err(e),
-            None => Ok(()),
-        }
-    }
-
-    /// The next chunk, or `None` at the end (a convenience for callers without `StreamExt`).
-    ///
-    /// # Errors
-    ///
-    /// One [`Error::Stream`] when the stream breaks; `None` follows.
-    pub async fn next_chunk(&mut self) -> Option<Result<D::Chunk, Error>> {
-        poll_fn(|cx| self.poll_item(cx)).await
-    }
-
-    /// Reads the rest of the stream and returns the final response, folded by the dialect's
-    /// accumulator from every chunk (including those already pulled).
-    ///
-    /// # Errors
-    ///
-    /// The [`Error::Stream`] of a stream that broke; its `partial` holds what arrived.
-    pub async fn accumulate(mut self) -> Result<D::Output, Error> {
-        while let Some(item) = self.next_chunk().await {
-            item?;
-        }
-        Ok(self.core.finish())
     }
 
     /// The response as far as it arrived.
@@ -150,7 +144,7 @@ impl<D: Dialect> EventStream<D> {
     }
 
     /// How many chunks arrived so far.
-    pub fn chunks(&self) -> u64 {
+    pub fn chunk_count(&self) -> u64 {
         self.core.chunks()
     }
 
@@ -174,7 +168,21 @@ impl<D: Dialect> EventStream<D> {
         self.core.request_id()
     }
 
-    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<D::Chunk, Error>>> {
+    /// Keeps the first outcome of the stream for the caller, or returns it when it is an error.
+    pub(crate) fn hold_first(
+        &mut self,
+        first: Option<Result<D::Chunk, Error>>,
+    ) -> Result<(), Error> {
+        self.pending = first.transpose()?;
+        Ok(())
+    }
+}
+
+impl<D: WireDialect, B: Body> EventStream<D, B> {
+    pub(crate) fn poll_item(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<D::Chunk, Error>>> {
         if let Some(chunk) = self.pending.take() {
             return Poll::Ready(Some(Ok(chunk)));
         }
@@ -197,7 +205,7 @@ impl<D: Dialect> EventStream<D> {
                         self.core.end_of_body();
                         continue;
                     };
-                    match Pin::new(body).poll_next(cx) {
+                    match body.poll_bytes(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Some(Ok(bytes))) => self.core.feed(&bytes),
                         Poll::Ready(Some(Err(e))) => {
@@ -215,7 +223,46 @@ impl<D: Dialect> EventStream<D> {
     }
 }
 
-impl<D: Dialect> Stream for EventStream<D> {
+impl<D: WireDialect> EventStream<D> {
+    /// The next chunk, or `None` at the end (a convenience for callers without `StreamExt`).
+    ///
+    /// # Errors
+    ///
+    /// One [`Error::Stream`] when the stream breaks; `None` follows.
+    pub async fn next_chunk(&mut self) -> Option<Result<D::Chunk, Error>> {
+        poll_fn(|cx| self.poll_item(cx)).await
+    }
+
+    /// Reads the rest of the stream and returns the final response, folded by the dialect's
+    /// accumulator from every chunk (including those already pulled).
+    ///
+    /// # Errors
+    ///
+    /// The [`Error::Stream`] of a stream that broke; its `partial` holds what arrived.
+    pub async fn accumulate(mut self) -> Result<D::Output, Error> {
+        while let Some(item) = self.next_chunk().await {
+            item?;
+        }
+        Ok(self.core.finish())
+    }
+}
+
+impl<D: WireDialect> EventStream<D, BlockingBody> {
+    /// Reads the rest of the stream and returns the final response, folded by the dialect's
+    /// accumulator from every chunk (including those already pulled).
+    ///
+    /// # Errors
+    ///
+    /// The [`Error::Stream`] of a stream that broke; its `partial` holds what arrived.
+    pub fn accumulate(mut self) -> Result<D::Output, Error> {
+        for item in self.by_ref() {
+            item?;
+        }
+        Ok(self.core.finish())
+    }
+}
+
+impl<D: WireDialect> Stream for EventStream<D> {
     type Item = Result<D::Chunk, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -223,8 +270,17 @@ impl<D: Dialect> Stream for EventStream<D> {
     }
 }
 
+impl<D: WireDialect> Iterator for EventStream<D, BlockingBody> {
+    type Item = Result<D::Chunk, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        block_on(|cx| self.poll_item(cx))
+    }
+}
+
 /// An [`EventStream`] that keeps nothing: the chunks, without the accumulator (from
-/// [`EventStream::without_snapshot`]). A `futures_core::Stream<Item = Result<D::Chunk, Error>>`.
+/// [`EventStream::without_snapshot`]). A `futures_core::Stream<Item = Result<D::Chunk, Error>>`
+/// from the async client, an `Iterator` from the blocking one.
 ///
 /// Its memory does not grow with the stream. It has no `snapshot` or `accumulate`, and a stream
 /// that breaks yields one [`Error::Stream`] whose partial response is the dialect's empty one
@@ -232,37 +288,21 @@ impl<D: Dialect> Stream for EventStream<D> {
 /// [`StreamDetails::chunks`](crate::StreamDetails::chunks) are as usual). Otherwise it behaves
 /// as the [`EventStream`] it came from: pull-based, dropping it closes the connection, `None`
 /// after an error or the terminal event.
-pub struct ChunkStream<D: Dialect> {
-    inner: EventStream<D>,
+pub struct ChunkStream<D: WireDialect, B = ByteStream> {
+    inner: EventStream<D, B>,
 }
 
-impl<D: Dialect> fmt::Debug for ChunkStream<D> {
+impl<D: WireDialect, B> fmt::Debug for ChunkStream<D, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChunkStream")
-            .field("dialect", &D::NAME)
-            .field("status", &self.inner.status)
-            .field("request_id", &self.inner.core.request_id())
-            .field("chunks", &self.inner.core.chunks())
-            .field("over", &self.inner.core.is_over())
-            .finish_non_exhaustive()
+        f.debug_tuple("ChunkStream").field(&self.inner).finish()
     }
 }
 
-impl<D: Dialect> ChunkStream<D> {
-    /// The next chunk, or `None` at the end (a convenience for callers without `StreamExt`).
-    ///
-    /// # Errors
-    ///
-    /// One [`Error::Stream`] when the stream breaks (its partial response is empty); `None`
-    /// follows.
-    pub async fn next_chunk(&mut self) -> Option<Result<D::Chunk, Error>> {
-        self.inner.next_chunk().await
-    }
-
+impl<D: WireDialect, B> ChunkStream<D, B> {
     /// How many chunks arrived so far (including those from before
     /// [`without_snapshot`](EventStream::without_snapshot)).
-    pub fn chunks(&self) -> u64 {
-        self.inner.chunks()
+    pub fn chunk_count(&self) -> u64 {
+        self.inner.chunk_count()
     }
 
     /// Whether the stream is over (ended or broke).
@@ -286,11 +326,31 @@ impl<D: Dialect> ChunkStream<D> {
     }
 }
 
-impl<D: Dialect> Stream for ChunkStream<D> {
+impl<D: WireDialect> ChunkStream<D> {
+    /// The next chunk, or `None` at the end (a convenience for callers without `StreamExt`).
+    ///
+    /// # Errors
+    ///
+    /// One [`Error::Stream`] when the stream breaks (its partial response is empty); `None`
+    /// follows.
+    pub async fn next_chunk(&mut self) -> Option<Result<D::Chunk, Error>> {
+        self.inner.next_chunk().await
+    }
+}
+
+impl<D: WireDialect> Stream for ChunkStream<D> {
     type Item = Result<D::Chunk, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().inner.poll_item(cx)
+    }
+}
+
+impl<D: WireDialect> Iterator for ChunkStream<D, BlockingBody> {
+    type Item = Result<D::Chunk, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next()
     }
 }
 
@@ -299,13 +359,14 @@ mod tests {
     use super::*;
     use crate::dialect::{ChatDialect, NativeDialect, ResponsesDialect};
 
-    /// Compile-time checks: the keep-nothing streams and their futures can move across tasks.
+    /// Compile-time checks: every stream and its futures can move across tasks and threads.
     fn _assert_impls(s: &mut ChunkStream<ChatDialect>) {
         fn send<T: Send>(_: &T) {}
         fn send_type<T: Send + Unpin>() {}
-        send_type::<ChunkStream<ChatDialect>>();
+        send_type::<EventStream<ChatDialect>>();
+        send_type::<EventStream<ResponsesDialect, BlockingBody>>();
         send_type::<ChunkStream<ResponsesDialect>>();
-        send_type::<ChunkStream<NativeDialect>>();
+        send_type::<ChunkStream<NativeDialect, BlockingBody>>();
         send(&s.next_chunk());
     }
 }

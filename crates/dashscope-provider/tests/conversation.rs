@@ -93,7 +93,9 @@ fn fold(events: &[UnifiedEvent]) -> UnifiedResponse {
             }
             UnifiedEvent::Finish { reason, .. } => c.finish_reason = Some(reason.clone()),
             UnifiedEvent::Usage(u) => usage = Some(u.clone()),
-            UnifiedEvent::Meta { .. } | UnifiedEvent::Passthrough(_) => {}
+            UnifiedEvent::Meta { .. }
+            | UnifiedEvent::Passthrough(_)
+            | UnifiedEvent::AudioDelta { .. } => {}
         }
     }
     UnifiedResponse {
@@ -156,11 +158,19 @@ fn synthetic_conversations() -> Vec<(&'static str, Conversation)> {
 async fn async_answers(client: &Client, conv: &Conversation) -> Vec<(String, UnifiedResponse)> {
     let mut out = Vec::new();
     for d in Dialect::ALL {
-        let reply = client.conversation(d).send(conv).await.expect("send");
+        let reply = client
+            .conversation(d)
+            .send(conv.clone())
+            .await
+            .expect("send");
         assert_eq!(reply.status(), 200);
         assert!(reply.request_id().is_some());
         out.push((format!("async {d} send"), reply.into_inner()));
-        let stream = client.conversation(d).stream(conv).await.expect("stream");
+        let stream = client
+            .conversation(d)
+            .stream(conv.clone())
+            .await
+            .expect("stream");
         assert_eq!(stream.dialect(), d);
         out.push((
             format!("async {d} stream"),
@@ -177,9 +187,9 @@ fn blocking_answers(
 ) -> Vec<(String, UnifiedResponse)> {
     let mut out = Vec::new();
     for d in Dialect::ALL {
-        let reply = client.conversation(d).send(conv).expect("send");
+        let reply = client.conversation(d).send(conv.clone()).expect("send");
         out.push((format!("blocking {d} send"), reply.into_inner()));
-        let stream = client.conversation(d).stream(conv).expect("stream");
+        let stream = client.conversation(d).stream(conv.clone()).expect("stream");
         out.push((
             format!("blocking {d} stream"),
             stream.accumulate().expect("accumulate"),
@@ -279,7 +289,7 @@ fn a_tool_call_round_trip_works_on_every_dialect() {
                 let first = if stream {
                     client
                         .conversation(d)
-                        .stream(&start)
+                        .stream(start.clone())
                         .await
                         .unwrap()
                         .accumulate()
@@ -287,7 +297,7 @@ fn a_tool_call_round_trip_works_on_every_dialect() {
                 } else {
                     client
                         .conversation(d)
-                        .send(&start)
+                        .send(start.clone())
                         .await
                         .map(|r| r.into_inner())
                 }
@@ -304,7 +314,7 @@ fn a_tool_call_round_trip_works_on_every_dialect() {
                     .tool_result(calls[0].id.clone(), "Hangzhou: sunny, 24 °C");
                 let answer = client
                     .conversation(d)
-                    .send(&next)
+                    .send(next.clone())
                     .await
                     .expect("second turn");
                 assert!(answer.tool_calls().is_empty(), "{d}: {answer:?}");
@@ -324,7 +334,7 @@ fn a_tool_call_round_trip_works_on_every_dialect() {
     for d in Dialect::ALL {
         let call = client
             .conversation(d)
-            .send(&first_turn.request)
+            .send(first_turn.request.clone())
             .unwrap()
             .into_inner();
         let id = call.tool_calls()[0].id.clone();
@@ -335,7 +345,7 @@ fn a_tool_call_round_trip_works_on_every_dialect() {
             .tool_result(id, "Hangzhou: sunny, 24 °C");
         let answer = client
             .conversation(d)
-            .stream(&next)
+            .stream(next.clone())
             .unwrap()
             .accumulate()
             .unwrap();
@@ -354,7 +364,7 @@ fn stream_events_fold_into_the_accumulated_answer() {
             // The events handed out fold into the same answer `accumulate` gives.
             let mut stream = client
                 .conversation(d)
-                .stream(&cassette.request)
+                .stream(cassette.request.clone())
                 .await
                 .unwrap();
             assert_eq!(stream.status(), 200);
@@ -385,7 +395,7 @@ fn stream_events_fold_into_the_accumulated_answer() {
             // With passthroughs: one per wire chunk, each of the stream's dialect.
             let stream = client
                 .conversation(d)
-                .stream(&cassette.request)
+                .stream(cassette.request.clone())
                 .await
                 .unwrap()
                 .with_passthrough(true);
@@ -411,7 +421,10 @@ fn stream_events_fold_into_the_accumulated_answer() {
     // Blocking: the iterator gives the same events.
     let client = blocking_client(&server);
     for d in Dialect::ALL {
-        let stream = client.conversation(d).stream(&cassette.request).unwrap();
+        let stream = client
+            .conversation(d)
+            .stream(cassette.request.clone())
+            .unwrap();
         let events: Vec<UnifiedEvent> = stream.map(|e| e.expect("an event")).collect();
         assert_eq!(
             essentials(&fold(&events), true),
@@ -448,7 +461,7 @@ fn a_broken_stream_keeps_its_partial_answer() {
         for d in Dialect::ALL {
             let stream = client
                 .conversation(d)
-                .stream(&cassette.request)
+                .stream(cassette.request.clone())
                 .await
                 .unwrap();
             check(d, stream.accumulate().await);
@@ -456,7 +469,10 @@ fn a_broken_stream_keeps_its_partial_answer() {
     });
     let client = blocking_client(&server);
     for d in Dialect::ALL {
-        let stream = client.conversation(d).stream(&cassette.request).unwrap();
+        let stream = client
+            .conversation(d)
+            .stream(cassette.request.clone())
+            .unwrap();
         check(d, stream.accumulate());
     }
 }
@@ -467,10 +483,10 @@ fn the_wire_requests_carry_what_each_dialect_needs() {
     let conv = Conversation::new("qwen-plus").user("Hello there");
     let client = blocking_client(&server);
     for d in Dialect::ALL {
-        client.conversation(d).send(&conv).unwrap();
+        client.conversation(d).send(conv.clone()).unwrap();
         client
             .conversation(d)
-            .stream(&conv)
+            .stream(conv.clone())
             .unwrap()
             .accumulate()
             .unwrap();
@@ -505,27 +521,30 @@ fn a_conversation_a_dialect_cannot_carry_is_refused_before_sending() {
     let client = blocking_client(&server);
     let err = client
         .conversation(Dialect::Responses)
-        .send(&conv)
+        .send(conv.clone())
         .unwrap_err();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
     assert!(err.to_string().contains("responses"), "{err}");
     let err = client
         .conversation(Dialect::Responses)
-        .stream(&conv)
+        .stream(conv.clone())
         .unwrap_err();
     assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
     run(async {
         let client = async_client(&server);
         let err = client
             .conversation(Dialect::Responses)
-            .send(&conv)
+            .send(conv.clone())
             .await
             .unwrap_err();
         assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
     });
     assert!(journal(&server).is_empty(), "nothing was sent");
     // The dialects that can carry it answer with two candidates.
-    let reply = client.conversation(Dialect::Chat).send(&conv).unwrap();
+    let reply = client
+        .conversation(Dialect::Chat)
+        .send(conv.clone())
+        .unwrap();
     assert_eq!(reply.candidates.len(), 2);
 }
 

@@ -33,7 +33,7 @@ use dashscope_protocol::chat::{ChatChunk, ChatCompletion, ChatRequest};
 use dashscope_protocol::native::{GenerationRequest, GenerationResponse};
 use dashscope_protocol::responses::{Response, ResponseRequest, ResponseStreamEvent};
 use dashscope_provider::{
-    Config, Dialect, Error, PARTIAL_RESPONSE_HEADER, Reply, RetryPolicy, StreamErrorKind,
+    Config, Error, PARTIAL_RESPONSE_HEADER, Reply, RetryPolicy, StreamErrorKind, WireDialect,
 };
 use support::{KEY, assert_error_has_no_key, request};
 
@@ -537,7 +537,7 @@ fn unary<O>(result: Result<Reply<O>, Error>, text: fn(&O) -> String) -> Run {
     }
 }
 
-async fn drain_async<D: Dialect>(
+async fn drain_async<D: WireDialect>(
     opened: Result<dashscope_provider::EventStream<D>, Error>,
     chunk_text: fn(&D::Chunk) -> String,
     out_text: fn(&D::Output) -> String,
@@ -574,7 +574,7 @@ async fn drain_async<D: Dialect>(
 
 // `while let`, not `for`: the loop body reads the stream's snapshot between items.
 #[allow(clippy::while_let_on_iterator)]
-fn drain_blocking<D: Dialect>(
+fn drain_blocking<D: WireDialect>(
     opened: Result<dashscope_provider::blocking::EventStream<D>, Error>,
     chunk_text: fn(&D::Chunk) -> String,
     out_text: fn(&D::Output) -> String,
@@ -670,9 +670,10 @@ async fn call_async(client: &dashscope_provider::Client, req: &Requests, case: C
                 .await;
             drain_async(opened, responses_event_text, responses_text).await
         }
-        (Dia::Native, Mode::Unary) => {
-            unary(client.native().generate(&req.native).await, native_text)
-        }
+        (Dia::Native, Mode::Unary) => unary(
+            client.native().generate(req.native.clone()).await,
+            native_text,
+        ),
         (Dia::Native, Mode::Stream) => {
             let opened = client.native().generate_stream(req.native.clone()).await;
             drain_async(opened, native_text, native_text).await
@@ -697,7 +698,9 @@ fn call_blocking(client: &dashscope_provider::blocking::Client, req: &Requests, 
             responses_event_text,
             responses_text,
         ),
-        (Dia::Native, Mode::Unary) => unary(client.native().generate(&req.native), native_text),
+        (Dia::Native, Mode::Unary) => {
+            unary(client.native().generate(req.native.clone()), native_text)
+        }
         (Dia::Native, Mode::Stream) => drain_blocking(
             client.native().generate_stream(req.native.clone()),
             native_text,

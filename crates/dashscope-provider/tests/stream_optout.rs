@@ -87,15 +87,13 @@ fn story_request() -> ChatRequest {
 
 #[cfg(feature = "reqwest")]
 mod async_client {
-    use dashscope_provider::{Client, Config, Dialect};
+    use dashscope_provider::{Client, Config, WireDialect};
 
     use super::*;
 
-    /// The next item through `futures_core::Stream` (`StreamExt::next`). The trait is not
-    /// imported: its `chunks(n)` would shadow the streams' own `chunks()`.
-    async fn next<S: futures_util::Stream + Unpin>(s: &mut S) -> Option<S::Item> {
-        futures_util::StreamExt::next(s).await
-    }
+    // `StreamExt` in scope: its `chunks(n)` must not shadow anything the streams have (they
+    // count with `chunk_count()`), and the items come through `futures_core::Stream`.
+    use futures_util::StreamExt;
 
     fn make_client(config: Config) -> Client {
         Client::new(config).expect("a client")
@@ -108,7 +106,7 @@ mod async_client {
     }
 
     /// Drains an ordinary stream: its chunks (all `Ok`) and its folded answer.
-    async fn with_fold<D: Dialect>(
+    async fn with_fold<D: WireDialect>(
         mut s: dashscope_provider::EventStream<D>,
     ) -> (Vec<D::Chunk>, D::Output) {
         let mut out = Vec::new();
@@ -120,19 +118,19 @@ mod async_client {
     }
 
     /// Drains an opted-out stream through `futures_core::Stream`, checking what it reports.
-    async fn without_fold<D: Dialect>(s: dashscope_provider::EventStream<D>) -> Vec<D::Chunk> {
+    async fn without_fold<D: WireDialect>(s: dashscope_provider::EventStream<D>) -> Vec<D::Chunk> {
         let (status, rid) = (s.status(), s.request_id().map(str::to_owned));
         let mut s = s.without_snapshot();
         assert_eq!(s.status(), status);
         assert_eq!(s.request_id().map(str::to_owned), rid);
         assert!(!s.is_finished());
         let mut out = Vec::new();
-        while let Some(c) = next(&mut s).await {
+        while let Some(c) = s.next().await {
             out.push(c.expect("an opted-out stream completes"));
         }
         assert!(s.is_finished());
-        assert_eq!(s.chunks(), out.len() as u64);
-        assert!(next(&mut s).await.is_none(), "None after the end");
+        assert_eq!(s.chunk_count(), out.len() as u64);
+        assert!(s.next().await.is_none(), "None after the end");
         out
     }
 
@@ -212,12 +210,12 @@ mod async_client {
                 s.next_chunk().await.unwrap().unwrap(),
             ];
             let mut s = s.without_snapshot();
-            assert_eq!(s.chunks(), 2);
+            assert_eq!(s.chunk_count(), 2);
             while let Some(c) = s.next_chunk().await {
                 got.push(c.unwrap());
             }
             assert_eq!(got, all);
-            assert_eq!(s.chunks(), all.len() as u64);
+            assert_eq!(s.chunk_count(), all.len() as u64);
         })
         .await;
     }
@@ -281,7 +279,7 @@ mod async_client {
                 "{kind2:?}"
             );
             assert_eq!(n2, count, "the error counts the chunks delivered");
-            assert_eq!(s.chunks(), count);
+            assert_eq!(s.chunk_count(), count);
             assert_empty_partial(partial2);
             assert_error_has_no_key(&e2);
             assert!(s.next_chunk().await.is_none(), "over after the error");
@@ -305,7 +303,7 @@ mod async_client {
                 .without_snapshot();
             let mut text = String::new();
             let e = loop {
-                match next(&mut s).await {
+                match s.next().await {
                     Some(Ok(c)) => text.push_str(c.content().unwrap_or_default()),
                     Some(Err(e)) => break e,
                     None => panic!("the stream ended without its error"),
@@ -390,7 +388,7 @@ mod async_client {
 mod blocking_client {
     use dashscope_protocol::chat::ChatChunk;
     use dashscope_provider::blocking::{Client, EventStream};
-    use dashscope_provider::{Config, Dialect};
+    use dashscope_provider::{Config, WireDialect};
 
     use super::*;
 
@@ -398,7 +396,7 @@ mod blocking_client {
         Client::new(config).expect("a client")
     }
 
-    fn with_fold<D: Dialect>(mut s: EventStream<D>) -> Vec<D::Chunk> {
+    fn with_fold<D: WireDialect>(mut s: EventStream<D>) -> Vec<D::Chunk> {
         let out: Vec<_> = s
             .by_ref()
             .map(|c| c.expect("an ordinary stream completes"))
@@ -407,7 +405,7 @@ mod blocking_client {
         out
     }
 
-    fn without_fold<D: Dialect>(s: EventStream<D>) -> Vec<D::Chunk> {
+    fn without_fold<D: WireDialect>(s: EventStream<D>) -> Vec<D::Chunk> {
         let (status, rid) = (s.status(), s.request_id().map(str::to_owned));
         let mut s = s.without_snapshot();
         assert_eq!(s.status(), status);
@@ -417,7 +415,7 @@ mod blocking_client {
             .map(|c| c.expect("an opted-out stream completes"))
             .collect();
         assert!(s.is_finished());
-        assert_eq!(s.chunks(), out.len() as u64);
+        assert_eq!(s.chunk_count(), out.len() as u64);
         assert!(s.next().is_none());
         out
     }
@@ -504,7 +502,7 @@ mod blocking_client {
         assert_eq!(text, folded_text);
         let (kind2, partial2, n2) = stream_error(&e2);
         assert_eq!((kind2, n2), (kind, n));
-        assert_eq!(s.chunks(), n2);
+        assert_eq!(s.chunk_count(), n2);
         assert_empty_partial(partial2);
         assert_error_has_no_key(&e2);
         assert!(s.is_finished());

@@ -74,7 +74,7 @@ fn spans_carry_the_request_and_never_the_key() {
             let bad: ChatRequest = request("chat/error-401-invalid-api-key");
             client.chat().create(bad).await.unwrap_err();
             let native: GenerationRequest = request("native/text-sse-twin");
-            client.native().generate(&native).await.unwrap();
+            client.native().generate(native.clone()).await.unwrap();
         })
         .await
         .expect("timed out");

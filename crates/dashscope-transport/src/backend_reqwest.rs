@@ -1,6 +1,5 @@
-//! The async backend: reqwest over rustls.
+//! The async backend: reqwest over rustls (or the platform's TLS with `native-tls`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,13 +7,15 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::error::Message;
+use crate::read_ahead::{self, BodyReader};
 use crate::{
     ByteStream, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_READ_TIMEOUT, Phase,
     Transport, TransportError,
 };
 
-/// A [`Transport`] on [reqwest](https://docs.rs/reqwest): HTTP/1.1 and HTTP/2 over rustls,
-/// connection pooling, gzip decoding, proxies from the environment.
+/// A [`Transport`] on [reqwest](https://docs.rs/reqwest): HTTP/1.1 and HTTP/2 over rustls (or
+/// the platform's TLS library with the `native-tls` feature), connection pooling, gzip
+/// decoding, proxies from the environment.
 ///
 /// Cheap to clone (clones share the connection pool). Build one with
 /// [`ReqwestTransport::new`] (the defaults), [`ReqwestTransport::builder`], or
@@ -63,10 +64,11 @@ impl ReqwestTransport {
     /// The client's own settings are kept as they are: redirects, proxies, TLS, pool, and
     /// any `timeout` you gave it (which, being a total deadline, would also cut long streams).
     ///
-    /// **NOTE**: this crate enables reqwest's `rustls-no-provider` feature and configures
-    /// rustls itself. A client built by `reqwest::Client::builder()` without a TLS
-    /// configuration needs a crypto provider: enable reqwest's `rustls` feature in your own
-    /// manifest, install a process-wide rustls provider, or start from
+    /// **NOTE**: with the `reqwest` feature this crate enables
+    /// reqwest's `rustls-no-provider` feature and configures rustls itself. A client built by
+    /// `reqwest::Client::builder()` without a TLS configuration needs a crypto provider:
+    /// enable reqwest's `rustls` feature in your own manifest, install a process-wide rustls
+    /// provider, or start from
     /// [`ReqwestTransportBuilder::reqwest_builder`], which is configured already.
     pub fn from_client(client: reqwest::Client) -> Self {
         Self {
@@ -200,8 +202,14 @@ impl ReqwestTransportBuilder {
     /// [`Phase::Prepare`] if the TLS configuration (rustls with the platform's certificate
     /// verifier) cannot be built.
     pub fn reqwest_builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
-        let mut b = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
+        let b = reqwest::Client::builder();
+        // The TLS backend: rustls as configured below with `reqwest` (the default, which wins
+        // when both features are on), else the platform's with `native-tls` alone.
+        #[cfg(feature = "reqwest")]
+        let b = b.tls_backend_preconfigured(tls_config()?);
+        #[cfg(not(feature = "reqwest"))]
+        let b = b.tls_backend_native();
+        let mut b = b
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(self.pool_idle_timeout)
             .gzip(true)
@@ -239,11 +247,12 @@ impl ReqwestTransportBuilder {
 
 /// rustls with the `ring` provider (no C toolchain beyond `cc`, and the provider the blocking
 /// backend uses too), the platform's certificate verifier, and ALPN for HTTP/2 and HTTP/1.1.
+#[cfg(feature = "reqwest")]
 fn tls_config() -> Result<rustls::ClientConfig, TransportError> {
     use rustls_platform_verifier::BuilderVerifierExt;
 
     let prepare = |e: rustls::Error| TransportError::new(Phase::Prepare, e);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(prepare)?
@@ -282,7 +291,7 @@ async fn wait<T>(
 }
 
 /// Classifies a reqwest error, keeping it (without its URL) as the cause.
-fn map_error(e: reqwest::Error, phase: Phase) -> TransportError {
+pub(crate) fn map_error(e: reqwest::Error, phase: Phase) -> TransportError {
     let phase = if e.is_builder() {
         Phase::Prepare
     } else if e.is_connect() {
@@ -323,39 +332,9 @@ impl Transport for ReqwestTransport {
         *head.headers_mut() = std::mem::take(res.headers_mut());
         *head.extensions_mut() = std::mem::take(res.extensions_mut());
 
-        let state = BodyState {
-            res: Some(res),
-            timers: self.timers,
-            deadline,
-        };
-        let body = futures_util::stream::unfold(state, BodyState::next);
-        Ok(head.map(|()| ByteStream::new(body)))
-    }
-}
-
-struct BodyState {
-    /// `None` once the body ended or failed: the connection is released (or closed) then.
-    res: Option<reqwest::Response>,
-    timers: Timers,
-    deadline: Option<Instant>,
-}
-
-impl BodyState {
-    async fn next(mut self) -> Option<(Result<Bytes, TransportError>, Self)> {
-        loop {
-            let res = self.res.as_mut()?;
-            let limit = self.timers.next_limit(self.deadline);
-            match wait(limit, Phase::Body, res.chunk()).await {
-                Ok(Some(chunk)) if chunk.is_empty() => continue,
-                Ok(Some(chunk)) => return Some((Ok(chunk), self)),
-                Ok(None) => return None,
-                Err(e) => {
-                    // Dropping the response here closes the connection at once.
-                    self.res = None;
-                    return Some((Err(e), self));
-                }
-            }
-        }
+        let len = res.content_length();
+        let reader = BodyReader::new(reqwest::Body::from(res), self.timers.read, deadline);
+        Ok(head.map(|()| read_ahead::body(reader, len)))
     }
 }
 

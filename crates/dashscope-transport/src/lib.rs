@@ -37,6 +37,26 @@
 //! gateways close idle keep-alive connections, and a request written to such a connection
 //! fails before any response.
 //!
+//! # Reading ahead
+//!
+//! A `block_on` future (what `#[tokio::main]` and `#[tokio::test]` run) pays for every wake-up:
+//! an unpark of its thread from a worker on a multi-thread runtime, a turn of the I/O driver
+//! before each poll on a current-thread one. A body read from it chunk by chunk pays that once
+//! per chunk, and an event stream arrives one small chunk per event. So when the reader of a
+//! body is not one of the runtime's tasks, [`ReqwestTransport`] reads the body on a task of
+//! the runtime, next to the connection, into a buffer of at most **64 KiB** per body (plus the
+//! one chunk in hand, a single read of the connection), and wakes the reader once per batch:
+//! when the connection has nothing more at once, when the buffer is full, and at the end. The
+//! task stops reading when the buffer is full, so a reader that falls behind holds the server
+//! back through TCP flow control instead of growing the buffer, and no timer runs while it
+//! waits for room: the read timeout measures the network's silence, not the reader's.
+//! Dropping the [`ByteStream`] aborts the task at once, which closes the connection; a body
+//! whose runtime shut down ends with an error, never a silent end.
+//!
+//! A reader that is a task (`tokio::spawn`) is woken through the scheduler's queues, next to
+//! the connection's task, and reads the body itself; so does any reader of a body whose
+//! `content-length` fits within the buffer (it is one batch already).
+//!
 //! # Features
 //!
 //! * **`reqwest`** *(enabled by default)*: [`ReqwestTransport`], the async backend on
@@ -44,6 +64,11 @@
 //!   verifier), HTTP/1.1 and HTTP/2, gzip decoding, and proxies from the environment
 //!   (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, and the system settings on macOS and
 //!   Windows). Needs a tokio runtime with the time driver enabled.
+//! * **`native-tls`**: [`ReqwestTransport`] on the platform's TLS library instead of rustls
+//!   (OpenSSL on Linux, which needs its development files, `libssl-dev` on Debian, to build;
+//!   SChannel on Windows; Security.framework on macOS), with the platform's certificate store.
+//!   Everything else is as with `reqwest`. It is used when the `reqwest` feature (rustls, the
+//!   default) is off: depend with `default-features = false`; with both on, rustls is used.
 //! * **`blocking`**: [`UreqTransport`], the blocking backend on ureq with rustls (`ring`,
 //!   webpki roots), gzip decoding and proxies from the environment. It needs no async runtime:
 //!   `--no-default-features --features blocking` has no tokio in its dependency tree.
@@ -73,7 +98,10 @@
 //! ```
 
 // Where a feature is off, its items' links point at the feature list instead.
-#![cfg_attr(not(feature = "reqwest"), doc = "[`ReqwestTransport`]: #features")]
+#![cfg_attr(
+    not(any(feature = "reqwest", feature = "native-tls")),
+    doc = "[`ReqwestTransport`]: #features"
+)]
 #![cfg_attr(not(feature = "blocking"), doc = "[`UreqTransport`]: #features")]
 #![cfg_attr(
     not(feature = "test-util"),
@@ -89,10 +117,12 @@ mod deadline;
 mod error;
 mod transport;
 
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "native-tls"))]
 mod backend_reqwest;
 #[cfg(feature = "blocking")]
 mod backend_ureq;
+#[cfg(any(feature = "reqwest", feature = "native-tls"))]
+mod read_ahead;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;
@@ -102,7 +132,7 @@ pub use deadline::{current_deadline, with_deadline};
 pub use error::{BoxError, Phase, TransportError};
 pub use transport::{BlockingTransport, SharedBlockingTransport, SharedTransport, Transport};
 
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "native-tls"))]
 pub use backend_reqwest::{ReqwestTransport, ReqwestTransportBuilder};
 #[cfg(feature = "blocking")]
 pub use backend_ureq::{UreqTransport, UreqTransportBuilder};

@@ -498,6 +498,7 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
             text,
             reasoning,
             tool_calls: calls,
+            audio: None,
             finish_reason: Some(finish),
         });
     }

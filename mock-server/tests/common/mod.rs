@@ -338,7 +338,7 @@ pub fn fold(
                 cands.entry(*candidate).or_default().0.finish_reason = Some(reason.clone());
             }
             E::Usage(u) => r.usage = Some(u.clone()),
-            E::Passthrough(_) => {}
+            E::Passthrough(_) | E::AudioDelta { .. } => {}
         }
     }
     r.candidates = cands

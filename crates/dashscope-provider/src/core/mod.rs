@@ -1,7 +1,9 @@
 //! Everything that is not I/O, shared by the async and the blocking client.
 //!
 //! * [`Call`]: one operation, fully prepared: the `http::Request<Bytes>` it sends (rebuilt per
-//!   attempt from cheap clones), its tracing span, its retry policy and timeouts.
+//!   attempt from cheap clones), its tracing span, its retry policy and timeouts. It starts from
+//!   what the [`Config`] prepared once (the base URI, the header values) and the call's
+//!   [`RequestOptions`].
 //! * [`Head`]: a response head as it arrives, the one door service text comes in by (see
 //!   [`scrub`]); it classifies the body or starts the stream.
 //! * [`classify`]: a response (status, headers, body bytes) → a typed value or an [`Error`].
@@ -9,7 +11,8 @@
 //! * [`StreamCore`]: SSE decoder + dialect decoder + accumulator, fed with byte chunks.
 //! * [`ops`]: how each group method shapes its request (paths, stream flags, headers).
 //!
-//! The shells (`client.rs`, `blocking/`) only move bytes, keep time and sleep.
+//! The shells (`client.rs`, `blocking.rs`) only move bytes, keep time and sleep; the group
+//! methods both expose are written once, in `groups.rs`.
 
 pub(crate) mod classify;
 pub(crate) mod ops;
@@ -20,8 +23,9 @@ pub(crate) mod stream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use dashscope_protocol::dialect::Dialect;
 use dashscope_transport::TransportError;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Serialize;
 use tracing::Span;
@@ -31,8 +35,9 @@ pub(crate) use retrier::{Next, Retrier};
 pub(crate) use stream::{Step, StreamCore};
 
 use crate::config::Config;
-use crate::dialect::{Decodable, Dialect};
+use crate::dialect::{Decodable, WireDialect};
 use crate::error::Error;
+use crate::options::RequestOptions;
 use crate::reply::Reply;
 use crate::retry::RetryPolicy;
 use scrub::Scrubber;
@@ -54,7 +59,7 @@ pub(crate) enum Expect {
 /// One operation, ready to send (and re-send).
 #[derive(Debug)]
 pub(crate) struct Call {
-    dialect: &'static str,
+    dialect: Dialect,
     operation: &'static str,
     model: Option<String>,
     method: Method,
@@ -84,7 +89,7 @@ impl Call {
     pub(crate) fn span(&self) -> Span {
         tracing::info_span!(
             "dashscope.request",
-            dialect = self.dialect,
+            dialect = self.dialect.as_str(),
             operation = self.operation,
             model = self.model.as_deref().unwrap_or(""),
             method = %self.method,
@@ -167,16 +172,18 @@ impl Head {
 
     /// The stream state machine for an event stream, folding into `acc`; it scrubs the bytes
     /// it is fed.
-    pub(crate) fn stream<D: Dialect>(&self, acc: D::Accumulator) -> StreamCore<D> {
+    pub(crate) fn stream<D: WireDialect>(&self, acc: D::Accumulator) -> StreamCore<D> {
         StreamCore::new(self.status.as_u16(), &self.headers, acc, self.scrub.clone())
     }
 }
 
-/// Builds a [`Call`]: the URL from the configuration, the headers (auth, content type, accept,
-/// user agent, default headers, workspace, and `extra`), and the body encoded once.
+/// Builds a [`Call`]: the URI (the configuration's base and the path), the headers (the
+/// configuration's, then the request options', then content type, accept and `extra`), and the
+/// body encoded once.
 pub(crate) struct CallBuilder<'a> {
     config: &'a Config,
-    dialect: &'static str,
+    options: &'a RequestOptions,
+    dialect: Dialect,
     operation: &'static str,
     method: Method,
     path: String,
@@ -188,14 +195,15 @@ pub(crate) struct CallBuilder<'a> {
 
 impl<'a> CallBuilder<'a> {
     pub(crate) fn new(
-        config: &'a Config,
-        dialect: &'static str,
+        (config, options): (&'a Config, &'a RequestOptions),
+        dialect: Dialect,
         operation: &'static str,
         method: Method,
         path: impl Into<String>,
     ) -> Self {
         CallBuilder {
             config,
+            options,
             dialect,
             operation,
             method,
@@ -236,41 +244,23 @@ impl<'a> CallBuilder<'a> {
     }
 
     pub(crate) fn build(self) -> Result<Call, Error> {
-        let url = self.config.url(&self.path);
-        let uri: Uri = url.parse().map_err(|e| Error::InvalidRequest {
-            message: format!("the URL {url:?} is not valid"),
+        let (config, options) = (self.config, self.options);
+        let mut headers = config.call_headers().clone();
+        for (name, value) in options.headers()? {
+            headers.insert(name, value.clone());
+        }
+        let uri = config.uri(&self.path).map_err(|e| Error::InvalidRequest {
+            message: format!("the path {:?} is not valid", self.path),
             source: Some(Box::new(e)),
         })?;
-        let mut headers = HeaderMap::with_capacity(8 + self.config.headers().len());
-        // Default headers first, so that the ones the protocol needs win.
-        for (name, value) in self.config.headers() {
-            headers.append(name.clone(), value.clone());
-        }
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", self.config.api_key().expose()))
-            .map_err(|_| Error::InvalidRequest {
-                message: "the API key cannot be sent in an HTTP header".to_owned(),
-                source: None,
-            })?;
-        auth.set_sensitive(true);
-        headers.insert(AUTHORIZATION, auth);
         if !self.body.is_empty() {
             headers.insert(CONTENT_TYPE, JSON);
         }
-        if !headers.contains_key(ACCEPT) || self.expect == Expect::Stream {
-            headers.insert(
-                ACCEPT,
-                match self.expect {
-                    Expect::Json => JSON,
-                    Expect::Stream => EVENT_STREAM,
-                },
-            );
-        }
-        let ua =
-            HeaderValue::try_from(self.config.user_agent()).map_err(|_| Error::InvalidRequest {
-                message: "the user agent is not a valid header value".to_owned(),
-                source: None,
-            })?;
-        headers.insert(USER_AGENT, ua);
+        let accept = match self.expect {
+            Expect::Json => JSON,
+            Expect::Stream => EVENT_STREAM,
+        };
+        headers.insert(ACCEPT, accept);
         for (name, value) in self.extra_headers {
             headers.insert(name, value);
         }
@@ -282,9 +272,9 @@ impl<'a> CallBuilder<'a> {
             uri,
             headers,
             body: self.body,
-            policy: self.config.retry().clone(),
-            total_timeout: self.config.timeouts().total,
-            scrub: Scrubber::new(self.config.api_key()),
+            policy: options.retry_policy(config),
+            total_timeout: options.total_timeout_of(config),
+            scrub: config.scrubber().clone(),
         })
     }
 }
@@ -306,6 +296,8 @@ pub(crate) fn encode_component(s: &str) -> String {
 mod tests {
     use super::*;
 
+    use http::header::{AUTHORIZATION, USER_AGENT};
+
     fn config() -> Config {
         Config::builder()
             .api_key("sk-secret-xyz")
@@ -319,14 +311,21 @@ mod tests {
     #[test]
     fn request_has_url_auth_and_headers() {
         let c = config();
-        let call = CallBuilder::new(&c, "native", "generate_stream", Method::POST, "/api/v1/x")
-            .json(&serde_json::json!({"a": 1}))
-            .unwrap()
-            .model("qwen-plus")
-            .stream()
-            .header("x-dashscope-sse", "enable")
-            .build()
-            .unwrap();
+        let o = RequestOptions::new();
+        let call = CallBuilder::new(
+            (&c, &o),
+            Dialect::Native,
+            "generate_stream",
+            Method::POST,
+            "/api/v1/x",
+        )
+        .json(&serde_json::json!({"a": 1}))
+        .unwrap()
+        .model("qwen-plus")
+        .stream()
+        .header("x-dashscope-sse", "enable")
+        .build()
+        .unwrap();
         let req = call.request();
         assert_eq!(req.uri(), "http://127.0.0.1:9/api/v1/x");
         assert_eq!(req.method(), Method::POST);
@@ -356,13 +355,48 @@ mod tests {
     #[test]
     fn get_has_no_content_type() {
         let c = config();
-        let call = CallBuilder::new(&c, "responses", "retrieve", Method::GET, "/r/1")
-            .build()
-            .unwrap();
+        let o = RequestOptions::new();
+        let call = CallBuilder::new(
+            (&c, &o),
+            Dialect::Responses,
+            "retrieve",
+            Method::GET,
+            "/r/1",
+        )
+        .build()
+        .unwrap();
         let req = call.request();
         assert!(req.headers().get(CONTENT_TYPE).is_none());
         assert_eq!(req.headers()[ACCEPT], "application/json");
         assert!(req.body().is_empty());
+    }
+
+    #[test]
+    fn request_options_go_over_the_config() {
+        let c = config();
+        let o = RequestOptions::new()
+            .header("x-extra", "2")
+            .header("x-dashscope-workspace", "ws-2")
+            .header("user-agent", "app/2")
+            .header("x-new", "3")
+            .max_retries(7)
+            .total_timeout(None);
+        let call = CallBuilder::new((&c, &o), Dialect::Chat, "create", Method::POST, "/p")
+            .build()
+            .unwrap();
+        let h = call.request().headers().clone();
+        assert_eq!(h["x-extra"], "2");
+        assert_eq!(h["x-dashscope-workspace"], "ws-2");
+        assert_eq!(h[USER_AGENT], "app/2");
+        assert_eq!(h["x-new"], "3");
+        assert_eq!(h[AUTHORIZATION], "Bearer sk-secret-xyz");
+        assert_eq!(call.policy.max_retries, 7);
+        assert_eq!(call.total_timeout, None);
+        let refused = RequestOptions::new().header("authorization", "Bearer sk-other");
+        let e = CallBuilder::new((&c, &refused), Dialect::Chat, "create", Method::POST, "/p")
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidRequest { .. }), "{e:?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! stream's bytes before the SSE decoder sees them. So every field of every error, every span
 //! field and every value the client hands out is built from scrubbed text, by construction.
 
+use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,9 +24,18 @@ pub(crate) const REDACTED: &str = "[REDACTED]";
 pub(crate) const MIN_SCRUBBED_KEY: usize = 8;
 
 /// Replaces the key, as it is and JSON-escaped, with [`REDACTED`]. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Scrubber {
     needles: Arc<[Finder<'static>]>,
+}
+
+impl fmt::Debug for Scrubber {
+    /// The number of forms searched for, never a form (a `Finder` would show the key's bytes).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scrubber")
+            .field("needles", &self.needles.len())
+            .finish()
+    }
 }
 
 impl Scrubber {
@@ -108,13 +118,22 @@ impl Scrubber {
 /// Scrubs a body that arrives in chunks: a key cut by a chunk boundary is still found. Only
 /// the bytes that could be the start of a key are held back (fewer than the key's length), so
 /// a complete line is never delayed: a key holds no line end.
-#[derive(Debug)]
 pub(crate) struct ChunkScrubber {
     scrubber: Scrubber,
     /// The held-back end of the bytes so far.
     tail: Vec<u8>,
     /// The scrubbed bytes handed out last.
     out: Vec<u8>,
+}
+
+impl fmt::Debug for ChunkScrubber {
+    /// Lengths only: the held-back tail may be the start of the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkScrubber")
+            .field("scrubber", &self.scrubber)
+            .field("held_back", &self.tail.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ChunkScrubber {
@@ -207,6 +226,22 @@ mod tests {
                 got.extend(c.finish());
                 assert_eq!(String::from_utf8(got).unwrap(), want, "cuts {cut} {cut2}");
             }
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_form_of_the_key() {
+        let s = scrubber(KEY);
+        let mut c = ChunkScrubber::new(s.clone());
+        let _ = c.push(b"data: sk-secret-00");
+        let bytes = format!("{:?}", KEY.as_bytes());
+        let inner = bytes.trim_matches(['[', ']']);
+        for shown in [format!("{s:?} {s:#?}"), format!("{c:?} {c:#?}")] {
+            assert!(
+                !shown.contains(KEY) && !shown.contains("sk-secret"),
+                "{shown}"
+            );
+            assert!(!shown.contains(&inner[..20]), "the key's bytes: {shown}");
         }
     }
 

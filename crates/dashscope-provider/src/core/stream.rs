@@ -7,7 +7,7 @@ use http::HeaderMap;
 
 use super::classify::header_request_id;
 use super::scrub::{ChunkScrubber, Scrubber};
-use crate::dialect::{Dialect, PartialResponse};
+use crate::dialect::{PartialResponse, WireDialect};
 use crate::error::{BoxError, Error, StreamDetails, StreamErrorKind};
 
 /// What the stream has for the caller now.
@@ -33,7 +33,7 @@ pub(crate) enum Step<C> {
 /// [`stop_folding`](Self::stop_folding) turns the accumulator off for good: chunks still come
 /// out, nothing is kept, and a failure's partial response is the empty one.
 #[derive(Debug)]
-pub(crate) struct StreamCore<D: Dialect> {
+pub(crate) struct StreamCore<D: WireDialect> {
     sse: Decoder,
     decoder: D::Decoder,
     acc: D::Accumulator,
@@ -51,7 +51,7 @@ pub(crate) struct StreamCore<D: Dialect> {
     scrub: ChunkScrubber,
 }
 
-impl<D: Dialect> StreamCore<D> {
+impl<D: WireDialect> StreamCore<D> {
     /// A stream over a response with `status` and (scrubbed) `headers`, folding into `acc` (a
     /// fresh accumulator); `scrub` takes the key out of the bytes it is fed.
     pub(crate) fn new(
@@ -61,7 +61,7 @@ impl<D: Dialect> StreamCore<D> {
         scrub: Scrubber,
     ) -> Self {
         StreamCore {
-            sse: Decoder::with_mode(D::sse_mode()),
+            sse: Decoder::with_mode(D::DIALECT.sse_mode()),
             decoder: D::decoder(),
             fresh: Some(acc.clone()),
             acc,
@@ -239,7 +239,7 @@ mod tests {
         )
     }
 
-    fn drain<D: Dialect>(core: &mut StreamCore<D>) -> (Vec<D::Chunk>, Option<Error>) {
+    fn drain<D: WireDialect>(core: &mut StreamCore<D>) -> (Vec<D::Chunk>, Option<Error>) {
         let mut out = Vec::new();
         loop {
             match core.step() {

@@ -62,10 +62,10 @@ shell_fn! {
         let e = w!(client(Some("reset")).chat().create(chat.clone())).unwrap_err();
         let ok = is_transport(&e, TransportError::is_request_sent);
         out.push(("Transport (reset)", ok, e));
-        let e = w!(client(Some("stall-after=0")).native().generate(&native_req)).unwrap_err();
+        let e = w!(client(Some("stall-after=0")).native().generate(native_req.clone())).unwrap_err();
         let ok = is_transport(&e, TransportError::is_timeout);
         out.push(("Transport (timeout)", ok, e));
-        let e = w!(client(Some("cut-after=20")).native().generate(&native_req)).unwrap_err();
+        let e = w!(client(Some("cut-after=20")).native().generate(native_req.clone())).unwrap_err();
         let ok = is_transport(&e, TransportError::is_body);
         out.push(("Transport (body cut)", ok, e));
 
@@ -75,7 +75,7 @@ shell_fn! {
         let ok = is_api(&e, 401);
         out.push(("Api (recorded 401)", ok, e));
         let req = echo_native("qwen-echo-native-401");
-        let e = w!(client(None).native().generate(&req)).unwrap_err();
+        let e = w!(client(None).native().generate(req.clone())).unwrap_err();
         let ok = is_api(&e, 401);
         out.push(("Api (native 401 echoing the key)", ok, e));
         let e = w!(client(None).chat().create(echo_chat("qwen-echo-chat-401"))).unwrap_err();
@@ -158,7 +158,7 @@ shell_fn! {
             .expect("responses stream");
         w!(s.accumulate()).expect("responses stream");
         ok += 2;
-        w!(retried(503, "native").native().generate(&native_req)).expect("native");
+        w!(retried(503, "native").native().generate(native_req.clone())).expect("native");
         let s = w!(retried(502, "native").native().generate_stream(native_req))
             .expect("native stream");
         w!(s.accumulate()).expect("native stream");

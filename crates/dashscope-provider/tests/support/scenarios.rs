@@ -15,7 +15,7 @@ use dashscope_protocol::cassette::{Body, RecordedResponse};
 use dashscope_protocol::chat::{ChatRequest, Message, Role};
 use dashscope_protocol::native::{self, GenerationRequest};
 use dashscope_protocol::responses::{InputItem, OutputItem, ResponseRequest};
-use dashscope_provider::{Error, ListQuery, ResponsesPath, StreamErrorKind};
+use dashscope_provider::{Endpoint, Error, ListQuery, RequestOptions, RetryPolicy, StreamErrorKind};
 use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ scenario! {
         let server = server();
         let client = make_client(config(&server).build().unwrap());
         let req: GenerationRequest = request("native/text-sse-twin");
-        let once = w!(client.native().generate(&req)).expect("non-stream answer");
+        let once = w!(client.native().generate(req.clone())).expect("non-stream answer");
         let streamed = w!(w!(client.native().generate_stream(req)).expect("stream opens").accumulate())
             .expect("the stream completes");
         assert!(!once.text().unwrap_or_default().is_empty());
@@ -95,7 +95,7 @@ scenario! {
             Some(false)
         );
         let twin: GenerationRequest = request("native/cumulative-sse-twin");
-        let once = w!(client.native().generate(&twin)).expect("non-stream answer");
+        let once = w!(client.native().generate(twin.clone())).expect("non-stream answer");
 
         let mut stream = w!(client.native().generate_stream(stream_req)).expect("stream opens");
         let mut texts = Vec::new();
@@ -282,7 +282,7 @@ scenario! {
 
         // Native, stream vs non-stream.
         let req: GenerationRequest = request("native/vl-reasoning-sse-twin");
-        let once = w!(client.native().generate(&req)).expect("native");
+        let once = w!(client.native().generate(req.clone())).expect("native");
         let streamed = w!(w!(client.native().generate_stream(req)).unwrap().accumulate()).expect("native stream");
         assert!(!streamed.reasoning().unwrap_or_default().is_empty());
         assert_eq!(streamed.reasoning(), once.reasoning());
@@ -323,7 +323,7 @@ scenario! {
         let server = server();
         let client = make_client(config(&server).build().unwrap());
         let req: GenerationRequest = request("native/error-invalid-parameter");
-        let e = w!(client.native().generate(&req)).unwrap_err();
+        let e = w!(client.native().generate(req.clone())).unwrap_err();
         assert!(matches!(e, Error::Api { .. }), "{e:?}");
         assert_eq!(e.status(), Some(400));
         assert_eq!(e.code(), Some("InvalidParameter"));
@@ -440,7 +440,7 @@ scenario! {
             )),
         ));
         let req = GenerationRequest::new("qwen-test-200-code", vec![native::Message::user("hi")]);
-        let e = w!(client.native().generate(&req)).unwrap_err();
+        let e = w!(client.native().generate(req.clone())).unwrap_err();
         let Error::Api { status, code, message, request_id, .. } = &e else { panic!("{e:?}") };
         assert_eq!(*status, 200);
         assert_eq!(code.as_deref(), Some("DataInspectionFailed"));
@@ -514,7 +514,7 @@ scenario! {
             config(&server).header("x-mock-fault", "status=500;times=3").max_retries(2).build().unwrap(),
         );
         let req: GenerationRequest = request("native/text-sse-twin");
-        let e = w!(client.native().generate(&req)).unwrap_err();
+        let e = w!(client.native().generate(req.clone())).unwrap_err();
         assert_eq!(e.status(), Some(500));
         assert!(e.is_retryable());
         assert_eq!(journal(&server).len(), 3, "exactly three requests");
@@ -612,7 +612,7 @@ scenario! {
         let client = make_client(config(&server).build().unwrap());
         let req: GenerationRequest = request("native/vl-image");
         assert!(req.is_multimodal());
-        let r = w!(client.native().generate(&req)).expect("answer");
+        let r = w!(client.native().generate(req.clone())).expect("answer");
         assert!(!r.text().unwrap_or_default().is_empty());
         assert_eq!(journal(&server)[0].path, native::MULTIMODAL_GENERATION_PATH);
     }
@@ -623,7 +623,7 @@ scenario! {
         let server = server();
         let client = make_client(config(&server).build().unwrap());
         let req: ResponseRequest = request("responses/legacy-path");
-        let r = w!(client.responses().path(ResponsesPath::Legacy).create(req)).expect("legacy path");
+        let r = w!(client.responses().with_options(RequestOptions::new().endpoint(Endpoint::ResponsesLegacy)).create(req)).expect("legacy path");
         assert!(!r.output_text().is_empty());
         assert_eq!(journal(&server)[0].path, "/api/v2/apps/protocols/compatible-mode/v1/responses");
 
@@ -633,7 +633,7 @@ scenario! {
         let fetched = w!(client.responses().retrieve(&id)).expect("retrieve");
         assert_eq!(fetched.id, id);
         assert_eq!(fetched.output_text(), created.output_text());
-        let items = w!(client.responses().input_items(&id, &ListQuery::default())).expect("input items");
+        let items = w!(client.responses().input_items(&id, ListQuery::default())).expect("input items");
         assert!(!items.data.is_empty());
         let deleted = w!(client.responses().delete(&id)).expect("delete");
         assert!(deleted.deleted);
@@ -697,7 +697,7 @@ scenario! {
             },
         ));
         let echo = GenerationRequest::new("qwen-test-echo", vec![native::Message::user("x")]);
-        let e = w!(client.native().generate(&echo)).unwrap_err();
+        let e = w!(client.native().generate(echo.clone())).unwrap_err();
         assert_eq!(e.code(), Some("InvalidApiKey"));
         assert_eq!(e.message(), Some("Invalid API-key provided: [REDACTED]"));
         assert_error_has_no_key(&e);
@@ -729,7 +729,7 @@ scenario! {
             serde_json::to_value(&req).unwrap()["parameters"]["response_format"],
             json!({"type": "json_object"})
         );
-        let r = w!(client.native().generate(&req)).expect("answer");
+        let r = w!(client.native().generate(req.clone())).expect("answer");
         let parsed: serde_json::Value = serde_json::from_str(&r.text().unwrap()).expect("JSON output");
         assert_eq!(parsed["result"], 2);
         let j = journal(&server);
@@ -779,3 +779,137 @@ scenario! {
         assert_eq!(journal(&server).len(), 1, "sent once");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Request options: per call, over the configuration.
+
+scenario! {
+    fn request_options_headers_arrive_and_never_replace_the_key() {
+        let server = server();
+        let client = make_client(config(&server).header("x-app", "config").build().unwrap());
+        let options = RequestOptions::new()
+            .header("x-app", "call")
+            .header("x-trace-id", "t-42")
+            .header("user-agent", "app/1.0");
+        let req: ChatRequest = request("chat/stream-include-usage-twin");
+        w!(client.chat().with_options(options.clone()).create(req.clone())).expect("an answer");
+        let nreq: GenerationRequest = request("native/text-sse-twin");
+        let stream = w!(client.native().with_options(options).generate_stream(nreq)).expect("a stream");
+        w!(stream.accumulate()).expect("the stream completes");
+        let conv = dashscope_provider::conversation::Conversation::new("qwen-plus").user("hi");
+        let opts = RequestOptions::new().header("x-trace-id", "t-43");
+        w!(client.conversation(dashscope_provider::Dialect::Responses).with_options(opts).send(conv))
+            .expect("a unified answer");
+        // A call without options: the configuration's headers only.
+        w!(client.chat().create(req.clone())).expect("an answer");
+
+        let j = journal(&server);
+        assert_eq!(j.len(), 4);
+        for e in &j[..2] {
+            assert_eq!(header(e, "x-app"), Some("call"), "the call's value replaces the config's");
+            assert_eq!(header(e, "x-trace-id"), Some("t-42"));
+            assert_eq!(header(e, "user-agent"), Some("app/1.0"));
+            assert_eq!(header(e, "authorization"), Some("Bearer [REDACTED]"));
+        }
+        assert_eq!(header(&j[1], "x-dashscope-sse"), Some("enable"));
+        assert_eq!(header(&j[2], "x-trace-id"), Some("t-43"));
+        assert_eq!(header(&j[2], "x-app"), Some("config"));
+        assert_eq!(header(&j[3], "x-app"), Some("config"));
+        assert_eq!(header(&j[3], "x-trace-id"), None);
+        assert!(header(&j[3], "user-agent").unwrap().starts_with("dashscope-rust/"));
+        server.reset();
+
+        // The key cannot be replaced per call: refused, nothing sent, no value shown.
+        for (name, value) in [("Authorization", "Bearer sk-someone-else-123"), ("x-dashscope-sse", "enable")] {
+            let options = RequestOptions::new().header(name, value);
+            let e = w!(client.chat().with_options(options).create(req.clone())).unwrap_err();
+            assert!(matches!(e, Error::InvalidRequest { .. }), "{e:?}");
+            assert!(!format!("{e} {e:?}").contains("sk-someone-else"), "{e:?}");
+        }
+        assert!(journal(&server).is_empty(), "nothing was sent");
+    }
+}
+
+scenario! {
+    fn request_options_retry_policy_is_honoured_per_call() {
+        let server = server();
+        // The configuration allows two retries.
+        let client = make_client(config(&server).build().unwrap());
+        let fault = |f: &str| RequestOptions::new().header("x-mock-fault", f);
+        let req: ChatRequest = request("chat/stream-include-usage-twin");
+
+        // No retry for this call: one request, the 503.
+        let e = w!(client.chat().with_options(fault("status=503;times=1").max_retries(0)).create(req.clone()))
+            .unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(journal(&server).len(), 1, "not retried");
+        server.reset();
+
+        // Four retries for this one (the configuration's two would give up).
+        let policy = RetryPolicy {
+            max_retries: 4,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        };
+        let nreq: GenerationRequest = request("native/text-sse-twin");
+        let r = w!(client.native().with_options(fault("status=500;times=4").retry(policy)).generate(nreq))
+            .expect("the fifth attempt succeeds");
+        assert_eq!(r.attempts(), 5);
+        assert_eq!(journal(&server).len(), 5);
+        server.reset();
+
+        // A stream, before its first chunk, likewise.
+        let s = w!(client.chat().with_options(fault("status=503;times=1").max_retries(0)).create_stream(req.clone()))
+            .unwrap_err();
+        assert_eq!(s.status(), Some(503));
+        assert_eq!(journal(&server).len(), 1);
+        server.reset();
+
+        // And the group without options keeps the configuration's policy.
+        let e = w!(client.chat().with_options(fault("status=503;times=3")).create(req)).unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(journal(&server).len(), 3, "the configuration's two retries");
+    }
+}
+
+scenario! {
+    fn request_options_total_timeout_fires_per_call() {
+        let server = server();
+        // The configuration waits 60 s; these calls, 300 ms.
+        let client = make_client(
+            config(&server).total_timeout(Some(Duration::from_secs(60))).build().unwrap(),
+        );
+        let stalled = RequestOptions::new()
+            .header("x-mock-fault", "stall-after=0")
+            .total_timeout(Some(Duration::from_millis(300)));
+        let req: ChatRequest = request("chat/stream-include-usage-twin");
+        let started = Instant::now();
+        let e = w!(client.chat().with_options(stalled.clone()).create(req.clone())).unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e:?}");
+        assert!(e.is_timeout());
+        let e = w!(client.chat().with_options(stalled).create_stream(req)).unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e:?}");
+        assert!(e.is_timeout());
+        // Far under the configuration's 60 s (the bound is generous: the machine may be loaded).
+        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+        assert_eq!(journal(&server).len(), 2, "sent once each, not retried");
+    }
+}
+
+scenario! {
+    fn request_options_choose_the_endpoint() {
+        let server = server();
+        let client = make_client(config(&server).build().unwrap());
+        let text: GenerationRequest = request("native/text-sse-twin");
+        let options = RequestOptions::new().endpoint(Endpoint::NativeMultimodal);
+        w!(client.native().with_options(options.clone()).generate(text)).expect("an answer");
+        let conv = dashscope_provider::conversation::Conversation::new("qwen-plus").user("hi");
+        w!(client.conversation(dashscope_provider::Dialect::Native).with_options(options).send(conv))
+            .expect("a unified answer");
+        let j = journal(&server);
+        assert_eq!(j[0].path, Endpoint::NativeMultimodal.path());
+        assert_eq!(j[1].path, Endpoint::NativeMultimodal.path());
+    }
+}
+
