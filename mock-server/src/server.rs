@@ -626,7 +626,7 @@ impl MockServer {
         port: u16,
         limits: Limits,
     ) -> Result<MockServer, BuildError> {
-        let listener = std::net::TcpListener::bind((host, port))?;
+        let listener = bind(host, port)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -683,6 +683,27 @@ impl MockServer {
     pub fn shutdown(self) {
         drop(self);
     }
+}
+
+/// Binds a listener with `SO_REUSEADDR` on Unix, as tokio's `TcpListener::bind` does: without
+/// it, picking a free port steps over every port that earlier servers' closed connections hold
+/// in TIME_WAIT, which takes milliseconds once a test process has run a few thousand servers.
+fn bind(host: &str, port: u16) -> io::Result<std::net::TcpListener> {
+    let mut last = None;
+    for addr in std::net::ToSocketAddrs::to_socket_addrs(&(host, port))? {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        match socket.bind(&addr.into()).and_then(|()| socket.listen(1024)) {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
 }
 
 impl Deref for MockServer {
