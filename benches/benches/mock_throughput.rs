@@ -362,7 +362,7 @@ fn servers(c: &mut Criterion, rt: &tokio::runtime::Runtime, timed: bool) {
          journal keeps the last 100,000 requests, at most about {} MiB)",
         rss as f64 / 1024.0,
         hwm as f64 / 1024.0,
-        dashscope_mock::journal::DEFAULT_JOURNAL_MAX_BYTES / (1024 * 1024),
+        dashscope_mock::Limits::default().journal_max_bytes / (1024 * 1024),
     );
 }
 

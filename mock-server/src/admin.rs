@@ -1,17 +1,5 @@
-//! The admin API under `/__mock/` (answers are JSON).
-//!
-//! | request | answer |
-//! |---|---|
-//! | `GET /__mock/health` | `{"status":"ok","cassettes":N,"recording":bool,"strict":bool,"seed":N}` |
-//! | `GET /__mock/journal` | the journal: an array of entries (method, path, query, headers, body, status, outcome, cassette, faults; keys redacted) |
-//! | `DELETE /__mock/journal` | clears the journal |
-//! | `POST /__mock/reset` | clears journal, stored responses, faults and their counters; re-arms `once` cassettes; drops cassettes added at run time |
-//! | `GET /__mock/cassettes` | `[{"name","layer","priority","once","served","path"}]` |
-//! | `POST /__mock/cassettes` | adds a cassette (or an array of them) at run time; `201 {"added":[names]}` |
-//! | `GET /__mock/faults` | the global faults `[{"id","spec","applied","remaining"}]` |
-//! | `POST /__mock/faults` | adds a global fault: `{"spec":"status=503;times=2"}` (a body that is not JSON is read as the spec itself); `201 {"id":N,"spec":…}` |
-//! | `DELETE /__mock/faults` | removes every global fault |
-//! | `DELETE /__mock/faults/{id}` | removes one |
+//! The admin API under `/__mock/` (answers are JSON; the endpoints are listed in the crate
+//! docs).
 //!
 //! # Protection
 //!
@@ -31,57 +19,58 @@
 //!    a browser cannot send that content type across origins without a preflight, which the
 //!    mock never grants.
 //!
-//! A refused request changes nothing. [`MockServer`](crate::MockServer)'s own methods (the
-//! in-process API) are not requests and need none of this.
+//! A refused request changes nothing. Served in-process (not through
+//! [`serve`](crate::serve)) the bound address is unknown and check 1 is skipped.
 //!
 //! # Bounds
 //!
 //! The journal is written out entry by entry, a body in pieces of 64 KiB, each entry held
-//! (from the in-flight budget, see [`budget`](crate::budget)) only while it is written: reading
-//! it costs about one entry, whatever the journal's size. Cassettes added at run time hold at
-//! most [`MAX_RUNTIME_CASSETTE_BYTES`] together. Global faults: see
-//! [`faults`](crate::faults).
+//! (from the in-flight budget) only while it is written: reading it costs about one entry,
+//! whatever the journal's size. Cassettes added at run time hold at most
+//! [`MAX_RUNTIME_CASSETTE_BYTES`] together.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::budget::{Held, json_text_cost};
-use crate::fixtures;
-use crate::handler::read_body;
+use crate::handler::{bearer, read_body};
 use crate::journal::Record;
-use crate::matching::Layer;
+use crate::matching::{Layer, parse_value};
 use crate::state::{MockState, lock};
 
 /// The prefix of the admin API.
-pub const ADMIN_PREFIX: &str = "/__mock";
+pub(crate) const ADMIN_PREFIX: &str = "/__mock";
 
 /// The most bytes the cassettes added through `POST /__mock/cassettes` hold together (counted
 /// as what their JSON costs parsed, plus their text); `POST /__mock/reset` drops them.
-pub const MAX_RUNTIME_CASSETTE_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_RUNTIME_CASSETTE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The address the serving listener is bound to, put in each request's extensions by
-/// [`serve_with`](crate::serve_with) (the admin API's loopback checks need it).
+/// [`serve`](crate::serve) (the admin API's loopback checks need it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Bound(pub(crate) SocketAddr);
 
-fn reply(status: StatusCode, body: &Value) -> Response {
-    let mut r = Response::new(AxumBody::from(body.to_string()));
+fn reply(status: StatusCode, body: impl Into<AxumBody>) -> Response {
+    let mut r = Response::new(body.into());
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let json = HeaderValue::from_static("application/json");
+    r.headers_mut().insert(http::header::CONTENT_TYPE, json);
     r
 }
 
+fn ok(body: &Value) -> Response {
+    reply(StatusCode::OK, body.to_string())
+}
+
 fn fail(status: StatusCode, message: impl Into<String>) -> Response {
-    reply(status, &json!({"error": message.into()}))
+    reply(status, json!({"error": message.into()}).to_string())
 }
 
 /// Every request under `/__mock/`.
@@ -97,108 +86,75 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
     if let Some(refused) = guard(&state, &parts, &path) {
         return refused;
     }
-    let method = parts.method.clone();
-    if method == Method::HEAD {
-        let mut r = Response::new(AxumBody::empty());
-        *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        return r;
+    if parts.method == Method::HEAD {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, AxumBody::empty());
     }
-    let mut read = read_body(&state, body).await;
-    let json = match (&method, path.as_str()) {
-        (&Method::POST, "/cassettes") => read.json(&state).await,
-        _ => None,
-    };
+    let adds_cassettes = parts.method == Method::POST && path == "/cassettes";
+    let mut read = read_body(&state, body, adds_cassettes).await;
+    let json = read.json.take();
     if let Some(e) = &read.error {
         let e = e.reply();
-        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-        return fail(status, e.message);
+        return fail(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.message,
+        );
     }
-    let bytes = std::mem::take(&mut read.bytes);
-    match (method, path.as_str()) {
-        (Method::GET, "/health") => reply(
-            StatusCode::OK,
-            &json!({
-                "status": "ok",
-                "cassettes": state.cassette_count(),
-                "recording": state.inner.recorder.is_some(),
-                "strict": state.config().strict,
-                "seed": state.seed(),
-            }),
-        ),
+    let faults = || serde_json::to_value(lock(&state.inner.faults).list()).unwrap_or_default();
+    match (parts.method, path.as_str()) {
+        (Method::GET, "/health") => ok(&json!({
+            "status": "ok",
+            "cassettes": lock(&state.inner.cassettes).len(),
+            "recording": state.inner.recorder.is_some(),
+            "strict": state.config().strict,
+            "seed": state.seed(),
+        })),
         (Method::GET, "/journal") => journal(&state),
         (Method::DELETE, "/journal") => {
             lock(&state.inner.journal).clear();
-            reply(StatusCode::OK, &json!({"cleared": true}))
+            ok(&json!({"cleared": true}))
         }
         (Method::POST, "/reset") => {
             state.reset();
-            reply(StatusCode::OK, &json!({"reset": true}))
+            ok(&json!({"reset": true}))
         }
-        (Method::GET, "/cassettes") => {
-            let set = lock(&state.inner.cassettes);
-            let list: Vec<Value> = set
-                .entries()
-                .iter()
-                .map(|e| {
-                    json!({
-                        "name": e.cassette.name,
-                        "layer": e.layer,
-                        "priority": e.cassette.priority,
-                        "once": e.cassette.once,
-                        "served": e.served,
-                        "path": format!("{} {}", e.cassette.request.method, e.cassette.request.path),
-                    })
-                })
-                .collect();
-            reply(StatusCode::OK, &Value::Array(list))
-        }
-        (Method::POST, "/cassettes") => add_cassettes(&state, &bytes, json),
-        (Method::GET, "/faults") => reply(
-            StatusCode::OK,
-            &serde_json::to_value(lock(&state.inner.faults).list()).unwrap_or(Value::Null),
-        ),
-        (Method::POST, "/faults") => add_fault(&state, &bytes),
+        (Method::GET, "/cassettes") => ok(&Value::Array(lock(&state.inner.cassettes).list())),
+        (Method::POST, "/cassettes") => add_cassettes(&state, &read.bytes, json),
+        (Method::GET, "/faults") => ok(&faults()),
+        (Method::POST, "/faults") => add_fault(&state, &read.bytes),
         (Method::DELETE, "/faults") => {
             state.clear_faults();
-            reply(StatusCode::OK, &json!({"cleared": true}))
+            ok(&json!({"cleared": true}))
         }
         (Method::DELETE, p) if p.starts_with("/faults/") => {
-            let Ok(id) = p["/faults/".len()..].parse::<u64>() else {
-                return fail(StatusCode::BAD_REQUEST, "the fault id must be a number");
-            };
-            if state.with_faults(|f| f.remove(id)) {
-                reply(StatusCode::OK, &json!({"removed": id}))
-            } else {
-                fail(StatusCode::NOT_FOUND, format!("no fault {id}"))
+            match p["/faults/".len()..].parse::<u64>() {
+                Err(_) => fail(StatusCode::BAD_REQUEST, "the fault id must be a number"),
+                Ok(id) if state.with_faults(|f| f.remove(id)) => ok(&json!({"removed": id})),
+                Ok(id) => fail(StatusCode::NOT_FOUND, format!("no fault {id}")),
             }
         }
-        (m, p) => {
-            let known = ["/health", "/journal", "/reset", "/cassettes", "/faults"].contains(&p)
-                || p.starts_with("/faults/");
-            if known {
-                fail(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    format!("{m} is not allowed on {ADMIN_PREFIX}{p}"),
-                )
-            } else {
-                fail(
-                    StatusCode::NOT_FOUND,
-                    format!("no admin endpoint {ADMIN_PREFIX}{p}"),
-                )
-            }
+        (m, p)
+            if ["/health", "/journal", "/reset", "/cassettes", "/faults"].contains(&p)
+                || p.starts_with("/faults/") =>
+        {
+            fail(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{m} is not allowed on {ADMIN_PREFIX}{p}"),
+            )
         }
+        (_, p) => fail(
+            StatusCode::NOT_FOUND,
+            format!("no admin endpoint {ADMIN_PREFIX}{p}"),
+        ),
     }
 }
 
+/// `POST /__mock/cassettes`: one cassette, or an array of them.
 fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Response {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return fail(StatusCode::BAD_REQUEST, "the body is not UTF-8");
-    };
-    let docs: Vec<String> = match json {
-        Some(Value::Array(items)) => items.iter().map(Value::to_string).collect(),
-        Some(_) => vec![text.to_owned()],
+    let docs = match json {
+        Some(Value::Array(items)) => items,
+        Some(one) => vec![one],
         None => {
-            let e = serde_json::from_str::<Value>(text).err();
+            let e = serde_json::from_slice::<Value>(bytes).err();
             let detail = e.map_or_else(|| "unreadable".to_owned(), |e| e.to_string());
             return fail(
                 StatusCode::BAD_REQUEST,
@@ -206,35 +162,34 @@ fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Respo
             );
         }
     };
-    let mut parsed = Vec::new();
-    for doc in &docs {
-        match fixtures::parse("admin", doc) {
-            Ok(f) => parsed.push(f),
-            Err(e) => return fail(StatusCode::BAD_REQUEST, e.to_string()),
-        }
-    }
-    let names: Vec<String> = parsed.iter().map(|f| f.cassette.name.clone()).collect();
-    let cost = json_text_cost(bytes).saturating_add(bytes.len());
+    let parsed = match docs
+        .into_iter()
+        .map(|d| parse_value("admin", d))
+        .collect::<Result<Vec<_>, _>>()
     {
-        let mut set = lock(&state.inner.cassettes);
-        let held = set.runtime_bytes();
-        if held.saturating_add(cost) > MAX_RUNTIME_CASSETTE_BYTES {
-            return fail(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the cassettes added at run time would hold about {} bytes, over the bound of {MAX_RUNTIME_CASSETTE_BYTES}; POST {ADMIN_PREFIX}/reset drops them",
-                    held.saturating_add(cost)
-                ),
-            );
-        }
-        for f in parsed {
-            set.add(f.cassette, Some(&f.raw), Layer::Runtime);
-        }
-        set.add_runtime_bytes(cost);
+        Ok(p) => p,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let names: Vec<String> = parsed.iter().map(|(c, _)| c.name().to_owned()).collect();
+    let mut set = lock(&state.inner.cassettes);
+    let held = set
+        .runtime_bytes
+        .saturating_add(json_text_cost(bytes))
+        .saturating_add(bytes.len());
+    if held > MAX_RUNTIME_CASSETTE_BYTES {
+        let e = format!(
+            "the cassettes added at run time would hold about {held} bytes, over the bound of {MAX_RUNTIME_CASSETTE_BYTES}; POST {ADMIN_PREFIX}/reset drops them"
+        );
+        return fail(StatusCode::PAYLOAD_TOO_LARGE, e);
     }
-    reply(StatusCode::CREATED, &json!({"added": names}))
+    for (c, raw) in parsed {
+        set.add(c, Some(&raw), Layer::Runtime);
+    }
+    set.runtime_bytes = held;
+    reply(StatusCode::CREATED, json!({"added": names}).to_string())
 }
 
+/// `POST /__mock/faults`: `{"spec": "…"}`, or the spec as plain text.
 fn add_fault(state: &MockState, bytes: &Bytes) -> Response {
     let text = String::from_utf8_lossy(bytes);
     let spec = match serde_json::from_str::<Value>(&text) {
@@ -250,7 +205,10 @@ fn add_fault(state: &MockState, bytes: &Bytes) -> Response {
         Err(_) => text.trim().to_owned(),
     };
     match state.add_fault(&spec) {
-        Ok(id) => reply(StatusCode::CREATED, &json!({"id": id, "spec": spec.trim()})),
+        Ok(id) => reply(
+            StatusCode::CREATED,
+            json!({"id": id, "spec": spec.trim()}).to_string(),
+        ),
         Err(e) => fail(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
@@ -262,37 +220,31 @@ fn guard(state: &MockState, parts: &Parts, path: &str) -> Option<Response> {
         .extensions
         .get::<Bound>()
         .is_some_and(|b| b.0.ip().is_loopback());
-    let host = headers
-        .get(http::header::HOST)
-        .map(|h| {
-            String::from_utf8_lossy(h.as_bytes())
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .or_else(|| {
-            parts
-                .uri
-                .authority()
-                .map(|a| a.as_str().to_ascii_lowercase())
-        });
-    if loopback {
-        if let Some(h) = &host {
-            if !is_loopback_name(host_name(h)) {
-                return Some(fail(
-                    StatusCode::FORBIDDEN,
-                    "the admin API of a mock bound to a loopback address answers loopback host names only",
-                ));
-            }
-        }
-    }
-    if let Some(origin) = headers.get(http::header::ORIGIN) {
-        let origin = String::from_utf8_lossy(origin.as_bytes())
+    let lower = |v: &HeaderValue| {
+        String::from_utf8_lossy(v.as_bytes())
             .trim()
-            .to_ascii_lowercase();
+            .to_ascii_lowercase()
+    };
+    let host = headers.get(http::header::HOST).map(lower);
+    let host = host.or_else(|| {
+        parts
+            .uri
+            .authority()
+            .map(|a| a.as_str().to_ascii_lowercase())
+    });
+    if loopback
+        && host
+            .as_deref()
+            .is_some_and(|h| !is_loopback_name(host_name(h)))
+    {
+        let e =
+            "the admin API of a mock bound to a loopback address answers loopback host names only";
+        return Some(fail(StatusCode::FORBIDDEN, e));
+    }
+    if let Some(origin) = headers.get(http::header::ORIGIN).map(lower) {
         let same = origin_authority(&origin).is_some_and(|(name, port)| {
-            host.as_deref()
-                .is_some_and(|h| (host_name(h), host_port(h).unwrap_or(80)) == (name, port))
-                || (loopback && is_loopback_name(name))
+            let own = |h: &str| (host_name(h), host_port(h).unwrap_or(80)) == (name, port);
+            host.as_deref().is_some_and(own) || (loopback && is_loopback_name(name))
         });
         if !same {
             return Some(fail(
@@ -301,53 +253,35 @@ fn guard(state: &MockState, parts: &Parts, path: &str) -> Option<Response> {
             ));
         }
     }
-    if path != "/health" && !admin_authorized(state, headers) {
-        let mut r = fail(
-            StatusCode::UNAUTHORIZED,
-            "the admin API needs Authorization: Bearer <key> (one of --api-key, or --admin-key)",
-        );
+    let config = state.config();
+    let wanted: Vec<&str> = match &config.admin_key {
+        Some(k) => vec![k.as_str()],
+        None => config.api_keys.iter().map(String::as_str).collect(),
+    };
+    if path != "/health"
+        && !wanted.is_empty()
+        && !bearer(headers).is_some_and(|g| wanted.contains(&g))
+    {
+        let e =
+            "the admin API needs Authorization: Bearer <key> (one of --api-key, or --admin-key)";
+        let mut r = fail(StatusCode::UNAUTHORIZED, e);
         r.headers_mut().insert(
             http::header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer"),
         );
         return Some(r);
     }
-    let reads = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if !reads && !is_json(headers) {
-        return Some(fail(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "admin requests that change state need Content-Type: application/json",
-        ));
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let json = content_type
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && !json {
+        let e = "admin requests that change state need Content-Type: application/json";
+        return Some(fail(StatusCode::UNSUPPORTED_MEDIA_TYPE, e));
     }
     None
-}
-
-/// Whether the request carries the key the admin API wants (any, when none is configured).
-fn admin_authorized(state: &MockState, headers: &HeaderMap) -> bool {
-    let config = state.config();
-    let wanted: Vec<&str> = match &config.admin_key {
-        Some(k) => vec![k.as_str()],
-        None => config.api_keys.iter().map(String::as_str).collect(),
-    };
-    if wanted.is_empty() {
-        return true;
-    }
-    let given = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim());
-    given.is_some_and(|g| wanted.contains(&g))
-}
-
-/// Whether the content type is `application/json` (parameters aside).
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// The host name of an authority (`[::1]:80` gives `::1`, `a.b:80` gives `a.b`), without a
@@ -355,13 +289,10 @@ fn is_json(headers: &HeaderMap) -> bool {
 fn host_name(authority: &str) -> &str {
     let name = match authority.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => authority.rsplit_once(':').map_or(authority, |(h, p)| {
-            if p.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                authority
-            }
-        }),
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => authority,
+        },
     };
     name.strip_suffix('.').unwrap_or(name)
 }
@@ -397,98 +328,69 @@ fn is_loopback_name(name: &str) -> bool {
         || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// `GET /__mock/journal`: the journal as a JSON array, written out entry by entry (see the
-/// module docs). Entries that arrive while it is written are left out; entries that leave
-/// the journal meanwhile are left out unless they are being written.
+/// Where a journal read is: the newest entry when it began, the next entry to write, and the
+/// entry being written (with the budget it holds and the offset in its body).
+struct Reading {
+    state: MockState,
+    last: u64,
+    next: u64,
+    current: Option<(Arc<Record>, Held, usize)>,
+}
+
+/// `GET /__mock/journal`: the journal as a JSON array, written out entry by entry. Entries
+/// that arrive while it is written are left out; entries that leave the journal meanwhile are
+/// left out unless they are being written.
 fn journal(state: &MockState) -> Response {
     let last = lock(&state.inner.journal).last_seq();
-    let out = JournalOut {
+    let start = Reading {
         state: state.clone(),
-        next: 1,
         last,
+        next: 0,
         current: None,
-        opened: false,
-        any: false,
-        done: false,
     };
-    let stream = futures_util::stream::unfold(out, |mut out| async move {
-        let piece = out.next_piece().await?;
-        Some((Ok::<_, std::convert::Infallible>(Bytes::from(piece)), out))
-    });
-    let mut r = Response::new(AxumBody::from_stream(stream));
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-/// Where a journal read is.
-struct JournalOut {
-    state: MockState,
-    /// The number of the next entry to write.
-    next: u64,
-    /// The number of the newest entry when the read began.
-    last: u64,
-    /// The entry being written, what it holds of the budget, and the offset in its body.
-    current: Option<(std::sync::Arc<Record>, Held, usize)>,
-    /// Whether `[` was written; whether an entry was.
-    opened: bool,
-    any: bool,
-    done: bool,
-}
-
-impl JournalOut {
-    async fn next_piece(&mut self) -> Option<Vec<u8>> {
-        if self.done {
-            return None;
-        }
-        if let Some((record, _, offset)) = &mut self.current {
+    let pieces = futures_util::stream::unfold(Some(start), |r| async move {
+        let mut r = r?;
+        if let Some((record, _, offset)) = &mut r.current {
             let (piece, end) = record.json_body_piece(*offset);
             *offset = end;
-            if end >= record.body_len() {
-                self.current = None;
+            if end >= record.body().len() {
+                r.current = None;
             }
-            return Some(piece);
+            return Some((
+                Ok::<_, std::convert::Infallible>(Bytes::from(piece)),
+                Some(r),
+            ));
         }
-        let found = lock(&self.state.inner.journal)
-            .record_from(self.next)
-            .filter(|r| r.seq() <= self.last);
-        let mut out = if self.opened {
-            Vec::new()
-        } else {
-            self.opened = true;
+        let mut out = if r.next == 0 {
             b"[".to_vec()
+        } else {
+            Vec::new()
         };
+        let found = lock(&r.state.inner.journal)
+            .record_from(r.next)
+            .filter(|x| x.seq() <= r.last);
         let Some(record) = found else {
-            self.done = true;
             out.push(b']');
-            return Some(out);
+            return Some((Ok(Bytes::from(out)), None));
         };
-        self.next = record.seq() + 1;
-        if std::mem::replace(&mut self.any, true) {
+        if r.next > 0 {
             out.push(b',');
         }
+        r.next = record.seq() + 1;
         out.extend_from_slice(&record.json_head());
-        if record.body_len() > 0 {
+        if !record.body().is_empty() {
             // Held while it is written, so that readers stalled on entries that have left the
-            // journal stay within the in-flight budget.
+            // journal stay within the in-flight budget (an entry is never larger than it).
             let mut held = Held::default();
-            let size = record.size();
-            if self
+            let _ = r
                 .state
                 .inner
                 .budget
-                .take(&mut held, size, None)
-                .await
-                .is_err()
-            {
-                // Larger than the whole budget (it cannot be: the journal's entries are at
-                // most a body and a head): write it all the same.
-                held = Held::default();
-            }
-            self.current = Some((record, held, 0));
+                .take(&mut held, record.size(), None)
+                .await;
+            r.current = Some((record, held, 0));
         }
-        Some(out)
-    }
+        Some((Ok(Bytes::from(out)), Some(r)))
+    });
+    reply(StatusCode::OK, AxumBody::from_stream(pieces))
 }

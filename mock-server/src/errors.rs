@@ -1,4 +1,5 @@
-//! The errors the mock generates, each rendered in its dialect's shape (PROTOCOL.md §2.5, §4.5).
+//! The errors the mock generates, each rendered in its dialect's shape (PROTOCOL.md §2.5, §4.5)
+//! from the protocol crate's typed error bodies.
 //!
 //! | dialect | non-stream body (`application/json`) | stream request |
 //! |---|---|---|
@@ -8,26 +9,27 @@
 //!
 //! Native stream requests: a 400 (a validation failure) answers **HTTP 200** with the
 //! `event:error` frame, as recorded (EXCHANGES.md N19); every other status answers with that
-//! status and the same SSE-framed body (the official SDK handles both: PROTOCOL.md §4.5).
-//! [`Envelope::Ok`] forces the HTTP 200 form for any status.
-//!
-//! Every generated answer carries `x-request-id` equal to the body's request id and
+//! status and the same SSE-framed body. [`Envelope::Ok`] forces the HTTP 200 form for any
+//! status. Every generated answer carries `x-request-id` equal to the body's request id and
 //! `x-dashscope-call-gateway: true`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
+use dashscope_protocol::chat::{ChatErrorBody, ChatErrorDetail};
+use dashscope_protocol::native::ErrorBody;
+use dashscope_protocol::sse::Encoder;
 use serde_json::{Map, Value};
 
+use crate::state::now_ms;
+
 /// The content type of SSE answers, as recorded (native `text/event-stream;charset=UTF-8`).
-pub const SSE_CONTENT_TYPE: &str = "text/event-stream;charset=UTF-8";
+pub(crate) const SSE_CONTENT_TYPE: &str = "text/event-stream;charset=UTF-8";
 /// The content type of JSON answers, as recorded.
-pub const JSON_CONTENT_TYPE: &str = "application/json";
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// How a native stream request's error is enveloped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Envelope {
-    /// HTTP 200 for a 400, the error's own status otherwise (the default).
+pub(crate) enum Envelope {
+    /// HTTP 200 for a 400, the error's own status otherwise.
     #[default]
     Auto,
     /// Always HTTP 200 with the `event:error` frame.
@@ -38,43 +40,120 @@ pub enum Envelope {
 
 /// An error before it is framed for a dialect.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ErrorReply {
-    /// The HTTP status.
-    pub status: u16,
-    /// The native `code` (`InvalidApiKey`, `Throttling.RateQuota`, …).
-    pub native_code: String,
-    /// The compat `error.code` (`invalid_api_key`, `limit_requests`, …).
-    pub compat_code: String,
-    /// The compat `error.type` (`invalid_request_error`, …).
-    pub compat_type: String,
-    /// The native message.
-    pub message: String,
-    /// The compat message, where it differs from the native one.
-    pub compat_message: Option<String>,
+pub(crate) struct ErrorReply {
+    pub(crate) status: u16,
+    /// The native `code` (`InvalidApiKey`, …), the compat `error.code` and `error.type`.
+    pub(crate) native_code: String,
+    pub(crate) compat_code: String,
+    pub(crate) compat_type: String,
+    /// The message, and the compat one where it differs.
+    pub(crate) message: String,
+    pub(crate) compat_message: Option<String>,
     /// The compat `error.param`.
-    pub param: Option<String>,
+    pub(crate) param: Option<String>,
     /// A `Retry-After` header value to send.
-    pub retry_after: Option<String>,
+    pub(crate) retry_after: Option<String>,
     /// Extra top-level members of the body (the 404's `nearest` list, …).
-    pub extra: Map<String, Value>,
-    /// How a native stream request's error is enveloped.
-    pub envelope: Envelope,
+    pub(crate) extra: Map<String, Value>,
+    pub(crate) envelope: Envelope,
 }
+
+/// The usual error of each status (as injected by `status=`): native code, compat code, compat
+/// type, message.
+const BY_STATUS: [(u16, &str, &str, &str, &str); 11] = [
+    (
+        400,
+        "InvalidParameter",
+        "invalid_parameter_error",
+        "invalid_request_error",
+        "Required parameter(s) missing or invalid, please check the request parameters.",
+    ),
+    (
+        401,
+        "InvalidApiKey",
+        "invalid_api_key",
+        "invalid_request_error",
+        "Invalid API-key provided.",
+    ),
+    (
+        403,
+        "AccessDenied",
+        "AccessDenied",
+        "AccessDenied",
+        "Access denied.",
+    ),
+    (
+        404,
+        "ModelNotFound",
+        "model_not_found",
+        "invalid_request_error",
+        "Model not exist.",
+    ),
+    (
+        408,
+        "RequestTimeOut",
+        "request_timeout",
+        "request_timeout",
+        "Request timed out, please try again later.",
+    ),
+    (
+        413,
+        "BadRequest.TooLarge",
+        "payload_too_large",
+        "invalid_request_error",
+        "Payload Too Large.",
+    ),
+    (
+        429,
+        "Throttling.RateQuota",
+        "limit_requests",
+        "limit_requests",
+        "Requests rate limit exceeded, please try again later.",
+    ),
+    (
+        500,
+        "InternalError",
+        "internal_error",
+        "internal_error",
+        "An internal error has occured, please try again later or contact service support.",
+    ),
+    (
+        502,
+        "BadGateway",
+        "bad_gateway",
+        "bad_gateway",
+        "Bad gateway, please try again later.",
+    ),
+    (
+        503,
+        "ServiceUnavailable",
+        "service_unavailable",
+        "service_unavailable",
+        "Model is unavailable, please try again later.",
+    ),
+    (
+        504,
+        "GatewayTimeout",
+        "gateway_timeout",
+        "gateway_timeout",
+        "Gateway timeout, please try again later.",
+    ),
+];
 
 impl ErrorReply {
     /// An error with the given status and codes; the compat message is the native one.
-    pub fn new(
+    pub(crate) fn new(
         status: u16,
-        native_code: &str,
-        compat_code: &str,
-        compat_type: &str,
+        native: &str,
+        compat: &str,
+        kind: &str,
         message: impl Into<String>,
     ) -> Self {
         ErrorReply {
             status,
-            native_code: native_code.to_owned(),
-            compat_code: compat_code.to_owned(),
-            compat_type: compat_type.to_owned(),
+            native_code: native.to_owned(),
+            compat_code: compat.to_owned(),
+            compat_type: kind.to_owned(),
             message: message.into(),
             compat_message: None,
             param: None,
@@ -84,8 +163,34 @@ impl ErrorReply {
         }
     }
 
+    /// The usual error for an HTTP status (other 5xx: an internal error; other 4xx: an
+    /// invalid parameter).
+    pub(crate) fn for_status(status: u16) -> Self {
+        let fallback = if status >= 500 {
+            BY_STATUS[7]
+        } else {
+            (
+                status,
+                "InvalidParameter",
+                "invalid_parameter_error",
+                "invalid_request_error",
+                "Request failed.",
+            )
+        };
+        let (_, native, compat, kind, message) = BY_STATUS
+            .into_iter()
+            .find(|e| e.0 == status)
+            .unwrap_or(fallback);
+        let mut e = Self::new(status, native, compat, kind, message);
+        if status == 401 {
+            // The compat wording has a trailing space (PROTOCOL.md §2.5).
+            e.compat_message = Some("Incorrect API key provided. ".to_owned());
+        }
+        e
+    }
+
     /// A 400 `InvalidParameter` / `invalid_parameter_error`.
-    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_parameter(message: impl Into<String>) -> Self {
         Self::new(
             400,
             "InvalidParameter",
@@ -95,381 +200,168 @@ impl ErrorReply {
         )
     }
 
-    /// 401: a missing, malformed or unknown Bearer key.
-    pub fn invalid_api_key() -> Self {
-        let mut e = Self::new(
-            401,
-            "InvalidApiKey",
-            "invalid_api_key",
-            "invalid_request_error",
-            "Invalid API-key provided.",
-        );
-        // The compat wording has a trailing space (PROTOCOL.md §2.5).
-        e.compat_message = Some("Incorrect API key provided. ".to_owned());
-        e
+    /// A mock-specific failure (bad fault spec, unknown route, …).
+    pub(crate) fn mock(
+        status: u16,
+        native: &str,
+        compat: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(status, native, compat, "invalid_request_error", message)
     }
 
     /// 403: `X-DashScope-Async: enable` on a synchronous API (PROTOCOL.md §1.5).
-    pub fn async_not_supported() -> Self {
-        Self::new(
-            403,
-            "AccessDenied",
-            "AccessDenied",
-            "AccessDenied",
-            "current user api does not support asynchronous calls",
-        )
+    pub(crate) fn async_not_supported() -> Self {
+        let message = "current user api does not support asynchronous calls";
+        Self::new(403, "AccessDenied", "AccessDenied", "AccessDenied", message)
     }
 
     /// 400: the body is not JSON.
-    pub fn malformed_json(detail: &str) -> Self {
+    pub(crate) fn malformed_json(detail: &str) -> Self {
         Self::invalid_parameter(format!("The request body is not valid JSON: {detail}"))
     }
 
-    /// 400: a content type other than JSON. (The service documents 415 only for media inputs,
-    /// `BadRequest.UnsupportedFileFormat`; a bad request envelope is a 400 `InvalidParameter`.)
-    pub fn wrong_content_type(content_type: &str) -> Self {
-        Self::invalid_parameter(format!(
+    /// 400: a content type other than JSON. (The service documents 415 only for media inputs;
+    /// a bad request envelope is a 400 `InvalidParameter`.)
+    pub(crate) fn wrong_content_type(content_type: &str) -> Self {
+        let m = format!(
             "Unsupported content type '{content_type}': the request body must be application/json."
-        ))
-    }
-
-    /// 413 `BadRequest.TooLarge`.
-    pub fn too_large() -> Self {
-        Self::new(
-            413,
-            "BadRequest.TooLarge",
-            "payload_too_large",
-            "invalid_request_error",
-            "Payload Too Large.",
-        )
+        );
+        Self::invalid_parameter(m)
     }
 
     /// 400 `BadRequest.EmptyModel`: no `model`.
-    pub fn missing_model() -> Self {
-        let mut e = Self::new(
+    pub(crate) fn missing_model() -> Self {
+        let message = "Required parameter \"model\" missing from request.";
+        Self::new(
             400,
             "BadRequest.EmptyModel",
             "invalid_parameter_error",
             "invalid_request_error",
-            "Required parameter \"model\" missing from request.",
-        );
-        e.param = Some("model".to_owned());
-        e
+            message,
+        )
+        .param("model")
     }
 
     /// 400: a Responses `previous_response_id` the mock has not stored.
-    pub fn previous_response_not_found(id: &str) -> Self {
-        let mut e = Self::invalid_parameter(format!("Previous response with id '{id}' not found."));
-        e.param = Some("previous_response_id".to_owned());
-        e
+    pub(crate) fn previous_response_not_found(id: &str) -> Self {
+        let e = Self::invalid_parameter(format!("Previous response with id '{id}' not found."));
+        e.param("previous_response_id")
     }
 
-    /// 429 `Throttling.RateQuota` / `limit_requests`.
-    pub fn throttled() -> Self {
-        Self::new(
-            429,
-            "Throttling.RateQuota",
-            "limit_requests",
-            "limit_requests",
-            "Requests rate limit exceeded, please try again later.",
-        )
-    }
-
-    /// The usual error for an HTTP status (used by injected faults).
-    pub fn for_status(status: u16) -> Self {
-        match status {
-            400 => Self::invalid_parameter(
-                "Required parameter(s) missing or invalid, please check the request parameters.",
-            ),
-            401 => Self::invalid_api_key(),
-            403 => Self::new(
-                403,
-                "AccessDenied",
-                "AccessDenied",
-                "AccessDenied",
-                "Access denied.",
-            ),
-            404 => Self::new(
-                404,
-                "ModelNotFound",
-                "model_not_found",
-                "invalid_request_error",
-                "Model not exist.",
-            ),
-            408 => Self::new(
-                408,
-                "RequestTimeOut",
-                "request_timeout",
-                "request_timeout",
-                "Request timed out, please try again later.",
-            ),
-            413 => Self::too_large(),
-            429 => Self::throttled(),
-            500 => Self::new(
-                500,
-                "InternalError",
-                "internal_error",
-                "internal_error",
-                "An internal error has occured, please try again later or contact service support.",
-            ),
-            502 => Self::new(
-                502,
-                "BadGateway",
-                "bad_gateway",
-                "bad_gateway",
-                "Bad gateway, please try again later.",
-            ),
-            503 => Self::new(
-                503,
-                "ServiceUnavailable",
-                "service_unavailable",
-                "service_unavailable",
-                "Model is unavailable, please try again later.",
-            ),
-            504 => Self::new(
-                504,
-                "GatewayTimeout",
-                "gateway_timeout",
-                "gateway_timeout",
-                "Gateway timeout, please try again later.",
-            ),
-            s if s >= 500 => Self::new(
-                s,
-                "InternalError",
-                "internal_error",
-                "internal_error",
-                "An internal error has occured, please try again later or contact service support.",
-            ),
-            s => Self::new(
-                s,
-                "InvalidParameter",
-                "invalid_parameter_error",
-                "invalid_request_error",
-                "Request failed.",
-            ),
-        }
-    }
-
-    /// A mock-specific failure (bad fault spec, unknown route, …) with a 4xx status.
-    pub fn mock(
-        status: u16,
-        native_code: &str,
-        compat_code: &str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self::new(
-            status,
-            native_code,
-            compat_code,
-            "invalid_request_error",
-            message,
-        )
-    }
-
-    /// Sets the `Retry-After` value.
-    pub fn with_retry_after(mut self, value: impl Into<String>) -> Self {
-        self.retry_after = Some(value.into());
+    /// Sets the compat `error.param`.
+    pub(crate) fn param(mut self, param: &str) -> Self {
+        self.param = Some(param.to_owned());
         self
     }
 
     /// Adds a top-level member to the body.
-    pub fn with_extra(mut self, key: &str, value: Value) -> Self {
+    pub(crate) fn with_extra(mut self, key: &str, value: Value) -> Self {
         self.extra.insert(key.to_owned(), value);
         self
     }
 
     /// The native body: `{"code","message","request_id",…extra}`.
-    pub fn native_body(&self, request_id: &str) -> String {
-        let mut members = vec![
-            ("code", Value::String(self.native_code.clone())),
-            ("message", Value::String(self.message.clone())),
-            ("request_id", Value::String(request_id.to_owned())),
-        ];
-        members.extend(self.extra.iter().map(|(k, v)| (k.as_str(), v.clone())));
-        ordered_object(&members)
+    fn native_body(&self, request_id: &str) -> String {
+        let body = ErrorBody {
+            code: Some(self.native_code.clone()),
+            message: Some(self.message.clone()),
+            request_id: Some(request_id.to_owned()),
+            extra: self.extra.clone(),
+            ..Default::default()
+        };
+        serde_json::to_string(&body).unwrap_or_default()
     }
 
-    /// The compat error object `{"code","param","message","type"}`.
-    fn compat_error_object(&self) -> String {
-        ordered_object(&[
-            ("code", Value::String(self.compat_code.clone())),
-            (
-                "param",
-                self.param.clone().map_or(Value::Null, Value::String),
-            ),
-            (
-                "message",
-                Value::String(
-                    self.compat_message
-                        .clone()
-                        .unwrap_or_else(|| self.message.clone()),
-                ),
-            ),
-            ("type", Value::String(self.compat_type.clone())),
-        ])
-    }
-
-    /// The compat body: `{"error":{…},"request_id",…extra}` (or `"id":"chatcmpl-…"` in
-    /// stream frames of Chat Completions).
-    pub fn compat_body(&self, request_id: &str, chat_stream: bool) -> String {
-        let mut out = String::from("{\"error\":");
-        out.push_str(&self.compat_error_object());
+    /// The compat body: `{"error":{…},"request_id",…extra}` (`"id":"chatcmpl-…"` instead in
+    /// Chat Completions stream frames).
+    fn compat_body(&self, request_id: &str, chat_stream: bool) -> String {
+        let mut error = ChatErrorDetail {
+            code: Some(self.compat_code.clone()),
+            param: self.param.clone(),
+            message: self
+                .compat_message
+                .clone()
+                .unwrap_or_else(|| self.message.clone()),
+            kind: Some(self.compat_type.clone()),
+            ..Default::default()
+        };
+        error.set_explicit_null("param", self.param.is_none());
+        let mut body = ChatErrorBody {
+            error,
+            extra: self.extra.clone(),
+            ..Default::default()
+        };
         if chat_stream {
-            out.push_str(",\"id\":");
-            out.push_str(&json_string(&format!("chatcmpl-{request_id}")));
+            body.id = Some(format!("chatcmpl-{request_id}"));
         } else {
-            out.push_str(",\"request_id\":");
-            out.push_str(&json_string(request_id));
+            body.request_id = Some(request_id.to_owned());
         }
-        for (k, v) in &self.extra {
-            out.push(',');
-            out.push_str(&json_string(k));
-            out.push(':');
-            out.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned()));
-        }
-        out.push('}');
-        out
+        serde_json::to_string(&body).unwrap_or_default()
     }
 
     /// Renders the error for `dialect`; `stream` selects the SSE-framed form.
-    pub fn render(&self, dialect: Dialect, stream: bool, request_id: &str) -> RecordedResponse {
-        let (status, content_type, body) = match (dialect, stream) {
-            (Dialect::Native, false) => {
-                (self.status, JSON_CONTENT_TYPE, self.native_body(request_id))
-            }
-            (Dialect::Native, true) => {
-                let http = match self.envelope {
-                    Envelope::Ok => 200,
-                    Envelope::Status => self.status,
-                    Envelope::Auto if self.status == 400 => 200,
-                    Envelope::Auto => self.status,
-                };
-                let frame = format!(
-                    "id:1\nevent:error\n:HTTP_STATUS/{}\ndata:{}\n\n",
-                    self.status,
-                    self.native_body(request_id)
-                );
-                (http, SSE_CONTENT_TYPE, frame)
-            }
-            (Dialect::Chat | Dialect::Responses, false) => (
-                self.status,
-                JSON_CONTENT_TYPE,
-                self.compat_body(request_id, false),
-            ),
-            (Dialect::Chat | Dialect::Responses, true) => {
-                let chat = dialect == Dialect::Chat;
-                let frame = format!("data: {}\n\n", self.compat_body(request_id, chat));
-                (self.status, SSE_CONTENT_TYPE, frame)
-            }
+    pub(crate) fn render(
+        &self,
+        dialect: Dialect,
+        stream: bool,
+        request_id: &str,
+    ) -> RecordedResponse {
+        let native = dialect == Dialect::Native;
+        let body = if native {
+            self.native_body(request_id)
+        } else {
+            self.compat_body(request_id, stream && dialect == Dialect::Chat)
         };
-        let mut headers = gateway_headers(request_id, content_type);
+        let (mut status, mut frame) = (self.status, Vec::new());
+        match (native, stream) {
+            (_, false) => frame = body.into_bytes(),
+            (false, true) => Encoder::compat().data(&mut frame, &body),
+            (true, true) => {
+                status = match self.envelope {
+                    Envelope::Ok => 200,
+                    Envelope::Auto if self.status == 400 => 200,
+                    _ => self.status,
+                };
+                Encoder::native().native_event(&mut frame, 1, "error", self.status, &body);
+            }
+        }
+        let mut headers = gateway_headers(
+            request_id,
+            if stream {
+                SSE_CONTENT_TYPE
+            } else {
+                JSON_CONTENT_TYPE
+            },
+        );
         if let Some(ra) = &self.retry_after {
             headers.insert(3, ("retry-after".to_owned(), ra.clone()));
         }
+        let body = Body::Text(String::from_utf8(frame).unwrap_or_default());
         RecordedResponse {
             status,
             headers,
-            body: Body::Text(body),
+            body,
         }
     }
 }
 
 /// The headers the gateway puts on every answer the mock generates, in the recorded order.
-pub fn gateway_headers(request_id: &str, content_type: &str) -> Vec<(String, String)> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    vec![
-        ("x-request-id".to_owned(), request_id.to_owned()),
-        ("content-type".to_owned(), content_type.to_owned()),
-        ("x-dashscope-call-gateway".to_owned(), "true".to_owned()),
-        ("req-cost-time".to_owned(), "0".to_owned()),
-        ("req-arrive-time".to_owned(), now.to_string()),
-        ("resp-start-time".to_owned(), now.to_string()),
-        ("x-envoy-upstream-service-time".to_owned(), "0".to_owned()),
-        ("vary".to_owned(), "Accept-Encoding".to_owned()),
-        ("server".to_owned(), "istio-envoy".to_owned()),
-    ]
-}
-
-/// A JSON string literal.
-pub(crate) fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
-}
-
-/// A compact JSON object with members in the given order.
-pub(crate) fn ordered_object(members: &[(&str, Value)]) -> String {
-    let mut out = String::from("{");
-    for (i, (k, v)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&json_string(k));
-        out.push(':');
-        out.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned()));
-    }
-    out.push('}');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use dashscope_protocol::error::ApiError;
-
-    fn text(r: &RecordedResponse) -> String {
-        String::from_utf8(r.body.to_bytes()).unwrap()
-    }
-
-    #[test]
-    fn compat_shape() {
-        let r = ErrorReply::invalid_api_key().render(Dialect::Chat, false, "rid");
-        assert_eq!(r.status, 401);
-        assert_eq!(
-            text(&r),
-            r#"{"error":{"code":"invalid_api_key","param":null,"message":"Incorrect API key provided. ","type":"invalid_request_error"},"request_id":"rid"}"#
-        );
-        assert_eq!(r.header("x-request-id"), Some("rid"));
-        assert_eq!(r.header("content-type"), Some("application/json"));
-        assert_eq!(r.header("x-dashscope-call-gateway"), Some("true"));
-    }
-
-    #[test]
-    fn native_shape_and_stream_envelopes() {
-        let r = ErrorReply::invalid_api_key().render(Dialect::Native, false, "rid");
-        assert_eq!(
-            text(&r),
-            r#"{"code":"InvalidApiKey","message":"Invalid API-key provided.","request_id":"rid"}"#
-        );
-        let r = ErrorReply::missing_model().render(Dialect::Native, true, "rid");
-        assert_eq!(r.status, 200);
-        assert!(text(&r).starts_with(
-            "id:1\nevent:error\n:HTTP_STATUS/400\ndata:{\"code\":\"BadRequest.EmptyModel\""
-        ));
-        assert_eq!(r.header("content-type"), Some(SSE_CONTENT_TYPE));
-        let r = ErrorReply::throttled()
-            .with_retry_after("2")
-            .render(Dialect::Native, true, "rid");
-        assert_eq!(r.status, 429);
-        assert_eq!(r.header("retry-after"), Some("2"));
-        let e = ApiError::from_body(None, text(&r).as_bytes()).unwrap();
-        assert_eq!(e.status, Some(429));
-        assert_eq!(e.code.as_deref(), Some("Throttling.RateQuota"));
-        assert_eq!(e.request_id.as_deref(), Some("rid"));
-    }
-
-    #[test]
-    fn compat_stream_frames_parse() {
-        let r = ErrorReply::for_status(503).render(Dialect::Chat, true, "abc");
-        assert_eq!(r.status, 503);
-        let e = ApiError::from_body(Some(503), text(&r).as_bytes()).unwrap();
-        assert_eq!(e.request_id.as_deref(), Some("abc"));
-        assert_eq!(e.code.as_deref(), Some("service_unavailable"));
-        let r = ErrorReply::for_status(500)
-            .with_extra("nearest", serde_json::json!(["a"]))
-            .render(Dialect::Responses, true, "abc");
-        let e = ApiError::from_body(Some(500), text(&r).as_bytes()).unwrap();
-        assert_eq!(e.body["nearest"][0], "a");
-    }
+pub(crate) fn gateway_headers(request_id: &str, content_type: &str) -> Vec<(String, String)> {
+    let now = now_ms().to_string();
+    let pairs = [
+        ("x-request-id", request_id),
+        ("content-type", content_type),
+        ("x-dashscope-call-gateway", "true"),
+        ("req-cost-time", "0"),
+        ("req-arrive-time", &now),
+        ("resp-start-time", &now),
+        ("x-envoy-upstream-service-time", "0"),
+        ("vary", "Accept-Encoding"),
+        ("server", "istio-envoy"),
+    ];
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
 }

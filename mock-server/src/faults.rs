@@ -1,50 +1,12 @@
-//! Fault injection: per request by the `x-mock-fault` header, globally through the admin API
-//! (`POST /__mock/faults`) or the CLI (`--fault`).
+//! Fault injection: per request by the `x-mock-fault` header, globally through the admin API,
+//! the builder or `--fault`. The grammar and every item are documented in the crate docs.
 //!
-//! # Grammar
-//!
-//! ```text
-//! header  = spec *( "," spec )          ; several headers add up too
-//! spec    = item *( ";" item )
-//! item    = key [ "=" value ]           ; blanks around keys and values are ignored
-//! ```
-//!
-//! | item | effect |
-//! |---|---|
-//! | `latency=MS` | wait before the response starts (status line) |
-//! | `ttfb=MS` | wait between the headers and the first body byte |
-//! | `chunk-delay=MS` | wait before every chunk after the first |
-//! | `speed=F` | replay recorded chunk delays at F times the speed (`2` = twice as fast) |
-//! | `status=CODE` | answer CODE (4xx/5xx) in the dialect's error shape: 429 `Throttling.RateQuota`, 500 `InternalError`, 502, 503 `ServiceUnavailable`, 504 `GatewayTimeout`, … |
-//! | `code=TEXT`, `message=TEXT` | override the error's code (native and compat) and message |
-//! | `retry-after=VALUE` | add `Retry-After: VALUE` to the error (without it: no such header, as the service) |
-//! | `envelope=200\|status` | native stream errors: HTTP 200 + `event:error`, or the error's status |
-//! | `rate-limit=R` | a token bucket of R requests per second (`burst=B`, default R) shared by every request carrying the same spec; over it: 429 `Throttling.RateQuota` |
-//! | `reset` | reset the TCP connection instead of answering |
-//! | `cut-after=N` | close the connection after N chunks (events) of a stream, or N bytes of a body |
-//! | `stall-after=N` | stop sending after N chunks (`stall-ms=MS` resumes after MS; default: until the client leaves or the server stops) |
-//! | `partial` | answer 200 with `x-dashscope-partialresponse: true` |
-//! | `no-blank-lines` | drop the blank line after each event (legacy native framing) |
-//! | `invalid-utf8[=N]` | put invalid UTF-8 bytes into the JSON of event N (1-based, default 1) |
-//! | `malformed-json[=N]` | truncate the JSON of event N (default 1) |
-//! | `oversized-chunk=BYTES` | pad the JSON of the first event with a member BYTES long |
-//! | `times=N` | the spec applies to the first N requests it sees, then steps aside ("fail twice, then succeed") |
-//! | `dialect=chat\|responses\|native` | the spec applies to that dialect only |
-//!
-//! Every value is checked (a bad one is a 400 `MockInvalidFault` naming the item): delays are
-//! at most an hour, `speed` and `rate-limit` are from 0.001 to 1,000,000, sizes and counts at
-//! most 64 MiB, a spec at most [`MAX_SPEC_BYTES`]. Delays that several specs add up to are
-//! capped at an hour too.
-//!
-//! Counters (`times`) and buckets (`rate-limit`) of header specs are kept per spec text, so a
-//! retrying client that resends the same header sees the count go down; only specs with
-//! `times` or `rate-limit` have any, and at most [`MAX_HEADER_COUNTERS`] of them (and
-//! [`MAX_HEADER_COUNTER_BYTES`] of spec text) are kept, the oldest forgotten first.
-//! `POST /__mock/reset` clears them. At most [`MAX_GLOBAL_FAULTS`] global faults are set at
-//! once.
+//! Every value is checked (a bad one is a 400 `MockInvalidFault` naming the item). Counters
+//! (`times`) and buckets (`rate-limit`) of header specs are kept per spec text, at most
+//! [`MAX_HEADER_COUNTERS`] of them and [`MAX_HEADER_COUNTER_BYTES`] of text (the oldest
+//! forgotten first); at most [`MAX_GLOBAL_FAULTS`] global faults are set at once.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,30 +17,29 @@ use serde::Serialize;
 use crate::errors::{Envelope, ErrorReply};
 
 /// The request header that carries per-request fault specs.
-pub const FAULT_HEADER: &str = "x-mock-fault";
-
+const FAULT_HEADER: &str = "x-mock-fault";
 /// The longest delay an item (or the sum of several) asks for: an hour.
-pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(3600);
 const MAX_MS: u64 = MAX_DELAY.as_secs() * 1000;
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// The smallest `speed` (and `--speed`, besides 0): recorded delays at most 1000 times longer.
-pub const MIN_SPEED: f64 = 0.001;
+pub(crate) const MIN_SPEED: f64 = 0.001;
 /// The largest `speed` (and `--speed`).
-pub const MAX_SPEED: f64 = 1_000_000.0;
+pub(crate) const MAX_SPEED: f64 = 1_000_000.0;
 /// The longest spec, in bytes.
-pub const MAX_SPEC_BYTES: usize = 16 * 1024;
+const MAX_SPEC_BYTES: usize = 16 * 1024;
 /// The most global faults set at once.
-pub const MAX_GLOBAL_FAULTS: usize = 256;
+const MAX_GLOBAL_FAULTS: usize = 256;
 /// The most header specs whose counters (`times`, `rate-limit`) are kept.
-pub const MAX_HEADER_COUNTERS: usize = 4096;
+const MAX_HEADER_COUNTERS: usize = 4096;
 /// The most bytes of spec text those counters are kept under.
-pub const MAX_HEADER_COUNTER_BYTES: usize = 1024 * 1024;
+const MAX_HEADER_COUNTER_BYTES: usize = 1024 * 1024;
 
 /// A fault spec could not be parsed (or not be added).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid fault spec {spec:?}: {reason}")]
 pub struct FaultParseError {
-    /// The spec as given (cut at [`MAX_SPEC_BYTES`]).
+    /// The spec as given (cut at 16 KiB).
     pub spec: String,
     /// What is wrong with it.
     pub reason: String,
@@ -86,122 +47,101 @@ pub struct FaultParseError {
     pub param: Option<String>,
 }
 
-/// One parsed fault spec.
+/// The faults that apply to one request: one spec's effect, or the merge of every spec that
+/// fired.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FaultSpec {
+pub(crate) struct FaultPlan {
+    /// Wait before the response starts, before its first body byte, before each later chunk.
+    pub(crate) latency: Duration,
+    pub(crate) ttfb: Duration,
+    pub(crate) chunk_delay: Duration,
+    /// Speed factor for recorded delays (1 = as recorded).
+    pub(crate) speed: f64,
+    /// An error to answer instead.
+    pub(crate) error: Option<ErrorReply>,
+    /// Reset the connection instead of answering.
+    pub(crate) reset: bool,
+    /// Close after this many chunks (or bytes of a single body).
+    pub(crate) cut_after: Option<u64>,
+    /// Stop after this many chunks, for `stall` (`None`: until the client leaves or the server
+    /// stops).
+    pub(crate) stall_after: Option<u64>,
+    pub(crate) stall: Option<Duration>,
+    /// Answer 200 with `x-dashscope-partialresponse: true`.
+    pub(crate) partial: bool,
+    /// Drop the blank line after each event.
+    pub(crate) no_blank_lines: bool,
+    /// Corrupt the UTF-8 / truncate the JSON of this event (1-based).
+    pub(crate) invalid_utf8: Option<u64>,
+    pub(crate) malformed_json: Option<u64>,
+    /// Pad the first event's JSON by this many bytes.
+    pub(crate) oversized_chunk: Option<u64>,
+    /// The specs that fired (for the journal).
+    pub(crate) fired: Vec<String>,
+}
+
+/// One parsed fault spec: what it does, and when it applies.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct FaultSpec {
     /// The spec as given (trimmed); also the key of its counters.
-    pub text: String,
-    /// `latency=MS`.
-    pub latency_ms: Option<u64>,
-    /// `ttfb=MS`.
-    pub ttfb_ms: Option<u64>,
-    /// `chunk-delay=MS`.
-    pub chunk_delay_ms: Option<u64>,
-    /// `speed=F`.
-    pub speed: Option<f64>,
-    /// `status=CODE`.
-    pub status: Option<u16>,
-    /// `code=TEXT`.
-    pub code: Option<String>,
-    /// `message=TEXT`.
-    pub message: Option<String>,
-    /// `retry-after=VALUE`.
-    pub retry_after: Option<String>,
-    /// `envelope=200|status`.
-    pub envelope: Option<Envelope>,
-    /// `rate-limit=R` (requests per second).
-    pub rate_limit: Option<f64>,
-    /// `burst=B`.
-    pub burst: Option<u32>,
-    /// `reset`.
-    pub reset: bool,
-    /// `cut-after=N`.
-    pub cut_after: Option<u64>,
-    /// `stall-after=N`.
-    pub stall_after: Option<u64>,
-    /// `stall-ms=MS`.
-    pub stall_ms: Option<u64>,
-    /// `partial`.
-    pub partial: bool,
-    /// `no-blank-lines`.
-    pub no_blank_lines: bool,
-    /// `invalid-utf8[=N]`.
-    pub invalid_utf8: Option<u64>,
-    /// `malformed-json[=N]`.
-    pub malformed_json: Option<u64>,
-    /// `oversized-chunk=BYTES`.
-    pub oversized_chunk: Option<u64>,
-    /// `times=N`.
-    pub times: Option<u64>,
-    /// `dialect=…`.
-    pub dialect: Option<Dialect>,
-}
-
-impl fmt::Display for FaultSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl std::str::FromStr for FaultSpec {
-    type Err = FaultParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultSpec::parse(s)
-    }
+    text: String,
+    /// Its effect (its error is made when it applies: a throttled request gets a 429).
+    effect: FaultPlan,
+    status: Option<u16>,
+    code: Option<String>,
+    message: Option<String>,
+    retry_after: Option<String>,
+    envelope: Option<Envelope>,
+    /// `rate-limit=R` (requests per second) and `burst=B`.
+    rate_limit: Option<f64>,
+    burst: Option<u32>,
+    times: Option<u64>,
+    dialect: Option<Dialect>,
 }
 
 impl FaultSpec {
     /// Parses one spec (`status=429;retry-after=1;times=2`).
-    ///
-    /// # Errors
-    ///
-    /// [`FaultParseError`] for an empty spec, an unknown key, a missing or out-of-range value.
-    pub fn parse(spec: &str) -> Result<Self, FaultParseError> {
+    pub(crate) fn parse(spec: &str) -> Result<Self, FaultParseError> {
         let text = spec.trim();
-        if text.len() > MAX_SPEC_BYTES {
-            let mut cut = MAX_SPEC_BYTES;
+        let error = |reason: String, param: Option<&str>| {
+            let mut cut = text.len().min(MAX_SPEC_BYTES);
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
-            return Err(FaultParseError {
+            let param = param.map(str::to_owned);
+            FaultParseError {
                 spec: text[..cut].to_owned(),
-                reason: format!("the spec is {} bytes, over {MAX_SPEC_BYTES}", text.len()),
-                param: None,
-            });
-        }
-        let err = |reason: String| FaultParseError {
-            spec: text.to_owned(),
-            reason,
-            param: None,
+                reason,
+                param,
+            }
         };
+        if text.len() > MAX_SPEC_BYTES {
+            return Err(error(
+                format!("the spec is {} bytes, over {MAX_SPEC_BYTES}", text.len()),
+                None,
+            ));
+        }
         let mut out = FaultSpec {
             text: text.to_owned(),
+            effect: FaultPlan::none(),
             ..FaultSpec::default()
         };
-        let mut any = false;
-        for item in text.split(';') {
-            let item = item.trim();
-            if item.is_empty() {
-                continue;
-            }
-            any = true;
+        let e = &mut out.effect;
+        for item in text.split(';').map(str::trim).filter(|i| !i.is_empty()) {
             let (key, value) = match item.split_once('=') {
                 Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
                 None => (item.to_ascii_lowercase(), None),
             };
             // Every error below names its item.
-            let err = |reason: String| FaultParseError {
-                param: Some(key.clone()),
-                ..err(reason)
-            };
-            let need = |v: Option<&'_ str>| -> Result<String, FaultParseError> {
-                v.filter(|v| !v.is_empty())
+            let err = |reason: String| error(reason, Some(&key));
+            let need = || {
+                value
+                    .filter(|v| !v.is_empty())
                     .map(str::to_owned)
                     .ok_or_else(|| err(format!("{key} needs a value")))
             };
-            let num = |v: Option<&str>, max: u64| -> Result<u64, FaultParseError> {
-                let v = need(v)?;
+            let num = |max: u64| -> Result<u64, FaultParseError> {
+                let v = need()?;
                 let n: u64 = v
                     .parse()
                     .map_err(|_| err(format!("{key}: {v:?} is not a whole number")))?;
@@ -210,46 +150,52 @@ impl FaultSpec {
                 }
                 Ok(n)
             };
-            let flag = |v: Option<&str>| -> Result<bool, FaultParseError> {
-                match v.map(str::to_ascii_lowercase).as_deref() {
-                    None | Some("" | "true" | "1" | "yes" | "on") => Ok(true),
-                    Some("false" | "0" | "no" | "off") => Ok(false),
-                    Some(other) => Err(err(format!("{key}: {other:?} is not a boolean"))),
-                }
-            };
-            let ratio = |v: Option<&str>, min: f64, max: f64| -> Result<f64, FaultParseError> {
-                let v = need(v)?;
+            let ms = |max| num(max).map(Duration::from_millis);
+            let ratio = || -> Result<f64, FaultParseError> {
+                let v = need()?;
                 let f: f64 = v
                     .parse()
                     .map_err(|_| err(format!("{key}: {v:?} is not a number")))?;
-                if !(min..=max).contains(&f) {
-                    return Err(err(format!("{key}: {v} is not from {min} to {max}")));
+                if !(MIN_SPEED..=MAX_SPEED).contains(&f) {
+                    return Err(err(format!(
+                        "{key}: {v} is not from {MIN_SPEED} to {MAX_SPEED}"
+                    )));
                 }
                 Ok(f)
             };
-            match key.as_str() {
-                "latency" => out.latency_ms = Some(num(value, MAX_MS)?),
-                "ttfb" => out.ttfb_ms = Some(num(value, MAX_MS)?),
-                "chunk-delay" => out.chunk_delay_ms = Some(num(value, MAX_MS)?),
-                "speed" => out.speed = Some(ratio(value, MIN_SPEED, MAX_SPEED)?),
-                "status" => {
-                    let n = num(value, 599)?;
-                    if n < 400 {
-                        return Err(err(format!("status: {n} is not an error status (400-599)")));
-                    }
-                    out.status = Some(n as u16);
+            let flag = || match value.map(str::to_ascii_lowercase).as_deref() {
+                None | Some("" | "true" | "1" | "yes" | "on") => Ok(true),
+                Some("false" | "0" | "no" | "off") => Ok(false),
+                Some(other) => Err(err(format!("{key}: {other:?} is not a boolean"))),
+            };
+            // An event number (1-based, default 1).
+            let event = || {
+                if value.is_some() {
+                    num(MAX_BYTES).map(|n| n.max(1))
+                } else {
+                    Ok(1)
                 }
-                "code" => out.code = Some(need(value)?),
-                "message" => out.message = Some(need(value)?),
+            };
+            match key.as_str() {
+                "latency" => e.latency = ms(MAX_MS)?,
+                "ttfb" => e.ttfb = ms(MAX_MS)?,
+                "chunk-delay" => e.chunk_delay = ms(MAX_MS)?,
+                "speed" => e.speed = ratio()?,
+                "status" => match num(599)? {
+                    n @ 400.. => out.status = Some(n as u16),
+                    n => return Err(err(format!("status: {n} is not an error status (400-599)"))),
+                },
+                "code" => out.code = Some(need()?),
+                "message" => out.message = Some(need()?),
                 "retry-after" => {
-                    let v = need(value)?;
+                    let v = need()?;
                     if http::HeaderValue::from_str(&v).is_err() {
                         return Err(err(format!("retry-after: {v:?} is not a header value")));
                     }
                     out.retry_after = Some(v);
                 }
                 "envelope" => {
-                    out.envelope = Some(match need(value)?.to_ascii_lowercase().as_str() {
+                    out.envelope = Some(match need()?.to_ascii_lowercase().as_str() {
                         "200" | "ok" => Envelope::Ok,
                         "status" => Envelope::Status,
                         "auto" => Envelope::Auto,
@@ -260,57 +206,34 @@ impl FaultSpec {
                         }
                     });
                 }
-                "rate-limit" => out.rate_limit = Some(ratio(value, MIN_SPEED, MAX_SPEED)?),
-                "burst" => out.burst = Some(num(value, 1_000_000)? as u32),
-                "reset" => out.reset = flag(value)?,
-                "cut-after" => out.cut_after = Some(num(value, MAX_BYTES)?),
-                "stall-after" => out.stall_after = Some(num(value, MAX_BYTES)?),
-                "stall-ms" => out.stall_ms = Some(num(value, MAX_MS)?),
-                "partial" => out.partial = flag(value)?,
-                "no-blank-lines" => out.no_blank_lines = flag(value)?,
-                "invalid-utf8" => {
-                    out.invalid_utf8 = Some(if value.is_some() {
-                        num(value, MAX_BYTES)?.max(1)
-                    } else {
-                        1
-                    })
-                }
-                "malformed-json" => {
-                    out.malformed_json = Some(if value.is_some() {
-                        num(value, MAX_BYTES)?.max(1)
-                    } else {
-                        1
-                    })
-                }
-                "oversized-chunk" => out.oversized_chunk = Some(num(value, MAX_BYTES)?),
-                "times" => out.times = Some(num(value, u64::MAX)?),
+                "rate-limit" => out.rate_limit = Some(ratio()?),
+                "burst" => out.burst = Some(num(1_000_000)? as u32),
+                "reset" => e.reset = flag()?,
+                "cut-after" => e.cut_after = Some(num(MAX_BYTES)?),
+                "stall-after" => e.stall_after = Some(num(MAX_BYTES)?),
+                "stall-ms" => e.stall = Some(ms(MAX_MS)?),
+                "partial" => e.partial = flag()?,
+                "no-blank-lines" => e.no_blank_lines = flag()?,
+                "invalid-utf8" => e.invalid_utf8 = Some(event()?),
+                "malformed-json" => e.malformed_json = Some(event()?),
+                "oversized-chunk" => e.oversized_chunk = Some(num(MAX_BYTES)?),
+                "times" => out.times = Some(num(u64::MAX)?),
                 "dialect" => {
-                    out.dialect = Some(match need(value)?.to_ascii_lowercase().as_str() {
-                        "chat" => Dialect::Chat,
-                        "responses" => Dialect::Responses,
-                        "native" => Dialect::Native,
-                        other => {
-                            return Err(err(format!(
-                                "dialect: {other:?} is not chat, responses or native"
-                            )));
-                        }
-                    });
+                    let d = need()?.parse::<Dialect>();
+                    out.dialect = Some(d.map_err(|e| err(format!("dialect: {e}")))?);
                 }
                 other => return Err(err(format!("unknown item {other:?}"))),
             }
         }
-        if !any {
-            return Err(err("empty spec".to_owned()));
+        if out.text.split(';').all(|i| i.trim().is_empty()) {
+            return Err(error("empty spec".to_owned(), None));
         }
         Ok(out)
     }
 
-    /// Parses every spec in the `x-mock-fault` headers of a request.
-    ///
-    /// # Errors
-    ///
-    /// The first spec that does not parse, or a header value that is not visible ASCII/UTF-8.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Vec<FaultSpec>, FaultParseError> {
+    /// Parses every spec in the `x-mock-fault` headers of a request (comma-separated, in any
+    /// number of headers).
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Vec<FaultSpec>, FaultParseError> {
         let mut out = Vec::new();
         for value in headers.get_all(FAULT_HEADER) {
             let text = value.to_str().map_err(|_| FaultParseError {
@@ -318,159 +241,99 @@ impl FaultSpec {
                 reason: "not visible ASCII".to_owned(),
                 param: None,
             })?;
-            for spec in text.split(',') {
-                if !spec.trim().is_empty() {
-                    out.push(FaultSpec::parse(spec)?);
-                }
+            for spec in text.split(',').filter(|s| !s.trim().is_empty()) {
+                out.push(FaultSpec::parse(spec)?);
             }
         }
         Ok(out)
     }
 }
 
-/// The faults that apply to one request, merged from every spec that fired.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct FaultPlan {
-    /// Wait before the response starts.
-    pub latency: Duration,
-    /// Wait before the first body byte.
-    pub ttfb: Duration,
-    /// Extra wait before each chunk after the first.
-    pub chunk_delay: Duration,
-    /// Speed factor for recorded delays (1 = as recorded).
-    pub speed: f64,
-    /// An error to answer instead.
-    pub error: Option<ErrorReply>,
-    /// Reset the connection instead of answering.
-    pub reset: bool,
-    /// Close after this many chunks (or bytes of a single body).
-    pub cut_after: Option<u64>,
-    /// Stop after this many chunks …
-    pub stall_after: Option<u64>,
-    /// … for this long (`None`: until the client leaves or the server stops).
-    pub stall: Option<Duration>,
-    /// Answer 200 with `x-dashscope-partialresponse: true`.
-    pub partial: bool,
-    /// Drop the blank line after each event.
-    pub no_blank_lines: bool,
-    /// Corrupt the UTF-8 of this event (1-based).
-    pub invalid_utf8: Option<u64>,
-    /// Truncate the JSON of this event (1-based).
-    pub malformed_json: Option<u64>,
-    /// Pad the first event's JSON by this many bytes.
-    pub oversized_chunk: Option<u64>,
-    /// The specs that fired (for the journal).
-    pub fired: Vec<String>,
-}
-
 impl FaultPlan {
     /// A plan with no faults.
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         FaultPlan {
             speed: 1.0,
             ..FaultPlan::default()
         }
     }
 
+    /// Adds what `spec` does (as a 429 when its rate limit throttled the request).
     fn absorb(&mut self, spec: &FaultSpec, throttled: bool) {
+        let e = &spec.effect;
         self.fired.push(spec.text.clone());
-        let ms = Duration::from_millis;
-        let add = |d: Duration, more: Option<u64>| (d + ms(more.unwrap_or(0))).min(MAX_DELAY);
-        self.latency = add(self.latency, spec.latency_ms);
-        self.ttfb = add(self.ttfb, spec.ttfb_ms);
-        self.chunk_delay = add(self.chunk_delay, spec.chunk_delay_ms);
-        if let Some(s) = spec.speed {
-            self.speed *= s;
-        }
+        self.latency = (self.latency + e.latency).min(MAX_DELAY);
+        self.ttfb = (self.ttfb + e.ttfb).min(MAX_DELAY);
+        self.chunk_delay = (self.chunk_delay + e.chunk_delay).min(MAX_DELAY);
+        self.speed *= e.speed;
         let status = if throttled { Some(429) } else { spec.status };
         if let (None, Some(status)) = (&self.error, status) {
-            let mut e = ErrorReply::for_status(status);
+            let mut error = ErrorReply::for_status(status);
             if let Some(code) = &spec.code {
-                e.native_code = code.clone();
-                e.compat_code = code.clone();
+                error.native_code.clone_from(code);
+                error.compat_code.clone_from(code);
             }
             if let Some(m) = &spec.message {
-                e.message = m.clone();
-                e.compat_message = None;
+                error.message.clone_from(m);
+                error.compat_message = None;
             }
-            e.retry_after = spec.retry_after.clone();
-            if let Some(env) = spec.envelope {
-                e.envelope = env;
-            }
-            self.error = Some(e);
+            error.retry_after.clone_from(&spec.retry_after);
+            error.envelope = spec.envelope.unwrap_or(error.envelope);
+            self.error = Some(error);
         }
-        self.reset |= spec.reset;
-        let min = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.cut_after = min(self.cut_after, spec.cut_after);
-        if spec.stall_after.is_some() {
-            self.stall_after = min(self.stall_after, spec.stall_after);
-            self.stall = spec.stall_ms.map(ms);
+        self.reset |= e.reset;
+        let min = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| a.min(b)).or(a).or(b);
+        self.cut_after = min(self.cut_after, e.cut_after);
+        if e.stall_after.is_some() {
+            self.stall_after = min(self.stall_after, e.stall_after);
+            self.stall = e.stall;
         }
-        self.partial |= spec.partial;
-        self.no_blank_lines |= spec.no_blank_lines;
-        self.invalid_utf8 = self.invalid_utf8.or(spec.invalid_utf8);
-        self.malformed_json = self.malformed_json.or(spec.malformed_json);
-        self.oversized_chunk = self.oversized_chunk.or(spec.oversized_chunk);
+        self.partial |= e.partial;
+        self.no_blank_lines |= e.no_blank_lines;
+        self.invalid_utf8 = self.invalid_utf8.or(e.invalid_utf8);
+        self.malformed_json = self.malformed_json.or(e.malformed_json);
+        self.oversized_chunk = self.oversized_chunk.or(e.oversized_chunk);
     }
 }
 
-#[derive(Clone, Debug)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-/// The state of one spec across requests: how often it applied, its token bucket.
+/// The state of one spec across requests: how often it applied, its token bucket (tokens,
+/// last refill).
 #[derive(Clone, Debug, Default)]
 struct Counter {
     uses: u64,
-    bucket: Option<Bucket>,
+    bucket: Option<(f64, Instant)>,
 }
 
 /// A global fault, as the admin API lists it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GlobalFault {
-    /// Its id (for `DELETE /__mock/faults/{id}`).
-    pub id: u64,
-    /// The spec.
-    pub spec: String,
-    /// How many requests it applied to.
-    pub applied: u64,
-    /// How many more it will apply to (`None`: unlimited).
-    pub remaining: Option<u64>,
+pub(crate) struct GlobalFault {
+    id: u64,
+    spec: String,
+    /// How many requests it applied to, and how many more it will (`None`: unlimited).
+    applied: u64,
+    remaining: Option<u64>,
 }
 
 /// Global faults, and the counters and buckets of the header specs that have them (bounded,
 /// see the module docs).
 #[derive(Debug, Default)]
-pub struct FaultRegistry {
+pub(crate) struct FaultRegistry {
     global: Vec<(u64, FaultSpec, Counter)>,
     next_id: u64,
     header: HashMap<Arc<str>, Counter>,
-    /// The spec texts of `header`, oldest first.
+    /// The spec texts of `header`, oldest first, and their bytes.
     header_order: VecDeque<Arc<str>>,
     header_bytes: usize,
 }
 
 impl FaultRegistry {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Adds a global fault; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`FaultParseError`] when [`MAX_GLOBAL_FAULTS`] are set already.
-    pub fn add(&mut self, spec: FaultSpec) -> Result<u64, FaultParseError> {
+    pub(crate) fn add(&mut self, spec: FaultSpec) -> Result<u64, FaultParseError> {
         if self.global.len() >= MAX_GLOBAL_FAULTS {
+            let reason = format!("{MAX_GLOBAL_FAULTS} global faults are set already");
             return Err(FaultParseError {
                 spec: spec.text,
-                reason: format!("{MAX_GLOBAL_FAULTS} global faults are set already"),
+                reason,
                 param: None,
             });
         }
@@ -480,48 +343,37 @@ impl FaultRegistry {
     }
 
     /// Removes one global fault; whether it existed.
-    pub fn remove(&mut self, id: u64) -> bool {
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
         let before = self.global.len();
         self.global.retain(|(i, _, _)| *i != id);
         before != self.global.len()
     }
 
-    /// How many global faults are set.
-    pub fn global_len(&self) -> usize {
+    pub(crate) fn global_len(&self) -> usize {
         self.global.len()
     }
 
     /// Removes every global fault.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.global.clear();
     }
 
-    /// Forgets every counter and bucket (global faults stay, with fresh counts).
-    pub fn reset_counters(&mut self) {
-        for (_, _, c) in &mut self.global {
-            *c = Counter::default();
-        }
-        self.header.clear();
-        self.header_order.clear();
-        self.header_bytes = 0;
-    }
-
-    /// How many header specs have counters kept.
-    pub fn header_counters(&self) -> usize {
-        self.header.len()
+    /// Back to `start`: these global faults only (numbered from 1, fresh counts), no header
+    /// counters.
+    pub(crate) fn reset_to(&mut self, start: &[FaultSpec]) -> Result<(), FaultParseError> {
+        *self = FaultRegistry::default();
+        start.iter().try_for_each(|s| self.add(s.clone()).map(drop))
     }
 
     /// The global faults.
-    pub fn list(&self) -> Vec<GlobalFault> {
-        self.global
-            .iter()
-            .map(|(id, spec, c)| GlobalFault {
-                id: *id,
-                spec: spec.text.clone(),
-                applied: c.uses,
-                remaining: spec.times.map(|t| t.saturating_sub(c.uses)),
-            })
-            .collect()
+    pub(crate) fn list(&self) -> Vec<GlobalFault> {
+        let fault = |(id, spec, c): &(u64, FaultSpec, Counter)| GlobalFault {
+            id: *id,
+            spec: spec.text.clone(),
+            applied: c.uses,
+            remaining: spec.times.map(|t| t.saturating_sub(c.uses)),
+        };
+        self.global.iter().map(fault).collect()
     }
 
     /// The counter of a header spec, kept (the oldest forgotten past the bounds).
@@ -539,7 +391,7 @@ impl FaultRegistry {
             let key: Arc<str> = Arc::from(text);
             self.header_bytes += key.len();
             self.header_order.push_back(Arc::clone(&key));
-            return self.header.entry(key).or_default();
+            self.header.insert(key, Counter::default());
         }
         self.header
             .get_mut(text)
@@ -548,7 +400,7 @@ impl FaultRegistry {
 
     /// Decides which faults apply to one request (global specs first, then the header's) and
     /// counts them.
-    pub fn plan(
+    pub(crate) fn plan(
         &mut self,
         header_specs: &[FaultSpec],
         dialect: Dialect,
@@ -559,9 +411,6 @@ impl FaultRegistry {
             apply(spec, counter, dialect, now, &mut plan);
         }
         for spec in header_specs {
-            if spec.dialect.is_some_and(|d| d != dialect) {
-                continue;
-            }
             if spec.times.is_some() || spec.rate_limit.is_some() {
                 let counter = self.header_counter(&spec.text);
                 apply(spec, counter, dialect, now, &mut plan);
@@ -582,15 +431,11 @@ fn apply(spec: &FaultSpec, c: &mut Counter, dialect: Dialect, now: Instant, plan
     let mut throttled = false;
     if let Some(rate) = spec.rate_limit {
         let burst = f64::from(spec.burst.unwrap_or(0)).max(rate.ceil()).max(1.0);
-        let b = c.bucket.get_or_insert(Bucket {
-            tokens: burst,
-            last: now,
-        });
-        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * rate).min(burst);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        let (tokens, last) = c.bucket.get_or_insert((burst, now));
+        *tokens = (*tokens + now.saturating_duration_since(*last).as_secs_f64() * rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
             // Under the limit: the bucket's spec does nothing to this request.
             return;
         }
@@ -605,56 +450,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grammar() {
-        let s = FaultSpec::parse(" status=429 ; retry-after=1;times=2 ").unwrap();
-        assert_eq!(
-            (s.status, s.retry_after.as_deref(), s.times),
-            (Some(429), Some("1"), Some(2))
-        );
-        let s = FaultSpec::parse("cut-after=3;no-blank-lines;invalid-utf8;dialect=native").unwrap();
-        assert_eq!(
-            (s.cut_after, s.no_blank_lines, s.invalid_utf8),
-            (Some(3), true, Some(1))
-        );
-        assert_eq!(s.dialect, Some(Dialect::Native));
-        for bad in [
-            "",
-            "  ;",
-            "status=200",
-            "status=abc",
-            "bogus",
-            "latency",
-            "speed=0",
-            "latency=99999999999",
-        ] {
-            assert!(FaultSpec::parse(bad).is_err(), "{bad:?} should not parse");
-        }
-        let mut h = HeaderMap::new();
-        h.append(FAULT_HEADER, "latency=5, status=500".parse().unwrap());
-        h.append(FAULT_HEADER, "reset".parse().unwrap());
-        assert_eq!(FaultSpec::from_headers(&h).unwrap().len(), 3);
-    }
-
-    #[test]
-    fn times_counts_per_spec_text() {
-        let mut reg = FaultRegistry::new();
-        let spec = FaultSpec::parse("status=503;times=2").unwrap();
-        let now = Instant::now();
-        let statuses: Vec<Option<u16>> = (0..3)
-            .map(|_| {
-                reg.plan(std::slice::from_ref(&spec), Dialect::Chat, now)
-                    .error
-                    .map(|e| e.status)
-            })
-            .collect();
-        assert_eq!(statuses, [Some(503), Some(503), None]);
-        reg.reset_counters();
-        assert!(reg.plan(&[spec], Dialect::Chat, now).error.is_some());
-    }
-
-    #[test]
     fn token_bucket() {
-        let mut reg = FaultRegistry::new();
+        let mut reg = FaultRegistry::default();
         let id = reg
             .add(FaultSpec::parse("rate-limit=2;burst=2").unwrap())
             .unwrap();
@@ -670,18 +467,5 @@ mod tests {
         assert_eq!(reg.list()[0].applied, 2);
         assert!(reg.remove(id));
         assert!(reg.plan(&[], Dialect::Native, t1).error.is_none());
-    }
-
-    #[test]
-    fn dialect_filter_and_merge() {
-        let mut reg = FaultRegistry::new();
-        reg.add(FaultSpec::parse("latency=10;dialect=chat").unwrap())
-            .unwrap();
-        let h = [FaultSpec::parse("latency=5;status=500;code=X").unwrap()];
-        let p = reg.plan(&h, Dialect::Chat, Instant::now());
-        assert_eq!(p.latency, Duration::from_millis(15));
-        assert_eq!(p.error.as_ref().map(|e| e.native_code.as_str()), Some("X"));
-        let p = reg.plan(&[], Dialect::Native, Instant::now());
-        assert_eq!(p, FaultPlan::none());
     }
 }

@@ -1,13 +1,13 @@
 //! The journal: every request the mock received on a dialect path (admin requests excepted),
-//! with secrets redacted.
+//! with every key it carried redacted on the way in (see [`secrets`](crate::secrets)), so no
+//! key is ever stored.
 //!
-//! The server packs each request into one buffer (path, query, headers, body), with every key
-//! the request carried redacted on the way in (by [`secrets`]: secret headers
-//! and query parameters, and the keys in any encoding in the path, the other headers and the
-//! body), so no key is ever stored. The journal is bounded both in entries and in bytes.
-//! `GET /__mock/journal` writes it out entry by entry, a body in pieces of 64 KiB, never
-//! parsing one (see [`admin`](crate::admin)); [`Journal::entries`] parses them.
+//! Each request is packed into one buffer (path, query, headers, body); the body is parsed as
+//! JSON only when the journal is read. The journal is bounded in entries and in bytes (the
+//! oldest go first; the newest is always kept). `GET /__mock/journal` writes it out entry by
+//! entry, a body in pieces of [`BODY_PIECE`] bytes, never parsing one.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -15,8 +15,8 @@ use http::{HeaderMap, Method, Uri};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::secrets::{self, Secrets, redacted_header_value, redacted_query};
-pub use crate::secrets::{REDACTED, is_secret_header};
+use crate::secrets::{REDACTED, Secrets, is_secret_header, redacted_header_value, redacted_query};
+use crate::state::RequestId;
 
 /// One received request.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -45,7 +45,8 @@ pub struct JournalEntry {
     pub body_text: Option<String>,
     /// The status answered.
     pub status: u16,
-    /// What answered: `cassette`, `responder`, `error`, `fault`, `no_match`, `record`, `store`.
+    /// What answered: `cassette`, `responder`, `error`, `fault`, `no_match`, `no_route`,
+    /// `record`, `store`.
     pub outcome: String,
     /// The cassette that answered, if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,167 +56,122 @@ pub struct JournalEntry {
     pub faults: Vec<String>,
 }
 
-/// Redacts headers for the journal: secret values replaced, the request's keys scrubbed from
-/// the others, names lower-case, order kept.
-pub fn redact_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    let keys = secrets::request_keys(headers, None);
-    let secrets = Secrets::new(keys.iter().map(String::as_str));
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let name = name.as_str();
-            let value = redacted_value(name, value.as_bytes(), &secrets);
-            (
-                name.to_owned(),
-                String::from_utf8_lossy(&value).into_owned(),
-            )
-        })
-        .collect()
-}
-
-/// A header value as the journal keeps it.
-fn redacted_value<'v>(
-    name: &str,
-    value: &'v [u8],
-    secrets: &Secrets,
-) -> std::borrow::Cow<'v, [u8]> {
-    if is_secret_header(name) {
-        std::borrow::Cow::Owned(redacted_header_value(name, value).into_bytes())
-    } else {
-        secrets.scrub(value, REDACTED)
-    }
-}
-
-/// The default cap on the bytes the journal holds ([`MockConfig::journal_max_bytes`](crate::MockConfig)):
-/// 64 MiB. Together with the entry cap it bounds the journal's memory whatever the request
-/// sizes.
-pub const DEFAULT_JOURNAL_MAX_BYTES: usize = 64 * 1024 * 1024;
-
-/// What a journaled request looked like, borrowed from the request being answered.
+/// A request being journaled, borrowed from the request being answered.
 pub(crate) struct Request<'a> {
     pub(crate) received_at_ms: u64,
-    pub(crate) request_id: &'a str,
+    pub(crate) request_id: RequestId,
     pub(crate) method: &'a Method,
     pub(crate) uri: &'a Uri,
     pub(crate) headers: &'a HeaderMap,
-    /// The body as received (empty when it was not read or was over the limit).
+    /// The body as received (empty when it was not read).
     pub(crate) body: &'a [u8],
     /// Whether the body is JSON, when known (`None`: checked here).
     pub(crate) body_is_json: Option<bool>,
-    /// The keys the server accepts (scrubbed too, wherever they show).
-    pub(crate) keys: &'a [String],
+    /// The keys to redact: the request's and the server's.
+    pub(crate) secrets: &'a Secrets,
     pub(crate) status: u16,
     pub(crate) outcome: &'static str,
     pub(crate) cassette: Option<Arc<str>>,
     pub(crate) faults: &'a [String],
 }
 
-/// A request as the journal stores it: the fixed fields, and one byte buffer holding the
-/// path, the query, the headers (secrets already redacted) and the raw body. The body is
-/// parsed as JSON only when the journal is read.
+/// A request as the journal stores it: the fixed members, and one buffer holding the path,
+/// the query, the headers (`name NUL value NUL`, neither holds a NUL) and the body.
 #[derive(Debug)]
 pub(crate) struct Record {
     seq: u64,
     received_at_ms: u64,
-    request_id: [u8; 36],
-    request_id_len: u8,
+    request_id: RequestId,
+    method: Method,
+    tail: Tail,
+    /// Whether the body is JSON (written out as it is), or text.
+    body_is_json: bool,
+    blob: Box<[u8]>,
+    /// Where the query, the headers and the body start in `blob` (no query: `ends[0] == ends[1]`
+    /// and `query` is false).
+    ends: [usize; 3],
+    query: bool,
+}
+
+/// The members of an entry after its body.
+#[derive(Debug, Serialize)]
+struct Tail {
     status: u16,
     outcome: &'static str,
-    method: Method,
+    #[serde(skip_serializing_if = "Option::is_none")]
     cassette: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     faults: Vec<String>,
-    /// Whether the body is JSON (it is written out as it is), or text.
-    body_is_json: bool,
-    /// `path`, `query`, the headers (`u32` name length, name, `u32` value length, value,
-    /// little-endian lengths), then the body.
-    blob: Box<[u8]>,
-    path_len: u32,
-    /// `u32::MAX`: no query.
-    query_len: u32,
-    headers_len: u32,
 }
 
-fn push_len(blob: &mut Vec<u8>, n: usize) {
-    blob.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+/// The members of an entry before its body.
+#[derive(Serialize)]
+struct Head<'a> {
+    seq: u64,
+    received_at_ms: u64,
+    request_id: &'a str,
+    method: &'a str,
+    path: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<Cow<'a, str>>,
+    headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-fn clamp_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
+/// The most body bytes in one piece of the journal as written out.
+pub(crate) const BODY_PIECE: usize = 64 * 1024;
 
-/// Takes one length-prefixed field off the front of `rest`.
-fn field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let (len, tail) = rest.split_first_chunk::<4>()?;
-    let len = u32::from_le_bytes(*len) as usize;
-    let (field, tail) = tail.split_at_checked(len)?;
-    *rest = tail;
-    Some(field)
+fn text(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
 }
 
 impl Record {
     /// Packs a request, redacting its keys on the way in.
     pub(crate) fn new(r: &Request<'_>) -> Record {
-        let query = r.uri.query();
-        let keys = secrets::request_keys(r.headers, query);
-        let secrets = Secrets::new(keys.iter().chain(r.keys).map(String::as_str));
-        let path = secrets.scrub(r.uri.path().as_bytes(), REDACTED);
-        let query = query.map(|q| redacted_query(q, &secrets));
-        let body = secrets.scrub(r.body, REDACTED);
+        let s = r.secrets;
+        let path = s.scrub(r.uri.path().as_bytes(), REDACTED);
+        let query = r.uri.query().map(|q| redacted_query(q, s));
+        let body = s.scrub(r.body, REDACTED);
         let body_is_json = match (&body, r.body_is_json) {
-            (std::borrow::Cow::Borrowed(_), Some(known)) => known,
+            (Cow::Borrowed(_), Some(known)) => known,
             // UTF-8 first: skipping a JSON text does not check its strings.
             _ => {
                 std::str::from_utf8(&body).is_ok()
                     && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok()
             }
         };
-        let values: Vec<std::borrow::Cow<'_, [u8]>> = r
-            .headers
-            .iter()
-            .map(|(n, v)| redacted_value(n.as_str(), v.as_bytes(), &secrets))
-            .collect();
-        let headers_size: usize = r
-            .headers
-            .keys()
-            .zip(&values)
-            .map(|(n, v)| 8 + n.as_str().len() + v.len())
-            .sum();
-        let mut blob = Vec::with_capacity(
-            path.len() + query.as_ref().map_or(0, |q| q.len()) + headers_size + body.len(),
-        );
+        let mut blob = Vec::with_capacity(path.len() + r.body.len() + 64 * r.headers.len());
         blob.extend_from_slice(&path);
-        if let Some(q) = &query {
-            blob.extend_from_slice(q.as_bytes());
-        }
+        let query_start = blob.len();
+        blob.extend_from_slice(query.as_deref().unwrap_or_default().as_bytes());
         let headers_start = blob.len();
-        for ((name, _), value) in r.headers.iter().zip(&values) {
-            let name = name.as_str();
-            push_len(&mut blob, name.len());
-            blob.extend_from_slice(name.as_bytes());
-            push_len(&mut blob, value.len());
-            blob.extend_from_slice(value);
+        for (name, value) in r.headers {
+            let value = if is_secret_header(name.as_str()) {
+                Cow::Owned(redacted_header_value(name.as_str(), value.as_bytes()).into_bytes())
+            } else {
+                s.scrub(value.as_bytes(), REDACTED)
+            };
+            blob.extend_from_slice(name.as_str().as_bytes());
+            blob.push(0);
+            blob.extend_from_slice(&value);
+            blob.push(0);
         }
-        let headers_len = blob.len() - headers_start;
+        let body_start = blob.len();
         blob.extend_from_slice(&body);
-        let id = r.request_id.as_bytes();
-        let mut request_id = [0u8; 36];
-        let id_len = id.len().min(36);
-        request_id[..id_len].copy_from_slice(&id[..id_len]);
         Record {
             seq: 0,
             received_at_ms: r.received_at_ms,
-            request_id,
-            request_id_len: id_len as u8,
-            status: r.status,
-            outcome: r.outcome,
+            request_id: r.request_id,
             method: r.method.clone(),
-            cassette: r.cassette.clone(),
-            faults: r.faults.to_vec(),
+            tail: Tail {
+                status: r.status,
+                outcome: r.outcome,
+                cassette: r.cassette.clone(),
+                faults: r.faults.to_vec(),
+            },
             body_is_json,
             blob: blob.into_boxed_slice(),
-            path_len: clamp_u32(path.len()),
-            query_len: query.map_or(u32::MAX, |q| clamp_u32(q.len())),
-            headers_len: clamp_u32(headers_len),
+            ends: [query_start, headers_start, body_start],
+            query: query.is_some(),
         }
     }
 
@@ -226,113 +182,69 @@ impl Record {
 
     /// About how many bytes of memory the record holds.
     pub(crate) fn size(&self) -> usize {
-        std::mem::size_of::<Record>()
-            + self.blob.len()
-            + self
-                .faults
-                .iter()
-                .map(|f| f.len() + std::mem::size_of::<String>())
-                .sum::<usize>()
+        let faults = self
+            .tail
+            .faults
+            .iter()
+            .map(|f| f.len() + size_of::<String>());
+        size_of::<Record>() + self.blob.len() + faults.sum::<usize>()
     }
 
-    /// The path, the query, the headers' bytes and the body, out of the blob.
-    fn parts(&self) -> Parts<'_> {
-        let path_end = self.path_len as usize;
-        let (query, headers_start) = match self.query_len {
-            u32::MAX => (None, path_end),
-            n => (
-                Some(&self.blob[path_end..path_end + n as usize]),
-                path_end + n as usize,
-            ),
-        };
-        let headers_end = headers_start + self.headers_len as usize;
-        (
-            &self.blob[..path_end],
-            query,
-            &self.blob[headers_start..headers_end],
-            &self.blob[headers_end..],
-        )
+    /// The body.
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.blob[self.ends[2]..]
     }
 
-    fn request_id(&self) -> &[u8] {
-        &self.request_id[..usize::from(self.request_id_len)]
+    /// The members before the body.
+    fn head(&self) -> Head<'_> {
+        let [query, headers, body] = self.ends;
+        let mut fields = self.blob[headers..body].split(|&b| b == 0);
+        let pairs = std::iter::from_fn(|| Some((text(fields.next()?), text(fields.next()?))));
+        Head {
+            seq: self.seq,
+            received_at_ms: self.received_at_ms,
+            request_id: self.request_id.as_str(),
+            method: self.method.as_str(),
+            path: text(&self.blob[..query]),
+            query: self.query.then(|| text(&self.blob[query..headers])),
+            headers: pairs.collect(),
+        }
     }
 
     /// The entry as the journal API shows it (the body parsed now).
     fn entry(&self) -> JournalEntry {
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let (path, query, mut rest, body_bytes) = self.parts();
-        let mut headers = Vec::new();
-        while let (Some(name), Some(value)) = (field(&mut rest), field(&mut rest)) {
-            headers.push((text(name), text(value)));
-        }
-        let (body, body_text) = match () {
-            () if body_bytes.is_empty() => (None, None),
-            () if self.body_is_json => (serde_json::from_slice::<Value>(body_bytes).ok(), None),
-            () => (None, Some(text(body_bytes))),
+        let h = self.head();
+        let body = self.body();
+        let (json, body_text) = match () {
+            () if body.is_empty() => (None, None),
+            () if self.body_is_json => (serde_json::from_slice::<Value>(body).ok(), None),
+            () => (None, Some(text(body).into_owned())),
         };
+        let own = |(n, v): (Cow<'_, str>, Cow<'_, str>)| (n.into_owned(), v.into_owned());
         JournalEntry {
-            seq: self.seq,
-            received_at_ms: self.received_at_ms,
-            request_id: text(self.request_id()),
-            method: self.method.to_string(),
-            path: text(path),
-            query: query.map(text),
-            headers,
-            body,
+            seq: h.seq,
+            received_at_ms: h.received_at_ms,
+            request_id: h.request_id.to_owned(),
+            method: h.method.to_owned(),
+            path: h.path.into_owned(),
+            query: h.query.map(Cow::into_owned),
+            headers: h.headers.into_iter().map(own).collect(),
+            body: json,
             body_text,
-            status: self.status,
-            outcome: self.outcome.to_owned(),
-            cassette: self.cassette.as_deref().map(str::to_owned),
-            faults: self.faults.clone(),
+            status: self.tail.status,
+            outcome: self.tail.outcome.to_owned(),
+            cassette: self.tail.cassette.as_deref().map(str::to_owned),
+            faults: self.tail.faults.clone(),
         }
-    }
-
-    /// The bytes of the body.
-    pub(crate) fn body_len(&self) -> usize {
-        self.parts().3.len()
     }
 
     /// The entry's JSON (as [`JournalEntry`] serializes) up to the value of its body (`"body":`
     /// or `"body_text":"`), or whole when it has no body.
     pub(crate) fn json_head(&self) -> Vec<u8> {
-        let (path, query, mut rest, body) = self.parts();
-        let mut out = Vec::with_capacity(256 + self.blob.len() - body.len());
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let string = |out: &mut Vec<u8>, b: &[u8]| {
-            let _ = serde_json::to_writer(&mut *out, &text(b));
-        };
-        out.extend_from_slice(
-            format!(
-                "{{\"seq\":{},\"received_at_ms\":{},\"request_id\":",
-                self.seq, self.received_at_ms
-            )
-            .as_bytes(),
-        );
-        string(&mut out, self.request_id());
-        out.extend_from_slice(b",\"method\":");
-        string(&mut out, self.method.as_str().as_bytes());
-        out.extend_from_slice(b",\"path\":");
-        string(&mut out, path);
-        if let Some(q) = query {
-            out.extend_from_slice(b",\"query\":");
-            string(&mut out, q);
-        }
-        out.extend_from_slice(b",\"headers\":[");
-        let mut first = true;
-        while let (Some(name), Some(value)) = (field(&mut rest), field(&mut rest)) {
-            if !std::mem::take(&mut first) {
-                out.push(b',');
-            }
-            out.push(b'[');
-            string(&mut out, name);
-            out.push(b',');
-            string(&mut out, value);
-            out.push(b']');
-        }
-        out.push(b']');
+        let mut out = serde_json::to_vec(&self.head()).unwrap_or_default();
+        out.pop();
         match () {
-            () if body.is_empty() => out.extend_from_slice(&self.json_tail()),
+            () if self.body().is_empty() => out.extend_from_slice(&self.json_tail()),
             () if self.body_is_json => out.extend_from_slice(b",\"body\":"),
             () => out.extend_from_slice(b",\"body_text\":\""),
         }
@@ -341,23 +253,22 @@ impl Record {
 
     /// The body's JSON from byte `offset` of the body: at most about [`BODY_PIECE`] bytes of
     /// it, and where the next piece starts; after the last piece, the rest of the entry
-    /// ([`json_tail`](Self::json_tail)) follows in the same piece.
+    /// follows in the same piece.
     pub(crate) fn json_body_piece(&self, offset: usize) -> (Vec<u8>, usize) {
-        let body = self.parts().3;
+        let body = self.body();
         let mut end = (offset + BODY_PIECE).min(body.len());
         if !self.body_is_json {
             // Do not split a character (nor an invalid sequence) between two pieces.
-            let mut back = 0;
-            while end < body.len() && end > offset && back < 3 && body[end] & 0xC0 == 0x80 {
+            let start = end;
+            while end < body.len() && end > offset && start - end < 3 && body[end] & 0xC0 == 0x80 {
                 end -= 1;
-                back += 1;
             }
         }
         let piece = &body[offset..end];
         let mut out = if self.body_is_json {
             piece.to_vec()
         } else {
-            let quoted = serde_json::to_vec(&String::from_utf8_lossy(piece)).unwrap_or_default();
+            let quoted = serde_json::to_vec(&text(piece)).unwrap_or_default();
             quoted[1..quoted.len().saturating_sub(1).max(1)].to_vec()
         };
         if end == body.len() {
@@ -371,31 +282,16 @@ impl Record {
 
     /// The entry's JSON after its body.
     fn json_tail(&self) -> Vec<u8> {
-        let mut out = format!(",\"status\":{},\"outcome\":", self.status).into_bytes();
-        let _ = serde_json::to_writer(&mut out, self.outcome);
-        if let Some(c) = &self.cassette {
-            out.extend_from_slice(b",\"cassette\":");
-            let _ = serde_json::to_writer(&mut out, &**c);
-        }
-        if !self.faults.is_empty() {
-            out.extend_from_slice(b",\"faults\":");
-            let _ = serde_json::to_writer(&mut out, &self.faults);
-        }
-        out.push(b'}');
+        let mut out = serde_json::to_vec(&self.tail).unwrap_or_default();
+        out[0] = b',';
         out
     }
 }
 
-/// A record's blob, apart: the path, the query, the headers' bytes, the body.
-type Parts<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8], &'a [u8]);
-
-/// The most body bytes in one piece of the journal as written out.
-pub(crate) const BODY_PIECE: usize = 64 * 1024;
-
 /// A bounded journal: at most `capacity` entries and about `max_bytes` bytes (the oldest
 /// entries go first; the newest is always kept).
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     items: VecDeque<Arc<Record>>,
     capacity: usize,
     max_bytes: usize,
@@ -404,17 +300,12 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// A journal that keeps at most `capacity` entries (and at most
-    /// [`DEFAULT_JOURNAL_MAX_BYTES`]).
-    pub fn new(capacity: usize) -> Self {
-        Self::with_limits(capacity, DEFAULT_JOURNAL_MAX_BYTES)
-    }
-
     /// A journal that keeps at most `capacity` entries and about `max_bytes` bytes of them.
-    pub fn with_limits(capacity: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
+        let capacity = capacity.max(1);
         Journal {
             items: VecDeque::new(),
-            capacity: capacity.max(1),
+            capacity,
             max_bytes,
             bytes: 0,
             next_seq: 1,
@@ -437,7 +328,7 @@ impl Journal {
     }
 
     /// Every entry, oldest first.
-    pub fn entries(&self) -> Vec<JournalEntry> {
+    pub(crate) fn entries(&self) -> Vec<JournalEntry> {
         self.items.iter().map(|r| r.entry()).collect()
     }
 
@@ -453,173 +344,10 @@ impl Journal {
         self.next_seq - 1
     }
 
-    /// How many entries it holds.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Whether it holds no entry.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// About how many bytes its entries hold.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
     /// Forgets every entry and restarts numbering.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.items.clear();
         self.bytes = 0;
         self.next_seq = 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_keeps_order_and_scheme() {
-        let mut h = HeaderMap::new();
-        h.insert("content-type", "application/json".parse().unwrap());
-        h.insert("authorization", "Bearer sk-secret123".parse().unwrap());
-        h.insert("x-api-key", "k".parse().unwrap());
-        let r = redact_headers(&h);
-        assert_eq!(
-            r[0],
-            ("content-type".to_owned(), "application/json".to_owned())
-        );
-        assert_eq!(
-            r[1],
-            ("authorization".to_owned(), "Bearer [REDACTED]".to_owned())
-        );
-        assert_eq!(r[2].1, REDACTED);
-        assert!(!format!("{r:?}").contains("sk-secret123"));
-    }
-
-    fn packed(j: &mut Journal, uri: &str, headers: &HeaderMap, body: &[u8]) {
-        let uri: Uri = uri.parse().unwrap();
-        j.push_record(Record::new(&Request {
-            received_at_ms: 5,
-            request_id: "0f0f0f0f-0000-4000-8000-000000000000",
-            method: &Method::POST,
-            uri: &uri,
-            headers,
-            body,
-            body_is_json: None,
-            keys: &[],
-            status: 201,
-            outcome: "cassette",
-            cassette: Some(Arc::from("chat/x")),
-            faults: &["status=500".to_owned()],
-        }));
-    }
-
-    #[test]
-    fn packed_records_read_back_as_entries_with_secrets_redacted() {
-        let mut h = HeaderMap::new();
-        h.insert("content-type", "application/json".parse().unwrap());
-        h.insert("authorization", "Bearer sk-secret123".parse().unwrap());
-        h.append("x-api-key", "k".parse().unwrap());
-        h.append("x-many", "1".parse().unwrap());
-        h.append("x-many", "2".parse().unwrap());
-        let mut j = Journal::new(10);
-        packed(&mut j, "/p/a?x=1&y", &h, br#"{"model":"m"}"#);
-        packed(&mut j, "/p/b", &HeaderMap::new(), b"not json \xff");
-        packed(&mut j, "/p/c", &HeaderMap::new(), b"");
-        let e = j.entries();
-        assert_eq!(e.len(), 3);
-        assert_eq!(
-            (e[0].seq, e[0].path.as_str(), e[0].query.as_deref()),
-            (1, "/p/a", Some("x=1&y"))
-        );
-        assert_eq!(e[0].headers, redact_headers(&h));
-        assert_eq!(e[0].body, Some(serde_json::json!({"model": "m"})));
-        assert_eq!(e[0].body_text, None);
-        assert_eq!(e[0].request_id, "0f0f0f0f-0000-4000-8000-000000000000");
-        assert_eq!(
-            (e[0].method.as_str(), e[0].status, e[0].outcome.as_str()),
-            ("POST", 201, "cassette")
-        );
-        assert_eq!(e[0].cassette.as_deref(), Some("chat/x"));
-        assert_eq!(e[0].faults, ["status=500"]);
-        assert_eq!((e[1].query.as_deref(), e[1].body.as_ref()), (None, None));
-        assert_eq!(e[1].body_text.as_deref(), Some("not json \u{fffd}"));
-        assert_eq!((e[2].body.as_ref(), e[2].body_text.as_ref()), (None, None));
-        assert!(!format!("{e:?}").contains("sk-secret123"));
-        assert!(!format!("{j:?}").contains("sk-secret123"));
-    }
-
-    #[test]
-    fn bounded() {
-        let mut j = Journal::new(2);
-        for _ in 0..3 {
-            packed(&mut j, "/p", &HeaderMap::new(), b"");
-        }
-        let seqs: Vec<u64> = j.entries().iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, [2, 3]);
-        assert_eq!(j.record_from(0).map(|r| r.seq()), Some(2));
-        assert_eq!(j.record_from(3).map(|r| r.seq()), Some(3));
-        assert!(j.record_from(4).is_none());
-        assert_eq!(j.last_seq(), 3);
-    }
-
-    /// Written out piece by piece, an entry is what serde makes of it, whatever its body.
-    #[test]
-    fn entries_written_in_pieces_equal_their_serde_form() {
-        let mut h = HeaderMap::new();
-        h.insert("authorization", "Bearer sk-secret123".parse().unwrap());
-        h.insert("x-q", "a\"b".parse().unwrap());
-        let big_text: Vec<u8> = "é\u{1}x\"".repeat(40_000).into_bytes();
-        let big_json = serde_json::to_vec(&serde_json::json!({"t": "é".repeat(70_000)})).unwrap();
-        let mut j = Journal::new(10);
-        let bodies: [&[u8]; 5] = [
-            b"",
-            b"{\"a\": [1, 2]}",
-            b"not json \xff\xfe",
-            &big_text,
-            &big_json,
-        ];
-        for body in bodies {
-            packed(&mut j, "/p/a?x=1", &h, body);
-        }
-        for (r, want) in j.items.iter().zip(j.entries()) {
-            let mut text = r.json_head();
-            if r.body_len() > 0 {
-                let mut offset = 0;
-                loop {
-                    let (piece, next) = r.json_body_piece(offset);
-                    assert!(piece.len() <= BODY_PIECE * 6 + 512);
-                    text.extend_from_slice(&piece);
-                    if next == r.body_len() {
-                        break;
-                    }
-                    offset = next;
-                }
-            }
-            let got: Value = serde_json::from_slice(&text).expect("valid JSON");
-            assert_eq!(got, serde_json::to_value(&want).unwrap());
-        }
-    }
-
-    #[test]
-    fn bounded_in_bytes_too() {
-        let body = vec![b'x'; 10_000];
-        let mut j = Journal::with_limits(1_000, 50_000);
-        for _ in 0..20 {
-            packed(&mut j, "/p", &HeaderMap::new(), &body);
-        }
-        assert!(j.len() < 6, "{} entries kept", j.len());
-        assert!(j.bytes() <= 50_000);
-        assert_eq!(j.entries().last().map(|e| e.seq), Some(20));
-        // The newest entry stays even when it alone is over the limit.
-        let mut j = Journal::with_limits(1_000, 10);
-        packed(&mut j, "/p", &HeaderMap::new(), &body);
-        packed(&mut j, "/p", &HeaderMap::new(), &body);
-        assert_eq!(j.entries().iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
-        j.clear();
-        assert_eq!((j.len(), j.bytes()), (0, 0));
     }
 }

@@ -22,14 +22,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use dashscope_mock::faults::{MAX_SPEED, MIN_SPEED};
-use dashscope_mock::server::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_MAX_HEADERS, Limits, serve_with,
-};
-use dashscope_mock::state::{DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_INFLIGHT_BYTES};
-use dashscope_mock::store::DEFAULT_STORE_MAX_BYTES;
-use dashscope_mock::{MockServer, MockState, ModelPolicy};
+use dashscope_mock::{BuildError, Limits, MockServer, MockState, Synthetic, serve};
+use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpListener;
 
 /// The default port.
@@ -95,30 +89,30 @@ struct Args {
     max_body_bytes: Option<usize>,
     /// Answer 408 to a request whose body has not all arrived MS milliseconds after its head.
     /// 0: no limit.
-    #[arg(long, value_name = "MS", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_millis() as u64)]
+    #[arg(long, value_name = "MS", default_value_t = ms(Limits::default().body_read_timeout))]
     body_read_timeout: u64,
     /// The bytes all requests in flight may hold together: their bodies, and what parsing them
     /// as JSON costs (at least twice --max-body-bytes). Requests wait for their share; one whose
     /// body alone costs more gets 413.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INFLIGHT_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_inflight_bytes)]
     max_inflight_bytes: usize,
     /// Keep at most about BYTES of stored Responses (GET /responses/{id}, previous_response_id);
     /// the oldest go first.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_STORE_MAX_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().store_max_bytes)]
     store_max_bytes: usize,
     /// Answer a request head (request line and headers) over BYTES with 431 and close the
     /// connection.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_HEADER_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_header_bytes)]
     max_header_bytes: usize,
     /// Answer a request with more than N header fields with 431 and close the connection.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_HEADERS)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_headers)]
     max_headers: usize,
     /// Close a connection that does not send a complete request head within MS milliseconds
     /// (slow clients; idle keep-alive connections too). 0: no limit.
-    #[arg(long, value_name = "MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64)]
+    #[arg(long, value_name = "MS", default_value_t = ms(Limits::default().header_read_timeout))]
     header_read_timeout: u64,
     /// Serve at most N connections at once; more wait in the listen backlog until one closes.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections)]
     max_connections: usize,
     /// On Ctrl-C / SIGTERM: stop accepting at once, let open requests and streams finish for
     /// at most SECS seconds, then cut them. A second signal cuts them at once.
@@ -130,6 +124,15 @@ struct Args {
     /// Keep at most about BYTES of requests in the journal (default 64 MiB); the oldest go first.
     #[arg(long, value_name = "BYTES")]
     journal_max_bytes: Option<usize>,
+    /// Stop (as on SIGTERM) when standard input reaches its end: a parent that starts the mock
+    /// with a pipe on its stdin takes the mock down with it, even when killed.
+    #[arg(long)]
+    exit_on_stdin_eof: bool,
+}
+
+/// A timeout in milliseconds (0: none).
+fn ms(d: Option<Duration>) -> u64 {
+    d.map_or(0, |d| d.as_millis() as u64)
 }
 
 fn main() -> ExitCode {
@@ -141,18 +144,26 @@ fn main() -> ExitCode {
         .init();
 
     let args = Args::parse();
-    if !(args.speed == 0.0 || (MIN_SPEED..=MAX_SPEED).contains(&args.speed)) {
-        eprintln!(
-            "dashscope-mock: --speed must be 0 (no recorded delays) or from {MIN_SPEED} to {MAX_SPEED}"
-        );
-        return ExitCode::from(2);
-    }
+    let mut limits = Limits::default();
+    let timeout = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+    limits.body_read_timeout = timeout(args.body_read_timeout);
+    limits.max_inflight_bytes = args.max_inflight_bytes;
+    limits.store_max_bytes = args.store_max_bytes;
+    limits.max_header_bytes = args.max_header_bytes;
+    limits.max_headers = args.max_headers;
+    limits.header_read_timeout = timeout(args.header_read_timeout);
+    limits.max_connections = args.max_connections;
+    limits.shutdown_grace = Duration::from_secs(args.shutdown_grace);
+    limits.max_body_bytes = args.max_body_bytes.unwrap_or(limits.max_body_bytes);
+    limits.journal_capacity = args.journal_capacity.unwrap_or(limits.journal_capacity);
+    limits.journal_max_bytes = args.journal_max_bytes.unwrap_or(limits.journal_max_bytes);
     let mut builder = MockServer::builder()
         .defaults(!args.no_defaults)
         .strict(args.strict)
         .latency(Duration::from_millis(args.latency))
         .chunk_delay(Duration::from_millis(args.chunk_delay))
-        .speed(args.speed);
+        .speed(args.speed)
+        .limits(limits.clone());
     for dir in &args.fixtures {
         builder = builder.fixtures_dir(dir);
     }
@@ -167,25 +178,10 @@ fn main() -> ExitCode {
         builder = builder.fault(spec);
     }
     if !args.models.is_empty() {
-        builder = builder.models(ModelPolicy::new(args.models.iter().cloned()));
-    }
-    if let Some(n) = args.max_body_bytes {
-        builder = builder.max_body_bytes(n);
+        builder = builder.responder(Synthetic::models(args.models));
     }
     if let Some(key) = args.admin_key {
         builder = builder.admin_key(key);
-    }
-    builder = builder
-        .body_read_timeout(
-            (args.body_read_timeout > 0).then(|| Duration::from_millis(args.body_read_timeout)),
-        )
-        .max_inflight_bytes(args.max_inflight_bytes)
-        .store_max_bytes(args.store_max_bytes);
-    if let Some(n) = args.journal_capacity {
-        builder = builder.journal_capacity(n);
-    }
-    if let Some(n) = args.journal_max_bytes {
-        builder = builder.journal_max_bytes(n);
     }
     if let Some(upstream) = &args.record {
         let dir = args
@@ -199,7 +195,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("dashscope-mock: {e}");
-            return ExitCode::FAILURE;
+            // A flag's value out of range is a usage error, as clap's own.
+            let usage = matches!(e, BuildError::Config(_) | BuildError::Fault(_));
+            return ExitCode::from(if usage { 2 } else { 1 });
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -212,14 +210,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut limits = Limits::default();
-    limits.max_header_bytes = args.max_header_bytes;
-    limits.max_headers = args.max_headers;
-    limits.header_read_timeout =
-        (args.header_read_timeout > 0).then(|| Duration::from_millis(args.header_read_timeout));
-    limits.max_connections = args.max_connections;
-    limits.shutdown_grace = Duration::from_secs(args.shutdown_grace);
-    match runtime.block_on(run(&args.host, args.port, state, limits, keyed)) {
+    match runtime.block_on(run(
+        &args.host,
+        args.port,
+        state,
+        limits,
+        keyed,
+        args.exit_on_stdin_eof,
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dashscope-mock: {e}");
@@ -234,6 +232,7 @@ async fn run(
     state: MockState,
     limits: Limits,
     keyed: bool,
+    stdin: bool,
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind((host, port)).await?;
     let addr = listener.local_addr()?;
@@ -247,13 +246,12 @@ async fn run(
             "dashscope-mock: warning: listening on {addr}, not a loopback address: other machines can reach this mock; {admin}"
         );
     }
-    tracing::info!("{} cassettes loaded", state.cassette_count());
     println!("dashscope-mock listening on http://{addr}");
 
     let grace = limits.shutdown_grace;
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = serve_with(listener, state, limits, async move {
-        shutdown_signal().await;
+    let serving = serve(listener, state, limits, async move {
+        shutdown_signal(stdin).await;
         tracing::info!(
             "shutting down: no new connections; open requests have {}s to finish",
             grace.as_secs_f64()
@@ -268,15 +266,25 @@ async fn run(
     // Shutting down, within the grace period; a second signal cuts what is open now.
     tokio::select! {
         r = &mut serving => r,
-        () = shutdown_signal() => {
+        () = shutdown_signal(false) => {
             tracing::warn!("second signal: cutting open connections now");
             Ok(())
         }
     }
 }
 
-/// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
+/// Ctrl-C, SIGTERM on Unix, or (with `stdin`) the end of standard input.
+async fn shutdown_signal(stdin: bool) {
+    let eof = async {
+        let mut input = tokio::io::stdin();
+        let mut buf = [0u8; 1024];
+        while stdin && input.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        if stdin {
+            tracing::info!("standard input ended");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -296,5 +304,6 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+        () = eof => {}
     }
 }

@@ -17,7 +17,7 @@
 //! * An answer longer than [`MAX_RECORDED_BYTES`] is forwarded whole but not recorded.
 //! * Only the generation paths produce cassettes; other paths are forwarded only.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -32,88 +32,72 @@ use http::header::HeaderValue;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use crate::endpoint::Endpoint;
-use crate::errors::ErrorReply;
-use crate::handler::{BodyError, Ctx, now_ms};
-use crate::secrets::{self, Secrets, is_secret_header};
+use dashscope_protocol::dialect::Endpoint;
 
-pub use crate::secrets::KEY_PLACEHOLDER;
+use crate::errors::ErrorReply;
+use crate::handler::{BodyError, Ctx};
+use crate::secrets::{KEY_PLACEHOLDER, Secrets, is_secret_header, request_keys};
+use crate::server::BuildError;
+use crate::state::now_ms;
 
 /// The longest answer recorded (its cassette, scrubbing and checks take a few times this).
-pub const MAX_RECORDED_BYTES: usize = 16 * 1024 * 1024;
-
-/// Record mode could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    /// The upstream is not an `http://` or `https://` URL.
-    #[error("the upstream must be an http:// or https:// URL, got {0:?}")]
-    Upstream(String),
-    /// The TLS configuration could not be built.
-    #[error("TLS set-up failed: {0}")]
-    Tls(String),
-    /// The HTTP client could not be built.
-    #[error("HTTP client set-up failed: {0}")]
-    Client(String),
-}
+pub(crate) const MAX_RECORDED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Forwards requests upstream and writes cassettes.
 #[derive(Debug)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     upstream: String,
     dir: PathBuf,
     client: reqwest::Client,
     seq: AtomicU64,
 }
 
-fn tls_config() -> Result<rustls::ClientConfig, RecordError> {
+fn tls_config() -> Result<rustls::ClientConfig, BuildError> {
+    let tls = |e: rustls::Error| BuildError::Config(format!("record mode: TLS set-up failed: {e}"));
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| RecordError::Tls(e.to_string()))?
+        .map_err(tls)?
         .with_platform_verifier()
-        .map_err(|e| RecordError::Tls(e.to_string()))?
+        .map_err(tls)?
         .with_no_client_auth();
     Ok(config)
 }
 
 impl Recorder {
-    /// A recorder for `upstream` (`https://dashscope.aliyuncs.com`) writing into `dir`.
-    ///
-    /// # Errors
-    ///
-    /// [`RecordError`] for a malformed upstream or a failed TLS/client set-up.
-    pub fn new(upstream: &str, dir: impl Into<PathBuf>) -> Result<Self, RecordError> {
+    /// A recorder for `upstream` (`https://dashscope.aliyuncs.com`) writing into `dir`
+    /// (created when missing).
+    pub(crate) fn new(upstream: &str, dir: PathBuf) -> Result<Self, BuildError> {
         let upstream = upstream.trim().trim_end_matches('/').to_owned();
         if !(upstream.starts_with("http://") || upstream.starts_with("https://")) {
-            return Err(RecordError::Upstream(upstream));
+            let e = format!(
+                "record mode: the upstream must be an http:// or https:// URL, got {upstream:?}"
+            );
+            return Err(BuildError::Config(e));
         }
+        std::fs::create_dir_all(&dir).map_err(|source| BuildError::Read {
+            path: dir.clone(),
+            source,
+        })?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config()?)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .http1_only()
             .build()
-            .map_err(|e| RecordError::Client(e.without_url().to_string()))?;
+            .map_err(|e| BuildError::Config(format!("record mode: {}", e.without_url())))?;
         Ok(Recorder {
             upstream,
-            dir: dir.into(),
+            dir,
             client,
             seq: AtomicU64::new(0),
         })
     }
 
-    /// The directory cassettes are written to.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub(crate) async fn forward(
-        &self,
-        ctx: &Ctx,
-        endpoint: Option<Endpoint>,
-        body_error: Option<&BodyError>,
-    ) -> Response {
+    /// Forwards `ctx`'s request and streams the answer back; a generation path's answer is
+    /// written as a cassette before the client can see its end.
+    pub(crate) async fn forward(&self, ctx: &Ctx, body_error: Option<&BodyError>) -> Response {
         if let Some(e) = body_error {
             return ctx.error(&e.reply());
         }
@@ -186,7 +170,8 @@ impl Recorder {
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("event-stream"));
 
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-        let cassette_target = endpoint.and_then(|ep| {
+        let length = upstream.content_length();
+        let cassette_target = ctx.endpoint.and_then(|ep| {
             let request = ctx.json.clone()?;
             let n = self.seq.fetch_add(1, Ordering::Relaxed);
             let scenario = format!("recorded-{}-{n}", now_ms());
@@ -195,7 +180,7 @@ impl Recorder {
                 scenario,
                 request,
                 request_headers: recorded_request_headers(&ctx.parts.headers),
-                keys: secrets::request_keys(&ctx.parts.headers, ctx.parts.uri.query()),
+                keys: request_keys(&ctx.parts.headers, ctx.parts.uri.query()),
                 method: ctx.parts.method.to_string(),
                 path: ctx.path().to_owned(),
                 status: status.as_u16(),
@@ -214,6 +199,9 @@ impl Recorder {
             let mut arrivals: Vec<(usize, Instant)> = Vec::new();
             let mut complete = true;
             let mut seen = 0usize;
+            // With a length, the piece that completes the body is held until the cassette is
+            // written (without one, the body's end is): a client never sees the end first.
+            let mut held = None;
             while let Some(piece) = body_stream.next().await {
                 match piece {
                     Ok(bytes) => {
@@ -226,7 +214,11 @@ impl Recorder {
                             body = Vec::new();
                             arrivals = Vec::new();
                         }
-                        let _ = tx.send(Ok(bytes)).await;
+                        if length.is_some_and(|n| seen as u64 >= n) {
+                            held = Some(bytes);
+                        } else {
+                            let _ = tx.send(Ok(bytes)).await;
+                        }
                     }
                     Err(e) => {
                         complete = false;
@@ -237,16 +229,20 @@ impl Recorder {
                     }
                 }
             }
-            drop(tx);
             match (cassette_target, complete) {
-                (Some(_), true) if seen > MAX_RECORDED_BYTES => tracing::warn!(
-                    "record: the answer is over {MAX_RECORDED_BYTES} bytes; no cassette written"
-                ),
+                (Some(_), true) if seen > MAX_RECORDED_BYTES => {
+                    tracing::warn!(
+                        "record: the answer is over {MAX_RECORDED_BYTES} bytes; no cassette written"
+                    )
+                }
                 (Some(p), true) => p.write(&body, &arrivals, started),
                 (Some(_), false) => {
                     tracing::warn!("record: the upstream body broke off; no cassette written")
                 }
                 (None, _) => {}
+            }
+            if let Some(last) = held {
+                let _ = tx.send(Ok(last)).await;
             }
         });
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -256,7 +252,7 @@ impl Recorder {
         *response.status_mut() =
             StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         *response.headers_mut() = out_headers;
-        ctx.journal(response.status(), "record", name.as_deref());
+        ctx.journal(response.status(), "record", name.as_deref().map(Arc::from));
         response
     }
 }
@@ -273,18 +269,9 @@ fn recorded_request_headers(headers: &HeaderMap) -> std::collections::BTreeMap<S
         .collect()
 }
 
-/// Replaces `key` in every encoding [`secrets`] knows (a key of 4 characters
-/// or more), and key-like strings (`sk-` and 8 or more key characters), by
-/// [`KEY_PLACEHOLDER`].
-pub fn scrub(text: &str, key: Option<&str>) -> String {
-    Secrets::new(key)
-        .scrub_str(text, KEY_PLACEHOLDER)
-        .into_owned()
-}
-
 /// Splits an SSE body into events, each with its trailing blank line; a native stream without
 /// blank lines is split before each `id:` line that follows a `data:` line.
-pub fn split_events(body: &str) -> Vec<&str> {
+fn split_events(body: &str) -> Vec<&str> {
     let mut events = Vec::new();
     let mut start = 0;
     let mut pos = 0;
@@ -443,46 +430,5 @@ impl Pending {
             Ok(()) => tracing::info!("record: wrote {}", file.display()),
             Err(e) => tracing::error!("record: cannot write {}: {e}", file.display()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scrubbing() {
-        assert_eq!(
-            scrub("key sk-abcdef1234567890 end", None),
-            "key sk-REDACTED end"
-        );
-        assert_eq!(
-            scrub("risk-assessment and sk-short", None),
-            "risk-assessment and sk-short"
-        );
-        assert_eq!(scrub("task-abcdefghijk", None), "task-abcdefghijk");
-        assert_eq!(
-            scrub("my custom key abcd1234", Some("abcd1234")),
-            "my custom key sk-REDACTED"
-        );
-        assert_eq!(scrub("sk-REDACTED stays", None), "sk-REDACTED stays");
-    }
-
-    #[test]
-    fn event_splitting() {
-        let sse = "data: {\"a\":1}\n\ndata: [DONE]\n\n";
-        assert_eq!(
-            split_events(sse),
-            ["data: {\"a\":1}\n\n", "data: [DONE]\n\n"]
-        );
-        let legacy = "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{}\nid:2\nevent:result\ndata:{}\n";
-        assert_eq!(
-            split_events(legacy),
-            [
-                "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{}\n",
-                "id:2\nevent:result\ndata:{}\n"
-            ]
-        );
-        assert_eq!(split_events("x").concat(), "x");
     }
 }

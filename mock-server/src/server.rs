@@ -1,108 +1,96 @@
-//! The router, the serve loop, and [`MockServer`]: a server on its own thread for tests.
+//! The route table ([`router`]), the serve loop ([`serve`]), and [`MockServer`]: one serving
+//! path for the binary, `MockServer` and in-process use.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::any;
-use axum::serve::Listener;
-use dashscope_protocol::cassette::Cassette;
+use dashscope_protocol::cassette::{AnyCassette, CassetteError};
+use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tower::ServiceExt as _;
 
 use crate::admin::{ADMIN_PREFIX, Bound, admin};
-use crate::conn::MockListener;
-use crate::endpoint::{Endpoint, RESPONSES_PREFIXES};
-use crate::faults::{FaultParseError, FaultSpec};
-use crate::fixtures::{self, Fixture, FixtureError};
+use crate::conn::MockIo;
+use crate::faults::{FaultParseError, FaultSpec, MAX_SPEED, MIN_SPEED};
 use crate::handler;
-use crate::journal::JournalEntry;
-use crate::matching::{CassetteSet, Layer};
-use crate::models::ModelPolicy;
-use crate::record::{RecordError, Recorder};
-use crate::responder::Responder;
+use crate::matching::{CassetteSet, Layer, parse};
+use crate::record::Recorder;
 use crate::state::{MockConfig, MockState};
-use crate::synth::Synthetic;
+use crate::synth::{Responder, Synthetic};
 
 /// The mock's routes: the five generation paths, the stored-response paths, the admin API
-/// under `/__mock/`, and a JSON 404 for everything else.
+/// under `/__mock/`, and a 404 in the path's dialect shape for everything else.
 ///
-/// [`serve_with`] answers with the same handlers without this router (see
-/// [`handler::Route`](crate::handler)). Served any other way (in-process, or `axum::serve`),
-/// the admin API does not know the address it is bound to, so it skips its DNS-rebinding
-/// check (see [`admin`](crate::admin)); its other checks apply.
+/// [`serve`] serves exactly this router on each connection. Served any other way (in-process
+/// with tower's `oneshot`, or `axum::serve`), a `reset` fault degrades to a body that fails at
+/// once, and the admin API, which does not know the address it is bound to, skips its
+/// DNS-rebinding check; everything else is the same.
 pub fn router(state: MockState) -> Router {
     let mut r = Router::new();
     for e in Endpoint::ALL {
-        r = r.route(e.path(), any(handler::generation_route));
+        r = r.route(e.path(), any(handler::generation));
     }
-    for p in RESPONSES_PREFIXES {
+    for p in [RESPONSES_PATH, RESPONSES_LEGACY_PATH] {
         r = r
-            .route(&format!("{p}/{{id}}"), any(handler::stored_response_route))
-            .route(
-                &format!("{p}/{{id}}/input_items"),
-                any(handler::stored_response_route),
-            );
+            .route(&format!("{p}/{{id}}"), any(handler::stored))
+            .route(&format!("{p}/{{id}}/input_items"), any(handler::stored));
     }
     r.route(ADMIN_PREFIX, any(admin))
         .route(&format!("{ADMIN_PREFIX}/{{*rest}}"), any(admin))
-        .fallback(handler::unknown_route)
+        .fallback(handler::unknown)
         .with_state(state)
 }
 
-/// The default cap on request heads (request line and header fields), in bytes: 64 KiB, close
-/// to Envoy's default (60 KiB; the service answers through `istio-envoy`, PROTOCOL.md §6).
-pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
-/// The default cap on the number of request header fields (Envoy's and hyper's default).
-pub const DEFAULT_MAX_HEADERS: usize = 100;
-/// The default time a connection has to send a complete request head: 30 s.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default cap on connections served at once.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// The default bound on graceful shutdown for [`serve`] and the binary: 10 s.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// hyper's smallest read buffer; a header cap below it is enforced on the parsed head instead.
-const MIN_READ_BUFFER: usize = 8192;
-/// After the grace period, how long streams cut by [`MockState::stop_streams`] get to flush
-/// what they sent before their connections are dropped.
-const CUT_FLUSH: Duration = Duration::from_millis(100);
-
-/// Connection-level limits of the HTTP server. The request *body* limit is
-/// [`MockServerBuilder::max_body_bytes`] (413 `BadRequest.TooLarge` in the request's dialect).
+/// Every bound of a server, with its default and what happens past it.
 ///
 /// | limit | default | over it |
 /// |---|---|---|
-/// | [`max_header_bytes`](Self::max_header_bytes) | 64 KiB | `431 Request Header Fields Too Large`, empty body, connection closed |
+/// | [`max_body_bytes`](Self::max_body_bytes) | 16 MiB | 413 `BadRequest.TooLarge` in the request's dialect |
+/// | [`body_read_timeout`](Self::body_read_timeout) | 30 s | 408 |
+/// | [`max_inflight_bytes`](Self::max_inflight_bytes) | 256 MiB | requests wait for their share (within the body-read timeout); one costing more than all of it: 413 |
+/// | [`max_header_bytes`](Self::max_header_bytes) | 64 KiB | `431`, empty body, connection closed |
 /// | [`max_headers`](Self::max_headers) | 100 | the same 431 |
 /// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | the connection is closed without an answer |
 /// | [`max_connections`](Self::max_connections) | 10 000 | new connections wait in the listen backlog |
 /// | [`shutdown_grace`](Self::shutdown_grace) | 10 s ([`MockServer`]: 1 s) | open requests are cut |
+/// | [`journal_capacity`](Self::journal_capacity) | 100 000 | the oldest entries go |
+/// | [`journal_max_bytes`](Self::journal_max_bytes) | 64 MiB | the oldest entries go |
+/// | [`store_max_bytes`](Self::store_max_bytes) | 64 MiB | the oldest stored Responses go |
 ///
-/// The 431 is hyper's own answer: `content-length: 0`, no body, so not in a dialect's error
-/// shape (no dialect is known before the head is parsed). A connection closed with request
-/// bytes unread (after a 413 or a 431) first reads and drops them for at most
-/// [`LINGER`](crate::conn::LINGER) (5 s), so a client still writing reads the answer rather
-/// than a reset.
+/// The 431 is hyper's own answer (no dialect is known before the head is parsed). A
+/// connection closed with request bytes unread (after a 413 or a 431) first reads and drops
+/// them for at most 5 s, so a client still writing reads the answer rather than a reset.
 ///
 /// ```
 /// use std::time::Duration;
-/// let mut limits = dashscope_mock::server::Limits::default();
+/// let mut limits = dashscope_mock::Limits::default();
 /// limits.header_read_timeout = Some(Duration::from_secs(5));
 /// assert_eq!(limits.max_headers, 100);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
+    /// The most bytes a request body may have.
+    pub max_body_bytes: usize,
+    /// How long a request body may take to arrive, from the end of the head (waits for the
+    /// in-flight budget included). `None` (or zero): no limit.
+    pub body_read_timeout: Option<Duration>,
+    /// The bytes all requests in flight may hold together: their bodies as they arrive, and
+    /// what parsing a JSON body costs (an upper bound read from its text, up to about 90 times
+    /// its length for `[{"a":0},…]`). Raised to at least twice `max_body_bytes`.
+    pub max_inflight_bytes: usize,
     /// The most bytes a request head (request line and header fields) may take.
     pub max_header_bytes: usize,
     /// The most header fields a request may carry.
@@ -111,73 +99,57 @@ pub struct Limits {
     /// read of each head; an idle keep-alive connection is closed after the same time.
     /// `None` (or zero): no limit.
     pub header_read_timeout: Option<Duration>,
-    /// The most connections served at once (at least 1). Further connections are not accepted
-    /// until one closes: they wait in the listen backlog, so clients see a slow connect, not an
-    /// error.
+    /// The most connections served at once (at least 1).
     pub max_connections: usize,
-    /// After shutdown starts: how long open requests (streams included) may take to finish.
-    /// Then [`MockState::stop_streams`] cuts delayed and stalled streams and every connection
-    /// still open is dropped, so shutdown ends within the grace period plus about 100 ms.
+    /// After shutdown starts: how long open requests (streams included) may take to finish;
+    /// then delayed and stalled streams are cut and every connection still open is dropped
+    /// (shutdown ends within the grace period plus about 100 ms).
     pub shutdown_grace: Duration,
+    /// The most journal entries kept (at least 1).
+    pub journal_capacity: usize,
+    /// About the most bytes the journal keeps (the newest entry is always kept).
+    pub journal_max_bytes: usize,
+    /// About the most bytes the stored Responses keep (responses, inputs and conversation
+    /// histories); a response larger than this is not stored.
+    pub store_max_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
-            max_headers: DEFAULT_MAX_HEADERS,
-            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_body_bytes: 16 * 1024 * 1024,
+            body_read_timeout: Some(Duration::from_secs(30)),
+            max_inflight_bytes: 256 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            header_read_timeout: Some(Duration::from_secs(30)),
+            max_connections: 10_000,
+            shutdown_grace: Duration::from_secs(10),
+            journal_capacity: 100_000,
+            journal_max_bytes: 64 * 1024 * 1024,
+            store_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
 
-impl Limits {
-    fn http1(&self) -> hyper::server::conn::http1::Builder {
-        let mut b = hyper::server::conn::http1::Builder::new();
-        b.timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout.filter(|d| !d.is_zero()))
-            .max_headers(self.max_headers.max(1))
-            .max_header_size(self.max_header_bytes.max(1))
-            // A head that has not ended when the buffer is full is over the limit as well.
-            .max_buf_size(self.max_header_bytes.max(MIN_READ_BUFFER));
-        b
-    }
-}
+/// hyper's smallest read buffer; a header cap below it is enforced on the parsed head instead.
+const MIN_READ_BUFFER: usize = 8192;
+/// After the grace period, how long cut streams get to flush what they sent before their
+/// connections are dropped.
+const CUT_FLUSH: Duration = Duration::from_millis(100);
 
-/// Serves `state` on `listener` with the default [`Limits`] until `shutdown` resolves, then
-/// shuts down gracefully within [`DEFAULT_SHUTDOWN_GRACE`] (see [`serve_with`]).
+/// Serves `state` on `listener` under `limits` until `shutdown` resolves: [`router`] on each
+/// connection, HTTP/1.1, each connection on its own task (a slow or stalled client holds only
+/// its own). Accept errors (out of file descriptors) are logged and retried after 20 ms.
+///
+/// When `shutdown` resolves the listener is closed at once, idle connections are closed, and
+/// open requests may finish for [`Limits::shutdown_grace`]; then streams are cut and the
+/// remaining connections dropped. It returns when every connection is gone.
 ///
 /// # Errors
 ///
-/// None in practice (accept errors are logged and retried); the `Result` is kept for callers
-/// that treat serving as fallible.
-pub async fn serve<F>(listener: TcpListener, state: MockState, shutdown: F) -> io::Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    serve_with(listener, state, Limits::default(), shutdown).await
-}
-
-/// Serves `state` on `listener` under `limits` until `shutdown` resolves.
-///
-/// It answers with [`router`]'s handlers, called straight from hyper's connection (no router,
-/// no boxed request body), and finishes each response as the router does. Responses keep
-/// their recorded header-name case and `reset` faults reset the connection
-/// (see [`conn`](crate::conn)). Each connection is HTTP/1.1 on its own task, so a slow or
-/// stalled client holds only its own connection.
-///
-/// When `shutdown` resolves the listener is closed at once (new connections are refused),
-/// idle connections are closed, and open requests may finish for
-/// [`limits.shutdown_grace`](Limits::shutdown_grace); then streams are cut and the remaining
-/// connections dropped. It returns when every connection is gone.
-///
-/// # Errors
-///
-/// None in practice (accept errors are logged and retried); the `Result` is kept for callers
-/// that treat serving as fallible.
-pub async fn serve_with<F>(
+/// None in practice; the `Result` is kept for callers that treat serving as fallible.
+pub async fn serve<F>(
     listener: TcpListener,
     state: MockState,
     limits: Limits,
@@ -186,7 +158,13 @@ pub async fn serve_with<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let http = limits.http1();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout.filter(|d| !d.is_zero()))
+        .max_headers(limits.max_headers.max(1))
+        .max_header_size(limits.max_header_bytes.max(1))
+        // A head that has not ended when the buffer is full is over the limit as well.
+        .max_buf_size(limits.max_header_bytes.max(MIN_READ_BUFFER));
     let permits = Arc::new(Semaphore::new(
         limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
     ));
@@ -194,34 +172,39 @@ where
     let mut conns: JoinSet<()> = JoinSet::new();
     // The admin API's loopback checks need the bound address.
     let bound = listener.local_addr().ok().map(Bound);
-    let mut listener = MockListener::new(listener);
+    let routes = router(state.clone());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             biased;
             () = &mut shutdown => None,
-            a = async {
-                // A permit first: at the cap, connections wait in the backlog, not in memory.
-                let permit = Arc::clone(&permits).acquire_owned().await;
-                (permit, listener.accept().await)
-            } => Some(a),
+            // A permit first: at the cap, connections wait in the backlog, not in memory.
+            permit = Arc::clone(&permits).acquire_owned() => Some(permit),
         };
-        let Some((Ok(permit), (io, remote))) = accepted else {
-            break;
+        let Some(Ok(permit)) = accepted else { break };
+        let (stream, remote) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::debug!("accept error: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
         };
         while conns.try_join_next().is_some() {}
-        // One service per connection, straight into the handlers: no router, no boxed request
-        // body; every response goes out through `MockIo`, which honours directives.
-        let service = {
-            let state = state.clone();
-            service_fn(move |mut req: http::Request<Incoming>| {
-                let state = state.clone();
-                if let Some(b) = bound {
-                    req.extensions_mut().insert(b);
-                }
-                async move { Ok::<_, Infallible>(handler::dispatch(state, req, true).await) }
-            })
-        };
+        let (io, handle) = MockIo::new(stream);
+        let routes = routes.clone();
+        let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            req.extensions_mut().insert(handle.clone());
+            if let Some(b) = bound {
+                req.extensions_mut().insert(b);
+            }
+            let call = routes.clone().oneshot(req.map(axum::body::Body::new));
+            async move { Ok::<_, Infallible>(call.await.unwrap_or_else(|never| match never {})) }
+        });
         let conn = http.serve_connection(TokioIo::new(io), service);
         let mut closing = closing_rx.clone();
         conns.spawn(async move {
@@ -229,7 +212,7 @@ where
             let mut conn = std::pin::pin!(conn);
             let served = tokio::select! {
                 r = conn.as_mut() => r,
-                () = until_true(&mut closing) => {
+                () = async { let _ = closing.wait_for(|c| *c).await; } => {
                     conn.as_mut().graceful_shutdown();
                     conn.await
                 }
@@ -242,12 +225,11 @@ where
     // Refuse new connections, close idle ones, let open requests finish within the grace.
     drop(listener);
     closing_tx.send_replace(true);
-    let open = conns.len();
-    if open > 0 {
-        tracing::debug!("shutting down with {open} open connection(s)");
-    }
-    let drained = tokio::time::timeout(limits.shutdown_grace, drain(&mut conns)).await;
-    if drained.is_err() {
+    let drain = async |conns: &mut JoinSet<()>| while conns.join_next().await.is_some() {};
+    if tokio::time::timeout(limits.shutdown_grace, drain(&mut conns))
+        .await
+        .is_err()
+    {
         tracing::warn!(
             "grace period over; cutting {} open connection(s)",
             conns.len()
@@ -259,70 +241,94 @@ where
     Ok(())
 }
 
-/// Resolves once the flag is (or was) set, or its sender is gone.
-async fn until_true(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|c| *c).await;
-}
-
-async fn drain(conns: &mut JoinSet<()>) {
-    while conns.join_next().await.is_some() {}
-}
-
-/// [`MockServer`]'s default shutdown grace: 1 s (tests drop servers often).
-pub const MOCK_SERVER_SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
-
 /// A mock server could not be built or started.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
-    /// A fixture file or directory could not be read.
-    #[error(transparent)]
-    Fixture(#[from] FixtureError),
+    /// A cassette file or directory could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A text is not a cassette.
+    #[error("{origin}: {source}")]
+    Cassette {
+        /// Where the text came from (a path, `builder`, `admin`, `runtime`).
+        origin: String,
+        /// Why it is not a cassette.
+        #[source]
+        source: CassetteError,
+    },
     /// A fault spec does not parse.
     #[error(transparent)]
     Fault(#[from] FaultParseError),
-    /// Record mode could not be set up.
-    #[error(transparent)]
-    Record(#[from] RecordError),
+    /// A setting is out of range, or record mode could not be set up.
+    #[error("{0}")]
+    Config(String),
     /// Binding or starting the runtime failed.
     #[error("cannot start the mock server: {0}")]
     Io(#[from] io::Error),
 }
 
-/// Configures a [`MockServer`] (or just a [`MockState`] for [`router`] / [`serve`]).
-#[derive(Debug)]
+/// Configures a [`MockServer`] (or a [`MockState`] for [`router`] and [`serve`]).
 pub struct MockServerBuilder {
     config: MockConfig,
     defaults: bool,
     dirs: Vec<PathBuf>,
-    cassettes: Vec<Fixture>,
-    cassette_texts: Vec<String>,
+    cassettes: Vec<(String, Option<AnyCassette>)>,
     faults: Vec<String>,
     responder: Arc<dyn Responder>,
     record: Option<(String, PathBuf)>,
-    limits: Limits,
     host: String,
     port: u16,
+}
+
+impl std::fmt::Debug for MockServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServerBuilder")
+            .field("limits", &self.config.limits)
+            .field("dirs", &self.dirs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MockServerBuilder {
     fn default() -> Self {
         MockServerBuilder {
-            config: MockConfig::default(),
+            config: MockConfig {
+                speed: 1.0,
+                limits: Limits {
+                    shutdown_grace: Duration::from_secs(1),
+                    ..Limits::default()
+                },
+                ..MockConfig::default()
+            },
             defaults: true,
             dirs: Vec::new(),
             cassettes: Vec::new(),
-            cassette_texts: Vec::new(),
             faults: Vec::new(),
-            responder: Arc::new(Synthetic::new()),
+            responder: Arc::new(Synthetic::default()),
             record: None,
-            limits: Limits {
-                shutdown_grace: MOCK_SERVER_SHUTDOWN_GRACE,
-                ..Limits::default()
-            },
             host: "127.0.0.1".to_owned(),
             port: 0,
         }
     }
+}
+
+/// Setters of [`Limits`] fields on the builder.
+macro_rules! limit_setters {
+    ($($(#[$m:meta])* $name:ident: $ty:ty;)*) => {$(
+        $(#[$m])*
+        #[doc = concat!("\n\nSee [`Limits::", stringify!($name), "`].")]
+        pub fn $name(mut self, v: $ty) -> Self {
+            self.config.limits.$name = v.into();
+            self
+        }
+    )*};
 }
 
 impl MockServerBuilder {
@@ -337,39 +343,44 @@ impl MockServerBuilder {
         self.defaults(false)
     }
 
-    /// Loads every `*.json` cassette under `dir` too.
+    /// Loads every `*.json` cassette under `dir` too (recursively, in path order).
     pub fn fixtures_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dirs.push(dir.into());
         self
     }
 
-    /// Adds a cassette (in the run-time layer, so it wins ties over files).
-    pub fn cassette(mut self, cassette: Cassette) -> Self {
-        let raw = serde_json::to_value(&cassette).unwrap_or_default();
-        self.cassettes.push(Fixture {
-            origin: "builder".to_owned(),
-            cassette,
-            raw,
-        });
+    /// Adds a wire cassette (it wins ties over files; a reset keeps it).
+    pub fn cassette(mut self, cassette: crate::Cassette) -> Self {
+        self.cassettes
+            .push((String::new(), Some(AnyCassette::Wire(cassette))));
         self
     }
 
-    /// Adds a cassette from its JSON text (the mock's matcher extensions in `match` count);
-    /// a text that does not parse fails [`build_state`](Self::build_state).
+    /// Adds a cassette of either kind from its JSON text (the conversation conditions in
+    /// `match` count); a text that does not parse fails the build.
     pub fn cassette_json(mut self, text: impl Into<String>) -> Self {
-        self.cassette_texts.push(text.into());
+        self.cassettes.push((text.into(), None));
         self
     }
 
-    /// Strict mode: unmatched requests get the 404 with the nearest cassettes.
+    /// Strict mode: unmatched requests get the 404 with the nearest cassettes, never the
+    /// responder.
     pub fn strict(mut self, yes: bool) -> Self {
         self.config.strict = yes;
         self
     }
 
-    /// Accepts this API key (once any key is given, only the given keys are accepted).
+    /// Accepts this API key (once any key is given, only the given keys are accepted, and the
+    /// admin API needs one too).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.config.api_keys.push(key.into());
+        self
+    }
+
+    /// The key the admin API requires (`Authorization: Bearer <key>`) instead of an
+    /// [`api_key`](Self::api_key).
+    pub fn admin_key(mut self, key: impl Into<String>) -> Self {
+        self.config.admin_key = Some(key.into());
         self
     }
 
@@ -381,136 +392,74 @@ impl MockServerBuilder {
 
     /// An extra delay before every chunk after the first.
     pub fn chunk_delay(mut self, d: Duration) -> Self {
-        self.config.timing.chunk_delay = d;
+        self.config.chunk_delay = d;
         self
     }
 
-    /// Replays recorded delays at `factor` times the speed (0: no recorded delays).
+    /// Replays recorded delays at `factor` times the speed: 0 (no recorded delays) or from
+    /// 0.001 to 1,000,000 (else the build fails).
     pub fn speed(mut self, factor: f64) -> Self {
-        self.config.timing.speed = factor;
+        self.config.speed = factor;
         self
     }
 
     /// The seed for request ids and synthetic answers; a seeded server also fixes the
-    /// `created` timestamps of synthetic answers, so its answers are byte-identical across runs.
+    /// `created` times of its answers, so they are byte-identical across runs.
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
         self
     }
 
-    /// The request body limit in bytes (default 16 MiB).
-    pub fn max_body_bytes(mut self, n: usize) -> Self {
-        self.config.max_body_bytes = n;
-        self
-    }
-
-    /// How long a request body may take to arrive (default 30 s; `None` or zero: no limit);
-    /// past it the request gets 408.
-    pub fn body_read_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
-        self.config.body_read_timeout = d.into();
-        self
-    }
-
-    /// The bytes all requests in flight may hold together, bodies and their parsed JSON
-    /// (default 256 MiB; see [`MockConfig::max_inflight_bytes`]).
-    pub fn max_inflight_bytes(mut self, n: usize) -> Self {
-        self.config.max_inflight_bytes = n;
-        self
-    }
-
-    /// About the most bytes the stored Responses keep (default 64 MiB; see
-    /// [`MockConfig::store_max_bytes`]).
-    pub fn store_max_bytes(mut self, n: usize) -> Self {
-        self.config.store_max_bytes = n;
-        self
-    }
-
-    /// The key the admin API requires (`Authorization: Bearer <key>`) instead of any of the
-    /// [`api_key`](Self::api_key)s; see [`admin`](crate::admin).
-    pub fn admin_key(mut self, key: impl Into<String>) -> Self {
-        self.config.admin_key = Some(key.into());
-        self
-    }
-
-    /// The most journal entries kept (default 100 000).
-    pub fn journal_capacity(mut self, n: usize) -> Self {
-        self.config.journal_capacity = n;
-        self
-    }
-
-    /// About the most bytes the journal keeps (default 64 MiB): past it the oldest entries go,
-    /// so a long load test cannot grow the server without bound.
-    pub fn journal_max_bytes(mut self, n: usize) -> Self {
-        self.config.journal_max_bytes = n;
-        self
-    }
-
-    /// A global fault (see [`faults`](crate::faults)); a spec that does not parse fails the build.
+    /// A global fault in the `x-mock-fault` grammar (see the crate docs); a spec that does not
+    /// parse fails the build. A reset brings the start-up faults back.
     pub fn fault(mut self, spec: impl Into<String>) -> Self {
         self.faults.push(spec.into());
         self
     }
 
     /// The responder for unmatched requests (default [`Synthetic`]; [`NoSynthesis`](crate::NoSynthesis)
-    /// answers nothing).
+    /// answers nothing; a closure `Fn(&MockRequest<'_>) -> Option<RecordedResponse>` is one).
     pub fn responder(mut self, responder: impl Responder) -> Self {
         self.responder = Arc::new(responder);
         self
     }
 
-    /// Uses the [`Synthetic`] responder accepting these model names (see [`ModelPolicy`]).
-    pub fn models(self, models: ModelPolicy) -> Self {
-        self.responder(Synthetic::new().models(models))
-    }
-
-    /// Record mode: forward to `upstream`, write cassettes under `dir`.
+    /// Record mode: forward to `upstream`, write cassettes under `dir` (created when missing).
     pub fn record(mut self, upstream: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
         self.record = Some((upstream.into(), dir.into()));
         self
     }
 
-    /// How long [`MockServer`]'s drop lets open requests finish before it cuts them (default
-    /// 1 s, so a test that leaves a stalled stream open does not wait long; the binary's default
-    /// is 10 s). See [`Limits::shutdown_grace`].
-    pub fn shutdown_grace(mut self, d: Duration) -> Self {
-        self.limits.shutdown_grace = d;
-        self
-    }
-
-    /// The cap on request heads in bytes (default 64 KiB); larger heads get 431.
-    pub fn max_header_bytes(mut self, n: usize) -> Self {
-        self.limits.max_header_bytes = n;
-        self
-    }
-
-    /// The cap on request header fields (default 100); more get 431.
-    pub fn max_headers(mut self, n: usize) -> Self {
-        self.limits.max_headers = n;
-        self
-    }
-
-    /// How long a connection has to send a complete request head (default 30 s; `None` or
-    /// zero: no limit). Slow and idle connections are closed after it.
-    pub fn header_read_timeout(mut self, d: impl Into<Option<Duration>>) -> Self {
-        self.limits.header_read_timeout = d.into();
-        self
-    }
-
-    /// The most connections served at once (default 10 000); more wait to be accepted.
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.limits.max_connections = n;
-        self
-    }
-
-    /// Replaces every connection-level limit at once (see [`Limits`]).
+    /// Replaces every bound at once (see [`Limits`]).
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.config.limits = limits;
         self
     }
 
-    /// The connection-level limits [`start`](Self::start) will use.
-    pub fn current_limits(&self) -> &Limits {
-        &self.limits
+    limit_setters! {
+        /// The request body limit in bytes (default 16 MiB).
+        max_body_bytes: usize;
+        /// How long a request body may take to arrive (default 30 s; `None` or zero: no limit).
+        body_read_timeout: impl Into<Option<Duration>>;
+        /// The bytes all requests in flight may hold together (default 256 MiB).
+        max_inflight_bytes: usize;
+        /// The cap on request heads in bytes (default 64 KiB).
+        max_header_bytes: usize;
+        /// The cap on request header fields (default 100).
+        max_headers: usize;
+        /// How long a connection has to send a complete request head (default 30 s).
+        header_read_timeout: impl Into<Option<Duration>>;
+        /// The most connections served at once (default 10 000).
+        max_connections: usize;
+        /// How long dropping a [`MockServer`] lets open requests finish before it cuts them
+        /// (default 1 s for `MockServer`, 10 s for the binary).
+        shutdown_grace: Duration;
+        /// The most journal entries kept (default 100 000).
+        journal_capacity: usize;
+        /// About the most bytes the journal keeps (default 64 MiB).
+        journal_max_bytes: usize;
+        /// About the most bytes the stored Responses keep (default 64 MiB).
+        store_max_bytes: usize;
     }
 
     /// The address [`start`](Self::start) binds (default `127.0.0.1`, port 0).
@@ -520,72 +469,73 @@ impl MockServerBuilder {
         self
     }
 
-    /// Builds the state: loads the cassettes (embedded, directories, given), parses faults,
-    /// sets up record mode.
+    /// Builds the state: loads the cassettes (embedded, directories, given), parses the
+    /// faults, sets up record mode.
     ///
     /// # Errors
     ///
-    /// [`BuildError`] for a fixture, fault or record set-up that fails. Embedded fixtures that
-    /// do not parse are skipped with a warning instead.
+    /// [`BuildError`] for a cassette, fault, setting or record set-up that fails.
     pub fn build_state(&self) -> Result<MockState, BuildError> {
-        let mut set = CassetteSet::new();
-        if self.defaults {
-            let (ok, bad) = fixtures::embedded();
-            for e in bad {
-                tracing::warn!("skipping an embedded fixture: {e}");
-            }
-            for f in ok {
-                set.add(f.cassette, Some(&f.raw), Layer::Embedded);
-            }
+        let speed = self.config.speed;
+        if !(speed == 0.0 || (MIN_SPEED..=MAX_SPEED).contains(&speed)) {
+            let e = format!(
+                "--speed must be 0 (no recorded delays) or from {MIN_SPEED} to {MAX_SPEED}, got {speed}"
+            );
+            return Err(BuildError::Config(e));
         }
-        for dir in &self.dirs {
-            for f in fixtures::load_dir(dir)? {
-                set.add(f.cassette, Some(&f.raw), Layer::Directory);
-            }
-        }
-        for f in &self.cassettes {
-            set.add(f.cassette.clone(), Some(&f.raw), Layer::Runtime);
-        }
-        for text in &self.cassette_texts {
-            let f = fixtures::parse("builder", text)?;
-            set.add(f.cassette, Some(&f.raw), Layer::Runtime);
-        }
-        let specs = self
-            .faults
-            .iter()
-            .map(|s| FaultSpec::parse(s))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Record mode first: it creates its directory, which may be a `--fixtures` one.
         let recorder = match &self.record {
             Some((upstream, dir)) => Some(Recorder::new(upstream, dir.clone())?),
             None => None,
         };
-        let state = MockState::with_parts(
+        let mut set = CassetteSet::new(self.defaults);
+        for dir in &self.dirs {
+            set.load_dir(dir)?;
+        }
+        for (text, cassette) in &self.cassettes {
+            match cassette {
+                Some(c) => set.add(c.clone(), None, Layer::Builder),
+                None => {
+                    let (c, raw) = parse("builder", text)?;
+                    set.add(c, Some(&raw), Layer::Builder);
+                }
+            }
+        }
+        let faults = self
+            .faults
+            .iter()
+            .map(|s| FaultSpec::parse(s))
+            .collect::<Result<_, _>>()?;
+        Ok(MockState::new(
             self.config.clone(),
             set,
+            faults,
             Arc::clone(&self.responder),
             recorder,
-        );
-        state.with_faults(|faults| {
-            specs
-                .into_iter()
-                .try_for_each(|spec| faults.add(spec).map(drop))
-        })?;
-        Ok(state)
+        )?)
     }
 
-    /// Builds the state and starts a server on its own thread and tokio runtime.
+    /// Builds the state and starts a server on its own thread (see [`MockServer`]).
     ///
     /// # Errors
     ///
     /// [`BuildError`] as [`build_state`](Self::build_state), or when binding fails.
     pub fn start(self) -> Result<MockServer, BuildError> {
         let state = self.build_state()?;
-        MockServer::spawn(state, &self.host, self.port, self.limits)
+        MockServer::spawn(state, &self.host, self.port, self.config.limits)
     }
 }
 
-/// A mock server on `127.0.0.1` and a free port, with its own thread and tokio runtime: use
-/// it from async tests and plain `#[test]` functions alike. Dropping it stops the server.
+/// A mock server on `127.0.0.1` and a free port, on its own thread: use it from async tests
+/// and plain `#[test]` functions alike. It dereferences to its [`MockState`] (journal,
+/// cassettes, faults, reset). Dropping it stops the server.
+///
+/// The server runs on one thread with a current-thread tokio runtime, as wiremock-rs's does:
+/// a test server's work per request is small, and waking other threads would cost more than
+/// it saves. Starting a server binds a socket and hands it to an idle server thread from a
+/// process-wide pool (at most 8 idle threads are kept, each with its runtime);
+/// dropping it waits for its shutdown, then gives the thread back. The embedded cassettes are
+/// parsed once per process.
 ///
 /// ```no_run
 /// let server = dashscope_mock::MockServer::start();
@@ -598,7 +548,58 @@ pub struct MockServer {
     addr: SocketAddr,
     state: MockState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Says when the worker has finished serving.
+    done: std::sync::mpsc::Receiver<()>,
+    worker: Option<Worker>,
+}
+
+/// The most idle server threads [`MockServer`] keeps for later servers.
+const POOL_SIZE: usize = 8;
+
+/// Idle server threads.
+static POOL: std::sync::Mutex<Vec<Worker>> = std::sync::Mutex::new(Vec::new());
+
+/// A server thread with its current-thread runtime: it serves one job after another.
+#[derive(Debug)]
+struct Worker {
+    jobs: std::sync::mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// What a worker serves, until `stop`; it says `done` when it has finished.
+struct Job {
+    listener: std::net::TcpListener,
+    state: MockState,
+    limits: Limits,
+    stop: tokio::sync::oneshot::Receiver<()>,
+    done: std::sync::mpsc::Sender<()>,
+}
+
+impl Worker {
+    fn new() -> io::Result<Worker> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("dashscope-mock".to_owned())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    runtime.block_on(async move {
+                        let stop = async move {
+                            let _ = job.stop.await;
+                        };
+                        // Bounded by the grace period: `serve` cuts what is still open then.
+                        match TcpListener::from_std(job.listener) {
+                            Ok(l) => drop(serve(l, job.state, job.limits, stop).await),
+                            Err(e) => tracing::error!("cannot serve: {e}"),
+                        }
+                    });
+                    let _ = job.done.send(());
+                }
+            })?;
+        Ok(Worker { jobs, thread })
+    }
 }
 
 impl MockServer {
@@ -609,10 +610,9 @@ impl MockServer {
     /// When no local port can be bound or no runtime started (see
     /// [`MockServerBuilder::start`] for the fallible form).
     pub fn start() -> MockServer {
-        match MockServer::builder().start() {
-            Ok(s) => s,
-            Err(e) => panic!("dashscope-mock: {e}"),
-        }
+        MockServer::builder()
+            .start()
+            .unwrap_or_else(|e| panic!("dashscope-mock: {e}"))
     }
 
     /// A builder.
@@ -626,48 +626,42 @@ impl MockServer {
         port: u16,
         limits: Limits,
     ) -> Result<MockServer, BuildError> {
-        let std_listener = std::net::TcpListener::bind((host, port))?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("dashscope-mock")
-            .enable_all()
-            .build()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
-        let served = state.clone();
-        let thread = std::thread::Builder::new()
-            .name("dashscope-mock".to_owned())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match TcpListener::from_std(std_listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    // Bounded by the grace period: serve_with cuts what is still open then.
-                    let _ = serve_with(listener, served, limits, async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-                });
-                runtime.shutdown_timeout(Duration::from_millis(200));
-            })?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => return Err(io::Error::other("the server thread ended early").into()),
-        }
+        let listener = bind(host, port)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let job = Job {
+            listener,
+            state: state.clone(),
+            limits,
+            stop: stopped,
+            done: done_tx,
+        };
+        let pooled = crate::state::lock(&POOL).pop();
+        let worker = match pooled {
+            Some(w) => match w.jobs.send(job) {
+                Ok(()) => w,
+                // Its thread has ended: a new one.
+                Err(back) => Self::new_worker(back.0)?,
+            },
+            None => Self::new_worker(job)?,
+        };
         Ok(MockServer {
             addr,
             state,
             stop: Some(stop),
-            thread: Some(thread),
+            done,
+            worker: Some(worker),
         })
+    }
+
+    fn new_worker(job: Job) -> io::Result<Worker> {
+        let w = Worker::new()?;
+        w.jobs
+            .send(job)
+            .map_err(|_| io::Error::other("the server thread ended early"))?;
+        Ok(w)
     }
 
     /// The base URI, `http://127.0.0.1:PORT` (no trailing slash).
@@ -680,53 +674,9 @@ impl MockServer {
         self.addr
     }
 
-    /// The shared state (journal, cassettes, faults).
+    /// The shared state (what the server dereferences to).
     pub fn state(&self) -> &MockState {
         &self.state
-    }
-
-    /// The requests received so far (secrets redacted), oldest first.
-    pub fn journal(&self) -> Vec<JournalEntry> {
-        self.state.journal()
-    }
-
-    /// Adds a cassette at run time.
-    pub fn add_cassette(&self, cassette: Cassette) {
-        let raw = serde_json::to_value(&cassette).unwrap_or_default();
-        self.state.add_fixture(Fixture {
-            origin: "runtime".to_owned(),
-            cassette,
-            raw,
-        });
-    }
-
-    /// Adds a cassette from its JSON text at run time.
-    ///
-    /// # Errors
-    ///
-    /// [`FixtureError::Cassette`] when the text is not a cassette.
-    pub fn add_cassette_json(&self, text: &str) -> Result<(), FixtureError> {
-        self.state.add_fixture(fixtures::parse("runtime", text)?);
-        Ok(())
-    }
-
-    /// Adds a global fault; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`FaultParseError`] when the spec does not parse.
-    pub fn add_fault(&self, spec: &str) -> Result<u64, FaultParseError> {
-        self.state.add_fault(spec)
-    }
-
-    /// Removes every global fault.
-    pub fn clear_faults(&self) {
-        self.state.clear_faults();
-    }
-
-    /// Resets the server (see [`MockState::reset`]).
-    pub fn reset(&self) {
-        self.state.reset();
     }
 
     /// Stops the server and waits for its thread (what dropping it does).
@@ -735,124 +685,59 @@ impl MockServer {
     }
 }
 
+/// Binds a listener with `SO_REUSEADDR` on Unix, as tokio's `TcpListener::bind` does: without
+/// it, picking a free port steps over every port that earlier servers' closed connections hold
+/// in TIME_WAIT, which takes milliseconds once a test process has run a few thousand servers.
+fn bind(host: &str, port: u16) -> io::Result<std::net::TcpListener> {
+    let mut last = None;
+    for addr in std::net::ToSocketAddrs::to_socket_addrs(&(host, port))? {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        match socket.bind(&addr.into()).and_then(|()| socket.listen(1024)) {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+}
+
+impl Deref for MockServer {
+    type Target = MockState;
+
+    fn deref(&self) -> &MockState {
+        &self.state
+    }
+}
+
 impl Drop for MockServer {
     /// Stops accepting at once, lets open requests finish for the grace period
-    /// ([`MockServerBuilder::shutdown_grace`]), cuts what is left, and joins the server thread.
+    /// ([`MockServerBuilder::shutdown_grace`]), cuts what is left, and waits for that; then
+    /// gives the server thread back to the pool.
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(thread) = self.thread.take() {
-            if let Err(panic) = thread.join() {
-                if !std::thread::panicking() {
-                    std::panic::resume_unwind(panic);
-                }
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        if self.done.recv().is_ok() {
+            let mut pool = crate::state::lock(&POOL);
+            if pool.len() < POOL_SIZE {
+                pool.push(worker);
             }
+            return;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::handler::Route;
-
-    /// [`Route::of`] sends every path where [`router`]'s route table does.
-    #[tokio::test]
-    async fn dispatch_routes_like_the_router() {
-        let marker = |m: &'static str| any(move || async move { m });
-        let mut table: Router = Router::new();
-        for e in Endpoint::ALL {
-            table = table.route(e.path(), marker("generation"));
-        }
-        for p in RESPONSES_PREFIXES {
-            table = table
-                .route(&format!("{p}/{{id}}"), marker("stored"))
-                .route(&format!("{p}/{{id}}/input_items"), marker("stored"));
-        }
-        let table = table
-            .route(ADMIN_PREFIX, marker("admin"))
-            .route(&format!("{ADMIN_PREFIX}/{{*rest}}"), marker("admin"))
-            .fallback(|| async { "unknown" });
-        let mut paths: Vec<String> = [
-            "/",
-            "//",
-            "/__mock",
-            "/__mock/",
-            "/__mock//",
-            "/__mock/health",
-            "/__mock/faults/1",
-            "/__mock/a/b/",
-            "/__mockx",
-            "/__MOCK/health",
-            "/compatible-mode/v1/chat/completions/",
-            "/compatible-mode/v1/chat/completions//",
-            "/compatible-mode/v1/models",
-            "/api/v1/services/aigc/text-generation/generation/x",
-            "/api/v1/tasks/0",
-        ]
-        .iter()
-        .map(|p| (*p).to_owned())
-        .collect();
-        for e in Endpoint::ALL {
-            paths.push(e.path().to_owned());
-        }
-        for p in RESPONSES_PREFIXES {
-            for tail in [
-                "",
-                "/",
-                "//",
-                "/r",
-                "/r/",
-                "/r//",
-                "/r/input_items",
-                "/r/input_items/",
-                "//input_items",
-                "/r/x",
-                "/r/x/input_items",
-                "/r/input_itemsx",
-                "/input_items",
-                "/input_items/input_items",
-                "x",
-                "/%2F",
-                "/r%2Finput_items",
-            ] {
-                paths.push(format!("{p}{tail}"));
+        // The thread ended without finishing the job: it panicked.
+        drop(worker.jobs);
+        if let Err(panic) = worker.thread.join() {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
             }
-        }
-        // Every short combination of separators and segments after each prefix.
-        let tokens = ["/", "r", "input_items", "%2F", "/input_items"];
-        for prefix in [
-            RESPONSES_PREFIXES[0],
-            RESPONSES_PREFIXES[1],
-            ADMIN_PREFIX,
-            "/api/v1",
-        ] {
-            for a in tokens {
-                for b in tokens {
-                    for c in tokens {
-                        paths.push(format!("{prefix}{a}{b}{c}"));
-                        paths.push(format!("{prefix}{a}{b}"));
-                    }
-                }
-            }
-        }
-        for path in paths {
-            let req = http::Request::get(path.as_str())
-                .body(axum::body::Body::empty())
-                .unwrap();
-            let resp = tower::ServiceExt::oneshot(table.clone(), req)
-                .await
-                .unwrap();
-            let bytes = axum::body::to_bytes(resp.into_body(), 64).await.unwrap();
-            let want = std::str::from_utf8(&bytes).unwrap();
-            let got = match Route::of(&path) {
-                Route::Generation => "generation",
-                Route::Stored => "stored",
-                Route::Admin => "admin",
-                Route::Unknown => "unknown",
-            };
-            assert_eq!(got, want, "{path}");
         }
     }
 }

@@ -1,109 +1,41 @@
-//! The server's shared state: configuration, cassettes, journal, faults, stored responses.
+//! The server's shared state: settings, cassettes, journal, faults, stored responses.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use dashscope_protocol::cassette::{AnyCassette, Cassette, UnifiedCassette};
 use tokio::sync::watch;
 
 use crate::budget::Budget;
-use crate::faults::FaultRegistry;
-use crate::fixtures::Fixture;
-use crate::ids::IdGen;
+use crate::faults::{FaultParseError, FaultRegistry, FaultSpec};
 use crate::journal::{Journal, JournalEntry};
 use crate::matching::{CassetteSet, Layer};
 use crate::record::Recorder;
-use crate::replay::Timing;
-use crate::responder::Responder;
-use crate::store::{ResponseStore, STORE_CAPACITY};
+use crate::secrets::{Secrets, request_keys};
+use crate::server::{BuildError, Limits};
+use crate::store::ResponseStore;
+use crate::synth::Responder;
 
-/// The default request body limit (bytes); larger bodies get 413 `BadRequest.TooLarge`.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// The default time a request body may take to arrive, from its first byte to its last: 30 s.
-pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default budget of bytes all requests in flight hold together (bodies and their parsed
-/// JSON, see [`budget`](crate::budget)): 256 MiB.
-pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
-
-/// Settings fixed when the server starts.
-#[derive(Clone)]
-pub struct MockConfig {
+/// Settings fixed when the server starts (the bounds are in [`Limits`]). No `Debug`: it holds
+/// the keys.
+#[derive(Clone, Default)]
+pub(crate) struct MockConfig {
     /// Answer unmatched requests with a 404 listing the nearest cassettes, never the responder.
-    pub strict: bool,
+    pub(crate) strict: bool,
     /// Accepted API keys; empty: any non-empty Bearer key.
-    pub api_keys: Vec<String>,
+    pub(crate) api_keys: Vec<String>,
+    /// The key the admin API requires instead of one of `api_keys`.
+    pub(crate) admin_key: Option<String>,
     /// Delay before every response.
-    pub latency: Duration,
-    /// Speed factor for recorded delays, and an extra delay between chunks.
-    pub timing: Timing,
-    /// The seed for request ids (and the synthetic responder); `None`: from the clock.
-    pub seed: Option<u64>,
-    /// Request bodies over this many bytes get 413.
-    pub max_body_bytes: usize,
-    /// How long a request body may take to arrive, from its first byte to its last (waits for
-    /// the in-flight budget included); past it the request gets 408. `None`: no limit.
-    pub body_read_timeout: Option<Duration>,
-    /// The bytes all requests in flight may hold together: their bodies as they arrive, and
-    /// what parsing a JSON body costs (see [`budget`](crate::budget)). A request waits for its
-    /// share (within [`body_read_timeout`](Self::body_read_timeout)); one whose body alone
-    /// costs more gets 413. Raised to at least twice [`max_body_bytes`](Self::max_body_bytes).
-    pub max_inflight_bytes: usize,
-    /// About the most bytes the stored Responses keep (responses, inputs and conversation
-    /// histories); the oldest go first, and a response larger than this is not stored.
-    /// Default [`DEFAULT_STORE_MAX_BYTES`](crate::store::DEFAULT_STORE_MAX_BYTES).
-    pub store_max_bytes: usize,
-    /// The key the admin API (`/__mock/`, except `health`) requires as a Bearer key instead of
-    /// one of [`api_keys`](Self::api_keys). Without it and without `api_keys` the admin API
-    /// is open.
-    pub admin_key: Option<String>,
-    /// The most journal entries kept.
-    pub journal_capacity: usize,
-    /// About the most bytes the journal keeps (entries and their bodies); the oldest entries
-    /// go first. Default [`DEFAULT_JOURNAL_MAX_BYTES`](crate::journal::DEFAULT_JOURNAL_MAX_BYTES).
-    pub journal_max_bytes: usize,
-}
-
-impl Default for MockConfig {
-    fn default() -> Self {
-        MockConfig {
-            strict: false,
-            api_keys: Vec::new(),
-            latency: Duration::ZERO,
-            timing: Timing::default(),
-            seed: None,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            body_read_timeout: Some(DEFAULT_BODY_READ_TIMEOUT),
-            max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
-            store_max_bytes: crate::store::DEFAULT_STORE_MAX_BYTES,
-            admin_key: None,
-            journal_capacity: 100_000,
-            journal_max_bytes: crate::journal::DEFAULT_JOURNAL_MAX_BYTES,
-        }
-    }
-}
-
-impl fmt::Debug for MockConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print the keys themselves.
-        f.debug_struct("MockConfig")
-            .field("strict", &self.strict)
-            .field(
-                "api_keys",
-                &format_args!("[{} redacted]", self.api_keys.len()),
-            )
-            .field("latency", &self.latency)
-            .field("timing", &self.timing)
-            .field("seed", &self.seed)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("body_read_timeout", &self.body_read_timeout)
-            .field("max_inflight_bytes", &self.max_inflight_bytes)
-            .field("store_max_bytes", &self.store_max_bytes)
-            .field("admin_key", &self.admin_key.as_ref().map(|_| "[redacted]"))
-            .field("journal_capacity", &self.journal_capacity)
-            .field("journal_max_bytes", &self.journal_max_bytes)
-            .finish()
-    }
+    pub(crate) latency: Duration,
+    /// Speed factor for recorded delays (0: none), and an extra delay between chunks.
+    pub(crate) speed: f64,
+    pub(crate) chunk_delay: Duration,
+    /// The seed for request ids and the synthetic responder; `None`: from the clock.
+    pub(crate) seed: Option<u64>,
+    pub(crate) limits: Limits,
 }
 
 pub(crate) struct Inner {
@@ -111,19 +43,26 @@ pub(crate) struct Inner {
     pub(crate) cassettes: Mutex<CassetteSet>,
     pub(crate) journal: Mutex<Journal>,
     pub(crate) faults: Mutex<FaultRegistry>,
-    /// How many global faults `faults` holds (kept by [`MockState::with_faults`]): a request
-    /// without an `x-mock-fault` header skips the fault registry while it is zero.
-    pub(crate) global_faults: AtomicUsize,
+    /// The global faults given at start-up (a reset brings them back).
+    start_faults: Vec<FaultSpec>,
+    /// How many global faults `faults` holds: a request without an `x-mock-fault` header
+    /// skips the registry while it is zero.
+    global_faults: AtomicUsize,
     pub(crate) store: Mutex<ResponseStore>,
     /// The bytes requests in flight hold (see [`budget`](crate::budget)).
     pub(crate) budget: Budget,
-    pub(crate) ids: IdGen,
+    seed: u64,
+    next_id: AtomicU64,
     pub(crate) responder: Arc<dyn Responder>,
     pub(crate) recorder: Option<Recorder>,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// The searchers of the last set of request keys seen (clients send the same key again).
+    secrets: Mutex<Option<(Vec<String>, Arc<Secrets>)>>,
 }
 
-/// The state a [`router`](crate::router) serves from; cheap to clone (an `Arc`).
+/// A mock's state: what [`router`](crate::router) and [`serve`](crate::serve) answer from,
+/// and what a test inspects and changes (journal, cassettes, faults). Cheap to clone (an
+/// `Arc`); [`MockServer`](crate::MockServer) dereferences to its state.
 #[derive(Clone)]
 pub struct MockState {
     pub(crate) inner: Arc<Inner>,
@@ -132,8 +71,8 @@ pub struct MockState {
 impl fmt::Debug for MockState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MockState")
-            .field("config", &self.inner.config)
-            .field("cassettes", &self.cassette_count())
+            .field("limits", &self.inner.config.limits)
+            .field("cassettes", &lock(&self.inner.cassettes).len())
             .field("recording", &self.inner.recorder.is_some())
             .finish_non_exhaustive()
     }
@@ -143,103 +82,142 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl MockState {
-    /// A state with these settings and cassettes, the [`Synthetic`](crate::Synthetic)
-    /// responder and no record mode. [`MockServer::builder`](crate::MockServer::builder) builds
-    /// richer ones.
-    pub fn new(config: MockConfig, cassettes: CassetteSet) -> Self {
-        Self::with_parts(
-            config,
-            cassettes,
-            Arc::new(crate::synth::Synthetic::new()),
-            None,
-        )
+/// SplitMix64: a small, well-mixed 64-bit generator step.
+pub(crate) fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A request id (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`), held inline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RequestId([u8; 36]);
+
+impl RequestId {
+    /// The id of two 64-bit halves (version 4, RFC 4122 variant bits set).
+    pub(crate) fn from_parts(hi: u64, lo: u64) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bits = (u128::from((hi & !0xF000) | 0x4000) << 64)
+            | u128::from((lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000);
+        let mut out = [b'-'; 36];
+        let mut digit = 0;
+        for (pos, byte) in out.iter_mut().enumerate() {
+            if !matches!(pos, 8 | 13 | 18 | 23) {
+                *byte = HEX[(bits >> (124 - 4 * digit)) as usize & 0xF];
+                digit += 1;
+            }
+        }
+        RequestId(out)
     }
 
-    pub(crate) fn with_parts(
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII hex digits and dashes are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl MockState {
+    pub(crate) fn new(
         config: MockConfig,
         cassettes: CassetteSet,
+        start_faults: Vec<FaultSpec>,
         responder: Arc<dyn Responder>,
         recorder: Option<Recorder>,
-    ) -> Self {
-        let (shutdown, _) = watch::channel(false);
-        let journal = Journal::with_limits(config.journal_capacity, config.journal_max_bytes);
-        let ids = IdGen::new(config.seed);
-        let budget = Budget::new(
-            config
-                .max_inflight_bytes
-                .max(config.max_body_bytes.saturating_mul(2)),
-        );
-        let store = ResponseStore::with_limits(STORE_CAPACITY, config.store_max_bytes);
-        MockState {
+    ) -> Result<Self, FaultParseError> {
+        let l = &config.limits;
+        let journal = Journal::new(l.journal_capacity, l.journal_max_bytes);
+        let budget = Budget::new(l.max_inflight_bytes.max(l.max_body_bytes.saturating_mul(2)));
+        let store = ResponseStore::new(l.store_max_bytes);
+        let seed = config.seed.unwrap_or_else(|| {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            splitmix64(nanos ^ (u64::from(std::process::id()) << 32))
+        });
+        let state = MockState {
             inner: Arc::new(Inner {
                 config,
                 cassettes: Mutex::new(cassettes),
                 journal: Mutex::new(journal),
-                faults: Mutex::new(FaultRegistry::new()),
+                faults: Mutex::new(FaultRegistry::default()),
+                start_faults,
                 global_faults: AtomicUsize::new(0),
                 store: Mutex::new(store),
                 budget,
-                ids,
+                seed,
+                next_id: AtomicU64::new(0),
                 responder,
                 recorder,
-                shutdown,
+                shutdown: watch::channel(false).0,
+                secrets: Mutex::default(),
             }),
-        }
+        };
+        state.with_faults(|f| f.reset_to(&state.inner.start_faults))?;
+        Ok(state)
     }
 
-    /// The settings.
-    pub fn config(&self) -> &MockConfig {
+    pub(crate) fn config(&self) -> &MockConfig {
         &self.inner.config
     }
 
     /// The seed in use (the configured one, or the one drawn from the clock).
     pub fn seed(&self) -> u64 {
-        self.inner.ids.seed()
+        self.inner.seed
     }
 
-    /// The journal, oldest first.
+    /// The next request id: with a seed, the n-th id is a pure function of the seed and n.
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let half = |k: u64| splitmix64(self.inner.seed ^ splitmix64(n.wrapping_mul(2) + k));
+        RequestId::from_parts(half(0), half(1))
+    }
+
+    /// The requests received so far (keys redacted), oldest first.
     pub fn journal(&self) -> Vec<JournalEntry> {
         lock(&self.inner.journal).entries()
     }
 
-    /// The number of cassettes loaded.
-    pub fn cassette_count(&self) -> usize {
-        lock(&self.inner.cassettes).len()
+    /// Adds a wire cassette at run time (it wins ties over loaded ones).
+    pub fn add_cassette(&self, cassette: Cassette) {
+        lock(&self.inner.cassettes).add(AnyCassette::Wire(cassette), None, Layer::Runtime);
     }
 
-    /// The names of the cassettes loaded, in load order.
-    pub fn cassette_names(&self) -> Vec<String> {
-        lock(&self.inner.cassettes)
-            .entries()
-            .iter()
-            .map(|e| e.cassette.name.clone())
-            .collect()
+    /// Adds a unified cassette at run time: it answers its conversation in every dialect.
+    pub fn add_unified(&self, cassette: UnifiedCassette) {
+        lock(&self.inner.cassettes).add(AnyCassette::Unified(cassette), None, Layer::Runtime);
     }
 
-    /// Adds a cassette at run time (it wins ties over loaded fixtures).
-    pub fn add_fixture(&self, fixture: Fixture) {
-        lock(&self.inner.cassettes).add(fixture.cassette, Some(&fixture.raw), Layer::Runtime);
-    }
-
-    /// Adds a unified cassette at run time: it answers its conversation in every dialect
-    /// (and wins ties over loaded fixtures).
-    pub fn add_unified(&self, cassette: dashscope_protocol::cassette::UnifiedCassette) {
-        lock(&self.inner.cassettes).add_unified(cassette, Layer::Runtime);
+    /// Adds a cassette of either kind from its JSON text (the mock's matcher extensions in
+    /// `match` count, see [`router`](crate::router)).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Cassette`] when the text is not a cassette.
+    pub fn add_cassette_json(&self, text: &str) -> Result<(), BuildError> {
+        let (cassette, raw) = crate::matching::parse("runtime", text)?;
+        lock(&self.inner.cassettes).add(cassette, Some(&raw), Layer::Runtime);
+        Ok(())
     }
 
     /// Adds a global fault (the `x-mock-fault` grammar); returns its id.
     ///
     /// # Errors
     ///
-    /// [`FaultParseError`](crate::faults::FaultParseError) when the spec does not parse, or
-    /// [`MAX_GLOBAL_FAULTS`](crate::faults::MAX_GLOBAL_FAULTS) are set already.
-    pub fn add_fault(&self, spec: &str) -> Result<u64, crate::faults::FaultParseError> {
-        let spec = crate::faults::FaultSpec::parse(spec)?;
+    /// [`FaultParseError`] when the spec does not parse or 256 global faults are set already.
+    pub fn add_fault(&self, spec: &str) -> Result<u64, FaultParseError> {
+        let spec = FaultSpec::parse(spec)?;
         self.with_faults(|f| f.add(spec))
     }
 
-    /// Removes every global fault.
+    /// Removes every global fault (those given at start-up too, until the next
+    /// [`reset`](Self::reset)).
     pub fn clear_faults(&self) {
         self.with_faults(FaultRegistry::clear);
     }
@@ -248,9 +226,8 @@ impl MockState {
     pub(crate) fn with_faults<R>(&self, f: impl FnOnce(&mut FaultRegistry) -> R) -> R {
         let mut faults = lock(&self.inner.faults);
         let r = f(&mut faults);
-        self.inner
-            .global_faults
-            .store(faults.global_len(), Ordering::Release);
+        let n = faults.global_len();
+        self.inner.global_faults.store(n, Ordering::Release);
         r
     }
 
@@ -259,25 +236,40 @@ impl MockState {
         self.inner.global_faults.load(Ordering::Acquire) > 0
     }
 
-    /// Clears the journal, stored responses, fault counters and global faults, re-arms the
-    /// `once` cassettes, removes cassettes added at run time, and restarts request ids.
+    /// Back to the start-up configuration: clears the journal and the stored responses,
+    /// removes the cassettes and faults added at run time, brings back the global faults given
+    /// at start-up (with fresh counters), forgets the counters of header faults, re-arms the
+    /// `once` cassettes and restarts request ids.
     pub fn reset(&self) {
         lock(&self.inner.journal).clear();
         lock(&self.inner.store).clear();
-        self.with_faults(|faults| {
-            faults.clear();
-            faults.reset_counters();
-        });
-        {
-            let mut set = lock(&self.inner.cassettes);
-            set.remove_layer(Layer::Runtime);
-            set.rearm();
+        // The start-up faults parsed once already: they are added again as they were.
+        let _ = self.with_faults(|f| f.reset_to(&self.inner.start_faults));
+        lock(&self.inner.cassettes).reset();
+        self.inner.next_id.store(0, Ordering::Relaxed);
+    }
+
+    /// The forms of every key a request carries and of the server's keys, to redact (built
+    /// once per distinct set of request keys in a row).
+    pub(crate) fn secrets(&self, parts: &http::request::Parts) -> Arc<Secrets> {
+        let keys = request_keys(&parts.headers, parts.uri.query());
+        let mut cache = lock(&self.inner.secrets);
+        match &*cache {
+            Some((seen, secrets)) if *seen == keys => Arc::clone(secrets),
+            _ => {
+                let all = keys
+                    .iter()
+                    .chain(&self.inner.config.api_keys)
+                    .map(String::as_str);
+                let secrets = Arc::new(Secrets::new(all));
+                *cache = Some((keys, Arc::clone(&secrets)));
+                secrets
+            }
         }
-        self.inner.ids.reset();
     }
 
     /// Tells open streams the server is stopping: stalled and delayed streams end.
-    pub fn stop_streams(&self) {
+    pub(crate) fn stop_streams(&self) {
         self.inner.shutdown.send_replace(true);
     }
 

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use dashscope_mock::{MockServer, NoSynthesis, responder_fn};
+use dashscope_mock::{MockServer, NoSynthesis};
 use dashscope_protocol::cassette::{Body, RecordedResponse};
 use dashscope_protocol::error::ApiError;
 use serde_json::{Value, json};
@@ -58,6 +58,55 @@ fn journal_keeps_requests_and_redacts_the_key() {
         assert_eq!(s.journal().len(), 1);
         admin(&s, "DELETE", "/__mock/journal", "");
         assert!(s.journal().is_empty());
+    });
+}
+
+/// `GET /__mock/journal` writes each entry in pieces (a body of 64 KiB at a time, never
+/// parsed) and gives exactly what the entries serialize to, whatever the body: none, JSON, text
+/// with invalid UTF-8, long text with multi-byte characters across the piece boundaries,
+/// long JSON; the query is kept, the key redacted. The journal is bounded in bytes too.
+#[test]
+fn the_journal_written_in_pieces_equals_its_entries() {
+    within(Duration::from_secs(30), || {
+        let s = MockServer::builder()
+            .no_defaults()
+            .journal_max_bytes(1_000_000)
+            .start()
+            .expect("server");
+        let big_text = "é\u{1}x\"".repeat(40_000).into_bytes();
+        let big_json = serde_json::to_vec(&json!({"t": "é".repeat(70_000)})).unwrap();
+        let bodies: [&[u8]; 5] = [
+            b"",
+            b"{\"a\": [1, 2]}",
+            b"not json \xff\xfe",
+            &big_text,
+            &big_json,
+        ];
+        let h = [("content-type", "text/plain"), ("x-q", "a\"b")];
+        for body in bodies {
+            send(
+                s.address(),
+                "POST",
+                &format!("{CHAT}?x=1&api_key={KEY}"),
+                &h,
+                body,
+            );
+        }
+        let raw = get(&s, "/__mock/journal");
+        assert!(!raw.text().contains(KEY));
+        let entries = s.journal();
+        assert_eq!(raw.json(), serde_json::to_value(&entries).unwrap());
+        assert_eq!(entries[0].query.as_deref(), Some("x=1&api_key=[REDACTED]"));
+        assert_eq!(
+            entries[2].body_text.as_deref(),
+            Some("not json \u{fffd}\u{fffd}")
+        );
+        // Past about 1 MB the oldest entries go; the newest stays.
+        for _ in 0..8 {
+            send(s.address(), "POST", CHAT, &h, &big_text);
+        }
+        let seqs: Vec<u64> = s.journal().iter().map(|e| e.seq).collect();
+        assert!(seqs.len() < 13 && seqs.last() == Some(&13), "{seqs:?}");
     });
 }
 
@@ -297,7 +346,7 @@ fn strict_404_lists_the_nearest_cassettes_in_the_dialect_shape() {
 #[test]
 fn the_responder_answers_unmatched_requests_unless_strict() {
     within(Duration::from_secs(20), || {
-        let answer = |req: &dashscope_mock::MockRequest<'_>| {
+        let answer = |req: &dashscope_mock::MockRequest<'_>| -> Option<RecordedResponse> {
             Some(RecordedResponse {
                 status: 200,
                 headers: vec![("x-request-id".into(), req.request_id.to_owned())],
@@ -306,7 +355,7 @@ fn the_responder_answers_unmatched_requests_unless_strict() {
         };
         let s = MockServer::builder()
             .no_defaults()
-            .responder(responder_fn(answer))
+            .responder(answer)
             .start()
             .expect("server");
         let raw = post(
@@ -320,7 +369,7 @@ fn the_responder_answers_unmatched_requests_unless_strict() {
         let strict = MockServer::builder()
             .no_defaults()
             .strict(true)
-            .responder(responder_fn(answer))
+            .responder(answer)
             .start()
             .expect("server");
         assert_eq!(

@@ -153,3 +153,48 @@ fn bad_flags_fail_fast() {
     }
     assert!(help.contains("8089"));
 }
+
+/// `--exit-on-stdin-eof`: the binary stops when its standard input ends (a parent holding the
+/// pipe died); `--record` creates a `--fixtures` directory that does not exist yet.
+#[test]
+fn the_binary_stops_when_its_stdin_ends_and_record_mode_creates_its_directory() {
+    within(Duration::from_secs(60), || {
+        let dir =
+            std::env::temp_dir().join(format!("dashscope-mock-eof-{}/new", std::process::id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"))
+            .args([
+                "--port",
+                "0",
+                "--exit-on-stdin-eof",
+                "--record",
+                "http://127.0.0.1:9",
+            ])
+            .arg("--fixtures")
+            .arg(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the binary");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("dashscope-mock listening on"), "{line}");
+        assert!(dir.is_dir(), "record mode creates its directory");
+        drop(child.stdin.take());
+        let t = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "still running after stdin ended"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success());
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    });
+}

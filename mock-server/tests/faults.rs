@@ -383,3 +383,33 @@ fn global_faults_and_invalid_specs() {
         assert!(MockServer::builder().fault("nope").start().is_err());
     });
 }
+
+/// A reset goes back to the start-up configuration: the start-up faults return, with fresh
+/// counters, whether they were used up, cleared or joined by others.
+#[test]
+fn a_reset_brings_back_the_start_up_faults() {
+    within(Duration::from_secs(20), || {
+        let s = MockServer::builder()
+            .no_defaults()
+            .fault("status=503;times=1")
+            .cassette(cassette(&chat_json("chat/j", "m", "{}")))
+            .start()
+            .expect("server");
+        let status = || post(s.address(), CHAT, &[], &json!({"model": "m"})).status;
+        assert_eq!([status(), status()], [503, 200]);
+        s.reset();
+        assert_eq!([status(), status()], [503, 200]);
+        s.clear_faults();
+        s.add_fault("status=429").unwrap();
+        assert_eq!(status(), 429);
+        let h = [("content-type", "application/json")];
+        assert_eq!(
+            send(s.address(), "POST", "/__mock/reset", &h, b"").status,
+            200
+        );
+        let faults = send(s.address(), "GET", "/__mock/faults", &[], b"").json();
+        assert_eq!(faults.as_array().map(Vec::len), Some(1), "{faults}");
+        assert_eq!(faults[0]["spec"], "status=503;times=1");
+        assert_eq!([status(), status()], [503, 200]);
+    });
+}

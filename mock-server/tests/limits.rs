@@ -15,13 +15,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use dashscope_mock::server::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_MAX_HEADERS, DEFAULT_SHUTDOWN_GRACE, Limits,
-};
-use dashscope_mock::state::DEFAULT_MAX_BODY_BYTES;
-use dashscope_mock::{Endpoint, MockServer};
+use dashscope_mock::{Limits, MockServer};
 use dashscope_protocol::cassette::Dialect;
+use dashscope_protocol::dialect::Endpoint;
 use serde_json::json;
 
 const HEALTH: &str = "/__mock/health";
@@ -212,39 +208,23 @@ fn slow_server(grace: Duration) -> MockServer {
 #[test]
 fn the_defaults_are_documented_values() {
     let l = Limits::default();
-    assert_eq!(l.max_header_bytes, DEFAULT_MAX_HEADER_BYTES);
-    assert_eq!(DEFAULT_MAX_HEADER_BYTES, 64 * 1024);
-    assert_eq!(l.max_headers, DEFAULT_MAX_HEADERS);
-    assert_eq!(DEFAULT_MAX_HEADERS, 100);
-    assert_eq!(l.header_read_timeout, Some(DEFAULT_HEADER_READ_TIMEOUT));
-    assert_eq!(DEFAULT_HEADER_READ_TIMEOUT, Duration::from_secs(30));
-    assert_eq!(l.max_connections, DEFAULT_MAX_CONNECTIONS);
-    // Room for the 1,000-concurrent-streams bench (and its clients' connections).
-    const { assert!(DEFAULT_MAX_CONNECTIONS >= 2_000) };
-    assert_eq!(l.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
-    assert_eq!(DEFAULT_SHUTDOWN_GRACE, Duration::from_secs(10));
-    let b = MockServer::builder();
+    let mib = 1024 * 1024;
     assert_eq!(
-        b.current_limits().shutdown_grace,
-        Duration::from_secs(1),
-        "MockServer drops quickly"
+        (l.max_body_bytes, l.max_inflight_bytes),
+        (16 * mib, 256 * mib)
     );
-    let b = b
-        .max_header_bytes(10)
-        .max_headers(3)
-        .header_read_timeout(None)
-        .max_connections(7)
-        .shutdown_grace(Duration::from_millis(5));
-    let l = b.current_limits();
+    assert_eq!((l.max_header_bytes, l.max_headers), (64 * 1024, 100));
+    let secs = |n| Some(Duration::from_secs(n));
     assert_eq!(
-        (
-            l.max_header_bytes,
-            l.max_headers,
-            l.header_read_timeout,
-            l.max_connections,
-            l.shutdown_grace
-        ),
-        (10, 3, None, 7, Duration::from_millis(5))
+        (l.header_read_timeout, l.body_read_timeout),
+        (secs(30), secs(30))
+    );
+    // Room for the 1,000-concurrent-streams bench (and its clients' connections).
+    assert_eq!(l.max_connections, 10_000);
+    assert_eq!(l.shutdown_grace, Duration::from_secs(10));
+    assert_eq!(
+        (l.journal_capacity, l.journal_max_bytes, l.store_max_bytes),
+        (100_000, 64 * mib, 64 * mib)
     );
 }
 
@@ -338,14 +318,13 @@ fn the_body_limit_is_exact_and_the_default_is_16_mib() {
         assert_eq!(over.status, 413, "{}", over.text());
         drop(s);
 
-        assert_eq!(DEFAULT_MAX_BODY_BYTES, 16 * 1024 * 1024);
         let s = MockServer::start();
         let at = send(
             s.address(),
             "POST",
             CHAT,
             &h,
-            &vec![b'x'; DEFAULT_MAX_BODY_BYTES],
+            &vec![b'x'; Limits::default().max_body_bytes],
         );
         assert_eq!(at.status, 400, "{}", at.text());
         let over = send(
@@ -353,7 +332,7 @@ fn the_body_limit_is_exact_and_the_default_is_16_mib() {
             "POST",
             CHAT,
             &h,
-            &vec![b'x'; DEFAULT_MAX_BODY_BYTES + 1],
+            &vec![b'x'; Limits::default().max_body_bytes + 1],
         );
         assert_eq!(over.status, 413, "{}", over.text());
         assert_eq!(over.json()["error"]["code"], "payload_too_large");

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::*;
 use dashscope_mock::MockServer;
-use dashscope_mock::fixtures;
 use serde_json::{Value, json};
 
 const TOTAL: usize = 10_000;
@@ -47,10 +46,9 @@ fn ten_thousand_requests_from_64_connections() {
     for c in [&stream, &json_c, &native] {
         server.add_cassette(c.clone());
     }
-    let (embedded, _) = fixtures::embedded();
+    let embedded = wire_fixtures();
     let fixture = embedded.iter().find(|f| {
-        f.cassette.dialect == dashscope_protocol::cassette::Dialect::Responses
-            && f.cassette.is_stream_request()
+        f.dialect == dashscope_protocol::cassette::Dialect::Responses && f.is_stream_request()
     });
     let auth = format!("Bearer {KEY}");
     let mut cases = vec![
@@ -98,7 +96,7 @@ fn ten_thousand_requests_from_64_connections() {
         },
     ];
     if let Some(f) = fixture {
-        let c = &f.cassette;
+        let c = f;
         let mut headers: Vec<(&'static str, String)> = vec![("x-mock-cassette", c.name.clone())];
         headers.extend(
             c.request

@@ -5,11 +5,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use dashscope_mock::MockServer;
-use dashscope_mock::fixtures;
+use dashscope_protocol::cassette::Cassette;
 use serde_json::{Value, json};
 
 fn temp_dir() -> PathBuf {
@@ -122,11 +122,8 @@ fn record_then_replay_gives_identical_bytes_and_no_key() {
             Some("Bearer [REDACTED]")
         );
 
-        // Cassettes are written once each answer has ended.
-        let t = Instant::now();
-        while files(&dir).len() < 3 && t.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // Each cassette is written before its answer ends: a client that has read an answer
+        // finds its cassette (a JSON answer's last bytes wait for it, a stream's end too).
         let written = files(&dir);
         assert_eq!(written.len(), 3, "{written:?}");
         for path in &written {
@@ -142,8 +139,8 @@ fn record_then_replay_gives_identical_bytes_and_no_key() {
                 "{}",
                 path.display()
             );
-            let f = fixtures::parse(&path.display().to_string(), &text).expect("a valid cassette");
-            assert!(f.cassette.source.as_deref().unwrap_or("").contains("raw"));
+            let f = Cassette::from_json(&text).expect("a valid cassette");
+            assert!(f.source.as_deref().unwrap_or("").contains("raw"));
         }
 
         // Replay from the written cassettes: the client sees the same thing.
@@ -185,18 +182,20 @@ fn record_then_replay_gives_identical_bytes_and_no_key() {
             }
         }
         // Streams are stored one event per chunk.
-        let ok = fixtures::load_dir(&dir).unwrap();
+        let ok: Vec<Cassette> = written
+            .iter()
+            .map(|p| Cassette::from_json(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect();
         let native = ok
             .iter()
-            .find(|f| f.cassette.dialect == dashscope_protocol::cassette::Dialect::Native)
+            .find(|f| f.dialect == dashscope_protocol::cassette::Dialect::Native)
             .unwrap();
-        match &native.cassette.response.body {
+        match &native.response.body {
             dashscope_protocol::cassette::Body::Chunks(c) => assert_eq!(c.len(), 3),
             other => panic!("not chunks: {other:?}"),
         }
         assert_eq!(
             native
-                .cassette
                 .request
                 .headers
                 .get("x-dashscope-sse")
@@ -210,7 +209,9 @@ fn record_then_replay_gives_identical_bytes_and_no_key() {
 #[test]
 fn record_mode_reports_an_unreachable_upstream() {
     within(Duration::from_secs(30), || {
-        let dir = temp_dir();
+        // A directory that does not exist yet, given as a fixtures directory too (as the
+        // binary's `--fixtures DIR --record URL` does): record mode creates it.
+        let dir = temp_dir().join("not-yet");
         // A port nothing listens on: bind, read the port, close.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -220,8 +221,10 @@ fn record_mode_reports_an_unreachable_upstream() {
         let recorder = MockServer::builder()
             .no_defaults()
             .record(format!("http://127.0.0.1:{port}"), &dir)
+            .fixtures_dir(&dir)
             .start()
             .expect("recorder");
+        assert!(dir.is_dir());
         let raw = post(recorder.address(), CHAT, &[], &json!({"model": "m"}));
         assert_eq!(raw.status, 502);
         assert_eq!(raw.json()["error"]["code"], "bad_gateway");

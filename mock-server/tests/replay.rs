@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::*;
 use dashscope_mock::MockServer;
-use dashscope_mock::fixtures;
 use dashscope_protocol::cassette::{Cassette, RecordedResponse};
 use serde_json::json;
 
@@ -128,29 +127,27 @@ fn same_request(a: &Cassette, b: &Cassette) -> bool {
 
 #[test]
 fn every_embedded_fixture_parses() {
-    let (ok, bad) = fixtures::embedded();
-    let errors: Vec<String> = bad.iter().map(ToString::to_string).collect();
-    assert!(
-        errors.is_empty(),
-        "embedded fixtures that do not parse: {errors:#?}"
-    );
-    assert_eq!(ok.len(), fixtures::embedded_files().len());
-    for f in &ok {
+    let files = fixture_files();
+    for (path, _, c) in &files {
         assert_eq!(
-            format!("{}.json", f.cassette.name),
-            f.origin,
+            format!("{}.json", c.name()),
+            *path,
             "a fixture's name is its path"
         );
     }
+    // The server embeds them all: none was skipped as unreadable.
+    let server = MockServer::start();
+    let health = send(server.address(), "GET", "/__mock/health", &[], b"");
+    assert_eq!(health.json()["cassettes"], files.len());
 }
 
 #[test]
 fn every_embedded_fixture_replays_byte_identically() {
     within(Duration::from_secs(120), || {
         let server = MockServer::builder().speed(0.0).start().expect("server");
-        let (fixtures, _) = fixtures::embedded();
+        let fixtures = wire_fixtures();
         for f in &fixtures {
-            assert_replays(&server, &f.cassette);
+            assert_replays(&server, f);
         }
         fixtures.len()
     });
@@ -160,34 +157,29 @@ fn every_embedded_fixture_replays_byte_identically() {
 fn every_embedded_fixture_is_matched_by_its_recorded_request() {
     within(Duration::from_secs(120), || {
         let server = MockServer::builder().speed(0.0).start().expect("server");
-        let (fixtures, _) = fixtures::embedded();
+        let fixtures = wire_fixtures();
         let mut duplicates = Vec::new();
         for f in &fixtures {
             server.reset();
-            let raw = send_recorded(&server, &f.cassette, false);
+            let raw = send_recorded(&server, f, false);
             let answered = server
                 .journal()
                 .last()
                 .and_then(|e| e.cassette.clone())
                 .unwrap_or_default();
-            if answered == f.cassette.name {
-                assert_eq!(
-                    raw.body,
-                    f.cassette.response.body.to_bytes(),
-                    "{}",
-                    f.cassette.name
-                );
+            if answered == f.name {
+                assert_eq!(raw.body, f.response.body.to_bytes(), "{}", f.name);
                 continue;
             }
             // Only a cassette with an identical recorded request may answer instead.
-            let other = fixtures.iter().find(|o| o.cassette.name == answered);
-            let twin = other.is_some_and(|o| same_request(&o.cassette, &f.cassette));
+            let other = fixtures.iter().find(|o| o.name == answered);
+            let twin = other.is_some_and(|o| same_request(o, f));
             assert!(
                 twin,
                 "{}: its recorded request was answered by {answered:?}",
-                f.cassette.name
+                f.name
             );
-            duplicates.push(format!("{} (answered by {answered})", f.cassette.name));
+            duplicates.push(format!("{} (answered by {answered})", f.name));
         }
         if !duplicates.is_empty() {
             eprintln!(

@@ -7,9 +7,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::schema;
 use common::*;
-use dashscope_mock::schema;
-use dashscope_mock::{MockServer, ModelPolicy};
+use dashscope_mock::{MockServer, Synthetic};
 use dashscope_protocol::cassette::Dialect;
 use dashscope_protocol::error::ApiError;
 use dashscope_protocol::sse::{Decoder, Mode};
@@ -928,7 +928,7 @@ fn the_model_list_is_configurable_and_headers_are_realistic() {
     within(Duration::from_secs(30), || {
         let any = MockServer::builder()
             .no_defaults()
-            .models(ModelPolicy::any())
+            .responder(Synthetic::models(["*"]))
             .start()
             .expect("server");
         let body =
@@ -937,7 +937,7 @@ fn the_model_list_is_configurable_and_headers_are_realistic() {
         assert_eq!(raw.json()["model"], "my-own-model");
         let only = MockServer::builder()
             .no_defaults()
-            .models(ModelPolicy::new(["qwen-max"]))
+            .responder(Synthetic::models(["qwen-max"]))
             .start()
             .expect("server");
         let plus = json!({"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]});
@@ -983,8 +983,6 @@ fn the_model_list_is_configurable_and_headers_are_realistic() {
 
 #[test]
 fn one_unified_answer_replays_in_every_dialect() {
-    use dashscope_mock::responder_fn;
-    use dashscope_mock::synth::render_unified;
     use dashscope_protocol::unified::{Candidate, ToolCall, Usage};
 
     within(Duration::from_secs(30), || {
@@ -1018,16 +1016,7 @@ fn one_unified_answer_replays_in_every_dialect() {
             let fixed = answer.clone();
             let s = MockServer::builder()
                 .no_defaults()
-                .responder(responder_fn(move |req| {
-                    Some(render_unified(
-                        req.endpoint,
-                        req.json,
-                        req.stream,
-                        req.request_id,
-                        req.created,
-                        &fixed,
-                    ))
-                }))
+                .responder(move |req: &dashscope_mock::MockRequest<'_>| Some(req.render(&fixed)))
                 .start()
                 .expect("server");
             let want = essence(&answer);

@@ -7,8 +7,9 @@ mod common;
 
 use common::*;
 use dashscope_mock::MockServer;
-use dashscope_mock::fixtures::{self, Fixture};
-use dashscope_protocol::cassette::{Cassette, CassetteError, Dialect, UnifiedCassette};
+use dashscope_protocol::cassette::{
+    AnyCassette, Cassette, CassetteError, Dialect, UnifiedCassette,
+};
 use dashscope_protocol::sse::{Decoder, Mode};
 use dashscope_protocol::unified::{
     Conversation, DialectChunk, DialectRequest, DialectResponse, StreamReader, UnifiedResponse,
@@ -17,14 +18,13 @@ use serde_json::{Value, json};
 
 const LEGACY: &str = "/api/v2/apps/protocols/compatible-mode/v1/responses";
 
-/// The embedded unified fixtures.
-fn unified_fixtures() -> Vec<(Fixture, UnifiedCassette)> {
-    let (ok, _) = fixtures::embedded();
-    let out: Vec<(Fixture, UnifiedCassette)> = ok
+/// The embedded unified fixtures: their path under `fixtures/`, text and cassette.
+fn unified_fixtures() -> Vec<(String, String, UnifiedCassette)> {
+    let out: Vec<(String, String, UnifiedCassette)> = fixture_files()
         .into_iter()
-        .filter_map(|f| {
-            let u = f.unified()?;
-            Some((f, u))
+        .filter_map(|(path, text, c)| match c {
+            AnyCassette::Unified(u) => Some((path, text, u)),
+            AnyCassette::Wire(_) => None,
         })
         .collect();
     assert!(
@@ -38,7 +38,7 @@ fn unified_fixtures() -> Vec<(Fixture, UnifiedCassette)> {
 fn unified_fixture(name: &str) -> UnifiedCassette {
     unified_fixtures()
         .into_iter()
-        .map(|(_, u)| u)
+        .map(|(_, _, u)| u)
         .find(|u| u.name == name)
         .unwrap_or_else(|| panic!("no unified fixture {name}"))
 }
@@ -147,9 +147,8 @@ fn answered_by(s: &MockServer) -> (String, Option<String>) {
 
 #[test]
 fn unified_fixtures_are_consistent_and_refused_as_wire_cassettes() {
-    for (f, u) in unified_fixtures() {
-        assert_eq!(f.cassette.name, u.name);
-        assert_eq!(format!("{}.json", u.name), f.origin);
+    for (path, text, u) in unified_fixtures() {
+        assert_eq!(format!("{}.json", u.name), path);
         assert!(u.name.starts_with("unified/"), "{}", u.name);
         assert!(
             u.source.as_deref().is_some_and(|s| s.contains("synthetic")),
@@ -164,23 +163,17 @@ fn unified_fixtures_are_consistent_and_refused_as_wire_cassettes() {
             u.name
         );
         assert!(usage.reasoning_tokens.unwrap_or(0) <= usage.output_tokens);
-        let text = serde_json::to_string(&f.raw).unwrap();
         assert!(matches!(
             Cassette::from_json(&text),
             Err(CassetteError::Unified { name }) if name == u.name
         ));
-        // The stand-in is the chat exchange the mock gives for that very request.
-        assert_eq!(f.cassette.dialect, Dialect::Chat);
-        assert_eq!(f.cassette.request.path, CHAT);
-        let x_request_id = f.cassette.response.header("x-request-id");
-        assert_eq!(x_request_id, u.answer().id.as_deref(), "{}", u.name);
     }
 }
 
 #[test]
 fn every_unified_fixture_replays_in_every_dialect_stream_or_not() {
     let server = MockServer::builder().speed(0.0).start().expect("server");
-    for (_, u) in unified_fixtures() {
+    for (_, _, u) in unified_fixtures() {
         let want = essentials(u.answer());
         let id = u.answer().id.clone().expect("an id");
         for path in [CHAT, RESPONSES, LEGACY, NATIVE] {

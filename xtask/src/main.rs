@@ -9,17 +9,23 @@
 //! * `fuzz --time N`: every cargo-fuzz target in `fuzz/` for N seconds each (stable toolchain,
 //!   no sanitizer; see `fuzz/README.md`). New finds go to `fuzz/target/new-corpus/`, so the
 //!   committed corpus is not changed.
+//! * `sizes`: the line counts of the protocol, mock and provider `src/` trees, the mock's
+//!   public items (the entries of rustdoc's `all.html`, re-exports inlined), and the type
+//!   names declared in more than one of the protocol's dialect modules.
 
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci|test|bench|fuzz|fmt>
+const USAGE: &str = "usage: cargo xtask <ci|test|bench|fuzz|fmt|sizes>
 
   ci     cargo fmt --check, cargo clippy -D warnings, the blocking-only build, then `test`
   test   the workspace's tests, benches once in test mode, the Python SDK suite, the Python wheel's suite
          (the README's test command)
   bench  the criterion benches (peers in the same run), then the report tables
   fuzz   [--time SECS] [TARGET…]  every fuzz target (or those named) for SECS each (default 60)
-  fmt    cargo fmt --all";
+  fmt    cargo fmt --all
+  sizes  line counts of the protocol, mock and provider src/, the mock's public items, the
+         type names declared in more than one of the protocol's dialect modules";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +35,7 @@ fn main() -> ExitCode {
         Some("fmt") => cargo(&["fmt", "--all"]),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("sizes") => sizes(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -114,6 +121,106 @@ fn bench(extra: &[String]) -> Result<(), String> {
         "--bin",
         "bench-report",
     ])
+}
+
+/// The size figures of issue 14 (see the module docs).
+fn sizes() -> Result<(), String> {
+    for dir in [
+        "crates/dashscope-protocol/src",
+        "mock-server/src",
+        "crates/dashscope-provider/src",
+    ] {
+        let mut files = Vec::new();
+        rust_files(Path::new(dir), &mut files)?;
+        let lines: usize = files.iter().map(|(_, text)| text.lines().count()).sum();
+        println!("{dir}: {lines} lines in {} files", files.len());
+    }
+    cargo(&["doc", "-p", "dashscope-mock", "--no-deps", "--quiet"])?;
+    let all = std::fs::read_to_string("target/doc/dashscope_mock/all.html")
+        .map_err(|e| format!("target/doc/dashscope_mock/all.html: {e}"))?;
+    let items: Vec<&str> = all
+        .split("<li><a href=\"")
+        .skip(1)
+        .filter(|rest| {
+            rest.split('"')
+                .next()
+                .is_some_and(|href| href.ends_with(".html"))
+        })
+        .filter_map(|rest| rest.split('>').nth(1)?.split('<').next())
+        .collect();
+    println!(
+        "dashscope-mock public items: {} ({})",
+        items.len(),
+        items.join(", ")
+    );
+    // Type names declared in each dialect module (re-exports of a shared type are not
+    // declarations).
+    let mut declared: Vec<(String, &str)> = Vec::new();
+    for module in ["chat", "responses", "native"] {
+        let mut files = Vec::new();
+        rust_files(
+            &Path::new("crates/dashscope-protocol/src").join(module),
+            &mut files,
+        )?;
+        let mut names: Vec<String> = files
+            .iter()
+            .flat_map(|(_, text)| type_names(text))
+            .collect();
+        names.sort();
+        names.dedup();
+        declared.extend(names.into_iter().map(|n| (n, module)));
+    }
+    declared.sort();
+    let mut duplicates = Vec::new();
+    for group in declared.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+        let modules: Vec<&str> = group.iter().map(|(_, m)| *m).collect();
+        duplicates.push(format!("{} ({})", group[0].0, modules.join(", ")));
+    }
+    println!(
+        "type names declared in more than one dialect module: {}",
+        duplicates.len()
+    );
+    for d in &duplicates {
+        println!("  {d}");
+    }
+    Ok(())
+}
+
+/// Every `*.rs` file under `dir`, with its text.
+fn rust_files(dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            rust_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            out.push((path.display().to_string(), text));
+        }
+    }
+    Ok(())
+}
+
+/// The names of the public structs, enums, traits and type aliases a source text declares
+/// (`pub struct X`, also inside the protocol's declaration macros).
+fn type_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for w in words.windows(3) {
+            if w[0] == "pub" && matches!(w[1], "struct" | "enum" | "trait" | "type") {
+                let name: String = w[2]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Runs a script of the repository with bash.

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -239,6 +240,29 @@ def test_a_server_never_stopped_is_stopped_when_python_exits():
     assert url.startswith("http://127.0.0.1:")
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{url}/__mock/health", timeout=5)
+
+
+def test_a_server_whose_parent_was_killed_stops():
+    script = (
+        "import sys, time\nfrom dashscope_mock import MockServer\n"
+        "server = MockServer().start()\nprint(server.url, flush=True)\ntime.sleep(600)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        url = parent.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        urllib.request.urlopen(f"{url}/__mock/health", timeout=5)
+    finally:
+        parent.kill()  # SIGKILL: no finalizer runs
+        parent.wait(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/__mock/health", timeout=1)
+        except (urllib.error.URLError, ConnectionError):
+            return
+        time.sleep(0.1)
+    pytest.fail("the orphaned server is still answering")
 
 
 def test_admin_key():

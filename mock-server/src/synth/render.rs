@@ -1,1016 +1,858 @@
-//! Renders an [`Answer`] in a dialect, stream or not, with the service's framing and quirks.
+//! Renders a [`UnifiedResponse`] in a dialect, stream or not, as the protocol crate's typed
+//! values (serialized by serde, framed by its SSE [`Encoder`]), with the service's quirks: the
+//! explicit `null`s a client sees (`"usage": null` on every chat chunk, `"content": null`
+//! while reasoning, …), the trailing empty tool-call fragment of chat streams, native
+//! `finish_reason` `"null"` until the last chunk with cumulative usage, `incremental_output`
+//! and `result_format`, Responses events from `response.created` to `response.completed`.
 //!
-//! Everything goes through one internal trait, [`Render`]: a non-stream body, and a list of
-//! SSE events (each already framed by the protocol crate's [`Encoder`]). Members are written
-//! in the order the recordings show (see `PROTOCOL.md` §2.3, §2.4, §3.3, §3.4, §4.3, §4.4).
+//! Every dialect streams the same pieces: text, reasoning and tool-call arguments are cut into
+//! pieces of 1 to 3 tokens by a generator seeded per answer.
 
+use dashscope_protocol::cassette::{Body, Chunk};
+use dashscope_protocol::chat::{
+    self, ChatChunk, ChatCompletion, ChunkChoice, Delta, FinishReason, FunctionCall,
+    InputTokensDetails, OutputTokensDetails, Role, ToolCall, ToolType,
+};
+use dashscope_protocol::dialect::Endpoint;
+use dashscope_protocol::native::{self, GenerationResponse};
+use dashscope_protocol::responses::{self as resp, ResponseStreamEvent as Ev};
 use dashscope_protocol::sse::Encoder;
-use serde_json::Value;
+use dashscope_protocol::unified::{self, DialectRequest, UnifiedResponse};
+use serde::Serialize;
 
-use dashscope_protocol::unified::FinishReason;
+use super::generate::{fnv1a, tokens};
+use super::schema::Rng;
+use crate::state::{RequestId, splitmix64};
 
-use super::generate::{Answer, Call, Candidate, Piece};
-use crate::errors::json_string;
-
-/// A JSON object written member by member, in order.
-pub(crate) struct Obj {
-    out: String,
-    first: bool,
+/// A piece of streamed text and how many tokens it holds.
+struct Piece {
+    text: String,
+    tokens: u64,
 }
 
-impl Obj {
-    pub(crate) fn new() -> Self {
-        Obj {
-            out: String::from("{"),
-            first: true,
-        }
+/// Cuts `text` into pieces of 1 to 3 tokens.
+fn pieces(text: &str, rng: &mut Rng) -> Vec<Piece> {
+    let toks: Vec<&str> = tokens(text).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let n = (1 + rng.below(3)).min(toks.len() - i);
+        out.push(Piece {
+            text: toks[i..i + n].concat(),
+            tokens: n as u64,
+        });
+        i += n;
     }
-
-    fn key(&mut self, k: &str) {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-        self.out.push_str(&json_string(k));
-        self.out.push(':');
-    }
-
-    /// A member whose value is already JSON text.
-    pub(crate) fn raw(mut self, k: &str, json: &str) -> Self {
-        self.key(k);
-        self.out.push_str(json);
-        self
-    }
-
-    pub(crate) fn str(self, k: &str, v: &str) -> Self {
-        let s = json_string(v);
-        self.raw(k, &s)
-    }
-
-    pub(crate) fn num(self, k: &str, v: impl std::fmt::Display) -> Self {
-        let s = v.to_string();
-        self.raw(k, &s)
-    }
-
-    pub(crate) fn null(self, k: &str) -> Self {
-        self.raw(k, "null")
-    }
-
-    pub(crate) fn val(self, k: &str, v: &Value) -> Self {
-        let s = serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned());
-        self.raw(k, &s)
-    }
-
-    pub(crate) fn end(mut self) -> String {
-        self.out.push('}');
-        self.out
-    }
-}
-
-/// A JSON array of members that are already JSON text.
-pub(crate) fn arr<I: IntoIterator<Item = String>>(items: I) -> String {
-    let mut out = String::from("[");
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&item);
-    }
-    out.push(']');
     out
 }
 
-/// What a renderer needs besides the answer.
-pub(crate) struct Ctx<'a> {
-    pub(crate) request_id: &'a str,
-    pub(crate) created: i64,
-    pub(crate) request: &'a Value,
+/// A candidate cut into the pieces every dialect streams.
+struct Laid<'a> {
+    c: &'a unified::Candidate,
+    reasoning: Vec<Piece>,
+    text: Vec<Piece>,
+    /// Each tool call's argument pieces.
+    args: Vec<Vec<Piece>>,
+    finish: FinishReason,
 }
 
-/// A dialect's rendering of an answer.
-pub(crate) trait Render {
-    /// The non-stream body.
-    fn body(&self, answer: &Answer, ctx: &Ctx<'_>) -> String;
-    /// The stream, one framed SSE event per element.
-    fn events(&self, answer: &Answer, ctx: &Ctx<'_>) -> Vec<String>;
+/// An answer laid out for rendering, with the request id and time it carries.
+pub(crate) struct Answer<'a> {
+    model: &'a str,
+    cands: Vec<Laid<'a>>,
+    /// Usage: input, output, reasoning, total.
+    usage: [u64; 4],
+    /// The reasoning members are written (even empty).
+    thinking: bool,
+    rid: &'a str,
+    created: i64,
 }
 
-fn frame_compat(data: &str) -> String {
-    let mut out = Vec::new();
-    Encoder::compat().data(&mut out, data);
-    String::from_utf8(out).unwrap_or_default()
+/// One native chunk's content (or a whole native answer's, for one candidate).
+struct Step<'a> {
+    laid: &'a Laid<'a>,
+    reasoning: String,
+    text: String,
+    calls: Vec<ToolCall>,
+    finish: FinishReason,
 }
 
-fn frame_native(id: u64, event: &str, data: &str) -> String {
-    let mut out = Vec::new();
-    Encoder::native().native_event(&mut out, id, event, 200, data);
-    String::from_utf8(out).unwrap_or_default()
+/// The native envelope a request asks for.
+struct Native {
+    /// `result_format: text` (`output.text`), when the answer can be written so (one
+    /// candidate, no reasoning, no tool calls); else `message` (`output.choices`).
+    text: bool,
+    /// `incremental_output` (streams): deltas, else everything so far in every chunk.
+    incremental: bool,
+    /// The multimodal path: content is a list of `{"text"}` parts, and a stream ends on its
+    /// last piece instead of an extra empty chunk.
+    multimodal: bool,
 }
 
-fn joined(pieces: &[Piece]) -> String {
-    pieces.iter().map(|p| p.text.as_str()).collect()
+/// A Responses output item with its stream pieces.
+enum Item<'a> {
+    Reasoning(&'a str, &'a [Piece]),
+    Message(&'a str, &'a [Piece]),
+    Call(&'a unified::ToolCall, &'a [Piece]),
 }
 
-// ---------------------------------------------------------------------------------------------
-// Chat Completions.
-
-/// Chat Completions (`/compatible-mode/v1/chat/completions`).
-pub(crate) struct Chat {
-    /// `stream_options.include_usage`.
-    pub(crate) include_usage: bool,
-}
-
-fn chat_usage(a: &Answer) -> String {
-    let u = a.usage;
-    let mut o = Obj::new()
-        .num("prompt_tokens", u.input)
-        .num("completion_tokens", u.output)
-        .num("total_tokens", u.total())
-        .raw(
-            "prompt_tokens_details",
-            &Obj::new().num("cached_tokens", 0).end(),
-        );
-    if a.thinking {
-        o = o.raw(
-            "completion_tokens_details",
-            &Obj::new().num("reasoning_tokens", u.reasoning).end(),
-        );
-    }
-    o.end()
-}
-
-fn chat_call(k: usize, call: &Call) -> String {
-    Obj::new()
-        .num("index", k)
-        .str("id", &call.id)
-        .str("type", "function")
-        .raw(
-            "function",
-            &Obj::new()
-                .str("name", &call.name)
-                .str("arguments", &call.arguments)
-                .end(),
-        )
-        .end()
-}
-
-impl Chat {
-    fn chunk(&self, a: &Answer, ctx: &Ctx<'_>, choices: &str, usage: Option<&str>) -> String {
-        Obj::new()
-            .raw("choices", choices)
-            .str("object", "chat.completion.chunk")
-            .raw("usage", usage.unwrap_or("null"))
-            .num("created", ctx.created)
-            .null("system_fingerprint")
-            .str("model", &a.model)
-            .str("id", &format!("chatcmpl-{}", ctx.request_id))
-            .end()
-    }
-
-    fn delta_choice(index: u32, delta: String) -> String {
-        arr([Obj::new()
-            .raw("delta", &delta)
-            .null("finish_reason")
-            .num("index", index)
-            .null("logprobs")
-            .end()])
-    }
-
-    fn candidate_chunks(&self, a: &Answer, ctx: &Ctx<'_>, c: &Candidate, out: &mut Vec<String>) {
-        let i = c.index;
-        let mut push = |delta: String| {
-            out.push(frame_compat(&self.chunk(
-                a,
-                ctx,
-                &Self::delta_choice(i, delta),
-                None,
-            )));
+impl<'a> Answer<'a> {
+    /// Lays `r` out with `seed`; `thinking`: the request asked for thinking.
+    pub(crate) fn new(
+        r: &'a UnifiedResponse,
+        thinking: bool,
+        seed: u64,
+        rid: &'a str,
+        created: i64,
+    ) -> Self {
+        let lay = |c: &'a unified::Candidate| {
+            let mut rng =
+                Rng::new(seed ^ 0x5EED_C0DE ^ u64::from(c.index).wrapping_mul(0x9E37_79B9));
+            let (reasoning, text) = (pieces(&c.reasoning, &mut rng), pieces(&c.text, &mut rng));
+            let args = c
+                .tool_calls
+                .iter()
+                .map(|t| pieces(&t.arguments, &mut rng))
+                .collect();
+            let finish = c
+                .finish_reason
+                .as_ref()
+                .map_or(FinishReason::Stop, |f| f.as_str().into());
+            Laid {
+                c,
+                reasoning,
+                text,
+                args,
+                finish,
+            }
         };
-        // The opening chunk carries the role.
-        let mut reasoning = c.reasoning.iter();
-        match reasoning.next() {
-            Some(first) if a.thinking => push(
-                Obj::new()
-                    .null("content")
-                    .str("reasoning_content", &first.text)
-                    .str("role", "assistant")
-                    .end(),
-            ),
-            _ => push(Obj::new().str("content", "").str("role", "assistant").end()),
+        let cands: Vec<Laid<'a>> = r.candidates.iter().map(lay).collect();
+        let sum = |p: &[Piece]| p.iter().map(|p| p.tokens).sum::<u64>();
+        let reasoning: u64 = cands.iter().map(|l| sum(&l.reasoning)).sum();
+        let output = cands.iter().map(|l| {
+            let names =
+                l.c.tool_calls
+                    .iter()
+                    .map(|t| tokens(&t.name).count() as u64);
+            sum(&l.reasoning)
+                + sum(&l.text)
+                + l.args.iter().map(|a| sum(a)).sum::<u64>()
+                + names.sum::<u64>()
+        });
+        let usage = match &r.usage {
+            Some(u) => [
+                u.input_tokens,
+                u.output_tokens,
+                u.reasoning_tokens.unwrap_or(0),
+                u.total_tokens,
+            ],
+            None => [0, output.clone().sum(), reasoning, output.sum()],
+        };
+        let thinking = thinking || cands.iter().any(|l| !l.c.reasoning.is_empty());
+        Answer {
+            model: r.model.as_deref().unwrap_or_default(),
+            cands,
+            usage,
+            thinking,
+            rid,
+            created,
         }
-        for p in reasoning {
-            push(
-                Obj::new()
-                    .null("content")
-                    .str("reasoning_content", &p.text)
-                    .end(),
-            );
-        }
-        for p in &c.text {
-            let mut d = Obj::new().str("content", &p.text);
-            if a.thinking {
-                d = d.null("reasoning_content");
-            }
-            push(d.end());
-        }
-        for (k, call) in c.calls.iter().enumerate() {
-            let first = Obj::new()
-                .num("index", k)
-                .str("id", &call.id)
-                .str("type", "function")
-                .raw(
-                    "function",
-                    &Obj::new()
-                        .str("name", &call.name)
-                        .str("arguments", "")
-                        .end(),
-                )
-                .end();
-            push(
-                Obj::new()
-                    .null("content")
-                    .raw("tool_calls", &arr([first]))
-                    .end(),
-            );
-            for p in &call.pieces {
-                let frag = Obj::new()
-                    .num("index", k)
-                    .str("id", "")
-                    .str("type", "function")
-                    .raw("function", &Obj::new().str("arguments", &p.text).end())
-                    .end();
-                push(
-                    Obj::new()
-                        .null("content")
-                        .raw("tool_calls", &arr([frag]))
-                        .end(),
-                );
-            }
-        }
-        if let Some(k) = c.calls.len().checked_sub(1) {
-            // The recorded quirk: a trailing empty fragment whose choice lacks finish_reason
-            // and logprobs (PROTOCOL.md §2.4).
-            let frag = Obj::new()
-                .raw("function", &Obj::new().str("arguments", "").end())
-                .num("index", k)
-                .str("id", "")
-                .str("type", "function")
-                .end();
-            let choice = Obj::new()
-                .raw("delta", &Obj::new().raw("tool_calls", &arr([frag])).end())
-                .num("index", i)
-                .end();
-            out.push(frame_compat(&self.chunk(a, ctx, &arr([choice]), None)));
-        }
-        let mut delta = Obj::new().str("content", "");
-        if a.thinking {
-            delta = delta.null("reasoning_content");
-        }
-        let finish = arr([Obj::new()
-            .str("finish_reason", c.finish.as_str())
-            .raw("delta", &delta.end())
-            .num("index", i)
-            .null("logprobs")
-            .end()]);
-        out.push(frame_compat(&self.chunk(a, ctx, &finish, None)));
-    }
-}
-
-impl Render for Chat {
-    fn body(&self, a: &Answer, ctx: &Ctx<'_>) -> String {
-        let choices = arr(a.candidates.iter().map(|c| {
-            let mut m = Obj::new().str("content", &c.text());
-            if a.thinking {
-                m = m.str("reasoning_content", &c.reasoning_text());
-            }
-            m = m.str("role", "assistant");
-            if !c.calls.is_empty() {
-                m = m.raw(
-                    "tool_calls",
-                    &arr(c
-                        .calls
-                        .iter()
-                        .enumerate()
-                        .map(|(k, call)| chat_call(k, call))),
-                );
-            }
-            Obj::new()
-                .raw("message", &m.end())
-                .str("finish_reason", c.finish.as_str())
-                .num("index", c.index)
-                .null("logprobs")
-                .end()
-        }));
-        Obj::new()
-            .raw("choices", &choices)
-            .str("object", "chat.completion")
-            .raw("usage", &chat_usage(a))
-            .num("created", ctx.created)
-            .null("system_fingerprint")
-            .str("model", &a.model)
-            .str("id", &format!("chatcmpl-{}", ctx.request_id))
-            .end()
     }
 
-    fn events(&self, a: &Answer, ctx: &Ctx<'_>) -> Vec<String> {
+    /// The body in `endpoint`'s dialect: one JSON text, or the framed events of a stream.
+    pub(crate) fn body(
+        &self,
+        endpoint: Endpoint,
+        request: Option<&DialectRequest>,
+        stream: bool,
+    ) -> Body {
+        let responses = request.and_then(DialectRequest::responses);
+        let events = match (endpoint, stream) {
+            (Endpoint::ChatCompletions, false) => return json(&self.chat()),
+            (Endpoint::ChatCompletions, true) => {
+                let options = request.and_then(|r| r.chat()?.stream_options.as_ref());
+                self.chat_events(options.and_then(|o| o.include_usage) == Some(true))
+            }
+            (Endpoint::Responses | Endpoint::ResponsesLegacy, false) => {
+                return json(&self.response(responses, None));
+            }
+            (Endpoint::Responses | Endpoint::ResponsesLegacy, true) => {
+                self.responses_events(responses)
+            }
+            (Endpoint::NativeText | Endpoint::NativeMultimodal, _) => {
+                let p = request.and_then(|r| r.native()?.parameters.as_ref());
+                let multimodal = endpoint == Endpoint::NativeMultimodal;
+                let text = match p.and_then(|p| p.result_format.as_ref()) {
+                    Some(native::ResultFormat::Message) => false,
+                    Some(native::ResultFormat::Text) => true,
+                    _ => !multimodal,
+                };
+                let plain = self.cands.len() == 1
+                    && !self.thinking
+                    && self.cands[0].c.tool_calls.is_empty();
+                let incremental = p
+                    .and_then(|p| p.incremental_output)
+                    .unwrap_or(self.thinking);
+                let n = Native {
+                    text: text && plain && !multimodal,
+                    incremental,
+                    multimodal,
+                };
+                if !stream {
+                    let whole = self.cands.iter().map(|l| {
+                        let calls =
+                            l.c.tool_calls
+                                .iter()
+                                .enumerate()
+                                .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments));
+                        let (reasoning, text) = (l.c.reasoning.clone(), l.c.text.clone());
+                        Step {
+                            laid: l,
+                            reasoning,
+                            text,
+                            calls: calls.collect(),
+                            finish: l.finish.clone(),
+                        }
+                    });
+                    return json(&self.native(&n, self.usage[1], self.usage[2], whole.collect()));
+                }
+                self.native_events(&n)
+            }
+        };
+        Body::Chunks(
+            events
+                .into_iter()
+                .map(|data| Chunk { delay_ms: 0, data })
+                .collect(),
+        )
+    }
+
+    // Chat Completions.
+
+    fn chat_usage(&self) -> chat::Usage {
+        let [input, output, reasoning, total] = self.usage;
+        chat::Usage {
+            prompt_tokens: input,
+            completion_tokens: output,
+            total_tokens: total,
+            prompt_tokens_details: Some(cached(0)),
+            completion_tokens_details: self.thinking.then(|| reasoning_details(reasoning)),
+            ..Default::default()
+        }
+    }
+
+    fn chat(&self) -> ChatCompletion {
+        let choice = |l: &Laid<'_>| {
+            let calls: Vec<ToolCall> =
+                l.c.tool_calls
+                    .iter()
+                    .enumerate()
+                    .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments))
+                    .collect();
+            let message = chat::Message {
+                role: Role::Assistant,
+                content: Some(chat::MessageContent::Text(l.c.text.clone())),
+                reasoning_content: self.thinking.then(|| l.c.reasoning.clone()),
+                tool_calls: (!calls.is_empty()).then_some(calls),
+                ..Default::default()
+            };
+            let finish_reason = Some(l.finish.clone());
+            let mut choice = chat::Choice {
+                index: l.c.index,
+                message,
+                finish_reason,
+                ..Default::default()
+            };
+            choice.set_explicit_null("logprobs", true);
+            choice
+        };
+        let mut c = ChatCompletion {
+            id: Some(format!("chatcmpl-{}", self.rid)),
+            object: Some("chat.completion".into()),
+            created: Some(self.created),
+            model: Some(self.model.to_owned()),
+            choices: self.cands.iter().map(choice).collect(),
+            usage: Some(self.chat_usage()),
+            ..Default::default()
+        };
+        c.set_explicit_null("system_fingerprint", true);
+        c
+    }
+
+    /// A chunk framed for the stream; `usage`: the usage chunk's (else `"usage": null`).
+    fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<chat::Usage>) -> String {
+        let mut c = ChatChunk {
+            id: Some(format!("chatcmpl-{}", self.rid)),
+            object: Some("chat.completion.chunk".into()),
+            created: Some(self.created),
+            model: Some(self.model.to_owned()),
+            choices,
+            ..Default::default()
+        };
+        c.set_explicit_null("usage", usage.is_none());
+        c.usage = usage.map(Box::new);
+        c.set_explicit_null("system_fingerprint", true);
+        frame_compat(&c)
+    }
+
+    fn chat_events(&self, include_usage: bool) -> Vec<String> {
         let mut out = Vec::new();
-        for c in &a.candidates {
-            self.candidate_chunks(a, ctx, c, &mut out);
+        for l in &self.cands {
+            // A choice with `finish_reason` and `logprobs` (`null` until the end).
+            let choice = |delta: Delta, finish: Option<FinishReason>| {
+                let mut choice = ChunkChoice {
+                    index: l.c.index,
+                    delta,
+                    ..Default::default()
+                };
+                choice.set_explicit_null("finish_reason", finish.is_none());
+                choice.finish_reason = finish;
+                choice.set_explicit_null("logprobs", true);
+                vec![choice]
+            };
+            // A delta of content or reasoning; `null` for the one not sent (reasoning only
+            // when thinking).
+            let delta = |content: Option<&str>, reasoning: Option<&str>| {
+                let own = |s: Option<&str>| s.map(str::to_owned);
+                let mut d = Delta {
+                    content: own(content),
+                    reasoning_content: own(reasoning),
+                    ..Default::default()
+                };
+                d.set_explicit_null("content", content.is_none());
+                d.set_explicit_null("reasoning_content", reasoning.is_none() && self.thinking);
+                d
+            };
+            let calls = |c: ToolCall| {
+                let mut d = Delta {
+                    tool_calls: Some(vec![c]),
+                    ..Default::default()
+                };
+                d.set_explicit_null("content", true);
+                d
+            };
+            // The opening chunk carries the role.
+            let mut reasoning = l.reasoning.iter();
+            let mut open = match reasoning.next().filter(|_| self.thinking) {
+                Some(first) => delta(None, Some(&first.text)),
+                None => Delta {
+                    content: Some(String::new()),
+                    ..Default::default()
+                },
+            };
+            open.role = Some(Role::Assistant);
+            let mut deltas = vec![open];
+            deltas.extend(reasoning.map(|p| delta(None, Some(&p.text))));
+            deltas.extend(l.text.iter().map(|p| delta(Some(&p.text), None)));
+            for (k, (t, args)) in l.c.tool_calls.iter().zip(&l.args).enumerate() {
+                deltas.push(calls(call(k, &t.id, Some(&t.name), "")));
+                deltas.extend(args.iter().map(|p| calls(call(k, "", None, &p.text))));
+            }
+            out.extend(
+                deltas
+                    .into_iter()
+                    .map(|d| self.chunk(choice(d, None), None)),
+            );
+            if let Some(k) = l.c.tool_calls.len().checked_sub(1) {
+                // The recorded quirk: a trailing empty fragment whose choice has no
+                // finish_reason and no logprobs (PROTOCOL.md §2.4).
+                let delta = Delta {
+                    tool_calls: Some(vec![call(k, "", None, "")]),
+                    ..Default::default()
+                };
+                out.push(self.chunk(
+                    vec![ChunkChoice {
+                        index: l.c.index,
+                        delta,
+                        ..Default::default()
+                    }],
+                    None,
+                ));
+            }
+            out.push(self.chunk(choice(delta(Some(""), None), Some(l.finish.clone())), None));
         }
-        if self.include_usage {
-            out.push(frame_compat(&self.chunk(
-                a,
-                ctx,
-                "[]",
-                Some(&chat_usage(a)),
-            )));
+        if include_usage {
+            out.push(self.chunk(Vec::new(), Some(self.chat_usage())));
         }
         let mut done = Vec::new();
         Encoder::compat().done(&mut done);
         out.push(String::from_utf8(done).unwrap_or_default());
         out
     }
-}
 
-// ---------------------------------------------------------------------------------------------
-// Native.
+    // Native.
 
-/// Native generation (`/api/v1/services/aigc/…/generation`).
-pub(crate) struct Native {
-    /// `result_format: text` (`output.text`) instead of `message` (`output.choices`).
-    pub(crate) text_format: bool,
-    /// `incremental_output` (stream only): deltas, else everything so far in every chunk.
-    pub(crate) incremental: bool,
-    /// The multimodal path: content is a list of `{"text"}` parts, and the stream ends on its
-    /// last piece instead of an extra empty chunk.
-    pub(crate) multimodal: bool,
-}
-
-/// Output tokens so far, for the cumulative usage of native stream chunks.
-#[derive(Clone, Copy, Default)]
-struct Progress {
-    output: u64,
-    reasoning: u64,
-}
-
-impl Native {
-    fn content(&self, text: &str) -> String {
-        if self.multimodal {
-            if text.is_empty() {
-                "[]".to_owned()
-            } else {
-                arr([Obj::new().str("text", text).end()])
-            }
-        } else {
-            json_string(text)
-        }
-    }
-
-    fn usage(&self, a: &Answer, output: u64, reasoning: u64) -> String {
-        let u = a.usage;
-        // The final chunk (and the non-stream body) carries the answer's own total.
-        let total = if output == u.output {
-            u.total
-        } else {
-            u.input + output
-        };
-        if self.text_format {
-            return Obj::new()
-                .num("total_tokens", total)
-                .num("output_tokens", output)
-                .num("input_tokens", u.input)
-                .end();
-        }
-        let mut o = Obj::new()
-            .num("input_tokens", u.input)
-            .num("output_tokens", output)
-            .num("total_tokens", total);
-        if a.thinking {
-            o = o.raw(
-                "output_tokens_details",
-                &Obj::new().num("reasoning_tokens", reasoning).end(),
-            );
-        }
-        o.raw(
-            "prompt_tokens_details",
-            &Obj::new().num("cached_tokens", 0).end(),
-        )
-        .end()
-    }
-
-    fn native_call(k: usize, id: &str, name: Option<&str>, arguments: &str) -> String {
-        let mut f = Obj::new();
-        if let Some(name) = name {
-            f = f.str("name", name);
-        }
-        Obj::new()
-            .raw("function", &f.str("arguments", arguments).end())
-            .num("index", k)
-            .str("id", id)
-            .str("type", "function")
-            .end()
-    }
-
-    /// A message-format choice.
-    fn choice(
+    /// A native answer or chunk of `steps` (one per candidate; the text format reads the
+    /// first) with `output` tokens (`reasoning` of them) so far.
+    fn native(
         &self,
-        index: Option<u32>,
-        content: &str,
-        reasoning: Option<&str>,
-        calls: Option<String>,
-        finish: &str,
-        stream: bool,
-    ) -> String {
-        let mut m = Obj::new();
-        if stream {
-            m = m.raw("content", &self.content(content));
-            if let Some(r) = reasoning {
-                m = m.str("reasoning_content", r);
+        n: &Native,
+        output: u64,
+        reasoning: u64,
+        steps: Vec<Step<'_>>,
+    ) -> GenerationResponse {
+        let [input, all, _, total] = self.usage;
+        // The final chunk (and the non-stream body) carries the answer's own total.
+        let total = if output == all { total } else { input + output };
+        let (input_tokens, output_tokens, total_tokens) = (Some(input), Some(output), Some(total));
+        let mut usage = native::Usage {
+            input_tokens,
+            output_tokens,
+            total_tokens,
+            ..Default::default()
+        };
+        let mut out = native::Output::default();
+        if n.text {
+            if let Some(s) = steps.into_iter().next() {
+                (out.text, out.finish_reason) = (Some(s.text), Some(s.finish));
             }
-            if let Some(c) = &calls {
-                m = m.raw("tool_calls", c);
-            }
-            m = m.str("role", "assistant");
         } else {
-            m = m.str("role", "assistant");
-            m = m.raw("content", &self.content(content));
-            if let Some(r) = reasoning {
-                m = m.str("reasoning_content", r);
-            }
-            if let Some(c) = &calls {
-                m = m.raw("tool_calls", c);
-            }
+            usage.output_tokens_details = self.thinking.then(|| reasoning_details(reasoning));
+            usage.prompt_tokens_details = Some(cached(0));
+            let choice = |s: Step<'_>| native::Choice {
+                finish_reason: Some(s.finish),
+                index: (self.cands.len() > 1).then_some(s.laid.c.index),
+                message: Some(native::Message {
+                    role: Some(Role::Assistant),
+                    content: Some(match (n.multimodal, s.text.is_empty()) {
+                        (false, _) => native::Content::Text(s.text),
+                        (true, true) => native::Content::Parts(Vec::new()),
+                        (true, false) => native::Content::Parts(vec![native::ContentItem {
+                            text: Some(s.text),
+                            ..Default::default()
+                        }]),
+                    }),
+                    reasoning_content: self.thinking.then_some(s.reasoning),
+                    tool_calls: (!s.calls.is_empty()).then_some(s.calls),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            out.choices = Some(steps.into_iter().map(choice).collect());
         }
-        let mut o = Obj::new();
-        if stream {
-            o = o.raw("message", &m.end());
-            if let Some(i) = index {
-                o = o.num("index", i);
-            }
-            o.str("finish_reason", finish).end()
-        } else {
-            o = o.str("finish_reason", finish).raw("message", &m.end());
-            if let Some(i) = index {
-                o = o.num("index", i);
-            }
-            o.end()
+        let request_id = Some(self.rid.to_owned());
+        GenerationResponse {
+            output: Some(out),
+            usage: Some(usage),
+            request_id,
+            ..Default::default()
         }
     }
 
-    fn envelope(output: &str, usage: &str, request_id: &str) -> String {
-        Obj::new()
-            .raw("output", output)
-            .raw("usage", usage)
-            .str("request_id", request_id)
-            .end()
-    }
-
-    /// Whether the answer can be written in the text format (one candidate, no reasoning, no
-    /// tool calls); otherwise the message format is used, as the service does.
-    fn use_text(&self, a: &Answer) -> bool {
-        self.text_format
-            && !self.multimodal
-            && a.candidates.len() == 1
-            && !a.thinking
-            && a.candidates.iter().all(|c| c.calls.is_empty())
-    }
-}
-
-impl Render for Native {
-    fn body(&self, a: &Answer, ctx: &Ctx<'_>) -> String {
-        let usage_all = |me: &Native| me.usage(a, a.usage.output, a.usage.reasoning);
-        if self.use_text(a) {
-            let c = &a.candidates[0];
-            let output = Obj::new()
-                .str("finish_reason", c.finish.as_str())
-                .str("text", &c.text())
-                .end();
-            return Self::envelope(&output, &usage_all(self), ctx.request_id);
-        }
-        let me = Native {
-            text_format: false,
-            ..*self
-        };
-        let many = a.candidates.len() > 1;
-        let choices = arr(a.candidates.iter().map(|c| {
-            let calls = (!c.calls.is_empty()).then(|| {
-                arr(c.calls.iter().enumerate().map(|(k, call)| {
-                    Self::native_call(k, &call.id, Some(&call.name), &call.arguments)
-                }))
-            });
-            let reasoning = a.thinking.then(|| c.reasoning_text());
-            me.choice(
-                many.then_some(c.index),
-                &c.text(),
-                reasoning.as_deref(),
-                calls,
-                c.finish.as_str(),
-                false,
-            )
-        }));
-        let output = Obj::new().raw("choices", &choices).end();
-        Self::envelope(&output, &usage_all(&me), ctx.request_id)
-    }
-
-    fn events(&self, a: &Answer, ctx: &Ctx<'_>) -> Vec<String> {
-        let text_mode = self.use_text(a);
-        let me = Native {
-            text_format: text_mode,
-            ..*self
-        };
-        let many = a.candidates.len() > 1;
-        let mut events: Vec<String> = Vec::new();
-        let mut progress = Progress::default();
-        let mut push = |data: String| {
-            let id = events.len() as u64 + 1;
-            events.push(frame_native(id, "result", &data));
-        };
-        let final_progress = Progress {
-            output: a.usage.output,
-            reasoning: a.usage.reasoning,
-        };
-        let n_candidates = a.candidates.len();
-        for (ci, c) in a.candidates.iter().enumerate() {
-            let last_candidate = ci + 1 == n_candidates;
-            let index = many.then_some(c.index);
-            // Each step: (reasoning delta, text delta, call fragment, tokens).
-            struct Step {
-                reasoning: String,
-                text: String,
-                call: Option<(usize, bool, String)>,
-                tokens: u64,
-                reasoning_tokens: u64,
-            }
-            let mut steps: Vec<Step> = Vec::new();
-            for p in &c.reasoning {
-                steps.push(Step {
-                    reasoning: p.text.clone(),
-                    text: String::new(),
-                    call: None,
-                    tokens: p.tokens,
-                    reasoning_tokens: p.tokens,
-                });
-            }
-            for p in &c.text {
-                steps.push(Step {
-                    reasoning: String::new(),
-                    text: p.text.clone(),
-                    call: None,
-                    tokens: p.tokens,
-                    reasoning_tokens: 0,
-                });
-            }
-            for (k, call) in c.calls.iter().enumerate() {
-                let name_tokens = call.tokens() - call.pieces.iter().map(|p| p.tokens).sum::<u64>();
-                if call.pieces.is_empty() {
-                    steps.push(Step {
-                        reasoning: String::new(),
-                        text: String::new(),
-                        call: Some((k, true, String::new())),
-                        tokens: name_tokens,
-                        reasoning_tokens: 0,
-                    });
+    fn native_events(&self, n: &Native) -> Vec<String> {
+        type NativeStep<'a> = (u64, u64, &'a str, &'a str, Option<(usize, bool, &'a str)>);
+        let mut events = Vec::new();
+        let (mut output, mut reasoning) = (0, 0);
+        for (ci, l) in self.cands.iter().enumerate() {
+            // Each step: its tokens (reasoning tokens of them), a reasoning piece, a text piece,
+            // or a piece of a call's arguments (the first one carries the call's name tokens).
+            let mut steps: Vec<NativeStep<'_>> = Vec::new();
+            steps.extend(
+                l.reasoning
+                    .iter()
+                    .map(|p| (p.tokens, p.tokens, p.text.as_str(), "", None)),
+            );
+            steps.extend(
+                l.text
+                    .iter()
+                    .map(|p| (p.tokens, 0, "", p.text.as_str(), None)),
+            );
+            for (k, (t, args)) in l.c.tool_calls.iter().zip(&l.args).enumerate() {
+                let name = tokens(&t.name).count() as u64;
+                if args.is_empty() {
+                    steps.push((name, 0, "", "", Some((k, true, ""))));
                 }
-                for (j, p) in call.pieces.iter().enumerate() {
-                    steps.push(Step {
-                        reasoning: String::new(),
-                        text: String::new(),
-                        call: Some((k, j == 0, p.text.clone())),
-                        tokens: p.tokens + if j == 0 { name_tokens } else { 0 },
-                        reasoning_tokens: 0,
-                    });
+                for (j, p) in args.iter().enumerate() {
+                    let first = j == 0;
+                    steps.push((
+                        p.tokens + if first { name } else { 0 },
+                        0,
+                        "",
+                        "",
+                        Some((k, first, &p.text)),
+                    ));
                 }
             }
             // Text-generation streams end with an extra empty chunk (cumulative ones repeat
             // everything once more); multimodal ones and tool calls end on their last piece.
-            let extra_final = steps.is_empty() || (!me.multimodal && c.calls.is_empty());
-            let mut reasoning_so_far = String::new();
-            let mut text_so_far = String::new();
-            let mut args_so_far: Vec<String> = vec![String::new(); c.calls.len()];
-            let n_steps = steps.len();
-            let render = |me: &Native,
-                          progress: Progress,
-                          reasoning: String,
-                          text: String,
-                          calls: Option<String>,
-                          finish: &str| {
-                if text_mode {
-                    let output = Obj::new()
-                        .str("finish_reason", finish)
-                        .str("text", &text)
-                        .end();
-                    return Self::envelope(
-                        &output,
-                        &me.usage(a, progress.output, progress.reasoning),
-                        ctx.request_id,
-                    );
-                }
-                let reasoning = a.thinking.then_some(reasoning);
-                let choice = me.choice(index, &text, reasoning.as_deref(), calls, finish, true);
-                let output = Obj::new().raw("choices", &arr([choice])).end();
-                Self::envelope(
-                    &output,
-                    &me.usage(a, progress.output, progress.reasoning),
-                    ctx.request_id,
-                )
-            };
-            for (s, step) in steps.into_iter().enumerate() {
-                progress.output = (progress.output + step.tokens).min(final_progress.output);
-                progress.reasoning =
-                    (progress.reasoning + step.reasoning_tokens).min(final_progress.reasoning);
-                reasoning_so_far.push_str(&step.reasoning);
-                text_so_far.push_str(&step.text);
-                let calls = step.call.as_ref().map(|(k, first, piece)| {
-                    if let Some(acc) = args_so_far.get_mut(*k) {
-                        acc.push_str(piece);
-                    }
-                    if self.incremental {
-                        let call = &c.calls[*k];
-                        let (id, name) = if *first {
-                            (call.id.as_str(), Some(call.name.as_str()))
-                        } else {
-                            ("", None)
-                        };
-                        arr([Self::native_call(*k, id, name, piece)])
-                    } else {
-                        arr(c.calls.iter().take(*k + 1).enumerate().map(|(j, call)| {
-                            Self::native_call(j, &call.id, Some(&call.name), &args_so_far[j])
-                        }))
-                    }
-                });
-                let last = s + 1 == n_steps;
-                if last && !extra_final && last_candidate {
-                    progress = final_progress;
-                }
-                let finish = if last && !extra_final {
-                    c.finish.as_str()
-                } else {
-                    "null"
-                };
-                let (r, t) = if self.incremental {
-                    (step.reasoning, step.text)
-                } else {
-                    (reasoning_so_far.clone(), text_so_far.clone())
-                };
-                push(render(&me, progress, r, t, calls, finish));
+            if steps.is_empty() || (!n.multimodal && l.c.tool_calls.is_empty()) {
+                steps.push((0, 0, "", "", None));
             }
-            if extra_final {
-                if last_candidate {
-                    progress = final_progress;
+            let (mut reasoning_so_far, mut text_so_far) = (String::new(), String::new());
+            let mut args_so_far = vec![String::new(); l.c.tool_calls.len()];
+            let mut started = 0;
+            let last = steps.len() - 1;
+            for (s, (tok, rtok, r, t, piece)) in steps.into_iter().enumerate() {
+                (output, reasoning) = (
+                    (output + tok).min(self.usage[1]),
+                    (reasoning + rtok).min(self.usage[2]),
+                );
+                if s == last && ci + 1 == self.cands.len() {
+                    (output, reasoning) = (self.usage[1], self.usage[2]);
                 }
-                let (r, t, calls) = if self.incremental {
-                    (String::new(), String::new(), None)
-                } else {
-                    let calls = (!c.calls.is_empty()).then(|| {
-                        arr(c.calls.iter().enumerate().map(|(j, call)| {
-                            Self::native_call(j, &call.id, Some(&call.name), &args_so_far[j])
-                        }))
-                    });
-                    (reasoning_so_far.clone(), text_so_far.clone(), calls)
+                reasoning_so_far.push_str(r);
+                text_so_far.push_str(t);
+                let mut calls = Vec::new();
+                if let Some((k, first, arg)) = piece {
+                    args_so_far[k].push_str(arg);
+                    started = k + 1;
+                    let tc = &l.c.tool_calls[k];
+                    if n.incremental {
+                        calls.push(if first {
+                            call(k, &tc.id, Some(&tc.name), arg)
+                        } else {
+                            call(k, "", None, arg)
+                        });
+                    }
+                }
+                if !n.incremental {
+                    let so_far =
+                        l.c.tool_calls
+                            .iter()
+                            .zip(&args_so_far)
+                            .take(started)
+                            .enumerate();
+                    calls = so_far
+                        .map(|(j, (t, a))| call(j, &t.id, Some(&t.name), a))
+                        .collect();
+                }
+                let (reasoning_text, text) = match n.incremental {
+                    true => (r.to_owned(), t.to_owned()),
+                    false => (reasoning_so_far.clone(), text_so_far.clone()),
                 };
-                push(render(&me, progress, r, t, calls, c.finish.as_str()));
+                let finish = if s == last {
+                    l.finish.clone()
+                } else {
+                    FinishReason::Null
+                };
+                let step = Step {
+                    laid: l,
+                    reasoning: reasoning_text,
+                    text,
+                    calls,
+                    finish,
+                };
+                let data = serde_json::to_string(&self.native(n, output, reasoning, vec![step]))
+                    .unwrap_or_default();
+                let mut out = Vec::new();
+                Encoder::native().native_event(
+                    &mut out,
+                    events.len() as u64 + 1,
+                    "result",
+                    200,
+                    &data,
+                );
+                events.push(String::from_utf8(out).unwrap_or_default());
             }
         }
         events
     }
-}
 
-// ---------------------------------------------------------------------------------------------
-// Responses.
+    // Responses.
 
-/// The Responses API (`/compatible-mode/v1/responses` and the legacy path).
-pub(crate) struct Responses;
-
-/// The ids of a Responses answer's output items, derived from the request id.
-fn item_id(request_id: &str, k: usize) -> String {
-    let h = super::generate::fnv1a(format!("{request_id}/{k}").as_bytes());
-    let a = crate::ids::splitmix64(h);
-    let b = crate::ids::splitmix64(h ^ 0xA5A5);
-    format!(
-        "msg_{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xFFFF,
-        a & 0xFFF,
-        ((b >> 48) & 0x3FFF) | 0x8000,
-        b & 0xFFFF_FFFF_FFFF
-    )
-}
-
-/// The response id of a request.
-pub(crate) fn response_id(request_id: &str) -> String {
-    format!("resp_{request_id}")
-}
-
-enum Item<'a> {
-    Reasoning(&'a [Piece]),
-    Message(&'a [Piece]),
-    Call(&'a Call),
-}
-
-impl Responses {
-    fn items<'a>(a: &'a Answer) -> Vec<Item<'a>> {
+    /// The output items of the first candidate: reasoning (when thinking), the message (unless
+    /// there are only tool calls), the function calls.
+    fn items(&self) -> Vec<Item<'_>> {
+        let Some(l) = self.cands.first() else {
+            return Vec::new();
+        };
         let mut items = Vec::new();
-        if let Some(c) = a.candidates.first() {
-            if a.thinking && !c.reasoning.is_empty() {
-                items.push(Item::Reasoning(&c.reasoning));
-            }
-            if !c.text.is_empty() || c.calls.is_empty() {
-                items.push(Item::Message(&c.text));
-            }
-            for call in &c.calls {
-                items.push(Item::Call(call));
-            }
+        if self.thinking && !l.reasoning.is_empty() {
+            items.push(Item::Reasoning(&l.c.reasoning, &l.reasoning));
         }
+        if !l.text.is_empty() || l.c.tool_calls.is_empty() {
+            items.push(Item::Message(&l.c.text, &l.text));
+        }
+        items.extend(
+            l.c.tool_calls
+                .iter()
+                .zip(&l.args)
+                .map(|(t, a)| Item::Call(t, a)),
+        );
         items
     }
 
-    fn incomplete(a: &Answer) -> bool {
-        a.candidates
+    fn incomplete(&self) -> bool {
+        self.cands
             .first()
-            .is_some_and(|c| c.finish == FinishReason::Length)
+            .is_some_and(|l| l.finish == FinishReason::Length)
     }
 
-    fn message_part(text: &str) -> String {
-        Obj::new()
-            .raw("annotations", "[]")
-            .str("text", text)
-            .str("type", "output_text")
-            .null("logprobs")
-            .end()
+    /// The id of output item `k`, derived from the request id.
+    fn item_id(&self, k: usize) -> String {
+        let h = fnv1a(format!("{}/{k}", self.rid).as_bytes());
+        format!(
+            "msg_{}",
+            RequestId::from_parts(splitmix64(h), splitmix64(h ^ 0xA5A5)).as_str()
+        )
     }
 
-    fn item_json(a: &Answer, item: &Item<'_>, id: &str, done: bool) -> String {
-        match item {
-            Item::Reasoning(p) => {
-                let summary = if done {
-                    arr([Obj::new()
-                        .str("type", "summary_text")
-                        .str("text", &joined(p))
-                        .end()])
-                } else {
-                    "[]".to_owned()
-                };
-                Obj::new()
-                    .str("id", id)
-                    .raw("summary", &summary)
-                    .str("type", "reasoning")
-                    .end()
+    /// Output item `k`, in progress (a skeleton) or done.
+    fn item(&self, item: &Item<'_>, k: usize, done: bool) -> resp::OutputItem {
+        let id = Some(self.item_id(k));
+        let status = Some(match (done, item) {
+            (false, _) => resp::ItemStatus::InProgress,
+            (true, Item::Message(..)) if self.incomplete() => resp::ItemStatus::Incomplete,
+            (true, _) => resp::ItemStatus::Completed,
+        });
+        match *item {
+            Item::Reasoning(text, _) => {
+                let summary = resp::SummaryPart::SummaryText(resp::SummaryText {
+                    text: text.to_owned(),
+                    ..Default::default()
+                });
+                let summary = if done { vec![summary] } else { Vec::new() };
+                resp::OutputItem::Reasoning(resp::ReasoningItem {
+                    id,
+                    summary,
+                    ..Default::default()
+                })
             }
-            Item::Message(p) => {
-                let (content, status) = if done {
-                    let status = if Self::incomplete(a) {
-                        "incomplete"
-                    } else {
-                        "completed"
-                    };
-                    (arr([Self::message_part(&joined(p))]), status)
+            Item::Message(text, _) => {
+                let content = if done {
+                    vec![output_text(text)]
                 } else {
-                    ("[]".to_owned(), "in_progress")
+                    Vec::new()
                 };
-                Obj::new()
-                    .str("id", id)
-                    .raw("content", &content)
-                    .str("role", "assistant")
-                    .str("status", status)
-                    .str("type", "message")
-                    .end()
+                let role = Some(Role::Assistant);
+                resp::OutputItem::Message(resp::OutputMessage {
+                    id,
+                    role,
+                    status,
+                    content,
+                    ..Default::default()
+                })
             }
-            Item::Call(call) => Obj::new()
-                .str("id", id)
-                .str("type", "function_call")
-                .str("call_id", &call.id)
-                .str("name", &call.name)
-                .str("arguments", if done { &call.arguments } else { "" })
-                .str("status", if done { "completed" } else { "in_progress" })
-                .end(),
-        }
-    }
-
-    fn usage(a: &Answer) -> String {
-        let u = a.usage;
-        Obj::new()
-            .num("input_tokens", u.input)
-            .raw(
-                "input_tokens_details",
-                &Obj::new().num("cached_tokens", 0).end(),
-            )
-            .num("output_tokens", u.output)
-            .raw(
-                "output_tokens_details",
-                &Obj::new().num("reasoning_tokens", u.reasoning).end(),
-            )
-            .num("total_tokens", u.total())
-            .raw(
-                "x_details",
-                &arr([Obj::new()
-                    .num("input_tokens", u.input)
-                    .num("output_tokens", u.output)
-                    .num("total_tokens", u.total())
-                    .str("x_billing_type", "response_api")
-                    .end()]),
-            )
-            .end()
-    }
-
-    fn echo<'v>(ctx: &Ctx<'v>, key: &str, default: Value) -> Value {
-        ctx.request.get(key).cloned().unwrap_or(default)
-    }
-
-    /// The response object: `status` `queued`/`in_progress` (no output, no usage) or final.
-    fn response(a: &Answer, ctx: &Ctx<'_>, status: Option<&str>) -> String {
-        let id = response_id(ctx.request_id);
-        let parallel = Self::echo(ctx, "parallel_tool_calls", Value::Bool(false));
-        let tool_choice = Self::echo(ctx, "tool_choice", Value::String("auto".into()));
-        let tools = Self::echo(ctx, "tools", Value::Array(Vec::new()));
-        if let Some(status) = status {
-            return Obj::new()
-                .raw("output", "[]")
-                .val("parallel_tool_calls", &parallel)
-                .num("created_at", ctx.created)
-                .val("tool_choice", &tool_choice)
-                .str("model", &a.model)
-                .str("id", &id)
-                .val("tools", &tools)
-                .str("object", "response")
-                .str("status", status)
-                .end();
-        }
-        let items = Self::items(a);
-        let output = arr(items
-            .iter()
-            .enumerate()
-            .map(|(k, item)| Self::item_json(a, item, &item_id(ctx.request_id, k), true)));
-        let incomplete = Self::incomplete(a);
-        let mut o = Obj::new()
-            .str("id", &id)
-            .num("created_at", ctx.created)
-            .str("model", &a.model)
-            .str("object", "response")
-            .raw("output", &output)
-            .val("parallel_tool_calls", &parallel)
-            .str(
-                "status",
-                if incomplete {
-                    "incomplete"
+            Item::Call(t, _) => resp::OutputItem::FunctionCall(resp::FunctionCall {
+                id,
+                call_id: t.id.clone(),
+                name: t.name.clone(),
+                arguments: if done {
+                    t.arguments.clone()
                 } else {
-                    "completed"
+                    String::new()
                 },
-            )
-            .val("tool_choice", &tool_choice)
-            .val("tools", &tools);
-        if let Some(prev) = ctx
-            .request
-            .get("previous_response_id")
-            .filter(|v| v.is_string())
-        {
-            o = o.val("previous_response_id", prev);
+                status,
+                ..Default::default()
+            }),
         }
-        if incomplete {
-            o = o.raw(
-                "incomplete_details",
-                &Obj::new().str("reason", "max_output_tokens").end(),
-            );
-            if let Some(m) = ctx.request.get("max_output_tokens") {
-                o = o.val("max_output_tokens", m);
+    }
+
+    /// The response object: in progress (`status` given: no output, no usage) or final.
+    fn response(
+        &self,
+        request: Option<&resp::ResponseRequest>,
+        status: Option<resp::ResponseStatus>,
+    ) -> resp::Response {
+        let auto = resp::ToolChoice::Mode(resp::ToolChoiceMode::Auto);
+        let mut r = resp::Response {
+            id: format!("resp_{}", self.rid),
+            object: Some("response".into()),
+            created_at: u64::try_from(self.created).ok(),
+            model: Some(self.model.to_owned()),
+            output: Some(Vec::new()),
+            tools: Some(request.and_then(|r| r.tools.clone()).unwrap_or_default()),
+            tool_choice: Some(request.and_then(|r| r.tool_choice.clone()).unwrap_or(auto)),
+            parallel_tool_calls: Some(request.and_then(|r| r.parallel_tool_calls).unwrap_or(false)),
+            status: status.clone(),
+            ..Default::default()
+        };
+        if status.is_some() {
+            return r;
+        }
+        r.output = Some(
+            self.items()
+                .iter()
+                .enumerate()
+                .map(|(k, item)| self.item(item, k, true))
+                .collect(),
+        );
+        r.status = Some(if self.incomplete() {
+            resp::ResponseStatus::Incomplete
+        } else {
+            resp::ResponseStatus::Completed
+        });
+        r.previous_response_id = request.and_then(|r| r.previous_response_id.clone());
+        if self.incomplete() {
+            let reason = Some("max_output_tokens".into());
+            r.incomplete_details = Some(resp::IncompleteDetails {
+                reason,
+                ..Default::default()
+            });
+            r.max_output_tokens = request.and_then(|r| r.max_output_tokens);
+        }
+        let [input, output, reasoning, total] = self.usage;
+        let (input_tokens, output_tokens, total_tokens) = (Some(input), Some(output), Some(total));
+        let x_billing_type = Some("response_api".into());
+        let detail = resp::UsageDetail {
+            input_tokens,
+            output_tokens,
+            total_tokens,
+            x_billing_type,
+            ..Default::default()
+        };
+        r.usage = Some(resp::Usage {
+            input_tokens: input,
+            output_tokens: output,
+            total_tokens: total,
+            input_tokens_details: Some(cached(0)),
+            output_tokens_details: Some(reasoning_details(reasoning)),
+            x_details: Some(vec![detail]),
+            ..Default::default()
+        });
+        r
+    }
+
+    fn responses_events(&self, request: Option<&resp::ResponseRequest>) -> Vec<String> {
+        let mut events: Vec<Ev> = Vec::new();
+        let opening = |status| Box::new(self.response(request, Some(status)));
+        let response = opening(resp::ResponseStatus::Queued);
+        events.push(Ev::Created(resp::ResponseCreatedEvent {
+            response,
+            ..Default::default()
+        }));
+        let response = opening(resp::ResponseStatus::InProgress);
+        events.push(Ev::InProgress(resp::ResponseInProgressEvent {
+            response,
+            ..Default::default()
+        }));
+        for (k, item) in self.items().iter().enumerate() {
+            let (id, at) = (Some(self.item_id(k)), Some(k as u32));
+            // An event about this item (and its first content part, for text events).
+            macro_rules! item_event {
+                ($variant:ident($ty:ident) { $($field:ident: $value:expr),* $(,)? }) => {
+                    Ev::$variant(resp::$ty { item_id: id.clone(), output_index: at, $($field: $value,)* ..Default::default() })
+                };
             }
+            let skeleton = Some(self.item(item, k, false));
+            events.push(Ev::OutputItemAdded(resp::OutputItemAddedEvent {
+                output_index: at,
+                item: skeleton,
+                ..Default::default()
+            }));
+            match *item {
+                Item::Reasoning(text, pieces) => {
+                    events.extend(pieces.iter().map(|p| item_event! { ReasoningTextDelta(ReasoningTextDeltaEvent) { content_index: Some(0), delta: p.text.clone() } }));
+                    events.push(item_event! { ReasoningTextDone(ReasoningTextDoneEvent) { content_index: Some(0), text: text.to_owned() } });
+                }
+                Item::Message(text, pieces) => {
+                    events.push(item_event! { ContentPartAdded(ContentPartAddedEvent) { content_index: Some(0), part: Some(output_text("")) } });
+                    events.extend(pieces.iter().map(|p| item_event! { OutputTextDelta(OutputTextDeltaEvent) { content_index: Some(0), delta: p.text.clone(), logprobs: Some(Vec::new()) } }));
+                    events.push(item_event! { OutputTextDone(OutputTextDoneEvent) { content_index: Some(0), text: text.to_owned(), logprobs: Some(Vec::new()) } });
+                    events.push(item_event! { ContentPartDone(ContentPartDoneEvent) { content_index: Some(0), part: Some(output_text(text)) } });
+                }
+                Item::Call(t, pieces) => {
+                    events.extend(pieces.iter().map(|p| item_event! { FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) { delta: p.text.clone() } }));
+                    events.push(item_event! { FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) { arguments: t.arguments.clone() } });
+                }
+            }
+            let done = Some(self.item(item, k, true));
+            events.push(Ev::OutputItemDone(resp::OutputItemDoneEvent {
+                output_index: at,
+                item: done,
+                ..Default::default()
+            }));
         }
-        o.raw("usage", &Self::usage(a)).end()
+        let response = Box::new(self.response(request, None));
+        events.push(match self.incomplete() {
+            true => Ev::Incomplete(resp::ResponseIncompleteEvent {
+                response,
+                ..Default::default()
+            }),
+            false => Ev::Completed(resp::ResponseCompletedEvent {
+                response,
+                ..Default::default()
+            }),
+        });
+        let frame = |(seq, mut ev): (usize, Ev)| {
+            set_sequence(&mut ev, seq as u64);
+            let (mut out, data) = (Vec::new(), serde_json::to_string(&ev).unwrap_or_default());
+            Encoder::responses().native_event(
+                &mut out,
+                seq as u64 + 1,
+                ev.type_name().unwrap_or_default(),
+                200,
+                &data,
+            );
+            String::from_utf8(out).unwrap_or_default()
+        };
+        events.into_iter().enumerate().map(frame).collect()
     }
 }
 
-impl Render for Responses {
-    fn body(&self, a: &Answer, ctx: &Ctx<'_>) -> String {
-        Self::response(a, ctx, None)
+/// A chat/native tool call (or a fragment of one: an empty id, no name).
+fn call(k: usize, id: &str, name: Option<&str>, arguments: &str) -> ToolCall {
+    let function = FunctionCall {
+        name: name.map(str::to_owned),
+        arguments: Some(arguments.to_owned()),
+        ..Default::default()
+    };
+    let (index, id, kind) = (
+        Some(k as u32),
+        Some(id.to_owned()),
+        Some(ToolType::Function),
+    );
+    ToolCall {
+        index,
+        id,
+        kind,
+        function: Some(function),
+        ..Default::default()
     }
+}
 
-    fn events(&self, a: &Answer, ctx: &Ctx<'_>) -> Vec<String> {
-        let mut events: Vec<String> = Vec::new();
-        let mut push = |ty: &str, fields: Obj| {
-            let seq = events.len();
-            let data = fields.end();
-            let mut out = Vec::new();
-            Encoder::responses().native_event(&mut out, seq as u64 + 1, ty, 200, &data);
-            events.push(String::from_utf8(out).unwrap_or_default());
-        };
-        let head = |seq: usize, ty: &str| Obj::new().num("sequence_number", seq).str("type", ty);
-        let mut seq = 0usize;
-        let mut next = |ty: &str| {
-            let o = head(seq, ty);
-            seq += 1;
-            o
-        };
-        push(
-            "response.created",
-            next("response.created").raw("response", &Self::response(a, ctx, Some("queued"))),
-        );
-        push(
-            "response.in_progress",
-            next("response.in_progress")
-                .raw("response", &Self::response(a, ctx, Some("in_progress"))),
-        );
-        for (k, item) in Self::items(a).iter().enumerate() {
-            let id = item_id(ctx.request_id, k);
-            push(
-                "response.output_item.added",
-                next("response.output_item.added")
-                    .raw("item", &Self::item_json(a, item, &id, false))
-                    .num("output_index", k),
-            );
-            match item {
-                Item::Reasoning(pieces) => {
-                    for p in *pieces {
-                        push(
-                            "response.reasoning_text.delta",
-                            next("response.reasoning_text.delta")
-                                .str("delta", &p.text)
-                                .num("output_index", k)
-                                .str("item_id", &id)
-                                .num("content_index", 0),
-                        );
-                    }
-                    push(
-                        "response.reasoning_text.done",
-                        next("response.reasoning_text.done")
-                            .str("text", &joined(pieces))
-                            .num("output_index", k)
-                            .str("item_id", &id)
-                            .num("content_index", 0),
-                    );
-                }
-                Item::Message(pieces) => {
-                    push(
-                        "response.content_part.added",
-                        next("response.content_part.added")
-                            .str("item_id", &id)
-                            .num("output_index", k)
-                            .num("content_index", 0)
-                            .raw("part", &Self::message_part("")),
-                    );
-                    for p in *pieces {
-                        push(
-                            "response.output_text.delta",
-                            next("response.output_text.delta")
-                                .str("item_id", &id)
-                                .num("output_index", k)
-                                .num("content_index", 0)
-                                .str("delta", &p.text)
-                                .raw("logprobs", "[]"),
-                        );
-                    }
-                    let text = joined(pieces);
-                    push(
-                        "response.output_text.done",
-                        next("response.output_text.done")
-                            .str("item_id", &id)
-                            .num("output_index", k)
-                            .num("content_index", 0)
-                            .str("text", &text)
-                            .raw("logprobs", "[]"),
-                    );
-                    push(
-                        "response.content_part.done",
-                        next("response.content_part.done")
-                            .str("item_id", &id)
-                            .num("output_index", k)
-                            .num("content_index", 0)
-                            .raw("part", &Self::message_part(&text)),
-                    );
-                }
-                Item::Call(call) => {
-                    for p in &call.pieces {
-                        push(
-                            "response.function_call_arguments.delta",
-                            next("response.function_call_arguments.delta")
-                                .str("delta", &p.text)
-                                .num("output_index", k)
-                                .str("item_id", &id),
-                        );
-                    }
-                    push(
-                        "response.function_call_arguments.done",
-                        next("response.function_call_arguments.done")
-                            .str("arguments", &call.arguments)
-                            .num("output_index", k)
-                            .str("item_id", &id),
-                    );
-                }
-            }
-            push(
-                "response.output_item.done",
-                next("response.output_item.done")
-                    .raw("item", &Self::item_json(a, item, &id, true))
-                    .num("output_index", k),
-            );
-        }
-        let last = if Self::incomplete(a) {
-            "response.incomplete"
-        } else {
-            "response.completed"
-        };
-        push(
-            last,
-            next(last).raw("response", &Self::response(a, ctx, None)),
-        );
-        events
+fn cached(n: u64) -> InputTokensDetails {
+    InputTokensDetails {
+        cached_tokens: Some(n),
+        ..Default::default()
     }
+}
+
+fn reasoning_details(n: u64) -> OutputTokensDetails {
+    OutputTokensDetails {
+        reasoning_tokens: Some(n),
+        ..Default::default()
+    }
+}
+
+fn output_text(text: &str) -> resp::OutputContent {
+    let mut t = resp::OutputText {
+        text: text.to_owned(),
+        annotations: Some(Vec::new()),
+        ..Default::default()
+    };
+    t.set_explicit_null("logprobs", true);
+    resp::OutputContent::OutputText(t)
+}
+
+/// Numbers `ev` in its stream.
+fn set_sequence(ev: &mut Ev, seq: u64) {
+    let n = Some(seq);
+    match ev {
+        Ev::Created(e) => e.sequence_number = n,
+        Ev::InProgress(e) => e.sequence_number = n,
+        Ev::Completed(e) => e.sequence_number = n,
+        Ev::Incomplete(e) => e.sequence_number = n,
+        Ev::OutputItemAdded(e) => e.sequence_number = n,
+        Ev::OutputItemDone(e) => e.sequence_number = n,
+        Ev::ContentPartAdded(e) => e.sequence_number = n,
+        Ev::ContentPartDone(e) => e.sequence_number = n,
+        Ev::OutputTextDelta(e) => e.sequence_number = n,
+        Ev::OutputTextDone(e) => e.sequence_number = n,
+        Ev::ReasoningTextDelta(e) => e.sequence_number = n,
+        Ev::ReasoningTextDone(e) => e.sequence_number = n,
+        Ev::FunctionCallArgumentsDelta(e) => e.sequence_number = n,
+        Ev::FunctionCallArgumentsDone(e) => e.sequence_number = n,
+        _ => {}
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Body {
+    Body::Text(serde_json::to_string(v).unwrap_or_default())
+}
+
+fn frame_compat<T: Serialize>(v: &T) -> String {
+    let mut out = Vec::new();
+    Encoder::compat().data(&mut out, &serde_json::to_string(v).unwrap_or_default());
+    String::from_utf8(out).unwrap_or_default()
 }

@@ -7,8 +7,10 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use dashscope_protocol::cassette::Cassette;
+use dashscope_protocol::cassette::{AnyCassette, Cassette};
 use serde_json::{Value, json};
+
+pub mod schema;
 
 pub const KEY: &str = "sk-test0123456789abcdef";
 pub const CHAT: &str = "/compatible-mode/v1/chat/completions";
@@ -348,4 +350,48 @@ pub fn fold(
         })
         .collect();
     r
+}
+
+/// The cassette files under `fixtures/` (what the mock embeds): `(path under fixtures/,
+/// text, cassette)`, in path order.
+pub fn fixture_files() -> Vec<(String, String, AnyCassette)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("the fixtures directory") {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let c =
+                AnyCassette::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, text, c)
+        })
+        .collect()
+}
+
+/// The wire cassettes under `fixtures/`.
+pub fn wire_fixtures() -> Vec<Cassette> {
+    fixture_files()
+        .into_iter()
+        .filter_map(|(_, _, c)| match c {
+            AnyCassette::Wire(c) => Some(c),
+            AnyCassette::Unified(_) => None,
+        })
+        .collect()
 }

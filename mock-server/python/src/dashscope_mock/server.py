@@ -146,7 +146,7 @@ class MockServer:
     mode the first receives the recorded cassettes), `no_defaults`, `strict`, `seed`,
     `api_keys` (`--api-key`, repeatable; none: any non-empty key is accepted), `admin_key`
     (`--admin-key`, passed only when set), `latency_ms`, `chunk_delay_ms`, `speed`, `record`
-    (`--record UPSTREAM`), `faults` (`--fault SPEC`, global until the first `reset()`),
+    (`--record UPSTREAM`), `faults` (`--fault SPEC`, global; `reset()` brings them back),
     `models` (`--model PATTERN`), `host`, `port` (0: a free one), `shutdown_grace` (seconds),
     and `args` for any other flag. `binary` overrides `find_binary()`; `env` adds variables
     to the child's environment (e.g. `RUST_LOG`); `start_timeout` bounds the start (seconds).
@@ -202,6 +202,9 @@ class MockServer:
         argv += [f"--fault={spec}" for spec in faults]
         argv += [f"--model={pattern}" for pattern in models]
         argv += [f"--shutdown-grace={int(shutdown_grace)}"]
+        # The server's stdin is a pipe this process holds: when this process ends, even by
+        # SIGKILL, the pipe closes and the server stops instead of living on orphaned.
+        argv += ["--exit-on-stdin-eof"]
         argv += list(args)
         self._argv = argv
         self._env = dict(env) if env is not None else None
@@ -270,7 +273,7 @@ class MockServer:
         deadline = time.monotonic() + self._start_timeout
         proc = subprocess.Popen(
             self._argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=None if self._env is None else {**os.environ, **self._env},
@@ -398,8 +401,9 @@ class MockServer:
         self._admin("DELETE", "/journal")
 
     def reset(self) -> None:
-        """Clears the journal, stored responses, global faults and every fault counter;
-        re-arms `once` cassettes; drops cassettes added at run time."""
+        """Back to the start-up configuration: clears the journal and stored responses, drops
+        the cassettes and faults added at run time, brings back the `faults` given at start
+        (fresh counters), forgets header fault counters, re-arms `once` cassettes."""
         self._admin("POST", "/reset")
 
     def add_cassette(

@@ -6,7 +6,7 @@
 //!
 //! | rule | chat | Responses | native |
 //! |---|---|---|---|
-//! | the model is known ([`ModelPolicy`]) | `model` | `model` | `model` |
+//! | the model is known (`Synthetic::models`) | `model` | `model` | `model` |
 //! | the conversation is there and not empty | `messages` | `input` | `input.messages` / `input.prompt` (`BadRequest.EmptyInput` when `input` is missing) |
 //! | each message is an object with a known role | `system`, `user`, `assistant`, `tool`, `function` (and `developer`) | items: `user`, `assistant`, `system`, `developer` | as chat |
 //! | `content` is a string, a list of parts or null; chat parts carry `type` | yes | yes | yes |
@@ -19,15 +19,14 @@
 //! | `json_object` needs the word "json" in the messages | `response_format` | `text.format` | `parameters.response_format` |
 //! | `tool_choice` `required` or a function is refused in thinking mode | yes | — | yes |
 //!
-//! Missing model, malformed JSON, wrong content type, the API key and `X-DashScope-Async` are
-//! checked earlier by the [`handler`](crate::handler); an unknown `previous_response_id` there
-//! too (it needs the response store).
+//! Missing model, malformed JSON, wrong content type, the API key, `X-DashScope-Async` and an
+//! unknown `previous_response_id` are checked earlier by the [`handler`](crate::handler).
 
 use serde_json::Value;
 
-use crate::endpoint::Endpoint;
+use dashscope_protocol::dialect::Endpoint;
+
 use crate::errors::ErrorReply;
-use crate::models::ModelPolicy;
 
 const ROLES: [&str; 6] = [
     "system",
@@ -53,16 +52,16 @@ fn with_param(mut e: Box<ErrorReply>, param: &str) -> Box<ErrorReply> {
 /// # Errors
 ///
 /// The [`ErrorReply`] the service would answer with (boxed: it is large).
-pub fn validate(
+pub(crate) fn validate(
     endpoint: Endpoint,
     body: &Value,
-    models: &ModelPolicy,
+    allows: impl Fn(&str) -> bool,
 ) -> Result<(), Box<ErrorReply>> {
     let Some(obj) = body.as_object() else {
         return Err(bad("The request body must be a JSON object."));
     };
     if let Some(model) = obj.get("model").and_then(Value::as_str) {
-        if !models.allows(model) {
+        if !allows(model) {
             let mut e = bad("Model not exist.");
             e.compat_message = Some(format!("model `{model}` is not supported."));
             return Err(e);
@@ -402,98 +401,4 @@ fn tool_choice_in_thinking(p: &Value) -> Result<(), Box<ErrorReply>> {
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn check(e: Endpoint, body: Value) -> Result<(), String> {
-        validate(e, &body, &ModelPolicy::default()).map_err(|e| e.message)
-    }
-
-    #[test]
-    fn rules() {
-        use Endpoint::*;
-        let ok_chat =
-            json!({"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}]});
-        assert_eq!(check(ChatCompletions, ok_chat.clone()), Ok(()));
-        let mut b = ok_chat.clone();
-        b["temperature"] = json!(2.0);
-        assert!(
-            check(ChatCompletions, b)
-                .unwrap_err()
-                .contains("temperature")
-        );
-        let mut b = ok_chat.clone();
-        b["temperature"] = json!(0);
-        assert_eq!(check(ChatCompletions, b), Ok(()));
-        let mut b = ok_chat.clone();
-        b["top_p"] = json!(0);
-        assert!(check(ChatCompletions, b).is_err());
-        let mut b = ok_chat.clone();
-        b["n"] = json!(5);
-        assert!(check(ChatCompletions, b).is_err());
-        let mut b = ok_chat.clone();
-        b["response_format"] = json!({"type": "json_object"});
-        assert!(
-            check(ChatCompletions, b.clone())
-                .unwrap_err()
-                .contains("json")
-        );
-        b["messages"][0]["content"] = json!("Answer in JSON");
-        assert_eq!(check(ChatCompletions, b), Ok(()));
-        let e = validate(
-            ChatCompletions,
-            &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
-            &ModelPolicy::default(),
-        )
-        .unwrap_err();
-        assert_eq!(e.message, "Model not exist.");
-        assert_eq!(
-            e.compat_message.as_deref(),
-            Some("model `gpt-4o` is not supported.")
-        );
-        assert!(
-            check(
-                ChatCompletions,
-                json!({"model": "qwen-plus", "messages": [{"role": "bot", "content": "x"}]})
-            )
-            .is_err()
-        );
-        assert!(check(ChatCompletions, json!({"model": "qwen-plus", "messages": [{"role": "user", "content": [{"text": "x"}]}]})).is_err());
-        assert!(check(NativeText, json!({"model": "qwen-plus", "input": {"messages": [{"role": "user", "content": [{"text": "x"}]}]}})).is_ok());
-        let e = validate(
-            NativeText,
-            &json!({"model": "qwen-plus"}),
-            &ModelPolicy::default(),
-        )
-        .unwrap_err();
-        assert_eq!(e.native_code, "BadRequest.EmptyInput");
-        assert!(
-            check(
-                NativeText,
-                json!({"model": "qwen-plus", "input": {"prompt": "p", "messages": []}})
-            )
-            .is_err()
-        );
-        assert!(check(NativeText, json!({"model": "qwen-plus", "input": {"prompt": "p"}, "parameters": {"top_logprobs": 6}})).is_err());
-        assert!(check(Responses, json!({"model": "qwen-plus", "input": ""})).is_err());
-        assert!(
-            check(
-                Responses,
-                json!({"model": "qwen-plus", "input": [{"role": "tool", "content": "x"}]})
-            )
-            .is_err()
-        );
-        assert!(
-            check(
-                Responses,
-                json!({"model": "qwen-plus", "input": "x", "max_output_tokens": 8})
-            )
-            .is_err()
-        );
-        assert!(check(Responses, json!({"model": "qwen-plus", "input": [{"type": "function_call_output", "call_id": "c", "output": "o"}]})).is_ok());
-    }
 }
