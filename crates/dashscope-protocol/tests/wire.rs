@@ -226,7 +226,10 @@ fn same_as_from_slice(bytes: &[u8]) {
     match (fast, slow) {
         (Ok(a), Ok(b)) => assert_eq!(a, b),
         (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
-        (a, b) => panic!("{a:?} against {b:?} for {:?}", String::from_utf8_lossy(bytes)),
+        (a, b) => panic!(
+            "{a:?} against {b:?} for {:?}",
+            String::from_utf8_lossy(bytes)
+        ),
     }
 }
 
