@@ -4,8 +4,10 @@
 //!   [`RequestSpec`] and serializes it to bytes; compat adds `async-openai/<payload>`, which
 //!   builds async-openai 0.43's `CreateChatCompletionRequest` from the same spec (struct
 //!   literals, no builder) and serializes it. Both must produce the same JSON (checked first).
-//! * `deserialize_response/<dialect>`: `dashscope` parses the dialect's non-stream response;
-//!   compat adds `async-openai` parsing the same bytes into `CreateChatCompletionResponse`.
+//! * `deserialize_response/<dialect>`: `dashscope` parses the dialect's non-stream response
+//!   from bytes as the client does (`wire::from_json_slice`); compat adds `async-openai` parsing
+//!   the same bytes as its client does (`serde_json::from_slice`) into
+//!   `CreateChatCompletionResponse`. Both check the body's UTF-8, which `from_str` would skip.
 
 use std::hint::black_box;
 
@@ -27,6 +29,7 @@ use dashscope_benches::payloads::{self, Part, RequestSpec, Turn};
 use dashscope_protocol::chat::ChatCompletion;
 use dashscope_protocol::native::GenerationResponse;
 use dashscope_protocol::responses::Response;
+use dashscope_protocol::wire::from_json_slice;
 use serde_json::Value;
 
 #[path = "common/clock.rs"]
@@ -218,10 +221,12 @@ fn deserialize_responses<M: Measurement>(c: &mut Criterion<M>) {
     let mut group = c.benchmark_group("deserialize_response/compat");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("dashscope", |b| {
-        b.iter(|| serde_json::from_str::<ChatCompletion>(black_box(&body)));
+        b.iter(|| from_json_slice::<ChatCompletion>(black_box(body.as_bytes())));
     });
     group.bench_function("async-openai", |b| {
-        b.iter(|| serde_json::from_str::<CreateChatCompletionResponse>(black_box(&body)));
+        b.iter(|| {
+            serde_json::from_slice::<CreateChatCompletionResponse>(black_box(body.as_bytes()))
+        });
     });
     group.finish();
 
@@ -230,7 +235,7 @@ fn deserialize_responses<M: Measurement>(c: &mut Criterion<M>) {
     let mut group = c.benchmark_group("deserialize_response/native");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("dashscope", |b| {
-        b.iter(|| serde_json::from_str::<GenerationResponse>(black_box(&body)));
+        b.iter(|| from_json_slice::<GenerationResponse>(black_box(body.as_bytes())));
     });
     group.finish();
 
@@ -239,7 +244,7 @@ fn deserialize_responses<M: Measurement>(c: &mut Criterion<M>) {
     let mut group = c.benchmark_group("deserialize_response/responses");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("dashscope", |b| {
-        b.iter(|| serde_json::from_str::<Response>(black_box(&body)));
+        b.iter(|| from_json_slice::<Response>(black_box(body.as_bytes())));
     });
     group.finish();
 }

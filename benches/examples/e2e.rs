@@ -15,6 +15,10 @@
 //! median and the fastest iteration. The client runtime's threads are named `client-worker`,
 //! so a profile tells them from the server's.
 //!
+//! Client readers may be given as a comma-separated list (`dashscope,async-openai`): each
+//! iteration then runs every reader in turn, against the same server and runtime, so a busy
+//! machine slows them alike and their medians can be compared.
+//!
 //! Two readers measure floors rather than clients:
 //!
 //! * `reqwest`: a bare `reqwest::Client` (the bench's settings) reading the stream with
@@ -54,10 +58,14 @@ fn main() -> ExitCode {
     if reader == "reqwest" {
         return bare_reqwest(server, consumer, rest);
     }
-    let Some(reader) = Reader::ALL.into_iter().find(|r| r.name() == reader) else {
-        eprintln!("unknown reader {reader}");
-        return ExitCode::FAILURE;
-    };
+    let mut readers = Vec::new();
+    for name in reader.split(',') {
+        let Some(r) = Reader::ALL.into_iter().find(|r| r.name() == name) else {
+            eprintln!("unknown reader {name}");
+            return ExitCode::FAILURE;
+        };
+        readers.push(r);
+    }
     let unary = Bytes::from(payloads::chat_response(&payloads::response_conversation()));
     let answers = Answers::compat(chunks).with_unary(unary);
     let (_bare, _mock, uri) = match server.as_str() {
@@ -95,26 +103,30 @@ fn main() -> ExitCode {
     .expect("runtime");
     let spawned = consumer == "spawned";
     let clients = Clients::new(&uri);
-    let mut times = Vec::with_capacity(iterations);
+    let mut times = vec![Vec::with_capacity(iterations); readers.len()];
     for _ in 0..iterations {
-        let clients = clients.clone();
-        let start = Instant::now();
-        let (seen, want) = if server == "unary" {
-            let fut = concurrent(clients, reader, 2_000, 64);
-            (run(&rt, spawned, fut), 2_000)
-        } else {
-            (run(&rt, spawned, clients.stream(reader)), answers.chunks)
-        };
-        times.push(start.elapsed());
-        assert_eq!(seen, want);
+        for (&reader, times) in readers.iter().zip(&mut times) {
+            let clients = clients.clone();
+            let start = Instant::now();
+            let (seen, want) = if server == "unary" {
+                let fut = concurrent(clients, reader, 2_000, 64);
+                (run(&rt, spawned, fut), 2_000)
+            } else {
+                (run(&rt, spawned, clients.stream(reader)), answers.chunks)
+            };
+            times.push(start.elapsed());
+            assert_eq!(seen, want);
+        }
     }
-    times.sort();
-    let median = times[times.len() / 2];
-    println!(
-        "{server} {consumer} {}: median {median:?}, fastest {:?} ({iterations} iterations)",
-        reader.name(),
-        times[0]
-    );
+    for (reader, times) in readers.iter().zip(&mut times) {
+        times.sort();
+        let median = times[times.len() / 2];
+        println!(
+            "{server} {consumer} {}: median {median:?}, fastest {:?} ({iterations} iterations)",
+            reader.name(),
+            times[0]
+        );
+    }
     ExitCode::SUCCESS
 }
 

@@ -30,6 +30,34 @@ pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 /// Members of a JSON object that a wire type does not know, kept verbatim.
 pub type Extra = serde_json::Map<String, serde_json::Value>;
 
+/// Parses a JSON document held in bytes (a response body): the same value, and the same error,
+/// as `serde_json::from_slice`, faster on text that is not ASCII.
+///
+/// `serde_json::from_slice` checks the UTF-8 of each string with `core::str::from_utf8`, which
+/// walks non-ASCII text byte by byte: over half the time of decoding a Chinese answer. Here the
+/// whole input is checked once with SIMD ([`simdutf8`]) and then parsed as a `str`. Input that is
+/// not UTF-8 goes to `serde_json::from_slice`, for its error.
+///
+/// ```
+/// use dashscope_protocol::chat::ChatCompletion;
+///
+/// let body = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"你好"}}]}"#;
+/// let c: ChatCompletion = dashscope_protocol::wire::from_json_slice(body.as_bytes()).unwrap();
+/// assert_eq!(c.text(), Some("你好"));
+/// let e = dashscope_protocol::wire::from_json_slice::<ChatCompletion>(b"{\"id\":\"\xff\"}");
+/// assert!(e.unwrap_err().to_string().contains("invalid unicode code point"));
+/// ```
+///
+/// # Errors
+///
+/// The error `serde_json::from_slice` gives for `bytes`.
+pub fn from_json_slice<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
 /// Serializes a wire struct's members into a map that is already open.
 ///
 /// Implemented by every [`wire_struct!`](crate::wire_struct) type; [`tagged_enum!`](crate::tagged_enum)

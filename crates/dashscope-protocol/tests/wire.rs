@@ -1,5 +1,6 @@
 //! The wire building blocks (`wire_struct!`, `tagged_enum!`): unknown members and explicit
-//! `null`s kept, duplicates, escaped keys, a tag anywhere in the object, wrong types as errors.
+//! `null`s kept, duplicates, escaped keys, a tag anywhere in the object, wrong types as errors;
+//! `from_json_slice` agreeing with `serde_json::from_slice`.
 
 use serde_json::json;
 
@@ -214,4 +215,59 @@ fn wrong_type_is_an_error_not_a_panic() {
     assert!(e.to_string().contains("invalid type"), "{e}");
     let e = serde_json::from_str::<Outer>(r#"[1]"#).unwrap_err();
     assert!(e.to_string().contains("Outer"), "{e}");
+}
+
+/// `wire::from_json_slice` gives what `serde_json::from_slice` gives: the same value, or an
+/// error with the same text (position included).
+fn same_as_from_slice(bytes: &[u8]) {
+    use dashscope_protocol::chat::ChatCompletion;
+    let fast = dashscope_protocol::wire::from_json_slice::<ChatCompletion>(bytes);
+    let slow = serde_json::from_slice::<ChatCompletion>(bytes);
+    match (fast, slow) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (a, b) => panic!(
+            "{a:?} against {b:?} for {:?}",
+            String::from_utf8_lossy(bytes)
+        ),
+    }
+}
+
+const BODY: &str = r#"{"id":"chatcmpl-1","choices":[{"index":0,"message":{"role":"assistant","content":"人工智能\n是指 \"x\" \u00e9","reasoning_content":"思考","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"城市\":\"杭州\"}"}}]},"finish_reason":"tool_calls","logprobs":null}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"新":"值"}"#;
+
+#[test]
+fn from_json_slice_agrees_with_serde_json() {
+    same_as_from_slice(BODY.as_bytes());
+    let c = dashscope_protocol::wire::from_json_slice::<dashscope_protocol::chat::ChatCompletion>(
+        BODY.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(c.text(), Some("人工智能\n是指 \"x\" é"));
+    // Not UTF-8: inside a string, in a key, cut inside a character, before a syntax error.
+    for bad in [
+        &b"{\"id\":\"\xff\"}"[..],
+        b"{\"\xc3\":1}",
+        &BODY.as_bytes()[..BODY.find('能').unwrap() + 1],
+        b"{\"id\":\"\xe4\xba\"",
+        b"[\xff, nope",
+        b"",
+    ] {
+        same_as_from_slice(bad);
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn from_json_slice_agrees_on_any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+        same_as_from_slice(&bytes);
+    }
+
+    #[test]
+    fn from_json_slice_agrees_on_a_changed_body(at in 0..BODY.len(), byte in proptest::num::u8::ANY, cut in 0..=BODY.len()) {
+        let mut bytes = BODY.as_bytes()[..cut].to_vec();
+        if at < bytes.len() {
+            bytes[at] = byte;
+        }
+        same_as_from_slice(&bytes);
+    }
 }

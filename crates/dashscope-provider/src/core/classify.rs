@@ -75,7 +75,7 @@ pub(crate) fn classify_unary<O: Decodable>(
         return Err(failure(status, headers, body.ok().as_deref()));
     }
     let bytes = body?;
-    match serde_json::from_slice::<O>(&bytes) {
+    match dashscope_protocol::wire::from_json_slice::<O>(&bytes) {
         Ok(value) => match value.embedded_error(status.as_u16()) {
             Some(api) => Err(api_failure(api, status, headers)),
             None => Ok(Reply::new(value, status.as_u16(), headers)),
