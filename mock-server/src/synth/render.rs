@@ -10,7 +10,7 @@
 
 use dashscope_protocol::cassette::{Body, Chunk};
 use dashscope_protocol::chat::{
-    self, ChatChunk, ChatCompletion, ChunkChoice, Delta, FinishReason, FunctionCall,
+    self, Audio, ChatChunk, ChatCompletion, ChunkChoice, Delta, FinishReason, FunctionCall,
     InputTokensDetails, OutputTokensDetails, Role, ToolCall, ToolType,
 };
 use dashscope_protocol::dialect::Endpoint;
@@ -254,6 +254,7 @@ impl<'a> Answer<'a> {
                 content: Some(chat::MessageContent::Text(l.c.text.clone())),
                 reasoning_content: self.thinking.then(|| l.c.reasoning.clone()),
                 tool_calls: (!calls.is_empty()).then_some(calls),
+                audio: l.c.audio.clone(),
                 ..Default::default()
             };
             let finish_reason = Some(l.finish.clone());
@@ -344,6 +345,14 @@ impl<'a> Answer<'a> {
             let mut deltas = vec![open];
             deltas.extend(reasoning.map(|p| delta(None, Some(&p.text))));
             deltas.extend(l.text.iter().map(|p| delta(Some(&p.text), None)));
+            for audio in l.c.audio.iter().flat_map(audio_pieces) {
+                let mut d = Delta {
+                    audio: Some(audio),
+                    ..Default::default()
+                };
+                d.set_explicit_null("content", true);
+                deltas.push(d);
+            }
             for (k, (t, args)) in l.c.tool_calls.iter().zip(&l.args).enumerate() {
                 deltas.push(calls(call(k, &t.id, Some(&t.name), "")));
                 deltas.extend(args.iter().map(|p| calls(call(k, "", None, &p.text))));
@@ -587,8 +596,8 @@ impl<'a> Answer<'a> {
         )
     }
 
-    /// Output item `k`, in progress (a skeleton) or done.
-    fn item(&self, item: &Item<'_>, k: usize, done: bool) -> resp::OutputItem {
+    /// Output item `k`, in progress (a skeleton) or done; `logprobs`: the request asks for them.
+    fn item(&self, item: &Item<'_>, k: usize, done: bool, logprobs: bool) -> resp::OutputItem {
         let id = Some(self.item_id(k));
         let status = Some(match (done, item) {
             (false, _) => resp::ItemStatus::InProgress,
@@ -610,7 +619,7 @@ impl<'a> Answer<'a> {
             }
             Item::Message(text, _) => {
                 let content = if done {
-                    vec![output_text(text)]
+                    vec![output_text(text, logprobs)]
                 } else {
                     Vec::new()
                 };
@@ -664,7 +673,7 @@ impl<'a> Answer<'a> {
             self.items()
                 .iter()
                 .enumerate()
-                .map(|(k, item)| self.item(item, k, true))
+                .map(|(k, item)| self.item(item, k, true, logprobs(request)))
                 .collect(),
         );
         r.status = Some(if self.incomplete() {
@@ -724,7 +733,7 @@ impl<'a> Answer<'a> {
                     Ev::$variant(resp::$ty { item_id: id.clone(), output_index: at, $($field: $value,)* ..Default::default() })
                 };
             }
-            let skeleton = Some(self.item(item, k, false));
+            let skeleton = Some(self.item(item, k, false, false));
             events.push(Ev::OutputItemAdded(resp::OutputItemAddedEvent {
                 output_index: at,
                 item: skeleton,
@@ -736,17 +745,17 @@ impl<'a> Answer<'a> {
                     events.push(item_event! { ReasoningTextDone(ReasoningTextDoneEvent) { content_index: Some(0), text: text.to_owned() } });
                 }
                 Item::Message(text, pieces) => {
-                    events.push(item_event! { ContentPartAdded(ContentPartAddedEvent) { content_index: Some(0), part: Some(output_text("")) } });
+                    events.push(item_event! { ContentPartAdded(ContentPartAddedEvent) { content_index: Some(0), part: Some(output_text("", true)) } });
                     events.extend(pieces.iter().map(|p| item_event! { OutputTextDelta(OutputTextDeltaEvent) { content_index: Some(0), delta: p.text.clone(), logprobs: Some(Vec::new()) } }));
                     events.push(item_event! { OutputTextDone(OutputTextDoneEvent) { content_index: Some(0), text: text.to_owned(), logprobs: Some(Vec::new()) } });
-                    events.push(item_event! { ContentPartDone(ContentPartDoneEvent) { content_index: Some(0), part: Some(output_text(text)) } });
+                    events.push(item_event! { ContentPartDone(ContentPartDoneEvent) { content_index: Some(0), part: Some(output_text(text, true)) } });
                 }
                 Item::Call(t, pieces) => {
                     events.extend(pieces.iter().map(|p| item_event! { FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) { delta: p.text.clone() } }));
                     events.push(item_event! { FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) { arguments: t.arguments.clone() } });
                 }
             }
-            let done = Some(self.item(item, k, true));
+            let done = Some(self.item(item, k, true, logprobs(request)));
             events.push(Ev::OutputItemDone(resp::OutputItemDoneEvent {
                 output_index: at,
                 item: done,
@@ -778,6 +787,30 @@ impl<'a> Answer<'a> {
         };
         events.into_iter().enumerate().map(frame).collect()
     }
+}
+
+/// The base64 characters of audio per chat stream chunk: 4,800 bytes (0.1 s of 24 kHz 16-bit
+/// PCM), whole 3-byte groups, so that no piece but the last is padded.
+const AUDIO_PIECE: usize = 6_400;
+
+/// An answer's audio as a chat stream sends it (PROTOCOL.md §2.6): `data` in pieces of
+/// [`AUDIO_PIECE`] characters, the transcript and the id with the first, the expiry and the
+/// URL with the last.
+fn audio_pieces(a: &Audio) -> impl Iterator<Item = Audio> + '_ {
+    let data = a.data.as_deref().unwrap_or_default().as_bytes();
+    let n = data.len().div_ceil(AUDIO_PIECE).max(1);
+    (0..n).map(move |i| {
+        let piece = data.chunks(AUDIO_PIECE).nth(i).unwrap_or_default();
+        let (first, last) = (i == 0, i + 1 == n);
+        Audio {
+            data: (!piece.is_empty()).then(|| String::from_utf8_lossy(piece).into_owned()),
+            id: a.id.clone().filter(|_| first),
+            transcript: a.transcript.clone().filter(|_| first),
+            expires_at: a.expires_at.filter(|_| last),
+            url: a.url.clone().filter(|_| last),
+            ..Default::default()
+        }
+    })
 }
 
 /// A chat/native tool call (or a fragment of one: an empty id, no name).
@@ -815,14 +848,27 @@ fn reasoning_details(n: u64) -> OutputTokensDetails {
     }
 }
 
-fn output_text(text: &str) -> resp::OutputContent {
+/// An `output_text` part; `logprobs`: with `"logprobs": null` (the stream's content-part events
+/// have it, PROTOCOL.md §3.4; an output item only when the request asks for log probabilities).
+fn output_text(text: &str, logprobs: bool) -> resp::OutputContent {
     let mut t = resp::OutputText {
         text: text.to_owned(),
         annotations: Some(Vec::new()),
         ..Default::default()
     };
-    t.set_explicit_null("logprobs", true);
+    t.set_explicit_null("logprobs", logprobs);
     resp::OutputContent::OutputText(t)
+}
+
+/// Whether a Responses request asks for log probabilities: `top_logprobs`, or `include` naming
+/// `message.output_text.logprobs`.
+fn logprobs(r: Option<&resp::ResponseRequest>) -> bool {
+    let asks = |r: &resp::ResponseRequest| {
+        let include = r.extra.get("include").and_then(serde_json::Value::as_array);
+        let named = include.is_some_and(|i| i.iter().any(|v| v == "message.output_text.logprobs"));
+        named || r.extra.get("top_logprobs").is_some_and(|v| !v.is_null())
+    };
+    r.is_some_and(asks)
 }
 
 /// Numbers `ev` in its stream.

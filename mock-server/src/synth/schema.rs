@@ -73,11 +73,34 @@ pub(crate) fn instance(schema: &Value, seed: u64, place: Option<&str>) -> Value 
     g.value(schema, "", 0)
 }
 
-/// A place the text names: one of the known cities, else the capitalised word after " in ".
+/// A place the text names, in the user's words: a known city (in Latin or CJK script), else
+/// the run of CJK letters before a word for weather (`杭州天气`, `東京の天気`, `서울 날씨`; time
+/// words such as `明天` left out), else the capitalised word after " in ".
 pub(crate) fn place_in(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    if let Some(c) = CITIES.iter().find(|c| lower.contains(&c.to_lowercase())) {
+    if let Some(c) = CITIES
+        .iter()
+        .chain(&CJK_CITIES)
+        .find(|c| lower.contains(&c.to_lowercase()))
+    {
         return Some((*c).to_owned());
+    }
+    let cjk = |c: char| c.is_alphabetic() && !c.is_ascii() && !"的の在".contains(c);
+    let before = WEATHER.iter().find_map(|w| Some(&text[..text.find(w)?]));
+    let mut run: String = before
+        .map_or("", |b| b.trim_end().trim_end_matches(['的', 'の']))
+        .chars()
+        .rev()
+        .take_while(|&c| cjk(c))
+        .collect();
+    run = run.chars().rev().collect();
+    for time in [
+        "今天", "明天", "后天", "现在", "今日", "明日", "오늘", "내일",
+    ] {
+        run = run.replace(time, "");
+    }
+    if !run.is_empty() {
+        return Some(run);
     }
     let at = text.find(" in ")?;
     let word: String = text[at + 4..]
@@ -178,6 +201,18 @@ const CITIES: [&str; 8] = [
     "Tokyo",
     "Paris",
 ];
+const CJK_CITIES: [&str; 9] = [
+    "杭州",
+    "北京",
+    "上海",
+    "深圳",
+    "成都",
+    "新加坡",
+    "东京",
+    "東京",
+    "巴黎",
+];
+const WEATHER: [&str; 5] = ["天气", "天氣", "天気", "날씨", "气温"];
 const WORDS: [&str; 12] = [
     "alpha", "bravo", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper",
     "kestrel", "lumen",

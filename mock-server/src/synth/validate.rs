@@ -18,6 +18,7 @@
 //! | `thinking_budget` ≥ 1 | yes | yes | yes |
 //! | `json_object` needs the word "json" in the messages | `response_format` | `text.format` | `parameters.response_format` |
 //! | `tool_choice` `required` or a function is refused in thinking mode | yes | — | yes |
+//! | an Omni model (`*omni*`) or `modalities` with `audio` needs `stream: true` | yes | — | — |
 //!
 //! Missing model, malformed JSON, wrong content type, the API key, `X-DashScope-Async` and an
 //! unknown `previous_response_id` are checked earlier by the [`handler`](crate::handler).
@@ -75,6 +76,7 @@ pub(crate) fn validate(
                 conversation_text(body, endpoint)
             })?;
             tool_choice_in_thinking(body)?;
+            omni_streams(body)?;
         }
         Endpoint::Responses | Endpoint::ResponsesLegacy => {
             responses_input(body)?;
@@ -383,6 +385,24 @@ fn json_word(format: Option<&Value>, text: impl FnOnce() -> String) -> Result<()
         return Err(bad(
             "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
         ));
+    }
+    Ok(())
+}
+
+/// Omni models answer in a stream only (PROTOCOL.md §2.6): a real refusal reads 400
+/// `invalid_request_error` "qwen-omni-turbo-2025-01-19 only support with stream=true" (its
+/// `code` was `null` there; the mock sends `invalid_parameter_error` like other parameter
+/// errors [U]).
+fn omni_streams(body: &Value) -> Result<(), Box<ErrorReply>> {
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let modalities = body.get("modalities").and_then(Value::as_array);
+    let audio = modalities.is_some_and(|m| m.iter().any(|m| m == "audio"));
+    let omni = model.to_ascii_lowercase().contains("omni");
+    if (omni || audio) && body.get("stream") != Some(&Value::Bool(true)) {
+        return Err(bad(format!("{model} only support with stream=true")));
     }
     Ok(())
 }
