@@ -714,78 +714,63 @@ impl<'a> Answer<'a> {
 
     fn responses_events(&self, request: Option<&resp::ResponseRequest>) -> Vec<String> {
         let mut events: Vec<Ev> = Vec::new();
+        // Pushes an event numbered by its place in the stream.
+        macro_rules! push {
+            ($variant:ident($ty:ident) { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+                let sequence_number = Some(events.len() as u64);
+                events.push(Ev::$variant(resp::$ty { sequence_number, $($field $(: $value)?,)* ..Default::default() }));
+            }};
+        }
         let opening = |status| Box::new(self.response(request, Some(status)));
-        let response = opening(resp::ResponseStatus::Queued);
-        events.push(Ev::Created(resp::ResponseCreatedEvent {
-            response,
-            ..Default::default()
-        }));
-        let response = opening(resp::ResponseStatus::InProgress);
-        events.push(Ev::InProgress(resp::ResponseInProgressEvent {
-            response,
-            ..Default::default()
-        }));
+        push!(Created(ResponseCreatedEvent) { response: opening(resp::ResponseStatus::Queued) });
+        push!(InProgress(ResponseInProgressEvent) { response: opening(resp::ResponseStatus::InProgress) });
         for (k, item) in self.items().iter().enumerate() {
-            let (id, at) = (Some(self.item_id(k)), Some(k as u32));
+            let (id, output_index, content_index) =
+                (Some(self.item_id(k)), Some(k as u32), Some(0));
             // An event about this item (and its first content part, for text events).
-            macro_rules! item_event {
-                ($variant:ident($ty:ident) { $($field:ident: $value:expr),* $(,)? }) => {
-                    Ev::$variant(resp::$ty { item_id: id.clone(), output_index: at, $($field: $value,)* ..Default::default() })
+            macro_rules! on_item {
+                ($variant:ident($ty:ident) { $($field:ident $(: $value:expr)?),* $(,)? }) => {
+                    push!($variant($ty) { item_id: id.clone(), output_index, $($field $(: $value)?,)* })
                 };
             }
-            let skeleton = Some(self.item(item, k, false, false));
-            events.push(Ev::OutputItemAdded(resp::OutputItemAddedEvent {
-                output_index: at,
-                item: skeleton,
-                ..Default::default()
-            }));
+            push!(OutputItemAdded(OutputItemAddedEvent) { output_index, item: Some(self.item(item, k, false, false)) });
             match *item {
                 Item::Reasoning(text, pieces) => {
-                    events.extend(pieces.iter().map(|p| item_event! { ReasoningTextDelta(ReasoningTextDeltaEvent) { content_index: Some(0), delta: p.text.clone() } }));
-                    events.push(item_event! { ReasoningTextDone(ReasoningTextDoneEvent) { content_index: Some(0), text: text.to_owned() } });
+                    for p in pieces {
+                        on_item!(ReasoningTextDelta(ReasoningTextDeltaEvent) { content_index, delta: p.text.clone() });
+                    }
+                    on_item!(ReasoningTextDone(ReasoningTextDoneEvent) { content_index, text: text.to_owned() });
                 }
                 Item::Message(text, pieces) => {
-                    events.push(item_event! { ContentPartAdded(ContentPartAddedEvent) { content_index: Some(0), part: Some(output_text("", true)) } });
-                    events.extend(pieces.iter().map(|p| item_event! { OutputTextDelta(OutputTextDeltaEvent) { content_index: Some(0), delta: p.text.clone(), logprobs: Some(Vec::new()) } }));
-                    events.push(item_event! { OutputTextDone(OutputTextDoneEvent) { content_index: Some(0), text: text.to_owned(), logprobs: Some(Vec::new()) } });
-                    events.push(item_event! { ContentPartDone(ContentPartDoneEvent) { content_index: Some(0), part: Some(output_text(text, true)) } });
+                    on_item!(ContentPartAdded(ContentPartAddedEvent) { content_index, part: Some(output_text("", true)) });
+                    for p in pieces {
+                        on_item!(OutputTextDelta(OutputTextDeltaEvent) { content_index, delta: p.text.clone(), logprobs: Some(Vec::new()) });
+                    }
+                    on_item!(OutputTextDone(OutputTextDoneEvent) { content_index, text: text.to_owned(), logprobs: Some(Vec::new()) });
+                    on_item!(ContentPartDone(ContentPartDoneEvent) { content_index, part: Some(output_text(text, true)) });
                 }
                 Item::Call(t, pieces) => {
-                    events.extend(pieces.iter().map(|p| item_event! { FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) { delta: p.text.clone() } }));
-                    events.push(item_event! { FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) { arguments: t.arguments.clone() } });
+                    for p in pieces {
+                        on_item!(FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) { delta: p.text.clone() });
+                    }
+                    on_item!(FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) { arguments: t.arguments.clone() });
                 }
             }
-            let done = Some(self.item(item, k, true, logprobs(request)));
-            events.push(Ev::OutputItemDone(resp::OutputItemDoneEvent {
-                output_index: at,
-                item: done,
-                ..Default::default()
-            }));
+            push!(OutputItemDone(OutputItemDoneEvent) { output_index, item: Some(self.item(item, k, true, logprobs(request))) });
         }
         let response = Box::new(self.response(request, None));
-        events.push(match self.incomplete() {
-            true => Ev::Incomplete(resp::ResponseIncompleteEvent {
-                response,
-                ..Default::default()
-            }),
-            false => Ev::Completed(resp::ResponseCompletedEvent {
-                response,
-                ..Default::default()
-            }),
-        });
-        let frame = |(seq, mut ev): (usize, Ev)| {
-            set_sequence(&mut ev, seq as u64);
+        match self.incomplete() {
+            true => push!(Incomplete(ResponseIncompleteEvent) { response }),
+            false => push!(Completed(ResponseCompletedEvent) { response }),
+        }
+        let frame = |ev: Ev| {
+            let seq = ev.sequence_number().unwrap_or_default();
             let (mut out, data) = (Vec::new(), serde_json::to_string(&ev).unwrap_or_default());
-            Encoder::responses().native_event(
-                &mut out,
-                seq as u64 + 1,
-                ev.type_name().unwrap_or_default(),
-                200,
-                &data,
-            );
+            let ty = ev.type_name().unwrap_or_default();
+            Encoder::responses().native_event(&mut out, seq + 1, ty, 200, &data);
             String::from_utf8(out).unwrap_or_default()
         };
-        events.into_iter().enumerate().map(frame).collect()
+        events.into_iter().map(frame).collect()
     }
 }
 
@@ -869,28 +854,6 @@ fn logprobs(r: Option<&resp::ResponseRequest>) -> bool {
         named || r.extra.get("top_logprobs").is_some_and(|v| !v.is_null())
     };
     r.is_some_and(asks)
-}
-
-/// Numbers `ev` in its stream.
-fn set_sequence(ev: &mut Ev, seq: u64) {
-    let n = Some(seq);
-    match ev {
-        Ev::Created(e) => e.sequence_number = n,
-        Ev::InProgress(e) => e.sequence_number = n,
-        Ev::Completed(e) => e.sequence_number = n,
-        Ev::Incomplete(e) => e.sequence_number = n,
-        Ev::OutputItemAdded(e) => e.sequence_number = n,
-        Ev::OutputItemDone(e) => e.sequence_number = n,
-        Ev::ContentPartAdded(e) => e.sequence_number = n,
-        Ev::ContentPartDone(e) => e.sequence_number = n,
-        Ev::OutputTextDelta(e) => e.sequence_number = n,
-        Ev::OutputTextDone(e) => e.sequence_number = n,
-        Ev::ReasoningTextDelta(e) => e.sequence_number = n,
-        Ev::ReasoningTextDone(e) => e.sequence_number = n,
-        Ev::FunctionCallArgumentsDelta(e) => e.sequence_number = n,
-        Ev::FunctionCallArgumentsDone(e) => e.sequence_number = n,
-        _ => {}
-    }
 }
 
 fn json<T: Serialize>(v: &T) -> Body {
