@@ -400,12 +400,6 @@ fn format_answer(conv: &Conversation, rng: &mut Rng, seed: u64) -> String {
     }
 }
 
-/// Whether the request asks for spoken output (chat `modalities` with `audio`, Omni models).
-fn speaks(conv: &Conversation) -> bool {
-    let request = conv.kept.as_deref().and_then(|k| k.chat());
-    request.is_some_and(|r| r.wants_audio())
-}
-
 /// The sample rate of synthetic speech: 16-bit mono PCM at 24 kHz, as the Omni docs read it.
 const RATE: u32 = 24_000;
 
@@ -433,7 +427,6 @@ fn speech(text: &str, rng: &mut Rng) -> Audio {
         &len.to_le_bytes(),
     ]
     .concat();
-    wav.reserve(len as usize);
     let mut period = 0;
     for i in 0..samples as i32 {
         if i % (RATE as i32 / 2) == 0 {
@@ -497,6 +490,9 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
     let chosen = chosen_tools(conv, &tools, base);
     let names: Vec<&str> = chosen.iter().map(|&i| tools[i].0).collect();
     let thinking = thinks(conv);
+    // Spoken output: a chat request's `modalities` has `audio` (Omni models).
+    let speaks = conv.kept.as_deref().and_then(|k| k.chat());
+    let speaks = speaks.is_some_and(|r| r.wants_audio());
     let s = &conv.sampling;
     let stops: Vec<&String> = s.stop.iter().flatten().filter(|t| !t.is_empty()).collect();
     let mut candidates = Vec::new();
@@ -556,7 +552,7 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
                 .iter()
                 .map(|c| count_tokens(&c.name) + count_tokens(&c.arguments))
                 .sum::<u64>();
-        let audio = (speaks(conv) && !text.is_empty()).then(|| speech(&text, &mut rng));
+        let audio = (speaks && !text.is_empty()).then(|| speech(&text, &mut rng));
         candidates.push(Candidate {
             index,
             text,

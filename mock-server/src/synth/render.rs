@@ -56,6 +56,16 @@ struct Laid<'a> {
     finish: FinishReason,
 }
 
+impl Laid<'_> {
+    /// The whole tool calls, in the chat/native shape.
+    fn calls(&self) -> Vec<ToolCall> {
+        let calls = self.c.tool_calls.iter().enumerate();
+        calls
+            .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments))
+            .collect()
+    }
+}
+
 /// An answer laid out for rendering, with the request id and time it carries.
 pub(crate) struct Answer<'a> {
     model: &'a str,
@@ -109,21 +119,14 @@ impl<'a> Answer<'a> {
             let mut rng =
                 Rng::new(seed ^ 0x5EED_C0DE ^ u64::from(c.index).wrapping_mul(0x9E37_79B9));
             let (reasoning, text) = (pieces(&c.reasoning, &mut rng), pieces(&c.text, &mut rng));
-            let args = c
-                .tool_calls
-                .iter()
-                .map(|t| pieces(&t.arguments, &mut rng))
-                .collect();
-            let finish = c
-                .finish_reason
-                .as_ref()
-                .map_or(FinishReason::Stop, |f| f.as_str().into());
+            let args = c.tool_calls.iter().map(|t| pieces(&t.arguments, &mut rng));
+            let finish = c.finish_reason.as_ref().map(|f| f.as_str().into());
             Laid {
                 c,
                 reasoning,
                 text,
-                args,
-                finish,
+                args: args.collect(),
+                finish: finish.unwrap_or(FinishReason::Stop),
             }
         };
         let cands: Vec<Laid<'a>> = r.candidates.iter().map(lay).collect();
@@ -200,18 +203,14 @@ impl<'a> Answer<'a> {
                 };
                 if !stream {
                     let whole = self.cands.iter().map(|l| {
-                        let calls =
-                            l.c.tool_calls
-                                .iter()
-                                .enumerate()
-                                .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments));
                         let (reasoning, text) = (l.c.reasoning.clone(), l.c.text.clone());
+                        let (calls, finish) = (l.calls(), l.finish.clone());
                         Step {
                             laid: l,
                             reasoning,
                             text,
-                            calls: calls.collect(),
-                            finish: l.finish.clone(),
+                            calls,
+                            finish,
                         }
                     });
                     return json(&self.native(&n, self.usage[1], self.usage[2], whole.collect()));
@@ -243,12 +242,7 @@ impl<'a> Answer<'a> {
 
     fn chat(&self) -> ChatCompletion {
         let choice = |l: &Laid<'_>| {
-            let calls: Vec<ToolCall> =
-                l.c.tool_calls
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments))
-                    .collect();
+            let calls = l.calls();
             let message = chat::Message {
                 role: Role::Assistant,
                 content: Some(chat::MessageContent::Text(l.c.text.clone())),
@@ -324,14 +318,17 @@ impl<'a> Answer<'a> {
                 d.set_explicit_null("reasoning_content", reasoning.is_none() && self.thinking);
                 d
             };
-            let calls = |c: ToolCall| {
+            // A delta of a tool-call fragment or an audio piece, `"content": null`.
+            let bare = |tool_calls: Option<Vec<ToolCall>>, audio: Option<Audio>| {
                 let mut d = Delta {
-                    tool_calls: Some(vec![c]),
+                    tool_calls,
+                    audio,
                     ..Default::default()
                 };
                 d.set_explicit_null("content", true);
                 d
             };
+            let calls = |c: ToolCall| bare(Some(vec![c]), None);
             // The opening chunk carries the role.
             let mut reasoning = l.reasoning.iter();
             let mut open = match reasoning.next().filter(|_| self.thinking) {
@@ -345,14 +342,8 @@ impl<'a> Answer<'a> {
             let mut deltas = vec![open];
             deltas.extend(reasoning.map(|p| delta(None, Some(&p.text))));
             deltas.extend(l.text.iter().map(|p| delta(Some(&p.text), None)));
-            for audio in l.c.audio.iter().flat_map(audio_pieces) {
-                let mut d = Delta {
-                    audio: Some(audio),
-                    ..Default::default()
-                };
-                d.set_explicit_null("content", true);
-                deltas.push(d);
-            }
+            let audio = l.c.audio.iter().flat_map(audio_pieces);
+            deltas.extend(audio.map(|a| bare(None, Some(a))));
             for (k, (t, args)) in l.c.tool_calls.iter().zip(&l.args).enumerate() {
                 deltas.push(calls(call(k, &t.id, Some(&t.name), "")));
                 deltas.extend(args.iter().map(|p| calls(call(k, "", None, &p.text))));
@@ -779,22 +770,14 @@ impl<'a> Answer<'a> {
 const AUDIO_PIECE: usize = 6_400;
 
 /// An answer's audio as a chat stream sends it (PROTOCOL.md §2.6): `data` in pieces of
-/// [`AUDIO_PIECE`] characters, the transcript and the id with the first, the expiry and the
-/// URL with the last.
+/// [`AUDIO_PIECE`] characters, the other members (transcript, id, …) with the first.
 fn audio_pieces(a: &Audio) -> impl Iterator<Item = Audio> + '_ {
     let data = a.data.as_deref().unwrap_or_default().as_bytes();
-    let n = data.len().div_ceil(AUDIO_PIECE).max(1);
-    (0..n).map(move |i| {
-        let piece = data.chunks(AUDIO_PIECE).nth(i).unwrap_or_default();
-        let (first, last) = (i == 0, i + 1 == n);
-        Audio {
-            data: (!piece.is_empty()).then(|| String::from_utf8_lossy(piece).into_owned()),
-            id: a.id.clone().filter(|_| first),
-            transcript: a.transcript.clone().filter(|_| first),
-            expires_at: a.expires_at.filter(|_| last),
-            url: a.url.clone().filter(|_| last),
-            ..Default::default()
-        }
+    (0..data.len().div_ceil(AUDIO_PIECE).max(1)).map(move |i| {
+        let piece = data.chunks(AUDIO_PIECE).nth(i);
+        let data = piece.map(|p| String::from_utf8_lossy(p).into_owned());
+        let rest = if i == 0 { a.clone() } else { Audio::default() };
+        Audio { data, ..rest }
     })
 }
 

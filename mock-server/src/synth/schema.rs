@@ -78,12 +78,9 @@ pub(crate) fn instance(schema: &Value, seed: u64, place: Option<&str>) -> Value 
 /// words such as `明天` left out), else the capitalised word after " in ".
 pub(crate) fn place_in(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    if let Some(c) = CITIES
-        .iter()
-        .chain(&CJK_CITIES)
-        .find(|c| lower.contains(&c.to_lowercase()))
-    {
-        return Some((*c).to_owned());
+    let known = CITIES.iter().copied().chain(CJK_CITIES.split(' '));
+    if let Some(c) = known.clone().find(|c| lower.contains(&c.to_lowercase())) {
+        return Some(c.to_owned());
     }
     let cjk = |c: char| c.is_alphabetic() && !c.is_ascii() && !"的の在".contains(c);
     let before = WEATHER.iter().find_map(|w| Some(&text[..text.find(w)?]));
@@ -94,9 +91,7 @@ pub(crate) fn place_in(text: &str) -> Option<String> {
         .take_while(|&c| cjk(c))
         .collect();
     run = run.chars().rev().collect();
-    for time in [
-        "今天", "明天", "后天", "现在", "今日", "明日", "오늘", "내일",
-    ] {
+    for time in "今天 明天 后天 现在 今日 明日 오늘 내일".split(' ') {
         run = run.replace(time, "");
     }
     if !run.is_empty() {
@@ -201,17 +196,8 @@ const CITIES: [&str; 8] = [
     "Tokyo",
     "Paris",
 ];
-const CJK_CITIES: [&str; 9] = [
-    "杭州",
-    "北京",
-    "上海",
-    "深圳",
-    "成都",
-    "新加坡",
-    "东京",
-    "東京",
-    "巴黎",
-];
+/// Known cities in CJK script (a place the user names in these words is kept as written).
+const CJK_CITIES: &str = "杭州 北京 上海 深圳 成都 新加坡 东京 東京 巴黎";
 const WEATHER: [&str; 5] = ["天气", "天氣", "天気", "날씨", "气温"];
 const WORDS: [&str; 12] = [
     "alpha", "bravo", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper",

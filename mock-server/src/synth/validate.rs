@@ -29,14 +29,7 @@ use dashscope_protocol::dialect::Endpoint;
 
 use crate::errors::ErrorReply;
 
-const ROLES: [&str; 6] = [
-    "system",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-    "developer",
-];
+const ROLES: &str = "system user assistant tool function developer";
 const ITEM_ROLES: [&str; 4] = ["user", "assistant", "system", "developer"];
 
 fn bad(message: impl Into<String>) -> Box<ErrorReply> {
@@ -135,7 +128,7 @@ fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorRe
             Some(_) => return Err(bad(format!("{name}[{i}].role must be a string."))),
             None => return Err(bad(format!("{name}[{i}] has no role."))),
         };
-        if !ROLES.contains(&role) {
+        if !ROLES.split(' ').any(|r| r == role) {
             return Err(bad(format!(
                 "Invalid role '{role}' in {name}[{i}]: the role must be one of system, assistant, user, tool, function."
             )));
