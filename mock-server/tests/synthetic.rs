@@ -1032,7 +1032,7 @@ fn one_unified_answer_replays_in_every_dialect() {
 }
 
 #[test]
-fn tool_arguments_take_the_place_from_the_prompt_in_any_language() {
+fn tool_arguments_take_the_user_words_in_any_language() {
     within(Duration::from_secs(60), || {
         let s = MockServer::builder().no_defaults().start().expect("server");
         for (prompt, place) in [
@@ -1053,6 +1053,16 @@ fn tool_arguments_take_the_place_from_the_prompt_in_any_language() {
                 let args: Value = serde_json::from_str(&calls[0].arguments).unwrap();
                 assert_eq!(args["location"], place, "{prompt} ({d:?})");
             }
+        }
+        // A query-like member takes the user's words as they are.
+        let search = json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]});
+        for prompt in ["搜索一下通义千问的最新模型", "Find the newest Qwen models"] {
+            let mut c = Conv::text(prompt);
+            c.tools = vec![("web_search", search.clone())];
+            let (path, body) = c.request(Dialect::Chat, false);
+            let call = ask(&s, path, &body, false).1.tool_calls()[0].clone();
+            let args: Value = serde_json::from_str(&call.arguments).unwrap();
+            assert_eq!(args["query"], prompt);
         }
     });
 }

@@ -518,11 +518,11 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
                 text.truncate(at);
             }
         } else {
-            let place = last_user(conv).and_then(|m| schema::place_in(&m.joined_text()));
+            let said = last_user(conv).map(Message::joined_text);
             for (k, &i) in chosen.iter().enumerate() {
                 let (name, parameters) = &tools[i];
                 let args_seed = splitmix64(seed ^ fnv1a(name.as_bytes()) ^ k as u64);
-                let args = schema::instance(parameters, args_seed, place.as_deref());
+                let args = schema::instance(parameters, args_seed, said.as_deref());
                 let id = format!(
                     "call_{:016x}{:08x}",
                     rng.next_u64(),

@@ -597,29 +597,25 @@ impl<'a> Answer<'a> {
         });
         match *item {
             Item::Reasoning(text, _) => {
-                let summary = resp::SummaryPart::SummaryText(resp::SummaryText {
-                    text: text.to_owned(),
-                    ..Default::default()
+                let summary = done.then(|| {
+                    resp::SummaryPart::SummaryText(resp::SummaryText {
+                        text: text.to_owned(),
+                        ..Default::default()
+                    })
                 });
-                let summary = if done { vec![summary] } else { Vec::new() };
                 resp::OutputItem::Reasoning(resp::ReasoningItem {
                     id,
-                    summary,
+                    summary: summary.into_iter().collect(),
                     ..Default::default()
                 })
             }
             Item::Message(text, _) => {
-                let content = if done {
-                    vec![output_text(text, logprobs)]
-                } else {
-                    Vec::new()
-                };
-                let role = Some(Role::Assistant);
+                let content = done.then(|| output_text(text, logprobs));
                 resp::OutputItem::Message(resp::OutputMessage {
                     id,
-                    role,
+                    role: Some(Role::Assistant),
                     status,
-                    content,
+                    content: content.into_iter().collect(),
                     ..Default::default()
                 })
             }
@@ -627,11 +623,7 @@ impl<'a> Answer<'a> {
                 id,
                 call_id: t.id.clone(),
                 name: t.name.clone(),
-                arguments: if done {
-                    t.arguments.clone()
-                } else {
-                    String::new()
-                },
+                arguments: done.then(|| t.arguments.clone()).unwrap_or_default(),
                 status,
                 ..Default::default()
             }),
