@@ -623,7 +623,7 @@ impl<'a> Answer<'a> {
                 id,
                 call_id: t.id.clone(),
                 name: t.name.clone(),
-                arguments: done.then(|| t.arguments.clone()).unwrap_or_default(),
+                arguments: (if done { t.arguments.as_str() } else { "" }).to_owned(),
                 status,
                 ..Default::default()
             }),
