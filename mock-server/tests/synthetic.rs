@@ -1030,3 +1030,95 @@ fn one_unified_answer_replays_in_every_dialect() {
         }
     });
 }
+
+#[test]
+fn tool_arguments_take_the_user_words_in_any_language() {
+    within(Duration::from_secs(60), || {
+        let s = MockServer::builder().no_defaults().start().expect("server");
+        for (prompt, place) in [
+            ("杭州天气怎么样？", "杭州"),
+            ("What's the weather in Hangzhou?", "Hangzhou"),
+            ("明天苏州的天气如何？", "苏州"),
+            ("東京の天気は？", "東京"),
+            ("서울 날씨 어때?", "서울"),
+            ("What's the weather like in Reykjavik today?", "Reykjavik"),
+        ] {
+            let mut c = Conv::text(prompt);
+            c.tools = vec![weather()];
+            for d in [Dialect::Chat, Dialect::Responses, Dialect::Native] {
+                let (path, body) = c.request(d, false);
+                // The same words twice: the same arguments (deterministic).
+                let calls = [0, 1].map(|_| ask(&s, path, &body, false).1.tool_calls()[0].clone());
+                assert_eq!(calls[0].arguments, calls[1].arguments);
+                let args: Value = serde_json::from_str(&calls[0].arguments).unwrap();
+                assert_eq!(args["location"], place, "{prompt} ({d:?})");
+            }
+        }
+        // A query-like member takes the user's words as they are.
+        let search = json!({"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]});
+        for prompt in ["搜索一下通义千问的最新模型", "Find the newest Qwen models"] {
+            let mut c = Conv::text(prompt);
+            c.tools = vec![("web_search", search.clone())];
+            let (path, body) = c.request(Dialect::Chat, false);
+            let call = ask(&s, path, &body, false).1.tool_calls()[0].clone();
+            let args: Value = serde_json::from_str(&call.arguments).unwrap();
+            assert_eq!(args["query"], prompt);
+        }
+    });
+}
+
+#[test]
+fn responses_output_text_has_logprobs_only_when_asked() {
+    within(Duration::from_secs(30), || {
+        let s = MockServer::builder().no_defaults().start().expect("server");
+        let plain = json!({"model": "qwen-plus", "input": "Hello"});
+        let text = |r: &Raw| r.json()["output"][0]["content"][0].clone();
+        let r = post(s.address(), RESPONSES, &[], &plain);
+        let part = text(&r);
+        assert_eq!(part["type"], "output_text", "{}", r.text());
+        assert!(part.get("logprobs").is_none(), "{part}");
+        // A stream: the output items say the same; the content-part events keep their
+        // documented `"logprobs": null` (PROTOCOL.md §3.4).
+        let mut stream = plain.clone();
+        stream["stream"] = json!(true);
+        let body = post(s.address(), RESPONSES, &[], &stream).text();
+        let events: Vec<Value> = body
+            .lines()
+            .filter_map(|l| serde_json::from_str(l.strip_prefix("data:")?).ok())
+            .collect();
+        let of = |ty: &str| events.iter().find(|e| e["type"] == ty).cloned().unwrap();
+        assert!(
+            of("response.output_item.done")["item"]["content"][0]
+                .get("logprobs")
+                .is_none()
+        );
+        assert!(
+            of("response.completed")["response"]["output"][0]["content"][0]
+                .get("logprobs")
+                .is_none()
+        );
+        assert_eq!(
+            of("response.content_part.added")["part"]["logprobs"],
+            Value::Null
+        );
+        assert!(
+            of("response.content_part.added")["part"]
+                .get("logprobs")
+                .is_some()
+        );
+        for asks in [
+            json!({"top_logprobs": 2}),
+            json!({"include": ["message.output_text.logprobs"]}),
+        ] {
+            let mut body = plain.clone();
+            body.as_object_mut()
+                .unwrap()
+                .extend(asks.as_object().unwrap().clone());
+            let part = text(&post(s.address(), RESPONSES, &[], &body));
+            assert!(
+                part.get("logprobs").is_some_and(Value::is_null),
+                "{asks}: {part}"
+            );
+        }
+    });
+}

@@ -10,8 +10,8 @@
 //!   output tokens are reasoning plus text plus tool-call tokens, summed over the candidates.
 
 use dashscope_protocol::unified::{
-    Candidate, Conversation, FinishReason, Message, Part, ReasoningEffort, ResponseFormat, Role,
-    Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoSource,
+    Audio, Candidate, Conversation, FinishReason, Message, Part, ReasoningEffort, ResponseFormat,
+    Role, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoSource,
 };
 use serde_json::{Value, json};
 
@@ -400,6 +400,62 @@ fn format_answer(conv: &Conversation, rng: &mut Rng, seed: u64) -> String {
     }
 }
 
+/// The sample rate of synthetic speech: 16-bit mono PCM at 24 kHz, as the Omni docs read it.
+const RATE: u32 = 24_000;
+
+/// Synthetic speech has half a second of sound per sentence, for at most this many sentences
+/// (so at most 4 s: a WAV of 192 KB, 256 KB of base64).
+const MAX_SENTENCES: usize = 8;
+
+/// `text` spoken: a WAV file (RIFF, PCM 16-bit mono, 24 kHz), base64, with half a second of a
+/// triangle tone per sentence at a pitch picked by `rng`, and `text` as its transcript.
+fn speech(text: &str, rng: &mut Rng) -> Audio {
+    let sentences = text.split_inclusive(['.', '!', '?', '。', '！', '？']);
+    let samples = (sentences.count().clamp(1, MAX_SENTENCES) as u32) * RATE / 2;
+    // RIFF, WAVE, a `fmt ` chunk (PCM, mono, the rate, bytes per second, per sample, bits per
+    // sample), the `data` chunk.
+    let len = 2 * samples;
+    let mut wav = [
+        b"RIFF" as &[u8],
+        &(36 + len).to_le_bytes(),
+        b"WAVEfmt ",
+        &[16, 0, 0, 0, 1, 0, 1, 0],
+        &RATE.to_le_bytes(),
+        &(2 * RATE).to_le_bytes(),
+        &[2, 0, 16, 0],
+        b"data",
+        &len.to_le_bytes(),
+    ]
+    .concat();
+    let mut period = 0;
+    for i in 0..samples as i32 {
+        if i % (RATE as i32 / 2) == 0 {
+            period = 40 + rng.below(80) as i32; // 200 to 600 Hz
+        }
+        let v = 6_000 * (4 * (i % period) - 2 * period).abs() / period - 6_000;
+        wav.extend_from_slice(&(v as i16).to_le_bytes());
+    }
+    Audio {
+        data: Some(base64(&wav)),
+        transcript: Some(text.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// Standard base64, padded.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let n = (group.iter().enumerate()).fold(0, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            let c = ABC[(n >> (18 - 6 * i) & 63) as usize];
+            out.push(if i <= group.len() { char::from(c) } else { '=' });
+        }
+    }
+    out
+}
+
 /// The input token count of a conversation.
 fn input_tokens(conv: &Conversation, tools: &[(&str, Value)]) -> u64 {
     let mut n = 0;
@@ -434,6 +490,9 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
     let chosen = chosen_tools(conv, &tools, base);
     let names: Vec<&str> = chosen.iter().map(|&i| tools[i].0).collect();
     let thinking = thinks(conv);
+    // Spoken output: a chat request's `modalities` has `audio` (Omni models).
+    let speaks = conv.kept.as_deref().and_then(|k| k.chat());
+    let speaks = speaks.is_some_and(|r| r.wants_audio());
     let s = &conv.sampling;
     let stops: Vec<&String> = s.stop.iter().flatten().filter(|t| !t.is_empty()).collect();
     let mut candidates = Vec::new();
@@ -459,11 +518,11 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
                 text.truncate(at);
             }
         } else {
-            let place = last_user(conv).and_then(|m| schema::place_in(&m.joined_text()));
+            let said = last_user(conv).map(Message::joined_text);
             for (k, &i) in chosen.iter().enumerate() {
                 let (name, parameters) = &tools[i];
                 let args_seed = splitmix64(seed ^ fnv1a(name.as_bytes()) ^ k as u64);
-                let args = schema::instance(parameters, args_seed, place.as_deref());
+                let args = schema::instance(parameters, args_seed, said.as_deref());
                 let id = format!(
                     "call_{:016x}{:08x}",
                     rng.next_u64(),
@@ -493,12 +552,13 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
                 .iter()
                 .map(|c| count_tokens(&c.name) + count_tokens(&c.arguments))
                 .sum::<u64>();
+        let audio = (speaks && !text.is_empty()).then(|| speech(&text, &mut rng));
         candidates.push(Candidate {
             index,
             text,
             reasoning,
             tool_calls: calls,
-            audio: None,
+            audio,
             finish_reason: Some(finish),
         });
     }

@@ -114,24 +114,8 @@ impl Responder for NoSynthesis {
 
 /// The model names [`Synthetic`] accepts by default (`*` matches any run of characters,
 /// case-insensitively): the families Model Studio serves for text generation.
-const DEFAULT_MODELS: [&str; 16] = [
-    "qwen*",
-    "qwq*",
-    "qvq*",
-    "deepseek*",
-    "kimi*",
-    "moonshot*",
-    "glm*",
-    "chatglm*",
-    "minimax*",
-    "abab*",
-    "llama*",
-    "baichuan*",
-    "yi-*",
-    "farui*",
-    "tongyi*",
-    "gui-*",
-];
+const DEFAULT_MODELS: &str = "qwen* qwq* qvq* deepseek* kimi* moonshot* glm* chatglm* minimax* \
+    abab* llama* baichuan* yi-* farui* tongyi* gui-*";
 
 /// The synthetic responder, the default: deterministic answers in every dialect.
 ///
@@ -149,6 +133,9 @@ const DEFAULT_MODELS: [&str; 16] = [
 ///   quoting the result.
 /// * `json_object` gives a JSON object, `json_schema` an instance of the schema; media in the
 ///   last user turn are mentioned by file name; usage adds up, stream or not.
+/// * Omni: a chat stream asking for `modalities` `audio` speaks the text as well: `delta.audio`
+///   pieces of one WAV file (PCM 16-bit mono, 24 kHz; half a second of a tone per sentence),
+///   the text as its transcript. A non-stream Omni request is refused, as by the service.
 #[derive(Clone, Debug)]
 pub struct Synthetic {
     models: Vec<String>,
@@ -156,7 +143,7 @@ pub struct Synthetic {
 
 impl Default for Synthetic {
     fn default() -> Self {
-        Synthetic::models(DEFAULT_MODELS)
+        Synthetic::models(DEFAULT_MODELS.split_whitespace())
     }
 }
 

@@ -10,7 +10,7 @@
 
 use dashscope_protocol::cassette::{Body, Chunk};
 use dashscope_protocol::chat::{
-    self, ChatChunk, ChatCompletion, ChunkChoice, Delta, FinishReason, FunctionCall,
+    self, Audio, ChatChunk, ChatCompletion, ChunkChoice, Delta, FinishReason, FunctionCall,
     InputTokensDetails, OutputTokensDetails, Role, ToolCall, ToolType,
 };
 use dashscope_protocol::dialect::Endpoint;
@@ -54,6 +54,16 @@ struct Laid<'a> {
     /// Each tool call's argument pieces.
     args: Vec<Vec<Piece>>,
     finish: FinishReason,
+}
+
+impl Laid<'_> {
+    /// The whole tool calls, in the chat/native shape.
+    fn calls(&self) -> Vec<ToolCall> {
+        let calls = self.c.tool_calls.iter().enumerate();
+        calls
+            .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments))
+            .collect()
+    }
 }
 
 /// An answer laid out for rendering, with the request id and time it carries.
@@ -109,21 +119,14 @@ impl<'a> Answer<'a> {
             let mut rng =
                 Rng::new(seed ^ 0x5EED_C0DE ^ u64::from(c.index).wrapping_mul(0x9E37_79B9));
             let (reasoning, text) = (pieces(&c.reasoning, &mut rng), pieces(&c.text, &mut rng));
-            let args = c
-                .tool_calls
-                .iter()
-                .map(|t| pieces(&t.arguments, &mut rng))
-                .collect();
-            let finish = c
-                .finish_reason
-                .as_ref()
-                .map_or(FinishReason::Stop, |f| f.as_str().into());
+            let args = c.tool_calls.iter().map(|t| pieces(&t.arguments, &mut rng));
+            let finish = c.finish_reason.as_ref().map(|f| f.as_str().into());
             Laid {
                 c,
                 reasoning,
                 text,
-                args,
-                finish,
+                args: args.collect(),
+                finish: finish.unwrap_or(FinishReason::Stop),
             }
         };
         let cands: Vec<Laid<'a>> = r.candidates.iter().map(lay).collect();
@@ -200,18 +203,14 @@ impl<'a> Answer<'a> {
                 };
                 if !stream {
                     let whole = self.cands.iter().map(|l| {
-                        let calls =
-                            l.c.tool_calls
-                                .iter()
-                                .enumerate()
-                                .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments));
                         let (reasoning, text) = (l.c.reasoning.clone(), l.c.text.clone());
+                        let (calls, finish) = (l.calls(), l.finish.clone());
                         Step {
                             laid: l,
                             reasoning,
                             text,
-                            calls: calls.collect(),
-                            finish: l.finish.clone(),
+                            calls,
+                            finish,
                         }
                     });
                     return json(&self.native(&n, self.usage[1], self.usage[2], whole.collect()));
@@ -243,17 +242,13 @@ impl<'a> Answer<'a> {
 
     fn chat(&self) -> ChatCompletion {
         let choice = |l: &Laid<'_>| {
-            let calls: Vec<ToolCall> =
-                l.c.tool_calls
-                    .iter()
-                    .enumerate()
-                    .map(|(k, t)| call(k, &t.id, Some(&t.name), &t.arguments))
-                    .collect();
+            let calls = l.calls();
             let message = chat::Message {
                 role: Role::Assistant,
                 content: Some(chat::MessageContent::Text(l.c.text.clone())),
                 reasoning_content: self.thinking.then(|| l.c.reasoning.clone()),
                 tool_calls: (!calls.is_empty()).then_some(calls),
+                audio: l.c.audio.clone(),
                 ..Default::default()
             };
             let finish_reason = Some(l.finish.clone());
@@ -323,14 +318,17 @@ impl<'a> Answer<'a> {
                 d.set_explicit_null("reasoning_content", reasoning.is_none() && self.thinking);
                 d
             };
-            let calls = |c: ToolCall| {
+            // A delta of a tool-call fragment or an audio piece, `"content": null`.
+            let bare = |tool_calls: Option<Vec<ToolCall>>, audio: Option<Audio>| {
                 let mut d = Delta {
-                    tool_calls: Some(vec![c]),
+                    tool_calls,
+                    audio,
                     ..Default::default()
                 };
                 d.set_explicit_null("content", true);
                 d
             };
+            let calls = |c: ToolCall| bare(Some(vec![c]), None);
             // The opening chunk carries the role.
             let mut reasoning = l.reasoning.iter();
             let mut open = match reasoning.next().filter(|_| self.thinking) {
@@ -344,6 +342,8 @@ impl<'a> Answer<'a> {
             let mut deltas = vec![open];
             deltas.extend(reasoning.map(|p| delta(None, Some(&p.text))));
             deltas.extend(l.text.iter().map(|p| delta(Some(&p.text), None)));
+            let audio = l.c.audio.iter().flat_map(audio_pieces);
+            deltas.extend(audio.map(|a| bare(None, Some(a))));
             for (k, (t, args)) in l.c.tool_calls.iter().zip(&l.args).enumerate() {
                 deltas.push(calls(call(k, &t.id, Some(&t.name), "")));
                 deltas.extend(args.iter().map(|p| calls(call(k, "", None, &p.text))));
@@ -587,8 +587,8 @@ impl<'a> Answer<'a> {
         )
     }
 
-    /// Output item `k`, in progress (a skeleton) or done.
-    fn item(&self, item: &Item<'_>, k: usize, done: bool) -> resp::OutputItem {
+    /// Output item `k`, in progress (a skeleton) or done; `logprobs`: the request asks for them.
+    fn item(&self, item: &Item<'_>, k: usize, done: bool, logprobs: bool) -> resp::OutputItem {
         let id = Some(self.item_id(k));
         let status = Some(match (done, item) {
             (false, _) => resp::ItemStatus::InProgress,
@@ -597,29 +597,25 @@ impl<'a> Answer<'a> {
         });
         match *item {
             Item::Reasoning(text, _) => {
-                let summary = resp::SummaryPart::SummaryText(resp::SummaryText {
-                    text: text.to_owned(),
-                    ..Default::default()
+                let summary = done.then(|| {
+                    resp::SummaryPart::SummaryText(resp::SummaryText {
+                        text: text.to_owned(),
+                        ..Default::default()
+                    })
                 });
-                let summary = if done { vec![summary] } else { Vec::new() };
                 resp::OutputItem::Reasoning(resp::ReasoningItem {
                     id,
-                    summary,
+                    summary: summary.into_iter().collect(),
                     ..Default::default()
                 })
             }
             Item::Message(text, _) => {
-                let content = if done {
-                    vec![output_text(text)]
-                } else {
-                    Vec::new()
-                };
-                let role = Some(Role::Assistant);
+                let content = done.then(|| output_text(text, logprobs));
                 resp::OutputItem::Message(resp::OutputMessage {
                     id,
-                    role,
+                    role: Some(Role::Assistant),
                     status,
-                    content,
+                    content: content.into_iter().collect(),
                     ..Default::default()
                 })
             }
@@ -627,11 +623,7 @@ impl<'a> Answer<'a> {
                 id,
                 call_id: t.id.clone(),
                 name: t.name.clone(),
-                arguments: if done {
-                    t.arguments.clone()
-                } else {
-                    String::new()
-                },
+                arguments: (if done { t.arguments.as_str() } else { "" }).to_owned(),
                 status,
                 ..Default::default()
             }),
@@ -664,7 +656,7 @@ impl<'a> Answer<'a> {
             self.items()
                 .iter()
                 .enumerate()
-                .map(|(k, item)| self.item(item, k, true))
+                .map(|(k, item)| self.item(item, k, true, logprobs(request)))
                 .collect(),
         );
         r.status = Some(if self.incomplete() {
@@ -705,79 +697,80 @@ impl<'a> Answer<'a> {
 
     fn responses_events(&self, request: Option<&resp::ResponseRequest>) -> Vec<String> {
         let mut events: Vec<Ev> = Vec::new();
+        // Pushes an event numbered by its place in the stream.
+        macro_rules! push {
+            ($variant:ident($ty:ident) { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+                let sequence_number = Some(events.len() as u64);
+                events.push(Ev::$variant(resp::$ty { sequence_number, $($field $(: $value)?,)* ..Default::default() }));
+            }};
+        }
         let opening = |status| Box::new(self.response(request, Some(status)));
-        let response = opening(resp::ResponseStatus::Queued);
-        events.push(Ev::Created(resp::ResponseCreatedEvent {
-            response,
-            ..Default::default()
-        }));
-        let response = opening(resp::ResponseStatus::InProgress);
-        events.push(Ev::InProgress(resp::ResponseInProgressEvent {
-            response,
-            ..Default::default()
-        }));
+        push!(Created(ResponseCreatedEvent) { response: opening(resp::ResponseStatus::Queued) });
+        push!(InProgress(ResponseInProgressEvent) { response: opening(resp::ResponseStatus::InProgress) });
         for (k, item) in self.items().iter().enumerate() {
-            let (id, at) = (Some(self.item_id(k)), Some(k as u32));
+            let (id, output_index, content_index) =
+                (Some(self.item_id(k)), Some(k as u32), Some(0));
             // An event about this item (and its first content part, for text events).
-            macro_rules! item_event {
-                ($variant:ident($ty:ident) { $($field:ident: $value:expr),* $(,)? }) => {
-                    Ev::$variant(resp::$ty { item_id: id.clone(), output_index: at, $($field: $value,)* ..Default::default() })
+            macro_rules! on_item {
+                ($variant:ident($ty:ident) { $($field:ident $(: $value:expr)?),* $(,)? }) => {
+                    push!($variant($ty) { item_id: id.clone(), output_index, $($field $(: $value)?,)* })
                 };
             }
-            let skeleton = Some(self.item(item, k, false));
-            events.push(Ev::OutputItemAdded(resp::OutputItemAddedEvent {
-                output_index: at,
-                item: skeleton,
-                ..Default::default()
-            }));
+            push!(OutputItemAdded(OutputItemAddedEvent) { output_index, item: Some(self.item(item, k, false, false)) });
             match *item {
                 Item::Reasoning(text, pieces) => {
-                    events.extend(pieces.iter().map(|p| item_event! { ReasoningTextDelta(ReasoningTextDeltaEvent) { content_index: Some(0), delta: p.text.clone() } }));
-                    events.push(item_event! { ReasoningTextDone(ReasoningTextDoneEvent) { content_index: Some(0), text: text.to_owned() } });
+                    for p in pieces {
+                        on_item!(ReasoningTextDelta(ReasoningTextDeltaEvent) { content_index, delta: p.text.clone() });
+                    }
+                    on_item!(ReasoningTextDone(ReasoningTextDoneEvent) { content_index, text: text.to_owned() });
                 }
                 Item::Message(text, pieces) => {
-                    events.push(item_event! { ContentPartAdded(ContentPartAddedEvent) { content_index: Some(0), part: Some(output_text("")) } });
-                    events.extend(pieces.iter().map(|p| item_event! { OutputTextDelta(OutputTextDeltaEvent) { content_index: Some(0), delta: p.text.clone(), logprobs: Some(Vec::new()) } }));
-                    events.push(item_event! { OutputTextDone(OutputTextDoneEvent) { content_index: Some(0), text: text.to_owned(), logprobs: Some(Vec::new()) } });
-                    events.push(item_event! { ContentPartDone(ContentPartDoneEvent) { content_index: Some(0), part: Some(output_text(text)) } });
+                    on_item!(ContentPartAdded(ContentPartAddedEvent) { content_index, part: Some(output_text("", true)) });
+                    for p in pieces {
+                        on_item!(OutputTextDelta(OutputTextDeltaEvent) { content_index, delta: p.text.clone(), logprobs: Some(Vec::new()) });
+                    }
+                    on_item!(OutputTextDone(OutputTextDoneEvent) { content_index, text: text.to_owned(), logprobs: Some(Vec::new()) });
+                    on_item!(ContentPartDone(ContentPartDoneEvent) { content_index, part: Some(output_text(text, true)) });
                 }
                 Item::Call(t, pieces) => {
-                    events.extend(pieces.iter().map(|p| item_event! { FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) { delta: p.text.clone() } }));
-                    events.push(item_event! { FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) { arguments: t.arguments.clone() } });
+                    for p in pieces {
+                        on_item!(FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) { delta: p.text.clone() });
+                    }
+                    on_item!(FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) { arguments: t.arguments.clone() });
                 }
             }
-            let done = Some(self.item(item, k, true));
-            events.push(Ev::OutputItemDone(resp::OutputItemDoneEvent {
-                output_index: at,
-                item: done,
-                ..Default::default()
-            }));
+            push!(OutputItemDone(OutputItemDoneEvent) { output_index, item: Some(self.item(item, k, true, logprobs(request))) });
         }
         let response = Box::new(self.response(request, None));
-        events.push(match self.incomplete() {
-            true => Ev::Incomplete(resp::ResponseIncompleteEvent {
-                response,
-                ..Default::default()
-            }),
-            false => Ev::Completed(resp::ResponseCompletedEvent {
-                response,
-                ..Default::default()
-            }),
-        });
-        let frame = |(seq, mut ev): (usize, Ev)| {
-            set_sequence(&mut ev, seq as u64);
+        match self.incomplete() {
+            true => push!(Incomplete(ResponseIncompleteEvent) { response }),
+            false => push!(Completed(ResponseCompletedEvent) { response }),
+        }
+        let frame = |ev: Ev| {
+            let seq = ev.sequence_number().unwrap_or_default();
             let (mut out, data) = (Vec::new(), serde_json::to_string(&ev).unwrap_or_default());
-            Encoder::responses().native_event(
-                &mut out,
-                seq as u64 + 1,
-                ev.type_name().unwrap_or_default(),
-                200,
-                &data,
-            );
+            let ty = ev.type_name().unwrap_or_default();
+            Encoder::responses().native_event(&mut out, seq + 1, ty, 200, &data);
             String::from_utf8(out).unwrap_or_default()
         };
-        events.into_iter().enumerate().map(frame).collect()
+        events.into_iter().map(frame).collect()
     }
+}
+
+/// The base64 characters of audio per chat stream chunk: 4,800 bytes (0.1 s of 24 kHz 16-bit
+/// PCM), whole 3-byte groups, so that no piece but the last is padded.
+const AUDIO_PIECE: usize = 6_400;
+
+/// An answer's audio as a chat stream sends it (PROTOCOL.md §2.6): `data` in pieces of
+/// [`AUDIO_PIECE`] characters, the other members (transcript, id, …) with the first.
+fn audio_pieces(a: &Audio) -> impl Iterator<Item = Audio> + '_ {
+    let data = a.data.as_deref().unwrap_or_default().as_bytes();
+    (0..data.len().div_ceil(AUDIO_PIECE).max(1)).map(move |i| {
+        let piece = data.chunks(AUDIO_PIECE).nth(i);
+        let data = piece.map(|p| String::from_utf8_lossy(p).into_owned());
+        let rest = if i == 0 { a.clone() } else { Audio::default() };
+        Audio { data, ..rest }
+    })
 }
 
 /// A chat/native tool call (or a fragment of one: an empty id, no name).
@@ -815,36 +808,27 @@ fn reasoning_details(n: u64) -> OutputTokensDetails {
     }
 }
 
-fn output_text(text: &str) -> resp::OutputContent {
+/// An `output_text` part; `logprobs`: with `"logprobs": null` (the stream's content-part events
+/// have it, PROTOCOL.md §3.4; an output item only when the request asks for log probabilities).
+fn output_text(text: &str, logprobs: bool) -> resp::OutputContent {
     let mut t = resp::OutputText {
         text: text.to_owned(),
         annotations: Some(Vec::new()),
         ..Default::default()
     };
-    t.set_explicit_null("logprobs", true);
+    t.set_explicit_null("logprobs", logprobs);
     resp::OutputContent::OutputText(t)
 }
 
-/// Numbers `ev` in its stream.
-fn set_sequence(ev: &mut Ev, seq: u64) {
-    let n = Some(seq);
-    match ev {
-        Ev::Created(e) => e.sequence_number = n,
-        Ev::InProgress(e) => e.sequence_number = n,
-        Ev::Completed(e) => e.sequence_number = n,
-        Ev::Incomplete(e) => e.sequence_number = n,
-        Ev::OutputItemAdded(e) => e.sequence_number = n,
-        Ev::OutputItemDone(e) => e.sequence_number = n,
-        Ev::ContentPartAdded(e) => e.sequence_number = n,
-        Ev::ContentPartDone(e) => e.sequence_number = n,
-        Ev::OutputTextDelta(e) => e.sequence_number = n,
-        Ev::OutputTextDone(e) => e.sequence_number = n,
-        Ev::ReasoningTextDelta(e) => e.sequence_number = n,
-        Ev::ReasoningTextDone(e) => e.sequence_number = n,
-        Ev::FunctionCallArgumentsDelta(e) => e.sequence_number = n,
-        Ev::FunctionCallArgumentsDone(e) => e.sequence_number = n,
-        _ => {}
-    }
+/// Whether a Responses request asks for log probabilities: `top_logprobs`, or `include` naming
+/// `message.output_text.logprobs`.
+fn logprobs(r: Option<&resp::ResponseRequest>) -> bool {
+    let asks = |r: &resp::ResponseRequest| {
+        let include = r.extra.get("include").and_then(serde_json::Value::as_array);
+        let named = include.is_some_and(|i| i.iter().any(|v| v == "message.output_text.logprobs"));
+        named || r.extra.get("top_logprobs").is_some_and(|v| !v.is_null())
+    };
+    r.is_some_and(asks)
 }
 
 fn json<T: Serialize>(v: &T) -> Body {

@@ -23,6 +23,9 @@ const OPTIONAL_DEPTH: usize = 8;
 /// arrays of 16 items 32 deep, cannot make an answer without bound).
 const MAX_VALUES: usize = 4096;
 
+/// The most characters of the user's words [`instance`] puts in a query-like string.
+const MAX_SAID: usize = 200;
+
 /// The most string bytes [`instance`] pads strings with to reach their `minLength`.
 const MAX_PADDING: usize = 256 * 1024;
 
@@ -60,24 +63,47 @@ impl Rng {
 }
 
 /// A value that satisfies `schema` (within the subset in the module docs), the same for the
-/// same schema and seed; `place` is used for location-like string members (`location`,
-/// `city`, …) instead of one picked by the seed.
-pub(crate) fn instance(schema: &Value, seed: u64, place: Option<&str>) -> Value {
+/// same schema and seed. Strings come from `said` (the user's words) when it has them: the
+/// place it names ([`place_in`]) for location-like members (`location`, `city`, …), its first
+/// [`MAX_SAID`] characters for query-like ones (`query`, `keyword`, `q`, …); else from word
+/// lists, picked by the seed.
+pub(crate) fn instance(schema: &Value, seed: u64, said: Option<&str>) -> Value {
     let mut g = Gen {
         root: schema,
         rng: Rng::new(seed),
-        place,
+        place: said.and_then(place_in),
+        said: said
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(MAX_SAID).collect()),
         values_left: MAX_VALUES,
         padding_left: MAX_PADDING,
     };
     g.value(schema, "", 0)
 }
 
-/// A place the text names: one of the known cities, else the capitalised word after " in ".
+/// A place the text names, in the user's words: a known city (in Latin or CJK script), else
+/// the run of CJK letters before a word for weather (`杭州天气`, `東京の天気`, `서울 날씨`; time
+/// words such as `明天` left out), else the capitalised word after " in ".
 pub(crate) fn place_in(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
-    if let Some(c) = CITIES.iter().find(|c| lower.contains(&c.to_lowercase())) {
-        return Some((*c).to_owned());
+    let known = CITIES.iter().copied().chain(CJK_CITIES.split(' '));
+    if let Some(c) = known.clone().find(|c| lower.contains(&c.to_lowercase())) {
+        return Some(c.to_owned());
+    }
+    let cjk = |c: char| c.is_alphabetic() && !c.is_ascii() && !"的の在".contains(c);
+    let before = WEATHER.iter().find_map(|w| Some(&text[..text.find(w)?]));
+    let before = before.map_or("", |b| b.trim_end().trim_end_matches(['的', 'の']));
+    let mut run = before
+        .rsplit(|c| !cjk(c))
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    for time in "今天 明天 后天 现在 今日 明日 오늘 내일".split(' ') {
+        run = run.replace(time, "");
+    }
+    if !run.is_empty() {
+        return Some(run);
     }
     let at = text.find(" in ")?;
     let word: String = text[at + 4..]
@@ -178,6 +204,9 @@ const CITIES: [&str; 8] = [
     "Tokyo",
     "Paris",
 ];
+/// Known cities in CJK script (a place the user names in these words is kept as written).
+const CJK_CITIES: &str = "杭州 北京 上海 深圳 成都 新加坡 东京 東京 巴黎";
+const WEATHER: [&str; 5] = ["天气", "天氣", "天気", "날씨", "气温"];
 const WORDS: [&str; 12] = [
     "alpha", "bravo", "cedar", "delta", "ember", "fjord", "grove", "harbor", "indigo", "juniper",
     "kestrel", "lumen",
@@ -187,7 +216,8 @@ const NAMES: [&str; 6] = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank"];
 struct Gen<'a> {
     root: &'a Value,
     rng: Rng,
-    place: Option<&'a str>,
+    place: Option<String>,
+    said: Option<String>,
     /// Values still to be made (see [`MAX_VALUES`]), padding still to be added.
     values_left: usize,
     padding_left: usize,
@@ -435,20 +465,20 @@ impl Gen<'_> {
 
     fn word(&mut self, key: &str) -> String {
         let k = key.to_ascii_lowercase();
-        let list: &[&str] = if ["city", "location", "place", "address", "region", "country"]
-            .iter()
-            .any(|w| k.contains(w))
-        {
-            if let Some(p) = self.place {
-                return p.to_owned();
-            }
-            &CITIES
-        } else if k.contains("name") || k.contains("user") || k.contains("person") {
-            &NAMES
+        let has = |words: &str| words.split(' ').any(|w| k.contains(w));
+        let (said, list): (_, &[&str]) = if has("city location place address region country") {
+            (&self.place, &CITIES)
+        } else if has("query keyword question search prompt topic") || k == "q" {
+            (&self.said, &WORDS)
+        } else if has("name user person") {
+            (&None, &NAMES)
         } else {
-            &WORDS
+            (&None, &WORDS)
         };
-        self.rng.pick(list).copied().unwrap_or("value").to_owned()
+        match said {
+            Some(s) => s.clone(),
+            None => self.rng.pick(list).copied().unwrap_or("value").to_owned(),
+        }
     }
 
     fn string(&mut self, obj: &Map<String, Value>, key: &str) -> Value {

@@ -18,6 +18,7 @@
 //! | `thinking_budget` ≥ 1 | yes | yes | yes |
 //! | `json_object` needs the word "json" in the messages | `response_format` | `text.format` | `parameters.response_format` |
 //! | `tool_choice` `required` or a function is refused in thinking mode | yes | — | yes |
+//! | an Omni model (`*omni*`) or `modalities` with `audio` needs `stream: true` | yes | — | — |
 //!
 //! Missing model, malformed JSON, wrong content type, the API key, `X-DashScope-Async` and an
 //! unknown `previous_response_id` are checked earlier by the [`handler`](crate::handler).
@@ -28,14 +29,7 @@ use dashscope_protocol::dialect::Endpoint;
 
 use crate::errors::ErrorReply;
 
-const ROLES: [&str; 6] = [
-    "system",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-    "developer",
-];
+const ROLES: &str = "system user assistant tool function developer";
 const ITEM_ROLES: [&str; 4] = ["user", "assistant", "system", "developer"];
 
 fn bad(message: impl Into<String>) -> Box<ErrorReply> {
@@ -75,6 +69,7 @@ pub(crate) fn validate(
                 conversation_text(body, endpoint)
             })?;
             tool_choice_in_thinking(body)?;
+            omni_streams(body)?;
         }
         Endpoint::Responses | Endpoint::ResponsesLegacy => {
             responses_input(body)?;
@@ -133,7 +128,7 @@ fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorRe
             Some(_) => return Err(bad(format!("{name}[{i}].role must be a string."))),
             None => return Err(bad(format!("{name}[{i}] has no role."))),
         };
-        if !ROLES.contains(&role) {
+        if !ROLES.split(' ').any(|r| r == role) {
             return Err(bad(format!(
                 "Invalid role '{role}' in {name}[{i}]: the role must be one of system, assistant, user, tool, function."
             )));
@@ -383,6 +378,24 @@ fn json_word(format: Option<&Value>, text: impl FnOnce() -> String) -> Result<()
         return Err(bad(
             "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
         ));
+    }
+    Ok(())
+}
+
+/// Omni models answer in a stream only (PROTOCOL.md §2.6): a real refusal reads 400
+/// `invalid_request_error` "qwen-omni-turbo-2025-01-19 only support with stream=true" (its
+/// `code` was `null` there; the mock sends `invalid_parameter_error` like other parameter
+/// errors [U]).
+fn omni_streams(body: &Value) -> Result<(), Box<ErrorReply>> {
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let modalities = body.get("modalities").and_then(Value::as_array);
+    let audio = modalities.is_some_and(|m| m.iter().any(|m| m == "audio"));
+    let omni = model.to_ascii_lowercase().contains("omni");
+    if (omni || audio) && body.get("stream") != Some(&Value::Bool(true)) {
+        return Err(bad(format!("{model} only support with stream=true")));
     }
     Ok(())
 }
