@@ -49,6 +49,21 @@ use crate::synth::{MockRequest, render_unified_cassette};
 /// The request header that picks a cassette by name.
 const CASSETTE_HEADER: &str = "x-mock-cassette";
 
+/// The response header saying where the answer came from (see [`Ctx::source`]).
+const SOURCE_HEADER: &str = "x-mock-source";
+
+/// `text` as a header value: bytes outside visible ASCII percent-encoded.
+pub(crate) fn header_text(text: &str) -> HeaderValue {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b' '..=b'~' if b != b'%' => out.push(char::from(b)),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    HeaderValue::from_str(&out).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
 /// `created` / `created_at` of a seeded server's answers: 2026-01-01T00:00:00Z.
 pub(crate) const SEEDED_CREATED: i64 = 1_767_225_600;
 
@@ -129,6 +144,26 @@ impl Ctx {
         bearer(&self.parts.headers).is_some_and(|k| keys.is_empty() || keys.iter().any(|w| w == k))
     }
 
+    /// Where an answer came from, as the `x-mock-source` header and the journal say:
+    /// `cassette NAME`, `mock NAME`, `synthetic`, `responder` (a custom one), `fault`, `error`
+    /// (the mock's own checks), `no_match`, `no_route`, `store`, `models` or `record`, then
+    /// `; fault SPEC` for each fault spec that fired.
+    fn source(&self, outcome: &'static str, cassette: Option<&str>) -> String {
+        let base = match (outcome, cassette) {
+            (_, Some(name)) => Some(format!("{outcome} {name}")),
+            ("fault", None) if !self.fired.is_empty() => None,
+            ("responder", None) if !self.state.config().custom_responder => {
+                Some("synthetic".into())
+            }
+            _ => Some(outcome.to_owned()),
+        };
+        let faults = self.fired.iter().map(|spec| format!("fault {spec}"));
+        base.into_iter()
+            .chain(faults)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// Adds this request's journal entry (packed before the journal's lock is taken).
     pub(crate) fn journal(
         &self,
@@ -136,6 +171,7 @@ impl Ctx {
         outcome: &'static str,
         cassette: Option<Arc<str>>,
     ) {
+        let source = self.source(outcome, cassette.as_deref());
         let record = Record::new(&journal::Request {
             received_at_ms: self.received_at_ms,
             request_id: self.request_id,
@@ -147,6 +183,7 @@ impl Ctx {
             secrets: &self.state.secrets(&self.parts),
             status: status.as_u16(),
             outcome,
+            source,
             cassette,
             faults: &self.fired,
         });
@@ -162,9 +199,13 @@ impl Ctx {
         cassette: Option<Arc<str>>,
     ) -> Response {
         let c = self.state.config();
-        let response = p.respond(plan, c.speed, c.chunk_delay, || {
+        let mut response = p.respond(plan, c.speed, c.chunk_delay, || {
             self.state.shutdown_receiver()
         });
+        let source = self.source(outcome, cassette.as_deref());
+        response
+            .headers_mut()
+            .insert(SOURCE_HEADER, header_text(&source));
         self.journal(response.status(), outcome, cassette);
         response
     }
@@ -709,6 +750,53 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
         }
         None => method_not_allowed(&ctx, if items { "GET" } else { "GET, DELETE" }),
     }
+}
+
+/// Models listed besides those the cassettes were recorded with: the main text-generation
+/// models of Model Studio (the default [`Synthetic`](crate::Synthetic) accepts them).
+const LISTED_MODELS: [&str; 8] = [
+    "qwen-plus",
+    "qwen-max",
+    "qwen-turbo",
+    "qwen-flash",
+    "qwen3-max",
+    "qwq-plus",
+    "qwen-vl-plus",
+    "qwen3-omni-flash",
+];
+
+/// `GET /compatible-mode/v1/models`: the models of the loaded cassettes and [`LISTED_MODELS`],
+/// in the OpenAI list shape (the service's own shape is not confirmed).
+pub(crate) async fn models(State(state): State<MockState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let read = read_body(&state, body, false).await;
+    let error = read.error.clone();
+    let ctx = Ctx::new(&state, parts, read);
+    if let Some(recorder) = &state.inner.recorder {
+        return recorder.forward(&ctx, error.as_ref()).await;
+    }
+    if ctx.parts.method != Method::GET {
+        return method_not_allowed(&ctx, "GET");
+    }
+    if !ctx.authorized() {
+        return ctx.error(&ErrorReply::for_status(401));
+    }
+    let mut names = lock(&state.inner.cassettes).models();
+    names.extend(LISTED_MODELS.map(str::to_owned));
+    names.sort();
+    names.dedup();
+    let data: Vec<Value> = names
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": SEEDED_CREATED, "owned_by": "system"}))
+        .collect();
+    let body = json!({"object": "list", "data": data}).to_string();
+    let headers = gateway_headers(ctx.request_id.as_str(), JSON_CONTENT_TYPE);
+    let ok = RecordedResponse {
+        status: 200,
+        headers,
+        body: Body::Text(body),
+    };
+    ctx.answer(ok, &FaultPlan::none(), "models")
 }
 
 /// Any other path: 404 in the path's dialect shape (or forwarded, in record mode).

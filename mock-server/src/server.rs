@@ -47,11 +47,15 @@ pub fn router(state: MockState) -> Router {
             .route(&format!("{p}/{{id}}"), any(handler::stored))
             .route(&format!("{p}/{{id}}/input_items"), any(handler::stored));
     }
-    r.route(ADMIN_PREFIX, any(admin))
+    r.route(MODELS_PATH, any(handler::models))
+        .route(ADMIN_PREFIX, any(admin))
         .route(&format!("{ADMIN_PREFIX}/{{*rest}}"), any(admin))
         .fallback(handler::unknown)
         .with_state(state)
 }
+
+/// The OpenAI-style model list (see [`handler::models`]).
+const MODELS_PATH: &str = "/compatible-mode/v1/models";
 
 /// Every bound of a server, with its default and what happens past it.
 ///
@@ -421,6 +425,7 @@ impl MockServerBuilder {
     /// answers nothing; a closure `Fn(&MockRequest<'_>) -> Option<RecordedResponse>` is one).
     pub fn responder(mut self, responder: impl Responder) -> Self {
         self.responder = Arc::new(responder);
+        self.config.custom_responder = true;
         self
     }
 

@@ -35,6 +35,8 @@ pub(crate) struct MockConfig {
     pub(crate) chunk_delay: Duration,
     /// The seed for request ids and the synthetic responder; `None`: from the clock.
     pub(crate) seed: Option<u64>,
+    /// Whether the responder is not the default [`Synthetic`](crate::Synthetic).
+    pub(crate) custom_responder: bool,
     pub(crate) limits: Limits,
 }
 
