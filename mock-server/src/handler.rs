@@ -9,7 +9,8 @@
 //! 4. **auth**: a Bearer key (any non-empty one, or one of `--api-key`) else 401;
 //! 5. **envelope**: 413 / 408 / 400 for a body that could not be read, 400 for a content type
 //!    other than JSON or a body that is not JSON;
-//! 6. **cassettes** (`x-mock-cassette: NAME` picks one by name), see
+//! 6. the mounted [`Mock`](crate::Mock)s, then the **cassettes** (`x-mock-cassette: NAME`
+//!    picks one by name), see
 //!    [`matching`](crate::matching);
 //! 7. 403 for `X-DashScope-Async: enable`, 400 for a missing `model` (after the cassettes, so
 //!    a recorded error exchange replays byte for byte);
@@ -38,6 +39,7 @@ use tokio::time::Instant;
 use crate::budget::{HISTORY_COPIES, Held, Refused, json_text_cost};
 use crate::conn::ConnHandle;
 use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
+use crate::expect::Hit;
 use crate::faults::{FaultPlan, FaultSpec};
 use crate::journal::{self, Record};
 use crate::matching::Answer;
@@ -136,6 +138,30 @@ impl Ctx {
     /// The request's conversation, when the body is a request of its endpoint's dialect.
     pub(crate) fn conversation(&self) -> Option<&Conversation> {
         self.typed().ok().map(|(_, c)| c)
+    }
+
+    /// What a responder or a mounted mock's matcher knows about the request.
+    fn mock_request<'a>(
+        &'a self,
+        json: &'a Value,
+        conversation: Result<&'a Conversation, &'a str>,
+    ) -> MockRequest<'a> {
+        let seed = self.state.config().seed;
+        MockRequest {
+            endpoint: self.endpoint.unwrap_or(Endpoint::ChatCompletions),
+            headers: &self.parts.headers,
+            json,
+            request: self.typed().ok().map(|(r, _)| r),
+            conversation,
+            stream: self.stream,
+            request_id: self.request_id.as_str(),
+            seed,
+            created: if seed.is_some() {
+                SEEDED_CREATED
+            } else {
+                i64::try_from(now_ms() / 1000).unwrap_or(0)
+            },
+        }
     }
 
     /// Whether the request carries an acceptable Bearer key.
@@ -522,7 +548,26 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return ctx.error(&ErrorReply::malformed_json(&detail));
     };
 
-    // 6. Cassettes.
+    // 6. Mounted mocks, then cassettes.
+    let hit = {
+        let mut mounts = lock(&state.inner.mounts);
+        let empty = mounts.is_empty();
+        let hit = |m: &mut crate::expect::Mounts| {
+            m.hit(&ctx.mock_request(json, ctx.typed().map(|(_, c)| c)))
+        };
+        if empty { None } else { hit(&mut mounts) }
+    };
+    if let Some(Hit {
+        name,
+        answer: Some(answer),
+    }) = hit
+    {
+        let prepared = Prepared::new(answer);
+        if prepared.status == StatusCode::OK {
+            ctx.store(&prepared, &[]);
+        }
+        return ctx.play(&prepared, &plan, "mock", Some(name));
+    }
     let forced = ctx
         .parts
         .headers
@@ -603,22 +648,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
             }
             Err(why) => Err(why),
         };
-        let seed = state.config().seed;
-        let request = MockRequest {
-            endpoint: ctx.endpoint.unwrap_or(Endpoint::ChatCompletions),
-            headers: &ctx.parts.headers,
-            json,
-            request: ctx.typed().ok().map(|(r, _)| r),
-            conversation,
-            stream: ctx.stream,
-            request_id: ctx.request_id.as_str(),
-            seed,
-            created: if seed.is_some() {
-                SEEDED_CREATED
-            } else {
-                i64::try_from(now_ms() / 1000).unwrap_or(0)
-            },
-        };
+        let request = ctx.mock_request(json, conversation);
         if let Some(answer) = state.inner.responder.respond(&request) {
             let prepared = Prepared::new(answer);
             if prepared.status == StatusCode::OK {

@@ -121,6 +121,7 @@ mod admin;
 mod budget;
 mod conn;
 mod errors;
+mod expect;
 mod faults;
 mod handler;
 mod journal;
@@ -134,6 +135,7 @@ mod store;
 mod synth;
 
 pub use dashscope_protocol::cassette::{Cassette, RecordedResponse, UnifiedCassette};
+pub use expect::{Match, Mock, Times, VerifyError};
 pub use faults::FaultParseError;
 pub use journal::JournalEntry;
 pub use server::{BuildError, Limits, MockServer, MockServerBuilder, router, serve};

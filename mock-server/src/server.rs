@@ -722,8 +722,23 @@ impl Deref for MockServer {
 impl Drop for MockServer {
     /// Stops accepting at once, lets open requests finish for the grace period
     /// ([`MockServerBuilder::shutdown_grace`]), cuts what is left, and waits for that; then
-    /// gives the server thread back to the pool.
+    /// gives the server thread back to the pool. Then, unless the thread is panicking
+    /// already, panics with the report of [`verify`](MockState::verify) when a mounted
+    /// mock's expectation does not hold.
     fn drop(&mut self) {
+        // Unless the test is failing already.
+        let unmet = (!std::thread::panicking())
+            .then(|| self.state.verify().err())
+            .flatten();
+        self.stop();
+        if let Some(report) = unmet {
+            panic!("{report}");
+        }
+    }
+}
+
+impl MockServer {
+    fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
