@@ -126,6 +126,7 @@ mod faults;
 mod handler;
 mod journal;
 mod matching;
+#[cfg(feature = "record")]
 mod record;
 mod replay;
 mod secrets;

@@ -26,8 +26,7 @@ use crate::conn::MockIo;
 use crate::faults::{FaultParseError, FaultSpec, MAX_SPEED, MIN_SPEED};
 use crate::handler;
 use crate::matching::{CassetteSet, Layer, parse};
-use crate::record::Recorder;
-use crate::state::{MockConfig, MockState};
+use crate::state::{MockConfig, MockState, Recorder};
 use crate::synth::{Responder, Synthetic};
 
 /// The mock's routes: the five generation paths, the stored-response paths, the admin API
@@ -286,6 +285,7 @@ pub struct MockServerBuilder {
     cassettes: Vec<(String, Option<AnyCassette>)>,
     faults: Vec<String>,
     responder: Arc<dyn Responder>,
+    #[cfg(feature = "record")]
     record: Option<(String, PathBuf)>,
     host: String,
     port: u16,
@@ -316,6 +316,7 @@ impl Default for MockServerBuilder {
             cassettes: Vec::new(),
             faults: Vec::new(),
             responder: Arc::new(Synthetic::default()),
+            #[cfg(feature = "record")]
             record: None,
             host: "127.0.0.1".to_owned(),
             port: 0,
@@ -429,7 +430,9 @@ impl MockServerBuilder {
         self
     }
 
-    /// Record mode: forward to `upstream`, write cassettes under `dir` (created when missing).
+    /// Record mode: forward to `upstream`, write cassettes under `dir` (created when missing;
+    /// the `record` feature).
+    #[cfg(feature = "record")]
     pub fn record(mut self, upstream: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
         self.record = Some((upstream.into(), dir.into()));
         self
@@ -489,10 +492,13 @@ impl MockServerBuilder {
             return Err(BuildError::Config(e));
         }
         // Record mode first: it creates its directory, which may be a `--fixtures` one.
+        #[cfg(feature = "record")]
         let recorder = match &self.record {
             Some((upstream, dir)) => Some(Recorder::new(upstream, dir.clone())?),
             None => None,
         };
+        #[cfg(not(feature = "record"))]
+        let recorder: Option<Recorder> = None;
         let mut set = CassetteSet::new(self.defaults);
         for dir in &self.dirs {
             set.load_dir(dir)?;

@@ -13,11 +13,28 @@ use crate::expect::{Mock, Mounts, VerifyError};
 use crate::faults::{FaultParseError, FaultRegistry, FaultSpec};
 use crate::journal::{Journal, JournalEntry};
 use crate::matching::{CassetteSet, Layer};
-use crate::record::Recorder;
+#[cfg(feature = "record")]
+pub(crate) use crate::record::Recorder;
 use crate::secrets::{Secrets, request_keys};
 use crate::server::{BuildError, Limits};
 use crate::store::ResponseStore;
 use crate::synth::Responder;
+
+/// Without the `record` feature there is no recorder (`Inner::recorder` is always `None`).
+#[cfg(not(feature = "record"))]
+#[derive(Debug)]
+pub(crate) enum Recorder {}
+
+#[cfg(not(feature = "record"))]
+impl Recorder {
+    pub(crate) async fn forward(
+        &self,
+        _: &crate::handler::Ctx,
+        _: Option<&crate::handler::BodyError>,
+    ) -> axum::response::Response {
+        match *self {}
+    }
+}
 
 /// Settings fixed when the server starts (the bounds are in [`Limits`]). No `Debug`: it holds
 /// the keys.
