@@ -195,6 +195,7 @@ impl Mock {
 }
 
 /// A mounted mock and how many requests it matched.
+#[derive(Debug)]
 struct Mounted {
     mock: Mock,
     name: Arc<str>,
@@ -202,19 +203,10 @@ struct Mounted {
 }
 
 /// The mocks mounted on a server, and the state of each scenario.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Mounts {
     mocks: Vec<Arc<Mounted>>,
     states: HashMap<String, String>,
-}
-
-impl fmt::Debug for Mounts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mounts")
-            .field("mocks", &self.mocks.len())
-            .field("states", &self.states)
-            .finish()
-    }
 }
 
 /// A mounted mock that matched a request: its name and its answer, if it has one.

@@ -241,6 +241,18 @@ impl Ctx {
         self.play(&Prepared::new(r), plan, outcome, None)
     }
 
+    /// Answers 200 with `body` and the gateway's headers.
+    fn json_ok(&self, body: &Value, outcome: &'static str) -> Response {
+        let headers = gateway_headers(self.request_id.as_str(), JSON_CONTENT_TYPE);
+        let body = Body::Text(body.to_string());
+        let ok = RecordedResponse {
+            status: 200,
+            headers,
+            body,
+        };
+        self.answer(ok, &FaultPlan::none(), outcome)
+    }
+
     /// Answers with an error in this request's dialect.
     pub(crate) fn error(&self, e: &ErrorReply) -> Response {
         let r = e.render(self.dialect, self.stream, self.request_id.as_str());
@@ -716,6 +728,24 @@ fn with_history(conv: &Conversation, history: &[Message], json: &Value) -> Conve
     joined
 }
 
+/// A request on the stored-response or models paths, read: `Err` is its answer when it is
+/// a `HEAD`, forwarded (record mode) or without a key.
+async fn side_request(state: &MockState, parts: Parts, body: AxumBody) -> Result<Ctx, Response> {
+    if parts.method == Method::HEAD {
+        return Err(head_response());
+    }
+    let read = read_body(state, body, false).await;
+    let error = read.error.clone();
+    let ctx = Ctx::new(state, parts, read);
+    if let Some(recorder) = &state.inner.recorder {
+        return Err(recorder.forward(&ctx, error.as_ref()).await);
+    }
+    if !ctx.authorized() {
+        return Err(ctx.error(&ErrorReply::for_status(401)));
+    }
+    Ok(ctx)
+}
+
 /// `GET`/`DELETE …/responses/{id}` and `GET …/responses/{id}/input_items`.
 pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -732,18 +762,10 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
     let Some((id, items)) = target else {
         return unknown(State(state), Request::from_parts(parts, body)).await;
     };
-    if parts.method == Method::HEAD {
-        return head_response();
-    }
-    let read = read_body(&state, body, false).await;
-    let error = read.error.clone();
-    let ctx = Ctx::new(&state, parts, read);
-    if let Some(recorder) = &state.inner.recorder {
-        return recorder.forward(&ctx, error.as_ref()).await;
-    }
-    if !ctx.authorized() {
-        return ctx.error(&ErrorReply::for_status(401));
-    }
+    let ctx = match side_request(&state, parts, body).await {
+        Ok(ctx) => ctx,
+        Err(answer) => return answer,
+    };
     let found = {
         let mut store = lock(&state.inner.store);
         match (&ctx.parts.method, items) {
@@ -758,15 +780,7 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
         }
     };
     match found {
-        Some(Some(body)) => {
-            let headers = gateway_headers(ctx.request_id.as_str(), JSON_CONTENT_TYPE);
-            let ok = RecordedResponse {
-                status: 200,
-                headers,
-                body: Body::Text(body.to_string()),
-            };
-            ctx.answer(ok, &FaultPlan::none(), "store")
-        }
+        Some(Some(body)) => ctx.json_ok(&body, "store"),
         Some(None) => {
             let message = format!("Response with id '{id}' not found.");
             let e = ErrorReply::new(
@@ -799,18 +813,11 @@ const LISTED_MODELS: [&str; 8] = [
 /// in the OpenAI list shape (the service's own shape is not confirmed).
 pub(crate) async fn models(State(state): State<MockState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let read = read_body(&state, body, false).await;
-    let error = read.error.clone();
-    let ctx = Ctx::new(&state, parts, read);
-    if let Some(recorder) = &state.inner.recorder {
-        return recorder.forward(&ctx, error.as_ref()).await;
-    }
-    if ctx.parts.method != Method::GET {
-        return method_not_allowed(&ctx, "GET");
-    }
-    if !ctx.authorized() {
-        return ctx.error(&ErrorReply::for_status(401));
-    }
+    let ctx = match side_request(&state, parts, body).await {
+        Ok(ctx) if ctx.parts.method != Method::GET => return method_not_allowed(&ctx, "GET"),
+        Ok(ctx) => ctx,
+        Err(answer) => return answer,
+    };
     let mut names = lock(&state.inner.cassettes).models();
     names.extend(LISTED_MODELS.map(str::to_owned));
     names.sort();
@@ -819,14 +826,7 @@ pub(crate) async fn models(State(state): State<MockState>, req: Request) -> Resp
         .iter()
         .map(|id| json!({"id": id, "object": "model", "created": SEEDED_CREATED, "owned_by": "system"}))
         .collect();
-    let body = json!({"object": "list", "data": data}).to_string();
-    let headers = gateway_headers(ctx.request_id.as_str(), JSON_CONTENT_TYPE);
-    let ok = RecordedResponse {
-        status: 200,
-        headers,
-        body: Body::Text(body),
-    };
-    ctx.answer(ok, &FaultPlan::none(), "models")
+    ctx.json_ok(&json!({"object": "list", "data": data}), "models")
 }
 
 /// Any other path: 404 in the path's dialect shape (or forwarded, in record mode).

@@ -326,9 +326,8 @@ impl Default for MockServerBuilder {
 
 /// Setters of [`Limits`] fields on the builder.
 macro_rules! limit_setters {
-    ($($(#[$m:meta])* $name:ident: $ty:ty;)*) => {$(
-        $(#[$m])*
-        #[doc = concat!("\n\nSee [`Limits::", stringify!($name), "`].")]
+    ($($name:ident: $ty:ty;)*) => {$(
+        #[doc = concat!("Sets [`Limits::", stringify!($name), "`] (see its default there).")]
         pub fn $name(mut self, v: $ty) -> Self {
             self.config.limits.$name = v.into();
             self
@@ -445,28 +444,16 @@ impl MockServerBuilder {
     }
 
     limit_setters! {
-        /// The request body limit in bytes (default 16 MiB).
         max_body_bytes: usize;
-        /// How long a request body may take to arrive (default 30 s; `None` or zero: no limit).
         body_read_timeout: impl Into<Option<Duration>>;
-        /// The bytes all requests in flight may hold together (default 256 MiB).
         max_inflight_bytes: usize;
-        /// The cap on request heads in bytes (default 64 KiB).
         max_header_bytes: usize;
-        /// The cap on request header fields (default 100).
         max_headers: usize;
-        /// How long a connection has to send a complete request head (default 30 s).
         header_read_timeout: impl Into<Option<Duration>>;
-        /// The most connections served at once (default 10 000).
         max_connections: usize;
-        /// How long dropping a [`MockServer`] lets open requests finish before it cuts them
-        /// (default 1 s for `MockServer`, 10 s for the binary).
         shutdown_grace: Duration;
-        /// The most journal entries kept (default 100 000).
         journal_capacity: usize;
-        /// About the most bytes the journal keeps (default 64 MiB).
         journal_max_bytes: usize;
-        /// About the most bytes the stored Responses keep (default 64 MiB).
         store_max_bytes: usize;
     }
 
