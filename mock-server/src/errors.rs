@@ -60,84 +60,19 @@ pub(crate) struct ErrorReply {
 
 /// The usual error of each status (as injected by `status=`): native code, compat code, compat
 /// type, message.
+#[rustfmt::skip]
 const BY_STATUS: [(u16, &str, &str, &str, &str); 11] = [
-    (
-        400,
-        "InvalidParameter",
-        "invalid_parameter_error",
-        "invalid_request_error",
-        "Required parameter(s) missing or invalid, please check the request parameters.",
-    ),
-    (
-        401,
-        "InvalidApiKey",
-        "invalid_api_key",
-        "invalid_request_error",
-        "Invalid API-key provided.",
-    ),
-    (
-        403,
-        "AccessDenied",
-        "AccessDenied",
-        "AccessDenied",
-        "Access denied.",
-    ),
-    (
-        404,
-        "ModelNotFound",
-        "model_not_found",
-        "invalid_request_error",
-        "Model not exist.",
-    ),
-    (
-        408,
-        "RequestTimeOut",
-        "request_timeout",
-        "request_timeout",
-        "Request timed out, please try again later.",
-    ),
-    (
-        413,
-        "BadRequest.TooLarge",
-        "payload_too_large",
-        "invalid_request_error",
-        "Payload Too Large.",
-    ),
-    (
-        429,
-        "Throttling.RateQuota",
-        "limit_requests",
-        "limit_requests",
-        "Requests rate limit exceeded, please try again later.",
-    ),
-    (
-        500,
-        "InternalError",
-        "internal_error",
-        "internal_error",
-        "An internal error has occured, please try again later or contact service support.",
-    ),
-    (
-        502,
-        "BadGateway",
-        "bad_gateway",
-        "bad_gateway",
-        "Bad gateway, please try again later.",
-    ),
-    (
-        503,
-        "ServiceUnavailable",
-        "service_unavailable",
-        "service_unavailable",
-        "Model is unavailable, please try again later.",
-    ),
-    (
-        504,
-        "GatewayTimeout",
-        "gateway_timeout",
-        "gateway_timeout",
-        "Gateway timeout, please try again later.",
-    ),
+    (400, "InvalidParameter", "invalid_parameter_error", "invalid_request_error", "Required parameter(s) missing or invalid, please check the request parameters."),
+    (401, "InvalidApiKey", "invalid_api_key", "invalid_request_error", "Invalid API-key provided."),
+    (403, "AccessDenied", "AccessDenied", "AccessDenied", "Access denied."),
+    (404, "ModelNotFound", "model_not_found", "invalid_request_error", "Model not exist."),
+    (408, "RequestTimeOut", "request_timeout", "request_timeout", "Request timed out, please try again later."),
+    (413, "BadRequest.TooLarge", "payload_too_large", "invalid_request_error", "Payload Too Large."),
+    (429, "Throttling.RateQuota", "limit_requests", "limit_requests", "Requests rate limit exceeded, please try again later."),
+    (500, "InternalError", "internal_error", "internal_error", "An internal error has occured, please try again later or contact service support."),
+    (502, "BadGateway", "bad_gateway", "bad_gateway", "Bad gateway, please try again later."),
+    (503, "ServiceUnavailable", "service_unavailable", "service_unavailable", "Model is unavailable, please try again later."),
+    (504, "GatewayTimeout", "gateway_timeout", "gateway_timeout", "Gateway timeout, please try again later."),
 ];
 
 impl ErrorReply {

@@ -9,7 +9,8 @@
 //! 4. **auth**: a Bearer key (any non-empty one, or one of `--api-key`) else 401;
 //! 5. **envelope**: 413 / 408 / 400 for a body that could not be read, 400 for a content type
 //!    other than JSON or a body that is not JSON;
-//! 6. **cassettes** (`x-mock-cassette: NAME` picks one by name), see
+//! 6. the mounted [`Mock`](crate::Mock)s, then the **cassettes** (`x-mock-cassette: NAME`
+//!    picks one by name), see
 //!    [`matching`](crate::matching);
 //! 7. 403 for `X-DashScope-Async: enable`, 400 for a missing `model` (after the cassettes, so
 //!    a recorded error exchange replays byte for byte);
@@ -38,6 +39,7 @@ use tokio::time::Instant;
 use crate::budget::{HISTORY_COPIES, Held, Refused, json_text_cost};
 use crate::conn::ConnHandle;
 use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
+use crate::expect::Hit;
 use crate::faults::{FaultPlan, FaultSpec};
 use crate::journal::{self, Record};
 use crate::matching::Answer;
@@ -48,6 +50,21 @@ use crate::synth::{MockRequest, render_unified_cassette};
 
 /// The request header that picks a cassette by name.
 const CASSETTE_HEADER: &str = "x-mock-cassette";
+
+/// The response header saying where the answer came from (see [`Ctx::source`]).
+const SOURCE_HEADER: &str = "x-mock-source";
+
+/// `text` as a header value: bytes outside visible ASCII percent-encoded.
+pub(crate) fn header_text(text: &str) -> HeaderValue {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b' '..=b'~' if b != b'%' => out.push(char::from(b)),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    HeaderValue::from_str(&out).unwrap_or(HeaderValue::from_static("unknown"))
+}
 
 /// `created` / `created_at` of a seeded server's answers: 2026-01-01T00:00:00Z.
 pub(crate) const SEEDED_CREATED: i64 = 1_767_225_600;
@@ -123,10 +140,54 @@ impl Ctx {
         self.typed().ok().map(|(_, c)| c)
     }
 
+    /// What a responder or a mounted mock's matcher knows about the request.
+    fn mock_request<'a>(
+        &'a self,
+        json: &'a Value,
+        conversation: Result<&'a Conversation, &'a str>,
+    ) -> MockRequest<'a> {
+        let seed = self.state.config().seed;
+        MockRequest {
+            endpoint: self.endpoint.unwrap_or(Endpoint::ChatCompletions),
+            headers: &self.parts.headers,
+            json,
+            request: self.typed().ok().map(|(r, _)| r),
+            conversation,
+            stream: self.stream,
+            request_id: self.request_id.as_str(),
+            seed,
+            created: if seed.is_some() {
+                SEEDED_CREATED
+            } else {
+                i64::try_from(now_ms() / 1000).unwrap_or(0)
+            },
+        }
+    }
+
     /// Whether the request carries an acceptable Bearer key.
     fn authorized(&self) -> bool {
         let keys = &self.state.config().api_keys;
         bearer(&self.parts.headers).is_some_and(|k| keys.is_empty() || keys.iter().any(|w| w == k))
+    }
+
+    /// Where an answer came from, as the `x-mock-source` header and the journal say:
+    /// `cassette NAME`, `mock NAME`, `synthetic`, `responder` (a custom one), `fault`, `error`
+    /// (the mock's own checks), `no_match`, `no_route`, `store`, `models` or `record`, then
+    /// `; fault SPEC` for each fault spec that fired.
+    fn source(&self, outcome: &'static str, cassette: Option<&str>) -> String {
+        let base = match (outcome, cassette) {
+            (_, Some(name)) => Some(format!("{outcome} {name}")),
+            ("fault", None) if !self.fired.is_empty() => None,
+            ("responder", None) if !self.state.config().custom_responder => {
+                Some("synthetic".into())
+            }
+            _ => Some(outcome.to_owned()),
+        };
+        let faults = self.fired.iter().map(|spec| format!("fault {spec}"));
+        base.into_iter()
+            .chain(faults)
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Adds this request's journal entry (packed before the journal's lock is taken).
@@ -136,6 +197,7 @@ impl Ctx {
         outcome: &'static str,
         cassette: Option<Arc<str>>,
     ) {
+        let source = self.source(outcome, cassette.as_deref());
         let record = Record::new(&journal::Request {
             received_at_ms: self.received_at_ms,
             request_id: self.request_id,
@@ -147,6 +209,7 @@ impl Ctx {
             secrets: &self.state.secrets(&self.parts),
             status: status.as_u16(),
             outcome,
+            source,
             cassette,
             faults: &self.fired,
         });
@@ -162,9 +225,13 @@ impl Ctx {
         cassette: Option<Arc<str>>,
     ) -> Response {
         let c = self.state.config();
-        let response = p.respond(plan, c.speed, c.chunk_delay, || {
+        let mut response = p.respond(plan, c.speed, c.chunk_delay, || {
             self.state.shutdown_receiver()
         });
+        let source = self.source(outcome, cassette.as_deref());
+        response
+            .headers_mut()
+            .insert(SOURCE_HEADER, header_text(&source));
         self.journal(response.status(), outcome, cassette);
         response
     }
@@ -172,6 +239,18 @@ impl Ctx {
     /// Plays a generated answer and journals it.
     fn answer(&self, r: RecordedResponse, plan: &FaultPlan, outcome: &'static str) -> Response {
         self.play(&Prepared::new(r), plan, outcome, None)
+    }
+
+    /// Answers 200 with `body` and the gateway's headers.
+    fn json_ok(&self, body: &Value, outcome: &'static str) -> Response {
+        let headers = gateway_headers(self.request_id.as_str(), JSON_CONTENT_TYPE);
+        let body = Body::Text(body.to_string());
+        let ok = RecordedResponse {
+            status: 200,
+            headers,
+            body,
+        };
+        self.answer(ok, &FaultPlan::none(), outcome)
     }
 
     /// Answers with an error in this request's dialect.
@@ -481,7 +560,26 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return ctx.error(&ErrorReply::malformed_json(&detail));
     };
 
-    // 6. Cassettes.
+    // 6. Mounted mocks, then cassettes.
+    let hit = {
+        let mut mounts = lock(&state.inner.mounts);
+        let empty = mounts.is_empty();
+        let hit = |m: &mut crate::expect::Mounts| {
+            m.hit(&ctx.mock_request(json, ctx.typed().map(|(_, c)| c)))
+        };
+        if empty { None } else { hit(&mut mounts) }
+    };
+    if let Some(Hit {
+        name,
+        answer: Some(answer),
+    }) = hit
+    {
+        let prepared = Prepared::new(answer);
+        if prepared.status == StatusCode::OK {
+            ctx.store(&prepared, &[]);
+        }
+        return ctx.play(&prepared, &plan, "mock", Some(name));
+    }
     let forced = ctx
         .parts
         .headers
@@ -562,22 +660,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
             }
             Err(why) => Err(why),
         };
-        let seed = state.config().seed;
-        let request = MockRequest {
-            endpoint: ctx.endpoint.unwrap_or(Endpoint::ChatCompletions),
-            headers: &ctx.parts.headers,
-            json,
-            request: ctx.typed().ok().map(|(r, _)| r),
-            conversation,
-            stream: ctx.stream,
-            request_id: ctx.request_id.as_str(),
-            seed,
-            created: if seed.is_some() {
-                SEEDED_CREATED
-            } else {
-                i64::try_from(now_ms() / 1000).unwrap_or(0)
-            },
-        };
+        let request = ctx.mock_request(json, conversation);
         if let Some(answer) = state.inner.responder.respond(&request) {
             let prepared = Prepared::new(answer);
             if prepared.status == StatusCode::OK {
@@ -645,6 +728,24 @@ fn with_history(conv: &Conversation, history: &[Message], json: &Value) -> Conve
     joined
 }
 
+/// A request on the stored-response or models paths, read: `Err` is its answer when it is
+/// a `HEAD`, forwarded (record mode) or without a key.
+async fn side_request(state: &MockState, parts: Parts, body: AxumBody) -> Result<Ctx, Response> {
+    if parts.method == Method::HEAD {
+        return Err(head_response());
+    }
+    let read = read_body(state, body, false).await;
+    let error = read.error.clone();
+    let ctx = Ctx::new(state, parts, read);
+    if let Some(recorder) = &state.inner.recorder {
+        return Err(recorder.forward(&ctx, error.as_ref()).await);
+    }
+    if !ctx.authorized() {
+        return Err(ctx.error(&ErrorReply::for_status(401)));
+    }
+    Ok(ctx)
+}
+
 /// `GET`/`DELETE …/responses/{id}` and `GET …/responses/{id}/input_items`.
 pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -661,18 +762,10 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
     let Some((id, items)) = target else {
         return unknown(State(state), Request::from_parts(parts, body)).await;
     };
-    if parts.method == Method::HEAD {
-        return head_response();
-    }
-    let read = read_body(&state, body, false).await;
-    let error = read.error.clone();
-    let ctx = Ctx::new(&state, parts, read);
-    if let Some(recorder) = &state.inner.recorder {
-        return recorder.forward(&ctx, error.as_ref()).await;
-    }
-    if !ctx.authorized() {
-        return ctx.error(&ErrorReply::for_status(401));
-    }
+    let ctx = match side_request(&state, parts, body).await {
+        Ok(ctx) => ctx,
+        Err(answer) => return answer,
+    };
     let found = {
         let mut store = lock(&state.inner.store);
         match (&ctx.parts.method, items) {
@@ -687,15 +780,7 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
         }
     };
     match found {
-        Some(Some(body)) => {
-            let headers = gateway_headers(ctx.request_id.as_str(), JSON_CONTENT_TYPE);
-            let ok = RecordedResponse {
-                status: 200,
-                headers,
-                body: Body::Text(body.to_string()),
-            };
-            ctx.answer(ok, &FaultPlan::none(), "store")
-        }
+        Some(Some(body)) => ctx.json_ok(&body, "store"),
         Some(None) => {
             let message = format!("Response with id '{id}' not found.");
             let e = ErrorReply::new(
@@ -709,6 +794,39 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
         }
         None => method_not_allowed(&ctx, if items { "GET" } else { "GET, DELETE" }),
     }
+}
+
+/// Models listed besides those the cassettes were recorded with: the main text-generation
+/// models of Model Studio (the default [`Synthetic`](crate::Synthetic) accepts them).
+const LISTED_MODELS: [&str; 8] = [
+    "qwen-plus",
+    "qwen-max",
+    "qwen-turbo",
+    "qwen-flash",
+    "qwen3-max",
+    "qwq-plus",
+    "qwen-vl-plus",
+    "qwen3-omni-flash",
+];
+
+/// `GET /compatible-mode/v1/models`: the models of the loaded cassettes and [`LISTED_MODELS`],
+/// in the OpenAI list shape (the service's own shape is not confirmed).
+pub(crate) async fn models(State(state): State<MockState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let ctx = match side_request(&state, parts, body).await {
+        Ok(ctx) if ctx.parts.method != Method::GET => return method_not_allowed(&ctx, "GET"),
+        Ok(ctx) => ctx,
+        Err(answer) => return answer,
+    };
+    let mut names = lock(&state.inner.cassettes).models();
+    names.extend(LISTED_MODELS.map(str::to_owned));
+    names.sort();
+    names.dedup();
+    let data: Vec<Value> = names
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": SEEDED_CREATED, "owned_by": "system"}))
+        .collect();
+    ctx.json_ok(&json!({"object": "list", "data": data}), "models")
 }
 
 /// Any other path: 404 in the path's dialect shape (or forwarded, in record mode).

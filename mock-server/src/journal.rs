@@ -48,6 +48,10 @@ pub struct JournalEntry {
     /// What answered: `cassette`, `responder`, `error`, `fault`, `no_match`, `no_route`,
     /// `record`, `store`.
     pub outcome: String,
+    /// Where the answer came from, as the `x-mock-source` response header says:
+    /// `cassette NAME`, `mock NAME`, `synthetic`, `fault`, `error`, … then `; fault SPEC` for
+    /// each fault spec that fired.
+    pub source: String,
     /// The cassette that answered, if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cassette: Option<String>,
@@ -71,6 +75,7 @@ pub(crate) struct Request<'a> {
     pub(crate) secrets: &'a Secrets,
     pub(crate) status: u16,
     pub(crate) outcome: &'static str,
+    pub(crate) source: String,
     pub(crate) cassette: Option<Arc<str>>,
     pub(crate) faults: &'a [String],
 }
@@ -98,6 +103,7 @@ pub(crate) struct Record {
 struct Tail {
     status: u16,
     outcome: &'static str,
+    source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     cassette: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -165,6 +171,7 @@ impl Record {
             tail: Tail {
                 status: r.status,
                 outcome: r.outcome,
+                source: r.source.clone(),
                 cassette: r.cassette.clone(),
                 faults: r.faults.to_vec(),
             },
@@ -187,7 +194,7 @@ impl Record {
             .faults
             .iter()
             .map(|f| f.len() + size_of::<String>());
-        size_of::<Record>() + self.blob.len() + faults.sum::<usize>()
+        size_of::<Record>() + self.blob.len() + self.tail.source.len() + faults.sum::<usize>()
     }
 
     /// The body.
@@ -233,6 +240,7 @@ impl Record {
             body_text,
             status: self.tail.status,
             outcome: self.tail.outcome.to_owned(),
+            source: self.tail.source.clone(),
             cassette: self.tail.cassette.as_deref().map(str::to_owned),
             faults: self.tail.faults.clone(),
         }

@@ -23,6 +23,12 @@
 //! // Dropping the server stops it.
 //! ```
 //!
+//! Every answer names where it came from in the `x-mock-source` header and the journal's
+//! `source` (`cassette NAME`, `mock NAME`, `synthetic`, …, then `; fault SPEC` per fault).
+//! [`Mock`]s mounted on a server answer, count and verify the requests their [`Match`]
+//! conditions accept, with scenario state for multi-turn tests. The default features `cli` (the
+//! binary) and `record` (record mode) can be left out: the in-process server stays.
+//!
 //! In-process, without a socket: `router(state).oneshot(request)` (tower's `ServiceExt`), with
 //! a state from [`MockServerBuilder::build_state`]. [`serve`] serves the same router on a
 //! listener (the binary and [`MockServer`] use it): one route table, one handler per route.
@@ -34,6 +40,7 @@
 //! | `POST /compatible-mode/v1/chat/completions` | Chat Completions |
 //! | `POST /compatible-mode/v1/responses`, `POST /api/v2/apps/protocols/compatible-mode/v1/responses` | Responses |
 //! | `GET`/`DELETE …/responses/{id}`, `GET …/responses/{id}/input_items` | responses the mock served |
+//! | `GET /compatible-mode/v1/models` | the cassettes' and the main models, OpenAI list shape (the service's is unconfirmed) |
 //! | `POST /api/v1/services/aigc/text-generation/generation`, `…/multimodal-generation/generation` | native |
 //! | `/__mock/…` | the admin API (below) |
 //! | anything else | 404 in the path's dialect error shape |
@@ -54,7 +61,10 @@
 //! `x-dashscope-sse: enable`) and stream-ness. Extra members of `match` are conditions on the
 //! request's conversation, as a unified cassette's `match`: `last_user_message`,
 //! `last_user_message_contains`, `tools_present`, `model`, `last_role`, `dialects`, and
-//! `stream` (which replaces the derived stream condition). A unified cassette answers its
+//! `stream` (which replaces the derived stream condition). A request that sets a shape knob
+//! (`enable_thinking`, `tools`, `response_format`, `n`, `incremental_output`, `result_format`,
+//! `modalities`) the body condition does not name, to other than its default, is not
+//! answered, unless `match.any` lists the knob (or `"*"`). A unified cassette answers its
 //! conversation in any dialect, stream or not. Among the matches: the exact path, then the
 //! highest `priority`, the most specific, a success over an error, a later layer (run time over
 //! `--fixtures` directories over the embedded ones), the first loaded. A `once` cassette steps
@@ -121,10 +131,12 @@ mod admin;
 mod budget;
 mod conn;
 mod errors;
+mod expect;
 mod faults;
 mod handler;
 mod journal;
 mod matching;
+#[cfg(feature = "record")]
 mod record;
 mod replay;
 mod secrets;
@@ -134,6 +146,7 @@ mod store;
 mod synth;
 
 pub use dashscope_protocol::cassette::{Cassette, RecordedResponse, UnifiedCassette};
+pub use expect::{Match, Mock, Times, VerifyError};
 pub use faults::FaultParseError;
 pub use journal::JournalEntry;
 pub use server::{BuildError, Limits, MockServer, MockServerBuilder, router, serve};

@@ -17,6 +17,9 @@
 //! * **stream-ness**: a streamed cassette answers only stream requests and vice versa
 //!   (`"stream": true` in a compat body, `X-DashScope-SSE: enable` on a native request),
 //!   unless the body or header conditions already speak about it.
+//! * **shape knobs**: `enable_thinking`, `tools`, `response_format`, `n`,
+//!   `incremental_output`, `result_format`, `modalities` (see [`KNOBS`]): a request may set one
+//!   the body condition is silent on only to its default, unless `match.any` lists it.
 //! * **the conversation**: extra members of `match` that the protocol crate's
 //!   [`Matcher`](dashscope_protocol::cassette::Matcher) does not name are read as a
 //!   [`UnifiedMatcher`] and compared with the request's conversation: `last_user_message`
@@ -51,7 +54,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use dashscope_protocol::cassette::{
-    AnyCassette, Cassette, CassetteError, UnifiedCassette, UnifiedMatcher,
+    AnyCassette, Cassette, CassetteError, Dialect, UnifiedCassette, UnifiedMatcher,
 };
 use dashscope_protocol::dialect::{Endpoint, SSE_HEADER};
 use serde::Serialize;
@@ -104,6 +107,9 @@ pub(crate) struct Entry {
     body: Option<Value>,
     /// Conditions on the request's conversation.
     conv: Option<UnifiedMatcher>,
+    /// The shape knobs the body condition is silent on (and not in `match.any`), each with
+    /// the value the recording implies, if known (see [`KNOBS`]).
+    knobs: Vec<(&'static str, Option<Value>)>,
     priority: i32,
     once: bool,
     success: bool,
@@ -127,6 +133,7 @@ impl Entry {
                     body: None,
                     specificity: conv.conditions(),
                     conv: Some(conv),
+                    knobs: Vec::new(),
                     priority: u.priority,
                     once: u.once,
                     success: true,
@@ -182,17 +189,35 @@ impl Entry {
             .any(|(k, _)| k.eq_ignore_ascii_case(SSE_HEADER))
             || body.as_ref().is_some_and(|b| b.get("stream").is_some());
         let stream = ext_stream.or((!said).then_some(recorded_stream));
+        let path = m.path.unwrap_or(request.path);
+        let any: Vec<&str> = raw
+            .and_then(|r| r.get("match")?.get("any")?.as_array())
+            .map_or_else(Vec::new, |a| a.iter().filter_map(Value::as_str).collect());
+        let native = Endpoint::from_path(&path).is_some_and(|e| e.dialect() == Dialect::Native);
+        // A native answer shows its `result_format`: `output.choices` or `output.text`.
+        let shape = (native && response.status < 400).then(|| {
+            let message = memchr::memmem::find(&response.body.to_bytes(), b"\"choices\"");
+            Value::from(if message.is_some() { "message" } else { "text" })
+        });
+        let knobs = KNOBS
+            .into_iter()
+            .filter(|k| !any.iter().any(|a| a == k || *a == "*"))
+            .filter(|&k| k != "tools" || conv.as_ref().is_none_or(|c| c.tools_present.is_none()))
+            .filter(|k| body.as_ref().and_then(|b| knob(b, k)).is_none())
+            .map(|k| (k, shape.clone().filter(|_| k == "result_format")))
+            .collect();
         let specificity = body.as_ref().map_or(0, |b| leaf_score(b, None).1)
             + headers.len()
             + conv.as_ref().map_or(0, UnifiedMatcher::conditions);
         Entry {
             name: Arc::from(name.as_str()),
             method: m.method.unwrap_or(request.method),
-            path: Some(m.path.unwrap_or(request.path)),
+            path: Some(path),
             stream,
             headers,
             body,
             conv,
+            knobs,
             priority,
             once,
             success: response.status < 400,
@@ -225,6 +250,41 @@ impl Entry {
 }
 
 use serde::Deserialize as _;
+
+/// The request members that change the shape of an answer (compat: at the top level; native:
+/// under `parameters`). A wire cassette whose body condition does not name one answers only
+/// requests that leave it out or give its default (`false`, no tools, `{"type":"text"}`,
+/// `1`, `["text"]`), unless `match.any` lists it (or `"*"`); a native `result_format` must be
+/// the one the recorded answer shows. `stream` is the stream condition's.
+const KNOBS: [&str; 7] = [
+    "enable_thinking",
+    "tools",
+    "response_format",
+    "n",
+    "incremental_output",
+    "result_format",
+    "modalities",
+];
+
+/// A knob's value in a request body (not `null`).
+fn knob<'a>(body: &'a Value, name: &str) -> Option<&'a Value> {
+    let v = body
+        .get(name)
+        .or_else(|| body.get("parameters")?.get(name))?;
+    (!v.is_null()).then_some(v)
+}
+
+/// Whether `v` is the value the service assumes when knob `name` is left out.
+fn knob_default(name: &str, v: &Value) -> bool {
+    match (name, v) {
+        ("enable_thinking" | "incremental_output", Value::Bool(b)) => !b,
+        ("tools", Value::Array(a)) => a.is_empty(),
+        ("modalities", Value::Array(a)) => a.is_empty() || a == &[json!("text")],
+        ("n", n) => n.as_f64() == Some(1.0),
+        ("response_format", f) => f.get("type").and_then(Value::as_str) == Some("text"),
+        _ => false,
+    }
+}
 
 /// The rank of a match (higher wins): path fit, priority, specificity, success, layer, and
 /// the earlier load.
@@ -293,6 +353,24 @@ fn evaluate(e: &Entry, used_up: bool, req: &Ctx, explain: bool) -> Fit {
     if e.stream.is_some_and(|want| want != req.stream) {
         let kind = if req.stream { "non-stream" } else { "stream" };
         miss!("stream: the cassette answers {kind} requests");
+    }
+    if let Some(json) = &req.json {
+        for (name, implied) in &e.knobs {
+            let Some(got) = knob(json, name) else {
+                continue;
+            };
+            if implied.as_ref().is_none_or(|i| !values_equal(i, got))
+                && (implied.is_some() || !knob_default(name, got))
+            {
+                let was = implied
+                    .as_ref()
+                    .map_or("without it".to_owned(), |i| format!("with {i}"));
+                miss!(
+                    "{name}: the cassette was recorded {was}, got {}",
+                    short(got)
+                );
+            }
+        }
     }
     for (name, want) in &e.headers {
         let got = req
@@ -503,6 +581,16 @@ impl CassetteSet {
         self.entries.retain(|e| e.layer != Layer::Runtime);
         self.runtime_bytes = 0;
         self.reindex();
+    }
+
+    /// The models the cassettes were recorded with (or match on), in load order.
+    pub(crate) fn models(&self) -> Vec<String> {
+        let model = |e: &Arc<Entry>| match &e.answer {
+            Answer::Unified(u) => Some(u.request.model.clone()),
+            Answer::Recorded(_) => Some(e.body.as_ref()?.get("model")?.as_str()?.to_owned()),
+        };
+        let names = self.entries.iter().filter_map(model);
+        names.filter(|m| !m.trim().is_empty()).collect()
     }
 
     /// The cassettes, as the admin API lists them.

@@ -23,10 +23,12 @@
 //! but are still searched for by the leak checks.
 
 use std::borrow::Cow;
+#[cfg(feature = "record")]
 use std::collections::BTreeMap;
 
 use http::HeaderMap;
 use memchr::memmem;
+#[cfg(feature = "record")]
 use serde_json::Value;
 
 /// What replaces a secret header's value (after its scheme) and a secret query value in the
@@ -314,6 +316,7 @@ impl Secrets {
     }
 
     /// Scrubs every string in a JSON value.
+    #[cfg(feature = "record")]
     pub(crate) fn scrub_value(&self, v: &mut Value, placeholder: &str) {
         match v {
             Value::String(s) => {
@@ -330,11 +333,13 @@ impl Secrets {
     }
 
     /// Whether `text` still holds a key in any form (short keys included).
+    #[cfg(any(feature = "record", test))]
     pub(crate) fn leaks(&self, text: &str) -> bool {
         !self.ranges(text.as_bytes(), false).is_empty()
     }
 
     /// Whether the stream these events make up holds a key split across events: in the
+    #[cfg(feature = "record")]
     /// text each JSON member's strings add up to across the events' `data:` payloads (as a
     /// client adds up deltas), or the payloads that are not JSON add up to, a key that spans
     /// two events or more. (A key within one event is for [`scrub`](Self::scrub) and
@@ -373,6 +378,7 @@ impl Secrets {
 }
 
 /// Appends every string in `v` to the text of its member path.
+#[cfg(feature = "record")]
 fn gather_strings(v: &Value, path: &mut String, out: &mut BTreeMap<String, String>) {
     match v {
         Value::String(s) => {

@@ -26,8 +26,7 @@ use crate::conn::MockIo;
 use crate::faults::{FaultParseError, FaultSpec, MAX_SPEED, MIN_SPEED};
 use crate::handler;
 use crate::matching::{CassetteSet, Layer, parse};
-use crate::record::Recorder;
-use crate::state::{MockConfig, MockState};
+use crate::state::{MockConfig, MockState, Recorder};
 use crate::synth::{Responder, Synthetic};
 
 /// The mock's routes: the five generation paths, the stored-response paths, the admin API
@@ -47,11 +46,15 @@ pub fn router(state: MockState) -> Router {
             .route(&format!("{p}/{{id}}"), any(handler::stored))
             .route(&format!("{p}/{{id}}/input_items"), any(handler::stored));
     }
-    r.route(ADMIN_PREFIX, any(admin))
+    r.route(MODELS_PATH, any(handler::models))
+        .route(ADMIN_PREFIX, any(admin))
         .route(&format!("{ADMIN_PREFIX}/{{*rest}}"), any(admin))
         .fallback(handler::unknown)
         .with_state(state)
 }
+
+/// The OpenAI-style model list (see [`handler::models`]).
+const MODELS_PATH: &str = "/compatible-mode/v1/models";
 
 /// Every bound of a server, with its default and what happens past it.
 ///
@@ -282,6 +285,7 @@ pub struct MockServerBuilder {
     cassettes: Vec<(String, Option<AnyCassette>)>,
     faults: Vec<String>,
     responder: Arc<dyn Responder>,
+    #[cfg(feature = "record")]
     record: Option<(String, PathBuf)>,
     host: String,
     port: u16,
@@ -312,6 +316,7 @@ impl Default for MockServerBuilder {
             cassettes: Vec::new(),
             faults: Vec::new(),
             responder: Arc::new(Synthetic::default()),
+            #[cfg(feature = "record")]
             record: None,
             host: "127.0.0.1".to_owned(),
             port: 0,
@@ -321,9 +326,8 @@ impl Default for MockServerBuilder {
 
 /// Setters of [`Limits`] fields on the builder.
 macro_rules! limit_setters {
-    ($($(#[$m:meta])* $name:ident: $ty:ty;)*) => {$(
-        $(#[$m])*
-        #[doc = concat!("\n\nSee [`Limits::", stringify!($name), "`].")]
+    ($($name:ident: $ty:ty;)*) => {$(
+        #[doc = concat!("Sets [`Limits::", stringify!($name), "`] (see its default there).")]
         pub fn $name(mut self, v: $ty) -> Self {
             self.config.limits.$name = v.into();
             self
@@ -421,10 +425,13 @@ impl MockServerBuilder {
     /// answers nothing; a closure `Fn(&MockRequest<'_>) -> Option<RecordedResponse>` is one).
     pub fn responder(mut self, responder: impl Responder) -> Self {
         self.responder = Arc::new(responder);
+        self.config.custom_responder = true;
         self
     }
 
-    /// Record mode: forward to `upstream`, write cassettes under `dir` (created when missing).
+    /// Record mode: forward to `upstream`, write cassettes under `dir` (created when missing;
+    /// the `record` feature).
+    #[cfg(feature = "record")]
     pub fn record(mut self, upstream: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
         self.record = Some((upstream.into(), dir.into()));
         self
@@ -437,28 +444,16 @@ impl MockServerBuilder {
     }
 
     limit_setters! {
-        /// The request body limit in bytes (default 16 MiB).
         max_body_bytes: usize;
-        /// How long a request body may take to arrive (default 30 s; `None` or zero: no limit).
         body_read_timeout: impl Into<Option<Duration>>;
-        /// The bytes all requests in flight may hold together (default 256 MiB).
         max_inflight_bytes: usize;
-        /// The cap on request heads in bytes (default 64 KiB).
         max_header_bytes: usize;
-        /// The cap on request header fields (default 100).
         max_headers: usize;
-        /// How long a connection has to send a complete request head (default 30 s).
         header_read_timeout: impl Into<Option<Duration>>;
-        /// The most connections served at once (default 10 000).
         max_connections: usize;
-        /// How long dropping a [`MockServer`] lets open requests finish before it cuts them
-        /// (default 1 s for `MockServer`, 10 s for the binary).
         shutdown_grace: Duration;
-        /// The most journal entries kept (default 100 000).
         journal_capacity: usize;
-        /// About the most bytes the journal keeps (default 64 MiB).
         journal_max_bytes: usize;
-        /// About the most bytes the stored Responses keep (default 64 MiB).
         store_max_bytes: usize;
     }
 
@@ -484,10 +479,13 @@ impl MockServerBuilder {
             return Err(BuildError::Config(e));
         }
         // Record mode first: it creates its directory, which may be a `--fixtures` one.
+        #[cfg(feature = "record")]
         let recorder = match &self.record {
             Some((upstream, dir)) => Some(Recorder::new(upstream, dir.clone())?),
             None => None,
         };
+        #[cfg(not(feature = "record"))]
+        let recorder: Option<Recorder> = None;
         let mut set = CassetteSet::new(self.defaults);
         for dir in &self.dirs {
             set.load_dir(dir)?;
@@ -717,8 +715,23 @@ impl Deref for MockServer {
 impl Drop for MockServer {
     /// Stops accepting at once, lets open requests finish for the grace period
     /// ([`MockServerBuilder::shutdown_grace`]), cuts what is left, and waits for that; then
-    /// gives the server thread back to the pool.
+    /// gives the server thread back to the pool. Then, unless the thread is panicking
+    /// already, panics with the report of [`verify`](MockState::verify) when a mounted
+    /// mock's expectation does not hold.
     fn drop(&mut self) {
+        // Unless the test is failing already.
+        let unmet = (!std::thread::panicking())
+            .then(|| self.state.verify().err())
+            .flatten();
+        self.stop();
+        if let Some(report) = unmet {
+            panic!("{report}");
+        }
+    }
+}
+
+impl MockServer {
+    fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -9,14 +9,32 @@ use dashscope_protocol::cassette::{AnyCassette, Cassette, UnifiedCassette};
 use tokio::sync::watch;
 
 use crate::budget::Budget;
+use crate::expect::{Mock, Mounts, VerifyError};
 use crate::faults::{FaultParseError, FaultRegistry, FaultSpec};
 use crate::journal::{Journal, JournalEntry};
 use crate::matching::{CassetteSet, Layer};
-use crate::record::Recorder;
+#[cfg(feature = "record")]
+pub(crate) use crate::record::Recorder;
 use crate::secrets::{Secrets, request_keys};
 use crate::server::{BuildError, Limits};
 use crate::store::ResponseStore;
 use crate::synth::Responder;
+
+/// Without the `record` feature there is no recorder (`Inner::recorder` is always `None`).
+#[cfg(not(feature = "record"))]
+#[derive(Debug)]
+pub(crate) enum Recorder {}
+
+#[cfg(not(feature = "record"))]
+impl Recorder {
+    pub(crate) async fn forward(
+        &self,
+        _: &crate::handler::Ctx,
+        _: Option<&crate::handler::BodyError>,
+    ) -> axum::response::Response {
+        match *self {}
+    }
+}
 
 /// Settings fixed when the server starts (the bounds are in [`Limits`]). No `Debug`: it holds
 /// the keys.
@@ -35,6 +53,8 @@ pub(crate) struct MockConfig {
     pub(crate) chunk_delay: Duration,
     /// The seed for request ids and the synthetic responder; `None`: from the clock.
     pub(crate) seed: Option<u64>,
+    /// Whether the responder is not the default [`Synthetic`](crate::Synthetic).
+    pub(crate) custom_responder: bool,
     pub(crate) limits: Limits,
 }
 
@@ -49,6 +69,8 @@ pub(crate) struct Inner {
     /// skips the registry while it is zero.
     global_faults: AtomicUsize,
     pub(crate) store: Mutex<ResponseStore>,
+    /// The mounted mocks and the scenarios' states.
+    pub(crate) mounts: Mutex<Mounts>,
     /// The bytes requests in flight hold (see [`budget`](crate::budget)).
     pub(crate) budget: Budget,
     seed: u64,
@@ -150,6 +172,7 @@ impl MockState {
                 start_faults,
                 global_faults: AtomicUsize::new(0),
                 store: Mutex::new(store),
+                mounts: Mutex::default(),
                 budget,
                 seed,
                 next_id: AtomicU64::new(0),
@@ -206,6 +229,24 @@ impl MockState {
         Ok(())
     }
 
+    /// Mounts a [`Mock`]: it is checked before the cassettes, after the mocks mounted before
+    /// it. A [`reset`](Self::reset) unmounts every mock.
+    pub fn mount(&self, mock: Mock) {
+        lock(&self.inner.mounts).mount(mock);
+    }
+
+    /// Checks the expected request counts of the mounted mocks (what dropping a
+    /// [`MockServer`](crate::MockServer) does, panicking with the report).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError`], whose `Display` lists the unmet expectations and the requests that
+    /// arrived.
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        let mounts = lock(&self.inner.mounts);
+        crate::expect::verify(&mounts, &self.journal())
+    }
+
     /// Adds a global fault (the `x-mock-fault` grammar); returns its id.
     ///
     /// # Errors
@@ -237,7 +278,7 @@ impl MockState {
     }
 
     /// Back to the start-up configuration: clears the journal and the stored responses,
-    /// removes the cassettes and faults added at run time, brings back the global faults given
+    /// removes the cassettes, faults and mounted mocks added at run time, brings back the global faults given
     /// at start-up (with fresh counters), forgets the counters of header faults, re-arms the
     /// `once` cassettes and restarts request ids.
     pub fn reset(&self) {
@@ -246,6 +287,7 @@ impl MockState {
         // The start-up faults parsed once already: they are added again as they were.
         let _ = self.with_faults(|f| f.reset_to(&self.inner.start_faults));
         lock(&self.inner.cassettes).reset();
+        *lock(&self.inner.mounts) = Mounts::default();
         self.inner.next_id.store(0, Ordering::Relaxed);
     }
 

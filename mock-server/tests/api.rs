@@ -628,7 +628,7 @@ fn unknown_routes_and_methods_answer_json() {
         let raw = get(&s, "/nope");
         assert_eq!(raw.status, 404);
         assert_eq!(raw.json()["code"], "NotFound");
-        let raw = get(&s, "/compatible-mode/v1/models");
+        let raw = get(&s, "/compatible-mode/v1/files");
         assert_eq!(raw.json()["error"]["code"], "not_found");
         let raw = get(&s, CHAT);
         assert_eq!(raw.status, 405);

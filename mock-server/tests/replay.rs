@@ -98,9 +98,12 @@ fn assert_replays(server: &MockServer, c: &Cassette) {
         c.name
     );
     assert_eq!(raw.status, c.response.status, "{}: status", c.name);
+    // Plus the header naming the cassette.
+    let mut expected = expected_lines(&c.response);
+    expected.push(format!("x-mock-source: cassette {}", c.name));
     assert_eq!(
         sent_lines(&raw, &c.response),
-        expected_lines(&c.response),
+        expected,
         "{}: headers",
         c.name
     );
