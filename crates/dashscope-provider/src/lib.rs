@@ -203,3 +203,8 @@ pub use client::{ChatStream, Client, NativeStream, ResponsesStream};
 pub use dashscope_transport::{BlockingTransport, SharedBlockingTransport};
 #[cfg(feature = "async")]
 pub use dashscope_transport::{SharedTransport, Transport};
+
+/// The README's example, compiled as a doctest so that it cannot rot.
+#[cfg(all(doctest, feature = "reqwest"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
