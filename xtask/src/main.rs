@@ -9,23 +9,41 @@
 //! * `fuzz --time N`: every cargo-fuzz target in `fuzz/` for N seconds each (stable toolchain,
 //!   no sanitizer; see `fuzz/README.md`). New finds go to `fuzz/target/new-corpus/`, so the
 //!   committed corpus is not changed.
+//! * `docs`: `cargo doc` with `-D warnings`, default and all features, and as docs.rs builds.
+//! * `examples`: every example of `docs/cookbook.md`, run as written against one mock server
+//!   (exit status 0, plain text on stdout), and the pages' code excerpts checked.
+//! * `tour`: the README's tour, command by command, against the mock started as the README says.
+//! * `package`: `cargo publish --dry-run --workspace`, then each `.crate` unpacked and tested.
 
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci|test|bench|fuzz|fmt>
+mod release;
+mod walkthrough;
 
-  ci     cargo fmt --check, cargo clippy -D warnings, the blocking-only build, then `test`
-  test   the workspace's tests, benches once in test mode, the Python SDK suite, the Python wheel's suite
-         (the README's test command)
-  bench  the criterion benches (peers in the same run), then the report tables
-  fuzz   [--time SECS] [TARGET…]  every fuzz target (or those named) for SECS each (default 60)
-  fmt    cargo fmt --all";
+const USAGE: &str = "usage: cargo xtask <ci|test|docs|examples|tour|package|bench|fuzz|fmt>
+
+  ci        what .ci/run runs: fmt --check, clippy -D warnings, the blocking-only build, docs,
+            test, examples, tour, package
+  test      the workspace's tests, benches once in test mode, the Python SDK suite, the Python
+            wheel's suite (the README's test command)
+  docs      cargo doc -D warnings (default features, all features, and as docs.rs builds)
+  examples  every cookbook example against the mock server; the Markdown code excerpts checked
+  tour      the README's tour, command by command, against the mock server
+  package   cargo publish --dry-run --workspace, then cargo test in every unpacked .crate
+  bench     the criterion benches (peers in the same run), then the report tables
+  fuzz      [--time SECS] [TARGET…]  every fuzz target (or those named) for SECS each (default 60)
+  fmt       cargo fmt --all";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("test") => test(),
+        Some("docs") => release::docs(),
+        Some("examples") => walkthrough::examples(),
+        Some("tour") => walkthrough::tour(),
+        Some("package") => release::package(),
         Some("fmt") => cargo(&["fmt", "--all"]),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
@@ -55,7 +73,11 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     check_blocking_only()?;
-    test()
+    release::docs()?;
+    test()?;
+    walkthrough::examples()?;
+    walkthrough::tour()?;
+    release::package()
 }
 
 /// The blocking-only feature set is never compiled by `--all-features`; build it on its own.
@@ -131,16 +153,35 @@ fn bash(script: &str) -> Result<(), String> {
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_in(None, args, &[])
+}
+
+/// Runs cargo with `args` in `dir` (the current directory by default), with `env` added.
+fn cargo_in(dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    let place = dir
+        .map(|d| format!("(in {}) ", d.display()))
+        .unwrap_or_default();
+    eprintln!("$ {place}{}cargo {}", shown.concat(), args.join(" "));
+    let mut cmd = Command::new(&cargo);
+    cmd.args(args).envs(env.iter().copied());
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    run(&mut cmd)
+}
+
+/// Runs `cmd` to its end; an error unless it succeeds.
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
         .status()
-        .map_err(|e| format!("could not run {cargo}: {e}"))?;
+        .map_err(|e| format!("could not run {shown}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+        Err(format!("{shown} failed ({status})"))
     }
 }
 
