@@ -54,7 +54,11 @@ async fn summarize_is_retried_after_a_rate_limit() {
     let journal = server.journal();
     let statuses: Vec<u16> = journal.iter().map(|e| e.status).collect();
     assert_eq!(statuses, [429, 200]);
-    assert!(journal.iter().all(|e| e.path == "/compatible-mode/v1/chat/completions"));
+    assert!(
+        journal
+            .iter()
+            .all(|e| e.path == "/compatible-mode/v1/chat/completions")
+    );
 }
 
 #[tokio::test]

@@ -30,7 +30,10 @@ thread_local! {
 /// });
 /// assert_eq!(dashscope_transport::current_deadline(), None);
 /// ```
-#[cfg_attr(feature = "blocking", doc = "\n[`UreqTransport`]: crate::UreqTransport")]
+#[cfg_attr(
+    feature = "blocking",
+    doc = "\n[`UreqTransport`]: crate::UreqTransport"
+)]
 #[cfg_attr(not(feature = "blocking"), doc = "\n[`UreqTransport`]: crate#features")]
 pub fn with_deadline<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> T {
     /// Puts the previous deadline back, even when `f` panics.
