@@ -77,6 +77,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::unified::{Conversation, Role, UnifiedResponse};
+use crate::wire::is_default;
 
 /// The cassette format version this crate writes and reads.
 pub const CASSETTE_VERSION: u32 = 1;
@@ -103,17 +104,26 @@ pub struct Cassette {
     #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
     pub matcher: Option<Matcher>,
     /// Higher wins when several cassettes match.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub priority: i32,
     /// Answer only once (for multi-turn sequences), then step aside.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub once: bool,
     /// The response to replay.
     pub response: RecordedResponse,
 }
 
-fn is_zero(v: &i32) -> bool {
-    *v == 0
+/// Refuses a cassette of a newer format version.
+fn supported(version: u32) -> Result<(), CassetteError> {
+    match version {
+        v if v > CASSETTE_VERSION => Err(CassetteError::Version { found: v }),
+        _ => Ok(()),
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+fn pretty(c: &impl Serialize) -> String {
+    serde_json::to_string_pretty(c).unwrap_or_default() + "\n"
 }
 
 /// The request side of a cassette.
@@ -259,17 +269,13 @@ impl Cassette {
                 return Err(e.into());
             }
         };
-        if c.version > CASSETTE_VERSION {
-            return Err(CassetteError::Version { found: c.version });
-        }
+        supported(c.version)?;
         Ok(c)
     }
 
     /// Writes the cassette as pretty JSON with a trailing newline.
     pub fn to_json_pretty(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        pretty(self)
     }
 
     /// Whether the request asked for a stream (compat/Responses `"stream": true`, or native
@@ -313,10 +319,10 @@ pub struct UnifiedCassette {
     #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
     pub matcher: Option<UnifiedMatcher>,
     /// Higher wins when several cassettes match.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub priority: i32,
     /// Answer only once, then step aside.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub once: bool,
     /// The answer.
     pub response: UnifiedRecordedResponse,
@@ -337,11 +343,7 @@ impl UnifiedCassette {
     /// [`CassetteError::Json`] for malformed input (a wire cassette lacks `response.unified`),
     /// [`CassetteError::Version`] for a newer format.
     pub fn from_json(text: &str) -> Result<Self, CassetteError> {
-        let c: UnifiedCassette = serde_json::from_str(text)?;
-        if c.version > CASSETTE_VERSION {
-            return Err(CassetteError::Version { found: c.version });
-        }
-        Ok(c)
+        Self::from_value(&serde_json::from_str(text)?)
     }
 
     /// Reads a unified cassette from its JSON value.
@@ -351,17 +353,13 @@ impl UnifiedCassette {
     /// As [`from_json`](Self::from_json).
     pub fn from_value(raw: &Value) -> Result<Self, CassetteError> {
         let c = UnifiedCassette::deserialize(raw)?;
-        if c.version > CASSETTE_VERSION {
-            return Err(CassetteError::Version { found: c.version });
-        }
+        supported(c.version)?;
         Ok(c)
     }
 
     /// Writes the cassette as pretty JSON with a trailing newline.
     pub fn to_json_pretty(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        pretty(self)
     }
 
     /// The answer.
@@ -534,9 +532,7 @@ impl AnyCassette {
             return UnifiedCassette::from_value(raw).map(AnyCassette::Unified);
         }
         let c = Cassette::deserialize(raw)?;
-        if c.version > CASSETTE_VERSION {
-            return Err(CassetteError::Version { found: c.version });
-        }
+        supported(c.version)?;
         Ok(AnyCassette::Wire(c))
     }
 
@@ -546,108 +542,5 @@ impl AnyCassette {
             AnyCassette::Wire(c) => &c.name,
             AnyCassette::Unified(c) => &c.name,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip() {
-        let text = r#"{"version":1,"name":"chat/x","description":"d","dialect":"chat",
-            "request":{"method":"POST","path":"/compatible-mode/v1/chat/completions","body":{"stream":true}},
-            "response":{"status":200,"headers":[["Content-Type","text/event-stream"]],
-              "body":{"chunks":[{"delay_ms":5,"data":"data: 1\n\n"},{"data":"data: [DONE]\n\n"}]}}}"#;
-        let c = Cassette::from_json(text).unwrap();
-        assert!(c.is_stream_request());
-        assert_eq!(c.response.header("content-type"), Some("text/event-stream"));
-        assert_eq!(c.response.body.to_bytes(), b"data: 1\n\ndata: [DONE]\n\n");
-        let again = Cassette::from_json(&c.to_json_pretty()).unwrap();
-        assert_eq!(c, again);
-    }
-
-    #[test]
-    fn newer_version_refused() {
-        let text = r#"{"version":99,"name":"n","description":"d","dialect":"native",
-            "request":{"method":"POST","path":"/"},"response":{"status":200,"body":{"text":""}}}"#;
-        assert!(matches!(
-            Cassette::from_json(text),
-            Err(CassetteError::Version { found: 99 })
-        ));
-    }
-
-    fn unified_text() -> String {
-        serde_json::json!({
-            "version": 1, "name": "unified/x", "description": "d", "source": "synthetic",
-            "request": {"model": "qwen-plus", "messages": [
-                {"role": "system", "parts": [{"type": "text", "text": "Be brief."}]},
-                {"role": "user", "parts": [{"type": "text", "text": "Hi there"}]}]},
-            "response": {"unified": {"id": "u-1", "candidates": [{"index": 0, "text": "Hello!", "finish_reason": "stop"}],
-                                     "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}}}
-        })
-        .to_string()
-    }
-
-    #[test]
-    fn unified_cassettes_are_told_apart() {
-        let text = unified_text();
-        match Cassette::from_json(&text) {
-            Err(CassetteError::Unified { name }) => assert_eq!(name, "unified/x"),
-            other => panic!("expected the unified error, got {other:?}"),
-        }
-        let u = UnifiedCassette::from_json(&text).unwrap();
-        assert_eq!(u.answer().text(), "Hello!");
-        assert_eq!(UnifiedCassette::from_json(&u.to_json_pretty()).unwrap(), u);
-        let any = AnyCassette::from_json(&text).unwrap();
-        assert_eq!(any.name(), "unified/x");
-        assert!(matches!(any, AnyCassette::Unified(_)));
-        // A wire cassette is read as one, and is not a unified cassette.
-        let wire = r#"{"version":1,"name":"chat/y","description":"d","dialect":"chat",
-            "request":{"method":"POST","path":"/p"},"response":{"status":200,"body":{"text":""}}}"#;
-        assert!(matches!(
-            AnyCassette::from_json(wire),
-            Ok(AnyCassette::Wire(_))
-        ));
-        assert!(UnifiedCassette::from_json(wire).is_err());
-        // Malformed JSON stays a JSON error.
-        assert!(matches!(
-            Cassette::from_json("{"),
-            Err(CassetteError::Json(_))
-        ));
-        let newer = text.replace("\"version\":1", "\"version\":7");
-        assert!(matches!(
-            AnyCassette::from_json(&newer),
-            Err(CassetteError::Version { found: 7 })
-        ));
-    }
-
-    #[test]
-    fn unified_matcher_reads_the_conversation() {
-        let u = UnifiedCassette::from_json(&unified_text()).unwrap();
-        let m = u.effective_matcher();
-        assert_eq!(m.model.as_deref(), Some("qwen-plus"));
-        assert_eq!(m.last_user_message.as_deref(), Some("Hi there"));
-        assert_eq!(m.last_role, Some(Role::User));
-        assert_eq!(m.conditions(), 3);
-        assert!(m.matches(&u.request, Dialect::Native, true));
-        let other = u.request.clone().tool_result("call_1", "sunny");
-        let why = m.mismatches(&other, Dialect::Chat, false);
-        assert_eq!(why.len(), 1, "{why:?}");
-        assert!(why[0].starts_with("last message"), "{why:?}");
-        let strict = UnifiedMatcher {
-            model: Some("qwen-max".into()),
-            last_user_message_contains: Some("there".into()),
-            tools_present: Some(true),
-            stream: Some(false),
-            dialects: vec![Dialect::Chat],
-            ..Default::default()
-        };
-        let why = strict.mismatches(&u.request, Dialect::Responses, true);
-        assert_eq!(why.len(), 4, "{why:?}");
-        assert!(
-            !strict.matches(&u.request, Dialect::Chat, false),
-            "model and tools still fail"
-        );
     }
 }

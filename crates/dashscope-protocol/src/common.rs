@@ -11,8 +11,76 @@ use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::wire::{WireValue, string_or_map};
+use crate::wire::{WireValue, string_or};
 use crate::{string_enum, tagged_enum, wire_struct};
+
+/// The constructors chat and native messages share, built on `Self::new(role, text)`.
+macro_rules! message_constructors {
+    () => {
+        /// A system message.
+        pub fn system(text: impl Into<String>) -> Self {
+            Self::new(Role::System, text.into())
+        }
+
+        /// A user message with text content.
+        pub fn user(text: impl Into<String>) -> Self {
+            Self::new(Role::User, text.into())
+        }
+
+        /// An assistant message with text content (an earlier turn).
+        pub fn assistant(text: impl Into<String>) -> Self {
+            Self::new(Role::Assistant, text.into())
+        }
+
+        /// An assistant turn that made tool calls (content `""`, as the service sends it).
+        pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
+            Self {
+                tool_calls: Some(tool_calls),
+                ..Self::assistant("")
+            }
+        }
+
+        /// Partial mode: the last message, an assistant prefix the model continues
+        /// (`"partial": true`). The reply holds only the continuation.
+        pub fn assistant_prefix(prefix: impl Into<String>) -> Self {
+            Self {
+                partial: Some(true),
+                ..Self::assistant(prefix)
+            }
+        }
+
+        /// A tool's result for the call `tool_call_id`.
+        pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
+            Self {
+                tool_call_id: Some(tool_call_id.into()),
+                ..Self::new(Role::Tool, content.into())
+            }
+        }
+    };
+}
+
+/// `auto()`, `none()` and `required()` of a `tool_choice` type (one that is
+/// `From<ToolChoiceMode>`).
+macro_rules! tool_choice_modes {
+    () => {
+        /// `"auto"`.
+        pub fn auto() -> Self {
+            ToolChoiceMode::Auto.into()
+        }
+
+        /// `"none"`.
+        pub fn none() -> Self {
+            ToolChoiceMode::None.into()
+        }
+
+        /// `"required"`.
+        pub fn required() -> Self {
+            ToolChoiceMode::Required.into()
+        }
+    };
+}
+
+pub(crate) use {message_constructors, tool_choice_modes};
 
 string_enum! {
     /// Who wrote a message, in any dialect. Unknown roles are kept.
@@ -139,14 +207,6 @@ impl Tool {
             ..Default::default()
         })
     }
-
-    /// The function's name, for a function tool.
-    pub fn function_name(&self) -> Option<&str> {
-        match self {
-            Tool::Function(f) => Some(&f.function.name),
-            Tool::Unknown(_) => None,
-        }
-    }
 }
 
 wire_struct! {
@@ -254,25 +314,18 @@ pub enum ToolChoice {
     Function(NamedToolChoice),
 }
 
-string_or_map!(ToolChoice, Mode, Function, "a tool_choice string or object");
-
-impl WireValue for ToolChoice {}
+string_or!(
+    ToolChoice,
+    Mode,
+    Function(NamedToolChoice),
+    visit_map,
+    MapAccess,
+    MapAccessDeserializer,
+    "a tool_choice string or object"
+);
 
 impl ToolChoice {
-    /// `"auto"`.
-    pub fn auto() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Auto)
-    }
-
-    /// `"none"`.
-    pub fn none() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::None)
-    }
-
-    /// `"required"`.
-    pub fn required() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Required)
-    }
+    tool_choice_modes!();
 
     /// `{"type":"function","function":{"name":…}}`.
     pub fn function(name: impl Into<String>) -> Self {
@@ -529,7 +582,7 @@ wire_struct! {
         /// The token.
         pub token: Option<String>,
         /// Its log probability.
-        pub logprob: Option<f64>,
+        pub logprob: Option<serde_json::Number>,
         /// Its UTF-8 bytes.
         pub bytes: Option<Vec<u8>>,
         /// The most likely alternatives.
@@ -543,7 +596,7 @@ wire_struct! {
         /// The token.
         pub token: Option<String>,
         /// Its log probability.
-        pub logprob: Option<f64>,
+        pub logprob: Option<serde_json::Number>,
         /// Its UTF-8 bytes.
         pub bytes: Option<Vec<u8>>,
     }
@@ -593,5 +646,119 @@ wire_struct! {
         pub text_tokens: Option<u64>,
         /// Audio tokens.
         pub audio_tokens: Option<u64>,
+    }
+}
+
+wire_struct! {
+    /// Spoken output of an Omni or speech model: chat `choices[].delta.audio` (a piece of it)
+    /// and `message.audio` (all of it), native `output.audio` ([protocol notes
+    /// §2.6](crate::protocol_notes#26-omni-spoken-output-qwen-omni)).
+    ///
+    /// In a stream, `data` and `transcript` arrive in pieces that concatenate in arrival order;
+    /// the accumulators and readers of this crate do that, keep the first `id` and the last
+    /// `expires_at` and `url`. Memory: the base64 text of the whole audio (4/3 of its bytes);
+    /// [`bytes`](Self::bytes) allocates the decoded audio once more.
+    @fast
+    pub struct Audio {
+        /// The audio's id.
+        pub id: Option<String>,
+        /// The audio, base64 (a piece of it in a stream chunk); see [`Audio::bytes`].
+        pub data: Option<String>,
+        /// Unix seconds after which the service no longer keeps the audio.
+        pub expires_at: Option<i64>,
+        /// What the audio says (a piece of it in a stream chunk).
+        pub transcript: Option<String>,
+        /// Where the whole audio can be fetched (native, last chunk).
+        pub url: Option<String>,
+    }
+}
+
+/// Audio `data` that is not base64.
+#[derive(Debug, thiserror::Error)]
+#[error("the audio data is not valid base64: {0}")]
+pub struct AudioDataError(String);
+
+impl Audio {
+    /// The audio bytes: `data` decoded from base64 (empty when there is none). Pieces that were
+    /// padded one by one (`…=` inside the concatenated text) decode as well, each on its own.
+    ///
+    /// # Errors
+    ///
+    /// [`AudioDataError`] when `data` is not base64.
+    pub fn bytes(&self) -> Result<Vec<u8>, AudioDataError> {
+        use base64::Engine as _;
+        let mut rest = self.data.as_deref().unwrap_or_default().as_bytes();
+        let mut out = Vec::with_capacity(rest.len() / 4 * 3);
+        while !rest.is_empty() {
+            let end = rest
+                .iter()
+                .position(|&b| b == b'=')
+                .map_or(rest.len(), |i| {
+                    i + rest[i..].iter().take_while(|&&b| b == b'=').count()
+                });
+            let (piece, next) = rest.split_at(end);
+            base64::engine::general_purpose::STANDARD
+                .decode_vec(piece, &mut out)
+                .map_err(|e| AudioDataError(e.to_string()))?;
+            rest = next;
+        }
+        Ok(out)
+    }
+
+    /// Folds the next piece of a stream in: `data` and `transcript` appended, the first `id`,
+    /// the last `expires_at` and `url`, unknown members merged (a `null` never replaces a
+    /// value). Appending base64 text keeps the work linear; decode once at the end
+    /// ([`bytes`](Self::bytes)).
+    pub fn push(&mut self, piece: &Audio) {
+        for (acc, more) in [
+            (&mut self.data, &piece.data),
+            (&mut self.transcript, &piece.transcript),
+        ] {
+            if let Some(more) = more {
+                acc.get_or_insert_with(String::new).push_str(more);
+            }
+        }
+        if self.id.as_deref().is_none_or(str::is_empty) && piece.id.is_some() {
+            self.id.clone_from(&piece.id);
+        }
+        if piece.expires_at.is_some() {
+            self.expires_at = piece.expires_at;
+        }
+        if piece.url.is_some() {
+            self.url.clone_from(&piece.url);
+        }
+        crate::stream::merge_extra(&mut self.extra, &piece.extra, &[]);
+    }
+}
+
+string_enum! {
+    /// An output modality (`modalities`).
+    pub enum Modality {
+        /// Text.
+        Text = "text",
+        /// Audio.
+        Audio = "audio",
+    }
+}
+
+wire_struct! {
+    /// `audio`: spoken output options (Omni models; [protocol notes
+    /// §2.6](crate::protocol_notes#26-omni-spoken-output-qwen-omni)).
+    pub struct AudioOutput {
+        /// The voice (`Cherry`, `Ethan`, …; which ones depends on the model).
+        pub voice: Option<String>,
+        /// The format (`wav`, the only documented one).
+        pub format: Option<String>,
+    }
+}
+
+impl AudioOutput {
+    /// `{"voice": voice, "format": format}`.
+    pub fn new(voice: impl Into<String>, format: impl Into<String>) -> Self {
+        AudioOutput {
+            voice: Some(voice.into()),
+            format: Some(format.into()),
+            ..Default::default()
+        }
     }
 }

@@ -39,6 +39,25 @@ fn str_of(v: &Value, key: &str) -> Option<String> {
 }
 
 impl ApiError {
+    /// An error with no compat `type` or `param`.
+    pub fn new(
+        status: Option<u16>,
+        code: Option<String>,
+        message: impl Into<String>,
+        request_id: Option<String>,
+        body: Value,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            kind: None,
+            param: None,
+            request_id,
+            body,
+        }
+    }
+
     /// Recognises an error report in a parsed JSON value; `None` when it is not one.
     pub fn from_json(status: Option<u16>, v: &Value) -> Option<Self> {
         let obj = v.as_object()?;
@@ -61,31 +80,30 @@ impl ApiError {
         match obj.get("type").and_then(Value::as_str) {
             // Responses `error` event.
             Some("error") => {
+                let message = str_of(v, "message").unwrap_or_default();
                 return Some(ApiError {
-                    status,
-                    code: str_of(v, "code"),
-                    message: str_of(v, "message").unwrap_or_default(),
-                    kind: None,
                     param: str_of(v, "param"),
-                    request_id: top_request_id,
-                    body: v.clone(),
+                    ..Self::new(
+                        status,
+                        str_of(v, "code"),
+                        message,
+                        top_request_id,
+                        v.clone(),
+                    )
                 });
             }
             // Responses `response.failed` event.
             Some("response.failed") => {
                 let resp = obj.get("response");
                 let err = resp.and_then(|r| r.get("error")).filter(|e| e.is_object());
-                return Some(ApiError {
+                let message = err.and_then(|e| str_of(e, "message"));
+                return Some(Self::new(
                     status,
-                    code: err.and_then(|e| str_of(e, "code")),
-                    message: err
-                        .and_then(|e| str_of(e, "message"))
-                        .unwrap_or_else(|| "response failed".to_owned()),
-                    kind: None,
-                    param: None,
-                    request_id: resp.and_then(|r| str_of(r, "id")).or(top_request_id),
-                    body: v.clone(),
-                });
+                    err.and_then(|e| str_of(e, "code")),
+                    message.unwrap_or_else(|| "response failed".to_owned()),
+                    resp.and_then(|r| str_of(r, "id")).or(top_request_id),
+                    v.clone(),
+                ));
             }
             _ => {}
         }
@@ -95,17 +113,15 @@ impl ApiError {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         }?;
-        Some(ApiError {
+        let message = str_of(v, "message").or_else(|| str_of(v, "msg"));
+        let message = message.unwrap_or_default();
+        Some(Self::new(
             status,
-            code: Some(code),
-            message: str_of(v, "message")
-                .or_else(|| str_of(v, "msg"))
-                .unwrap_or_default(),
-            kind: None,
-            param: None,
-            request_id: top_request_id,
-            body: v.clone(),
-        })
+            Some(code),
+            message,
+            top_request_id,
+            v.clone(),
+        ))
     }
 
     /// Recognises an error report in a response body: JSON, or SSE-framed (the first `data:`
@@ -113,34 +129,24 @@ impl ApiError {
     ///
     /// Returns `None` when the body is neither; the caller then reports the raw body.
     pub fn from_body(status: Option<u16>, body: &[u8]) -> Option<Self> {
-        let trimmed = trim_ascii(body);
-        if let Ok(v) = serde_json::from_slice::<Value>(trimmed) {
+        let body = body
+            .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+            .unwrap_or(body);
+        if let Ok(v) = serde_json::from_slice::<Value>(body.trim_ascii()) {
             return Self::from_json(status, &v);
         }
-        let text = std::str::from_utf8(body).ok()?;
-        let mut frame_status = None;
-        for line in text.lines() {
-            let line = line.trim_end_matches('\r');
-            if let Some(rest) = line.strip_prefix(":HTTP_STATUS/") {
-                frame_status = rest.trim().parse().ok();
-            } else if let Some(rest) = line.strip_prefix("status:") {
-                frame_status = frame_status.or_else(|| rest.trim().parse().ok());
-            } else if let Some(data) = line.strip_prefix("data:") {
-                let data = data.trim();
-                if let Ok(v) = serde_json::from_str::<Value>(data) {
-                    if let Some(e) = Self::from_json(status.or(frame_status), &v) {
-                        return Some(e);
-                    }
-                }
+        let mut sse = crate::sse::Decoder::with_mode(crate::sse::Mode::DataLineIsEvent);
+        sse.feed(body);
+        sse.finish();
+        while let Some(event) = sse.next_event() {
+            let Ok(event) = event else { continue };
+            let v = serde_json::from_str::<Value>(event.data.trim()).ok();
+            if let Some(e) = v.and_then(|v| Self::from_json(status.or(event.http_status), &v)) {
+                return Some(e);
             }
         }
         None
     }
-}
-
-fn trim_ascii(b: &[u8]) -> &[u8] {
-    let b = b.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(b);
-    b.trim_ascii()
 }
 
 impl std::fmt::Display for ApiError {
@@ -156,74 +162,5 @@ impl std::fmt::Display for ApiError {
             write!(f, " (request id {id})")?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compat_body() {
-        let b = br#"{"error":{"code":"invalid_api_key","param":null,"message":"Incorrect API key provided. ","type":"invalid_request_error"},"id":"chatcmpl-abc","request_id":"abc"}"#;
-        let e = ApiError::from_body(Some(401), b).unwrap();
-        assert_eq!(e.code.as_deref(), Some("invalid_api_key"));
-        assert_eq!(e.kind.as_deref(), Some("invalid_request_error"));
-        assert_eq!(e.request_id.as_deref(), Some("abc"));
-        assert_eq!(e.param, None);
-    }
-
-    #[test]
-    fn compat_id_gives_request_id() {
-        let b = br#"{"error":{"code":"x","message":"m"},"id":"chatcmpl-1-2-3"}"#;
-        assert_eq!(
-            ApiError::from_body(None, b).unwrap().request_id.as_deref(),
-            Some("1-2-3")
-        );
-    }
-
-    #[test]
-    fn native_body_and_msg() {
-        let b =
-            br#"{"code":"InvalidApiKey","message":"Invalid API-key provided.","request_id":"r1"}"#;
-        let e = ApiError::from_body(Some(401), b).unwrap();
-        assert_eq!(e.code.as_deref(), Some("InvalidApiKey"));
-        assert_eq!(e.request_id.as_deref(), Some("r1"));
-        let e = ApiError::from_body(None, br#"{"code":"X","msg":"old"}"#).unwrap();
-        assert_eq!(e.message, "old");
-    }
-
-    #[test]
-    fn not_an_error() {
-        assert!(ApiError::from_body(Some(200), br#"{"output":{"text":"hi"},"code":""}"#).is_none());
-        assert!(ApiError::from_body(Some(200), b"garbage").is_none());
-        assert!(ApiError::from_body(Some(200), br#"{"object":"response","error":null}"#).is_none());
-    }
-
-    #[test]
-    fn sse_framed() {
-        let b = b"id:1\nevent:error\n:HTTP_STATUS/400\ndata:{\"code\":\"InvalidParameter\",\"message\":\"bad\",\"request_id\":\"q\"}\n\n";
-        let e = ApiError::from_body(None, b).unwrap();
-        assert_eq!(e.status, Some(400));
-        assert_eq!(e.code.as_deref(), Some("InvalidParameter"));
-        let b = b"data: {\"error\":{\"code\":\"invalid_parameter_error\",\"message\":\"m\"},\"id\":\"chatcmpl-z\"}\n\n";
-        let e = ApiError::from_body(Some(400), b).unwrap();
-        assert_eq!(e.request_id.as_deref(), Some("z"));
-    }
-
-    #[test]
-    fn responses_events() {
-        let v: Value = serde_json::from_str(
-            r#"{"type":"error","code":"c","message":"m","param":null,"sequence_number":3}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            ApiError::from_json(None, &v).unwrap().code.as_deref(),
-            Some("c")
-        );
-        let v: Value = serde_json::from_str(r#"{"type":"response.failed","response":{"id":"resp_1","error":{"code":"server_error","message":"boom"}}}"#).unwrap();
-        let e = ApiError::from_json(None, &v).unwrap();
-        assert_eq!(e.message, "boom");
-        assert_eq!(e.request_id.as_deref(), Some("resp_1"));
     }
 }

@@ -37,7 +37,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::wire::{Extra, WireStr};
+use crate::wire::{Extra, Member, WireStr};
 
 /// How deep an unknown member's value may nest (serde_json allows 127 levels in all, counted
 /// from the top of the payload; the chunk's own objects take at most 7 of them).
@@ -76,20 +76,14 @@ pub(crate) fn string_stop(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The value of four hex digits (either case, as serde_json accepts them).
+/// The value of four hex digits (either case, as serde_json accepts them; no sign).
 #[inline]
 pub(crate) fn hex4(digits: &[u8]) -> Option<u32> {
-    let mut n = 0;
-    for &d in digits {
-        let v = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            b'A'..=b'F' => d - b'A' + 10,
-            _ => return None,
-        };
-        n = n * 16 + u32::from(v);
-    }
-    Some(n)
+    let text = std::str::from_utf8(digits).ok()?;
+    digits
+        .iter()
+        .all(u8::is_ascii_hexdigit)
+        .then(|| u32::from_str_radix(text, 16).ok())?
 }
 
 /// How deep `v` nests (a scalar is 0), stopping early past `limit`.
@@ -101,15 +95,6 @@ pub(crate) fn depth(v: &Value, limit: usize) -> usize {
         Value::Array(a) => a.iter().map(|x| depth(x, inner)).max().unwrap_or(0),
         Value::Object(o) => o.values().map(|x| depth(x, inner)).max().unwrap_or(0),
         _ => return 0,
-    }
-}
-
-/// A string enum from a decoded string, without a copy when it was borrowed.
-#[inline]
-pub(crate) fn enum_of<E: for<'x> From<&'x str> + From<String>>(s: Cow<'_, str>) -> E {
-    match s {
-        Cow::Borrowed(s) => E::from(s),
-        Cow::Owned(s) => E::from(s),
     }
 }
 
@@ -351,7 +336,7 @@ pub(crate) fn decode<T: FastStruct>(data: &str) -> Option<T> {
 }
 
 /// A value the fast path reads itself. The cursor is on its first byte (whitespace skipped);
-/// `null` is handled by the member (see [`Read`]), so a reader gives up on it.
+/// `null` is handled by the member (see [`ReadOption`]), so a reader gives up on it.
 ///
 /// `read` gives the value; the other methods put it straight into its place (a struct is
 /// filled there rather than built and moved, which matters for the large ones).
@@ -411,7 +396,10 @@ impl<E: WireStr> FastValue for E {
         if *p.b.get(p.i)? != b'"' {
             return None;
         }
-        p.string().map(enum_of)
+        p.string().map(|s| match s {
+            Cow::Borrowed(s) => E::from(s),
+            Cow::Owned(s) => E::from(s),
+        })
     }
 }
 
@@ -490,44 +478,34 @@ fn read_list<T: FastValue>(p: &mut Parser<'_>, out: &mut Vec<T>) -> Option<()> {
     }
 }
 
-/// Picks how a member of type `T` is read, by its type (autoref specialization, as
-/// [`wire::Decode`](crate::wire::Decode) does for serde), calling
-/// `(&&&Read::<T>::new()).read_member(p, &mut slot)`:
+/// Picks how a member of type `T` is read, by its type (autoref specialization on
+/// [`wire::Member`](crate::wire::Member), as for serde), calling
+/// `(&&&Member::<T>(PhantomData)).read_member(p, &mut slot)`:
 ///
 /// * `Option<V>` with a reader for `V` ([`ReadOption`]): `null` is `None`;
 /// * `V` with a reader ([`ReadValue`]): `null` is the default;
 /// * any other type ([`ReadNull`]): only `null` (the default) is read, anything else gives up.
 ///
 /// Each puts the value in the slot and says whether it was `null` (the member's bit).
-pub(crate) struct Read<T>(std::marker::PhantomData<T>);
-
-impl<T> Read<T> {
-    /// The reader for a member of type `T`.
-    #[inline]
-    pub(crate) const fn new() -> Self {
-        Read(std::marker::PhantomData)
-    }
-}
-
-/// See [`Read`].
+/// See [`ReadOption`].
 pub(crate) trait ReadOption {
     type Out;
     fn read_member(&self, p: &mut Parser<'_>, slot: &mut Self::Out) -> Option<bool>;
 }
 
-/// See [`Read`].
+/// See [`ReadOption`].
 pub(crate) trait ReadValue {
     type Out;
     fn read_member(&self, p: &mut Parser<'_>, slot: &mut Self::Out) -> Option<bool>;
 }
 
-/// See [`Read`].
+/// See [`ReadOption`].
 pub(crate) trait ReadNull {
     type Out;
     fn read_member(&self, p: &mut Parser<'_>, slot: &mut Self::Out) -> Option<bool>;
 }
 
-impl<T: FastValue> ReadOption for &&Read<Option<T>> {
+impl<T: FastValue> ReadOption for &&Member<Option<T>> {
     type Out = Option<T>;
     #[inline(always)]
     fn read_member(&self, p: &mut Parser<'_>, slot: &mut Option<T>) -> Option<bool> {
@@ -541,7 +519,7 @@ impl<T: FastValue> ReadOption for &&Read<Option<T>> {
     }
 }
 
-impl<T: FastValue + Default> ReadValue for &Read<T> {
+impl<T: FastValue + Default> ReadValue for &Member<T> {
     type Out = T;
     #[inline(always)]
     fn read_member(&self, p: &mut Parser<'_>, slot: &mut T) -> Option<bool> {
@@ -555,7 +533,7 @@ impl<T: FastValue + Default> ReadValue for &Read<T> {
     }
 }
 
-impl<T: Default> ReadNull for Read<T> {
+impl<T: Default> ReadNull for Member<T> {
     type Out = T;
     #[inline(always)]
     fn read_member(&self, p: &mut Parser<'_>, slot: &mut T) -> Option<bool> {
@@ -586,7 +564,7 @@ macro_rules! __wire_fast {
                     if index == const {
                         $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
                     } {
-                        let null = (&&&$crate::fast::Read::<$ty>::new())
+                        let null = (&&&$crate::wire::Member::<$ty>(::core::marker::PhantomData))
                             .read_member(p, &mut self.$field)?;
                         self.nulls.set(index, null);
                         return Some(());

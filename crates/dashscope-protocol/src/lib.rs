@@ -21,6 +21,9 @@
 //!
 //! Every type keeps what it does not know: unknown members ride in an `extra` map and are
 //! written back, unknown enum values and event types become an `Unknown` variant. See [`wire`].
+//!
+//! The wire facts this crate is built on, each with its source and a confidence tag, ship with
+//! it as [`protocol_notes`].
 
 #![deny(missing_docs)]
 
@@ -33,6 +36,15 @@ pub mod dialect;
 pub mod error;
 mod fast;
 pub mod native;
+
+/// The protocol notes: the HTTP wire protocol of the three dialects, every fact with its source
+/// and a confidence tag (`[C]` confirmed, `[S]` one source, `[U]` uncertain). Shipped with the
+/// crate; its sections are linked from the types they describe.
+pub mod protocol_notes {
+    #![allow(rustdoc::broken_intra_doc_links)]
+    #![doc = include_str!("../PROTOCOL.md")]
+}
+
 pub mod responses;
 pub mod sse;
 pub mod stream;

@@ -22,6 +22,11 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
+/// Whether `v` is its type's default (for `skip_serializing_if`).
+pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 /// Members of a JSON object that a wire type does not know, kept verbatim.
 pub type Extra = serde_json::Map<String, serde_json::Value>;
 
@@ -146,55 +151,6 @@ impl<'de> Deserialize<'de> for KeyStr<'de> {
     }
 }
 
-/// Wraps a field for the probes used by the generated serializers.
-///
-/// `Option` fields are absent when `None`; every other field is always written. The choice is
-/// made at compile time by method resolution (autoref specialization): [`AbsentOption`] is
-/// implemented on `Probe<Option<T>>` and wins over the blanket [`AbsentAny`] on `&Probe<T>`.
-#[doc(hidden)]
-pub struct Probe<'a, T>(pub &'a T);
-
-/// See [`Probe`].
-#[doc(hidden)]
-pub trait AbsentOption {
-    /// Whether the member should be left out of the output.
-    fn wire_is_absent(&self) -> bool;
-    /// Whether the member still holds what an explicit `null` decodes to (so a remembered
-    /// `null` is written back instead of it).
-    fn wire_is_null_like(&self) -> bool;
-}
-
-impl<T> AbsentOption for Probe<'_, Option<T>> {
-    #[inline]
-    fn wire_is_absent(&self) -> bool {
-        self.0.is_none()
-    }
-    #[inline]
-    fn wire_is_null_like(&self) -> bool {
-        self.0.is_none()
-    }
-}
-
-/// See [`Probe`].
-#[doc(hidden)]
-pub trait AbsentAny {
-    /// Whether the member should be left out of the output.
-    fn wire_is_absent(&self) -> bool;
-    /// Whether the member still holds what an explicit `null` decodes to (its default).
-    fn wire_is_null_like(&self) -> bool;
-}
-
-impl<T: Default + PartialEq> AbsentAny for &Probe<'_, T> {
-    #[inline]
-    fn wire_is_absent(&self) -> bool {
-        false
-    }
-    #[inline]
-    fn wire_is_null_like(&self) -> bool {
-        *self.0 == T::default()
-    }
-}
-
 /// The known members of a wire type that the input sent as an explicit `null`.
 ///
 /// One bit per known member, in declaration order (a [`wire_struct!`](crate::wire_struct) type
@@ -207,9 +163,6 @@ impl<T: Default + PartialEq> AbsentAny for &Probe<'_, T> {
 pub struct Nulls(u64);
 
 impl Nulls {
-    /// No member was `null`.
-    pub const EMPTY: Nulls = Nulls(0);
-
     /// Whether no member is marked.
     #[inline]
     pub fn is_empty(self) -> bool {
@@ -285,47 +238,54 @@ pub fn member_position(names: &[&str], name: &str) -> Option<usize> {
     names.iter().position(|m| *m == name)
 }
 
-/// Picks how a member's value is decoded, by its type (autoref specialization, as [`Probe`]).
-///
-/// An `Option<T>` member decodes as `Option<T>` (one `null` check); any other member decodes as
-/// `Option<T>` too and takes its default for a `null`. Both report whether the value was `null`.
+/// Picks how the generated code handles a member, by its type (autoref specialization):
+/// [`OptionMember`] is implemented on `Member<Option<T>>` and wins over the blanket
+/// [`AnyMember`] on `&Member<T>`, so `(&Member::<T>(PhantomData)).wire_…(…)` resolves at
+/// compile time. An `Option` member is absent when `None` and decodes `null` as `None`; any other member is
+/// always written and decodes `null` as its default. (`fast.rs` picks its readers the same way.)
 #[doc(hidden)]
-pub struct Decode<T>(std::marker::PhantomData<T>);
+pub struct Member<T>(pub std::marker::PhantomData<T>);
 
-impl<T> Decode<T> {
-    /// The decoder for a member of type `T`.
-    #[inline]
-    pub const fn new() -> Self {
-        Decode(std::marker::PhantomData)
-    }
+macro_rules! member_trait {
+    ($name:ident) => {
+        /// See [`Member`].
+        #[doc(hidden)]
+        pub trait $name {
+            /// The member's type.
+            type Out;
+            /// Whether the member is left out of the output.
+            fn wire_is_absent(&self, v: &Self::Out) -> bool;
+            /// Whether the member holds what an explicit `null` decodes to (so a remembered
+            /// `null` is written back instead of it).
+            fn wire_is_null_like(&self, v: &Self::Out) -> bool;
+            /// Decodes the next value of `map`; `true` when it was `null`.
+            ///
+            /// # Errors
+            ///
+            /// Returns the deserializer's error.
+            fn wire_decode<'de, A: de::MapAccess<'de>>(
+                &self,
+                map: &mut A,
+            ) -> Result<(Self::Out, bool), A::Error>
+            where
+                Self::Out: Deserialize<'de>;
+        }
+    };
 }
 
-impl<T> Default for Decode<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+member_trait!(OptionMember);
+member_trait!(AnyMember);
 
-/// See [`Decode`].
-#[doc(hidden)]
-pub trait DecodeOption {
-    /// The member's type.
-    type Out;
-    /// Decodes the next value of `map`; `true` when it was `null`.
-    ///
-    /// # Errors
-    ///
-    /// Returns the deserializer's error.
-    fn wire_decode<'de, A: de::MapAccess<'de>>(
-        &self,
-        map: &mut A,
-    ) -> Result<(Self::Out, bool), A::Error>
-    where
-        Self::Out: Deserialize<'de>;
-}
-
-impl<T> DecodeOption for Decode<Option<T>> {
+impl<T> OptionMember for Member<Option<T>> {
     type Out = Option<T>;
+    #[inline]
+    fn wire_is_absent(&self, v: &Option<T>) -> bool {
+        v.is_none()
+    }
+    #[inline]
+    fn wire_is_null_like(&self, v: &Option<T>) -> bool {
+        v.is_none()
+    }
     #[inline]
     fn wire_decode<'de, A: de::MapAccess<'de>>(
         &self,
@@ -340,26 +300,16 @@ impl<T> DecodeOption for Decode<Option<T>> {
     }
 }
 
-/// See [`Decode`].
-#[doc(hidden)]
-pub trait DecodeAny {
-    /// The member's type.
-    type Out;
-    /// Decodes the next value of `map`; `true` when it was `null` (then the value is the default).
-    ///
-    /// # Errors
-    ///
-    /// Returns the deserializer's error.
-    fn wire_decode<'de, A: de::MapAccess<'de>>(
-        &self,
-        map: &mut A,
-    ) -> Result<(Self::Out, bool), A::Error>
-    where
-        Self::Out: Deserialize<'de>;
-}
-
-impl<T: Default> DecodeAny for &Decode<T> {
+impl<T: Default + PartialEq> AnyMember for &Member<T> {
     type Out = T;
+    #[inline]
+    fn wire_is_absent(&self, _: &T) -> bool {
+        false
+    }
+    #[inline]
+    fn wire_is_null_like(&self, v: &T) -> bool {
+        *v == T::default()
+    }
     #[inline]
     fn wire_decode<'de, A: de::MapAccess<'de>>(&self, map: &mut A) -> Result<(T, bool), A::Error>
     where
@@ -431,6 +381,16 @@ macro_rules! plain_args {
 }
 
 plain_args!(bool, u32, u64, i64, f64);
+
+/// A float member (`temperature`, `fps`, `logprob`, …) is a [`serde_json::Number`], so that an
+/// integer the service or a caller sent (`"fps": 2`) is written back as it came (`2`, not
+/// `2.0`). Its setter takes an `f64`; a non-finite one, which JSON cannot carry, clears it.
+impl Arg<Option<serde_json::Number>> for f64 {
+    #[inline]
+    fn into_member(self) -> Option<serde_json::Number> {
+        serde_json::Number::from_f64(self)
+    }
+}
 
 impl WireValue for String {}
 impl<T> WireValue for Vec<T> {}
@@ -650,18 +610,16 @@ macro_rules! wire_struct {
             }
 
             /// Whether the member at `index` is left out of the output, and whether it holds
-            /// what an explicit `null` decodes to (see [`Probe`]).
-            ///
-            /// [`Probe`]: $crate::wire::Probe
+            /// what an explicit `null` decodes to (see `wire::Member`).
             #[allow(unused_imports, unused_variables)]
             fn __wire_state(&self, index: usize) -> (bool, bool) {
-                use $crate::wire::{AbsentAny as _, AbsentOption as _};
+                use $crate::wire::{AnyMember as _, OptionMember as _};
                 $(
                     if index == const {
                         $crate::wire::name_index($name::WIRE_MEMBERS, $crate::__wire_name!($field $(, $wire)?))
                     } {
-                        let probe = $crate::wire::Probe(&self.$field);
-                        return ((&probe).wire_is_absent(), (&probe).wire_is_null_like());
+                        let m = &$crate::wire::Member::<$ty>(::core::marker::PhantomData);
+                        return (m.wire_is_absent(&self.$field), m.wire_is_null_like(&self.$field));
                     }
                 )*
                 (true, false)
@@ -674,7 +632,7 @@ macro_rules! wire_struct {
                 &self,
                 map: &mut M,
             ) -> ::core::result::Result<(), M::Error> {
-                use $crate::wire::{AbsentAny as _, AbsentOption as _};
+                use $crate::wire::{AnyMember as _, OptionMember as _};
                 let () = Self::__WIRE_FITS;
                 let nulls = self.nulls;
                 $(
@@ -685,10 +643,10 @@ macro_rules! wire_struct {
                                 $crate::__wire_name!($field $(, $wire)?),
                             )
                         })
-                        && (&$crate::wire::Probe(&self.$field)).wire_is_null_like()
+                        && (&$crate::wire::Member::<$ty>(::core::marker::PhantomData)).wire_is_null_like(&self.$field)
                     {
                         map.serialize_entry($crate::__wire_name!($field $(, $wire)?), &())?;
-                    } else if !(&$crate::wire::Probe(&self.$field)).wire_is_absent() {
+                    } else if !(&$crate::wire::Member::<$ty>(::core::marker::PhantomData)).wire_is_absent(&self.$field) {
                         map.serialize_entry($crate::__wire_name!($field $(, $wire)?), &self.$field)?;
                     }
                 )*
@@ -748,8 +706,8 @@ macro_rules! wire_struct {
                             );
                             // The last occurrence of a duplicated member wins.
                             #[allow(unused_imports)]
-                            use $crate::wire::{DecodeAny as _, DecodeOption as _};
-                            let (v, null) = (&$crate::wire::Decode::<$ty>::new()).wire_decode(map)?;
+                            use $crate::wire::{AnyMember as _, OptionMember as _};
+                            let (v, null) = (&$crate::wire::Member::<$ty>(::core::marker::PhantomData)).wire_decode(map)?;
                             self.$field = v;
                             self.nulls.set(I, null);
                         }
@@ -1018,58 +976,20 @@ macro_rules! tagged_enum {
     };
 }
 
-// Serde for the "a string, or something richer" members (message `content`, `input`,
-// `tool_choice`, `conversation`), decoded without buffering.
-/// Implements `Serialize`/`Deserialize` for `enum $name { $s(String-like), $l(Vec<T>) }`.
-macro_rules! string_or_seq {
-    ($name:ident, $s:ident, $l:ident, $expecting:literal) => {
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                match self {
-                    $name::$s(v) => ::serde::Serialize::serialize(v, s),
-                    $name::$l(v) => ::serde::Serialize::serialize(v, s),
-                }
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> ::serde::de::Visitor<'de> for V {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                        f.write_str($expecting)
-                    }
-                    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<$name, E> {
-                        Ok($name::$s(v.into()))
-                    }
-                    fn visit_string<E: ::serde::de::Error>(self, v: String) -> Result<$name, E> {
-                        Ok($name::$s(v.into()))
-                    }
-                    fn visit_seq<A: ::serde::de::SeqAccess<'de>>(
-                        self,
-                        seq: A,
-                    ) -> Result<$name, A::Error> {
-                        ::serde::Deserialize::deserialize(
-                            ::serde::de::value::SeqAccessDeserializer::new(seq),
-                        )
-                        .map($name::$l)
-                    }
-                }
-                d.deserialize_any(V)
-            }
-        }
-    };
-}
-
-/// Implements `Serialize`/`Deserialize` for `enum $name { $s(String-like), $o(Object) }`.
-macro_rules! string_or_map {
-    ($name:ident, $s:ident, $o:ident, $expecting:literal) => {
+/// The wire traits of a "a string, or something richer" member (message `content`, `input`,
+/// `tool_choice`, `conversation`): `enum $name { $s(String-like), $o($ty) }`, read without
+/// buffering from a JSON string or (`$visit` `visit_seq` / `visit_map`, with the matching
+/// `$access` and `$deser`) a list or an object; with `else $u`, any other JSON value (an
+/// object, a number, a bool) becomes `$u(serde_json::Value)` (native `content`). Plus
+/// `WireValue` and `From` a string and a `$ty`.
+macro_rules! string_or {
+    ($name:ident, $s:ident, $o:ident($ty:ty), $visit:ident, $access:ident, $deser:ident, $expecting:literal $(, else $u:ident)?) => {
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 match self {
                     $name::$s(v) => ::serde::Serialize::serialize(v, s),
                     $name::$o(v) => ::serde::Serialize::serialize(v, s),
+                    $( $name::$u(v) => ::serde::Serialize::serialize(v, s), )?
                 }
             }
         }
@@ -1088,237 +1008,53 @@ macro_rules! string_or_map {
                     fn visit_string<E: ::serde::de::Error>(self, v: String) -> Result<$name, E> {
                         Ok($name::$s(v.into()))
                     }
-                    fn visit_map<A: ::serde::de::MapAccess<'de>>(
-                        self,
-                        map: A,
-                    ) -> Result<$name, A::Error> {
-                        ::serde::Deserialize::deserialize(
-                            ::serde::de::value::MapAccessDeserializer::new(map),
-                        )
-                        .map($name::$o)
+                    fn $visit<A: ::serde::de::$access<'de>>(self, a: A) -> Result<$name, A::Error> {
+                        ::serde::Deserialize::deserialize(::serde::de::value::$deser::new(a))
+                            .map($name::$o)
                     }
+                    $(
+                        fn visit_map<A: ::serde::de::MapAccess<'de>>(self, a: A) -> Result<$name, A::Error> {
+                            let d = ::serde::de::value::MapAccessDeserializer::new(a);
+                            ::serde::Deserialize::deserialize(d).map($name::$u)
+                        }
+                        fn visit_bool<E: ::serde::de::Error>(self, v: bool) -> Result<$name, E> {
+                            Ok($name::$u(v.into()))
+                        }
+                        fn visit_i64<E: ::serde::de::Error>(self, v: i64) -> Result<$name, E> {
+                            Ok($name::$u(v.into()))
+                        }
+                        fn visit_u64<E: ::serde::de::Error>(self, v: u64) -> Result<$name, E> {
+                            Ok($name::$u(v.into()))
+                        }
+                        fn visit_f64<E: ::serde::de::Error>(self, v: f64) -> Result<$name, E> {
+                            Ok($name::$u(v.into()))
+                        }
+                    )?
                 }
                 d.deserialize_any(V)
+            }
+        }
+
+        impl $crate::wire::WireValue for $name {}
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name::$s(s.into())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name::$s(s.into())
+            }
+        }
+
+        impl From<$ty> for $name {
+            fn from(v: $ty) -> Self {
+                $name::$o(v)
             }
         }
     };
 }
 
-pub(crate) use {string_or_map, string_or_seq};
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    crate::wire_struct! {
-        /// Inner.
-        pub struct Inner {
-            /// A number.
-            pub n: Option<u32>,
-        }
-    }
-
-    crate::wire_struct! {
-        /// Outer.
-        pub struct Outer {
-            /// Name.
-            pub name: Option<String>,
-            /// Nested, may be null.
-            pub inner: Option<Inner>,
-            /// Always written.
-            pub list: Vec<Inner>,
-            /// Renamed.
-            pub kind: Option<String> => "type",
-            /// Nullable option of option.
-            pub maybe: Option<Option<String>>,
-        }
-    }
-
-    #[test]
-    fn keeps_unknown_members_and_nulls() {
-        let src = json!({"name":"a","inner":null,"list":[{"n":1,"z":[1,2]}],"type":"t","new":{"deep":true}});
-        let v: Outer = serde_json::from_value(src.clone()).unwrap();
-        assert_eq!(v.name.as_deref(), Some("a"));
-        assert_eq!(v.inner, None);
-        assert_eq!(v.list[0].n, Some(1));
-        assert_eq!(v.kind.as_deref(), Some("t"));
-        assert_eq!(serde_json::to_value(&v).unwrap(), src);
-        // And from a string (borrowed keys path).
-        let v2: Outer = serde_json::from_str(&src.to_string()).unwrap();
-        assert_eq!(v, v2);
-    }
-
-    #[test]
-    fn absent_stays_absent_and_required_is_written() {
-        let v: Outer = serde_json::from_str("{}").unwrap();
-        assert_eq!(serde_json::to_value(&v).unwrap(), json!({"list":[]}));
-    }
-
-    #[test]
-    fn value_set_after_null_shadows_the_null() {
-        let mut v: Outer = serde_json::from_str(r#"{"name":null}"#).unwrap();
-        v.name = Some("x".into());
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"name":"x","list":[]}"#
-        );
-    }
-
-    #[test]
-    fn escaped_keys_match() {
-        let v: Outer = serde_json::from_str(r#"{"n\u0061me":"q"}"#).unwrap();
-        assert_eq!(v.name.as_deref(), Some("q"));
-    }
-
-    #[test]
-    fn option_of_option_distinguishes_null() {
-        let v: Outer = serde_json::from_str(r#"{"maybe":"s"}"#).unwrap();
-        assert_eq!(v.maybe, Some(Some("s".into())));
-        let v: Outer = serde_json::from_str(r#"{"maybe":null}"#).unwrap();
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"list":[],"maybe":null}"#
-        );
-    }
-
-    crate::wire_struct! {
-        /// Plain members.
-        pub struct Plain {
-            /// A number.
-            pub index: u32,
-            /// A string.
-            pub text: String,
-            /// A list.
-            pub list: Vec<u32>,
-        }
-    }
-
-    crate::wire_struct! {
-        /// A variant.
-        pub struct Said {
-            /// The text.
-            pub text: Option<String>,
-        }
-    }
-
-    crate::tagged_enum! {
-        /// A union.
-        pub enum Speech {
-            /// Said.
-            Said(Said) = "said",
-        }
-    }
-
-    #[test]
-    fn null_for_a_plain_member_comes_back_as_null() {
-        let src = r#"{"index":null,"text":null,"list":null}"#;
-        let mut v: Plain = serde_json::from_str(src).unwrap();
-        assert_eq!((v.index, v.text.as_str()), (0, ""));
-        assert!(v.extra.is_empty());
-        assert_eq!(
-            v.explicit_nulls().collect::<Vec<_>>(),
-            ["index", "text", "list"]
-        );
-        assert_eq!(serde_json::to_string(&v).unwrap(), src);
-        assert_eq!(
-            format!("{v:?}"),
-            r#"Plain { index: 0, text: "", list: [], extra: {}, nulls: {"index", "text", "list"} }"#
-        );
-        // A value set since wins; setting the default again brings the null back.
-        v.index = 2;
-        v.list.push(1);
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"index":2,"text":null,"list":[1]}"#
-        );
-        assert!(!v.is_explicit_null("index"));
-        assert!(v.set_explicit_null("text", false));
-        assert!(!v.set_explicit_null("nope", true));
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"index":2,"text":"","list":[1]}"#
-        );
-        // Duplicates: the last occurrence wins, null or not.
-        let v: Plain = serde_json::from_str(r#"{"index":null,"index":4}"#).unwrap();
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"index":4,"text":"","list":[]}"#
-        );
-        let v: Plain = serde_json::from_str(r#"{"index":4,"index":null}"#).unwrap();
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"index":null,"text":"","list":[]}"#
-        );
-    }
-
-    #[test]
-    fn a_known_member_put_in_extra_by_hand_is_written_once() {
-        let mut v = Outer::default();
-        v.extra.insert("name".into(), json!(null));
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"list":[],"name":null}"#
-        );
-        v.name = Some("n".into());
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"name":"n","list":[]}"#
-        );
-    }
-
-    #[test]
-    fn tagged_union_decodes_with_the_tag_anywhere() {
-        for src in [
-            r#"{"type":"said","text":"hi","z":1}"#,
-            r#"{"text":"hi","type":"said","z":1}"#,
-            r#"{"text":"hi","z":1,"type":"said"}"#,
-            r#"{"type":"other","text":"hi","z":1,"type":"said"}"#,
-            r#"{"type":"said","text":"hi","z":1,"type":"said"}"#,
-            r#"{"text":"no","type":"said","text":"hi","z":1}"#,
-        ] {
-            let e: Speech = serde_json::from_str(src).unwrap();
-            match &e {
-                Speech::Said(s) => {
-                    assert_eq!(s.text.as_deref(), Some("hi"), "{src}");
-                    assert_eq!(s.extra["z"], json!(1), "{src}");
-                }
-                other => panic!("{src} gave {other:?}"),
-            }
-            assert_eq!(
-                serde_json::to_value(&e).unwrap(),
-                json!({"type":"said","text":"hi","z":1})
-            );
-        }
-        // An unknown tag, a repeated tag whose last value is unknown, no tag, a non-string tag.
-        for (src, tag) in [
-            (r#"{"type":"new","text":"hi"}"#, Some("new")),
-            (r#"{"text":"hi"}"#, None),
-            (r#"{"type":5,"text":"hi"}"#, None),
-        ] {
-            let e: Speech = serde_json::from_str(src).unwrap();
-            assert!(matches!(e, Speech::Unknown(_)), "{src} gave {e:?}");
-            assert_eq!(e.type_name(), tag, "{src}");
-            let mut want: serde_json::Value = serde_json::from_str(src).unwrap();
-            if tag == Some("new") {
-                want["type"] = json!("new");
-            }
-            assert_eq!(serde_json::to_value(&e).unwrap(), want, "{src}");
-        }
-        // A known tag followed by a different one is ambiguous: an error, not a guess.
-        let e = serde_json::from_str::<Speech>(r#"{"type":"said","text":"hi","type":"new"}"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("given twice"), "{e}");
-        // A member of the wrong type is an error whatever the order.
-        assert!(serde_json::from_str::<Speech>(r#"{"text":5,"type":"said"}"#).is_err());
-        assert!(serde_json::from_str::<Speech>(r#"{"type":"said","text":5}"#).is_err());
-        assert!(serde_json::from_str::<Speech>("[1]").is_err());
-    }
-
-    #[test]
-    fn wrong_type_is_an_error_not_a_panic() {
-        let e = serde_json::from_str::<Outer>(r#"{"name":5}"#).unwrap_err();
-        assert!(e.to_string().contains("invalid type"), "{e}");
-        let e = serde_json::from_str::<Outer>(r#"[1]"#).unwrap_err();
-        assert!(e.to_string().contains("Outer"), "{e}");
-    }
-}
+pub(crate) use string_or;

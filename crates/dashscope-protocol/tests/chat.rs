@@ -15,7 +15,7 @@ use dashscope_protocol::chat::{
     VideoFramesPart, VideoUrl, VideoUrlPart,
 };
 use dashscope_protocol::error::ApiError;
-use dashscope_protocol::sse::Decoder;
+use dashscope_protocol::sse::{Decoder, Event};
 use dashscope_protocol::stream::{Accumulate, StreamDecode, StreamItem};
 use dashscope_protocol::wire::Extra;
 use proptest::prelude::*;
@@ -714,7 +714,8 @@ fn unknown_members_and_values_survive() {
             "delta": {
                 "role": "narrator",
                 "content": "…",
-                "audio": {"id": "a1", "data": "UklGR"},
+                "audio": {"id": "a1", "data": "UklGR", "sample_rate": 24000},
+                "refusal": null,
                 "tool_calls": [{"index": 0, "id": "", "type": "mcp", "function": {"arguments": null, "more": 1}, "server": "s"}]
             }
         }],
@@ -739,7 +740,12 @@ fn unknown_members_and_values_survive() {
     );
     assert_eq!(chunk.extra["brand_new"], src["brand_new"]);
     assert!(choice.extra.contains_key("future_choice_field"));
-    assert!(choice.delta.extra.contains_key("audio"));
+    let audio = choice.delta.audio.as_ref().expect("typed audio");
+    assert_eq!(
+        (audio.id.as_deref(), audio.extra["sample_rate"].as_u64()),
+        (Some("a1"), Some(24000))
+    );
+    assert!(choice.delta.extra.contains_key("refusal"));
 
     // Through the stream decoder too: still a chunk, not an error.
     let mut sse = Decoder::new();
@@ -790,6 +796,14 @@ fn usage_chunk_and_accessors() {
 
 fn small_f64() -> impl Strategy<Value = f64> {
     (-400i32..=400).prop_map(|n| f64::from(n) / 100.0)
+}
+
+/// A float member's value: an integer (kept as one) or a decimal.
+fn small_num() -> impl Strategy<Value = serde_json::Number> {
+    prop_oneof![
+        (-4i64..=4).prop_map(serde_json::Number::from),
+        small_f64().prop_filter_map("finite", serde_json::Number::from_f64),
+    ]
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -867,7 +881,12 @@ fn content_part() -> impl Strategy<Value = ContentPart> {
         Just(ImageDetail::Original),
         unknown_word().prop_map(ImageDetail::Unknown),
     ]);
-    let fps = prop::option::of((1i32..=600).prop_map(|n| f64::from(n) / 10.0));
+    let fps = prop::option::of(prop_oneof![
+        (1u64..=60).prop_map(serde_json::Number::from),
+        (1i32..=600).prop_filter_map("finite", |n| serde_json::Number::from_f64(
+            f64::from(n) / 10.0
+        )),
+    ]);
     prop_oneof![
         (text(), cache_control(), extra()).prop_map(|(text, cache_control, extra)| {
             ContentPart::Text(TextPart {
@@ -998,6 +1017,7 @@ fn message() -> impl Strategy<Value = Message> {
                     tool_calls,
                     tool_call_id,
                     partial,
+                    audio: None,
                     extra,
                     nulls: Default::default(),
                 }
@@ -1160,12 +1180,12 @@ fn chat_request() -> impl Strategy<Value = ChatRequest> {
             include_usage,
             ..Default::default()
         })),
-        of(small_f64()),
-        of(small_f64()),
+        of(small_num()),
+        of(small_num()),
         of(0u32..200),
-        of(small_f64()),
-        of(small_f64()),
-        of(small_f64()),
+        of(small_num()),
+        of(small_num()),
+        of(small_num()),
         extra(),
     );
     let limits = (
@@ -1396,4 +1416,236 @@ fn every_request_member_has_a_setter() {
     assert_eq!(v["tools"].as_array().map(Vec::len), Some(2));
     assert_eq!(v["stream_options"], json!({"include_usage": true}));
     assert_eq!(v["modalities"], json!(["text", "audio"]));
+}
+
+// ------------------------------------------------------------------------------------------
+// Decoder and accumulator cases
+// ------------------------------------------------------------------------------------------
+
+fn sse_event(index: usize, data: &str) -> Event<'_> {
+    Event {
+        index,
+        id: None,
+        event: None,
+        data,
+        http_status: None,
+        retry: None,
+    }
+}
+
+fn chunk(data: &str) -> ChatChunk {
+    serde_json::from_str(data).unwrap()
+}
+
+#[test]
+fn done_empty_error_and_chunk() {
+    let mut d = ChatStreamDecoder::new();
+    assert_eq!(d.decode(&sse_event(0, "")).unwrap(), StreamItem::Skip);
+    let item = d
+        .decode(&sse_event(
+            1,
+            r#"{"choices":[{"index":0,"delta":{"content":"hi"}}]}"#,
+        ))
+        .unwrap();
+    assert!(matches!(item, StreamItem::Chunk(c) if c.content() == Some("hi")));
+    assert!(!d.is_finished());
+    let item = d
+        .decode(&sse_event(
+            2,
+            r#"{"error":{"code":"data_inspection_failed","param":null,"message":"Output data may contain inappropriate content.","type":"data_inspection_failed"},"id":"chatcmpl-abc"}"#,
+        ))
+        .unwrap();
+    match item {
+        StreamItem::Error(e) => {
+            assert_eq!(e.code.as_deref(), Some("data_inspection_failed"));
+            assert_eq!(e.request_id.as_deref(), Some("abc"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.decode(&sse_event(3, "[DONE]")).unwrap(), StreamItem::End);
+    assert!(d.is_finished());
+}
+
+#[test]
+fn string_error_is_still_an_error() {
+    let mut d = ChatStreamDecoder::new();
+    match d.decode(&sse_event(0, r#"{"error":"boom"}"#)).unwrap() {
+        StreamItem::Error(e) => assert_eq!(e.message, "boom"),
+        other => panic!("{other:?}"),
+    }
+    // A null error is not an error.
+    assert!(matches!(
+        d.decode(&sse_event(1, r#"{"error":null,"choices":[]}"#))
+            .unwrap(),
+        StreamItem::Chunk(_)
+    ));
+}
+
+#[test]
+fn malformed_json_names_the_event() {
+    let mut d = ChatStreamDecoder::new();
+    let e = d.decode(&sse_event(7, r#"{"choices":[}"#)).unwrap_err();
+    assert_eq!(e.index, 7);
+    assert_eq!(e.excerpt, r#"{"choices":[}"#);
+    assert!(e.to_string().starts_with("stream event #7"), "{e}");
+}
+
+#[test]
+fn tool_call_fragments_merge_with_null_and_empty_arguments() {
+    let mut acc = ChatAccumulator::new();
+    for data in [
+        r#"{"choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"f","arguments":""}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"g","arguments":"{}"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"","type":"function","function":{"arguments":null}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"","function":{"arguments":"{\"x\":"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"","type":"function","function":{"arguments":"1}"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"","type":"function","function":{"arguments":""}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"tool_calls"}]}"#,
+    ] {
+        acc.push(&chunk(data));
+    }
+    let out = acc.finish();
+    let calls = out.tool_calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        (calls[0].call_id(), calls[0].name(), calls[0].arguments()),
+        (Some("call_a"), Some("f"), Some(r#"{"x":1}"#))
+    );
+    assert_eq!(
+        (calls[1].call_id(), calls[1].name(), calls[1].arguments()),
+        (Some("call_b"), Some("g"), Some("{}"))
+    );
+    assert_eq!(out.finish_reason(), Some(&FinishReason::ToolCalls));
+    assert_eq!(out.text(), Some(""));
+}
+
+#[test]
+fn several_choices_and_logprobs() {
+    let mut acc = ChatAccumulator::new();
+    for data in [
+        r#"{"id":"chatcmpl-q","model":"m","created":5,"choices":[{"index":1,"delta":{"role":"assistant","content":"B"}},{"index":0,"delta":{"role":"assistant","content":"A"},"logprobs":{"content":[{"token":"A","logprob":-0.5,"bytes":[65],"top_logprobs":[]}]}}]}"#,
+        r#"{"id":"chatcmpl-q","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":"stop","logprobs":{"content":[{"token":"a","logprob":-1.0,"bytes":[97],"top_logprobs":[]}]}},{"index":1,"delta":{"content":"b"},"finish_reason":"length"}]}"#,
+        r#"{"id":"chatcmpl-q","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+    ] {
+        acc.push(&chunk(data));
+    }
+    let snap = acc.snapshot();
+    assert_eq!(snap.choices.len(), 2);
+    assert_eq!(snap.choices[0].message.text(), Some("Aa"));
+    assert_eq!(snap.choices[1].message.text(), Some("Bb"));
+    assert_eq!(snap.choices[1].finish_reason, Some(FinishReason::Length));
+    let lp = snap.choices[0]
+        .logprobs
+        .as_ref()
+        .unwrap()
+        .content
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        lp.iter()
+            .filter_map(|t| t.token.as_deref())
+            .collect::<String>(),
+        "Aa"
+    );
+    assert_eq!(snap.usage.as_ref().map(|u| u.total_tokens), Some(7));
+    assert_eq!(snap.request_id(), Some("q"));
+    assert_eq!((snap.model.as_deref(), snap.created), (Some("m"), Some(5)));
+    assert_eq!(acc.chunk_count(), 3);
+}
+
+#[test]
+fn empty_accumulator_snapshot() {
+    let out = ChatAccumulator::new().snapshot();
+    assert!(out.choices.is_empty());
+    assert_eq!(out.text(), None);
+    assert_eq!(out.usage, None);
+}
+
+#[test]
+fn builder_writes_only_what_was_set() {
+    let req = ChatRequest::new("qwen-plus", vec![Message::user("hi")])
+        .stop("END")
+        .tool_choice(ToolChoice::function("f"))
+        .response_format(ResponseFormat::json_object());
+    assert_eq!(
+        serde_json::to_value(&req).unwrap(),
+        json!({
+            "model": "qwen-plus",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stop": "END",
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "response_format": {"type": "json_object"}
+        })
+    );
+}
+
+#[test]
+fn request_message_constructors() {
+    let v = serde_json::to_value(Message::tool_result("call_1", "22°C")).unwrap();
+    assert_eq!(
+        v,
+        json!({"role": "tool", "content": "22°C", "tool_call_id": "call_1"})
+    );
+    let v = serde_json::to_value(Message::assistant_prefix("def f(")).unwrap();
+    assert_eq!(
+        v,
+        json!({"role": "assistant", "content": "def f(", "partial": true})
+    );
+    let v = serde_json::to_value(Message::user_parts(vec![
+        ContentPart::image_url("https://x/y.png"),
+        ContentPart::text("what?"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        v,
+        json!({"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
+            {"type": "text", "text": "what?"}
+        ]})
+    );
+}
+
+#[test]
+fn request_content_and_stop_shapes() {
+    let m: Message = serde_json::from_str(
+        r#"{"role":"user","content":[{"type":"video","video":["a","b"],"fps":2}]}"#,
+    )
+    .unwrap();
+    match m.content {
+        Some(MessageContent::Parts(ref p)) => {
+            assert!(
+                matches!(&p[0], ContentPart::Video(v) if v.video.len() == 2 && v.fps == Some(2.into()))
+            )
+        }
+        ref other => panic!("{other:?}"),
+    }
+    let s: Stop = serde_json::from_str(r#"["a","b"]"#).unwrap();
+    assert_eq!(s, Stop::Texts(vec!["a".into(), "b".into()]));
+    let s: Stop = serde_json::from_str(r#"[[1,2]]"#).unwrap();
+    assert_eq!(s, Stop::TokenSequences(vec![vec![1, 2]]));
+    let s: Stop = serde_json::from_str(r#"[[1,"a"]]"#).unwrap();
+    assert_eq!(s, Stop::Unknown(json!([[1, "a"]])));
+    assert!(serde_json::from_str::<MessageContent>("5").is_err());
+}
+
+#[test]
+fn request_tool_choice_shapes() {
+    let t: ToolChoice = serde_json::from_str(r#""required""#).unwrap();
+    assert_eq!(t, ToolChoice::required());
+    let t: ToolChoice = serde_json::from_str(r#""sometimes""#).unwrap();
+    assert_eq!(
+        t,
+        ToolChoice::Mode(ToolChoiceMode::Unknown("sometimes".into()))
+    );
+    let t: ToolChoice =
+        serde_json::from_str(r#"{"type":"function","function":{"name":"g"}}"#).unwrap();
+    assert_eq!(t, ToolChoice::function("g"));
+}
+
+#[test]
+fn unknown_role_and_part_kept() {
+    let src = json!({"role": "critic", "content": [{"type": "hologram", "z": 1}]});
+    let m: Message = serde_json::from_value(src.clone()).unwrap();
+    assert_eq!(m.role, Role::Unknown("critic".into()));
+    assert_eq!(serde_json::to_value(&m).unwrap(), src);
 }

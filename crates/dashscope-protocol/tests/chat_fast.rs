@@ -18,7 +18,7 @@ use dashscope_protocol::chat::{
 use dashscope_protocol::sse::Decoder;
 use dashscope_protocol::stream::{StreamDecode, StreamItem};
 use proptest::prelude::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Checks the contract on `data`; returns what the fast path gave.
 fn check(data: &str) -> Result<Option<ChatChunk>, TestCaseError> {
@@ -248,6 +248,19 @@ fn ordinary_chunks() -> Vec<ChatChunk> {
         };
         d.set_explicit_null("content", true);
         d.set_explicit_null("reasoning_content", true);
+        out.push(service_chunk(d, None));
+    }
+    // Omni spoken output: transcript pieces, base64 pieces with the audio's id and expiry.
+    for audio in [
+        json!({"transcript": "我是"}),
+        json!({"data": "APjl+8r/rwOU", "id": "audio_1"}),
+        json!({"data": "TwA=", "expires_at": 1_757_651_479}),
+    ] {
+        let mut d = Delta {
+            audio: Some(serde_json::from_value(audio).expect("audio")),
+            ..Default::default()
+        };
+        d.set_explicit_null("content", true);
         out.push(service_chunk(d, None));
     }
     // The finish chunk.
@@ -638,11 +651,19 @@ fn any_chunk() -> BoxedStrategy<Json> {
         ("type", opt_enum().boxed()),
         ("function", nullable(function)),
     ]);
+    let audio = object(vec![
+        ("id", opt_string().boxed()),
+        ("data", opt_string().boxed()),
+        ("expires_at", created().boxed()),
+        ("transcript", opt_string().boxed()),
+        ("url", opt_string().boxed()),
+    ]);
     let delta = object(vec![
         ("role", opt_enum().boxed()),
         ("content", opt_string().boxed()),
         ("reasoning_content", opt_string().boxed()),
         ("tool_calls", nullable(array(tool_call))),
+        ("audio", nullable(audio)),
     ]);
     let logprobs = prop_oneof![
         3 => Just(fast("null")),

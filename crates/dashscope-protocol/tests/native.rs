@@ -1119,10 +1119,13 @@ fn builders_produce_the_recorded_shapes() {
         serde_json::to_value(ToolChoice::function("get_current_weather")).expect("json"),
         json!({"type":"function","function":{"name":"get_current_weather"}})
     );
-    let video = ContentItem::video_frames(["a.jpg", "b.jpg"]).with_fps(2.0);
+    let video = ContentItem {
+        fps: Some(2.into()),
+        ..ContentItem::video_frames(["a.jpg", "b.jpg"])
+    };
     assert_eq!(
         serde_json::to_value(&video).expect("json"),
-        json!({"video":["a.jpg","b.jpg"],"fps":2.0})
+        json!({"video":["a.jpg","b.jpg"],"fps":2})
     );
     assert!(video.is_media());
     assert!(!ContentItem::text("t").is_media());
@@ -1140,8 +1143,13 @@ fn small_string() -> impl Strategy<Value = String> {
     "[a-z0-9 _你好😊\"\\\\\n]{0,8}"
 }
 
-fn float() -> impl Strategy<Value = f64> {
-    (-2000i32..20000).prop_map(|n| f64::from(n) / 1000.0)
+fn float() -> impl Strategy<Value = serde_json::Number> {
+    prop_oneof![
+        (-2i64..20).prop_map(serde_json::Number::from),
+        (-2000i32..20000).prop_filter_map("finite", |n| serde_json::Number::from_f64(
+            f64::from(n) / 1000.0
+        )),
+    ]
 }
 
 fn json_value() -> BoxedStrategy<Value> {
@@ -1534,7 +1542,10 @@ fn parameters_unboxed() -> impl Strategy<Value = Parameters> {
         opt(any::<u32>()),
         opt(any::<bool>()),
         opt(any::<bool>()),
-        opt(prop::collection::vec("[a-z]{1,5}", 0..3)),
+        opt(prop::collection::vec(
+            "[a-z]{1,5}".prop_map(|m| dashscope_protocol::native::Modality::from(m.as_str())),
+            0..3,
+        )),
         extra(),
     );
     (sampling, limits, tools, misc).prop_map(
@@ -1682,7 +1693,7 @@ fn every_parameter_has_a_setter_on_parameters_and_on_the_request() {
         .top_logprobs(2)
         .enable_code_interpreter(false)
         .vl_high_resolution_images(true)
-        .modalities(vec!["text".to_owned()]);
+        .modalities(vec![dashscope_protocol::native::Modality::Text]);
     let v = serde_json::to_value(&params).unwrap();
     let keys: std::collections::BTreeSet<&str> =
         v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -1715,6 +1726,6 @@ fn every_parameter_has_a_setter_on_parameters_and_on_the_request() {
         .top_logprobs(2)
         .enable_code_interpreter(false)
         .vl_high_resolution_images(true)
-        .modalities(vec!["text".to_owned()]);
+        .modalities(vec![dashscope_protocol::native::Modality::Text]);
     assert_eq!(serde_json::to_value(&req).unwrap()["parameters"], v);
 }

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use dashscope_protocol::cassette::{Body, Cassette};
 use dashscope_protocol::native::{
-    __decode_fast, Choice, Content, ContentItem, FinishReason, FunctionCall, GenerationResponse,
-    InputTokensDetails, Message, NativeStreamDecoder, Output, OutputTokensDetails,
-    PromptTokensDetails, Role, ToolCall, Usage,
+    __decode_fast, Audio, Choice, Content, ContentItem, FinishReason, FunctionCall,
+    GenerationResponse, InputTokensDetails, Message, NativeStreamDecoder, Output,
+    OutputTokensDetails, PromptTokensDetails, Role, ToolCall, Usage,
 };
 use dashscope_protocol::sse::{Decoder, Mode};
 use dashscope_protocol::stream::{StreamDecode, StreamItem};
@@ -295,6 +295,7 @@ fn the_text_format_and_errors_take_the_fast_path() {
         r#"{"output":{"choices":[{"message":{"content":[{"text":"a"},{"text":"b","image":null}],"role":"assistant"},"finish_reason":"null","index":0}]},"usage":{"input_tokens_details":{"text_tokens":3,"image_tokens":400},"output_tokens_details":{"text_tokens":1,"reasoning_tokens":0},"image_tokens":400,"input_tokens":403,"output_tokens":1,"total_tokens":404}}"#,
         r#"{"output":{"choices":[{"message":{"content":[],"role":"assistant","partial":true}}]},"usage":{}}"#,
         r#"{"output":null,"usage":null,"request_id":null,"code":null,"message":null}"#,
+        r#"{"output":{"finish_reason":"null","audio":{"data":"APjl","expires_at":null}},"request_id":"r3"}"#,
         "{}",
     ] {
         assert!(assert_contract(data).is_some(), "{data}");
@@ -483,15 +484,30 @@ fn event() -> impl Strategy<Value = GenerationResponse> {
             ..Default::default()
         },
     );
+    let audio = (
+        opt(text()),
+        opt(text()),
+        opt(0i64..2_000_000_000),
+        opt(text()),
+    )
+        .prop_map(|(id, data, expires_at, url)| Audio {
+            id,
+            data,
+            expires_at,
+            url,
+            ..Default::default()
+        });
     let output = (
         opt(text()),
         opt(finish()),
         opt(prop::collection::vec(choice, 0..3)),
+        opt(audio),
     )
-        .prop_map(|(text, finish_reason, choices)| Output {
+        .prop_map(|(text, finish_reason, choices, audio)| Output {
             text,
             finish_reason,
             choices,
+            audio,
             ..Default::default()
         });
     (

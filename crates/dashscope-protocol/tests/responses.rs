@@ -1124,6 +1124,14 @@ fn decimal() -> impl Strategy<Value = f64> {
     (0u32..200).prop_map(|n| f64::from(n) / 100.0)
 }
 
+/// A float member's value: an integer (kept as one) or a decimal.
+fn number() -> impl Strategy<Value = serde_json::Number> {
+    prop_oneof![
+        (0u64..3).prop_map(serde_json::Number::from),
+        decimal().prop_filter_map("finite", serde_json::Number::from_f64),
+    ]
+}
+
 fn item_status() -> impl Strategy<Value = ItemStatus> {
     prop_oneof![
         Just(ItemStatus::InProgress),
@@ -1423,8 +1431,8 @@ fn request() -> impl Strategy<Value = ResponseRequest> {
         prop::option::of(any::<bool>()),
     );
     let tail = (
-        prop::option::of(decimal()),
-        prop::option::of(decimal()),
+        prop::option::of(number()),
+        prop::option::of(number()),
         prop::option::of(any::<bool>()),
         prop::option::of((
             prop::option::of(effort()),
@@ -1562,4 +1570,34 @@ fn every_request_member_has_a_setter() {
     assert_eq!(v["reasoning"], json!({"effort": "max"}));
     assert_eq!(v["metadata"], json!({"k": "v"}));
     assert_eq!(v["tools"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn lifecycle_event_members_join_the_response_extra() {
+    let events = [
+        json!({"type": "response.created", "sequence_number": 0, "service_tier": null, "region": "cn",
+               "response": {"id": "r1", "status": "queued", "x_trace": "t"}}),
+        json!({"type": "response.output_text.delta", "sequence_number": 1, "item_id": "m", "output_index": 0,
+               "content_index": 0, "delta": "hi", "obfuscation": "x"}),
+        json!({"type": "response.completed", "sequence_number": 2, "service_tier": "default", "region": null,
+               "text": "not a TextConfig", "response": {"id": "r1", "status": "completed", "x_trace": "t"}}),
+    ];
+    let mut acc = ResponsesAccumulator::new();
+    for e in events {
+        acc.push(&serde_json::from_value(e).unwrap());
+    }
+    let r = acc.finish();
+    assert_eq!(r.extra.get("service_tier"), Some(&json!("default")));
+    assert_eq!(
+        r.extra.get("region"),
+        Some(&json!("cn")),
+        "a null never replaces a value"
+    );
+    assert_eq!(r.extra.get("x_trace"), Some(&json!("t")));
+    // A delta event's member stays with it; one named like a response member is left out.
+    assert!(!r.extra.contains_key("obfuscation"));
+    assert!(!r.extra.contains_key("text"));
+    assert_eq!(r.output_text(), "hi");
+    let back: Response = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
 }

@@ -341,7 +341,7 @@ fn id_with_nul_is_ignored() {
 
 #[test]
 fn data_line_is_event_mode_without_blank_lines() {
-    // The legacy native framing: events run together (PROTOCOL.md §4.4).
+    // The legacy native framing: events run together (protocol notes §4.4).
     let stream = "id:1\nevent:result\n:HTTP_STATUS/200\ndata:{\"t\":\"我是\"}\nid:2\nevent:result\n:HTTP_STATUS/200\ndata:{\"t\":\"通义\"}\nid:3\nevent:error\n:HTTP_STATUS/400\ndata:{\"code\":\"InvalidParameter\"}";
     let got = events(whole(Mode::DataLineIsEvent, stream.as_bytes()));
     let brief: Vec<_> = got

@@ -4,7 +4,6 @@
 //! their dialect says, and the events read from every stream fixture fold into the answer the
 //! dialect's own accumulator gives.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use dashscope_protocol::cassette::{Body, Cassette, Dialect};
@@ -191,94 +190,9 @@ fn plain_answer(r: &UnifiedResponse) -> UnifiedResponse {
     }
 }
 
-/// Folds events into the answer they describe: text, reasoning and arguments concatenated per
-/// candidate and call (`ToolCallDone` replaces the arguments), the last finish reason, usage
-/// and meta win.
+/// Folds events into the answer they describe.
 fn fold(events: &[UnifiedEvent]) -> UnifiedResponse {
-    let mut r = UnifiedResponse::default();
-    let mut cands: BTreeMap<u32, (Candidate, BTreeMap<u32, ToolCall>)> = BTreeMap::new();
-    for e in events {
-        match e {
-            UnifiedEvent::Meta { id, model } => {
-                if id.is_some() {
-                    r.id.clone_from(id);
-                }
-                if model.is_some() {
-                    r.model.clone_from(model);
-                }
-            }
-            UnifiedEvent::TextDelta { candidate, text } => {
-                cands.entry(*candidate).or_default().0.text.push_str(text);
-            }
-            UnifiedEvent::ReasoningDelta { candidate, text } => {
-                cands
-                    .entry(*candidate)
-                    .or_default()
-                    .0
-                    .reasoning
-                    .push_str(text);
-            }
-            UnifiedEvent::ToolCallStart {
-                candidate,
-                index,
-                id,
-                name,
-            } => {
-                let call = cands
-                    .entry(*candidate)
-                    .or_default()
-                    .1
-                    .entry(*index)
-                    .or_default();
-                if call.id.is_empty() {
-                    call.id.clone_from(id);
-                }
-                if call.name.is_empty() {
-                    call.name.clone_from(name);
-                }
-            }
-            UnifiedEvent::ToolCallArguments {
-                candidate,
-                index,
-                delta,
-            } => {
-                let call = cands
-                    .entry(*candidate)
-                    .or_default()
-                    .1
-                    .entry(*index)
-                    .or_default();
-                call.arguments.push_str(delta);
-            }
-            UnifiedEvent::ToolCallDone {
-                candidate,
-                index,
-                arguments,
-            } => {
-                let call = cands
-                    .entry(*candidate)
-                    .or_default()
-                    .1
-                    .entry(*index)
-                    .or_default();
-                call.arguments.clone_from(arguments);
-            }
-            UnifiedEvent::Finish { candidate, reason } => {
-                cands.entry(*candidate).or_default().0.finish_reason = Some(reason.clone());
-            }
-            UnifiedEvent::Usage(u) => r.usage = Some(u.clone()),
-            UnifiedEvent::Passthrough(_) => {}
-        }
-    }
-    r.candidates = cands
-        .into_iter()
-        .map(|(index, (c, calls))| Candidate {
-            index,
-            tool_calls: calls.into_values().collect(),
-            ..c
-        })
-        .collect();
-    r
+    UnifiedResponse::from_events(events)
 }
 
 /// Every event of a chunk sequence.
@@ -689,7 +603,7 @@ fn edits_to_a_read_conversation_win_over_what_was_kept() {
         panic!("native")
     };
     let p = req.parameters.as_ref().expect("parameters");
-    assert_eq!(p.temperature, Some(0.1));
+    assert_eq!(p.temperature, serde_json::Number::from_f64(0.1));
     assert_eq!(req.messages().len(), 3);
     // Native-only members stay with native and do not leak into chat.
     assert!(p.result_format.is_some());

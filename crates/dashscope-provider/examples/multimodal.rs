@@ -51,7 +51,10 @@ async fn main() -> Result<(), dashscope_provider::Error> {
     println!("native, image: {}", reply.text().unwrap_or_default());
 
     let video = native::Message::user_multimodal(vec![
-        ContentItem::video(VIDEO).with_fps(2.0),
+        ContentItem {
+            fps: Some(2.into()), // frames sampled per second
+            ..ContentItem::video(VIDEO)
+        },
         ContentItem::text("What happens in this video?"),
     ]);
     let reply = client

@@ -93,7 +93,9 @@ fn fold(events: &[UnifiedEvent]) -> UnifiedResponse {
             }
             UnifiedEvent::Finish { reason, .. } => c.finish_reason = Some(reason.clone()),
             UnifiedEvent::Usage(u) => usage = Some(u.clone()),
-            UnifiedEvent::Meta { .. } | UnifiedEvent::Passthrough(_) => {}
+            UnifiedEvent::Meta { .. }
+            | UnifiedEvent::Passthrough(_)
+            | UnifiedEvent::AudioDelta { .. } => {}
         }
     }
     UnifiedResponse {

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::error::Message;
+use crate::read_ahead::{self, BodyReader};
 use crate::{
     ByteStream, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_READ_TIMEOUT, Phase,
     Transport, TransportError,
@@ -290,7 +291,7 @@ async fn wait<T>(
 }
 
 /// Classifies a reqwest error, keeping it (without its URL) as the cause.
-fn map_error(e: reqwest::Error, phase: Phase) -> TransportError {
+pub(crate) fn map_error(e: reqwest::Error, phase: Phase) -> TransportError {
     let phase = if e.is_builder() {
         Phase::Prepare
     } else if e.is_connect() {
@@ -331,39 +332,9 @@ impl Transport for ReqwestTransport {
         *head.headers_mut() = std::mem::take(res.headers_mut());
         *head.extensions_mut() = std::mem::take(res.extensions_mut());
 
-        let state = BodyState {
-            res: Some(res),
-            timers: self.timers,
-            deadline,
-        };
-        let body = futures_util::stream::unfold(state, BodyState::next);
-        Ok(head.map(|()| ByteStream::new(body)))
-    }
-}
-
-struct BodyState {
-    /// `None` once the body ended or failed: the connection is released (or closed) then.
-    res: Option<reqwest::Response>,
-    timers: Timers,
-    deadline: Option<Instant>,
-}
-
-impl BodyState {
-    async fn next(mut self) -> Option<(Result<Bytes, TransportError>, Self)> {
-        loop {
-            let res = self.res.as_mut()?;
-            let limit = self.timers.next_limit(self.deadline);
-            match wait(limit, Phase::Body, res.chunk()).await {
-                Ok(Some(chunk)) if chunk.is_empty() => continue,
-                Ok(Some(chunk)) => return Some((Ok(chunk), self)),
-                Ok(None) => return None,
-                Err(e) => {
-                    // Dropping the response here closes the connection at once.
-                    self.res = None;
-                    return Some((Err(e), self));
-                }
-            }
-        }
+        let len = res.content_length();
+        let reader = BodyReader::new(reqwest::Body::from(res), self.timers.read, deadline);
+        Ok(head.map(|()| read_ahead::body(reader, len)))
     }
 }
 

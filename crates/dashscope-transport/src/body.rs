@@ -14,8 +14,9 @@ type BoxIter = Box<dyn Iterator<Item = Result<Bytes, TransportError>> + Send + '
 
 /// The body of a response from a [`Transport`](crate::Transport): the bytes as they arrive.
 ///
-/// Chunks are delivered as the network hands them over, never buffered whole. A stream yields
-/// at most one error and then ends. Dropping the stream before its end aborts the exchange and
+/// Chunks are delivered as the network hands them over, never buffered whole (a transport may
+/// read a bounded amount ahead of the reader: [`ReqwestTransport`](crate#reading-ahead) reads
+/// up to 64 KiB ahead of a `block_on` reader). A stream yields at most one error and then ends. Dropping the stream before its end aborts the exchange and
 /// closes the connection (the connection is not returned to a pool half read).
 ///
 /// The chunk boundaries say nothing about the protocol's framing: an SSE event may span

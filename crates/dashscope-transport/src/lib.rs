@@ -37,6 +37,26 @@
 //! gateways close idle keep-alive connections, and a request written to such a connection
 //! fails before any response.
 //!
+//! # Reading ahead
+//!
+//! A `block_on` future (what `#[tokio::main]` and `#[tokio::test]` run) pays for every wake-up:
+//! an unpark of its thread from a worker on a multi-thread runtime, a turn of the I/O driver
+//! before each poll on a current-thread one. A body read from it chunk by chunk pays that once
+//! per chunk, and an event stream arrives one small chunk per event. So when the reader of a
+//! body is not one of the runtime's tasks, [`ReqwestTransport`] reads the body on a task of
+//! the runtime, next to the connection, into a buffer of at most **64 KiB** per body (plus the
+//! one chunk in hand, a single read of the connection), and wakes the reader once per batch:
+//! when the connection has nothing more at once, when the buffer is full, and at the end. The
+//! task stops reading when the buffer is full, so a reader that falls behind holds the server
+//! back through TCP flow control instead of growing the buffer, and no timer runs while it
+//! waits for room: the read timeout measures the network's silence, not the reader's.
+//! Dropping the [`ByteStream`] aborts the task at once, which closes the connection; a body
+//! whose runtime shut down ends with an error, never a silent end.
+//!
+//! A reader that is a task (`tokio::spawn`) is woken through the scheduler's queues, next to
+//! the connection's task, and reads the body itself; so does any reader of a body whose
+//! `content-length` fits within the buffer (it is one batch already).
+//!
 //! # Features
 //!
 //! * **`reqwest`** *(enabled by default)*: [`ReqwestTransport`], the async backend on
@@ -102,6 +122,8 @@ mod transport;
 mod backend_reqwest;
 #[cfg(feature = "blocking")]
 mod backend_ureq;
+#[cfg(any(feature = "reqwest", feature = "native-tls"))]
+mod read_ahead;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;

@@ -556,3 +556,189 @@ async fn the_connect_timeout_is_a_connect_timeout() {
     })
     .await;
 }
+
+// The read-ahead: a task on the runtime reads the body into a bounded buffer.
+
+/// Reads `body` to the end, checking every byte against the firehose pattern from `at`: the
+/// number of bytes read.
+async fn read_firehose(body: &mut dashscope_transport::ByteStream, mut at: usize) -> usize {
+    while let Some(chunk) = body.next_chunk().await {
+        let chunk = chunk.expect("chunk ok");
+        for (i, b) in chunk.iter().enumerate() {
+            assert_eq!(*b, firehose_byte(at + i), "byte {}", at + i);
+        }
+        at += chunk.len();
+    }
+    at
+}
+
+/// A reader that stops taking chunks holds the server back: the read-ahead stops at its bound
+/// (the rest waits in the sockets, under TCP flow control), and waiting for room is no stall:
+/// the read timeout, shorter than the pause, does not fire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_holds_the_server_back() {
+    const LEN: usize = 96 << 20;
+    bounded(async {
+        let (server, written, _outcome) = firehose(LEN);
+        let t = transport_with(Some(Duration::from_millis(300)), None);
+        let mut body = t
+            .send(post(&server.url("/big"), "{}"))
+            .await
+            .expect("response")
+            .into_body();
+        let first = body.next_chunk().await.expect("a chunk").expect("ok");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Loopback moves far more than this in a second; only the bound (64 KiB, plus hyper's
+        // buffer and the two sockets' buffers, a few MiB) holds it back.
+        let held = written.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            held < LEN / 2,
+            "the server wrote {held} of {LEN} bytes while the reader slept"
+        );
+        assert!(
+            first
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == firehose_byte(i))
+        );
+        let total = read_firehose(&mut body, first.len()).await;
+        assert_eq!(total, LEN);
+    })
+    .await;
+}
+
+/// Dropping a body whose read-ahead is full (its task waits for room, the server is blocked
+/// writing) aborts the task and closes the connection: the server's write fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_body_read_ahead_to_its_bound_closes_the_connection() {
+    bounded(async {
+        let (server, written, outcome) = firehose(96 << 20);
+        let mut body = transport()
+            .send(post(&server.url("/big"), "{}"))
+            .await
+            .expect("response")
+            .into_body();
+        body.next_chunk().await.expect("a chunk").expect("ok");
+        // Wait until the server is held back: nothing more written for 200 ms.
+        let mut last = usize::MAX;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = written.load(std::sync::atomic::Ordering::SeqCst);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        drop(body);
+        let outcome = tokio::task::spawn_blocking(move || outcome.recv_timeout(TEST_BOUND))
+            .await
+            .expect("join")
+            .expect("the server's writing stopped");
+        assert!(
+            outcome.is_err(),
+            "the server wrote the whole body: the connection stayed open"
+        );
+    })
+    .await;
+}
+
+/// A body whose runtime shut down (taking the read-ahead task with it) ends with an error, not
+/// with a quiet end that would pass for a complete body.
+#[test]
+fn a_body_outliving_its_runtime_ends_with_an_error() {
+    bounded_blocking(|| {
+        let server = stall_after_first_chunk();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut body = rt.block_on(async {
+            let mut body = transport()
+                .send(post(&server.url("/x"), "{}"))
+                .await
+                .expect("response")
+                .into_body();
+            let first = body.next_chunk().await.expect("chunk 1").expect("ok");
+            assert_eq!(first, CHUNK_1);
+            body
+        });
+        drop(rt);
+        let other = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let err = other
+            .block_on(body.next_chunk())
+            .expect("an error, not the end")
+            .expect_err("an error");
+        assert!(err.is_body() && !err.is_timeout(), "{err:?}");
+        assert!(err.to_string().contains("body"), "{err}");
+        assert!(other.block_on(body.next_chunk()).is_none());
+    });
+}
+
+/// How an application drives the reading future.
+#[derive(Clone, Copy, Debug)]
+enum Consumer {
+    /// `Runtime::block_on` on a multi-thread runtime (`#[tokio::main]`).
+    BlockOn,
+    /// A task spawned on that runtime.
+    Spawned,
+    /// A current-thread runtime (`#[tokio::test]`).
+    CurrentThread,
+}
+
+/// A stream sent one frame per event arrives whole and in order, however the reader is driven
+/// (the read-ahead wakes the reader once per batch: a lost wake-up would hang here).
+#[test]
+fn one_frame_per_event_arrives_in_order_in_every_consumer_pattern() {
+    const EVENTS: usize = 2_000;
+    let expected: String = (0..EVENTS).map(event).collect();
+    for consumer in [
+        Consumer::BlockOn,
+        Consumer::Spawned,
+        Consumer::CurrentThread,
+    ] {
+        let expected = expected.clone();
+        bounded_blocking(move || {
+            let server = one_frame_per_event(EVENTS);
+            let url = server.url("/stream");
+            let read = async move {
+                let mut body = transport()
+                    .send(post(&url, "{}"))
+                    .await
+                    .expect("response")
+                    .into_body();
+                let mut got = Vec::new();
+                while let Some(chunk) = body.next_chunk().await {
+                    got.extend_from_slice(&chunk.expect("chunk ok"));
+                }
+                got
+            };
+            let got = match consumer {
+                Consumer::BlockOn | Consumer::Spawned => {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    if let Consumer::Spawned = consumer {
+                        rt.block_on(async { tokio::spawn(read).await.expect("task") })
+                    } else {
+                        rt.block_on(read)
+                    }
+                }
+                Consumer::CurrentThread => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(read),
+            };
+            assert!(
+                got == expected.as_bytes(),
+                "{consumer:?}: the events differ"
+            );
+        });
+    }
+}

@@ -521,6 +521,7 @@ pub(crate) fn generate(prompt: &Prompt, server_seed: Option<u64>) -> Generated {
             text,
             reasoning,
             tool_calls: calls,
+            audio: None,
             finish_reason: Some(finish),
         });
     }

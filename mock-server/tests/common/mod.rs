@@ -336,7 +336,7 @@ pub fn fold(
                 cands.entry(*candidate).or_default().0.finish_reason = Some(reason.clone());
             }
             E::Usage(u) => r.usage = Some(u.clone()),
-            E::Passthrough(_) => {}
+            E::Passthrough(_) | E::AudioDelta { .. } => {}
         }
     }
     r.candidates = cands

@@ -1,5 +1,5 @@
 //! OpenAI-compatible Chat Completions (`POST /compatible-mode/v1/chat/completions`,
-//! PROTOCOL.md §2).
+//! [protocol notes §2](crate::protocol_notes#2-dialect-a-openai-compatible-chat-completions)).
 //!
 //! * Request: [`ChatRequest`] with [`Message`]s (every role; content a string or
 //!   [`ContentPart`]s), [`Tool`]s, [`ToolChoice`], [`ResponseFormat`] and the DashScope
@@ -40,11 +40,11 @@ pub use crate::common::OutputTokensDetails as CompletionTokensDetails;
 /// A streamed tool-call fragment (the same type as a whole call).
 pub use crate::common::ToolCall as ToolCallDelta;
 pub use crate::common::{
-    CacheControl, CacheKind, FinishReason, FunctionCall, FunctionDefinition, FunctionName,
-    FunctionTool, InputTokensDetails, JsonObjectFormat, JsonSchema, JsonSchemaFormat, Logprobs,
-    NamedToolChoice, OutputTokensDetails, ReasoningEffort, ResponseFormat, Role, SearchOptions,
-    SearchStrategy, Stop, TextFormat, TokenLogprob, Tool, ToolCall, ToolChoice, ToolChoiceMode,
-    ToolType, TopLogprob,
+    Audio, AudioDataError, AudioOutput, CacheControl, CacheKind, FinishReason, FunctionCall,
+    FunctionDefinition, FunctionName, FunctionTool, InputTokensDetails, JsonObjectFormat,
+    JsonSchema, JsonSchemaFormat, Logprobs, Modality, NamedToolChoice, OutputTokensDetails,
+    ReasoningEffort, ResponseFormat, Role, SearchOptions, SearchStrategy, Stop, TextFormat,
+    TokenLogprob, Tool, ToolCall, ToolChoice, ToolChoiceMode, ToolType, TopLogprob,
 };
 pub use crate::dialect::CHAT_PATH as PATH;
 pub use request::*;

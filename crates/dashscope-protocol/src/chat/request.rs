@@ -1,14 +1,14 @@
 //! The Chat Completions request: [`ChatRequest`], its messages, content parts and tools.
 
 use crate::common::{
-    CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool, ToolCall,
-    ToolChoice,
+    Audio, AudioOutput, CacheControl, Modality, ReasoningEffort, ResponseFormat, Role,
+    SearchOptions, Stop, Tool, ToolCall, ToolChoice,
 };
-use crate::wire::{WireValue, string_or_seq};
+use crate::wire::string_or;
 use crate::{string_enum, tagged_enum, wire_struct};
 
 wire_struct! {
-    /// A `POST /compatible-mode/v1/chat/completions` body (PROTOCOL.md §2.2).
+    /// A `POST /compatible-mode/v1/chat/completions` body ([protocol notes §2.2](crate::protocol_notes#22-request-body-fields)).
     ///
     /// Standard OpenAI fields and DashScope extensions (`enable_thinking`, `thinking_budget`,
     /// `enable_search`, `top_k`, `repetition_penalty`, …) all sit at the top level. Anything
@@ -40,17 +40,17 @@ wire_struct! {
         /// Stream options (`include_usage`).
         pub stream_options: Option<StreamOptions>,
         /// Sampling temperature, [0, 2).
-        pub temperature: Option<f64>,
+        pub temperature: Option<serde_json::Number>,
         /// Nucleus sampling, (0, 1].
-        pub top_p: Option<f64>,
+        pub top_p: Option<serde_json::Number>,
         /// Top-k sampling (DashScope extension).
         pub top_k: Option<u32>,
         /// Presence penalty, [-2, 2].
-        pub presence_penalty: Option<f64>,
+        pub presence_penalty: Option<serde_json::Number>,
         /// Frequency penalty (OpenAI field).
-        pub frequency_penalty: Option<f64>,
+        pub frequency_penalty: Option<serde_json::Number>,
         /// Repetition penalty, 1.0 = none (DashScope extension).
-        pub repetition_penalty: Option<f64>,
+        pub repetition_penalty: Option<serde_json::Number>,
         /// The most tokens to generate.
         pub max_tokens: Option<u32>,
         /// The most tokens to generate, reasoning included.
@@ -146,6 +146,15 @@ impl ChatRequest {
     pub fn is_stream(&self) -> bool {
         self.stream == Some(true)
     }
+
+    /// Whether the request asks for spoken output (`modalities` holds `audio`; Omni models,
+    /// which answer it only in a stream).
+    pub fn wants_audio(&self) -> bool {
+        self.modalities
+            .iter()
+            .flatten()
+            .any(|m| *m == Modality::Audio)
+    }
 }
 
 wire_struct! {
@@ -176,6 +185,9 @@ wire_struct! {
         pub tool_call_id: Option<String>,
         /// Partial mode: the assistant `content` is a prefix the model continues.
         pub partial: Option<bool>,
+        /// Spoken output (Omni models; an answer folded from a stream), or in a request a
+        /// reference (`{"id"}`) to an earlier answer's audio.
+        pub audio: Option<Audio>,
     }
 }
 
@@ -189,54 +201,13 @@ impl Message {
         }
     }
 
-    /// A system message.
-    pub fn system(content: impl Into<String>) -> Self {
-        Self::new(Role::System, content)
-    }
-
-    /// A user message with text content.
-    pub fn user(content: impl Into<String>) -> Self {
-        Self::new(Role::User, content)
-    }
+    crate::common::message_constructors!();
 
     /// A user message with a list of content parts (text, images, audio, video).
     pub fn user_parts(parts: Vec<ContentPart>) -> Self {
         Message {
-            role: Role::User,
             content: Some(MessageContent::Parts(parts)),
-            ..Default::default()
-        }
-    }
-
-    /// An assistant message with text content (an earlier turn).
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Self::new(Role::Assistant, content)
-    }
-
-    /// An assistant turn that made tool calls (content `""`).
-    pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
-        Message {
-            role: Role::Assistant,
-            content: Some(MessageContent::Text(String::new())),
-            tool_calls: Some(tool_calls),
-            ..Default::default()
-        }
-    }
-
-    /// Partial mode: the last message, an assistant prefix the model continues
-    /// (`"partial": true`). The reply holds only the continuation.
-    pub fn assistant_prefix(prefix: impl Into<String>) -> Self {
-        Message {
-            partial: Some(true),
-            ..Self::assistant(prefix)
-        }
-    }
-
-    /// A tool's result for the call `tool_call_id`.
-    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
-        Message {
-            tool_call_id: Some(tool_call_id.into()),
-            ..Self::new(Role::Tool, content)
+            ..Self::user("")
         }
     }
 
@@ -290,32 +261,15 @@ impl Default for MessageContent {
     }
 }
 
-impl From<&str> for MessageContent {
-    fn from(s: &str) -> Self {
-        MessageContent::Text(s.to_owned())
-    }
-}
-
-impl From<String> for MessageContent {
-    fn from(s: String) -> Self {
-        MessageContent::Text(s)
-    }
-}
-
-impl From<Vec<ContentPart>> for MessageContent {
-    fn from(parts: Vec<ContentPart>) -> Self {
-        MessageContent::Parts(parts)
-    }
-}
-
-string_or_seq!(
+string_or!(
     MessageContent,
     Text,
-    Parts,
+    Parts(Vec<ContentPart>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
     "a string or a list of content parts"
 );
-
-impl WireValue for MessageContent {}
 
 wire_struct! {
     /// `{"type":"text","text":…}`.
@@ -392,7 +346,7 @@ wire_struct! {
         /// The video.
         pub video_url: VideoUrl,
         /// Frames per second to sample.
-        pub fps: Option<f64>,
+        pub fps: Option<serde_json::Number>,
         /// Lower bound on the pixels per frame.
         pub min_pixels: Option<u64>,
         /// Upper bound on the pixels per frame.
@@ -418,7 +372,7 @@ wire_struct! {
         /// The frames, in order.
         pub video: Vec<String>,
         /// The rate the frames were taken at.
-        pub fps: Option<f64>,
+        pub fps: Option<serde_json::Number>,
         /// Lower bound on the pixels per frame.
         pub min_pixels: Option<u64>,
         /// Upper bound on the pixels per frame.
@@ -499,26 +453,6 @@ impl ContentPart {
     }
 }
 
-string_enum! {
-    /// An output modality (`modalities`).
-    pub enum Modality {
-        /// Text.
-        Text = "text",
-        /// Audio.
-        Audio = "audio",
-    }
-}
-
-wire_struct! {
-    /// `audio`: spoken output options (Omni models).
-    pub struct AudioOutput {
-        /// The voice.
-        pub voice: Option<String>,
-        /// The format (`wav`, …).
-        pub format: Option<String>,
-    }
-}
-
 wire_struct! {
     /// `translation_options` (MT models).
     pub struct TranslationOptions {
@@ -542,102 +476,5 @@ wire_struct! {
         pub source: String,
         /// The target text.
         pub target: String,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-    use crate::common::ToolChoiceMode;
-
-    #[test]
-    fn builder_writes_only_what_was_set() {
-        let req = ChatRequest::new("qwen-plus", vec![Message::user("hi")])
-            .stop("END")
-            .tool_choice(ToolChoice::function("f"))
-            .response_format(ResponseFormat::json_object());
-        assert_eq!(
-            serde_json::to_value(&req).unwrap(),
-            json!({
-                "model": "qwen-plus",
-                "messages": [{"role": "user", "content": "hi"}],
-                "stop": "END",
-                "tool_choice": {"type": "function", "function": {"name": "f"}},
-                "response_format": {"type": "json_object"}
-            })
-        );
-    }
-
-    #[test]
-    fn message_constructors() {
-        let v = serde_json::to_value(Message::tool_result("call_1", "22°C")).unwrap();
-        assert_eq!(
-            v,
-            json!({"role": "tool", "content": "22°C", "tool_call_id": "call_1"})
-        );
-        let v = serde_json::to_value(Message::assistant_prefix("def f(")).unwrap();
-        assert_eq!(
-            v,
-            json!({"role": "assistant", "content": "def f(", "partial": true})
-        );
-        let v = serde_json::to_value(Message::user_parts(vec![
-            ContentPart::image_url("https://x/y.png"),
-            ContentPart::text("what?"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            v,
-            json!({"role": "user", "content": [
-                {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
-                {"type": "text", "text": "what?"}
-            ]})
-        );
-    }
-
-    #[test]
-    fn content_and_stop_shapes() {
-        let m: Message = serde_json::from_str(
-            r#"{"role":"user","content":[{"type":"video","video":["a","b"],"fps":2}]}"#,
-        )
-        .unwrap();
-        match m.content {
-            Some(MessageContent::Parts(ref p)) => {
-                assert!(
-                    matches!(&p[0], ContentPart::Video(v) if v.video.len() == 2 && v.fps == Some(2.0))
-                )
-            }
-            ref other => panic!("{other:?}"),
-        }
-        let s: Stop = serde_json::from_str(r#"["a","b"]"#).unwrap();
-        assert_eq!(s, Stop::Texts(vec!["a".into(), "b".into()]));
-        let s: Stop = serde_json::from_str(r#"[[1,2]]"#).unwrap();
-        assert_eq!(s, Stop::TokenSequences(vec![vec![1, 2]]));
-        let s: Stop = serde_json::from_str(r#"[[1,"a"]]"#).unwrap();
-        assert_eq!(s, Stop::Unknown(json!([[1, "a"]])));
-        assert!(serde_json::from_str::<MessageContent>("5").is_err());
-    }
-
-    #[test]
-    fn tool_choice_shapes() {
-        let t: ToolChoice = serde_json::from_str(r#""required""#).unwrap();
-        assert_eq!(t, ToolChoice::required());
-        let t: ToolChoice = serde_json::from_str(r#""sometimes""#).unwrap();
-        assert_eq!(
-            t,
-            ToolChoice::Mode(ToolChoiceMode::Unknown("sometimes".into()))
-        );
-        let t: ToolChoice =
-            serde_json::from_str(r#"{"type":"function","function":{"name":"g"}}"#).unwrap();
-        assert_eq!(t, ToolChoice::function("g"));
-    }
-
-    #[test]
-    fn unknown_role_and_part_kept() {
-        let src = json!({"role": "critic", "content": [{"type": "hologram", "z": 1}]});
-        let m: Message = serde_json::from_value(src.clone()).unwrap();
-        assert_eq!(m.role, Role::Unknown("critic".into()));
-        assert_eq!(serde_json::to_value(&m).unwrap(), src);
     }
 }

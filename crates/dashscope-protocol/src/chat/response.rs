@@ -2,7 +2,7 @@
 //! body ([`ChatErrorBody`]).
 
 use crate::common::{
-    FinishReason, InputTokensDetails, Logprobs, OutputTokensDetails, Role, ToolCall,
+    Audio, FinishReason, InputTokensDetails, Logprobs, OutputTokensDetails, Role, ToolCall,
 };
 use crate::error::ApiError;
 use crate::wire_struct;
@@ -194,6 +194,8 @@ wire_struct! {
         /// Tool-call fragments (the first of a call has its `id` and function `name`, later
         /// ones `"id": ""`, no `name` and a piece of `arguments`).
         pub tool_calls: Option<Vec<ToolCall>>,
+        /// A piece of spoken output (Omni models): base64 `data` and/or `transcript`.
+        pub audio: Option<Audio>,
     }
 }
 

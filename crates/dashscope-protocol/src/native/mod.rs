@@ -11,9 +11,8 @@
 //!   (deltas) or `false` (cumulative); [`CumulativeToDelta`] turns a cumulative stream into
 //!   deltas.
 //!
-//! Streaming is switched on by the `X-DashScope-SSE: enable` request header; there is no body
-//! member for it. A stream has no `[DONE]`: it ends after the chunk whose `finish_reason` is not
-//! the string `"null"`.
+//! Streaming is switched on by a header, not a body member, and a stream has no `[DONE]`
+//! ([protocol notes §4.4](crate::protocol_notes#44-streaming)).
 
 mod request;
 mod response;
@@ -24,11 +23,11 @@ pub use crate::common::InputTokensDetails as PromptTokensDetails;
 /// `response_format.json_schema` (the same type as chat's `JsonSchema`).
 pub use crate::common::JsonSchema as JsonSchemaSpec;
 pub use crate::common::{
-    CacheControl, CacheKind, FinishReason, FunctionCall, FunctionDefinition, FunctionName,
-    FunctionTool, InputTokensDetails, JsonObjectFormat, JsonSchema, JsonSchemaFormat, Logprobs,
-    NamedToolChoice, OutputTokensDetails, ReasoningEffort, ResponseFormat, Role, SearchOptions,
-    SearchStrategy, Stop, TextFormat, TokenLogprob, Tool, ToolCall, ToolChoice, ToolChoiceMode,
-    ToolType, TopLogprob,
+    Audio, AudioDataError, CacheControl, CacheKind, FinishReason, FunctionCall, FunctionDefinition,
+    FunctionName, FunctionTool, InputTokensDetails, JsonObjectFormat, JsonSchema, JsonSchemaFormat,
+    Logprobs, Modality, NamedToolChoice, OutputTokensDetails, ReasoningEffort, ResponseFormat,
+    Role, SearchOptions, SearchStrategy, Stop, TextFormat, TokenLogprob, Tool, ToolCall,
+    ToolChoice, ToolChoiceMode, ToolType, TopLogprob,
 };
 /// The path for VL, audio, Omni and other multimodal models (and any request with a media item).
 pub use crate::dialect::NATIVE_MULTIMODAL_PATH as MULTIMODAL_GENERATION_PATH;

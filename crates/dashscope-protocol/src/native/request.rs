@@ -1,20 +1,16 @@
 //! The request envelope: `{"model", "input", "parameters"}`.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::{MULTIMODAL_GENERATION_PATH, TEXT_GENERATION_PATH};
 use crate::common::{
-    CacheControl, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool, ToolCall,
-    ToolChoice,
+    CacheControl, Modality, ReasoningEffort, ResponseFormat, Role, SearchOptions, Stop, Tool,
+    ToolCall, ToolChoice,
 };
 use crate::fast::{FastValue, Parser};
-use crate::wire::{WireValue, string_or_seq};
+use crate::wire::string_or;
 
 crate::wire_struct! {
     /// A native generation request: `POST /api/v1/services/aigc/{text,multimodal}-generation/generation`.
@@ -80,67 +76,24 @@ crate::wire_struct! {
 }
 
 impl Message {
-    fn with_role(role: Role, content: Content) -> Self {
+    fn new(role: Role, content: impl Into<Content>) -> Self {
         Message {
             role: Some(role),
-            content: Some(content),
+            content: Some(content.into()),
             ..Message::default()
         }
     }
 
-    /// A system message.
-    pub fn system(text: impl Into<String>) -> Self {
-        Self::with_role(Role::System, Content::Text(text.into()))
-    }
-
-    /// A user message.
-    pub fn user(text: impl Into<String>) -> Self {
-        Self::with_role(Role::User, Content::Text(text.into()))
-    }
-
-    /// An assistant message (an earlier turn).
-    pub fn assistant(text: impl Into<String>) -> Self {
-        Self::with_role(Role::Assistant, Content::Text(text.into()))
-    }
-
-    /// An assistant prefix for partial mode (`"partial": true`): the model continues it.
-    pub fn assistant_prefix(text: impl Into<String>) -> Self {
-        Message {
-            partial: Some(true),
-            ..Self::assistant(text)
-        }
-    }
-
-    /// An assistant turn that called tools (content `""`, as the service sends it).
-    pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
-        Message {
-            tool_calls: Some(tool_calls),
-            ..Self::assistant("")
-        }
-    }
-
-    /// A tool's result answering the call `tool_call_id`.
-    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
-        Message {
-            tool_call_id: Some(tool_call_id.into()),
-            ..Self::with_role(Role::Tool, Content::Text(content.into()))
-        }
-    }
+    crate::common::message_constructors!();
 
     /// A user message with a multimodal content list (sent to the multimodal path).
     pub fn user_multimodal(items: Vec<ContentItem>) -> Self {
-        Self::with_role(Role::User, Content::Parts(items))
+        Self::new(Role::User, items)
     }
 
     /// A system message with a multimodal content list (`[{"text": …}]`).
     pub fn system_multimodal(items: Vec<ContentItem>) -> Self {
-        Self::with_role(Role::System, Content::Parts(items))
-    }
-
-    /// Sets the function name (`role: "tool"` messages).
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
+        Self::new(Role::System, items)
     }
 
     /// The text of the content: a string as is, a list's `text` items concatenated.
@@ -189,72 +142,16 @@ impl Content {
     }
 }
 
-impl From<String> for Content {
-    fn from(s: String) -> Self {
-        Content::Text(s)
-    }
-}
-
-impl From<&str> for Content {
-    fn from(s: &str) -> Self {
-        Content::Text(s.to_owned())
-    }
-}
-
-impl From<Vec<ContentItem>> for Content {
-    fn from(items: Vec<ContentItem>) -> Self {
-        Content::Parts(items)
-    }
-}
-
-impl Serialize for Content {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Content::Text(t) => s.serialize_str(t),
-            Content::Parts(p) => p.serialize(s),
-            Content::Unknown(v) => v.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Content {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Content;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("message content (a string or a list)")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Content, E> {
-                Ok(Content::Text(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Content, E> {
-                Ok(Content::Text(v))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Content, A::Error> {
-                Vec::<ContentItem>::deserialize(SeqAccessDeserializer::new(seq)).map(Content::Parts)
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Content, A::Error> {
-                Value::deserialize(MapAccessDeserializer::new(map)).map(Content::Unknown)
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Content, E> {
-                Ok(Content::Unknown(Value::Bool(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Content, E> {
-                Ok(Content::Unknown(Value::from(v)))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Content, E> {
-                Ok(Content::Unknown(Value::from(v)))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Content, E> {
-                Ok(Content::Unknown(Value::from(v)))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl WireValue for Content {}
+string_or!(
+    Content,
+    Text,
+    Parts(Vec<ContentItem>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
+    "message content (a string or a list)",
+    else Unknown
+);
 
 /// A string or a list; any other shape is `Content::Unknown`, which serde decides.
 impl FastValue for Content {
@@ -286,7 +183,7 @@ crate::wire_struct! {
         /// Image hint: the maximum pixel count after resizing.
         pub max_pixels: Option<u64>,
         /// Video hint: frames sampled per second (or the frame rate of a frame list).
-        pub fps: Option<f64>,
+        pub fps: Option<serde_json::Number>,
         /// Video hint: the total pixel budget over all frames.
         pub total_pixels: Option<u64>,
         /// Explicit context-cache marker (`{"type": "ephemeral"}`).
@@ -341,36 +238,6 @@ impl ContentItem {
         }
     }
 
-    /// Sets `min_pixels`.
-    pub fn with_min_pixels(mut self, v: u64) -> Self {
-        self.min_pixels = Some(v);
-        self
-    }
-
-    /// Sets `max_pixels`.
-    pub fn with_max_pixels(mut self, v: u64) -> Self {
-        self.max_pixels = Some(v);
-        self
-    }
-
-    /// Sets `fps`.
-    pub fn with_fps(mut self, v: f64) -> Self {
-        self.fps = Some(v);
-        self
-    }
-
-    /// Sets `total_pixels`.
-    pub fn with_total_pixels(mut self, v: u64) -> Self {
-        self.total_pixels = Some(v);
-        self
-    }
-
-    /// Marks the item for explicit context caching (`{"type": "ephemeral"}`).
-    pub fn with_cache_control(mut self) -> Self {
-        self.cache_control = Some(CacheControl::ephemeral());
-        self
-    }
-
     /// Whether the item is an image, audio or video, or a non-text item of a kind this version
     /// does not know (anything that needs the multimodal path).
     pub fn is_media(&self) -> bool {
@@ -390,10 +257,13 @@ pub enum VideoSource {
     Frames(Vec<String>),
 }
 
-string_or_seq!(
+string_or!(
     VideoSource,
     Url,
-    Frames,
+    Frames(Vec<String>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
     "a video URL or a list of frame URLs"
 );
 
@@ -408,7 +278,7 @@ crate::string_enum! {
 }
 
 crate::wire_struct! {
-    /// The `parameters` member (PROTOCOL.md §4.2). Unknown parameters ride in `extra`.
+    /// The `parameters` member ([protocol notes §4.2](crate::protocol_notes#42-request-envelope)). Unknown parameters ride in `extra`.
     ///
     /// Every member has a setter of its name, here and on [`GenerationRequest`] (which sets it
     /// in the request's `parameters`).
@@ -426,15 +296,15 @@ crate::wire_struct! {
         /// Reasoning effort (some models).
         pub reasoning_effort: Option<ReasoningEffort>,
         /// Sampling temperature, `[0, 2)`.
-        pub temperature: Option<f64>,
+        pub temperature: Option<serde_json::Number>,
         /// Nucleus sampling, `(0, 1]`.
-        pub top_p: Option<f64>,
+        pub top_p: Option<serde_json::Number>,
         /// Top-k sampling.
         pub top_k: Option<u32>,
         /// Repetition penalty (`1.0` = none).
-        pub repetition_penalty: Option<f64>,
+        pub repetition_penalty: Option<serde_json::Number>,
         /// Presence penalty, `[-2, 2]`.
-        pub presence_penalty: Option<f64>,
+        pub presence_penalty: Option<serde_json::Number>,
         /// The most output tokens.
         pub max_tokens: Option<u32>,
         /// The most output tokens, reasoning included.
@@ -466,7 +336,7 @@ crate::wire_struct! {
         /// VL: raise the image token limit.
         pub vl_high_resolution_images: Option<bool>,
         /// Output modalities (Omni models), e.g. `["text", "audio"]`.
-        pub modalities: Option<Vec<String>>,
+        pub modalities: Option<Vec<Modality>>,
     }
 }
 
@@ -500,12 +370,6 @@ impl GenerationRequest {
     /// The parameters, created empty if absent.
     pub fn parameters_mut(&mut self) -> &mut Parameters {
         self.parameters.get_or_insert_with(Parameters::default)
-    }
-
-    /// Replaces all parameters.
-    pub fn with_parameters(mut self, parameters: Parameters) -> Self {
-        self.parameters = Some(parameters);
-        self
     }
 
     /// The messages (empty for a prompt request).

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::Message;
 use crate::common::{
-    FinishReason, InputTokensDetails, Logprobs, OutputTokensDetails, SearchStrategy, ToolCall,
+    Audio, FinishReason, InputTokensDetails, Logprobs, OutputTokensDetails, SearchStrategy,
+    ToolCall,
 };
 use crate::error::ApiError;
 
@@ -98,15 +99,16 @@ impl GenerationResponse {
     /// The error this body reports through a non-empty top-level `code` (HTTP 200 error bodies).
     pub fn error(&self, status: Option<u16>) -> Option<ApiError> {
         let code = self.code.as_deref().filter(|c| !c.is_empty())?;
-        Some(ApiError {
+        let message = self.message.clone().unwrap_or_default();
+        let body = serde_json::to_value(self).unwrap_or(Value::Null);
+        let request_id = self.request_id.clone();
+        Some(ApiError::new(
             status,
-            code: Some(code.to_owned()),
-            message: self.message.clone().unwrap_or_default(),
-            kind: None,
-            param: None,
-            request_id: self.request_id.clone(),
-            body: serde_json::to_value(self).unwrap_or(Value::Null),
-        })
+            Some(code.to_owned()),
+            message,
+            request_id,
+            body,
+        ))
     }
 }
 
@@ -122,6 +124,8 @@ crate::wire_struct! {
         pub choices: Option<Vec<Choice>>,
         /// Web search sources (search enabled).
         pub search_info: Option<SearchInfo>,
+        /// Spoken output (speech and Omni models; base64 pieces while streaming).
+        pub audio: Option<Audio>,
     }
 }
 
@@ -254,23 +258,20 @@ crate::wire_struct! {
 impl ErrorBody {
     /// The normalised error, with the HTTP (or frame) status.
     pub fn to_api_error(&self, status: Option<u16>) -> ApiError {
-        ApiError {
+        let msg = || {
+            self.extra
+                .get("msg")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let message = self.message.clone().or_else(msg).unwrap_or_default();
+        let body = serde_json::to_value(self).unwrap_or(Value::Null);
+        ApiError::new(
             status,
-            code: self.code.clone(),
-            message: self
-                .message
-                .clone()
-                .or_else(|| {
-                    self.extra
-                        .get("msg")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .unwrap_or_default(),
-            kind: None,
-            param: None,
-            request_id: self.request_id.clone(),
-            body: serde_json::to_value(self).unwrap_or(Value::Null),
-        }
+            self.code.clone(),
+            message,
+            self.request_id.clone(),
+            body,
+        )
     }
 }

@@ -3,19 +3,22 @@
 use serde_json::Value;
 
 use super::{
-    Choice, Content, ContentItem, FinishReason, GenerationRequest, GenerationResponse, Logprobs,
-    Message, Output, Role, SearchInfo, TokenLogprob, ToolCall, Usage,
+    Audio, Choice, Content, ContentItem, FinishReason, GenerationRequest, GenerationResponse,
+    Logprobs, Message, Output, Role, SearchInfo, TokenLogprob, ToolCall,
 };
 use crate::error::ApiError;
 use crate::sse::Event;
-use crate::stream::{Accumulate, StreamDecode, StreamDecodeError, StreamItem, excerpt};
+use crate::stream::{
+    Accumulate, StreamDecode, StreamDecodeError, StreamItem, excerpt, find_or_push, index_of,
+    merge_cumulative, merge_extra, merge_tool_call,
+};
 use crate::wire::Extra;
 
 /// Turns native SSE events into [`GenerationResponse`] chunks.
 ///
-/// Feed it events from [`sse::Decoder`](crate::sse::Decoder) in
-/// [`Mode::DataLineIsEvent`](crate::sse::Mode::DataLineIsEvent): native streams do not reliably
-/// put blank lines between events, so each `data:` line is one event.
+/// Feed it events of an [`sse::Decoder`](crate::sse::Decoder) in
+/// [`Mode::DataLineIsEvent`](crate::sse::Mode::DataLineIsEvent) ([protocol notes
+/// §4.4](crate::protocol_notes#44-streaming)).
 ///
 /// * `event:error` → [`StreamItem::Error`] (status from the frame's `:HTTP_STATUS/<code>`);
 /// * a chunk with a non-empty top-level `code` → [`StreamItem::Error`];
@@ -51,51 +54,24 @@ impl StreamDecode for NativeStreamDecoder {
         event: &Event<'_>,
     ) -> Result<StreamItem<GenerationResponse>, StreamDecodeError> {
         let data = event.data.trim();
-        let is_error_event = event.event.map(str::trim) == Some("error");
-        if data.is_empty() {
-            if is_error_event {
-                self.finished = true;
-                return Ok(StreamItem::Error(ApiError {
-                    status: event.http_status,
-                    code: None,
-                    message: "error event without data".to_owned(),
-                    kind: None,
-                    param: None,
-                    request_id: None,
-                    body: Value::Null,
-                }));
-            }
-            return Ok(StreamItem::Skip);
-        }
-        if is_error_event {
+        if event.event.map(str::trim) == Some("error") {
             self.finished = true;
-            let err = match serde_json::from_str::<Value>(data) {
-                Ok(v) => ApiError::from_json(event.http_status, &v).unwrap_or_else(|| ApiError {
-                    status: event.http_status,
-                    code: None,
-                    message: v
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| excerpt(data), str::to_owned),
-                    kind: None,
-                    param: None,
-                    request_id: v
-                        .get("request_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    body: v,
-                }),
-                Err(_) => ApiError {
-                    status: event.http_status,
-                    code: None,
-                    message: excerpt(data),
-                    kind: None,
-                    param: None,
-                    request_id: None,
-                    body: Value::String(excerpt(data)),
-                },
+            let body = match data {
+                "" => Value::Null,
+                _ => serde_json::from_str(data).unwrap_or_else(|_| Value::String(excerpt(data))),
             };
+            let err = ApiError::from_json(event.http_status, &body).unwrap_or_else(|| {
+                let field = |k| body.get(k).and_then(Value::as_str).map(str::to_owned);
+                let message = field("message").unwrap_or_else(|| match data {
+                    "" => "error event without data".to_owned(),
+                    _ => excerpt(data),
+                });
+                ApiError::new(event.http_status, None, message, field("request_id"), body)
+            });
             return Ok(StreamItem::Error(err));
+        }
+        if data.is_empty() {
+            return Ok(StreamItem::Skip);
         }
         // The common event shape takes the fast path, which gives exactly what serde would;
         // anything else (or anything unusual) goes through serde.
@@ -128,24 +104,6 @@ pub fn __decode_fast(data: &str) -> Option<GenerationResponse> {
     crate::fast::decode(data)
 }
 
-/// Merges `new` into `acc` for a cumulative stream and returns the part that is new.
-///
-/// `new` normally repeats all text so far: it replaces `acc` and the suffix beyond `acc` is new.
-/// A shorter repetition (an empty filler) changes nothing. Anything else is taken as a delta
-/// (a service that ignored `incremental_output: false`) and appended, so no text is lost and
-/// none is duplicated.
-fn merge_cumulative<'n>(acc: &mut String, new: &'n str) -> &'n str {
-    if let Some(suffix) = new.strip_prefix(acc.as_str()) {
-        acc.push_str(suffix);
-        suffix
-    } else if acc.starts_with(new) {
-        ""
-    } else {
-        acc.push_str(new);
-        new
-    }
-}
-
 /// The same rule as [`merge_cumulative`] for lists (log-probabilities); returns the new items.
 fn merge_cumulative_list<'n, T: Clone + PartialEq>(acc: &mut Vec<T>, new: &'n [T]) -> &'n [T] {
     if new.len() >= acc.len() && new[..acc.len()] == acc[..] {
@@ -157,23 +115,6 @@ fn merge_cumulative_list<'n, T: Clone + PartialEq>(acc: &mut Vec<T>, new: &'n [T
     } else {
         acc.extend_from_slice(new);
         new
-    }
-}
-
-fn merge_text(incremental: bool, acc: &mut String, new: &str) {
-    if incremental {
-        acc.push_str(new);
-    } else {
-        merge_cumulative(acc, new);
-    }
-}
-
-/// Copies the non-null members of `from` into `into` (later values win).
-fn merge_extra(into: &mut Extra, from: &Extra) {
-    for (k, v) in from {
-        if !v.is_null() {
-            into.insert(k.clone(), v.clone());
-        }
     }
 }
 
@@ -211,7 +152,7 @@ struct ChoiceState {
 }
 
 impl ChoiceState {
-    fn push(&mut self, incremental: bool, choice: &Choice) {
+    fn push(&mut self, choice: &Choice) {
         if choice.index.is_some() {
             self.index = choice.index;
         }
@@ -221,21 +162,18 @@ impl ChoiceState {
                 self.finish_reason = Some(f.clone());
             }
         }
-        merge_extra(&mut self.choice_extra, &choice.extra);
+        merge_extra(&mut self.choice_extra, &choice.extra, &[]);
         if let Some(content) = choice.logprobs.as_ref().and_then(|l| l.content.as_deref()) {
-            let acc = self.logprobs.get_or_insert_with(Vec::new);
-            if incremental {
-                acc.extend_from_slice(content);
-            } else {
-                merge_cumulative_list(acc, content);
-            }
+            self.logprobs
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(content);
         }
         if let Some(m) = &choice.message {
-            self.push_message(incremental, m);
+            self.push_message(m);
         }
     }
 
-    fn push_message(&mut self, incremental: bool, m: &Message) {
+    fn push_message(&mut self, m: &Message) {
         if m.role.is_some() {
             self.role.clone_from(&m.role);
         }
@@ -244,69 +182,23 @@ impl ChoiceState {
                 if self.shape == ContentShape::Absent {
                     self.shape = ContentShape::Text;
                 }
-                merge_text(incremental, &mut self.content, t);
+                self.content.push_str(t);
             }
             Some(Content::Parts(items)) => {
                 self.shape = ContentShape::List;
                 let (text, media) = split_parts(items);
-                merge_text(incremental, &mut self.content, &text);
-                let media: Vec<ContentItem> = media.cloned().collect();
-                if incremental {
-                    self.media.extend(media);
-                } else {
-                    merge_cumulative_list(&mut self.media, &media);
-                }
+                self.content.push_str(&text);
+                self.media.extend(media.cloned());
             }
             Some(Content::Unknown(_)) | None => {}
         }
         if let Some(r) = &m.reasoning_content {
-            merge_text(
-                incremental,
-                self.reasoning.get_or_insert_with(String::new),
-                r,
-            );
+            self.reasoning.get_or_insert_with(String::new).push_str(r);
         }
-        for (pos, frag) in m.tool_calls.as_deref().unwrap_or(&[]).iter().enumerate() {
-            self.push_tool_call(incremental, pos, frag);
+        for (pos, frag) in m.tool_calls.iter().flatten().enumerate() {
+            merge_tool_call(&mut self.tool_calls, pos, frag);
         }
-        merge_extra(&mut self.message_extra, &m.extra);
-    }
-
-    fn push_tool_call(&mut self, incremental: bool, pos: usize, frag: &ToolCall) {
-        let key = frag.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-        let Some(call) = self.tool_calls.iter_mut().find(|c| c.index == Some(key)) else {
-            let mut call = frag.clone();
-            call.index = Some(key);
-            self.tool_calls.push(call);
-            return;
-        };
-        if let Some(id) = frag.id.as_deref().filter(|id| !id.is_empty()) {
-            call.id = Some(id.to_owned());
-        }
-        if call.kind.is_none() {
-            call.kind.clone_from(&frag.kind);
-        }
-        merge_extra(&mut call.extra, &frag.extra);
-        let Some(f) = &frag.function else { return };
-        let acc = call.function.get_or_insert_with(Default::default);
-        if let Some(name) = f.name.as_deref().filter(|n| !n.is_empty()) {
-            match &mut acc.name {
-                Some(existing) if !existing.is_empty() => {
-                    if !incremental && name != existing {
-                        *existing = name.to_owned();
-                    }
-                }
-                slot => *slot = Some(name.to_owned()),
-            }
-        }
-        if let Some(args) = &f.arguments {
-            merge_text(
-                incremental,
-                acc.arguments.get_or_insert_with(String::new),
-                args,
-            );
-        }
-        merge_extra(&mut acc.extra, &f.extra);
+        merge_extra(&mut self.message_extra, &m.extra, &[]);
     }
 
     fn snapshot(&self) -> Choice {
@@ -348,10 +240,14 @@ impl ChoiceState {
 ///
 /// Build it for the request's `incremental_output`: [`incremental`](Self::incremental) (`true`,
 /// chunks carry deltas, concatenated) or [`cumulative`](Self::cumulative) (`false`, every chunk
-/// repeats all text so far; nothing is duplicated). Both result formats are handled: text
+/// repeats all text so far: each is first turned into a delta by [`CumulativeToDelta`], so
+/// nothing is duplicated). Both result formats are handled: text
 /// (`output.text`) and message (`output.choices`, string or multimodal list content,
 /// `reasoning_content`, tool calls merged by `index`, log-probabilities). Usage comes from the
-/// last chunk that has any (it is cumulative); `search_info` from the chunk with results.
+/// last chunk that has any (it is cumulative); `search_info` from the chunk with results;
+/// spoken output (`output.audio`, pieces in either mode) is folded as
+/// [`Audio`](crate::common::Audio) describes. Unknown members are kept at each level (a later
+/// value wins, but a `null` never replaces a value).
 ///
 /// ```
 /// use dashscope_protocol::native::{GenerationResponse, NativeAccumulator};
@@ -370,42 +266,25 @@ impl ChoiceState {
 /// assert_eq!(r.text().as_deref(), Some("1+1=2"));
 /// assert_eq!(r.usage.unwrap().output_tokens, Some(3));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NativeAccumulator {
-    incremental: bool,
-    text: Option<String>,
-    text_finish: Option<FinishReason>,
+    /// For a cumulative stream: turns its chunks into deltas first.
+    to_delta: Option<CumulativeToDelta>,
+    /// The response so far, but for its choices.
+    done: GenerationResponse,
     choices: Vec<ChoiceState>,
-    search_info: Option<SearchInfo>,
-    usage: Option<Usage>,
-    request_id: Option<String>,
-    code: Option<String>,
-    message: Option<String>,
-    output_seen: bool,
-    output_extra: Extra,
-    extra: Extra,
 }
 
 impl NativeAccumulator {
     /// An accumulator for `incremental_output: true` (`incremental`) or `false`.
     pub fn new(incremental: bool) -> Self {
         NativeAccumulator {
-            incremental,
-            text: None,
-            text_finish: None,
-            choices: Vec::new(),
-            search_info: None,
-            usage: None,
-            request_id: None,
-            code: None,
-            message: None,
-            output_seen: false,
-            output_extra: Extra::new(),
-            extra: Extra::new(),
+            to_delta: (!incremental).then(CumulativeToDelta::new),
+            ..Default::default()
         }
     }
 
-    /// For `incremental_output: true`: chunks carry deltas.
+    /// For `incremental_output: true`: chunks carry deltas (also the default).
     pub fn incremental() -> Self {
         Self::new(true)
     }
@@ -422,60 +301,36 @@ impl NativeAccumulator {
 
     /// Whether chunks are taken as deltas.
     pub fn is_incremental(&self) -> bool {
-        self.incremental
-    }
-
-    fn choice_state(&mut self, key: u32) -> &mut ChoiceState {
-        let pos = match self.choices.iter().position(|c| c.key == key) {
-            Some(pos) => pos,
-            None => {
-                self.choices.push(ChoiceState {
-                    key,
-                    ..ChoiceState::default()
-                });
-                self.choices.len() - 1
-            }
-        };
-        &mut self.choices[pos]
+        self.to_delta.is_none()
     }
 
     fn push_output(&mut self, output: &Output) {
-        self.output_seen = true;
+        let o = self.done.output.get_or_insert_with(Output::default);
         if let Some(t) = &output.text {
-            merge_text(
-                self.incremental,
-                self.text.get_or_insert_with(String::new),
-                t,
-            );
+            o.text.get_or_insert_with(String::new).push_str(t);
         }
         if let Some(f) = &output.finish_reason {
-            if f.is_final() || self.text_finish.is_none() {
-                self.text_finish = Some(f.clone());
+            if f.is_final() || o.finish_reason.is_none() {
+                o.finish_reason = Some(f.clone());
             }
         }
-        let incremental = self.incremental;
-        for (pos, choice) in output.choices.as_deref().unwrap_or(&[]).iter().enumerate() {
-            let key = choice
-                .index
-                .unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-            self.choice_state(key).push(incremental, choice);
+        for (pos, choice) in output.choices.iter().flatten().enumerate() {
+            let key = choice.index.unwrap_or(index_of(pos));
+            let make = || ChoiceState {
+                key,
+                ..ChoiceState::default()
+            };
+            find_or_push(&mut self.choices, |c| c.key == key, make).push(choice);
         }
         if let Some(info) = &output.search_info {
-            let keep_old = self
-                .search_info
-                .as_ref()
-                .is_some_and(SearchInfo::has_results);
-            if !keep_old {
-                self.search_info = Some(info.clone());
+            if !o.search_info.as_ref().is_some_and(SearchInfo::has_results) {
+                o.search_info = Some(info.clone());
             }
         }
-        merge_extra(&mut self.output_extra, &output.extra);
-    }
-}
-
-impl Default for NativeAccumulator {
-    fn default() -> Self {
-        Self::incremental()
+        if let Some(a) = &output.audio {
+            o.audio.get_or_insert_with(Audio::default).push(a);
+        }
+        merge_extra(&mut o.extra, &output.extra, &[]);
     }
 }
 
@@ -484,50 +339,41 @@ impl Accumulate for NativeAccumulator {
     type Output = GenerationResponse;
 
     fn push(&mut self, chunk: &GenerationResponse) {
+        let delta;
+        let chunk = match &mut self.to_delta {
+            Some(d) => {
+                delta = d.delta(chunk);
+                &delta
+            }
+            None => chunk,
+        };
         if let Some(output) = &chunk.output {
             self.push_output(output);
         }
+        let d = &mut self.done;
         if let Some(u) = &chunk.usage {
-            if !u.is_empty() || self.usage.is_none() {
-                self.usage = Some(u.clone());
+            if !u.is_empty() || d.usage.is_none() {
+                d.usage = Some(u.clone());
             }
         }
         if chunk.request_id.is_some() {
-            self.request_id.clone_from(&chunk.request_id);
+            d.request_id.clone_from(&chunk.request_id);
         }
         if chunk.code.as_deref().is_some_and(|c| !c.is_empty()) {
-            self.code.clone_from(&chunk.code);
-            self.message.clone_from(&chunk.message);
+            d.code.clone_from(&chunk.code);
+            d.message.clone_from(&chunk.message);
         }
-        merge_extra(&mut self.extra, &chunk.extra);
+        merge_extra(&mut d.extra, &chunk.extra, &[]);
     }
 
     fn snapshot(&self) -> GenerationResponse {
-        let output = self.output_seen.then(|| {
+        let mut out = self.done.clone();
+        if let Some(o) = out.output.as_mut().filter(|_| !self.choices.is_empty()) {
             let mut choices: Vec<Choice> = self.choices.iter().map(ChoiceState::snapshot).collect();
             choices.sort_by_key(|c| c.index);
-            Output {
-                text: self.text.clone(),
-                finish_reason: self.text_finish.clone(),
-                choices: (!self.choices.is_empty()).then_some(choices),
-                search_info: self.search_info.clone(),
-                extra: self.output_extra.clone(),
-                nulls: Default::default(),
-            }
-        });
-        GenerationResponse {
-            output,
-            usage: self.usage.clone(),
-            request_id: self.request_id.clone(),
-            code: self.code.clone(),
-            message: self.message.clone(),
-            extra: self.extra.clone(),
-            nulls: Default::default(),
+            o.choices = Some(choices);
         }
-    }
-
-    fn finish(self) -> GenerationResponse {
-        self.snapshot()
+        out
     }
 }
 
@@ -589,20 +435,6 @@ impl CumulativeToDelta {
         Self::default()
     }
 
-    fn choice(&mut self, key: u32) -> &mut DeltaChoice {
-        let pos = match self.choices.iter().position(|c| c.key == key) {
-            Some(pos) => pos,
-            None => {
-                self.choices.push(DeltaChoice {
-                    key,
-                    ..DeltaChoice::default()
-                });
-                self.choices.len() - 1
-            }
-        };
-        &mut self.choices[pos]
-    }
-
     /// The delta form of the next cumulative chunk.
     pub fn delta(&mut self, chunk: &GenerationResponse) -> GenerationResponse {
         let mut out = chunk.clone();
@@ -619,10 +451,12 @@ impl CumulativeToDelta {
             .iter_mut()
             .enumerate()
         {
-            let key = choice
-                .index
-                .unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-            let state = self.choice(key);
+            let key = choice.index.unwrap_or(index_of(pos));
+            let make = || DeltaChoice {
+                key,
+                ..DeltaChoice::default()
+            };
+            let state = find_or_push(&mut self.choices, |c| c.key == key, make);
             if let Some(content) = choice.logprobs.as_mut().and_then(|l| l.content.as_mut()) {
                 *content = merge_cumulative_list(&mut state.logprobs, content).to_vec();
             }
@@ -660,15 +494,9 @@ impl DeltaChoice {
             .iter_mut()
             .enumerate()
         {
-            let key = call.index.unwrap_or(u32::try_from(pos).unwrap_or(u32::MAX));
-            let slot = match self.calls.iter().position(|c| c.0 == key) {
-                Some(p) => p,
-                None => {
-                    self.calls.push((key, false, false, String::new()));
-                    self.calls.len() - 1
-                }
-            };
-            let (_, id_sent, name_sent, args) = &mut self.calls[slot];
+            let key = call.index.unwrap_or(index_of(pos));
+            let make = || (key, false, false, String::new());
+            let (_, id_sent, name_sent, args) = find_or_push(&mut self.calls, |c| c.0 == key, make);
             match call.id.as_mut() {
                 Some(id) if !id.is_empty() => {
                     if *id_sent {

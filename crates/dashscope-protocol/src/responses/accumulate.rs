@@ -4,23 +4,35 @@ use serde_json::Value;
 
 use super::events::ResponseStreamEvent as E;
 use super::response::{
-    ItemStatus, OutputContent, OutputItem, OutputText, ReasoningText, Refusal, Response,
-    ResponseError, ResponseStatus, SummaryPart, SummaryText,
+    ItemStatus, OutputContent, OutputItem, OutputText, ReasoningItem, ReasoningText, Refusal,
+    Response, ResponseError, ResponseStatus, SummaryPart, SummaryText,
 };
-use crate::stream::Accumulate;
+use crate::stream::{Accumulate, merge_extra};
+use crate::wire::Extra;
 
-/// Finds (or starts) the output item an event names, as the given variant, and runs the body on
-/// it; an item of another kind at that place is left alone.
+/// Which item an event is about: its `item_id` and `output_index`.
+type At<'a> = (Option<&'a str>, Option<u32>);
+
+/// The [`At`] of an event.
+macro_rules! at {
+    ($e:expr) => {
+        ($e.item_id.as_deref(), $e.output_index)
+    };
+}
+
+/// The output item at `$at`, started as an empty `$variant` (with the event's item id) when none
+/// is there yet; an item of another kind found there is left alone (the caller matches).
 macro_rules! on_item {
-    ($acc:expr, $e:expr, $variant:ident, |$c:ident| $body:block) => {
-        if let OutputItem::$variant($c) =
-            $acc.item_mut($e.item_id.as_deref(), $e.output_index, |id| {
-                OutputItem::$variant(super::response::$variant {
-                    id,
-                    ..Default::default()
-                })
+    ($acc:expr, $at:expr, $variant:ident) => {
+        on_item!($acc, $at, $variant($variant))
+    };
+    ($acc:expr, $at:expr, $variant:ident($ty:ident)) => {
+        $acc.item_mut($at, |id| {
+            OutputItem::$variant(super::response::$ty {
+                id,
+                ..Default::default()
             })
-        $body
+        })
     };
 }
 
@@ -36,6 +48,10 @@ macro_rules! on_item {
 ///   members it lacks (some gateways send only `id`, `status` and `usage`) are taken from the
 ///   envelope, and a missing `output` from the rebuilt items.
 /// * `error` events set `status: failed` and `error`.
+/// * Unknown members of the lifecycle events themselves (beside `response` and
+///   `sequence_number`) join the response's `extra`, unless it has a member of that name or
+///   the name of a known one (a later value wins, but a `null` never replaces a value). Those of the item and delta events
+///   belong to one event (OpenAI's `obfuscation`, say) and stay with it.
 ///
 /// `DashScope`'s `response.reasoning_text.*` events go to the reasoning item's `summary` (where
 /// the final item keeps the thinking) unless the item declared a `content` list, as OpenAI
@@ -49,6 +65,8 @@ pub struct ResponsesAccumulator {
     items: Vec<Slot>,
     terminal: Option<Response>,
     error: Option<ResponseError>,
+    /// Unknown members of the lifecycle events themselves (beside their `response`).
+    extra: Extra,
 }
 
 #[derive(Clone, Debug)]
@@ -73,114 +91,101 @@ impl ResponsesAccumulator {
         self.terminal.is_some()
     }
 
-    fn position(&self, item_id: Option<&str>, output_index: Option<u32>) -> Option<usize> {
-        if let Some(id) = item_id {
-            if let Some(i) = self.items.iter().position(|s| s.item.id() == Some(id)) {
-                return Some(i);
-            }
-        }
-        if let Some(ix) = output_index {
-            if let Some(i) = self.items.iter().rposition(|s| s.output_index == Some(ix)) {
-                return Some(i);
-            }
-        }
-        None
+    fn position(&self, (item_id, output_index): At<'_>) -> Option<usize> {
+        let by_id = item_id.and_then(|id| self.items.iter().position(|s| s.item.id() == Some(id)));
+        by_id.or_else(|| {
+            let ix = output_index?;
+            self.items.iter().rposition(|s| s.output_index == Some(ix))
+        })
     }
 
     /// The item an event is about; created from `make` when no item matches.
     fn item_mut(
         &mut self,
-        item_id: Option<&str>,
-        output_index: Option<u32>,
+        at: At<'_>,
         make: impl FnOnce(Option<String>) -> OutputItem,
     ) -> &mut OutputItem {
-        let i = match self.position(item_id, output_index) {
-            Some(i) => i,
-            None => {
-                self.items.push(Slot {
-                    output_index,
-                    item: make(item_id.map(str::to_owned)),
-                });
-                self.items.len() - 1
-            }
-        };
+        let i = self.position(at).unwrap_or_else(|| {
+            let item = make(at.0.map(str::to_owned));
+            self.items.push(Slot {
+                output_index: at.1,
+                item,
+            });
+            self.items.len() - 1
+        });
         &mut self.items[i].item
     }
 
-    fn put_item(&mut self, output_index: Option<u32>, item: &OutputItem) {
-        match self.position(item.id(), output_index) {
-            Some(i) => self.items[i].item = item.clone(),
-            None => self.items.push(Slot {
-                output_index,
-                item: item.clone(),
-            }),
-        }
+    fn put_item(&mut self, output_index: Option<u32>, item: &Option<OutputItem>) {
+        let Some(item) = item else { return };
+        *self.item_mut((item.id(), output_index), |_| {
+            OutputItem::Unknown(Value::Null)
+        }) = item.clone();
     }
 
-    fn message(
-        &mut self,
-        item_id: Option<&str>,
-        output_index: Option<u32>,
-    ) -> Option<&mut Vec<OutputContent>> {
-        match self.item_mut(item_id, output_index, |id| {
-            OutputItem::Message(super::response::OutputMessage {
-                id,
-                ..Default::default()
-            })
-        }) {
+    /// The content of the message item an event is about.
+    fn message(&mut self, at: At<'_>) -> Option<&mut Vec<OutputContent>> {
+        match on_item!(self, at, Message(OutputMessage)) {
             OutputItem::Message(m) => Some(&mut m.content),
             _ => None,
         }
     }
 
-    fn reasoning(
+    /// The part at `index` of the message item an event is about (`make` starts it).
+    fn part(
         &mut self,
-        item_id: Option<&str>,
-        output_index: Option<u32>,
-    ) -> Option<&mut super::response::ReasoningItem> {
-        match self.item_mut(item_id, output_index, |id| {
-            OutputItem::Reasoning(super::response::ReasoningItem {
-                id,
-                ..Default::default()
-            })
-        }) {
+        at: At<'_>,
+        index: Option<u32>,
+        make: fn() -> OutputContent,
+    ) -> Option<&mut OutputContent> {
+        Some(slot(self.message(at)?, ix(index), make))
+    }
+
+    fn reasoning(&mut self, at: At<'_>) -> Option<&mut ReasoningItem> {
+        match on_item!(self, at, Reasoning(ReasoningItem)) {
             OutputItem::Reasoning(r) => Some(r),
             _ => None,
         }
     }
 
-    fn fold_thinking(
-        &mut self,
-        item_id: Option<&str>,
-        output_index: Option<u32>,
-        index: Option<u32>,
-        text: &str,
-        replace: bool,
-    ) {
-        let Some(r) = self.reasoning(item_id, output_index) else {
-            return;
+    fn fold_thinking(&mut self, at: At<'_>, index: Option<u32>, text: &str, replace: bool) {
+        let Some(r) = self.reasoning(at) else { return };
+        let Some(content) = &mut r.content else {
+            return fold_summary(&mut r.summary, index, text, replace);
         };
-        let ix = index.unwrap_or(0) as usize;
-        if let Some(content) = &mut r.content {
-            let part = slot(content, ix, || {
-                OutputContent::ReasoningText(ReasoningText::default())
-            });
-            if let OutputContent::ReasoningText(t) = part {
-                write(&mut t.text, text, replace);
-            }
-        } else {
-            fold_summary(&mut r.summary, ix, text, replace);
+        let make = || OutputContent::ReasoningText(ReasoningText::default());
+        if let OutputContent::ReasoningText(t) = slot(content, ix(index), make) {
+            write(&mut t.text, text, replace);
+        }
+    }
+
+    fn fold_text(&mut self, at: At<'_>, index: Option<u32>, text: &str, replace: bool) {
+        let make = || OutputContent::OutputText(OutputText::default());
+        match self.part(at, index, make) {
+            Some(OutputContent::OutputText(t)) => write(&mut t.text, text, replace),
+            Some(OutputContent::Text(t)) => write(&mut t.text, text, replace),
+            _ => {}
+        }
+    }
+
+    fn fold_refusal(&mut self, at: At<'_>, index: Option<u32>, text: &str, replace: bool) {
+        let make = || OutputContent::Refusal(Refusal::default());
+        if let Some(OutputContent::Refusal(r)) = self.part(at, index, make) {
+            write(&mut r.refusal, text, replace);
         }
     }
 
     fn fold(&mut self, event: &E) {
+        if let Some((r, extra)) = event.lifecycle() {
+            let slot = if event.is_terminal() {
+                &mut self.terminal
+            } else {
+                &mut self.envelope
+            };
+            *slot = Some(r.clone());
+            merge_extra(&mut self.extra, extra, Response::WIRE_MEMBERS);
+        }
         match event {
-            E::Created(e) => self.envelope = Some((*e.response).clone()),
-            E::Queued(e) => self.envelope = Some((*e.response).clone()),
-            E::InProgress(e) => self.envelope = Some((*e.response).clone()),
-            E::Completed(e) => self.terminal = Some((*e.response).clone()),
-            E::Incomplete(e) => self.terminal = Some((*e.response).clone()),
-            E::Failed(e) => self.terminal = Some((*e.response).clone()),
             E::Error(e) => {
                 self.error = Some(ResponseError {
                     code: e.code.clone(),
@@ -188,300 +193,136 @@ impl ResponsesAccumulator {
                     ..Default::default()
                 });
             }
-            E::OutputItemAdded(e) => {
-                if let Some(item) = &e.item {
-                    self.put_item(e.output_index, item);
-                }
-            }
-            E::OutputItemDone(e) => {
-                if let Some(item) = &e.item {
-                    self.put_item(e.output_index, item);
-                }
-            }
-            E::ContentPartAdded(e) => {
-                if let Some(part) = &e.part {
-                    self.put_part(e.item_id.as_deref(), e.output_index, e.content_index, part);
-                }
-            }
-            E::ContentPartDone(e) => {
-                if let Some(part) = &e.part {
-                    self.put_part(e.item_id.as_deref(), e.output_index, e.content_index, part);
-                }
-            }
-            E::OutputTextDelta(e) => {
-                self.fold_text(
-                    e.item_id.as_deref(),
-                    e.output_index,
-                    e.content_index,
-                    &e.delta,
-                    false,
-                );
-            }
-            E::OutputTextDone(e) => {
-                self.fold_text(
-                    e.item_id.as_deref(),
-                    e.output_index,
-                    e.content_index,
-                    &e.text,
-                    true,
-                );
-            }
+            E::OutputItemAdded(e) => self.put_item(e.output_index, &e.item),
+            E::OutputItemDone(e) => self.put_item(e.output_index, &e.item),
+            E::ContentPartAdded(e) => self.put_part(at!(e), e.content_index, e.part.as_ref()),
+            E::ContentPartDone(e) => self.put_part(at!(e), e.content_index, e.part.as_ref()),
+            E::OutputTextDelta(e) => self.fold_text(at!(e), e.content_index, &e.delta, false),
+            E::OutputTextDone(e) => self.fold_text(at!(e), e.content_index, &e.text, true),
             E::OutputTextAnnotationAdded(e) => {
+                let make = || OutputContent::OutputText(OutputText::default());
                 let Some(annotation) = &e.annotation else {
                     return;
                 };
-                let Some(content) = self.message(e.item_id.as_deref(), e.output_index) else {
+                let Some(OutputContent::OutputText(t)) = self.part(at!(e), e.content_index, make)
+                else {
                     return;
                 };
-                let part = slot(content, e.content_index.unwrap_or(0) as usize, || {
-                    OutputContent::OutputText(OutputText::default())
-                });
-                if let OutputContent::OutputText(t) = part {
-                    let list = t.annotations.get_or_insert_with(Vec::new);
-                    let ix = e.annotation_index.map_or(list.len(), |i| i as usize);
-                    *slot(list, ix, || annotation.clone()) = annotation.clone();
-                }
+                let list = t.annotations.get_or_insert_with(Vec::new);
+                let i = e.annotation_index.map_or(list.len(), |i| i as usize);
+                *slot(list, i, || annotation.clone()) = annotation.clone();
             }
-            E::RefusalDelta(e) => {
-                self.fold_refusal(
-                    e.item_id.as_deref(),
-                    e.output_index,
-                    e.content_index,
-                    &e.delta,
-                    false,
-                );
-            }
-            E::RefusalDone(e) => {
-                self.fold_refusal(
-                    e.item_id.as_deref(),
-                    e.output_index,
-                    e.content_index,
-                    &e.refusal,
-                    true,
-                );
-            }
+            E::RefusalDelta(e) => self.fold_refusal(at!(e), e.content_index, &e.delta, false),
+            E::RefusalDone(e) => self.fold_refusal(at!(e), e.content_index, &e.refusal, true),
             E::ReasoningTextDelta(e) => {
-                self.fold_thinking(
-                    e.item_id.as_deref(),
-                    e.output_index,
-                    e.content_index,
-                    &e.delta,
-                    false,
-                );
+                self.fold_thinking(at!(e), e.content_index, &e.delta, false);
             }
-            E::ReasoningTextDone(e) => {
-                self.fold_thinking(
-                    e.item_id.as_deref(),
-                    e.output_index,
-                    e.content_index,
-                    &e.text,
-                    true,
-                );
-            }
-            E::ReasoningSummaryPartAdded(e) => {
-                self.put_summary_part(
-                    e.item_id.as_deref(),
-                    e.output_index,
-                    e.summary_index,
-                    e.part.as_ref(),
-                );
-            }
-            E::ReasoningSummaryPartDone(e) => {
-                self.put_summary_part(
-                    e.item_id.as_deref(),
-                    e.output_index,
-                    e.summary_index,
-                    e.part.as_ref(),
-                );
-            }
+            E::ReasoningTextDone(e) => self.fold_thinking(at!(e), e.content_index, &e.text, true),
+            E::ReasoningSummaryPartAdded(e) => self.put_summary(at!(e), e.summary_index, &e.part),
+            E::ReasoningSummaryPartDone(e) => self.put_summary(at!(e), e.summary_index, &e.part),
             E::ReasoningSummaryTextDelta(e) => {
-                if let Some(r) = self.reasoning(e.item_id.as_deref(), e.output_index) {
-                    fold_summary(
-                        &mut r.summary,
-                        e.summary_index.unwrap_or(0) as usize,
-                        &e.delta,
-                        false,
-                    );
+                if let Some(r) = self.reasoning(at!(e)) {
+                    fold_summary(&mut r.summary, e.summary_index, &e.delta, false);
                 }
             }
             E::ReasoningSummaryTextDone(e) => {
-                if let Some(r) = self.reasoning(e.item_id.as_deref(), e.output_index) {
-                    fold_summary(
-                        &mut r.summary,
-                        e.summary_index.unwrap_or(0) as usize,
-                        &e.text,
-                        true,
-                    );
+                if let Some(r) = self.reasoning(at!(e)) {
+                    fold_summary(&mut r.summary, e.summary_index, &e.text, true);
                 }
             }
             E::FunctionCallArgumentsDelta(e) => {
-                on_item!(self, e, FunctionCall, |c| {
+                if let OutputItem::FunctionCall(c) = on_item!(self, at!(e), FunctionCall) {
                     c.arguments.push_str(&e.delta);
-                });
+                }
             }
             E::FunctionCallArgumentsDone(e) => {
-                on_item!(self, e, FunctionCall, |c| {
+                if let OutputItem::FunctionCall(c) = on_item!(self, at!(e), FunctionCall) {
                     c.arguments.clone_from(&e.arguments);
                     if let Some(name) = &e.name {
                         c.name.clone_from(name);
                     }
-                });
+                }
             }
             E::CustomToolCallInputDelta(e) => {
-                on_item!(self, e, CustomToolCall, |c| {
+                if let OutputItem::CustomToolCall(c) = on_item!(self, at!(e), CustomToolCall) {
                     c.input.push_str(&e.delta);
-                });
+                }
             }
             E::CustomToolCallInputDone(e) => {
-                on_item!(self, e, CustomToolCall, |c| {
+                if let OutputItem::CustomToolCall(c) = on_item!(self, at!(e), CustomToolCall) {
                     c.input.clone_from(&e.input);
-                });
+                }
             }
             E::McpCallArgumentsDelta(e) => {
-                on_item!(self, e, McpCall, |c| {
+                if let OutputItem::McpCall(c) = on_item!(self, at!(e), McpCall) {
                     c.arguments.push_str(&e.delta);
-                });
+                }
             }
             E::McpCallArgumentsDone(e) => {
-                on_item!(self, e, McpCall, |c| {
+                if let OutputItem::McpCall(c) = on_item!(self, at!(e), McpCall) {
                     c.arguments.clone_from(&e.arguments);
-                });
+                }
             }
             E::CodeInterpreterCallCodeDelta(e) => {
-                on_item!(self, e, CodeInterpreterCall, |c| {
+                let item = on_item!(self, at!(e), CodeInterpreterCall);
+                if let OutputItem::CodeInterpreterCall(c) = item {
                     c.code.get_or_insert_with(String::new).push_str(&e.delta);
-                });
+                }
             }
             E::CodeInterpreterCallCodeDone(e) => {
-                on_item!(self, e, CodeInterpreterCall, |c| {
+                let item = on_item!(self, at!(e), CodeInterpreterCall);
+                if let OutputItem::CodeInterpreterCall(c) = item {
                     c.code = Some(e.code.clone());
-                });
+                }
             }
-            E::WebSearchCallInProgress(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::InProgress)
-            }
-            E::WebSearchCallSearching(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::Searching)
-            }
-            E::WebSearchCallCompleted(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::Completed)
-            }
-            E::CodeInterpreterCallInProgress(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::InProgress)
-            }
-            E::CodeInterpreterCallInterpreting(e) => self.status(
-                e.item_id.as_deref(),
-                e.output_index,
-                ItemStatus::Interpreting,
-            ),
-            E::CodeInterpreterCallCompleted(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::Completed)
-            }
-            E::FileSearchCallInProgress(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::InProgress)
-            }
-            E::FileSearchCallSearching(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::Searching)
-            }
-            E::FileSearchCallCompleted(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::Completed)
-            }
-            E::McpCallInProgress(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::InProgress)
-            }
-            E::McpCallCompleted(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::Completed)
-            }
-            E::McpCallFailed(e) => {
-                self.status(e.item_id.as_deref(), e.output_index, ItemStatus::Failed)
-            }
-            E::Unknown(_) => {}
+            E::WebSearchCallInProgress(e) => self.status(at!(e), ItemStatus::InProgress),
+            E::WebSearchCallSearching(e) => self.status(at!(e), ItemStatus::Searching),
+            E::WebSearchCallCompleted(e) => self.status(at!(e), ItemStatus::Completed),
+            E::CodeInterpreterCallInProgress(e) => self.status(at!(e), ItemStatus::InProgress),
+            E::CodeInterpreterCallInterpreting(e) => self.status(at!(e), ItemStatus::Interpreting),
+            E::CodeInterpreterCallCompleted(e) => self.status(at!(e), ItemStatus::Completed),
+            E::FileSearchCallInProgress(e) => self.status(at!(e), ItemStatus::InProgress),
+            E::FileSearchCallSearching(e) => self.status(at!(e), ItemStatus::Searching),
+            E::FileSearchCallCompleted(e) => self.status(at!(e), ItemStatus::Completed),
+            E::McpCallInProgress(e) => self.status(at!(e), ItemStatus::InProgress),
+            E::McpCallCompleted(e) => self.status(at!(e), ItemStatus::Completed),
+            E::McpCallFailed(e) => self.status(at!(e), ItemStatus::Failed),
+            E::Created(_)
+            | E::Queued(_)
+            | E::InProgress(_)
+            | E::Completed(_)
+            | E::Incomplete(_)
+            | E::Failed(_)
+            | E::Unknown(_) => {}
         }
     }
 
     /// Sets the status of an existing item (status events never create one).
-    fn status(&mut self, item_id: Option<&str>, output_index: Option<u32>, status: ItemStatus) {
-        if let Some(i) = self.position(item_id, output_index) {
+    fn status(&mut self, at: At<'_>, status: ItemStatus) {
+        if let Some(i) = self.position(at) {
             self.items[i].item.set_status(status);
         }
     }
 
-    fn put_part(
-        &mut self,
-        item_id: Option<&str>,
-        output_index: Option<u32>,
-        content_index: Option<u32>,
-        part: &OutputContent,
-    ) {
-        let ix = content_index.unwrap_or(0) as usize;
-        let pos = self.position(item_id, output_index);
-        if let Some(OutputItem::Reasoning(r)) = pos.map(|i| &mut self.items[i].item) {
-            let content = r.content.get_or_insert_with(Vec::new);
-            *slot(content, ix, || part.clone()) = part.clone();
-            return;
-        }
-        if let Some(content) = self.message(item_id, output_index) {
-            *slot(content, ix, || part.clone()) = part.clone();
-        }
+    fn put_part(&mut self, at: At<'_>, index: Option<u32>, part: Option<&OutputContent>) {
+        let Some(part) = part else { return };
+        let pos = self.position(at);
+        let content = match pos.map(|i| &mut self.items[i].item) {
+            Some(OutputItem::Reasoning(r)) => r.content.get_or_insert_with(Vec::new),
+            _ => match self.message(at) {
+                Some(content) => content,
+                None => return,
+            },
+        };
+        *slot(content, ix(index), || part.clone()) = part.clone();
     }
 
-    fn fold_text(
-        &mut self,
-        item_id: Option<&str>,
-        output_index: Option<u32>,
-        content_index: Option<u32>,
-        text: &str,
-        replace: bool,
-    ) {
-        let Some(content) = self.message(item_id, output_index) else {
-            return;
-        };
-        let part = slot(content, content_index.unwrap_or(0) as usize, || {
-            OutputContent::OutputText(OutputText::default())
-        });
-        match part {
-            OutputContent::OutputText(t) => write(&mut t.text, text, replace),
-            OutputContent::Text(t) => write(&mut t.text, text, replace),
-            _ => {}
-        }
-    }
-
-    fn fold_refusal(
-        &mut self,
-        item_id: Option<&str>,
-        output_index: Option<u32>,
-        content_index: Option<u32>,
-        text: &str,
-        replace: bool,
-    ) {
-        let Some(content) = self.message(item_id, output_index) else {
-            return;
-        };
-        let part = slot(content, content_index.unwrap_or(0) as usize, || {
-            OutputContent::Refusal(Refusal::default())
-        });
-        if let OutputContent::Refusal(r) = part {
-            write(&mut r.refusal, text, replace);
-        }
-    }
-
-    fn put_summary_part(
-        &mut self,
-        item_id: Option<&str>,
-        output_index: Option<u32>,
-        summary_index: Option<u32>,
-        part: Option<&SummaryPart>,
-    ) {
-        let Some(r) = self.reasoning(item_id, output_index) else {
-            return;
-        };
-        let ix = summary_index.unwrap_or(0) as usize;
+    fn put_summary(&mut self, at: At<'_>, index: Option<u32>, part: &Option<SummaryPart>) {
+        let Some(r) = self.reasoning(at) else { return };
         let part = part
-            .cloned()
+            .clone()
             .unwrap_or_else(|| SummaryPart::SummaryText(SummaryText::default()));
-        let target = slot(&mut r.summary, ix, || {
-            SummaryPart::SummaryText(SummaryText::default())
-        });
+        let target = slot(&mut r.summary, ix(index), || part.clone());
         *target = part;
     }
 
@@ -495,6 +336,9 @@ impl ResponsesAccumulator {
         };
         if self.terminal.as_ref().is_none_or(|t| t.output.is_none()) {
             out.output = Some(items);
+        }
+        for (k, v) in &self.extra {
+            out.extra.entry(k.clone()).or_insert_with(|| v.clone());
         }
         if let Some(err) = &self.error {
             if out.error.is_none() {
@@ -519,10 +363,6 @@ impl Accumulate for ResponsesAccumulator {
     fn snapshot(&self) -> Response {
         self.build()
     }
-
-    fn finish(self) -> Response {
-        self.build()
-    }
 }
 
 /// The terminal response, with members it lacks taken from the envelope.
@@ -537,6 +377,11 @@ fn overlay(envelope: &Response, terminal: &Response) -> Response {
         base.insert(k, v);
     }
     serde_json::from_value(Value::Object(base)).unwrap_or_else(|_| terminal.clone())
+}
+
+/// A part index (absent: the first).
+fn ix(index: Option<u32>) -> usize {
+    index.unwrap_or(0) as usize
 }
 
 /// The element at `ix`, growing the list with `make()` as needed.
@@ -557,11 +402,9 @@ fn write(target: &mut String, text: &str, replace: bool) {
     target.push_str(text);
 }
 
-fn fold_summary(summary: &mut Vec<SummaryPart>, ix: usize, text: &str, replace: bool) {
-    let part = slot(summary, ix, || {
-        SummaryPart::SummaryText(SummaryText::default())
-    });
-    if let SummaryPart::SummaryText(t) = part {
+fn fold_summary(summary: &mut Vec<SummaryPart>, index: Option<u32>, text: &str, replace: bool) {
+    let make = || SummaryPart::SummaryText(SummaryText::default());
+    if let SummaryPart::SummaryText(t) = slot(summary, ix(index), make) {
         write(&mut t.text, text, replace);
     }
 }

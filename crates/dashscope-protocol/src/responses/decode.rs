@@ -1,4 +1,4 @@
-//! SSE events → [`ResponseStreamEvent`]s (PROTOCOL.md §3.4, §3.5).
+//! SSE events → [`ResponseStreamEvent`]s ([protocol notes §3.4](crate::protocol_notes#34-streaming-events), [§3.5](crate::protocol_notes#35-errors)).
 
 use serde_json::Value;
 
@@ -67,7 +67,7 @@ impl StreamDecode for ResponsesStreamDecoder {
         }
         // The hot text events (deltas and their `.done`) take the fast path (proven equal to serde,
         // see `fast`); anything else, or anything it does not handle exactly, goes through serde.
-        let parsed: ResponseStreamEvent = match super::fast::decode_fast(data, event.event) {
+        let parsed: ResponseStreamEvent = match super::fast::__decode_fast(data, event.event) {
             Some(parsed) => parsed,
             None => serde_json::from_str(data).map_err(|source| StreamDecodeError {
                 index: event.index,
@@ -104,13 +104,6 @@ impl StreamDecode for ResponsesStreamDecoder {
 
 /// The [`ApiError`] of an `error` / `response.failed` payload.
 fn error_of(status: Option<u16>, value: Value) -> ApiError {
-    ApiError::from_json(status, &value).unwrap_or_else(|| ApiError {
-        status,
-        code: None,
-        message: "the stream reported an error".to_owned(),
-        kind: None,
-        param: None,
-        request_id: None,
-        body: value,
-    })
+    ApiError::from_json(status, &value)
+        .unwrap_or_else(|| ApiError::new(status, None, "the stream reported an error", None, value))
 }

@@ -1,4 +1,4 @@
-//! Stream events: [`ResponseStreamEvent`] and one payload type per event (PROTOCOL.md §3.4).
+//! Stream events: [`ResponseStreamEvent`] and one payload type per event ([protocol notes §3.4](crate::protocol_notes#34-streaming-events)).
 //!
 //! Every payload has `type` (the enum tag) and `sequence_number` (from 0; documented examples
 //! sometimes leave it out, so it is optional). Item events carry `item_id` and `output_index`,
@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::response::{Annotation, OutputContent, OutputItem, Response, SummaryPart};
 use crate::common::TokenLogprob as Logprob;
+use crate::wire::Extra;
 
 /// Declares payload structs that carry a whole [`Response`].
 macro_rules! lifecycle_events {
@@ -277,16 +278,16 @@ item_events! {
 
 /// Declares [`ResponseStreamEvent`] and its per-variant accessors.
 macro_rules! stream_events {
-    ($( $(#[$m:meta])* $variant:ident($inner:ident) = $wire:literal ),* $(,)?) => {
+    ($( $(#[$m:meta])* $(@$fast:ident)? $variant:ident($inner:ident) = $wire:literal ),* $(,)?) => {
         crate::tagged_enum! {
             /// One event of a Responses stream, told apart by its `type`.
             ///
             /// Both namings of the thinking events are modelled: DashScope's
             /// `response.reasoning_text.*` and OpenAI's `response.reasoning_summary_*`
-            /// (PROTOCOL.md §3.4 marks which one the service sends as uncertain). An event type
+            /// ([protocol notes §3.4](crate::protocol_notes#34-streaming-events) marks which one the service sends as uncertain). An event type
             /// this version does not know becomes [`ResponseStreamEvent::Unknown`].
             pub enum ResponseStreamEvent {
-                $( $(#[$m])* $variant($inner) = $wire, )*
+                $( #[doc = concat!("`", $wire, "`.")] $(#[$m])* $variant($inner) = $wire, )*
             }
         }
 
@@ -300,94 +301,72 @@ macro_rules! stream_events {
                     }
                 }
             }
+
+            /// The event of type `tag` read by the fast path, for the hot events (marked
+            /// `@fast`); `None` for any other type, or to give up (see `fast.rs`).
+            pub(crate) fn read_fast(
+                tag: &str,
+                p: &mut crate::fast::Parser<'_>,
+                tagged: &mut bool,
+            ) -> Option<Self> {
+                match tag {
+                    $($( $wire => {
+                        let _ = stringify!($fast);
+                        Some(ResponseStreamEvent::$variant(super::fast::event(p, $wire, tagged)?))
+                    } )?)*
+                    _ => None,
+                }
+            }
         }
     };
 }
 
 stream_events! {
-    /// `response.created`.
     Created(ResponseCreatedEvent) = "response.created",
-    /// `response.queued`.
     Queued(ResponseQueuedEvent) = "response.queued",
-    /// `response.in_progress`.
     InProgress(ResponseInProgressEvent) = "response.in_progress",
-    /// `response.completed` (terminal).
+    /// Terminal.
     Completed(ResponseCompletedEvent) = "response.completed",
-    /// `response.incomplete` (terminal).
+    /// Terminal.
     Incomplete(ResponseIncompleteEvent) = "response.incomplete",
-    /// `response.failed` (terminal; the stream decoder reports it as an error).
+    /// Terminal; the stream decoder reports it as an error.
     Failed(ResponseFailedEvent) = "response.failed",
-    /// `error` (the stream decoder reports it as an error).
+    /// The stream decoder reports it as an error.
     Error(ErrorEvent) = "error",
-    /// `response.output_item.added`.
     OutputItemAdded(OutputItemAddedEvent) = "response.output_item.added",
-    /// `response.output_item.done`.
     OutputItemDone(OutputItemDoneEvent) = "response.output_item.done",
-    /// `response.content_part.added`.
     ContentPartAdded(ContentPartAddedEvent) = "response.content_part.added",
-    /// `response.content_part.done`.
     ContentPartDone(ContentPartDoneEvent) = "response.content_part.done",
-    /// `response.output_text.delta`.
-    OutputTextDelta(OutputTextDeltaEvent) = "response.output_text.delta",
-    /// `response.output_text.done`.
-    OutputTextDone(OutputTextDoneEvent) = "response.output_text.done",
-    /// `response.output_text.annotation.added`.
+    @fast OutputTextDelta(OutputTextDeltaEvent) = "response.output_text.delta",
+    @fast OutputTextDone(OutputTextDoneEvent) = "response.output_text.done",
     OutputTextAnnotationAdded(OutputTextAnnotationAddedEvent) = "response.output_text.annotation.added",
-    /// `response.refusal.delta`.
     RefusalDelta(RefusalDeltaEvent) = "response.refusal.delta",
-    /// `response.refusal.done`.
     RefusalDone(RefusalDoneEvent) = "response.refusal.done",
-    /// `response.reasoning_text.delta`.
-    ReasoningTextDelta(ReasoningTextDeltaEvent) = "response.reasoning_text.delta",
-    /// `response.reasoning_text.done`.
-    ReasoningTextDone(ReasoningTextDoneEvent) = "response.reasoning_text.done",
-    /// `response.reasoning_summary_part.added`.
+    @fast ReasoningTextDelta(ReasoningTextDeltaEvent) = "response.reasoning_text.delta",
+    @fast ReasoningTextDone(ReasoningTextDoneEvent) = "response.reasoning_text.done",
     ReasoningSummaryPartAdded(ReasoningSummaryPartAddedEvent) = "response.reasoning_summary_part.added",
-    /// `response.reasoning_summary_part.done`.
     ReasoningSummaryPartDone(ReasoningSummaryPartDoneEvent) = "response.reasoning_summary_part.done",
-    /// `response.reasoning_summary_text.delta`.
-    ReasoningSummaryTextDelta(ReasoningSummaryTextDeltaEvent) = "response.reasoning_summary_text.delta",
-    /// `response.reasoning_summary_text.done`.
-    ReasoningSummaryTextDone(ReasoningSummaryTextDoneEvent) = "response.reasoning_summary_text.done",
-    /// `response.function_call_arguments.delta`.
-    FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) = "response.function_call_arguments.delta",
-    /// `response.function_call_arguments.done`.
-    FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) = "response.function_call_arguments.done",
-    /// `response.custom_tool_call_input.delta`.
+    @fast ReasoningSummaryTextDelta(ReasoningSummaryTextDeltaEvent) = "response.reasoning_summary_text.delta",
+    @fast ReasoningSummaryTextDone(ReasoningSummaryTextDoneEvent) = "response.reasoning_summary_text.done",
+    @fast FunctionCallArgumentsDelta(FunctionCallArgumentsDeltaEvent) = "response.function_call_arguments.delta",
+    @fast FunctionCallArgumentsDone(FunctionCallArgumentsDoneEvent) = "response.function_call_arguments.done",
     CustomToolCallInputDelta(CustomToolCallInputDeltaEvent) = "response.custom_tool_call_input.delta",
-    /// `response.custom_tool_call_input.done`.
     CustomToolCallInputDone(CustomToolCallInputDoneEvent) = "response.custom_tool_call_input.done",
-    /// `response.web_search_call.in_progress`.
     WebSearchCallInProgress(WebSearchCallInProgressEvent) = "response.web_search_call.in_progress",
-    /// `response.web_search_call.searching`.
     WebSearchCallSearching(WebSearchCallSearchingEvent) = "response.web_search_call.searching",
-    /// `response.web_search_call.completed`.
     WebSearchCallCompleted(WebSearchCallCompletedEvent) = "response.web_search_call.completed",
-    /// `response.code_interpreter_call.in_progress`.
     CodeInterpreterCallInProgress(CodeInterpreterCallInProgressEvent) = "response.code_interpreter_call.in_progress",
-    /// `response.code_interpreter_call.interpreting`.
     CodeInterpreterCallInterpreting(CodeInterpreterCallInterpretingEvent) = "response.code_interpreter_call.interpreting",
-    /// `response.code_interpreter_call.completed`.
     CodeInterpreterCallCompleted(CodeInterpreterCallCompletedEvent) = "response.code_interpreter_call.completed",
-    /// `response.code_interpreter_call_code.delta`.
     CodeInterpreterCallCodeDelta(CodeInterpreterCallCodeDeltaEvent) = "response.code_interpreter_call_code.delta",
-    /// `response.code_interpreter_call_code.done`.
     CodeInterpreterCallCodeDone(CodeInterpreterCallCodeDoneEvent) = "response.code_interpreter_call_code.done",
-    /// `response.file_search_call.in_progress`.
     FileSearchCallInProgress(FileSearchCallInProgressEvent) = "response.file_search_call.in_progress",
-    /// `response.file_search_call.searching`.
     FileSearchCallSearching(FileSearchCallSearchingEvent) = "response.file_search_call.searching",
-    /// `response.file_search_call.completed`.
     FileSearchCallCompleted(FileSearchCallCompletedEvent) = "response.file_search_call.completed",
-    /// `response.mcp_call_arguments.delta`.
     McpCallArgumentsDelta(McpCallArgumentsDeltaEvent) = "response.mcp_call_arguments.delta",
-    /// `response.mcp_call_arguments.done`.
     McpCallArgumentsDone(McpCallArgumentsDoneEvent) = "response.mcp_call_arguments.done",
-    /// `response.mcp_call.in_progress`.
     McpCallInProgress(McpCallInProgressEvent) = "response.mcp_call.in_progress",
-    /// `response.mcp_call.completed`.
     McpCallCompleted(McpCallCompletedEvent) = "response.mcp_call.completed",
-    /// `response.mcp_call.failed`.
     McpCallFailed(McpCallFailedEvent) = "response.mcp_call.failed",
 }
 
@@ -404,13 +383,18 @@ impl ResponseStreamEvent {
 
     /// The response carried by a lifecycle event (`created` … `failed`).
     pub fn response(&self) -> Option<&Response> {
+        self.lifecycle().map(|(r, _)| r)
+    }
+
+    /// A lifecycle event's response and the event's own unknown members.
+    pub(crate) fn lifecycle(&self) -> Option<(&Response, &Extra)> {
         match self {
-            ResponseStreamEvent::Created(e) => Some(&*e.response),
-            ResponseStreamEvent::Queued(e) => Some(&*e.response),
-            ResponseStreamEvent::InProgress(e) => Some(&*e.response),
-            ResponseStreamEvent::Completed(e) => Some(&*e.response),
-            ResponseStreamEvent::Incomplete(e) => Some(&*e.response),
-            ResponseStreamEvent::Failed(e) => Some(&*e.response),
+            ResponseStreamEvent::Created(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::Queued(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::InProgress(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::Completed(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::Incomplete(e) => Some((&e.response, &e.extra)),
+            ResponseStreamEvent::Failed(e) => Some((&e.response, &e.extra)),
             _ => None,
         }
     }

@@ -1,7 +1,7 @@
 //! OpenAI-compatible Responses (`/compatible-mode/v1/responses`).
 //!
 //! The dialect is served on `POST {host}/compatible-mode/v1/responses` and, deprecated, on
-//! `POST {host}/api/v2/apps/protocols/compatible-mode/v1/responses` (PROTOCOL.md §3.1). Both
+//! `POST {host}/api/v2/apps/protocols/compatible-mode/v1/responses` ([protocol notes §3.1](crate::protocol_notes#31-endpoints)). Both
 //! take the same body and answer with the same shapes.
 //!
 //! | what | type |

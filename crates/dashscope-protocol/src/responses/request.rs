@@ -1,4 +1,4 @@
-//! The request body: [`ResponseRequest`] and what it is made of (PROTOCOL.md §3.2).
+//! The request body: [`ResponseRequest`] and what it is made of ([protocol notes §3.2](crate::protocol_notes#32-request-body)).
 
 use serde::de::{Deserialize, Deserializer, Error as _};
 use serde::ser::{Serialize, SerializeMap as _, Serializer};
@@ -11,7 +11,7 @@ use crate::common::{
     JsonObjectFormat as TextFormatJsonObject, ReasoningEffort, Role, TextFormat as TextFormatText,
     ToolChoiceMode,
 };
-use crate::wire::{Extra, WireFields, WireValue, string_or_map, string_or_seq};
+use crate::wire::{Extra, WireFields, string_or};
 
 crate::wire_struct! {
     /// The body of `POST /compatible-mode/v1/responses` ("create a response").
@@ -58,9 +58,9 @@ crate::wire_struct! {
         /// Whether several tool calls may come in one turn.
         pub parallel_tool_calls: Option<bool>,
         /// Sampling temperature, `[0, 2)`.
-        pub temperature: Option<f64>,
+        pub temperature: Option<serde_json::Number>,
         /// Nucleus sampling, `(0, 1]`.
-        pub top_p: Option<f64>,
+        pub top_p: Option<serde_json::Number>,
         /// DashScope extension: switch thinking on or off (being replaced by
         /// `reasoning.effort`).
         pub enable_thinking: Option<bool>,
@@ -118,31 +118,19 @@ pub enum Input {
     Items(Vec<InputItem>),
 }
 
-string_or_seq!(Input, Text, Items, "a string or a list of input items");
-
-impl WireValue for Input {}
+string_or!(
+    Input,
+    Text,
+    Items(Vec<InputItem>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
+    "a string or a list of input items"
+);
 
 impl Default for Input {
     fn default() -> Self {
         Input::Text(String::new())
-    }
-}
-
-impl From<&str> for Input {
-    fn from(s: &str) -> Self {
-        Input::Text(s.to_owned())
-    }
-}
-
-impl From<String> for Input {
-    fn from(s: String) -> Self {
-        Input::Text(s)
-    }
-}
-
-impl From<Vec<InputItem>> for Input {
-    fn from(items: Vec<InputItem>) -> Self {
-        Input::Items(items)
     }
 }
 
@@ -172,26 +160,15 @@ pub enum Conversation {
     Object(ConversationRef),
 }
 
-string_or_map!(
+string_or!(
     Conversation,
     Id,
-    Object,
+    Object(ConversationRef),
+    visit_map,
+    MapAccess,
+    MapAccessDeserializer,
     "a conversation id or an object with an id"
 );
-
-impl WireValue for Conversation {}
-
-impl From<&str> for Conversation {
-    fn from(id: &str) -> Self {
-        Conversation::Id(id.to_owned())
-    }
-}
-
-impl From<String> for Conversation {
-    fn from(id: String) -> Self {
-        Conversation::Id(id)
-    }
-}
 
 crate::wire_struct! {
     /// `{"id": …}` form of a conversation reference.
@@ -430,36 +407,19 @@ pub enum MessageContent {
     Parts(Vec<ContentPart>),
 }
 
-string_or_seq!(
+string_or!(
     MessageContent,
     Text,
-    Parts,
+    Parts(Vec<ContentPart>),
+    visit_seq,
+    SeqAccess,
+    SeqAccessDeserializer,
     "a string or a list of content parts"
 );
-
-impl WireValue for MessageContent {}
 
 impl Default for MessageContent {
     fn default() -> Self {
         MessageContent::Text(String::new())
-    }
-}
-
-impl From<&str> for MessageContent {
-    fn from(s: &str) -> Self {
-        MessageContent::Text(s.to_owned())
-    }
-}
-
-impl From<String> for MessageContent {
-    fn from(s: String) -> Self {
-        MessageContent::Text(s)
-    }
-}
-
-impl From<Vec<ContentPart>> for MessageContent {
-    fn from(parts: Vec<ContentPart>) -> Self {
-        MessageContent::Parts(parts)
     }
 }
 
@@ -524,13 +484,8 @@ impl ContentPart {
     }
 }
 
-crate::wire_struct! {
-    /// `input_text` content.
-    pub struct InputText {
-        /// The text.
-        pub text: String,
-    }
-}
+/// `input_text` content.
+pub type InputText = super::response::PlainText;
 
 crate::wire_struct! {
     /// `input_image` content.
@@ -633,29 +588,9 @@ impl Tool {
         })
     }
 
-    /// The built-in `web_search`.
-    pub fn web_search() -> Self {
-        Tool::WebSearch(WebSearchTool::default())
-    }
-
-    /// The built-in `web_extractor`.
-    pub fn web_extractor() -> Self {
-        Tool::WebExtractor(WebExtractorTool::default())
-    }
-
     /// The built-in `code_interpreter`.
     pub fn code_interpreter() -> Self {
         Tool::CodeInterpreter(CodeInterpreterTool::default())
-    }
-
-    /// The built-in `web_search_image`.
-    pub fn web_search_image() -> Self {
-        Tool::WebSearchImage(WebSearchImageTool::default())
-    }
-
-    /// The built-in `image_search`.
-    pub fn image_search() -> Self {
-        Tool::ImageSearch(ImageSearchTool::default())
     }
 
     /// The built-in `file_search` over one knowledge base.
@@ -691,14 +626,30 @@ crate::wire_struct! {
     }
 }
 
-crate::wire_struct! {
-    /// The built-in `web_search` tool.
-    pub struct WebSearchTool {}
+/// Declares built-in tools that have no settings, each with its constructor on [`Tool`].
+macro_rules! builtin_tools {
+    ($($variant:ident($ty:ident) => $ctor:ident = $wire:literal),*) => {
+        $(crate::wire_struct! {
+            #[doc = concat!("The built-in `", $wire, "` tool.")]
+            pub struct $ty {}
+        })*
+
+        impl Tool {
+            $(
+                #[doc = concat!("The built-in `", $wire, "`.")]
+                pub fn $ctor() -> Self {
+                    Tool::$variant($ty::default())
+                }
+            )*
+        }
+    };
 }
 
-crate::wire_struct! {
-    /// The built-in `web_extractor` tool.
-    pub struct WebExtractorTool {}
+builtin_tools! {
+    WebSearch(WebSearchTool) => web_search = "web_search",
+    WebExtractor(WebExtractorTool) => web_extractor = "web_extractor",
+    WebSearchImage(WebSearchImageTool) => web_search_image = "web_search_image",
+    ImageSearch(ImageSearchTool) => image_search = "image_search"
 }
 
 crate::wire_struct! {
@@ -707,16 +658,6 @@ crate::wire_struct! {
         /// OpenAI's container setting (a container id or `{"type":"auto"}`).
         pub container: Option<Value>,
     }
-}
-
-crate::wire_struct! {
-    /// The built-in `web_search_image` tool.
-    pub struct WebSearchImageTool {}
-}
-
-crate::wire_struct! {
-    /// The built-in `image_search` tool.
-    pub struct ImageSearchTool {}
 }
 
 crate::wire_struct! {
@@ -757,30 +698,18 @@ pub enum ToolChoice {
     Object(ToolChoiceObject),
 }
 
-string_or_map!(
+string_or!(
     ToolChoice,
     Mode,
-    Object,
+    Object(ToolChoiceObject),
+    visit_map,
+    MapAccess,
+    MapAccessDeserializer,
     "a tool choice mode or a tool choice object"
 );
 
-impl WireValue for ToolChoice {}
-
 impl ToolChoice {
-    /// `"auto"`.
-    pub fn auto() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Auto)
-    }
-
-    /// `"none"`.
-    pub fn none() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::None)
-    }
-
-    /// `"required"`.
-    pub fn required() -> Self {
-        ToolChoice::Mode(ToolChoiceMode::Required)
-    }
+    crate::common::tool_choice_modes!();
 
     /// Force the function `name`.
     pub fn function(name: impl Into<String>) -> Self {
@@ -809,12 +738,6 @@ impl Default for ToolChoice {
 impl From<ToolChoiceMode> for ToolChoice {
     fn from(m: ToolChoiceMode) -> Self {
         ToolChoice::Mode(m)
-    }
-}
-
-impl From<ToolChoiceObject> for ToolChoice {
-    fn from(o: ToolChoiceObject) -> Self {
-        ToolChoice::Object(o)
     }
 }
 

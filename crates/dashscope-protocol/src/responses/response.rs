@@ -1,4 +1,4 @@
-//! The response object: [`Response`], its output items and its usage (PROTOCOL.md §3.3).
+//! The response object: [`Response`], its output items and its usage ([protocol notes §3.3](crate::protocol_notes#33-response-object-non-stream)).
 
 use std::collections::BTreeMap;
 
@@ -49,9 +49,9 @@ crate::wire_struct! {
         /// The conversation this response belongs to.
         pub conversation: Option<Conversation>,
         /// Sampling temperature used.
-        pub temperature: Option<f64>,
+        pub temperature: Option<serde_json::Number>,
         /// Nucleus sampling used.
-        pub top_p: Option<f64>,
+        pub top_p: Option<serde_json::Number>,
         /// The output token limit.
         pub max_output_tokens: Option<u64>,
         /// The reasoning settings.
@@ -190,42 +190,35 @@ crate::tagged_enum! {
     }
 }
 
+/// `$body` with `$i` bound to the item of any known variant of `$item`; `$unknown` otherwise.
+macro_rules! each_item {
+    ($item:expr, $i:ident => $body:expr, $v:ident => $unknown:expr) => {
+        match $item {
+            OutputItem::Message($i) => $body,
+            OutputItem::Reasoning($i) => $body,
+            OutputItem::FunctionCall($i) => $body,
+            OutputItem::CustomToolCall($i) => $body,
+            OutputItem::WebSearchCall($i) => $body,
+            OutputItem::CodeInterpreterCall($i) => $body,
+            OutputItem::WebExtractorCall($i) => $body,
+            OutputItem::WebSearchImageCall($i) => $body,
+            OutputItem::ImageSearchCall($i) => $body,
+            OutputItem::McpCall($i) => $body,
+            OutputItem::FileSearchCall($i) => $body,
+            OutputItem::Unknown($v) => $unknown,
+        }
+    };
+}
+
 impl OutputItem {
     /// The item id, if it has one.
     pub fn id(&self) -> Option<&str> {
-        match self {
-            OutputItem::Message(i) => i.id.as_deref(),
-            OutputItem::Reasoning(i) => i.id.as_deref(),
-            OutputItem::FunctionCall(i) => i.id.as_deref(),
-            OutputItem::CustomToolCall(i) => i.id.as_deref(),
-            OutputItem::WebSearchCall(i) => i.id.as_deref(),
-            OutputItem::CodeInterpreterCall(i) => i.id.as_deref(),
-            OutputItem::WebExtractorCall(i) => i.id.as_deref(),
-            OutputItem::WebSearchImageCall(i) => i.id.as_deref(),
-            OutputItem::ImageSearchCall(i) => i.id.as_deref(),
-            OutputItem::McpCall(i) => i.id.as_deref(),
-            OutputItem::FileSearchCall(i) => i.id.as_deref(),
-            OutputItem::Unknown(v) => v.get("id").and_then(Value::as_str),
-        }
+        each_item!(self, i => i.id.as_deref(), v => v.get("id").and_then(Value::as_str))
     }
 
     /// Sets the item's status, where the item type has one (not for unknown items).
     pub fn set_status(&mut self, status: ItemStatus) {
-        let slot = match self {
-            OutputItem::Message(i) => &mut i.status,
-            OutputItem::Reasoning(i) => &mut i.status,
-            OutputItem::FunctionCall(i) => &mut i.status,
-            OutputItem::CustomToolCall(i) => &mut i.status,
-            OutputItem::WebSearchCall(i) => &mut i.status,
-            OutputItem::CodeInterpreterCall(i) => &mut i.status,
-            OutputItem::WebExtractorCall(i) => &mut i.status,
-            OutputItem::WebSearchImageCall(i) => &mut i.status,
-            OutputItem::ImageSearchCall(i) => &mut i.status,
-            OutputItem::McpCall(i) => &mut i.status,
-            OutputItem::FileSearchCall(i) => &mut i.status,
-            OutputItem::Unknown(_) => return,
-        };
-        *slot = Some(status);
+        each_item!(self, i => i.status = Some(status), _v => {});
     }
 }
 
@@ -309,7 +302,8 @@ crate::wire_struct! {
 }
 
 crate::wire_struct! {
-    /// Plain `text` content.
+    /// Text content: plain `text`, and the same shape under the `summary_text` and `input_text`
+    /// tags.
     pub struct PlainText {
         /// The text.
         pub text: String,
@@ -412,13 +406,8 @@ crate::tagged_enum! {
     }
 }
 
-crate::wire_struct! {
-    /// `summary_text` part.
-    pub struct SummaryText {
-        /// The text.
-        pub text: String,
-    }
-}
+/// `summary_text` part.
+pub type SummaryText = PlainText;
 
 crate::wire_struct! {
     /// A `function_call` item: the model asks the caller to run a function (an output item
@@ -584,36 +573,33 @@ crate::wire_struct! {
     }
 }
 
-crate::wire_struct! {
-    /// A `web_search_image_call` item.
-    pub struct WebSearchImageCall {
-        /// The item id.
-        pub id: Option<String>,
-        /// The item status.
-        pub status: Option<ItemStatus>,
-        /// The tool name.
-        pub name: Option<String>,
-        /// The call arguments, a JSON text.
-        pub arguments: Option<String>,
-        /// The result, a JSON text.
-        pub output: Option<String>,
-    }
+/// Declares output items of built-in tools that share one shape: a call with JSON-text
+/// `arguments` and `output`.
+macro_rules! tool_call_items {
+    ($($(#[$m:meta])* $name:ident),*) => {$(
+        crate::wire_struct! {
+            $(#[$m])*
+            pub struct $name {
+                /// The item id.
+                pub id: Option<String>,
+                /// The item status.
+                pub status: Option<ItemStatus>,
+                /// The tool name.
+                pub name: Option<String>,
+                /// The call arguments, a JSON text.
+                pub arguments: Option<String>,
+                /// The result, a JSON text.
+                pub output: Option<String>,
+            }
+        }
+    )*};
 }
 
-crate::wire_struct! {
+tool_call_items! {
+    /// A `web_search_image_call` item.
+    WebSearchImageCall,
     /// An `image_search_call` item.
-    pub struct ImageSearchCall {
-        /// The item id.
-        pub id: Option<String>,
-        /// The item status.
-        pub status: Option<ItemStatus>,
-        /// The tool name.
-        pub name: Option<String>,
-        /// The call arguments, a JSON text.
-        pub arguments: Option<String>,
-        /// The result, a JSON text.
-        pub output: Option<String>,
-    }
+    ImageSearchCall
 }
 
 crate::wire_struct! {
@@ -658,7 +644,7 @@ crate::wire_struct! {
         /// The file name.
         pub filename: Option<String>,
         /// The relevance score.
-        pub score: Option<f64>,
+        pub score: Option<serde_json::Number>,
         /// The matching text.
         pub text: Option<String>,
         /// File attributes.

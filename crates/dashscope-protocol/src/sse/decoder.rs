@@ -29,15 +29,20 @@ pub enum Mode {
     /// Each `data:` line is one complete event, dispatched at once with the `id:`, `event:`,
     /// `retry:`, `status:` and `:HTTP_STATUS/…` lines seen since the previous event. A blank line
     /// only resets those fields. DashScope native streams need this: some gateways run events
-    /// together without blank lines (PROTOCOL.md §4.4).
+    /// together without blank lines ([protocol notes §4.4](crate::protocol_notes#44-streaming)).
     DataLineIsEvent,
 }
 
 /// Why a line could not be decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SseErrorKind {
     /// The line is not valid UTF-8.
+    #[error("a line {} at offset {valid_up_to})", if *incomplete {
+        "ends inside a UTF-8 character (truncated"
+    } else {
+        "is not valid UTF-8 (bad byte"
+    })]
     InvalidUtf8 {
         /// The offset from the start of the line (its field name included) of the first byte
         /// that is not part of valid UTF-8.
@@ -47,41 +52,18 @@ pub enum SseErrorKind {
         incomplete: bool,
     },
     /// The line is longer than the decoder's limit (see [`Decoder::with_max_line`]).
+    #[error("a line is longer than {limit} bytes")]
     LineTooLong {
         /// The limit in bytes.
         limit: usize,
     },
     /// The event's data (its `data:` lines joined) grew past the decoder's limit (see
     /// [`Decoder::with_max_event`]). The whole event is dropped.
+    #[error("an event's data is longer than {limit} bytes")]
     EventTooLong {
         /// The limit in bytes.
         limit: usize,
     },
-}
-
-impl fmt::Display for SseErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidUtf8 {
-                valid_up_to,
-                incomplete: false,
-            } => write!(
-                f,
-                "a line is not valid UTF-8 (bad byte at offset {valid_up_to})"
-            ),
-            Self::InvalidUtf8 {
-                valid_up_to,
-                incomplete: true,
-            } => write!(
-                f,
-                "a line ends inside a UTF-8 character (truncated at offset {valid_up_to})"
-            ),
-            Self::LineTooLong { limit } => write!(f, "a line is longer than {limit} bytes"),
-            Self::EventTooLong { limit } => {
-                write!(f, "an event's data is longer than {limit} bytes")
-            }
-        }
-    }
 }
 
 /// A line (or a whole event) the [`Decoder`] had to skip.

@@ -115,7 +115,7 @@ impl Encoder {
         http_status: u16,
         data: &str,
     ) {
-        self.field(out, b"id", itoa(id, &mut [0; 20]));
+        self.field(out, b"id", id.to_string().as_bytes());
         self.field(out, b"event", event.as_bytes());
         self.status_comment(out, http_status);
         self.data_lines(out, data);
@@ -136,7 +136,7 @@ impl Encoder {
             self.status_comment(out, status);
         }
         if let Some(retry) = event.retry {
-            self.field(out, b"retry", itoa(retry, &mut [0; 20]));
+            self.field(out, b"retry", retry.to_string().as_bytes());
         }
         self.data_lines(out, event.data);
         self.end_event(out);
@@ -159,7 +159,7 @@ impl Encoder {
 
     fn status_comment<B: BufMut + ?Sized>(&self, out: &mut B, status: u16) {
         out.put_slice(b":HTTP_STATUS/");
-        out.put_slice(itoa(u64::from(status), &mut [0; 20]));
+        out.put_slice(status.to_string().as_bytes());
         self.eol(out);
     }
 
@@ -216,18 +216,4 @@ fn put_single_line<B: BufMut + ?Sized>(out: &mut B, value: &[u8]) {
         rest = &rest[i + 1..];
     }
     out.put_slice(rest);
-}
-
-/// Formats `n` in decimal into `buf`, returning the digits.
-fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        // `n % 10` is below 10, so the cast cannot truncate.
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
 }

@@ -7,7 +7,7 @@ use super::model::{
     Message, Part, ReasoningEffort, ResponseFormat, Role, Sampling, Thinking, Tool, ToolCall,
     ToolChoice, UnifiedResponse, Usage, VideoPart, VideoSource, string_form, text_parts,
 };
-use super::{ConvertError, keep, narrow, own, set_list};
+use super::{ConvertError, float, keep, narrow, own, set_float, set_list};
 use crate::cassette::Dialect;
 use crate::chat::{
     self, ChatChunk, ChatCompletion, ChatRequest, ContentPart, ID_PREFIX, MessageContent, Stop,
@@ -22,16 +22,16 @@ macro_rules! read_shared {
     ($w:expr, $stop:expr) => {
         (
             Sampling {
-                temperature: $w.temperature,
-                top_p: $w.top_p,
+                temperature: float(&$w.temperature),
+                top_p: float(&$w.top_p),
                 top_k: $w.top_k,
                 max_tokens: $w.max_tokens.map(u64::from),
                 max_completion_tokens: $w.max_completion_tokens.map(u64::from),
                 seed: $w.seed,
                 stop: $stop,
                 n: $w.n,
-                presence_penalty: $w.presence_penalty,
-                repetition_penalty: $w.repetition_penalty,
+                presence_penalty: float(&$w.presence_penalty),
+                repetition_penalty: float(&$w.repetition_penalty),
             },
             Thinking {
                 enabled: $w.enable_thinking,
@@ -48,15 +48,15 @@ macro_rules! read_shared {
 /// Writes them (all but `stop`, whose wire types differ).
 macro_rules! write_shared {
     ($w:expr, $s:expr, $t:expr, $d:expr) => {
-        $w.temperature = $s.temperature;
-        $w.top_p = $s.top_p;
+        set_float(&mut $w.temperature, $s.temperature);
+        set_float(&mut $w.top_p, $s.top_p);
         $w.top_k = $s.top_k;
         $w.max_tokens = narrow($s.max_tokens, $d, "max_tokens")?;
         $w.max_completion_tokens = narrow($s.max_completion_tokens, $d, "max_completion_tokens")?;
         $w.seed = $s.seed;
         $w.n = $s.n;
-        $w.presence_penalty = $s.presence_penalty;
-        $w.repetition_penalty = $s.repetition_penalty;
+        set_float(&mut $w.presence_penalty, $s.presence_penalty);
+        set_float(&mut $w.repetition_penalty, $s.repetition_penalty);
         $w.enable_thinking = $t.enabled;
         $w.thinking_budget = $t.budget;
         $w.reasoning_effort = $t.effort.as_ref().map(|e| e.as_str().into());
@@ -365,7 +365,7 @@ fn part_from_chat(p: &ContentPart) -> Part {
         }
         ContentPart::VideoUrl(v) => Part::Video(VideoPart {
             source: VideoSource::Url(v.video_url.url.clone()),
-            fps: v.fps,
+            fps: float(&v.fps),
             min_pixels: v.min_pixels,
             max_pixels: v.max_pixels,
             total_pixels: v.total_pixels,
@@ -373,7 +373,7 @@ fn part_from_chat(p: &ContentPart) -> Part {
         }),
         ContentPart::Video(v) => Part::Video(VideoPart {
             source: VideoSource::Frames(v.video.clone()),
-            fps: v.fps,
+            fps: float(&v.fps),
             min_pixels: v.min_pixels,
             max_pixels: v.max_pixels,
             total_pixels: v.total_pixels,
@@ -410,7 +410,7 @@ fn part_to_chat(p: &Part) -> Result<ContentPart, ConvertError> {
         Part::Video(v) => {
             macro_rules! hints {
                 ($w:ident) => {
-                    $w.fps = v.fps;
+                    set_float(&mut $w.fps, v.fps);
                     $w.min_pixels = v.min_pixels;
                     $w.max_pixels = v.max_pixels;
                     $w.total_pixels = v.total_pixels;
@@ -449,6 +449,7 @@ impl UnifiedResponse {
                         .unwrap_or_default(),
                     reasoning: c.message.reasoning_content.clone().unwrap_or_default(),
                     tool_calls: c.message.tool_calls().iter().map(plain_call).collect(),
+                    audio: c.message.audio.clone(),
                     finish_reason: c.finish_reason.as_ref().map(|f| f.as_str().into()),
                 })
                 .collect(),
@@ -514,10 +515,13 @@ impl ChatEventReader {
             if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
                 out.extend([UnifiedEvent::TextDelta { candidate, text }]);
             }
-            for f in delta.tool_calls.into_iter().flatten() {
+            if let Some(audio) = delta.audio {
+                out.extend([UnifiedEvent::AudioDelta { candidate, audio }]);
+            }
+            for (pos, f) in delta.tool_calls.into_iter().flatten().enumerate() {
                 let (name, arguments) = f.function.map_or((None, None), |x| (x.name, x.arguments));
-                // A fragment without `index` belongs to the first call (as the accumulator has it).
-                let index = f.index.unwrap_or(0);
+                // A fragment without `index` is the call at its position (as the accumulator has it).
+                let index = f.index.unwrap_or(crate::stream::index_of(pos));
                 self.calls
                     .fragment(candidate, index, f.id, name, arguments, out);
             }

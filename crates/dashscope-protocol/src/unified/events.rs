@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::DialectChunk;
-use super::model::{FinishReason, Usage};
+use super::model::{Candidate, FinishReason, ToolCall, UnifiedResponse, Usage};
+use crate::common::Audio;
 
 /// One item of a unified stream, read from a dialect's typed chunks.
 ///
-/// Folding a stream's events (concatenating text, reasoning and arguments per candidate and
-/// call; the last finish reason, usage and meta win) gives the answer the dialect's own
-/// accumulator gives, read as a [`UnifiedResponse`](super::UnifiedResponse).
+/// Folding a stream's events ([`UnifiedResponse::from_events`]) gives the answer the dialect's
+/// own accumulator gives, read as a [`UnifiedResponse`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UnifiedEvent {
@@ -40,6 +40,16 @@ pub enum UnifiedEvent {
         candidate: u32,
         /// The new text.
         text: String,
+    },
+    /// More spoken output (Omni models): a piece of the base64 audio and/or of its transcript,
+    /// with the audio's id, expiry or URL when the chunk names them. Folding the pieces with
+    /// [`Audio::push`] gives the candidate's `audio`.
+    AudioDelta {
+        /// Which candidate.
+        #[serde(default)]
+        candidate: u32,
+        /// The piece.
+        audio: Audio,
     },
     /// A tool call begins.
     ToolCallStart {
@@ -160,5 +170,79 @@ impl Calls {
             }
         }
         out.extend([UnifiedEvent::Finish { candidate, reason }]);
+    }
+}
+
+impl UnifiedResponse {
+    /// The answer a stream's events describe: per candidate, text and reasoning concatenated,
+    /// audio pieces folded ([`Audio::push`]), tool calls by index (the first id and name, the
+    /// arguments concatenated, then replaced by `ToolCallDone`'s); the last finish reason,
+    /// usage, id and model win. Candidates and calls come out in index order.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a UnifiedEvent>) -> Self {
+        let mut r = UnifiedResponse::default();
+        let mut cands: BTreeMap<u32, (Candidate, BTreeMap<u32, ToolCall>)> = BTreeMap::new();
+        for e in events {
+            let (c, calls) = match e {
+                UnifiedEvent::Meta { id, model } => {
+                    r.id = id.clone().or(r.id.take());
+                    r.model = model.clone().or(r.model.take());
+                    continue;
+                }
+                UnifiedEvent::Usage(u) => {
+                    r.usage = Some(u.clone());
+                    continue;
+                }
+                UnifiedEvent::Passthrough(_) => continue,
+                UnifiedEvent::TextDelta { candidate, .. }
+                | UnifiedEvent::ReasoningDelta { candidate, .. }
+                | UnifiedEvent::AudioDelta { candidate, .. }
+                | UnifiedEvent::ToolCallStart { candidate, .. }
+                | UnifiedEvent::ToolCallArguments { candidate, .. }
+                | UnifiedEvent::ToolCallDone { candidate, .. }
+                | UnifiedEvent::Finish { candidate, .. } => {
+                    let (c, calls) = cands.entry(*candidate).or_default();
+                    c.index = *candidate;
+                    (c, calls)
+                }
+            };
+            match e {
+                UnifiedEvent::TextDelta { text, .. } => c.text.push_str(text),
+                UnifiedEvent::ReasoningDelta { text, .. } => c.reasoning.push_str(text),
+                UnifiedEvent::AudioDelta { audio, .. } => {
+                    c.audio.get_or_insert_with(Default::default).push(audio);
+                }
+                UnifiedEvent::ToolCallStart {
+                    index, id, name, ..
+                } => {
+                    let call = calls.entry(*index).or_default();
+                    for (slot, v) in [(&mut call.id, id), (&mut call.name, name)] {
+                        if slot.is_empty() {
+                            slot.clone_from(v);
+                        }
+                    }
+                }
+                UnifiedEvent::ToolCallArguments { index, delta, .. } => {
+                    calls.entry(*index).or_default().arguments.push_str(delta);
+                }
+                UnifiedEvent::ToolCallDone {
+                    index, arguments, ..
+                } => {
+                    calls
+                        .entry(*index)
+                        .or_default()
+                        .arguments
+                        .clone_from(arguments);
+                }
+                UnifiedEvent::Finish { reason, .. } => c.finish_reason = Some(reason.clone()),
+                _ => {}
+            }
+        }
+        r.candidates = (cands.into_values())
+            .map(|(c, calls)| Candidate {
+                tool_calls: calls.into_values().collect(),
+                ..c
+            })
+            .collect();
+        r
     }
 }

@@ -77,6 +77,7 @@
 //! | [`UnifiedResponse`] `id` | `chatcmpl-` + id | `id` | `request_id` |
 //! | `model` | `model` | `model` | — |
 //! | [`Candidate`] text, reasoning, tool calls | `choices[].message` | output `message`, `reasoning`, `function_call` items | `output.choices[].message` (or `output.text`) |
+//! | [`Candidate`] `audio` ([`Audio`]; stream: [`UnifiedEvent::AudioDelta`]) | `message.audio` (`delta.audio`) | — | `output.audio` |
 //! | [`FinishReason`] | `finish_reason` | `status` (+ `incomplete_details.reason`) | `finish_reason` (`"null"`: not finished) |
 //! | [`Usage`] input, output, total, reasoning, cached | `prompt_tokens`, `completion_tokens`, `total_tokens`, `completion_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens` | `input_tokens`, `output_tokens`, `total_tokens`, `output_tokens_details.reasoning_tokens`, `input_tokens_details.cached_tokens` | `input_tokens`, `output_tokens`, `total_tokens`, `output_tokens_details.reasoning_tokens`, `prompt_tokens_details.cached_tokens` |
 //!
@@ -101,10 +102,10 @@ mod responses;
 pub use chat::ChatEventReader;
 pub use events::UnifiedEvent;
 pub use model::{
-    AudioPart, Candidate, Conversation, DialectValue, FinishReason, FunctionTool, ImageDetail,
-    ImagePart, JsonSchemaFormat, Kept, Message, Part, ReasoningEffort, ResponseFormat, Role,
-    Sampling, TextPart, Thinking, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoPart,
-    VideoSource, WirePart, WireTool,
+    Audio, AudioPart, Candidate, Conversation, DialectValue, FinishReason, FunctionTool,
+    ImageDetail, ImagePart, JsonSchemaFormat, Kept, Message, Part, ReasoningEffort, ResponseFormat,
+    Role, Sampling, TextPart, Thinking, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage,
+    VideoPart, VideoSource, WirePart, WireTool,
 };
 pub use native::NativeEventReader;
 pub use responses::ResponsesEventReader;
@@ -161,6 +162,18 @@ pub(crate) fn set_list<W, M>(
         *slot = None;
     }
     Ok(())
+}
+
+/// The value of a float member.
+pub(crate) fn float(n: &Option<serde_json::Number>) -> Option<f64> {
+    n.as_ref().and_then(serde_json::Number::as_f64)
+}
+
+/// Sets a float member to `v`, unless it reads as `v` already (an integer stays an integer).
+pub(crate) fn set_float(slot: &mut Option<serde_json::Number>, v: Option<f64>) {
+    if float(slot) != v {
+        *slot = v.and_then(serde_json::Number::from_f64);
+    }
 }
 
 /// A `u64` count as the `u32` a wire member holds.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cassette::Dialect;
+use crate::wire::is_default;
 use crate::{chat, native, responses};
 
 /// How hard a thinking model should think (the Responses `reasoning.effort` values).
@@ -13,6 +14,8 @@ pub use crate::responses::ReasoningEffort;
 
 /// An image's resolution hint (the chat `image_url.detail` values).
 pub use crate::chat::ImageDetail;
+/// Spoken output (the wire type every dialect shares).
+pub use crate::common::Audio;
 
 crate::string_enum! {
     /// Who wrote a message. Roles a dialect has beyond these (`developer`, `function`) are kept
@@ -91,25 +94,28 @@ impl<C, R, N> DialectValue<C, R, N> {
 
     /// The chat value.
     pub fn chat(&self) -> Option<&C> {
-        match self {
-            DialectValue::Chat(c) => Some(c),
-            _ => None,
+        if let DialectValue::Chat(c) = self {
+            Some(c)
+        } else {
+            None
         }
     }
 
     /// The Responses value.
     pub fn responses(&self) -> Option<&R> {
-        match self {
-            DialectValue::Responses(r) => Some(r),
-            _ => None,
+        if let DialectValue::Responses(r) = self {
+            Some(r)
+        } else {
+            None
         }
     }
 
     /// The native value.
     pub fn native(&self) -> Option<&N> {
-        match self {
-            DialectValue::Native(n) => Some(n),
-            _ => None,
+        if let DialectValue::Native(n) = self {
+            Some(n)
+        } else {
+            None
         }
     }
 }
@@ -150,10 +156,6 @@ pub type WirePart = DialectValue<chat::ContentPart, responses::ContentPart, nati
 /// A tool in one dialect's wire form.
 pub type WireTool = DialectValue<chat::Tool, responses::Tool, native::Tool>;
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// A conversation: what to send to a model, in any dialect.
 ///
 /// System text is a [`Role::System`] message (normally the first one); Responses `instructions`
@@ -193,10 +195,10 @@ pub struct Conversation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_tool_calls: Option<bool>,
     /// Sampling parameters.
-    #[serde(skip_serializing_if = "Sampling::is_empty")]
+    #[serde(skip_serializing_if = "is_default")]
     pub sampling: Sampling,
     /// Thinking settings.
-    #[serde(skip_serializing_if = "Thinking::is_empty")]
+    #[serde(skip_serializing_if = "is_default")]
     pub thinking: Thinking,
     /// The answer's format.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,13 +252,6 @@ pub struct Sampling {
     pub repetition_penalty: Option<f64>,
 }
 
-impl Sampling {
-    /// Whether nothing is set.
-    pub fn is_empty(&self) -> bool {
-        *self == Sampling::default()
-    }
-}
-
 /// Thinking settings.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -270,13 +265,6 @@ pub struct Thinking {
     /// The effort (`reasoning_effort`; Responses `reasoning.effort`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effort: Option<ReasoningEffort>,
-}
-
-impl Thinking {
-    /// Whether nothing is set.
-    pub fn is_empty(&self) -> bool {
-        *self == Thinking::default()
-    }
 }
 
 /// The answer's format.
@@ -398,7 +386,7 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Partial mode: this assistant message is a prefix the model continues.
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_default")]
     pub partial: bool,
     /// The wire message it was read from (Responses: its input items, with the unknown items
     /// before it).
@@ -520,21 +508,21 @@ impl Part {
     /// The wire part it was read from (a dialect part: itself).
     pub(crate) fn kept(&self) -> Option<&WirePart> {
         match self {
-            Part::Text(p) => p.kept.as_deref(),
-            Part::Image(p) => p.kept.as_deref(),
-            Part::Audio(p) => p.kept.as_deref(),
-            Part::Video(p) => p.kept.as_deref(),
+            Part::Text(TextPart { kept, .. })
+            | Part::Image(ImagePart { kept, .. })
+            | Part::Audio(AudioPart { kept, .. })
+            | Part::Video(VideoPart { kept, .. }) => kept.as_deref(),
             Part::Dialect(w) => Some(w),
         }
     }
 
     /// Sets the wire part it was read from.
-    pub(crate) fn set_kept(&mut self, kept: Option<Box<WirePart>>) {
+    pub(crate) fn set_kept(&mut self, new: Option<Box<WirePart>>) {
         match self {
-            Part::Text(p) => p.kept = kept,
-            Part::Image(p) => p.kept = kept,
-            Part::Audio(p) => p.kept = kept,
-            Part::Video(p) => p.kept = kept,
+            Part::Text(TextPart { kept, .. })
+            | Part::Image(ImagePart { kept, .. })
+            | Part::Audio(AudioPart { kept, .. })
+            | Part::Video(VideoPart { kept, .. }) => *kept = new,
             Part::Dialect(_) => {}
         }
     }
@@ -761,6 +749,11 @@ impl UnifiedResponse {
     pub fn finish_reason(&self) -> Option<&FinishReason> {
         self.first().and_then(|c| c.finish_reason.as_ref())
     }
+
+    /// The first candidate's spoken output.
+    pub fn audio(&self) -> Option<&Audio> {
+        self.first().and_then(|c| c.audio.as_ref())
+    }
 }
 
 /// One answer.
@@ -778,6 +771,9 @@ pub struct Candidate {
     /// The tool calls, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
+    /// Spoken output (Omni models), its pieces folded: see [`Audio`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<Audio>,
     /// Why it stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,
@@ -830,6 +826,17 @@ impl Usage {
     }
 }
 
+/// Chainable setters of optional members: `name: type => path` sets `self.path = Some(v)`.
+macro_rules! setters {
+    ($($(#[$m:meta])* $name:ident: $ty:ty => $($path:ident).+;)*) => {$(
+        $(#[$m])*
+        pub fn $name(mut self, v: $ty) -> Self {
+            self.$($path).+ = Some(v);
+            self
+        }
+    )*};
+}
+
 impl Conversation {
     /// An empty conversation for `model`.
     pub fn new(model: impl Into<String>) -> Self {
@@ -848,14 +855,6 @@ impl Conversation {
             _ => self.messages.insert(0, m),
         }
         self
-    }
-
-    /// The text of the first message when it is a system message.
-    pub fn system_text(&self) -> Option<String> {
-        self.messages
-            .first()
-            .filter(|m| m.role == Role::System)
-            .map(Message::joined_text)
     }
 
     /// Appends a message.
@@ -898,82 +897,33 @@ impl Conversation {
         self
     }
 
-    /// Sets the tool choice.
-    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
-        self.tool_choice = Some(choice);
-        self
-    }
-
-    /// Sets `temperature`.
-    pub fn temperature(mut self, v: f64) -> Self {
-        self.sampling.temperature = Some(v);
-        self
-    }
-
-    /// Sets `top_p`.
-    pub fn top_p(mut self, v: f64) -> Self {
-        self.sampling.top_p = Some(v);
-        self
-    }
-
-    /// Sets `top_k`.
-    pub fn top_k(mut self, v: u32) -> Self {
-        self.sampling.top_k = Some(v);
-        self
-    }
-
-    /// Sets the output token limit.
-    pub fn max_tokens(mut self, v: u64) -> Self {
-        self.sampling.max_tokens = Some(v);
-        self
-    }
-
-    /// Sets `seed`.
-    pub fn seed(mut self, v: u64) -> Self {
-        self.sampling.seed = Some(v);
-        self
-    }
-
-    /// Sets the stop strings.
-    pub fn stop(mut self, stop: Vec<String>) -> Self {
-        self.sampling.stop = Some(stop);
-        self
-    }
-
-    /// Switches thinking on or off.
-    pub fn thinking(mut self, on: bool) -> Self {
-        self.thinking.enabled = Some(on);
-        self
-    }
-
-    /// Sets the thinking budget.
-    pub fn thinking_budget(mut self, tokens: u32) -> Self {
-        self.thinking.budget = Some(tokens);
-        self
-    }
-
-    /// Sets the reasoning effort.
-    pub fn effort(mut self, effort: ReasoningEffort) -> Self {
-        self.thinking.effort = Some(effort);
-        self
-    }
-
-    /// Sets the answer's format.
-    pub fn response_format(mut self, format: ResponseFormat) -> Self {
-        self.response_format = Some(format);
-        self
-    }
-
-    /// Asks for a stream (and, for chat, the usage at its end).
-    pub fn stream(mut self, on: bool) -> Self {
-        self.stream = Some(on);
-        self
-    }
-
-    /// Sets `include_usage` (chat streams).
-    pub fn include_usage(mut self, on: bool) -> Self {
-        self.include_usage = Some(on);
-        self
+    setters! {
+        /// Sets the tool choice.
+        tool_choice: ToolChoice => tool_choice;
+        /// Sets `temperature`.
+        temperature: f64 => sampling.temperature;
+        /// Sets `top_p`.
+        top_p: f64 => sampling.top_p;
+        /// Sets `top_k`.
+        top_k: u32 => sampling.top_k;
+        /// Sets the output token limit.
+        max_tokens: u64 => sampling.max_tokens;
+        /// Sets `seed`.
+        seed: u64 => sampling.seed;
+        /// Sets the stop strings.
+        stop: Vec<String> => sampling.stop;
+        /// Switches thinking on or off.
+        thinking: bool => thinking.enabled;
+        /// Sets the thinking budget.
+        thinking_budget: u32 => thinking.budget;
+        /// Sets the reasoning effort.
+        effort: ReasoningEffort => thinking.effort;
+        /// Sets the answer's format.
+        response_format: ResponseFormat => response_format;
+        /// Asks for a stream (and, for chat, the usage at its end).
+        stream: bool => stream;
+        /// Sets `include_usage` (chat streams).
+        include_usage: bool => include_usage;
     }
 
     /// Whether the conversation asks for a stream.

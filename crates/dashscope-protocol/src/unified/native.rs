@@ -11,12 +11,13 @@ use super::model::{
     Role, Sampling, Thinking, UnifiedResponse, Usage, VideoPart, VideoSource, string_form,
     text_parts,
 };
-use super::{ConvertError, keep, narrow, own, set_list, unsupported};
+use super::{ConvertError, float, keep, narrow, own, set_float, set_list, unsupported};
 use crate::cassette::Dialect;
 use crate::native::{
     self, Content, ContentItem, CumulativeToDelta, GenerationRequest, GenerationResponse, Input,
     Parameters, Stop,
 };
+use crate::stream::index_of;
 
 const D: Dialect = Dialect::Native;
 
@@ -171,7 +172,7 @@ fn part_from_native(item: &ContentItem) -> Part {
                 native::VideoSource::Url(u) => VideoSource::Url(u.clone()),
                 native::VideoSource::Frames(f) => VideoSource::Frames(f.clone()),
             },
-            fps: item.fps,
+            fps: float(&item.fps),
             min_pixels: item.min_pixels,
             max_pixels: item.max_pixels,
             total_pixels: item.total_pixels,
@@ -210,7 +211,7 @@ fn part_to_native(p: &Part) -> Result<ContentItem, ConvertError> {
                 VideoSource::Url(u) => native::VideoSource::Url(u.clone()),
                 VideoSource::Frames(f) => native::VideoSource::Frames(f.clone()),
             });
-            w.fps = v.fps;
+            set_float(&mut w.fps, v.fps);
             w.min_pixels = v.min_pixels;
             w.max_pixels = v.max_pixels;
             w.total_pixels = v.total_pixels;
@@ -234,7 +235,7 @@ impl UnifiedResponse {
                 .map(|(pos, c)| {
                     let m = c.message.as_ref();
                     Candidate {
-                        index: c.index.unwrap_or(position(pos)),
+                        index: c.index.unwrap_or(index_of(pos)),
                         text: (m.and_then(native::Message::text))
                             .map_or_else(String::new, |t| t.into_owned()),
                         reasoning: m
@@ -243,12 +244,21 @@ impl UnifiedResponse {
                         tool_calls: (m.and_then(|m| m.tool_calls.as_ref()).into_iter().flatten())
                             .map(plain_call)
                             .collect(),
+                        audio: None,
                         finish_reason: final_reason(c.finish_reason.as_ref()),
                     }
                 })
                 .collect(),
             None => Vec::new(),
         };
+        // Spoken output belongs to the first candidate (a speech-only answer has only it).
+        let mut candidates = candidates;
+        if let Some(audio) = response.output.as_ref().and_then(|o| o.audio.clone()) {
+            if candidates.is_empty() {
+                candidates.push(Candidate::default());
+            }
+            candidates[0].audio = Some(audio);
+        }
         UnifiedResponse {
             id: response.request_id.clone(),
             model: None,
@@ -257,10 +267,6 @@ impl UnifiedResponse {
             kept: Some(Box::new(DialectValue::Native(response.clone()))),
         }
     }
-}
-
-fn position(pos: usize) -> u32 {
-    u32::try_from(pos).unwrap_or(u32::MAX)
 }
 
 /// A final finish reason (`"null"`, the not-finished marker of stream chunks, is not one).
@@ -337,8 +343,14 @@ impl NativeEventReader {
             if let Some(text) = o.text.filter(|t| !t.is_empty()) {
                 out.extend([UnifiedEvent::TextDelta { candidate: 0, text }]);
             }
+            if let Some(audio) = o.audio {
+                out.extend([UnifiedEvent::AudioDelta {
+                    candidate: 0,
+                    audio,
+                }]);
+            }
             for (pos, c) in o.choices.into_iter().flatten().enumerate() {
-                let candidate = c.index.unwrap_or(position(pos));
+                let candidate = c.index.unwrap_or(index_of(pos));
                 if let Some(m) = c.message {
                     if let Some(text) = m.reasoning_content.filter(|t| !t.is_empty()) {
                         out.extend([UnifiedEvent::ReasoningDelta { candidate, text }]);
@@ -356,7 +368,7 @@ impl NativeEventReader {
                         _ => {}
                     }
                     for (fpos, f) in m.tool_calls.into_iter().flatten().enumerate() {
-                        let index = f.index.unwrap_or(position(fpos));
+                        let index = f.index.unwrap_or(index_of(fpos));
                         let (name, arguments) =
                             f.function.map_or((None, None), |x| (x.name, x.arguments));
                         self.calls

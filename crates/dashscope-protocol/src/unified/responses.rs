@@ -1,8 +1,6 @@
 //! Responses ⇄ unified: [`ResponseRequest`] both ways, [`Response`] and
 //! [`ResponseStreamEvent`] streams read.
 
-use serde_json::Number;
-
 use super::chat::{kept_or_default, mode_of, mode_str};
 use super::events::UnifiedEvent;
 use super::model::{
@@ -10,13 +8,14 @@ use super::model::{
     ImagePart, JsonSchemaFormat, Message, Part, ResponseFormat, Role, Sampling, Thinking, Tool,
     ToolCall, ToolChoice, UnifiedResponse, Usage, VideoPart, VideoSource, string_form, text_parts,
 };
-use super::{ConvertError, keep, own, set_list, unsupported};
+use super::{ConvertError, float, keep, own, set_float, set_list, unsupported};
 use crate::cassette::Dialect;
 use crate::responses::{
     self, ContentPart, Input, InputItem, InputMessage, MessageContent, OutputItem, OutputText,
     Reasoning, ReasoningItem, Response, ResponseRequest, ResponseStatus, ResponseStreamEvent,
     SummaryPart, SummaryText, TextConfig, TextFormat,
 };
+use crate::stream::{find_or_push, index_of};
 
 const D: Dialect = Dialect::Responses;
 
@@ -43,8 +42,8 @@ impl Conversation {
             tool_choice: request.tool_choice.as_ref().and_then(choice_of),
             parallel_tool_calls: request.parallel_tool_calls,
             sampling: Sampling {
-                temperature: request.temperature,
-                top_p: request.top_p,
+                temperature: float(&request.temperature),
+                top_p: float(&request.top_p),
                 max_tokens: request.max_output_tokens,
                 ..Default::default()
             },
@@ -129,8 +128,8 @@ impl Conversation {
             });
         }
         w.parallel_tool_calls = self.parallel_tool_calls;
-        w.temperature = s.temperature;
-        w.top_p = s.top_p;
+        set_float(&mut w.temperature, s.temperature);
+        set_float(&mut w.top_p, s.top_p);
         w.max_output_tokens = s.max_tokens;
         w.enable_thinking = self.thinking.enabled;
         if w.reasoning.as_ref().and_then(|r| r.effort.as_ref()) != self.thinking.effort.as_ref() {
@@ -388,7 +387,7 @@ fn part_from_responses(p: &ContentPart, role: &Role) -> Part {
         }
         ContentPart::InputVideo(v) if v.video_url.is_some() => Part::Video(VideoPart {
             source: VideoSource::Url(v.video_url.clone().unwrap_or_default()),
-            fps: v.fps.as_ref().and_then(Number::as_f64),
+            fps: float(&v.fps),
             ..Default::default()
         }),
         _ => return Part::Dialect(DialectValue::Responses(p.clone())),
@@ -444,10 +443,7 @@ fn part_to_responses(p: &Part, role: &Role) -> Result<ContentPart, ConvertError>
             }
             let mut w = kept_or_default!(kept, ContentPart::InputVideo);
             w.video_url = Some(url.clone());
-            // An integer `fps` stays an integer while its value is unchanged.
-            if w.fps.as_ref().and_then(Number::as_f64) != v.fps {
-                w.fps = v.fps.and_then(Number::from_f64);
-            }
+            set_float(&mut w.fps, v.fps);
             ContentPart::InputVideo(w)
         }
         Part::Dialect(d) => own(d, D, DialectValue::responses, "content part")?,
@@ -578,6 +574,7 @@ impl UnifiedResponse {
                 text: response.output_text(),
                 reasoning: response.reasoning_text(),
                 tool_calls,
+                audio: None,
                 finish_reason: finish,
             }]
         } else {
@@ -634,6 +631,18 @@ struct PartText {
 /// What a text event is about: reasoning or not, item id, output index, part index.
 type PartKey<'a> = (bool, Option<&'a str>, Option<u32>, Option<u32>);
 
+/// The [`PartKey`] of event `$e`, its part index in member `$index`.
+macro_rules! key {
+    ($reasoning:expr, $e:ident, $index:ident) => {
+        (
+            $reasoning,
+            $e.item_id.as_deref(),
+            $e.output_index,
+            $e.$index,
+        )
+    };
+}
+
 fn delta_event(reasoning: bool, text: String) -> UnifiedEvent {
     if reasoning {
         UnifiedEvent::ReasoningDelta { candidate: 0, text }
@@ -663,7 +672,7 @@ impl ResponsesEventReader {
             E::OutputItemAdded(e) => {
                 if let Some(OutputItem::FunctionCall(c)) = e.item {
                     self.calls.push((c.id, e.output_index));
-                    let index = u32::try_from(self.calls.len() - 1).unwrap_or(u32::MAX);
+                    let index = index_of(self.calls.len() - 1);
                     let start = UnifiedEvent::ToolCallStart {
                         candidate: 0,
                         index,
@@ -680,30 +689,14 @@ impl ResponsesEventReader {
                     }
                 }
             }
-            E::OutputTextDelta(e) => {
-                let key = (false, e.item_id.as_deref(), e.output_index, e.content_index);
-                self.delta(key, e.delta, out);
-            }
-            E::ReasoningTextDelta(e) => {
-                let key = (true, e.item_id.as_deref(), e.output_index, e.content_index);
-                self.delta(key, e.delta, out);
-            }
+            E::OutputTextDelta(e) => self.delta(key!(false, e, content_index), e.delta, out),
+            E::ReasoningTextDelta(e) => self.delta(key!(true, e, content_index), e.delta, out),
             E::ReasoningSummaryTextDelta(e) => {
-                let key = (true, e.item_id.as_deref(), e.output_index, e.summary_index);
-                self.delta(key, e.delta, out);
+                self.delta(key!(true, e, summary_index), e.delta, out)
             }
-            E::OutputTextDone(e) => {
-                let key = (false, e.item_id.as_deref(), e.output_index, e.content_index);
-                self.done(key, &e.text, out);
-            }
-            E::ReasoningTextDone(e) => {
-                let key = (true, e.item_id.as_deref(), e.output_index, e.content_index);
-                self.done(key, &e.text, out);
-            }
-            E::ReasoningSummaryTextDone(e) => {
-                let key = (true, e.item_id.as_deref(), e.output_index, e.summary_index);
-                self.done(key, &e.text, out);
-            }
+            E::OutputTextDone(e) => self.done(key!(false, e, content_index), &e.text, out),
+            E::ReasoningTextDone(e) => self.done(key!(true, e, content_index), &e.text, out),
+            E::ReasoningSummaryTextDone(e) => self.done(key!(true, e, summary_index), &e.text, out),
             E::FunctionCallArgumentsDelta(e) => {
                 let index = self.call(e.item_id.as_deref(), e.output_index);
                 if !e.delta.is_empty() {
@@ -743,7 +736,7 @@ impl ResponsesEventReader {
 
     /// The part a text event is about, added when new.
     fn part(&mut self, (reasoning, item_id, output, index): PartKey<'_>) -> &mut PartText {
-        let pos = self.parts.iter().position(|p| {
+        let is = |p: &PartText| {
             p.reasoning == reasoning
                 && p.index == index
                 && match (&p.item, item_id) {
@@ -751,17 +744,14 @@ impl ResponsesEventReader {
                     (Err(a), None) => *a == output,
                     _ => false,
                 }
-        });
-        let pos = pos.unwrap_or_else(|| {
-            self.parts.push(PartText {
-                reasoning,
-                item: item_id.map(str::to_owned).ok_or(output),
-                index,
-                text: String::new(),
-            });
-            self.parts.len() - 1
-        });
-        &mut self.parts[pos]
+        };
+        let make = || PartText {
+            reasoning,
+            item: item_id.map(str::to_owned).ok_or(output),
+            index,
+            text: String::new(),
+        };
+        find_or_push(&mut self.parts, is, make)
     }
 
     fn delta(&mut self, key: PartKey<'_>, delta: String, out: &mut impl Extend<UnifiedEvent>) {
@@ -795,7 +785,7 @@ impl ResponsesEventReader {
                 self.calls.push((item_id.map(str::to_owned), output));
                 self.calls.len() - 1
             });
-        u32::try_from(pos).unwrap_or(u32::MAX)
+        index_of(pos)
     }
 
     fn terminal(

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
@@ -333,6 +334,76 @@ pub fn trickle(every: Duration) -> Server {
         }
         let _ = end_chunks(&mut stream).await;
     })
+}
+
+/// The block [`firehose`] sends over and over.
+pub const FIREHOSE_BLOCK: usize = 64 * 1024;
+
+/// The byte at `offset` of a [`firehose`] body.
+pub fn firehose_byte(offset: usize) -> u8 {
+    pattern(offset % FIREHOSE_BLOCK)
+}
+
+/// Sends a `len`-byte body (with a `content-length`: [`FIREHOSE_BLOCK`] bytes of [`pattern`]
+/// over and over) as fast as the socket takes it. `written` counts the bytes the socket
+/// accepted; the receiver gets the outcome of the writing once it stops: `Ok` when all went
+/// out, the write error when the client went away.
+pub fn firehose(
+    len: usize,
+) -> (
+    Server,
+    Arc<AtomicUsize>,
+    mpsc::Receiver<std::io::Result<()>>,
+) {
+    let written = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let counter = written.clone();
+    let server = raw(move |mut stream| {
+        let tx = tx.lock().expect("lock").clone();
+        let written = counter.clone();
+        async move {
+            read_request(&mut stream).await;
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {len}\r\n\r\n");
+            let block = pattern_bytes(FIREHOSE_BLOCK);
+            let outcome = async {
+                stream.write_all(head.as_bytes()).await?;
+                let mut at = 0;
+                while at < len {
+                    let n = (len - at).min(FIREHOSE_BLOCK);
+                    stream.write_all(&block[..n]).await?;
+                    at += n;
+                    written.store(at, Ordering::SeqCst);
+                }
+                stream.flush().await
+            }
+            .await;
+            let _ = tx.send(outcome);
+        }
+    });
+    (server, written, rx)
+}
+
+/// Sends `count` chunks, `event(i)` each, each written and flushed on its own (one frame per
+/// event, as an SSE server sends them), then ends the body.
+pub fn one_frame_per_event(count: usize) -> Server {
+    raw(move |mut stream| async move {
+        read_request(&mut stream).await;
+        if stream.write_all(STREAM_HEAD).await.is_err() {
+            return;
+        }
+        for i in 0..count {
+            if write_chunk(&mut stream, event(i).as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        let _ = end_chunks(&mut stream).await;
+    })
+}
+
+/// The `i`th event of [`one_frame_per_event`].
+pub fn event(i: usize) -> String {
+    format!("data: {{\"n\":{i}}}\n\n")
 }
 
 /// An address nothing listens on: connecting is refused.
