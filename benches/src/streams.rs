@@ -1,8 +1,8 @@
 //! A [`Conversation`] rendered as each dialect's stream bytes.
 //!
 //! Every payload is built as the protocol crate's own type and serialized, then framed with
-//! [`sse::Encoder`], so the shapes are the ones the decoders expect (explicit `null`s included,
-//! as DashScope sends them).
+//! [`sse::Encoder`](dashscope_protocol::sse::Encoder), so the shapes are the ones the decoders
+//! expect (explicit `null`s included, as DashScope sends them).
 
 use dashscope_protocol::chat::{self, ChatChunk, ChunkChoice, Delta, ToolCallDelta, ToolType};
 use dashscope_protocol::native::{self, GenerationResponse};

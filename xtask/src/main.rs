@@ -9,6 +9,12 @@
 //! * `fuzz --time N`: every cargo-fuzz target in `fuzz/` for N seconds each (stable toolchain,
 //!   no sanitizer; see `fuzz/README.md`). New finds go to `fuzz/target/new-corpus/`, so the
 //!   committed corpus is not changed.
+//! * `docs`: `cargo doc` with `-D warnings`, default and all features, and as docs.rs builds.
+//! * `examples`: every example of `docs/cookbook.md`, run as written against one mock server
+//!   (exit status 0, plain text on stdout), and the pages' code excerpts checked.
+//! * `tour`: the README's tour, command by command, against the mock started as the README says.
+//! * `package [--no-test]`: `cargo publish --dry-run --workspace`, then each `.crate` unpacked
+//!   and tested (CI runs the dry run alone: the unpacked tests add about 7 minutes).
 //! * `sizes`: the line counts of the protocol, mock and provider `src/` trees, the mock's
 //!   public items (the entries of rustdoc's `all.html`, re-exports inlined), and the type
 //!   names declared in more than one of the protocol's dialect modules.
@@ -16,22 +22,35 @@
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci|test|bench|fuzz|fmt|sizes>
+mod release;
+mod walkthrough;
 
-  ci     cargo fmt --check, cargo clippy -D warnings, the blocking-only build, then `test`
-  test   the workspace's tests, benches once in test mode, the Python SDK suite, the Python wheel's suite
-         (the README's test command)
-  bench  the criterion benches (peers in the same run), then the report tables
-  fuzz   [--time SECS] [TARGET…]  every fuzz target (or those named) for SECS each (default 60)
-  fmt    cargo fmt --all
-  sizes  line counts of the protocol, mock and provider src/, the mock's public items, the
-         type names declared in more than one of the protocol's dialect modules";
+const USAGE: &str = "usage: cargo xtask <ci|test|docs|examples|tour|package|bench|fuzz|fmt|sizes>
+
+  ci        what .ci/run runs: fmt --check, clippy -D warnings, the blocking-only build, test,
+            docs, examples, tour, package --no-test
+  test      the workspace's tests, benches once in test mode, the Python SDK suite, the Python
+            wheel's suite (the README's test command)
+  docs      cargo doc -D warnings (default features, all features, and as docs.rs builds)
+  examples  every cookbook example against the mock server; the Markdown code excerpts checked
+  tour      the README's tour, command by command, against the mock server
+  package   [--no-test]  cargo publish --dry-run --workspace, then cargo test in the unpacked
+            .crates (not with --no-test)
+  bench     the criterion benches (peers in the same run), then the report tables
+  fuzz      [--time SECS] [TARGET…]  every fuzz target (or those named) for SECS each (default 60)
+  fmt       cargo fmt --all
+  sizes     line counts of the protocol, mock and provider src/, the mock's public items, the
+            type names declared in more than one of the protocol's dialect modules";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("test") => test(),
+        Some("docs") => release::docs(),
+        Some("examples") => walkthrough::examples(),
+        Some("tour") => walkthrough::tour(),
+        Some("package") => release::package(args.get(1).map(String::as_str) != Some("--no-test")),
         Some("fmt") => cargo(&["fmt", "--all"]),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
@@ -62,7 +81,11 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     check_blocking_only()?;
-    test()
+    test()?;
+    release::docs()?;
+    walkthrough::examples()?;
+    walkthrough::tour()?;
+    release::package(false)
 }
 
 /// The blocking-only feature set is never compiled by `--all-features`; build it on its own.
@@ -238,16 +261,35 @@ fn bash(script: &str) -> Result<(), String> {
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_in(None, args, &[])
+}
+
+/// Runs cargo with `args` in `dir` (the current directory by default), with `env` added.
+fn cargo_in(dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    let place = dir
+        .map(|d| format!("(in {}) ", d.display()))
+        .unwrap_or_default();
+    eprintln!("$ {place}{}cargo {}", shown.concat(), args.join(" "));
+    let mut cmd = Command::new(&cargo);
+    cmd.args(args).envs(env.iter().copied());
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    run(&mut cmd)
+}
+
+/// Runs `cmd` to its end; an error unless it succeeds.
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
         .status()
-        .map_err(|e| format!("could not run {cargo}: {e}"))?;
+        .map_err(|e| format!("could not run {shown}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+        Err(format!("{shown} failed ({status})"))
     }
 }
 

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 const FIXTURE_COUNT: usize = 22;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mock-server/fixtures/chat")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat")
 }
 
 /// Every chat cassette as `(scenario, cassette)`, sorted by scenario.

@@ -50,7 +50,7 @@ fn assert_contract(data: &str) -> Option<ChatChunk> {
 // ------------------------------------------------------------------------------------------
 
 fn chat_fixtures() -> Vec<(String, Cassette)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mock-server/fixtures/chat");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/chat");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixtures/chat exists")
         .map(|e| e.expect("readable dir entry").path())

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------------
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../mock-server/fixtures/native")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/native")
 }
 
 /// Every native cassette, sorted by name.

@@ -52,7 +52,7 @@ fn assert_contract(data: &str) -> Option<GenerationResponse> {
 // ------------------------------------------------------------------------------------------
 
 fn native_fixtures() -> Vec<(String, Cassette)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mock-server/fixtures/native");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/native");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixtures/native exists")
         .map(|e| e.expect("readable dir entry").path())

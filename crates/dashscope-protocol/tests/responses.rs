@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 const FIXTURE_COUNT: usize = 14;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mock-server/fixtures/responses")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/responses")
 }
 
 /// Every Responses cassette as `(scenario, cassette)`, sorted by scenario.

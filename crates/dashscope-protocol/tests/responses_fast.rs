@@ -71,7 +71,7 @@ fn assert_contract(data: &str, hint: Option<&str>) -> Option<ResponseStreamEvent
 // ------------------------------------------------------------------------------------------
 
 fn responses_fixtures() -> Vec<(String, Cassette)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mock-server/fixtures/responses");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/responses");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixtures/responses exists")
         .map(|e| e.expect("readable dir entry").path())

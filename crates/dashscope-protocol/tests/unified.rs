@@ -34,7 +34,7 @@ const DIALECTS: [Dialect; 3] = [Dialect::Chat, Dialect::Responses, Dialect::Nati
 /// Every cassette of `dialect`, sorted by name.
 fn fixtures(dialect: Dialect) -> Vec<Cassette> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../mock-server/fixtures")
+        .join("tests/fixtures")
         .join(dialect.as_str());
     let mut out: Vec<Cassette> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -1,9 +1,6 @@
-//! One conversation, any dialect: the dialect is the only argument (`chat`, `responses` or
-//! `native`; default `chat`). The program streams the model's thinking and answer, runs the
-//! tool the model calls, and sends the result back, all in the unified model.
-//!
-//! Reads `DASHSCOPE_API_KEY` and `DASHSCOPE_BASE_URL`; runs against the mock server (see
-//! `quickstart_chat.rs`):
+//! Cookbook: one conversation, any dialect. The dialect is the only argument (`chat`,
+//! `responses` or `native`; default `chat`). The program streams the model's thinking and
+//! answer, runs the tool the model calls, and sends the result back, all in the unified model.
 //!
 //! ```sh
 //! cargo run -p dashscope-provider --example any_dialect -- native
@@ -49,12 +46,21 @@ async fn main() -> Result<(), dashscope_provider::Error> {
 
     // First turn, streamed: thinking and text as they arrive.
     let mut stream = client.conversation(dialect).stream(conv.clone()).await?;
+    let mut heading = "";
     while let Some(event) = stream.next_event().await {
-        match event? {
-            UnifiedEvent::ReasoningDelta { text, .. } => print!("\x1b[2m{text}\x1b[0m"),
-            UnifiedEvent::TextDelta { text, .. } => print!("{text}"),
-            _ => {}
+        let (next, text) = match event? {
+            UnifiedEvent::ReasoningDelta { text, .. } => ("Thinking:", text),
+            UnifiedEvent::TextDelta { text, .. } => ("Answer:", text),
+            _ => continue,
+        };
+        if heading != next {
+            if !heading.is_empty() {
+                println!();
+            }
+            heading = next;
+            println!("{heading}");
         }
+        print!("{text}");
         std::io::stdout().flush().ok();
     }
     let answer = stream.accumulate().await?;
@@ -65,7 +71,7 @@ async fn main() -> Result<(), dashscope_provider::Error> {
         conv = conv.answer(&answer);
         for call in answer.tool_calls() {
             let output = get_current_weather(&call.arguments);
-            println!("→ {}({}) = {output}", call.name, call.arguments);
+            println!("call {}({}) = {output}", call.name, call.arguments);
             conv = conv.tool_result(call.id.clone(), output);
         }
         let reply = client.conversation(dialect).send(conv).await?;

@@ -1,7 +1,5 @@
-//! The blocking client: no async runtime; streams are iterators.
-//!
-//! Reads `DASHSCOPE_API_KEY` and `DASHSCOPE_BASE_URL`; runs against the mock server (see
-//! `quickstart_chat.rs`):
+//! Cookbook: the blocking client. No async runtime (this build has no tokio at all); streams
+//! are iterators. It needs the `blocking` feature:
 //!
 //! ```sh
 //! cargo run -p dashscope-provider --no-default-features --features blocking --example blocking

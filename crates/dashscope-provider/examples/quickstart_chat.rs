@@ -1,7 +1,7 @@
-//! Chat Completions, one answer.
+//! Cookbook: plain chat. Chat Completions, one answer.
 //!
-//! Reads `DASHSCOPE_API_KEY` and `DASHSCOPE_BASE_URL` (or the region variables). Against the
-//! mock server:
+//! Every example reads `DASHSCOPE_API_KEY` (and `DASHSCOPE_REGION`, `DASHSCOPE_WORKSPACE` or
+//! `DASHSCOPE_BASE_URL` when set). Against the mock server instead of the service:
 //!
 //! ```sh
 //! cargo run -p dashscope-mock &   # listens on 127.0.0.1:8089 by default

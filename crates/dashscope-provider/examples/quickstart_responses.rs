@@ -1,19 +1,39 @@
-//! The Responses API, one answer.
+//! Cookbook: the Responses API. One answer, then a follow-up that continues it on the server
+//! side (`previous_response_id`: only the new input is sent), then a stream of typed events.
 //!
-//! Reads `DASHSCOPE_API_KEY` and `DASHSCOPE_BASE_URL`; runs against the mock server (see
-//! `quickstart_chat.rs`).
+//! ```sh
+//! cargo run -p dashscope-provider --example quickstart_responses
+//! ```
+
+use std::io::Write;
 
 use dashscope_provider::Client;
-use dashscope_provider::protocol::responses::ResponseRequest;
+use dashscope_provider::protocol::responses::{ResponseRequest, ResponseStreamEvent};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), dashscope_provider::Error> {
     let client = Client::from_env()?;
-    let reply = client
+
+    let request = ResponseRequest::new("qwen-plus", "Name three uses of Rust.");
+    let first = client.responses().create(request).await?;
+    println!("{}\n", first.output_text());
+
+    let follow_up = ResponseRequest::new("qwen-plus", "Which of them is the most common?")
+        .previous_response_id(first.id.clone());
+    let second = client.responses().create(follow_up).await?;
+    println!("{}\n", second.output_text());
+
+    let mut stream = client
         .responses()
-        .create(ResponseRequest::new("qwen3.8-max", "你能做些什么？"))
+        .create_stream(ResponseRequest::new("qwen-plus", "Say hello in French."))
         .await?;
-    println!("{}", reply.output_text());
-    println!("[response id {}, status {:?}]", reply.id, reply.status);
+    while let Some(event) = stream.next_chunk().await {
+        if let ResponseStreamEvent::OutputTextDelta(delta) = event? {
+            print!("{}", delta.delta);
+            std::io::stdout().flush().ok();
+        }
+    }
+    let done = stream.snapshot();
+    println!("\n[response {}]", done.id);
     Ok(())
 }

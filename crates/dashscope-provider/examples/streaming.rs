@@ -1,8 +1,9 @@
-//! Streaming: Chat Completions chunk by chunk, then a Responses stream event by event, each
-//! folded into the final answer.
+//! Cookbook: streaming. Chat Completions chunk by chunk, then a Responses stream event by event;
+//! each stream folds what it received into the final answer as it goes.
 //!
-//! Reads `DASHSCOPE_API_KEY` and `DASHSCOPE_BASE_URL`; runs against the mock server (see
-//! `quickstart_chat.rs`).
+//! ```sh
+//! cargo run -p dashscope-provider --example streaming
+//! ```
 
 use std::io::Write;
 
@@ -28,7 +29,7 @@ async fn main() -> Result<(), dashscope_provider::Error> {
     );
 
     // Responses: typed events; `accumulate` would fold them the same way.
-    let request = ResponseRequest::new("qwen3.8-max", "请简单介绍一下人工智能。");
+    let request = ResponseRequest::new("qwen-plus", "Introduce Rust in two sentences.");
     let mut stream = client.responses().create_stream(request).await?;
     while let Some(event) = stream.next_chunk().await {
         match event? {

@@ -1,8 +1,9 @@
-//! A thinking model: the reasoning arrives apart from the answer, both while streaming and in
-//! the accumulated response.
+//! Cookbook: thinking. A hybrid model with `enable_thinking`: its reasoning streams first, then
+//! the answer; both are kept apart in the accumulated response too.
 //!
-//! Reads `DASHSCOPE_API_KEY` and `DASHSCOPE_BASE_URL`; runs against the mock server (see
-//! `quickstart_chat.rs`).
+//! ```sh
+//! cargo run -p dashscope-provider --example thinking
+//! ```
 
 use std::io::Write;
 
@@ -12,20 +13,19 @@ use dashscope_provider::protocol::chat::{ChatRequest, Message};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), dashscope_provider::Error> {
     let client = Client::from_env()?;
-    let request = ChatRequest::new(
-        "qwen3.6-plus",
-        vec![Message::user("Reply with a JSON object.")],
-    );
+    let request = ChatRequest::new("qwen-plus", vec![Message::user("Is 9.11 larger than 9.9?")])
+        .enable_thinking(true);
     let mut stream = client.chat().create_stream(request).await?;
     let mut answering = false;
+    println!("Thinking:");
     while let Some(chunk) = stream.next_chunk().await {
         let chunk = chunk?;
-        if let Some(thought) = chunk.reasoning().filter(|t| !t.is_empty()) {
+        if let Some(thought) = chunk.reasoning() {
             print!("{thought}");
         }
         if let Some(text) = chunk.content().filter(|t| !t.is_empty()) {
             if !answering {
-                println!("\n--- answer ---");
+                println!("\n\nAnswer:");
                 answering = true;
             }
             print!("{text}");
@@ -34,7 +34,7 @@ async fn main() -> Result<(), dashscope_provider::Error> {
     }
     let done = stream.snapshot();
     println!(
-        "\n[{} reasoning characters, {} answer characters]",
+        "\n\n[{} reasoning characters, {} answer characters]",
         done.reasoning().unwrap_or_default().chars().count(),
         done.text().unwrap_or_default().chars().count()
     );

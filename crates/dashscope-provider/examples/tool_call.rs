@@ -1,58 +1,68 @@
-//! A tool-call round trip on the Responses API: the model calls a function, the program runs
-//! it, and the model answers with the result.
+//! Cookbook: tool calling, a whole round trip on Chat Completions. The model asks for a
+//! function call, the program runs the function, sends the result back as a `tool` message,
+//! and the model answers with it. (`any_dialect` does the same on any of the three dialects.)
 //!
-//! Reads `DASHSCOPE_API_KEY` and `DASHSCOPE_BASE_URL`; runs against the mock server (see
-//! `quickstart_chat.rs`), which replays both recorded turns.
+//! ```sh
+//! cargo run -p dashscope-provider --example tool_call
+//! ```
 
 use dashscope_provider::Client;
-use dashscope_provider::protocol::responses::{InputItem, OutputItem, ResponseRequest, Tool};
+use dashscope_provider::protocol::chat::{ChatRequest, Message, Tool};
+use serde::Deserialize;
 use serde_json::json;
 
-fn get_current_weather(arguments: &str) -> String {
-    let location = serde_json::from_str::<serde_json::Value>(arguments)
-        .ok()
-        .and_then(|v| v["location"].as_str().map(str::to_owned))
-        .unwrap_or_default();
-    if location.contains("北京") {
-        "北京今天是晴天。".to_owned()
-    } else {
-        format!("{location}：暂无数据。")
-    }
+#[derive(Deserialize)]
+struct WeatherArgs {
+    location: String,
+}
+
+/// The function the model may call.
+fn get_current_weather(args: &WeatherArgs) -> String {
+    format!("{}: sunny, 24 °C", args.location)
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), dashscope_provider::Error> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::from_env()?;
     let weather = Tool::function(
         "get_current_weather",
-        "当你想查询指定城市的天气时非常有用。",
+        "Gets the current weather in a city.",
         json!({
             "type": "object",
-            "properties": {"location": {"type": "string", "description": "城市或县区，比如北京市、杭州市、余杭区等。"}},
+            "properties": {"location": {"type": "string", "description": "The city."}},
             "required": ["location"],
         }),
     );
-    let question = InputItem::user("北京天气咋样");
-    let first = client
-        .responses()
-        .create(ResponseRequest::new("qwen3.8-max", vec![question.clone()]).tool(weather.clone()))
-        .await?;
+    let mut messages = vec![Message::user("What is the weather like in Hangzhou today?")];
 
-    let mut input = vec![question];
-    for call in first.function_calls() {
-        println!("→ {}({})", call.name, call.arguments);
-        let output = get_current_weather(&call.arguments);
-        println!("← {output}");
-        input.push(InputItem::from(OutputItem::FunctionCall(call.clone())));
-        input.push(InputItem::function_call_output(
-            call.call_id.clone(),
+    let first = client
+        .chat()
+        .create(ChatRequest::new("qwen-plus", messages.clone()).tool(weather.clone()))
+        .await?;
+    let calls = first.tool_calls().to_vec();
+    if calls.is_empty() {
+        println!("{}", first.text().unwrap_or_default());
+        return Ok(());
+    }
+    messages.push(Message::assistant_tool_calls(calls.clone()));
+    for call in &calls {
+        let args: WeatherArgs = serde_json::from_str(call.arguments().unwrap_or("{}"))?;
+        let output = get_current_weather(&args);
+        println!(
+            "call {}({}) = {output}",
+            call.name().unwrap_or("?"),
+            args.location
+        );
+        messages.push(Message::tool_result(
+            call.call_id().unwrap_or_default(),
             output,
         ));
     }
+
     let answer = client
-        .responses()
-        .create(ResponseRequest::new("qwen3.8-max", input).tool(weather))
+        .chat()
+        .create(ChatRequest::new("qwen-plus", messages).tool(weather))
         .await?;
-    println!("{}", answer.output_text());
+    println!("{}", answer.text().unwrap_or_default());
     Ok(())
 }

@@ -94,7 +94,7 @@ impl From<String> for ApiKey {
     }
 }
 
-/// A Model Studio region (PROTOCOL.md §1.1).
+/// A Model Studio region ([protocol notes §1.1](dashscope_protocol::protocol_notes#11-hosts-and-regions)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Region {
     /// China (Beijing), `cn-beijing`: `dashscope.aliyuncs.com`.
@@ -186,7 +186,7 @@ pub struct Timeouts {
 }
 
 impl Default for Timeouts {
-    /// 5 s to connect; 300 s idle and total, as the official SDK (PROTOCOL.md §1.6).
+    /// 5 s to connect; 300 s idle and total, as the official SDK ([protocol notes §1.6](dashscope_protocol::protocol_notes#16-timeouts-retries)).
     fn default() -> Self {
         Timeouts {
             connect: Duration::from_secs(5),
@@ -304,7 +304,7 @@ impl Config {
         ConfigBuilder::default()
     }
 
-    /// Reads the same variables as the official SDK (PROTOCOL.md §1.2).
+    /// Reads the same variables as the official SDK ([protocol notes §1.2](dashscope_protocol::protocol_notes#12-authentication-and-environment)).
     ///
     /// | variable | meaning |
     /// |---|---|

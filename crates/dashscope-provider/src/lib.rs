@@ -11,6 +11,11 @@
 //!
 //! The wire types are [`dashscope_protocol`]'s, re-exported as [`protocol`].
 //!
+//! The [cookbook](https://github.com/dashscope-rs/dashscope-rs/blob/main/docs/cookbook.md) maps
+//! every task of the official text-generation guides (multi-turn chat, streaming, thinking,
+//! images and video, JSON output, partial mode, tool calls, regions, errors and retries, the
+//! blocking client, testing with the mock, …) to a runnable example.
+//!
 //! ```no_run
 //! # #[cfg(feature = "reqwest")]
 //! # async fn demo() -> Result<(), dashscope_provider::Error> {
@@ -203,3 +208,8 @@ pub use client::{ChatStream, Client, NativeStream, ResponsesStream};
 pub use dashscope_transport::{BlockingTransport, SharedBlockingTransport};
 #[cfg(feature = "async")]
 pub use dashscope_transport::{SharedTransport, Transport};
+
+/// The README's example, compiled as a doctest so that it cannot rot.
+#[cfg(all(doctest, feature = "reqwest"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -8,7 +8,7 @@ use dashscope_protocol::native::{self, GenerationRequest, GenerationResponse};
 use http::HeaderMap;
 
 /// The response header that marks a partial answer: the service hit its generation timeout on
-/// a non-stream call and returned what it had (PROTOCOL.md §4.6).
+/// a non-stream call and returned what it had ([protocol notes §4.6](dashscope_protocol::protocol_notes#46-partial-response-on-long-non-stream-calls)).
 pub const PARTIAL_RESPONSE_HEADER: &str = "x-dashscope-partialresponse";
 
 /// A decoded response body with its HTTP status and headers.

@@ -1,4 +1,4 @@
-//! The bodies of the Responses API's retrieve / delete / input-items calls (PROTOCOL.md §3.1:
+//! The bodies of the Responses API's retrieve / delete / input-items calls ([protocol notes §3.1](dashscope_protocol::protocol_notes#31-endpoints):
 //! the service lists these endpoints; their shapes follow OpenAI's).
 
 use dashscope_protocol::responses::InputItem;

@@ -5,7 +5,7 @@
 //! quota-exhausted codes (they do not heal by waiting), `x-should-retry: false`, and a stream
 //! after its first event reached the caller. The wait is the server's `retry-after-ms` or
 //! `Retry-After` (seconds or an HTTP date) when given, capped at [`RetryPolicy::max_retry_after`];
-//! otherwise exponential backoff with jitter (PROTOCOL.md §1.6).
+//! otherwise exponential backoff with jitter ([protocol notes §1.6](dashscope_protocol::protocol_notes#16-timeouts-retries)).
 
 use std::time::{Duration, SystemTime};
 

@@ -108,7 +108,7 @@ fn fold(events: &[UnifiedEvent]) -> UnifiedResponse {
 /// The unified cassette `unified/<name>`.
 fn unified_cassette(name: &str) -> UnifiedCassette {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../mock-server/fixtures/unified")
+        .join("tests/fixtures/unified")
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));

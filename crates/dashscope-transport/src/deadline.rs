@@ -15,7 +15,7 @@ thread_local! {
 /// This is how a blocking caller puts one deadline over several calls: `send` (connecting,
 /// writing the request, waiting for the response head) and then as many body reads as it
 /// likes, and no more: reads made after `f` returns are bounded by the transport's own
-/// timeouts only. [`UreqTransport`](crate::UreqTransport) honours it on every read and write
+/// timeouts only. [`UreqTransport`] honours it on every read and write
 /// of its connections; other [`BlockingTransport`](crate::BlockingTransport)s read it with
 /// [`current_deadline`]. Nested calls keep the earlier deadline, and the previous one is back
 /// when `f` returns (or panics). The async [`Transport`](crate::Transport) has no use for
@@ -30,6 +30,11 @@ thread_local! {
 /// });
 /// assert_eq!(dashscope_transport::current_deadline(), None);
 /// ```
+#[cfg_attr(
+    feature = "blocking",
+    doc = "\n[`UreqTransport`]: crate::UreqTransport"
+)]
+#[cfg_attr(not(feature = "blocking"), doc = "\n[`UreqTransport`]: crate#features")]
 pub fn with_deadline<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> T {
     /// Puts the previous deadline back, even when `f` panics.
     struct Restore(Option<Instant>);

@@ -109,6 +109,7 @@
            [`test_util::CaptureTransport`]: #features\n[`test_util::FaultTransport`]: #features"
 )]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::time::Duration;
 
@@ -154,3 +155,8 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
 /// connection kept longer than that fails on its next use. 90 seconds stays well under it while
 /// still reusing connections between the requests of one conversation.
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The README's example, compiled as a doctest so that it cannot rot.
+#[cfg(all(doctest, feature = "reqwest"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -41,7 +41,7 @@ pub fn config(server: &MockServer) -> ConfigBuilder {
 /// A recorded fixture, `dialect/scenario`.
 pub fn fixture(name: &str) -> Cassette {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../mock-server/fixtures")
+        .join("tests/fixtures")
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
