@@ -1,4 +1,4 @@
-//! The errors the mock generates, each rendered in its dialect's shape (PROTOCOL.md §2.5, §4.5)
+//! The errors the mock generates, each rendered in its dialect's shape (`dashscope_protocol::protocol_notes` §2.5, §4.5)
 //! from the protocol crate's typed error bodies.
 //!
 //! | dialect | non-stream body (`application/json`) | stream request |
@@ -118,7 +118,7 @@ impl ErrorReply {
             .unwrap_or(fallback);
         let mut e = Self::new(status, native, compat, kind, message);
         if status == 401 {
-            // The compat wording has a trailing space (PROTOCOL.md §2.5).
+            // The compat wording has a trailing space (protocol_notes §2.5).
             e.compat_message = Some("Incorrect API key provided. ".to_owned());
         }
         e
@@ -145,7 +145,7 @@ impl ErrorReply {
         Self::new(status, native, compat, "invalid_request_error", message)
     }
 
-    /// 403: `X-DashScope-Async: enable` on a synchronous API (PROTOCOL.md §1.5).
+    /// 403: `X-DashScope-Async: enable` on a synchronous API (protocol_notes §1.5).
     pub(crate) fn async_not_supported() -> Self {
         let message = "current user api does not support asynchronous calls";
         Self::new(403, "AccessDenied", "AccessDenied", "AccessDenied", message)

@@ -1078,7 +1078,7 @@ fn responses_output_text_has_logprobs_only_when_asked() {
         assert_eq!(part["type"], "output_text", "{}", r.text());
         assert!(part.get("logprobs").is_none(), "{part}");
         // A stream: the output items say the same; the content-part events keep their
-        // documented `"logprobs": null` (PROTOCOL.md §3.4).
+        // documented `"logprobs": null` (protocol_notes §3.4).
         let mut stream = plain.clone();
         stream["stream"] = json!(true);
         let body = post(s.address(), RESPONSES, &[], &stream).text();

@@ -355,7 +355,7 @@ impl<'a> Answer<'a> {
             );
             if let Some(k) = l.c.tool_calls.len().checked_sub(1) {
                 // The recorded quirk: a trailing empty fragment whose choice has no
-                // finish_reason and no logprobs (PROTOCOL.md §2.4).
+                // finish_reason and no logprobs (protocol_notes §2.4).
                 let delta = Delta {
                     tool_calls: Some(vec![call(k, "", None, "")]),
                     ..Default::default()
@@ -761,7 +761,7 @@ impl<'a> Answer<'a> {
 /// PCM), whole 3-byte groups, so that no piece but the last is padded.
 const AUDIO_PIECE: usize = 6_400;
 
-/// An answer's audio as a chat stream sends it (PROTOCOL.md §2.6): `data` in pieces of
+/// An answer's audio as a chat stream sends it (protocol_notes §2.6): `data` in pieces of
 /// [`AUDIO_PIECE`] characters, the other members (transcript, id, …) with the first.
 fn audio_pieces(a: &Audio) -> impl Iterator<Item = Audio> + '_ {
     let data = a.data.as_deref().unwrap_or_default().as_bytes();
@@ -809,7 +809,7 @@ fn reasoning_details(n: u64) -> OutputTokensDetails {
 }
 
 /// An `output_text` part; `logprobs`: with `"logprobs": null` (the stream's content-part events
-/// have it, PROTOCOL.md §3.4; an output item only when the request asks for log probabilities).
+/// have it, protocol_notes §3.4; an output item only when the request asks for log probabilities).
 fn output_text(text: &str, logprobs: bool) -> resp::OutputContent {
     let mut t = resp::OutputText {
         text: text.to_owned(),

@@ -382,7 +382,7 @@ fn json_word(format: Option<&Value>, text: impl FnOnce() -> String) -> Result<()
     Ok(())
 }
 
-/// Omni models answer in a stream only (PROTOCOL.md §2.6): a real refusal reads 400
+/// Omni models answer in a stream only (protocol_notes §2.6): a real refusal reads 400
 /// `invalid_request_error` "qwen-omni-turbo-2025-01-19 only support with stream=true" (its
 /// `code` was `null` there; the mock sends `invalid_parameter_error` like other parameter
 /// errors [U]).
