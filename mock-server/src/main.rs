@@ -210,14 +210,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(
+    let served = runtime.block_on(run(
         &args.host,
         args.port,
         state,
         limits,
         keyed,
         args.exit_on_stdin_eof,
-    )) {
+    ));
+    // The connections are drained and every cassette written (record mode writes one before
+    // the answer's last bytes). What may still run is the blocking read of standard input
+    // (`--exit-on-stdin-eof`), which never returns while the parent holds the pipe open, so a
+    // plain runtime drop would wait for it forever: leave it behind.
+    runtime.shutdown_background();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dashscope-mock: {e}");
@@ -246,64 +252,83 @@ async fn run(
             "dashscope-mock: warning: listening on {addr}, not a loopback address: other machines can reach this mock; {admin}"
         );
     }
+    // Listening for the signals before the URL shows: a signal sent as soon as a parent reads
+    // the URL stops the server gracefully instead of killing it.
+    let mut stop = Stop::listen()?;
     println!("dashscope-mock listening on http://{addr}");
 
     let grace = limits.shutdown_grace;
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = serve(listener, state, limits, async move {
-        shutdown_signal(stdin).await;
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+    let (second_tx, second_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = stop.next() => {}
+            () = stdin_eof(stdin) => {}
+        }
         tracing::info!(
             "shutting down: no new connections; open requests have {}s to finish",
             grace.as_secs_f64()
         );
-        let _ = started_tx.send(());
+        let _ = first_tx.send(());
+        stop.next().await;
+        let _ = second_tx.send(());
     });
-    tokio::pin!(serving);
-    tokio::select! {
-        r = &mut serving => return r,
-        _ = started_rx => {}
-    }
+    let serving = serve(listener, state, limits, async move {
+        let _ = first_rx.await;
+    });
     // Shutting down, within the grace period; a second signal cuts what is open now.
     tokio::select! {
-        r = &mut serving => r,
-        () = shutdown_signal(false) => {
+        r = serving => r,
+        Ok(()) = second_rx => {
             tracing::warn!("second signal: cutting open connections now");
             Ok(())
         }
     }
 }
 
-/// Ctrl-C, SIGTERM on Unix, or (with `stdin`) the end of standard input.
-async fn shutdown_signal(stdin: bool) {
-    let eof = async {
-        let mut input = tokio::io::stdin();
-        let mut buf = [0u8; 1024];
-        while stdin && input.read(&mut buf).await.is_ok_and(|n| n > 0) {}
-        if stdin {
-            tracing::info!("standard input ended");
-        } else {
-            std::future::pending::<()>().await;
+/// Ctrl-C and SIGTERM, listened to from when it is made.
+struct Stop {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn listen() -> std::io::Result<Stop> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Stop {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
         }
-    };
-    let ctrl_c = async {
+        #[cfg(not(unix))]
+        Ok(Stop {})
+    }
+
+    /// The next Ctrl-C or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-        () = eof => {}
     }
+}
+
+/// The end of standard input, with `--exit-on-stdin-eof`; never without.
+async fn stdin_eof(enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    let mut input = tokio::io::stdin();
+    let mut buf = [0u8; 1024];
+    while input.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    tracing::info!("standard input ended");
 }

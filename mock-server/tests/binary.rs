@@ -198,3 +198,44 @@ fn the_binary_stops_when_its_stdin_ends_and_record_mode_creates_its_directory() 
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     });
 }
+
+/// `--exit-on-stdin-eof` with the pipe still open (a parent that is alive, as the Python
+/// package's `MockServer`): SIGTERM stops the binary by itself. The blocking read of standard
+/// input must not keep the runtime from shutting down (it did: the parent had to SIGKILL it).
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_binary_while_its_stdin_is_still_open() {
+    within(Duration::from_secs(60), || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"))
+            .args(["--port", "0", "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the binary");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("dashscope-mock listening on"), "{line}");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let t = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "still running 30 s after SIGTERM, its stdin open"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // Held until here: the pipe stays open the whole time.
+        drop(child.stdin.take());
+        assert!(status.success(), "{status:?}");
+    });
+}

@@ -224,6 +224,7 @@ def test_stop_is_graceful_even_when_the_test_fails():
             raise RuntimeError("the test failed")
     assert not server.running
     assert "shutting down" in server.stderr  # the binary's SIGTERM path, not a kill
+    assert server.returncode == 0  # it exited by itself (a SIGKILL after the wait shows -9)
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{url}/__mock/health", timeout=5)
     with pytest.raises(MockServerError, match="not running"):

@@ -152,8 +152,9 @@ class MockServer:
     to the child's environment (e.g. `RUST_LOG`); `start_timeout` bounds the start (seconds).
 
     `start()` (or `with`) returns once the server answers; `stop()` (or leaving the `with`
-    block, also on an exception) shuts it down gracefully. A started server that is never
-    stopped is stopped when it is garbage-collected or the interpreter exits.
+    block, also on an exception) shuts it down gracefully (`returncode` is then 0). A
+    started server that is never stopped is stopped when it is garbage-collected or the
+    interpreter exits.
     """
 
     def __init__(
@@ -223,6 +224,8 @@ class MockServer:
         self._stderr: _Output | None = None
         self._finalizer: weakref.finalize | None = None
         self.url = ""
+        # The binary's exit status once stopped: 0 when it shut down by itself on SIGTERM.
+        self.returncode: int | None = None
 
     # Never the keys: they are secrets in record mode.
     def __repr__(self) -> str:
@@ -344,6 +347,7 @@ class MockServer:
         if self._finalizer is not None:
             self._finalizer.detach()
         _stop_process(proc, self._stop_wait)
+        self.returncode = proc.returncode
         # The pipes reach their end with the process; the readers stop there.
         for out, pipe in ((self._stdout, proc.stdout), (self._stderr, proc.stderr)):
             if out is not None:
