@@ -16,6 +16,7 @@ use dashscope_protocol::unified::{
 use serde_json::{Value, json};
 
 use super::schema::{self, Rng};
+use crate::secrets::{STD, base64};
 use crate::state::splitmix64;
 
 /// The tokens of `text`, one by one (nothing allocated): a space and the run of up to 8 ASCII
@@ -435,25 +436,13 @@ fn speech(text: &str, rng: &mut Rng) -> Audio {
         let v = 6_000 * (4 * (i % period) - 2 * period).abs() / period - 6_000;
         wav.extend_from_slice(&(v as i16).to_le_bytes());
     }
+    let mut data = base64(&wav, STD);
+    data.push_str(&"=="[..(3 - wav.len() % 3) % 3]);
     Audio {
-        data: Some(base64(&wav)),
+        data: Some(data),
         transcript: Some(text.to_owned()),
         ..Default::default()
     }
-}
-
-/// Standard base64, padded.
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let n = (group.iter().enumerate()).fold(0, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            let c = ABC[(n >> (18 - 6 * i) & 63) as usize];
-            out.push(if i <= group.len() { char::from(c) } else { '=' });
-        }
-    }
-    out
 }
 
 /// The input token count of a conversation.
