@@ -159,7 +159,8 @@ impl Prepared {
             self.play(plan, speed, between, &mut headers, shutdown())
         } else if self.stream || self.chunked || headers.contains_key(TRANSFER_ENCODING) {
             // Everything is ready: one frame, of unknown length (a stream, or chunked).
-            AxumBody::new(Once(Some(self.whole.clone())))
+            let whole = Ok::<_, io::Error>(self.whole.clone());
+            AxumBody::from_stream(futures_util::stream::iter([whole]))
         } else {
             AxumBody::from(self.whole.clone())
         };
@@ -304,21 +305,6 @@ fn case_extensions(names: &[&str]) -> Option<Extensions> {
         Poll::Ready(r) => Some(r),
         Poll::Pending => None,
     })?
-}
-
-/// A body of one frame of unknown length.
-struct Once(Option<Bytes>);
-
-impl http_body::Body for Once {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
-        std::task::Poll::Ready(self.0.take().map(|b| Ok(http_body::Frame::data(b))))
-    }
 }
 
 /// A response that resets the connection: a body that fails at once (through
