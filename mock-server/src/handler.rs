@@ -38,10 +38,10 @@ use tokio::time::Instant;
 
 use crate::budget::{HISTORY_COPIES, Held, Refused, json_text_cost};
 use crate::conn::ConnHandle;
-use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
+use crate::errors::{ErrorReply, gateway_headers};
 use crate::expect::Hit;
 use crate::faults::{FaultPlan, FaultSpec};
-use crate::journal::{self, Record};
+use crate::journal::{Record, Tail};
 use crate::matching::Answer;
 use crate::replay::{self, Prepared};
 use crate::secrets;
@@ -75,7 +75,7 @@ pub(crate) struct Ctx {
     pub(crate) parts: Parts,
     pub(crate) body: Bytes,
     /// Whether `body` is JSON, when known (`None`: the journal checks).
-    body_is_json: Option<bool>,
+    pub(crate) body_is_json: Option<bool>,
     /// The body as JSON (parsed once).
     pub(crate) json: Option<Value>,
     /// The body as its dialect's request and as a conversation (read once, when first needed).
@@ -83,7 +83,7 @@ pub(crate) struct Ctx {
     /// The bytes of the in-flight budget this request holds (given back when it is dropped).
     held: Held,
     pub(crate) request_id: RequestId,
-    received_at_ms: u64,
+    pub(crate) received_at_ms: u64,
     pub(crate) endpoint: Option<Endpoint>,
     pub(crate) dialect: Dialect,
     pub(crate) stream: bool,
@@ -197,22 +197,14 @@ impl Ctx {
         outcome: &'static str,
         cassette: Option<Arc<str>>,
     ) {
-        let source = self.source(outcome, cassette.as_deref());
-        let record = Record::new(&journal::Request {
-            received_at_ms: self.received_at_ms,
-            request_id: self.request_id,
-            method: &self.parts.method,
-            uri: &self.parts.uri,
-            headers: &self.parts.headers,
-            body: &self.body,
-            body_is_json: self.body_is_json,
-            secrets: &self.state.secrets(&self.parts),
+        let tail = Tail {
             status: status.as_u16(),
             outcome,
-            source,
+            source: self.source(outcome, cassette.as_deref()),
             cassette,
-            faults: &self.fired,
-        });
+            faults: self.fired.clone(),
+        };
+        let record = Record::new(self, tail);
         lock(&self.state.inner.journal).push_record(record);
     }
 
@@ -243,7 +235,7 @@ impl Ctx {
 
     /// Answers 200 with `body` and the gateway's headers.
     fn json_ok(&self, body: &Value, outcome: &'static str) -> Response {
-        let headers = gateway_headers(self.request_id.as_str(), JSON_CONTENT_TYPE);
+        let headers = gateway_headers(self.request_id.as_str(), false);
         let body = Body::Text(body.to_string());
         let ok = RecordedResponse {
             status: 200,
@@ -373,12 +365,7 @@ pub(crate) struct ReadBody {
 /// once what its parsed tree may cost is taken from the budget too. A body in one frame is not
 /// copied.
 pub(crate) async fn read_body(state: &MockState, body: AxumBody, json: bool) -> ReadBody {
-    let deadline = state
-        .config()
-        .limits
-        .body_read_timeout
-        .filter(|d| !d.is_zero())
-        .map(|d| Instant::now() + d);
+    let deadline = body_deadline(state);
     let budget = &state.inner.budget;
     let mut read = ReadBody::default();
     let reading = async {
@@ -403,6 +390,12 @@ pub(crate) async fn read_body(state: &MockState, body: AxumBody, json: bool) -> 
         Err(e) => read.error = Some(e),
     }
     read
+}
+
+/// When the body-read timeout, counted from now, runs out (`None`: no timeout).
+fn body_deadline(state: &MockState) -> Option<Instant> {
+    let timeout = state.config().limits.body_read_timeout;
+    timeout.filter(|d| !d.is_zero()).map(|d| Instant::now() + d)
 }
 
 async fn read_pieces(
@@ -609,12 +602,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         let message = format!(
             "dashscope-mock: no cassette named {name:?} (or it was a used-up once cassette)"
         );
-        return ctx.error(&ErrorReply::mock(
-            404,
-            "MockNoMatch",
-            "mock_no_match",
-            message,
-        ));
+        return ctx.error(&ErrorReply::no_match(message));
     }
 
     // 7. Checks that come after the cassettes.
@@ -637,16 +625,11 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         };
         if size > 0 {
             // The responder reads a stored conversation through copies of it.
-            let limits = &state.config().limits;
-            let deadline = limits
-                .body_read_timeout
-                .filter(|d| !d.is_zero())
-                .map(|d| Instant::now() + d);
-            let taken = state.inner.budget.take(
-                &mut ctx.held,
-                size.saturating_mul(HISTORY_COPIES),
-                deadline,
-            );
+            let copies = size.saturating_mul(HISTORY_COPIES);
+            let taken = state
+                .inner
+                .budget
+                .take(&mut ctx.held, copies, body_deadline(&state));
             if let Err(refused) = taken.await {
                 return ctx.error(&BodyError::from(refused).reply());
             }
@@ -672,7 +655,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 
     // 9. No answer.
     let nearest = lock(&state.inner.cassettes).nearest(&ctx, 3);
-    let names: Vec<&str> = nearest.iter().map(|n| n.name()).collect();
+    let names: Vec<&str> = nearest.iter().map(|n| n.name.as_str()).collect();
     let list = if names.is_empty() {
         "no cassettes are loaded".to_owned()
     } else {
@@ -683,8 +666,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         ctx.path()
     );
     let nearest = serde_json::to_value(&nearest).unwrap_or_default();
-    let e = ErrorReply::mock(404, "MockNoMatch", "mock_no_match", message)
-        .with_extra("nearest", nearest);
+    let e = ErrorReply::no_match(message).with_extra("nearest", nearest);
     ctx.answer(
         e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str()),
         &FaultPlan::none(),
@@ -783,13 +765,10 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
         Some(Some(body)) => ctx.json_ok(&body, "store"),
         Some(None) => {
             let message = format!("Response with id '{id}' not found.");
-            let e = ErrorReply::new(
-                404,
-                "InvalidParameter",
-                "invalid_parameter_error",
-                "invalid_request_error",
-                message,
-            );
+            let e = ErrorReply {
+                status: 404,
+                ..ErrorReply::invalid_parameter(message)
+            };
             ctx.error(&e.param("response_id"))
         }
         None => method_not_allowed(&ctx, if items { "GET" } else { "GET, DELETE" }),

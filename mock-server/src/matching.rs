@@ -417,15 +417,9 @@ fn evaluate(e: &Entry, used_up: bool, req: &Ctx, explain: bool) -> Fit {
 /// A cassette close to an unmatched request, and why it did not match.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Nearest {
-    name: String,
+    pub(crate) name: String,
     path: String,
     mismatch: Vec<String>,
-}
-
-impl Nearest {
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 /// The cassettes a server answers from (see the module docs).

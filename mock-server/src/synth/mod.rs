@@ -17,7 +17,7 @@ use dashscope_protocol::unified::{Conversation, DialectRequest, UnifiedResponse}
 use http::HeaderMap;
 use serde_json::Value;
 
-use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, SSE_CONTENT_TYPE, gateway_headers};
+use crate::errors::{ErrorReply, gateway_headers};
 use crate::handler::{Ctx, SEEDED_CREATED};
 
 /// What a [`Responder`] knows about a request no cassette matched.
@@ -228,14 +228,7 @@ fn success(
     request_id: &str,
     body: dashscope_protocol::cassette::Body,
 ) -> RecordedResponse {
-    let mut headers = gateway_headers(
-        request_id,
-        if stream {
-            SSE_CONTENT_TYPE
-        } else {
-            JSON_CONTENT_TYPE
-        },
-    );
+    let mut headers = gateway_headers(request_id, stream);
     let finished = if stream { "false" } else { "true" };
     headers.insert(3, ("x-dashscope-finished".to_owned(), finished.to_owned()));
     if endpoint.dialect() == Dialect::Native {
