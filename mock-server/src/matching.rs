@@ -144,6 +144,7 @@ impl Entry {
             }
             AnyCassette::Wire(c) => c,
         };
+        let recorded_stream = c.is_stream_request();
         let Cassette {
             name,
             request,
@@ -167,16 +168,6 @@ impl Entry {
         } else {
             m.headers.into_iter().collect()
         };
-        let sse = request
-            .headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case(SSE_HEADER) && v.eq_ignore_ascii_case("enable"));
-        let body_stream = request
-            .body
-            .as_ref()
-            .and_then(|b| b.get("stream"))
-            .and_then(Value::as_bool);
-        let recorded_stream = sse || body_stream == Some(true);
         let body = m.body.or(request.body);
         // The conversation conditions: the members of `match` the protocol's matcher ignores.
         let mut conv = raw

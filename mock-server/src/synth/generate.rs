@@ -9,6 +9,7 @@
 //!   image, 80 per audio clip, 64 per video frame or 512 per video file) and tool definitions;
 //!   output tokens are reasoning plus text plus tool-call tokens, summed over the candidates.
 
+use dashscope_protocol::cassette::last_user_text;
 use dashscope_protocol::unified::{
     Audio, Candidate, Conversation, FinishReason, Message, Part, ReasoningEffort, ResponseFormat,
     Role, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoSource,
@@ -238,8 +239,9 @@ pub(crate) fn base_seed(conv: &Conversation, server_seed: Option<u64>) -> u64 {
     splitmix64(fp ^ server_seed.map_or(0, |s| splitmix64(s).rotate_left(17)))
 }
 
-fn last_user(conv: &Conversation) -> Option<&Message> {
-    conv.messages.iter().rev().find(|m| m.role == Role::User)
+/// The last user message's text, on one line, cut at 80 characters.
+fn question(conv: &Conversation) -> String {
+    last_user_text(conv).map_or_else(String::new, |t| snippet(&t, 80))
 }
 
 /// "I received …." for the media of the user messages since the last assistant turn.
@@ -290,9 +292,7 @@ fn chosen_tools(conv: &Conversation, tools: &[(&str, Value)], base: u64) -> Vec<
         ToolChoice::Auto if !last_is_user => return Vec::new(),
         ToolChoice::Auto | ToolChoice::Required => {}
     }
-    let asked = last_user(conv)
-        .map(|m| m.joined_text().to_lowercase())
-        .unwrap_or_default();
+    let asked = last_user_text(conv).unwrap_or_default().to_lowercase();
     let mentioned: Vec<usize> = (0..tools.len())
         .filter(|&i| {
             let name = tools[i].0.to_lowercase();
@@ -307,9 +307,7 @@ fn chosen_tools(conv: &Conversation, tools: &[(&str, Value)], base: u64) -> Vec<
 }
 
 fn reasoning_for(conv: &Conversation, rng: &mut Rng, calls: &[&str]) -> String {
-    let question = last_user(conv)
-        .map(|m| snippet(&m.joined_text(), 80))
-        .unwrap_or_default();
+    let question = question(conv);
     let mut r = if question.is_empty() {
         "The user sent a message without text.".to_owned()
     } else {
@@ -353,8 +351,8 @@ fn plain_answer(conv: &Conversation, rng: &mut Rng) -> String {
             "{name} returned: \"{}\".",
             snippet(&tool.joined_text(), 80)
         ));
-    } else if let Some(user) = last_user(conv) {
-        let q = snippet(&user.joined_text(), 80);
+    } else if let Some(text) = last_user_text(conv) {
+        let q = snippet(&text, 80);
         if !q.is_empty() {
             parts.push(format!("You asked: \"{q}\"."));
         }
@@ -386,11 +384,8 @@ fn format_answer(conv: &Conversation, rng: &mut Rng, seed: u64) -> String {
     match conv.response_format.as_ref() {
         None | Some(ResponseFormat::Text) => plain_answer(conv, rng),
         Some(ResponseFormat::JsonObject) => {
-            let question = last_user(conv)
-                .map(|m| snippet(&m.joined_text(), 80))
-                .unwrap_or_default();
             let answer = rng.pick(&SENTENCES).copied().unwrap_or(SENTENCES[0]);
-            let v = json!({"answer": answer, "question": question});
+            let v = json!({"answer": answer, "question": question(conv)});
             serde_json::to_string_pretty(&v).unwrap_or_default()
         }
         Some(ResponseFormat::JsonSchema(j)) => {
@@ -507,7 +502,7 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
                 text.truncate(at);
             }
         } else {
-            let said = last_user(conv).map(Message::joined_text);
+            let said = last_user_text(conv);
             for (k, &i) in chosen.iter().enumerate() {
                 let (name, parameters) = &tools[i];
                 let args_seed = splitmix64(seed ^ fnv1a(name.as_bytes()) ^ k as u64);
