@@ -227,13 +227,13 @@ impl Mounts {
         });
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.mocks.is_empty()
-    }
-
-    /// The first mounted mock that matches `request` (in its scenario's state), counted; its
-    /// scenario moves on.
-    pub(crate) fn hit(&mut self, request: &MockRequest<'_>) -> Option<Hit> {
+    /// The first mounted mock that matches the request (in its scenario's state), counted; its
+    /// scenario moves on. `request` is only made when a mock is mounted.
+    pub(crate) fn hit<'r>(&mut self, request: impl FnOnce() -> MockRequest<'r>) -> Option<Hit> {
+        if self.mocks.is_empty() {
+            return None;
+        }
+        let request = &request();
         let state = |s: &HashMap<String, String>, name: &str| {
             s.get(name).map_or("started", String::as_str).to_owned()
         };

@@ -141,7 +141,7 @@ impl Ctx {
     }
 
     /// What a responder or a mounted mock's matcher knows about the request.
-    fn mock_request<'a>(
+    pub(crate) fn mock_request<'a>(
         &'a self,
         json: &'a Value,
         conversation: Result<&'a Conversation, &'a str>,
@@ -247,8 +247,13 @@ impl Ctx {
 
     /// Answers with an error in this request's dialect.
     pub(crate) fn error(&self, e: &ErrorReply) -> Response {
+        self.reply(e, &FaultPlan::none(), "error")
+    }
+
+    /// Plays an error in this request's dialect under `plan` and journals it.
+    fn reply(&self, e: &ErrorReply, plan: &FaultPlan, outcome: &'static str) -> Response {
         let r = e.render(self.dialect, self.stream, self.request_id.as_str());
-        self.answer(r, &FaultPlan::none(), "error")
+        self.answer(r, plan, outcome)
     }
 
     /// Stores a Responses answer (`body`) for `GET …/responses/{id}` and
@@ -524,11 +529,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return replay::reset();
     }
     if let Some(e) = &plan.error {
-        return ctx.answer(
-            e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str()),
-            &plan,
-            "fault",
-        );
+        return ctx.reply(e, &plan, "fault");
     }
 
     // 3. Record mode.
@@ -554,14 +555,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     };
 
     // 6. Mounted mocks, then cassettes.
-    let hit = {
-        let mut mounts = lock(&state.inner.mounts);
-        let empty = mounts.is_empty();
-        let hit = |m: &mut crate::expect::Mounts| {
-            m.hit(&ctx.mock_request(json, ctx.typed().map(|(_, c)| c)))
-        };
-        if empty { None } else { hit(&mut mounts) }
-    };
+    let hit = lock(&state.inner.mounts).hit(|| ctx.mock_request(json, ctx.typed().map(|(_, c)| c)));
     if let Some(Hit {
         name,
         answer: Some(answer),
@@ -667,11 +661,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     );
     let nearest = serde_json::to_value(&nearest).unwrap_or_default();
     let e = ErrorReply::no_match(message).with_extra("nearest", nearest);
-    ctx.answer(
-        e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str()),
-        &FaultPlan::none(),
-        "no_match",
-    )
+    ctx.reply(&e, &FaultPlan::none(), "no_match")
 }
 
 /// The stored conversation a Responses request's `previous_response_id` continues (none when
@@ -821,7 +811,7 @@ pub(crate) async fn unknown(State(state): State<MockState>, req: Request) -> Res
             .forward(&Ctx::new(&state, parts, read), error.as_ref())
             .await;
     }
-    let ctx = Ctx::new(
+    let mut ctx = Ctx::new(
         &state,
         parts,
         ReadBody {
@@ -829,15 +819,13 @@ pub(crate) async fn unknown(State(state): State<MockState>, req: Request) -> Res
             ..ReadBody::default()
         },
     );
+    // In the non-stream form, whatever the request asked for.
+    ctx.stream = false;
     let message = format!(
         "dashscope-mock: no such endpoint: {} {}",
         ctx.parts.method,
         ctx.path()
     );
     let e = ErrorReply::mock(404, "NotFound", "not_found", message);
-    ctx.answer(
-        e.render(ctx.dialect, false, ctx.request_id.as_str()),
-        &FaultPlan::none(),
-        "no_route",
-    )
+    ctx.reply(&e, &FaultPlan::none(), "no_route")
 }

@@ -257,17 +257,11 @@ pub(crate) fn render_unified_cassette(ctx: &Ctx, cassette: &UnifiedCassette) -> 
             rid.as_str().to_owned()
         }
     };
-    let endpoint = ctx.endpoint.unwrap_or(Endpoint::ChatCompletions);
     let request = MockRequest {
-        endpoint,
-        headers: &ctx.parts.headers,
-        json: &Value::Null,
-        request: ctx.typed().ok().map(|(r, _)| r),
-        conversation: Err(""),
-        stream: ctx.stream,
         request_id: &id,
         seed: None,
         created: SEEDED_CREATED,
+        ..ctx.mock_request(&Value::Null, Err(""))
     };
     let mut r = request.render(cassette.answer());
     let at = (SEEDED_CREATED * 1000).to_string();
