@@ -253,26 +253,22 @@ impl Secrets {
             .filter(|(_, s)| *s || !scrubbed_only)
             .map(|(p, _)| p)
             .peekable();
-        let mut found = Vec::new();
         if patterns.peek().is_none() {
-            return found;
+            return Vec::new();
         }
-        let search = |view: &[u8], out: &mut Vec<(usize, usize)>| {
-            for p in patterns.clone() {
+        let search = |view: &[u8]| -> Vec<(usize, usize)> {
+            let found = patterns.clone().flat_map(|p| {
                 let len = p.needle().len();
-                out.extend(p.find_iter(view).map(|at| (at, at + len)));
-            }
+                p.find_iter(view).map(move |at| (at, at + len))
+            });
+            found.collect()
         };
-        search(text, &mut found);
+        let mut found = search(text);
         if has_escapes(text) {
             let one = decode(text);
-            let mut in_one = Vec::new();
-            search(&one, &mut in_one);
+            let mut in_one = search(&one);
             if has_escapes(&one) {
-                let two = decode(&one);
-                let mut in_two = Vec::new();
-                search(&two, &mut in_two);
-                in_one.extend(source_ranges(&one, &in_two));
+                in_one.extend(source_ranges(&one, &search(&decode(&one))));
             }
             found.extend(source_ranges(text, &in_one));
         }
