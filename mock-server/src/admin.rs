@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
@@ -58,11 +58,8 @@ pub(crate) const MAX_RUNTIME_CASSETTE_BYTES: usize = 64 * 1024 * 1024;
 pub(crate) struct Bound(pub(crate) SocketAddr);
 
 fn reply(status: StatusCode, body: impl Into<AxumBody>) -> Response {
-    let mut r = Response::new(body.into());
-    *r.status_mut() = status;
     let json = HeaderValue::from_static("application/json");
-    r.headers_mut().insert(http::header::CONTENT_TYPE, json);
-    r
+    (status, [(http::header::CONTENT_TYPE, json)], body.into()).into_response()
 }
 
 fn ok(body: &Value) -> Response {

@@ -26,7 +26,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
 use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH, SSE_HEADER};
 use dashscope_protocol::unified::{Conversation, DialectRequest, Message, Role};
@@ -465,9 +465,7 @@ async fn read_pieces(
 
 /// 405 without a body, for `HEAD`.
 fn head_response() -> Response {
-    let mut r = Response::new(AxumBody::empty());
-    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    r
+    StatusCode::METHOD_NOT_ALLOWED.into_response()
 }
 
 /// 405 in the dialect's shape, with `Allow`.

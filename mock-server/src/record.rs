@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use dashscope_protocol::cassette::{
     Body, CASSETTE_VERSION, Cassette, Chunk, RecordedRequest, RecordedResponse,
 };
@@ -248,12 +248,10 @@ impl Recorder {
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
-        let mut response = Response::new(axum::body::Body::from_stream(stream));
-        *response.status_mut() =
-            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        *response.headers_mut() = out_headers;
-        ctx.journal(response.status(), "record", name.as_deref().map(Arc::from));
-        response
+        let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        ctx.journal(status, "record", name.as_deref().map(Arc::from));
+        let body = axum::body::Body::from_stream(stream);
+        (status, out_headers, body).into_response()
     }
 }
 

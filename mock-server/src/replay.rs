@@ -25,7 +25,7 @@ use std::io;
 use std::time::Duration;
 
 use axum::body::Body as AxumBody;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
 use dashscope_protocol::cassette::{Body, RecordedResponse};
 use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING};
@@ -317,9 +317,7 @@ pub(crate) fn reset() -> Response {
             "connection reset by an x-mock-fault",
         ))
     });
-    let mut r = Response::new(AxumBody::from_stream(failing));
-    *r.status_mut() = StatusCode::BAD_GATEWAY;
-    r
+    (StatusCode::BAD_GATEWAY, AxumBody::from_stream(failing)).into_response()
 }
 
 /// The byte range of the JSON payload of the first `data:` line (or the whole piece when it
