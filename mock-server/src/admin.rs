@@ -261,12 +261,11 @@ fn guard(state: &MockState, parts: &Parts, path: &str) -> Option<Response> {
     {
         let e =
             "the admin API needs Authorization: Bearer <key> (one of --api-key, or --admin-key)";
-        let mut r = fail(StatusCode::UNAUTHORIZED, e);
-        r.headers_mut().insert(
+        let challenge = [(
             http::header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer"),
-        );
-        return Some(r);
+        )];
+        return Some((challenge, fail(StatusCode::UNAUTHORIZED, e)).into_response());
     }
     let content_type = headers
         .get(http::header::CONTENT_TYPE)

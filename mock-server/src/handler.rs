@@ -471,15 +471,9 @@ fn head_response() -> Response {
 /// 405 in the dialect's shape, with `Allow`.
 fn method_not_allowed(ctx: &Ctx, allow: &'static str) -> Response {
     let message = format!("dashscope-mock: this path accepts {allow}");
-    let mut r = ctx.error(&ErrorReply::mock(
-        405,
-        "MethodNotAllowed",
-        "method_not_allowed",
-        message,
-    ));
-    r.headers_mut()
-        .insert(http::header::ALLOW, HeaderValue::from_static(allow));
-    r
+    let e = ErrorReply::mock(405, "MethodNotAllowed", "method_not_allowed", message);
+    let allow = [(http::header::ALLOW, HeaderValue::from_static(allow))];
+    (allow, ctx.error(&e)).into_response()
 }
 
 /// `POST` on one of the five generation paths.
