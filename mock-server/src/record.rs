@@ -169,7 +169,7 @@ impl Recorder {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("event-stream"));
 
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
         let length = upstream.content_length();
         let cassette_target = ctx.endpoint.and_then(|ep| {
             let request = ctx.json.clone()?;
@@ -245,9 +245,7 @@ impl Recorder {
                 let _ = tx.send(Ok(last)).await;
             }
         });
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        });
+        let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
         let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         ctx.journal(status, "record", name.as_deref().map(Arc::from));
         let body = axum::body::Body::from_stream(stream);
