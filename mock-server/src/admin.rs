@@ -161,13 +161,13 @@ fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Respo
     };
     let parsed = match docs
         .into_iter()
-        .map(|d| parse_value("admin", d))
+        .map(|d| parse_value("admin", &d))
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(p) => p,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let names: Vec<String> = parsed.iter().map(|(c, _)| c.name().to_owned()).collect();
+    let names: Vec<String> = parsed.iter().map(|c| c.name().to_owned()).collect();
     let mut set = lock(&state.inner.cassettes);
     let held = set
         .runtime_bytes
@@ -179,8 +179,8 @@ fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Respo
         );
         return fail(StatusCode::PAYLOAD_TOO_LARGE, e);
     }
-    for (c, raw) in parsed {
-        set.add(c, Some(&raw), Layer::Runtime);
+    for c in parsed {
+        set.add(c, Layer::Runtime);
     }
     set.runtime_bytes = held;
     reply(StatusCode::CREATED, json!({"added": names}).to_string())

@@ -63,7 +63,8 @@
 //! `last_user_message_contains`, `tools_present`, `model`, `last_role`, `dialects`, and
 //! `stream` (which replaces the derived stream condition). A request that sets a shape knob
 //! (`enable_thinking`, `tools`, `response_format`, `n`, `incremental_output`, `result_format`,
-//! `modalities`) the body condition does not name, to other than its default, is not
+//! `modalities`) the body condition does not name, to other than the recorded request's value
+//! (any tools, if it had tools) or, when the recording left it out, its default, is not
 //! answered, unless `match.any` lists the knob (or `"*"`). A unified cassette answers its
 //! conversation in any dialect, stream or not. Among the matches: the exact path, then the
 //! highest `priority`, the most specific, a success over an error, a later layer (run time over

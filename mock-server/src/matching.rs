@@ -19,7 +19,8 @@
 //!   unless the body or header conditions already speak about it.
 //! * **shape knobs**: `enable_thinking`, `tools`, `response_format`, `n`,
 //!   `incremental_output`, `result_format`, `modalities` (see [`KNOBS`]): a request may set one
-//!   the body condition is silent on only to its default, unless `match.any` lists it.
+//!   the body condition is silent on only to the value the recorded request had (any tools, if
+//!   it had tools), else only to its default, unless `match.any` lists it.
 //! * **the conversation**: extra members of `match` that the protocol crate's
 //!   [`Matcher`](dashscope_protocol::cassette::Matcher) does not name are read as a
 //!   [`UnifiedMatcher`] and compared with the request's conversation: `last_user_message`
@@ -120,7 +121,7 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    fn new(cassette: AnyCassette, raw: Option<&Value>, layer: Layer, order: u64) -> Entry {
+    fn new(cassette: AnyCassette, layer: Layer, order: u64) -> Entry {
         let c = match cassette {
             AnyCassette::Unified(u) => {
                 let conv = u.effective_matcher();
@@ -168,11 +169,10 @@ impl Entry {
         } else {
             m.headers.into_iter().collect()
         };
-        let body = m.body.or(request.body);
+        let body = m.body.or_else(|| request.body.clone());
         // The conversation conditions: the members of `match` the protocol's matcher ignores.
-        let mut conv = raw
-            .and_then(|r| r.get("match"))
-            .and_then(|m| UnifiedMatcher::deserialize(m).ok())
+        let mut conv = UnifiedMatcher::deserialize(Value::Object(m.extra.clone()))
+            .ok()
             .filter(|m| *m != UnifiedMatcher::default());
         let ext_stream = conv.as_mut().and_then(|m| m.stream.take());
         let said = headers
@@ -181,8 +181,7 @@ impl Entry {
             || body.as_ref().is_some_and(|b| b.get("stream").is_some());
         let stream = ext_stream.or((!said).then_some(recorded_stream));
         let path = m.path.unwrap_or(request.path);
-        let any: Vec<&str> = raw
-            .and_then(|r| r.get("match")?.get("any")?.as_array())
+        let any: Vec<&str> = (m.extra.get("any").and_then(Value::as_array))
             .map_or_else(Vec::new, |a| a.iter().filter_map(Value::as_str).collect());
         let native = Endpoint::from_path(&path).is_some_and(|e| e.dialect() == Dialect::Native);
         // A native answer shows its `result_format`: `output.choices` or `output.text`.
@@ -195,7 +194,12 @@ impl Entry {
             .filter(|k| !any.iter().any(|a| a == k || *a == "*"))
             .filter(|&k| k != "tools" || conv.as_ref().is_none_or(|c| c.tools_present.is_none()))
             .filter(|k| body.as_ref().and_then(|b| knob(b, k)).is_none())
-            .map(|k| (k, shape.clone().filter(|_| k == "result_format")))
+            .filter_map(|k| match request.body.as_ref().and_then(|b| knob(b, k)) {
+                // Recorded with tools: any tools (their answer is the recording's).
+                Some(_) if k == "tools" => None,
+                Some(recorded) => Some((k, Some(recorded.clone()))),
+                None => Some((k, shape.clone().filter(|_| k == "result_format"))),
+            })
             .collect();
         let specificity = body.as_ref().map_or(0, |b| leaf_score(b, None).1)
             + headers.len()
@@ -244,9 +248,11 @@ use serde::Deserialize as _;
 
 /// The request members that change the shape of an answer (compat: at the top level; native:
 /// under `parameters`). A wire cassette whose body condition does not name one answers only
-/// requests that leave it out or give its default (`false`, no tools, `{"type":"text"}`,
-/// `1`, `["text"]`), unless `match.any` lists it (or `"*"`); a native `result_format` must be
-/// the one the recorded answer shows. `stream` is the stream condition's.
+/// requests that leave it out, give the recorded request's value (any tools, if it had
+/// tools), or, when the recording did not set it, its default (`false`, no tools,
+/// `{"type":"text"}`, `1`, `["text"]`), unless `match.any` lists it (or `"*"`); a native
+/// `result_format` the recording did not set must be the one the recorded answer shows.
+/// `stream` is the stream condition's.
 const KNOBS: [&str; 7] = [
     "enable_thinking",
     "tools",
@@ -437,9 +443,9 @@ fn embedded() -> &'static [Arc<Entry>] {
         let mut out = Vec::new();
         for (path, text) in generated::EMBEDDED {
             match parse(path, text) {
-                Ok((c, raw)) => {
+                Ok(c) => {
                     let order = out.len() as u64;
-                    out.push(Arc::new(Entry::new(c, Some(&raw), Layer::Embedded, order)));
+                    out.push(Arc::new(Entry::new(c, Layer::Embedded, order)));
                 }
                 Err(e) => tracing::warn!("skipping an embedded fixture: {e}"),
             }
@@ -448,16 +454,15 @@ fn embedded() -> &'static [Arc<Entry>] {
     })
 }
 
-/// Parses one cassette of either kind, with its JSON (for the conversation conditions).
-pub(crate) fn parse(origin: &str, text: &str) -> Result<(AnyCassette, Value), BuildError> {
+/// Parses one cassette of either kind.
+pub(crate) fn parse(origin: &str, text: &str) -> Result<AnyCassette, BuildError> {
     let raw = serde_json::from_str(text).map_err(|e| cassette_error(origin, e.into()))?;
-    parse_value(origin, raw)
+    parse_value(origin, &raw)
 }
 
 /// Reads one cassette of either kind from its JSON.
-pub(crate) fn parse_value(origin: &str, raw: Value) -> Result<(AnyCassette, Value), BuildError> {
-    let c = AnyCassette::from_value(&raw).map_err(|e| cassette_error(origin, e))?;
-    Ok((c, raw))
+pub(crate) fn parse_value(origin: &str, raw: &Value) -> Result<AnyCassette, BuildError> {
+    AnyCassette::from_value(raw).map_err(|e| cassette_error(origin, e))
 }
 
 fn cassette_error(origin: &str, source: CassetteError) -> BuildError {
@@ -479,9 +484,9 @@ impl CassetteSet {
         set
     }
 
-    /// Adds a cassette; `raw` is its JSON, if known (for the conversation conditions).
-    pub(crate) fn add(&mut self, cassette: AnyCassette, raw: Option<&Value>, layer: Layer) {
-        let entry = Arc::new(Entry::new(cassette, raw, layer, self.next_order));
+    /// Adds a cassette.
+    pub(crate) fn add(&mut self, cassette: AnyCassette, layer: Layer) {
+        let entry = Arc::new(Entry::new(cassette, layer, self.next_order));
         self.next_order += 1;
         self.index(self.entries.len(), &entry);
         self.entries.push(entry);
@@ -521,8 +526,8 @@ impl CassetteSet {
                 path: path.clone(),
                 source,
             })?;
-            let (c, raw) = parse(&path.display().to_string(), &text)?;
-            self.add(c, Some(&raw), Layer::Directory);
+            let c = parse(&path.display().to_string(), &text)?;
+            self.add(c, Layer::Directory);
         }
         Ok(())
     }

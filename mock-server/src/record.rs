@@ -10,7 +10,7 @@
 //! * The cassette (`<dir>/<dialect>/recorded-<ms>-<n>.json`) keeps request headers `accept`,
 //!   `content-type` and `x-dashscope-*` only, never a secret one; a stream is stored as one
 //!   chunk per SSE event with the delays seen. Every key the request carried (any secret
-//!   header or query parameter), in every encoding [`secrets`] knows, and
+//!   header or query parameter), in every encoding [`crate::secrets`] knows, and
 //!   strings that look like API keys (`sk-…`) are replaced by [`KEY_PLACEHOLDER`]; a cassette
 //!   that still holds a key in any of those encodings, or in the text its stream adds up to,
 //!   is not written.

@@ -492,10 +492,9 @@ impl MockServerBuilder {
         }
         for (text, cassette) in &self.cassettes {
             match cassette {
-                Some(c) => set.add(c.clone(), None, Layer::Builder),
+                Some(c) => set.add(c.clone(), Layer::Builder),
                 None => {
-                    let (c, raw) = parse("builder", text)?;
-                    set.add(c, Some(&raw), Layer::Builder);
+                    set.add(parse("builder", text)?, Layer::Builder);
                 }
             }
         }

@@ -209,12 +209,12 @@ impl MockState {
 
     /// Adds a wire cassette at run time (it wins ties over loaded ones).
     pub fn add_cassette(&self, cassette: Cassette) {
-        lock(&self.inner.cassettes).add(AnyCassette::Wire(cassette), None, Layer::Runtime);
+        lock(&self.inner.cassettes).add(AnyCassette::Wire(cassette), Layer::Runtime);
     }
 
     /// Adds a unified cassette at run time: it answers its conversation in every dialect.
     pub fn add_unified(&self, cassette: UnifiedCassette) {
-        lock(&self.inner.cassettes).add(AnyCassette::Unified(cassette), None, Layer::Runtime);
+        lock(&self.inner.cassettes).add(AnyCassette::Unified(cassette), Layer::Runtime);
     }
 
     /// Adds a cassette of either kind from its JSON text (the mock's matcher extensions in
@@ -224,8 +224,8 @@ impl MockState {
     ///
     /// [`BuildError::Cassette`] when the text is not a cassette.
     pub fn add_cassette_json(&self, text: &str) -> Result<(), BuildError> {
-        let (cassette, raw) = crate::matching::parse("runtime", text)?;
-        lock(&self.inner.cassettes).add(cassette, Some(&raw), Layer::Runtime);
+        let cassette = crate::matching::parse("runtime", text)?;
+        lock(&self.inner.cassettes).add(cassette, Layer::Runtime);
         Ok(())
     }
 

@@ -118,6 +118,44 @@ fn match_any_lets_a_cassette_answer_any_value_of_a_knob() {
 }
 
 #[test]
+fn a_typed_cassette_keeps_its_mock_conditions_and_a_recorded_knob_matches_its_value() {
+    within(Duration::from_secs(30), || {
+        let s = MockServer::builder()
+            .no_defaults()
+            .strict(true)
+            .start()
+            .expect("server");
+        let ask = |model: &str, extra: Value| {
+            let mut body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            post(s.address(), CHAT, &[], &body)
+        };
+        // Added as a typed `Cassette`: `match.any` survives the typed form.
+        let mut c = chat_json("chat/typed-any", "typed", "typed");
+        c["match"] = json!({"body": {"model": "typed"}, "any": ["*"]});
+        s.add_cassette(dashscope_mock::Cassette::from_json(&c.to_string()).unwrap());
+        assert_eq!(
+            ask("typed", json!({"enable_thinking": true})).text(),
+            "typed"
+        );
+        // Recorded with thinking on and tools, matched on the model alone: the recorded value
+        // (and any tools) answers, another value of the knob does not.
+        let mut r = chat_json("chat/recorded-knobs", "rec", "recorded");
+        r["request"]["body"]["enable_thinking"] = json!(true);
+        r["request"]["body"]["tools"] = json!([{"type": "function", "function": {"name": "a"}}]);
+        r["match"] = json!({"body": {"model": "rec"}});
+        s.add_cassette_json(&r.to_string()).unwrap();
+        let tools = json!([{"type": "function", "function": {"name": "b"}}]);
+        let both = json!({"enable_thinking": true, "tools": tools});
+        assert_eq!(ask("rec", both).text(), "recorded");
+        assert_eq!(ask("rec", json!({})).text(), "recorded");
+        assert_eq!(ask("rec", json!({"enable_thinking": false})).status, 404);
+    });
+}
+
+#[test]
 fn a_native_result_format_must_be_the_recorded_answers() {
     within(Duration::from_secs(30), || {
         let s = MockServer::builder().strict(true).start().expect("server");

@@ -157,6 +157,10 @@ pub struct Matcher {
     /// Headers that must be present with these values (names case-insensitive).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Members this format does not name, kept as they are: the mock server reads its own
+    /// conditions here (`any`, the conversation conditions such as `last_user_message`).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// The response side of a cassette.

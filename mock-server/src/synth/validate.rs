@@ -380,7 +380,7 @@ fn json_word(format: Option<&Value>, text: impl FnOnce() -> String) -> Result<()
 /// Omni models answer in a stream only (protocol_notes §2.6): a real refusal reads 400
 /// `invalid_request_error` "qwen-omni-turbo-2025-01-19 only support with stream=true" (its
 /// `code` was `null` there; the mock sends `invalid_parameter_error` like other parameter
-/// errors [U]).
+/// errors; uncertain).
 fn omni_streams(body: &Value) -> Result<(), Box<ErrorReply>> {
     let model = body
         .get("model")

@@ -85,6 +85,9 @@ pub fn cassette(
         "source": "synthetic (dashscope-provider integration tests)",
         "dialect": dialect,
         "request": {"method": "POST", "path": path, "headers": headers, "body": match_body},
+        // These stand in for a server answering the model whatever the request's shape knobs
+        // (tools, incremental_output, result_format, …) say.
+        "match": {"any": ["*"]},
         "priority": 10,
         "response": response,
     });
