@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
@@ -58,11 +58,8 @@ pub(crate) const MAX_RUNTIME_CASSETTE_BYTES: usize = 64 * 1024 * 1024;
 pub(crate) struct Bound(pub(crate) SocketAddr);
 
 fn reply(status: StatusCode, body: impl Into<AxumBody>) -> Response {
-    let mut r = Response::new(body.into());
-    *r.status_mut() = status;
     let json = HeaderValue::from_static("application/json");
-    r.headers_mut().insert(http::header::CONTENT_TYPE, json);
-    r
+    (status, [(http::header::CONTENT_TYPE, json)], body.into()).into_response()
 }
 
 fn ok(body: &Value) -> Response {
@@ -264,12 +261,11 @@ fn guard(state: &MockState, parts: &Parts, path: &str) -> Option<Response> {
     {
         let e =
             "the admin API needs Authorization: Bearer <key> (one of --api-key, or --admin-key)";
-        let mut r = fail(StatusCode::UNAUTHORIZED, e);
-        r.headers_mut().insert(
+        let challenge = [(
             http::header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer"),
-        );
-        return Some(r);
+        )];
+        return Some((challenge, fail(StatusCode::UNAUTHORIZED, e)).into_response());
     }
     let content_type = headers
         .get(http::header::CONTENT_TYPE)

@@ -1,7 +1,8 @@
 //! Byte bounds on what requests hold while they are read and answered.
 //!
-//! One budget ([`MockConfig::max_inflight_bytes`](crate::MockConfig)) is shared by every
-//! request in flight. A body takes its bytes from it piece by piece as they arrive (and twice
+//! One budget (`--max-inflight-bytes`,
+//! [`MockServerBuilder::max_inflight_bytes`](crate::MockServerBuilder::max_inflight_bytes)) is
+//! shared by every request in flight. A body takes its bytes from it piece by piece as they arrive (and twice
 //! its length more when it holds escapes, for the views the journal's key scrubbing decodes);
 //! a JSON body then takes, before it is parsed, what its parsed tree may cost (an upper bound
 //! read from the text); a Responses request that continues a stored conversation takes five times

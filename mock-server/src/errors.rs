@@ -21,10 +21,9 @@ use serde_json::{Map, Value};
 
 use crate::state::now_ms;
 
-/// The content type of SSE answers, as recorded (native `text/event-stream;charset=UTF-8`).
-pub(crate) const SSE_CONTENT_TYPE: &str = "text/event-stream;charset=UTF-8";
-/// The content type of JSON answers, as recorded.
-pub(crate) const JSON_CONTENT_TYPE: &str = "application/json";
+/// The content types of SSE and JSON answers, as recorded.
+const SSE_CONTENT_TYPE: &str = "text/event-stream;charset=UTF-8";
+const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// How a native stream request's error is enveloped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -145,6 +144,11 @@ impl ErrorReply {
         Self::new(status, native, compat, "invalid_request_error", message)
     }
 
+    /// 404 `MockNoMatch`: no cassette answers.
+    pub(crate) fn no_match(message: String) -> Self {
+        Self::mock(404, "MockNoMatch", "mock_no_match", message)
+    }
+
     /// 403: `X-DashScope-Async: enable` on a synchronous API (protocol_notes §1.5).
     pub(crate) fn async_not_supported() -> Self {
         let message = "current user api does not support asynchronous calls";
@@ -261,14 +265,7 @@ impl ErrorReply {
                 Encoder::native().native_event(&mut frame, 1, "error", self.status, &body);
             }
         }
-        let mut headers = gateway_headers(
-            request_id,
-            if stream {
-                SSE_CONTENT_TYPE
-            } else {
-                JSON_CONTENT_TYPE
-            },
-        );
+        let mut headers = gateway_headers(request_id, stream);
         if let Some(ra) = &self.retry_after {
             headers.insert(3, ("retry-after".to_owned(), ra.clone()));
         }
@@ -281,9 +278,15 @@ impl ErrorReply {
     }
 }
 
-/// The headers the gateway puts on every answer the mock generates, in the recorded order.
-pub(crate) fn gateway_headers(request_id: &str, content_type: &str) -> Vec<(String, String)> {
+/// The headers the gateway puts on every answer the mock generates (an SSE or a JSON one), in
+/// the recorded order.
+pub(crate) fn gateway_headers(request_id: &str, sse: bool) -> Vec<(String, String)> {
     let now = now_ms().to_string();
+    let content_type = if sse {
+        SSE_CONTENT_TYPE
+    } else {
+        JSON_CONTENT_TYPE
+    };
     let pairs = [
         ("x-request-id", request_id),
         ("content-type", content_type),

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashscope_protocol::cassette::{Cassette, RecordedResponse, UnifiedCassette};
 
@@ -199,13 +198,13 @@ impl Mock {
 struct Mounted {
     mock: Mock,
     name: Arc<str>,
-    calls: AtomicU64,
+    calls: u64,
 }
 
 /// The mocks mounted on a server, and the state of each scenario.
 #[derive(Debug, Default)]
 pub(crate) struct Mounts {
-    mocks: Vec<Arc<Mounted>>,
+    mocks: Vec<Mounted>,
     states: HashMap<String, String>,
 }
 
@@ -221,31 +220,31 @@ impl Mounts {
             .name
             .clone()
             .unwrap_or_else(|| format!("#{}", self.mocks.len() + 1));
-        self.mocks.push(Arc::new(Mounted {
+        self.mocks.push(Mounted {
             mock,
             name: Arc::from(name),
-            calls: AtomicU64::new(0),
-        }));
+            calls: 0,
+        });
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.mocks.is_empty()
-    }
-
-    /// The first mounted mock that matches `request` (in its scenario's state), counted; its
-    /// scenario moves on.
-    pub(crate) fn hit(&mut self, request: &MockRequest<'_>) -> Option<Hit> {
+    /// The first mounted mock that matches the request (in its scenario's state), counted; its
+    /// scenario moves on. `request` is only made when a mock is mounted.
+    pub(crate) fn hit<'r>(&mut self, request: impl FnOnce() -> MockRequest<'r>) -> Option<Hit> {
+        if self.mocks.is_empty() {
+            return None;
+        }
+        let request = &request();
         let state = |s: &HashMap<String, String>, name: &str| {
             s.get(name).map_or("started", String::as_str).to_owned()
         };
-        let m = self.mocks.iter().find(|m| {
+        let m = self.mocks.iter_mut().find(|m| {
             m.mock
                 .when
                 .as_ref()
                 .is_none_or(|(sc, want)| state(&self.states, sc) == *want)
                 && m.mock.matchers.iter().all(|x| x.matches(request))
         })?;
-        m.calls.fetch_add(1, Ordering::Relaxed);
+        m.calls += 1;
         if let Some((sc, next)) = &m.mock.then {
             self.states.insert(sc.clone(), next.clone());
         }
@@ -258,9 +257,9 @@ impl Mounts {
 
     /// The mocks whose expected count does not hold.
     fn unmet(&self) -> Vec<String> {
-        let check = |m: &Arc<Mounted>| {
+        let check = |m: &Mounted| {
             let t = m.mock.times?;
-            let got = m.calls.load(Ordering::Relaxed);
+            let got = m.calls;
             let ok = (t.min..=t.max).contains(&got);
             (!ok).then(|| format!("mock {}: expected {t} requests, got {got}", m.name))
         };

@@ -26,7 +26,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
 use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH, SSE_HEADER};
 use dashscope_protocol::unified::{Conversation, DialectRequest, Message, Role};
@@ -38,10 +38,10 @@ use tokio::time::Instant;
 
 use crate::budget::{HISTORY_COPIES, Held, Refused, json_text_cost};
 use crate::conn::ConnHandle;
-use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, gateway_headers};
+use crate::errors::{ErrorReply, gateway_headers};
 use crate::expect::Hit;
 use crate::faults::{FaultPlan, FaultSpec};
-use crate::journal::{self, Record};
+use crate::journal::{Record, Tail};
 use crate::matching::Answer;
 use crate::replay::{self, Prepared};
 use crate::secrets;
@@ -75,7 +75,7 @@ pub(crate) struct Ctx {
     pub(crate) parts: Parts,
     pub(crate) body: Bytes,
     /// Whether `body` is JSON, when known (`None`: the journal checks).
-    body_is_json: Option<bool>,
+    pub(crate) body_is_json: Option<bool>,
     /// The body as JSON (parsed once).
     pub(crate) json: Option<Value>,
     /// The body as its dialect's request and as a conversation (read once, when first needed).
@@ -83,7 +83,7 @@ pub(crate) struct Ctx {
     /// The bytes of the in-flight budget this request holds (given back when it is dropped).
     held: Held,
     pub(crate) request_id: RequestId,
-    received_at_ms: u64,
+    pub(crate) received_at_ms: u64,
     pub(crate) endpoint: Option<Endpoint>,
     pub(crate) dialect: Dialect,
     pub(crate) stream: bool,
@@ -141,7 +141,7 @@ impl Ctx {
     }
 
     /// What a responder or a mounted mock's matcher knows about the request.
-    fn mock_request<'a>(
+    pub(crate) fn mock_request<'a>(
         &'a self,
         json: &'a Value,
         conversation: Result<&'a Conversation, &'a str>,
@@ -197,22 +197,14 @@ impl Ctx {
         outcome: &'static str,
         cassette: Option<Arc<str>>,
     ) {
-        let source = self.source(outcome, cassette.as_deref());
-        let record = Record::new(&journal::Request {
-            received_at_ms: self.received_at_ms,
-            request_id: self.request_id,
-            method: &self.parts.method,
-            uri: &self.parts.uri,
-            headers: &self.parts.headers,
-            body: &self.body,
-            body_is_json: self.body_is_json,
-            secrets: &self.state.secrets(&self.parts),
+        let tail = Tail {
             status: status.as_u16(),
             outcome,
-            source,
+            source: self.source(outcome, cassette.as_deref()),
             cassette,
-            faults: &self.fired,
-        });
+            faults: self.fired.clone(),
+        };
+        let record = Record::new(self, tail);
         lock(&self.state.inner.journal).push_record(record);
     }
 
@@ -243,7 +235,7 @@ impl Ctx {
 
     /// Answers 200 with `body` and the gateway's headers.
     fn json_ok(&self, body: &Value, outcome: &'static str) -> Response {
-        let headers = gateway_headers(self.request_id.as_str(), JSON_CONTENT_TYPE);
+        let headers = gateway_headers(self.request_id.as_str(), false);
         let body = Body::Text(body.to_string());
         let ok = RecordedResponse {
             status: 200,
@@ -255,8 +247,13 @@ impl Ctx {
 
     /// Answers with an error in this request's dialect.
     pub(crate) fn error(&self, e: &ErrorReply) -> Response {
+        self.reply(e, &FaultPlan::none(), "error")
+    }
+
+    /// Plays an error in this request's dialect under `plan` and journals it.
+    fn reply(&self, e: &ErrorReply, plan: &FaultPlan, outcome: &'static str) -> Response {
         let r = e.render(self.dialect, self.stream, self.request_id.as_str());
-        self.answer(r, &FaultPlan::none(), "error")
+        self.answer(r, plan, outcome)
     }
 
     /// Stores a Responses answer (`body`) for `GET …/responses/{id}` and
@@ -373,12 +370,7 @@ pub(crate) struct ReadBody {
 /// once what its parsed tree may cost is taken from the budget too. A body in one frame is not
 /// copied.
 pub(crate) async fn read_body(state: &MockState, body: AxumBody, json: bool) -> ReadBody {
-    let deadline = state
-        .config()
-        .limits
-        .body_read_timeout
-        .filter(|d| !d.is_zero())
-        .map(|d| Instant::now() + d);
+    let deadline = body_deadline(state);
     let budget = &state.inner.budget;
     let mut read = ReadBody::default();
     let reading = async {
@@ -403,6 +395,12 @@ pub(crate) async fn read_body(state: &MockState, body: AxumBody, json: bool) -> 
         Err(e) => read.error = Some(e),
     }
     read
+}
+
+/// When the body-read timeout, counted from now, runs out (`None`: no timeout).
+fn body_deadline(state: &MockState) -> Option<Instant> {
+    let timeout = state.config().limits.body_read_timeout;
+    timeout.filter(|d| !d.is_zero()).map(|d| Instant::now() + d)
 }
 
 async fn read_pieces(
@@ -467,23 +465,15 @@ async fn read_pieces(
 
 /// 405 without a body, for `HEAD`.
 fn head_response() -> Response {
-    let mut r = Response::new(AxumBody::empty());
-    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    r
+    StatusCode::METHOD_NOT_ALLOWED.into_response()
 }
 
 /// 405 in the dialect's shape, with `Allow`.
 fn method_not_allowed(ctx: &Ctx, allow: &'static str) -> Response {
     let message = format!("dashscope-mock: this path accepts {allow}");
-    let mut r = ctx.error(&ErrorReply::mock(
-        405,
-        "MethodNotAllowed",
-        "method_not_allowed",
-        message,
-    ));
-    r.headers_mut()
-        .insert(http::header::ALLOW, HeaderValue::from_static(allow));
-    r
+    let e = ErrorReply::mock(405, "MethodNotAllowed", "method_not_allowed", message);
+    let allow = [(http::header::ALLOW, HeaderValue::from_static(allow))];
+    (allow, ctx.error(&e)).into_response()
 }
 
 /// `POST` on one of the five generation paths.
@@ -531,11 +521,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return replay::reset();
     }
     if let Some(e) = &plan.error {
-        return ctx.answer(
-            e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str()),
-            &plan,
-            "fault",
-        );
+        return ctx.reply(e, &plan, "fault");
     }
 
     // 3. Record mode.
@@ -561,14 +547,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     };
 
     // 6. Mounted mocks, then cassettes.
-    let hit = {
-        let mut mounts = lock(&state.inner.mounts);
-        let empty = mounts.is_empty();
-        let hit = |m: &mut crate::expect::Mounts| {
-            m.hit(&ctx.mock_request(json, ctx.typed().map(|(_, c)| c)))
-        };
-        if empty { None } else { hit(&mut mounts) }
-    };
+    let hit = lock(&state.inner.mounts).hit(|| ctx.mock_request(json, ctx.typed().map(|(_, c)| c)));
     if let Some(Hit {
         name,
         answer: Some(answer),
@@ -609,12 +588,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         let message = format!(
             "dashscope-mock: no cassette named {name:?} (or it was a used-up once cassette)"
         );
-        return ctx.error(&ErrorReply::mock(
-            404,
-            "MockNoMatch",
-            "mock_no_match",
-            message,
-        ));
+        return ctx.error(&ErrorReply::no_match(message));
     }
 
     // 7. Checks that come after the cassettes.
@@ -637,16 +611,11 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         };
         if size > 0 {
             // The responder reads a stored conversation through copies of it.
-            let limits = &state.config().limits;
-            let deadline = limits
-                .body_read_timeout
-                .filter(|d| !d.is_zero())
-                .map(|d| Instant::now() + d);
-            let taken = state.inner.budget.take(
-                &mut ctx.held,
-                size.saturating_mul(HISTORY_COPIES),
-                deadline,
-            );
+            let copies = size.saturating_mul(HISTORY_COPIES);
+            let taken = state
+                .inner
+                .budget
+                .take(&mut ctx.held, copies, body_deadline(&state));
             if let Err(refused) = taken.await {
                 return ctx.error(&BodyError::from(refused).reply());
             }
@@ -672,7 +641,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 
     // 9. No answer.
     let nearest = lock(&state.inner.cassettes).nearest(&ctx, 3);
-    let names: Vec<&str> = nearest.iter().map(|n| n.name()).collect();
+    let names: Vec<&str> = nearest.iter().map(|n| n.name.as_str()).collect();
     let list = if names.is_empty() {
         "no cassettes are loaded".to_owned()
     } else {
@@ -683,13 +652,8 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         ctx.path()
     );
     let nearest = serde_json::to_value(&nearest).unwrap_or_default();
-    let e = ErrorReply::mock(404, "MockNoMatch", "mock_no_match", message)
-        .with_extra("nearest", nearest);
-    ctx.answer(
-        e.render(ctx.dialect, ctx.stream, ctx.request_id.as_str()),
-        &FaultPlan::none(),
-        "no_match",
-    )
+    let e = ErrorReply::no_match(message).with_extra("nearest", nearest);
+    ctx.reply(&e, &FaultPlan::none(), "no_match")
 }
 
 /// The stored conversation a Responses request's `previous_response_id` continues (none when
@@ -783,13 +747,10 @@ pub(crate) async fn stored(State(state): State<MockState>, req: Request) -> Resp
         Some(Some(body)) => ctx.json_ok(&body, "store"),
         Some(None) => {
             let message = format!("Response with id '{id}' not found.");
-            let e = ErrorReply::new(
-                404,
-                "InvalidParameter",
-                "invalid_parameter_error",
-                "invalid_request_error",
-                message,
-            );
+            let e = ErrorReply {
+                status: 404,
+                ..ErrorReply::invalid_parameter(message)
+            };
             ctx.error(&e.param("response_id"))
         }
         None => method_not_allowed(&ctx, if items { "GET" } else { "GET, DELETE" }),
@@ -842,7 +803,7 @@ pub(crate) async fn unknown(State(state): State<MockState>, req: Request) -> Res
             .forward(&Ctx::new(&state, parts, read), error.as_ref())
             .await;
     }
-    let ctx = Ctx::new(
+    let mut ctx = Ctx::new(
         &state,
         parts,
         ReadBody {
@@ -850,15 +811,13 @@ pub(crate) async fn unknown(State(state): State<MockState>, req: Request) -> Res
             ..ReadBody::default()
         },
     );
+    // In the non-stream form, whatever the request asked for.
+    ctx.stream = false;
     let message = format!(
         "dashscope-mock: no such endpoint: {} {}",
         ctx.parts.method,
         ctx.path()
     );
     let e = ErrorReply::mock(404, "NotFound", "not_found", message);
-    ctx.answer(
-        e.render(ctx.dialect, false, ctx.request_id.as_str()),
-        &FaultPlan::none(),
-        "no_route",
-    )
+    ctx.reply(&e, &FaultPlan::none(), "no_route")
 }

@@ -11,11 +11,12 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use http::{HeaderMap, Method, Uri};
+use http::Method;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::secrets::{REDACTED, Secrets, is_secret_header, redacted_header_value, redacted_query};
+use crate::handler::Ctx;
+use crate::secrets::{REDACTED, is_secret_header, redacted_header_value, redacted_query};
 use crate::state::RequestId;
 
 /// One received request.
@@ -60,26 +61,6 @@ pub struct JournalEntry {
     pub faults: Vec<String>,
 }
 
-/// A request being journaled, borrowed from the request being answered.
-pub(crate) struct Request<'a> {
-    pub(crate) received_at_ms: u64,
-    pub(crate) request_id: RequestId,
-    pub(crate) method: &'a Method,
-    pub(crate) uri: &'a Uri,
-    pub(crate) headers: &'a HeaderMap,
-    /// The body as received (empty when it was not read).
-    pub(crate) body: &'a [u8],
-    /// Whether the body is JSON, when known (`None`: checked here).
-    pub(crate) body_is_json: Option<bool>,
-    /// The keys to redact: the request's and the server's.
-    pub(crate) secrets: &'a Secrets,
-    pub(crate) status: u16,
-    pub(crate) outcome: &'static str,
-    pub(crate) source: String,
-    pub(crate) cassette: Option<Arc<str>>,
-    pub(crate) faults: &'a [String],
-}
-
 /// A request as the journal stores it: the fixed members, and one buffer holding the path,
 /// the query, the headers (`name NUL value NUL`, neither holds a NUL) and the body.
 #[derive(Debug)]
@@ -98,16 +79,16 @@ pub(crate) struct Record {
     query: bool,
 }
 
-/// The members of an entry after its body.
+/// The members of an entry after its body: how the request was answered.
 #[derive(Debug, Serialize)]
-struct Tail {
-    status: u16,
-    outcome: &'static str,
-    source: String,
+pub(crate) struct Tail {
+    pub(crate) status: u16,
+    pub(crate) outcome: &'static str,
+    pub(crate) source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    cassette: Option<Arc<str>>,
+    pub(crate) cassette: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    faults: Vec<String>,
+    pub(crate) faults: Vec<String>,
 }
 
 /// The members of an entry before its body.
@@ -131,13 +112,15 @@ fn text(b: &[u8]) -> Cow<'_, str> {
 }
 
 impl Record {
-    /// Packs a request, redacting its keys on the way in.
-    pub(crate) fn new(r: &Request<'_>) -> Record {
-        let s = r.secrets;
-        let path = s.scrub(r.uri.path().as_bytes(), REDACTED);
-        let query = r.uri.query().map(|q| redacted_query(q, s));
-        let body = s.scrub(r.body, REDACTED);
-        let body_is_json = match (&body, r.body_is_json) {
+    /// Packs `ctx`'s request and how it was answered, redacting its keys (the request's and
+    /// the server's) on the way in.
+    pub(crate) fn new(ctx: &Ctx, tail: Tail) -> Record {
+        let s = &*ctx.state.secrets(&ctx.parts);
+        let (uri, headers) = (&ctx.parts.uri, &ctx.parts.headers);
+        let path = s.scrub(uri.path().as_bytes(), REDACTED);
+        let query = uri.query().map(|q| redacted_query(q, s));
+        let body = s.scrub(&ctx.body, REDACTED);
+        let body_is_json = match (&body, ctx.body_is_json) {
             (Cow::Borrowed(_), Some(known)) => known,
             // UTF-8 first: skipping a JSON text does not check its strings.
             _ => {
@@ -145,12 +128,12 @@ impl Record {
                     && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok()
             }
         };
-        let mut blob = Vec::with_capacity(path.len() + r.body.len() + 64 * r.headers.len());
+        let mut blob = Vec::with_capacity(path.len() + body.len() + 64 * headers.len());
         blob.extend_from_slice(&path);
         let query_start = blob.len();
         blob.extend_from_slice(query.as_deref().unwrap_or_default().as_bytes());
         let headers_start = blob.len();
-        for (name, value) in r.headers {
+        for (name, value) in headers {
             let value = if is_secret_header(name.as_str()) {
                 Cow::Owned(redacted_header_value(name.as_str(), value.as_bytes()).into_bytes())
             } else {
@@ -165,16 +148,10 @@ impl Record {
         blob.extend_from_slice(&body);
         Record {
             seq: 0,
-            received_at_ms: r.received_at_ms,
-            request_id: r.request_id,
-            method: r.method.clone(),
-            tail: Tail {
-                status: r.status,
-                outcome: r.outcome,
-                source: r.source.clone(),
-                cassette: r.cassette.clone(),
-                faults: r.faults.to_vec(),
-            },
+            received_at_ms: ctx.received_at_ms,
+            request_id: ctx.request_id,
+            method: ctx.parts.method.clone(),
+            tail,
             body_is_json,
             blob: blob.into_boxed_slice(),
             ends: [query_start, headers_start, body_start],

@@ -145,6 +145,7 @@ impl Entry {
             }
             AnyCassette::Wire(c) => c,
         };
+        let recorded_stream = c.is_stream_request();
         let Cassette {
             name,
             request,
@@ -168,16 +169,6 @@ impl Entry {
         } else {
             m.headers.into_iter().collect()
         };
-        let sse = request
-            .headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case(SSE_HEADER) && v.eq_ignore_ascii_case("enable"));
-        let body_stream = request
-            .body
-            .as_ref()
-            .and_then(|b| b.get("stream"))
-            .and_then(Value::as_bool);
-        let recorded_stream = sse || body_stream == Some(true);
         let body = m.body.or_else(|| request.body.clone());
         // The conversation conditions: the members of `match` the protocol's matcher ignores.
         let mut conv = UnifiedMatcher::deserialize(Value::Object(m.extra.clone()))
@@ -423,15 +414,9 @@ fn evaluate(e: &Entry, used_up: bool, req: &Ctx, explain: bool) -> Fit {
 /// A cassette close to an unmatched request, and why it did not match.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Nearest {
-    name: String,
+    pub(crate) name: String,
     path: String,
     mismatch: Vec<String>,
-}
-
-impl Nearest {
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 /// The cassettes a server answers from (see the module docs).

@@ -10,7 +10,7 @@
 //! * The cassette (`<dir>/<dialect>/recorded-<ms>-<n>.json`) keeps request headers `accept`,
 //!   `content-type` and `x-dashscope-*` only, never a secret one; a stream is stored as one
 //!   chunk per SSE event with the delays seen. Every key the request carried (any secret
-//!   header or query parameter), in every encoding [`secrets`] knows, and
+//!   header or query parameter), in every encoding [`crate::secrets`] knows, and
 //!   strings that look like API keys (`sk-…`) are replaced by [`KEY_PLACEHOLDER`]; a cassette
 //!   that still holds a key in any of those encodings, or in the text its stream adds up to,
 //!   is not written.
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use dashscope_protocol::cassette::{
     Body, CASSETTE_VERSION, Cassette, Chunk, RecordedRequest, RecordedResponse,
 };
@@ -169,7 +169,7 @@ impl Recorder {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.to_ascii_lowercase().contains("event-stream"));
 
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
         let length = upstream.content_length();
         let cassette_target = ctx.endpoint.and_then(|ep| {
             let request = ctx.json.clone()?;
@@ -245,15 +245,11 @@ impl Recorder {
                 let _ = tx.send(Ok(last)).await;
             }
         });
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        });
-        let mut response = Response::new(axum::body::Body::from_stream(stream));
-        *response.status_mut() =
-            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        *response.headers_mut() = out_headers;
-        ctx.journal(response.status(), "record", name.as_deref().map(Arc::from));
-        response
+        let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        ctx.journal(status, "record", name.as_deref().map(Arc::from));
+        let body = axum::body::Body::from_stream(stream);
+        (status, out_headers, body).into_response()
     }
 }
 

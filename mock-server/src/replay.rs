@@ -25,7 +25,7 @@ use std::io;
 use std::time::Duration;
 
 use axum::body::Body as AxumBody;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
 use dashscope_protocol::cassette::{Body, RecordedResponse};
 use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING};
@@ -159,7 +159,8 @@ impl Prepared {
             self.play(plan, speed, between, &mut headers, shutdown())
         } else if self.stream || self.chunked || headers.contains_key(TRANSFER_ENCODING) {
             // Everything is ready: one frame, of unknown length (a stream, or chunked).
-            AxumBody::new(Once(Some(self.whole.clone())))
+            let whole = Ok::<_, io::Error>(self.whole.clone());
+            AxumBody::from_stream(futures_util::stream::iter([whole]))
         } else {
             AxumBody::from(self.whole.clone())
         };
@@ -306,21 +307,6 @@ fn case_extensions(names: &[&str]) -> Option<Extensions> {
     })?
 }
 
-/// A body of one frame of unknown length.
-struct Once(Option<Bytes>);
-
-impl http_body::Body for Once {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
-        std::task::Poll::Ready(self.0.take().map(|b| Ok(http_body::Frame::data(b))))
-    }
-}
-
 /// A response that resets the connection: a body that fails at once (through
 /// [`serve`](crate::serve) the connection is reset before it is written, see
 /// [`conn`](crate::conn)).
@@ -331,9 +317,7 @@ pub(crate) fn reset() -> Response {
             "connection reset by an x-mock-fault",
         ))
     });
-    let mut r = Response::new(AxumBody::from_stream(failing));
-    *r.status_mut() = StatusCode::BAD_GATEWAY;
-    r
+    (StatusCode::BAD_GATEWAY, AxumBody::from_stream(failing)).into_response()
 }
 
 /// The byte range of the JSON payload of the first `data:` line (or the whole piece when it

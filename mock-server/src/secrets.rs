@@ -253,26 +253,22 @@ impl Secrets {
             .filter(|(_, s)| *s || !scrubbed_only)
             .map(|(p, _)| p)
             .peekable();
-        let mut found = Vec::new();
         if patterns.peek().is_none() {
-            return found;
+            return Vec::new();
         }
-        let search = |view: &[u8], out: &mut Vec<(usize, usize)>| {
-            for p in patterns.clone() {
+        let search = |view: &[u8]| -> Vec<(usize, usize)> {
+            let found = patterns.clone().flat_map(|p| {
                 let len = p.needle().len();
-                out.extend(p.find_iter(view).map(|at| (at, at + len)));
-            }
+                p.find_iter(view).map(move |at| (at, at + len))
+            });
+            found.collect()
         };
-        search(text, &mut found);
+        let mut found = search(text);
         if has_escapes(text) {
             let one = decode(text);
-            let mut in_one = Vec::new();
-            search(&one, &mut in_one);
+            let mut in_one = search(&one);
             if has_escapes(&one) {
-                let two = decode(&one);
-                let mut in_two = Vec::new();
-                search(&two, &mut in_two);
-                in_one.extend(source_ranges(&one, &in_two));
+                in_one.extend(source_ranges(&one, &search(&decode(&one))));
             }
             found.extend(source_ranges(text, &in_one));
         }
@@ -553,18 +549,21 @@ fn source_ranges(source: &[u8], ranges: &[(usize, usize)]) -> Vec<(usize, usize)
     mapped
 }
 
-const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// The standard and URL-safe base64 alphabets.
+pub(crate) const STD: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-fn base64(data: &[u8], alphabet: &[u8; 64]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len().div_ceil(3) * 4);
+/// `data` in base64 with `alphabet`, unpadded.
+pub(crate) fn base64(data: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for group in data.chunks(3) {
         let n = group
             .iter()
             .enumerate()
             .fold(0u32, |n, (k, &b)| n | u32::from(b) << (16 - 8 * k));
         for k in 0..=group.len() {
-            out.push(alphabet[(n >> (18 - 6 * k) & 63) as usize]);
+            out.push(char::from(alphabet[(n >> (18 - 6 * k) & 63) as usize]));
         }
     }
     out
@@ -589,7 +588,7 @@ fn base64_cores(key: &[u8]) -> Vec<Vec<u8>> {
                 full.len() - 1
             };
             if end > skip {
-                out.push(full[skip..end].to_vec());
+                out.push(full.as_bytes()[skip..end].to_vec());
             }
         }
     }
@@ -603,7 +602,7 @@ mod tests {
     const KEY: &str = "sk-live-0123456789abcdef";
 
     fn b64(s: &str) -> String {
-        String::from_utf8(base64(s.as_bytes(), STD)).unwrap()
+        base64(s.as_bytes(), STD)
     }
 
     /// Every encoding the module docs name is found, and scrubbed in place.
@@ -625,7 +624,7 @@ mod tests {
             b64(&format!("Bearer {KEY}")),
             b64(&format!("user:{KEY}")),
             b64(KEY).replace('=', ""),
-            String::from_utf8(base64(format!("xy{KEY}").as_bytes(), URL)).unwrap(),
+            base64(format!("xy{KEY}").as_bytes(), URL),
         ];
         for form in &forms {
             let text = format!("{{\"a\":\"before {form} after\"}}");

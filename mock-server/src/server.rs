@@ -680,6 +680,29 @@ impl MockServer {
     pub fn shutdown(self) {
         drop(self);
     }
+
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        if self.done.recv().is_ok() {
+            let mut pool = crate::state::lock(&POOL);
+            if pool.len() < POOL_SIZE {
+                pool.push(worker);
+            }
+            return;
+        }
+        // The thread ended without finishing the job: it panicked.
+        drop(worker.jobs);
+        if let Err(panic) = worker.thread.join() {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
 }
 
 /// Binds a listener with `SO_REUSEADDR` on Unix, as tokio's `TcpListener::bind` does: without
@@ -725,31 +748,6 @@ impl Drop for MockServer {
         self.stop();
         if let Some(report) = unmet {
             panic!("{report}");
-        }
-    }
-}
-
-impl MockServer {
-    fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let Some(worker) = self.worker.take() else {
-            return;
-        };
-        if self.done.recv().is_ok() {
-            let mut pool = crate::state::lock(&POOL);
-            if pool.len() < POOL_SIZE {
-                pool.push(worker);
-            }
-            return;
-        }
-        // The thread ended without finishing the job: it panicked.
-        drop(worker.jobs);
-        if let Err(panic) = worker.thread.join() {
-            if !std::thread::panicking() {
-                std::panic::resume_unwind(panic);
-            }
         }
     }
 }

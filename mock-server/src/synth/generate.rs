@@ -9,6 +9,7 @@
 //!   image, 80 per audio clip, 64 per video frame or 512 per video file) and tool definitions;
 //!   output tokens are reasoning plus text plus tool-call tokens, summed over the candidates.
 
+use dashscope_protocol::cassette::last_user_text;
 use dashscope_protocol::unified::{
     Audio, Candidate, Conversation, FinishReason, Message, Part, ReasoningEffort, ResponseFormat,
     Role, Tool, ToolCall, ToolChoice, UnifiedResponse, Usage, VideoSource,
@@ -16,6 +17,7 @@ use dashscope_protocol::unified::{
 use serde_json::{Value, json};
 
 use super::schema::{self, Rng};
+use crate::secrets::{STD, base64};
 use crate::state::splitmix64;
 
 /// The tokens of `text`, one by one (nothing allocated): a space and the run of up to 8 ASCII
@@ -237,8 +239,9 @@ pub(crate) fn base_seed(conv: &Conversation, server_seed: Option<u64>) -> u64 {
     splitmix64(fp ^ server_seed.map_or(0, |s| splitmix64(s).rotate_left(17)))
 }
 
-fn last_user(conv: &Conversation) -> Option<&Message> {
-    conv.messages.iter().rev().find(|m| m.role == Role::User)
+/// The last user message's text, on one line, cut at 80 characters.
+fn question(conv: &Conversation) -> String {
+    last_user_text(conv).map_or_else(String::new, |t| snippet(&t, 80))
 }
 
 /// "I received …." for the media of the user messages since the last assistant turn.
@@ -289,9 +292,7 @@ fn chosen_tools(conv: &Conversation, tools: &[(&str, Value)], base: u64) -> Vec<
         ToolChoice::Auto if !last_is_user => return Vec::new(),
         ToolChoice::Auto | ToolChoice::Required => {}
     }
-    let asked = last_user(conv)
-        .map(|m| m.joined_text().to_lowercase())
-        .unwrap_or_default();
+    let asked = last_user_text(conv).unwrap_or_default().to_lowercase();
     let mentioned: Vec<usize> = (0..tools.len())
         .filter(|&i| {
             let name = tools[i].0.to_lowercase();
@@ -306,9 +307,7 @@ fn chosen_tools(conv: &Conversation, tools: &[(&str, Value)], base: u64) -> Vec<
 }
 
 fn reasoning_for(conv: &Conversation, rng: &mut Rng, calls: &[&str]) -> String {
-    let question = last_user(conv)
-        .map(|m| snippet(&m.joined_text(), 80))
-        .unwrap_or_default();
+    let question = question(conv);
     let mut r = if question.is_empty() {
         "The user sent a message without text.".to_owned()
     } else {
@@ -352,8 +351,8 @@ fn plain_answer(conv: &Conversation, rng: &mut Rng) -> String {
             "{name} returned: \"{}\".",
             snippet(&tool.joined_text(), 80)
         ));
-    } else if let Some(user) = last_user(conv) {
-        let q = snippet(&user.joined_text(), 80);
+    } else if let Some(text) = last_user_text(conv) {
+        let q = snippet(&text, 80);
         if !q.is_empty() {
             parts.push(format!("You asked: \"{q}\"."));
         }
@@ -385,11 +384,8 @@ fn format_answer(conv: &Conversation, rng: &mut Rng, seed: u64) -> String {
     match conv.response_format.as_ref() {
         None | Some(ResponseFormat::Text) => plain_answer(conv, rng),
         Some(ResponseFormat::JsonObject) => {
-            let question = last_user(conv)
-                .map(|m| snippet(&m.joined_text(), 80))
-                .unwrap_or_default();
             let answer = rng.pick(&SENTENCES).copied().unwrap_or(SENTENCES[0]);
-            let v = json!({"answer": answer, "question": question});
+            let v = json!({"answer": answer, "question": question(conv)});
             serde_json::to_string_pretty(&v).unwrap_or_default()
         }
         Some(ResponseFormat::JsonSchema(j)) => {
@@ -435,25 +431,13 @@ fn speech(text: &str, rng: &mut Rng) -> Audio {
         let v = 6_000 * (4 * (i % period) - 2 * period).abs() / period - 6_000;
         wav.extend_from_slice(&(v as i16).to_le_bytes());
     }
+    let mut data = base64(&wav, STD);
+    data.push_str(&"=="[..(3 - wav.len() % 3) % 3]);
     Audio {
-        data: Some(base64(&wav)),
+        data: Some(data),
         transcript: Some(text.to_owned()),
         ..Default::default()
     }
-}
-
-/// Standard base64, padded.
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let n = (group.iter().enumerate()).fold(0, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            let c = ABC[(n >> (18 - 6 * i) & 63) as usize];
-            out.push(if i <= group.len() { char::from(c) } else { '=' });
-        }
-    }
-    out
 }
 
 /// The input token count of a conversation.
@@ -518,7 +502,7 @@ pub(crate) fn generate(conv: &Conversation, server_seed: Option<u64>) -> (Unifie
                 text.truncate(at);
             }
         } else {
-            let said = last_user(conv).map(Message::joined_text);
+            let said = last_user_text(conv);
             for (k, &i) in chosen.iter().enumerate() {
                 let (name, parameters) = &tools[i];
                 let args_seed = splitmix64(seed ^ fnv1a(name.as_bytes()) ^ k as u64);

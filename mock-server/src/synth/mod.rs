@@ -17,7 +17,7 @@ use dashscope_protocol::unified::{Conversation, DialectRequest, UnifiedResponse}
 use http::HeaderMap;
 use serde_json::Value;
 
-use crate::errors::{ErrorReply, JSON_CONTENT_TYPE, SSE_CONTENT_TYPE, gateway_headers};
+use crate::errors::{ErrorReply, gateway_headers};
 use crate::handler::{Ctx, SEEDED_CREATED};
 
 /// What a [`Responder`] knows about a request no cassette matched.
@@ -74,12 +74,7 @@ impl MockRequest<'_> {
             .as_ref()
             .is_some_and(|u| u.reasoning_tokens.is_some_and(|r| r > 0));
         let laid = render::Answer::new(answer, thinking, seed, self.request_id, self.created);
-        success(
-            self.endpoint,
-            self.stream,
-            self.request_id,
-            laid.body(self.endpoint, self.request, self.stream),
-        )
+        success(self, &laid)
     }
 }
 
@@ -212,33 +207,17 @@ impl Responder for Synthetic {
             req.request_id,
             req.created,
         );
-        Some(success(
-            req.endpoint,
-            req.stream,
-            req.request_id,
-            laid.body(req.endpoint, req.request, req.stream),
-        ))
+        Some(success(req, &laid))
     }
 }
 
-/// A generated answer's response: 200 with the gateway's headers, in the recorded order.
-fn success(
-    endpoint: Endpoint,
-    stream: bool,
-    request_id: &str,
-    body: dashscope_protocol::cassette::Body,
-) -> RecordedResponse {
-    let mut headers = gateway_headers(
-        request_id,
-        if stream {
-            SSE_CONTENT_TYPE
-        } else {
-            JSON_CONTENT_TYPE
-        },
-    );
-    let finished = if stream { "false" } else { "true" };
+/// `laid` as the response to `req`: 200 with the gateway's headers, in the recorded order.
+fn success(req: &MockRequest<'_>, laid: &render::Answer<'_>) -> RecordedResponse {
+    let body = laid.body(req.endpoint, req.request, req.stream);
+    let mut headers = gateway_headers(req.request_id, req.stream);
+    let finished = if req.stream { "false" } else { "true" };
     headers.insert(3, ("x-dashscope-finished".to_owned(), finished.to_owned()));
-    if endpoint.dialect() == Dialect::Native {
+    if req.endpoint.dialect() == Dialect::Native {
         headers.insert(3, ("x-dashscope-timeout".to_owned(), "180".to_owned()));
     }
     RecordedResponse {
@@ -264,17 +243,11 @@ pub(crate) fn render_unified_cassette(ctx: &Ctx, cassette: &UnifiedCassette) -> 
             rid.as_str().to_owned()
         }
     };
-    let endpoint = ctx.endpoint.unwrap_or(Endpoint::ChatCompletions);
     let request = MockRequest {
-        endpoint,
-        headers: &ctx.parts.headers,
-        json: &Value::Null,
-        request: ctx.typed().ok().map(|(r, _)| r),
-        conversation: Err(""),
-        stream: ctx.stream,
         request_id: &id,
         seed: None,
         created: SEEDED_CREATED,
+        ..ctx.mock_request(&Value::Null, Err(""))
     };
     let mut r = request.render(cassette.answer());
     let at = (SEEDED_CREATED * 1000).to_string();

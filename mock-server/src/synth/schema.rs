@@ -53,12 +53,7 @@ impl Rng {
 
     /// One element of a non-empty slice.
     pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        if items.is_empty() {
-            None
-        } else {
-            let i = self.below(items.len());
-            items.get(i)
-        }
+        (!items.is_empty()).then(|| &items[self.below(items.len())])
     }
 }
 
@@ -306,29 +301,18 @@ impl Gen<'_> {
                 out.insert(k.clone(), v);
             }
         }
-        // Required members the properties do not describe.
-        for r in obj
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            if !out.contains_key(r) {
-                let extra = match obj.get("additionalProperties") {
-                    Some(s @ Value::Object(_)) => self.value(s, r, depth + 1),
-                    _ => Value::String(self.word(r)),
-                };
-                out.insert(r.to_owned(), extra);
-            }
-        }
+        // Required members the properties do not describe, then `key1`, … up to
+        // `minProperties`: instances of `additionalProperties` (words when it is no schema).
         let min = obj
             .get("minProperties")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        let mut i = 0;
-        while (out.len() as u64) < min && i < 64 {
-            let k = format!("key{}", i + 1);
+        let padding = (1..=64).map(|i| format!("key{i}"));
+        let extra = required.iter().map(|r| (*r).to_owned());
+        for (i, k) in extra.chain(padding).enumerate() {
+            if i >= required.len() && out.len() as u64 >= min {
+                break;
+            }
             if !out.contains_key(&k) {
                 let v = match obj.get("additionalProperties") {
                     Some(s @ Value::Object(_)) => self.value(s, &k, depth + 1),
@@ -336,7 +320,6 @@ impl Gen<'_> {
                 };
                 out.insert(k, v);
             }
-            i += 1;
         }
         Value::Object(out)
     }
@@ -379,34 +362,22 @@ impl Gen<'_> {
         Value::Array(out)
     }
 
+    /// The lower and upper bounds, each with whether it is exclusive (a draft 4 boolean, or
+    /// a draft 6 number that is as tight or tighter).
     fn bounds(&self, obj: &Map<String, Value>) -> (Option<f64>, bool, Option<f64>, bool) {
-        let f = |k: &str| obj.get(k).and_then(Value::as_f64);
-        let (mut lo, mut lo_ex) = (f("minimum"), false);
-        let (mut hi, mut hi_ex) = (f("maximum"), false);
-        match obj.get("exclusiveMinimum") {
-            Some(Value::Bool(true)) => lo_ex = true,
-            Some(v) => {
-                if let Some(x) = v.as_f64() {
-                    if lo.is_none_or(|l| x >= l) {
-                        lo = Some(x);
-                        lo_ex = true;
-                    }
-                }
+        let bound = |inclusive: &str, exclusive: &str, tighter: fn(f64, f64) -> bool| {
+            let b = obj.get(inclusive).and_then(Value::as_f64);
+            match obj.get(exclusive) {
+                Some(Value::Bool(true)) => (b, true),
+                Some(v) => match v.as_f64() {
+                    Some(x) if b.is_none_or(|b| tighter(x, b)) => (Some(x), true),
+                    _ => (b, false),
+                },
+                None => (b, false),
             }
-            None => {}
-        }
-        match obj.get("exclusiveMaximum") {
-            Some(Value::Bool(true)) => hi_ex = true,
-            Some(v) => {
-                if let Some(x) = v.as_f64() {
-                    if hi.is_none_or(|h| x <= h) {
-                        hi = Some(x);
-                        hi_ex = true;
-                    }
-                }
-            }
-            None => {}
-        }
+        };
+        let (lo, lo_ex) = bound("minimum", "exclusiveMinimum", |x, l| x >= l);
+        let (hi, hi_ex) = bound("maximum", "exclusiveMaximum", |x, h| x <= h);
         (lo, lo_ex, hi, hi_ex)
     }
 

@@ -64,7 +64,7 @@ pub(crate) fn validate(
     match endpoint {
         Endpoint::ChatCompletions => {
             messages(obj.get("messages"), "messages", true)?;
-            params(body, ParamSet::Chat)?;
+            params(body, false)?;
             json_word(obj.get("response_format"), || {
                 conversation_text(body, endpoint)
             })?;
@@ -73,7 +73,7 @@ pub(crate) fn validate(
         }
         Endpoint::Responses | Endpoint::ResponsesLegacy => {
             responses_input(body)?;
-            params(body, ParamSet::Responses)?;
+            params(body, true)?;
             json_word(obj.get("text").and_then(|t| t.get("format")), || {
                 conversation_text(body, endpoint)
             })?;
@@ -84,7 +84,7 @@ pub(crate) fn validate(
             if !p.is_null() && !p.is_object() {
                 return Err(bad("\"parameters\" must be an object."));
             }
-            params(p, ParamSet::Native)?;
+            params(p, false)?;
             json_word(p.get("response_format"), || {
                 conversation_text(body, endpoint)
             })?;
@@ -253,13 +253,6 @@ fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ParamSet {
-    Chat,
-    Responses,
-    Native,
-}
-
 /// A number member, if present and not null.
 fn number(p: &Value, key: &str) -> Result<Option<f64>, Box<ErrorReply>> {
     match p.get(key) {
@@ -285,7 +278,9 @@ fn integer(p: &Value, key: &str) -> Result<Option<i64>, Box<ErrorReply>> {
     }
 }
 
-fn params(p: &Value, set: ParamSet) -> Result<(), Box<ErrorReply>> {
+/// The sampling and length parameters; `responses`: by the Responses rules (no `n`,
+/// `max_output_tokens` instead of `max_tokens`).
+fn params(p: &Value, responses: bool) -> Result<(), Box<ErrorReply>> {
     if let Some(t) = number(p, "temperature")? {
         if !(0.0..2.0).contains(&t) {
             return Err(bad("Range of temperature should be [0.0, 2.0)"));
@@ -301,7 +296,7 @@ fn params(p: &Value, set: ParamSet) -> Result<(), Box<ErrorReply>> {
             return Err(bad("Range of top_logprobs should be [0, 5]"));
         }
     }
-    if set != ParamSet::Responses {
+    if !responses {
         if let Some(n) = integer(p, "n")? {
             if !(1..=4).contains(&n) {
                 return Err(bad("Range of n should be [1, 4]"));
@@ -385,7 +380,7 @@ fn json_word(format: Option<&Value>, text: impl FnOnce() -> String) -> Result<()
 /// Omni models answer in a stream only (protocol_notes §2.6): a real refusal reads 400
 /// `invalid_request_error` "qwen-omni-turbo-2025-01-19 only support with stream=true" (its
 /// `code` was `null` there; the mock sends `invalid_parameter_error` like other parameter
-/// errors [U]).
+/// errors; uncertain).
 fn omni_streams(body: &Value) -> Result<(), Box<ErrorReply>> {
     let model = body
         .get("model")
