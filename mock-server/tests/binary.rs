@@ -183,17 +183,7 @@ fn the_binary_stops_when_its_stdin_ends_and_record_mode_creates_its_directory() 
         assert!(line.starts_with("dashscope-mock listening on"), "{line}");
         assert!(dir.is_dir(), "record mode creates its directory");
         drop(child.stdin.take());
-        let t = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "still running after stdin ended"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = exit_within(&mut child, "after stdin ended");
         assert!(status.success());
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     });
@@ -223,19 +213,24 @@ fn sigterm_stops_the_binary_while_its_stdin_is_still_open() {
             .status()
             .unwrap();
         assert!(killed.success());
-        let t = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "still running 30 s after SIGTERM, its stdin open"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = exit_within(&mut child, "after SIGTERM, its stdin open");
         // Held until here: the pipe stays open the whole time.
         drop(child.stdin.take());
         assert!(status.success(), "{status:?}");
     });
+}
+
+/// The child's exit status; panics if it is still running 30 s on (`when` says after what).
+fn exit_within(child: &mut std::process::Child, when: &str) -> std::process::ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "still running 30 s {when}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -19,6 +19,15 @@ fn who_are_you(extra: Value) -> Value {
     body
 }
 
+/// "hi" to `model`, with the members of `extra` added.
+fn hi(model: &str, extra: Value) -> Value {
+    let mut body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    body
+}
+
 #[test]
 fn a_knob_the_recording_was_made_without_goes_to_the_synthetic_responder() {
     within(Duration::from_secs(30), || {
@@ -101,13 +110,7 @@ fn match_any_lets_a_cassette_answer_any_value_of_a_knob() {
         let mut c = chat_json("chat/any-thinking", "m", "any");
         c["match"] = json!({"body": {"model": "m"}, "any": ["enable_thinking"]});
         s.add_cassette_json(&c.to_string()).unwrap();
-        let ask = |extra: Value| {
-            let mut body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-            body.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            post(s.address(), CHAT, &[], &body)
-        };
+        let ask = |extra: Value| post(s.address(), CHAT, &[], &hi("m", extra));
         assert_eq!(ask(json!({"enable_thinking": true})).text(), "any");
         assert_eq!(ask(json!({"n": 3})).status, 404);
         let mut all = chat_json("chat/any", "m", "all");
@@ -125,13 +128,7 @@ fn a_typed_cassette_keeps_its_mock_conditions_and_a_recorded_knob_matches_its_va
             .strict(true)
             .start()
             .expect("server");
-        let ask = |model: &str, extra: Value| {
-            let mut body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
-            body.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            post(s.address(), CHAT, &[], &body)
-        };
+        let ask = |model: &str, extra: Value| post(s.address(), CHAT, &[], &hi(model, extra));
         // Added as a typed `Cassette`: `match.any` survives the typed form.
         let mut c = chat_json("chat/typed-any", "typed", "typed");
         c["match"] = json!({"body": {"model": "typed"}, "any": ["*"]});
