@@ -14,7 +14,7 @@
 //!   (exit status 0, plain text on stdout), and the pages' code excerpts checked.
 //! * `tour`: the README's tour, command by command, against the mock started as the README says.
 //! * `package [--no-test]`: `cargo publish --dry-run --workspace`, then each `.crate` unpacked
-//!   and tested (CI runs the dry run alone: the unpacked tests add about 7 minutes).
+//!   and tested (`--no-test`: the dry run alone).
 //! * `sizes`: the line counts of the protocol, mock and provider `src/` trees, the mock's
 //!   public items (the entries of rustdoc's `all.html`, re-exports inlined), and the type
 //!   names declared in more than one of the protocol's dialect modules.
@@ -28,7 +28,7 @@ mod walkthrough;
 const USAGE: &str = "usage: cargo xtask <ci|test|docs|examples|tour|package|bench|fuzz|fmt|sizes>
 
   ci        what .ci/run runs: fmt --check, clippy -D warnings, the blocking-only build, test,
-            docs, examples, tour, package --no-test
+            docs, examples, tour, package
   test      the workspace's tests, benches once in test mode, the Python SDK suite, the Python
             wheel's suite (the README's test command)
   docs      cargo doc -D warnings (default features, all features, and as docs.rs builds)
@@ -85,7 +85,7 @@ fn ci() -> Result<(), String> {
     release::docs()?;
     walkthrough::examples()?;
     walkthrough::tour()?;
-    release::package(false)
+    release::package(true)
 }
 
 /// The blocking-only feature set is never compiled by `--all-features`; build it on its own.
