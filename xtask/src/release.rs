@@ -91,8 +91,13 @@ fn publish_and_test(target: &Path, unpacked: &Path) -> Result<(), String> {
         if !file.is_file() {
             return Err(format!("{} was not packaged", file.display()));
         }
+        // `-m`: the files get the time of unpacking, not the packaged one. Cargo hashes the
+        // packages relative to their workspace, so with the packaged times an earlier check's
+        // test binaries would look fresh in the shared target directory, and they carry the
+        // (since deleted) directory they were built in (`CARGO_MANIFEST_DIR`, which the fixture
+        // tests read).
         run(Command::new("tar")
-            .arg("-xzf")
+            .arg("-xmzf")
             .arg(&file)
             .arg("-C")
             .arg(unpacked))?;
