@@ -170,7 +170,8 @@ impl Entry {
             m.headers.into_iter().collect()
         };
         let body = m.body.or_else(|| request.body.clone());
-        // The conversation conditions: the members of `match` the protocol's matcher ignores.
+        // The conversation conditions: the members of `match` the protocol's matcher keeps in
+        // `extra`.
         let mut conv = UnifiedMatcher::deserialize(Value::Object(m.extra.clone()))
             .ok()
             .filter(|m| *m != UnifiedMatcher::default());
