@@ -161,7 +161,8 @@ fn the_binary_stops_when_its_stdin_ends_and_record_mode_creates_its_directory() 
     within(Duration::from_secs(60), || {
         let dir =
             std::env::temp_dir().join(format!("dashscope-mock-eof-{}/new", std::process::id()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"));
+        command
             .args([
                 "--port",
                 "0",
@@ -170,17 +171,8 @@ fn the_binary_stops_when_its_stdin_ends_and_record_mode_creates_its_directory() 
                 "http://127.0.0.1:9",
             ])
             .arg("--fixtures")
-            .arg(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the binary");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("dashscope-mock listening on"), "{line}");
+            .arg(&dir);
+        let mut child = listening(&mut command);
         assert!(dir.is_dir(), "record mode creates its directory");
         drop(child.stdin.take());
         let status = exit_within(&mut child, "after stdin ended");
@@ -196,18 +188,9 @@ fn the_binary_stops_when_its_stdin_ends_and_record_mode_creates_its_directory() 
 #[test]
 fn sigterm_stops_the_binary_while_its_stdin_is_still_open() {
     within(Duration::from_secs(60), || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"))
-            .args(["--port", "0", "--exit-on-stdin-eof"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the binary");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("dashscope-mock listening on"), "{line}");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"));
+        command.args(["--port", "0", "--exit-on-stdin-eof"]);
+        let mut child = listening(&mut command);
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
@@ -233,4 +216,20 @@ fn exit_within(child: &mut std::process::Child, when: &str) -> std::process::Exi
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The binary spawned with its stdin a pipe held open, once it has printed its URL.
+fn listening(command: &mut Command) -> std::process::Child {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("dashscope-mock listening on"), "{line}");
+    child
 }
