@@ -197,10 +197,22 @@ impl Ctx {
         outcome: &'static str,
         cassette: Option<Arc<str>>,
     ) {
+        let source = self.source(outcome, cassette.as_deref());
+        self.journal_as(status, outcome, source, cassette);
+    }
+
+    /// [`journal`](Self::journal) with the source already worked out.
+    fn journal_as(
+        &self,
+        status: StatusCode,
+        outcome: &'static str,
+        source: String,
+        cassette: Option<Arc<str>>,
+    ) {
         let tail = Tail {
             status: status.as_u16(),
             outcome,
-            source: self.source(outcome, cassette.as_deref()),
+            source,
             cassette,
             faults: self.fired.clone(),
         };
@@ -224,7 +236,7 @@ impl Ctx {
         response
             .headers_mut()
             .insert(SOURCE_HEADER, header_text(&source));
-        self.journal(response.status(), outcome, cassette);
+        self.journal_as(response.status(), outcome, source, cassette);
         response
     }
 

@@ -107,17 +107,7 @@ fn the_binary_serves_and_shuts_down_gracefully() {
         let raw = streaming.join().unwrap();
         assert!(raw.complete, "the open stream was cut: {:?}", raw.text());
         assert!(raw.text().ends_with("data: [DONE]\n\n"));
-        let t = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "the binary did not exit"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = exit_within(&mut child, 10, "the binary did not exit");
         assert!(status.success());
         let _ = std::fs::remove_dir_all(&dir);
     });
@@ -175,7 +165,7 @@ fn the_binary_stops_when_its_stdin_ends_and_record_mode_creates_its_directory() 
         let mut child = listening(&mut command);
         assert!(dir.is_dir(), "record mode creates its directory");
         drop(child.stdin.take());
-        let status = exit_within(&mut child, "after stdin ended");
+        let status = exit_within(&mut child, 30, "still running 30 s after stdin ended");
         assert!(status.success());
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     });
@@ -196,24 +186,29 @@ fn sigterm_stops_the_binary_while_its_stdin_is_still_open() {
             .status()
             .unwrap();
         assert!(killed.success());
-        let status = exit_within(&mut child, "after SIGTERM, its stdin open");
+        let status = exit_within(
+            &mut child,
+            30,
+            "still running 30 s after SIGTERM, its stdin open",
+        );
         // Held until here: the pipe stays open the whole time.
         drop(child.stdin.take());
         assert!(status.success(), "{status:?}");
     });
 }
 
-/// The child's exit status; panics if it is still running 30 s on (`when` says after what).
-fn exit_within(child: &mut std::process::Child, when: &str) -> std::process::ExitStatus {
+/// The child's exit status; panics with `stuck` if it is still running `secs` seconds on.
+fn exit_within(
+    child: &mut std::process::Child,
+    secs: u64,
+    stuck: &str,
+) -> std::process::ExitStatus {
     let t = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "still running 30 s {when}"
-        );
+        assert!(t.elapsed() < Duration::from_secs(secs), "{stuck}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
