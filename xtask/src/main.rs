@@ -27,7 +27,7 @@ mod walkthrough;
 
 const USAGE: &str = "usage: cargo xtask <ci|test|docs|examples|tour|package|bench|fuzz|fmt|sizes>
 
-  ci        what .ci/run runs: fmt --check, clippy -D warnings, the blocking-only build, test,
+  ci        what .ci/run runs: fmt --check, clippy -D warnings, the blocking-only and light builds, test,
             docs, examples, tour, package
   test      the workspace's tests, benches once in test mode, the Python SDK suite, the Python
             wheel's suite (the README's test command)
@@ -99,6 +99,29 @@ fn check_blocking_only() -> Result<(), String> {
         "--no-default-features",
         "--features",
         "blocking",
+    ])?;
+    check_light_builds()
+}
+
+/// The other feature sets `--all-features` never compiles alone: the reqwest transport on
+/// native-tls without rustls, and the mock as a light dev-dependency (no `cli`, no `record`),
+/// its tests included (those that need the binary or record mode are left out by their
+/// `required-features`).
+fn check_light_builds() -> Result<(), String> {
+    cargo(&[
+        "check",
+        "-p",
+        "dashscope-provider",
+        "--no-default-features",
+        "--features",
+        "native-tls",
+    ])?;
+    cargo(&[
+        "check",
+        "-p",
+        "dashscope-mock",
+        "--no-default-features",
+        "--all-targets",
     ])
 }
 
@@ -249,15 +272,7 @@ fn type_names(text: &str) -> Vec<String> {
 /// Runs a script of the repository with bash.
 fn bash(script: &str) -> Result<(), String> {
     eprintln!("$ bash {script}");
-    let status = Command::new("bash")
-        .arg(script)
-        .status()
-        .map_err(|e| format!("could not run bash {script}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`bash {script}` failed ({status})"))
-    }
+    run(Command::new("bash").arg(script))
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
