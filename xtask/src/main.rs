@@ -104,9 +104,9 @@ fn check_blocking_only() -> Result<(), String> {
 }
 
 /// The other feature sets `--all-features` never compiles alone: the reqwest transport on
-/// native-tls without rustls, and the mock as a light dev-dependency (no `cli`, no `record`),
-/// its tests included (those that need the binary or record mode are left out by their
-/// `required-features`).
+/// native-tls without rustls (the async transport's tests run on it), and the mock as a light
+/// dev-dependency (no `cli`, no `record`), its tests included (those that need the binary or
+/// record mode are left out by their `required-features`).
 fn check_light_builds() -> Result<(), String> {
     cargo(&[
         "check",
@@ -115,6 +115,16 @@ fn check_light_builds() -> Result<(), String> {
         "--no-default-features",
         "--features",
         "native-tls",
+    ])?;
+    cargo(&[
+        "test",
+        "-p",
+        "dashscope-transport",
+        "--no-default-features",
+        "--features",
+        "native-tls",
+        "--test",
+        "native_tls_backend",
     ])?;
     cargo(&[
         "check",
