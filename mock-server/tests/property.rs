@@ -195,8 +195,11 @@ proptest! {
             // A replay is as recorded.
             return Ok(());
         }
-        // A `malformed-json` fault truncates the JSON it applies to, an error body included.
-        let malformed = headers.iter().any(|(n, v)| n == "x-mock-fault" && v.contains("malformed-json"));
+        // A `malformed-json` fault truncates the JSON it applies to and an `invalid-utf8` fault
+        // corrupts its bytes, an error body included.
+        let malformed = headers.iter().any(|(n, v)| {
+            n == "x-mock-fault" && (v.contains("malformed-json") || v.contains("invalid-utf8"))
+        });
         if !malformed && (status.as_u16() >= 400 || bytes.starts_with(b"id:1\nevent:error")) {
             // Errors come in the dialect's shape, JSON or SSE-framed, with the header id.
             let err = ApiError::from_body(Some(status.as_u16()), &bytes);
