@@ -125,13 +125,11 @@ impl ErrorReply {
 
     /// A 400 `InvalidParameter` / `invalid_parameter_error`.
     pub(crate) fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(
-            400,
-            "InvalidParameter",
-            "invalid_parameter_error",
-            "invalid_request_error",
+        let message = message.into();
+        ErrorReply {
             message,
-        )
+            ..Self::for_status(400)
+        }
     }
 
     /// A mock-specific failure (bad fault spec, unknown route, …).
@@ -147,45 +145,6 @@ impl ErrorReply {
     /// 404 `MockNoMatch`: no cassette answers.
     pub(crate) fn no_match(message: String) -> Self {
         Self::mock(404, "MockNoMatch", "mock_no_match", message)
-    }
-
-    /// 403: `X-DashScope-Async: enable` on a synchronous API (protocol_notes §1.5).
-    pub(crate) fn async_not_supported() -> Self {
-        let message = "current user api does not support asynchronous calls";
-        Self::new(403, "AccessDenied", "AccessDenied", "AccessDenied", message)
-    }
-
-    /// 400: the body is not JSON.
-    pub(crate) fn malformed_json(detail: &str) -> Self {
-        Self::invalid_parameter(format!("The request body is not valid JSON: {detail}"))
-    }
-
-    /// 400: a content type other than JSON. (The service documents 415 only for media inputs;
-    /// a bad request envelope is a 400 `InvalidParameter`.)
-    pub(crate) fn wrong_content_type(content_type: &str) -> Self {
-        let m = format!(
-            "Unsupported content type '{content_type}': the request body must be application/json."
-        );
-        Self::invalid_parameter(m)
-    }
-
-    /// 400 `BadRequest.EmptyModel`: no `model`.
-    pub(crate) fn missing_model() -> Self {
-        let message = "Required parameter \"model\" missing from request.";
-        Self::new(
-            400,
-            "BadRequest.EmptyModel",
-            "invalid_parameter_error",
-            "invalid_request_error",
-            message,
-        )
-        .param("model")
-    }
-
-    /// 400: a Responses `previous_response_id` the mock has not stored.
-    pub(crate) fn previous_response_not_found(id: &str) -> Self {
-        let e = Self::invalid_parameter(format!("Previous response with id '{id}' not found."));
-        e.param("previous_response_id")
     }
 
     /// Sets the compat `error.param`.

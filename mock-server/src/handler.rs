@@ -549,13 +549,17 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return ctx.error(&e.reply());
     }
     if let Some(ct) = bad_content_type(&ctx.parts.headers) {
-        return ctx.error(&ErrorReply::wrong_content_type(&ct));
+        // The service documents 415 only for media inputs: a bad envelope is a 400.
+        let m =
+            format!("Unsupported content type '{ct}': the request body must be application/json.");
+        return ctx.error(&ErrorReply::invalid_parameter(m));
     }
     let Some(json) = &ctx.json else {
         let detail = serde_json::from_slice::<Value>(&ctx.body)
             .err()
             .map_or("unreadable body".to_owned(), |e| e.to_string());
-        return ctx.error(&ErrorReply::malformed_json(&detail));
+        let m = format!("The request body is not valid JSON: {detail}");
+        return ctx.error(&ErrorReply::invalid_parameter(m));
     };
 
     // 6. Mounted mocks, then cassettes.
@@ -605,14 +609,23 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 
     // 7. Checks that come after the cassettes.
     if header_is(&ctx.parts.headers, "x-dashscope-async", "enable") {
-        return ctx.error(&ErrorReply::async_not_supported());
+        // A synchronous API (protocol_notes §1.5).
+        let e = ErrorReply::for_status(403);
+        let m = "current user api does not support asynchronous calls";
+        return ctx.error(&ErrorReply {
+            message: m.into(),
+            ..e
+        });
     }
     if json
         .get("model")
         .and_then(Value::as_str)
         .is_none_or(|m| m.trim().is_empty())
     {
-        return ctx.error(&ErrorReply::missing_model());
+        let m = "Required parameter \"model\" missing from request.";
+        let e = ErrorReply::invalid_parameter(m).param("model");
+        let native_code = "BadRequest.EmptyModel".to_owned();
+        return ctx.error(&ErrorReply { native_code, ..e });
     }
 
     // 8. The responder, with the conversation a `previous_response_id` continues.
@@ -681,7 +694,12 @@ fn previous(ctx: &Ctx) -> Result<(Arc<[Message]>, usize), Box<ErrorReply>> {
         Some(Value::String(id)) => lock(&ctx.state.inner.store)
             .get(id)
             .map(|s| (Arc::clone(&s.history), s.size))
-            .ok_or_else(|| Box::new(ErrorReply::previous_response_not_found(id))),
+            .ok_or_else(|| {
+                let e = ErrorReply::invalid_parameter(format!(
+                    "Previous response with id '{id}' not found."
+                ));
+                Box::new(e.param("previous_response_id"))
+            }),
         Some(_) => {
             let e = ErrorReply::invalid_parameter("\"previous_response_id\" must be a string.");
             Err(Box::new(e.param("previous_response_id")))

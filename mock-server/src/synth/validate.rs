@@ -36,11 +36,6 @@ fn bad(message: impl Into<String>) -> Box<ErrorReply> {
     Box::new(ErrorReply::invalid_parameter(message))
 }
 
-fn with_param(mut e: Box<ErrorReply>, param: &str) -> Box<ErrorReply> {
-    e.param = Some(param.to_owned());
-    e
-}
-
 /// Checks a request body of `endpoint`'s dialect.
 ///
 /// # Errors
@@ -98,12 +93,10 @@ pub(crate) fn validate(
 fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorReply>> {
     let list = match v {
         None | Some(Value::Null) => {
-            return Err(with_param(
-                bad(format!(
-                    "Required parameter \"{name}\" missing from request."
-                )),
-                name,
+            let e = ErrorReply::invalid_parameter(format!(
+                "Required parameter \"{name}\" missing from request."
             ));
+            return Err(Box::new(e.param(name)));
         }
         Some(Value::Array(list)) => list,
         Some(_) => {
@@ -167,15 +160,10 @@ fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorRe
 fn native_input(body: &Value) -> Result<(), Box<ErrorReply>> {
     let input = match body.get("input") {
         None | Some(Value::Null) => {
-            let mut e = ErrorReply::new(
-                400,
-                "BadRequest.EmptyInput",
-                "invalid_parameter_error",
-                "invalid_request_error",
-                "Required input parameter missing from request.",
-            );
-            e.param = Some("input".to_owned());
-            return Err(Box::new(e));
+            let m = "Required input parameter missing from request.";
+            let e = ErrorReply::invalid_parameter(m).param("input");
+            let native_code = "BadRequest.EmptyInput".to_owned();
+            return Err(Box::new(ErrorReply { native_code, ..e }));
         }
         Some(Value::Object(i)) => i,
         Some(_) => return Err(bad("\"input\" must be an object.")),
@@ -197,10 +185,10 @@ fn native_input(body: &Value) -> Result<(), Box<ErrorReply>> {
 
 fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
     match body.get("input") {
-        None | Some(Value::Null) => Err(with_param(
-            bad("Required parameter \"input\" missing from request."),
-            "input",
-        )),
+        None | Some(Value::Null) => {
+            let m = "Required parameter \"input\" missing from request.";
+            Err(Box::new(ErrorReply::invalid_parameter(m).param("input")))
+        }
         Some(Value::String(s)) if s.is_empty() => Err(bad("\"input\" must not be empty.")),
         Some(Value::String(_)) => Ok(()),
         Some(Value::Array(items)) if items.is_empty() => Err(bad("\"input\" must not be empty.")),
@@ -281,45 +269,34 @@ fn integer(p: &Value, key: &str) -> Result<Option<i64>, Box<ErrorReply>> {
 /// The sampling and length parameters; `responses`: by the Responses rules (no `n`,
 /// `max_output_tokens` instead of `max_tokens`).
 fn params(p: &Value, responses: bool) -> Result<(), Box<ErrorReply>> {
-    if let Some(t) = number(p, "temperature")? {
-        if !(0.0..2.0).contains(&t) {
-            return Err(bad("Range of temperature should be [0.0, 2.0)"));
+    let out_of = |key: &str, range: &str| bad(format!("Range of {key} should be {range}"));
+    if number(p, "temperature")?.is_some_and(|t| !(0.0..2.0).contains(&t)) {
+        return Err(out_of("temperature", "[0.0, 2.0)"));
+    }
+    if number(p, "top_p")?.is_some_and(|t| !(t > 0.0 && t <= 1.0)) {
+        return Err(out_of("top_p", "(0.0, 1.0]"));
+    }
+    if integer(p, "top_logprobs")?.is_some_and(|t| !(0..=5).contains(&t)) {
+        return Err(out_of("top_logprobs", "[0, 5]"));
+    }
+    // The length limits, each with its least value (the greatest is not checked).
+    let lengths: &[(&str, i64)] = if responses {
+        &[("max_output_tokens", 16)]
+    } else {
+        if integer(p, "n")?.is_some_and(|n| !(1..=4).contains(&n)) {
+            return Err(out_of("n", "[1, 4]"));
+        }
+        &[("max_tokens", 1), ("max_completion_tokens", 1)]
+    };
+    for &(key, least) in lengths {
+        if integer(p, key)?.is_some_and(|m| m < least) {
+            return Err(out_of(key, &format!("[{least}, 2147483647]")));
         }
     }
-    if let Some(t) = number(p, "top_p")? {
-        if !(t > 0.0 && t <= 1.0) {
-            return Err(bad("Range of top_p should be (0.0, 1.0]"));
-        }
-    }
-    if let Some(t) = integer(p, "top_logprobs")? {
-        if !(0..=5).contains(&t) {
-            return Err(bad("Range of top_logprobs should be [0, 5]"));
-        }
-    }
-    if !responses {
-        if let Some(n) = integer(p, "n")? {
-            if !(1..=4).contains(&n) {
-                return Err(bad("Range of n should be [1, 4]"));
-            }
-        }
-        for key in ["max_tokens", "max_completion_tokens"] {
-            if let Some(m) = integer(p, key)? {
-                if m < 1 {
-                    return Err(bad(format!("Range of {key} should be [1, 2147483647]")));
-                }
-            }
-        }
-    } else if let Some(m) = integer(p, "max_output_tokens")? {
-        if m < 16 {
-            return Err(bad("Range of max_output_tokens should be [16, 2147483647]"));
-        }
-    }
-    if let Some(b) = integer(p, "thinking_budget")? {
-        if b < 1 {
-            return Err(bad(
-                "The thinking_budget parameter must be a positive integer and not greater than 2147483647",
-            ));
-        }
+    if integer(p, "thinking_budget")?.is_some_and(|b| b < 1) {
+        return Err(bad(
+            "The thinking_budget parameter must be a positive integer and not greater than 2147483647",
+        ));
     }
     Ok(())
 }
