@@ -104,13 +104,9 @@ impl FaultSpec {
     pub(crate) fn parse(spec: &str) -> Result<Self, FaultParseError> {
         let text = spec.trim();
         let error = |reason: String, param: Option<&str>| {
-            let mut cut = text.len().min(MAX_SPEC_BYTES);
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
             let param = param.map(str::to_owned);
             FaultParseError {
-                spec: text[..cut].to_owned(),
+                spec: text[..text.floor_char_boundary(MAX_SPEC_BYTES)].to_owned(),
                 reason,
                 param,
             }

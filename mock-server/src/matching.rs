@@ -714,11 +714,7 @@ fn short(v: &Value) -> String {
     if s.len() <= 60 {
         return s;
     }
-    let mut end = 57;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
+    format!("{}...", &s[..s.floor_char_boundary(57)])
 }
 
 /// The first place where `actual` does not contain `expected`, in words.

@@ -287,7 +287,8 @@ impl<'a> Answer<'a> {
         c.set_explicit_null("usage", usage.is_none());
         c.usage = usage.map(Box::new);
         c.set_explicit_null("system_fingerprint", true);
-        frame_compat(&c)
+        let data = serde_json::to_string(&c).unwrap_or_default();
+        framed(|out| Encoder::compat().data(out, &data))
     }
 
     fn chat_events(&self, include_usage: bool) -> Vec<String> {
@@ -374,9 +375,7 @@ impl<'a> Answer<'a> {
         if include_usage {
             out.push(self.chunk(Vec::new(), Some(self.chat_usage())));
         }
-        let mut done = Vec::new();
-        Encoder::compat().done(&mut done);
-        out.push(String::from_utf8(done).unwrap_or_default());
+        out.push(framed(|out| Encoder::compat().done(out)));
         out
     }
 
@@ -534,15 +533,10 @@ impl<'a> Answer<'a> {
                 };
                 let data = serde_json::to_string(&self.native(n, output, reasoning, vec![step]))
                     .unwrap_or_default();
-                let mut out = Vec::new();
-                Encoder::native().native_event(
-                    &mut out,
-                    events.len() as u64 + 1,
-                    "result",
-                    200,
-                    &data,
-                );
-                events.push(String::from_utf8(out).unwrap_or_default());
+                let id = events.len() as u64 + 1;
+                events.push(framed(|out| {
+                    Encoder::native().native_event(out, id, "result", 200, &data);
+                }));
             }
         }
         events
@@ -748,10 +742,9 @@ impl<'a> Answer<'a> {
         }
         let frame = |ev: Ev| {
             let seq = ev.sequence_number().unwrap_or_default();
-            let (mut out, data) = (Vec::new(), serde_json::to_string(&ev).unwrap_or_default());
-            let ty = ev.type_name().unwrap_or_default();
-            Encoder::responses().native_event(&mut out, seq + 1, ty, 200, &data);
-            String::from_utf8(out).unwrap_or_default()
+            let (ty, data) = (ev.type_name(), serde_json::to_string(&ev));
+            let (ty, data) = (ty.unwrap_or_default(), data.unwrap_or_default());
+            framed(|out| Encoder::responses().native_event(out, seq + 1, ty, 200, &data))
         };
         events.into_iter().map(frame).collect()
     }
@@ -835,8 +828,9 @@ fn json<T: Serialize>(v: &T) -> Body {
     Body::Text(serde_json::to_string(v).unwrap_or_default())
 }
 
-fn frame_compat<T: Serialize>(v: &T) -> String {
+/// What `write` frames, as text.
+fn framed(write: impl FnOnce(&mut Vec<u8>)) -> String {
     let mut out = Vec::new();
-    Encoder::compat().data(&mut out, &serde_json::to_string(v).unwrap_or_default());
+    write(&mut out);
     String::from_utf8(out).unwrap_or_default()
 }
