@@ -220,8 +220,10 @@ impl Prepared {
             first.0 += plan.ttfb;
         }
         let pad = apply_content_faults(&mut chunks, plan);
-        let len =
-            chunks.iter().map(|(_, b)| b.len()).sum::<usize>() + pad.as_ref().map_or(0, Pad::len);
+        let padding = pad
+            .as_ref()
+            .map_or(0, |(left, after)| *left as usize + after.len());
+        let len = chunks.iter().map(|(_, b)| b.len()).sum::<usize>() + padding;
         let recorded = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
@@ -232,7 +234,6 @@ impl Prepared {
         let play = Play {
             chunks,
             pad,
-            padding: false,
             sent: 0,
             // A single body was split at the cut: cut after its first piece.
             cut_after: if self.stream {
@@ -341,8 +342,12 @@ fn edit(piece: &Bytes, f: impl FnOnce(&mut Vec<u8>)) -> Bytes {
 }
 
 /// Applies the faults that change bytes: blank lines, invalid UTF-8, malformed JSON, and
-/// padding, which comes back apart (the first chunk left empty in its place).
-fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPlan) -> Option<Pad> {
+/// padding: the first chunk is cut where the padding goes, and its padding bytes and the rest
+/// of it come back apart.
+fn apply_content_faults(
+    chunks: &mut VecDeque<(Duration, Bytes)>,
+    plan: &FaultPlan,
+) -> Option<(u64, Bytes)> {
     if plan.no_blank_lines {
         for (_, piece) in chunks.iter_mut() {
             if piece.ends_with(b"\r\n\r\n") {
@@ -393,38 +398,21 @@ fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPl
         b"\",".to_vec()
     };
     after.extend_from_slice(&piece[brace + 1..]);
-    *piece = Bytes::new();
-    Some(Pad {
-        before: Bytes::from(before),
-        left,
-        after: Bytes::from(after),
-    })
+    *piece = Bytes::from(before);
+    Some((left, Bytes::from(after)))
 }
 
 /// The bytes `oversized-chunk` pads the first event's JSON with.
 static PAD: [u8; 64 * 1024] = [b'a'; 64 * 1024];
 
-/// The first event of a body padded by `oversized-chunk`: sent in pieces, the padding as
-/// slices of [`PAD`], so that a padded response holds no more memory than another.
-struct Pad {
-    before: Bytes,
-    /// Padding bytes still to send.
-    left: u64,
-    after: Bytes,
-}
-
-impl Pad {
-    fn len(&self) -> usize {
-        self.before.len() + self.left as usize + self.after.len()
-    }
-}
-
 /// A body being played out.
 struct Play {
     chunks: VecDeque<(Duration, Bytes)>,
-    /// The padded first event, if any, and whether it is being sent.
-    pad: Option<Pad>,
-    padding: bool,
+    /// `oversized-chunk`: the padding bytes still to send after the first chunk, then the rest
+    /// of that chunk (sent in pieces, the padding as slices of [`PAD`], so that a padded
+    /// response holds no more memory than another).
+    pad: Option<(u64, Bytes)>,
+    /// The chunks sent (a padded first chunk's padding and rest go before a stall or a cut).
     sent: u64,
     cut_after: Option<u64>,
     stall_after: Option<u64>,
@@ -460,15 +448,14 @@ impl Play {
         if self.done {
             return None;
         }
-        if let Some(p) = self.pad.as_mut().filter(|_| self.padding) {
-            if p.left > 0 {
-                let n = p.left.min(PAD.len() as u64);
-                p.left -= n;
+        if let Some((left, after)) = self.pad.as_mut().filter(|_| self.sent == 1) {
+            if *left > 0 {
+                let n = (*left).min(PAD.len() as u64);
+                *left -= n;
                 return Some(Ok(Bytes::from_static(&PAD[..n as usize])));
             }
-            let after = std::mem::take(&mut p.after);
+            let after = std::mem::take(after);
             self.pad = None;
-            self.sent += 1;
             return Some(Ok(after));
         }
         if self.stall_after == Some(self.sent) && !self.stalled && !self.chunks.is_empty() {
@@ -492,10 +479,6 @@ impl Play {
         if !delay.is_zero() && !self.wait(Some(delay)).await {
             self.done = true;
             return Some(Err(stopped()));
-        }
-        if let Some(p) = self.pad.as_mut().filter(|_| self.sent == 0) {
-            self.padding = true;
-            return Some(Ok(std::mem::take(&mut p.before)));
         }
         self.sent += 1;
         Some(Ok(bytes))
