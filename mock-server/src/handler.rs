@@ -190,25 +190,16 @@ impl Ctx {
             .join("; ")
     }
 
-    /// Adds this request's journal entry (packed before the journal's lock is taken).
+    /// Adds this request's journal entry (packed before the journal's lock is taken); returns
+    /// its source as the `x-mock-source` header.
     pub(crate) fn journal(
         &self,
         status: StatusCode,
         outcome: &'static str,
         cassette: Option<Arc<str>>,
-    ) {
+    ) -> HeaderValue {
         let source = self.source(outcome, cassette.as_deref());
-        self.journal_as(status, outcome, source, cassette);
-    }
-
-    /// [`journal`](Self::journal) with the source already worked out.
-    fn journal_as(
-        &self,
-        status: StatusCode,
-        outcome: &'static str,
-        source: String,
-        cassette: Option<Arc<str>>,
-    ) {
+        let header = header_text(&source);
         let tail = Tail {
             status: status.as_u16(),
             outcome,
@@ -218,6 +209,7 @@ impl Ctx {
         };
         let record = Record::new(self, tail);
         lock(&self.state.inner.journal).push_record(record);
+        header
     }
 
     /// Plays a prepared response under `plan` and journals it.
@@ -232,17 +224,9 @@ impl Ctx {
         let mut response = p.respond(plan, c.speed, c.chunk_delay, || {
             self.state.shutdown_receiver()
         });
-        let source = self.source(outcome, cassette.as_deref());
+        let source = self.journal(response.status(), outcome, cassette);
+        response.headers_mut().insert(SOURCE_HEADER, source);
         response
-            .headers_mut()
-            .insert(SOURCE_HEADER, header_text(&source));
-        self.journal_as(response.status(), outcome, source, cassette);
-        response
-    }
-
-    /// Plays a generated answer and journals it.
-    fn answer(&self, r: RecordedResponse, plan: &FaultPlan, outcome: &'static str) -> Response {
-        self.play(&Prepared::new(r), plan, outcome, None)
     }
 
     /// Answers 200 with `body` and the gateway's headers.
@@ -254,7 +238,7 @@ impl Ctx {
             headers,
             body,
         };
-        self.answer(ok, &FaultPlan::none(), outcome)
+        self.play(&Prepared::new(ok), &FaultPlan::none(), outcome, None)
     }
 
     /// Answers with an error in this request's dialect.
@@ -265,7 +249,7 @@ impl Ctx {
     /// Plays an error in this request's dialect under `plan` and journals it.
     fn reply(&self, e: &ErrorReply, plan: &FaultPlan, outcome: &'static str) -> Response {
         let r = e.render(self.dialect, self.stream, self.request_id.as_str());
-        self.answer(r, plan, outcome)
+        self.play(&Prepared::new(r), plan, outcome, None)
     }
 
     /// Stores a Responses answer (`body`) for `GET …/responses/{id}` and
