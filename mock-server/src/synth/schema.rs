@@ -129,56 +129,45 @@ fn types_of(schema: &Value) -> Vec<&str> {
     }
 }
 
+/// `schema` with its `$ref`s followed, at most `hops` of them.
+fn follow<'a>(root: &'a Value, mut schema: &'a Value, hops: usize) -> &'a Value {
+    for _ in 0..hops {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) if let Some(target) = resolve(root, r) => schema = target,
+            _ => break,
+        }
+    }
+    schema
+}
+
 /// Merges the object keywords of `allOf` branches (and the schema itself) into one schema.
 fn merge_all_of(schema: &Value, root: &Value, depth: usize) -> Value {
-    let mut merged = Map::new();
-    let mut properties = Map::new();
-    let mut required: Vec<Value> = Vec::new();
-    let mut absorb = |s: &Value, merged: &mut Map<String, Value>| {
-        if let Some(obj) = s.as_object() {
-            for (k, v) in obj {
-                match k.as_str() {
-                    "allOf" => {}
-                    "properties" => {
-                        if let Some(p) = v.as_object() {
-                            for (pk, pv) in p {
-                                properties.insert(pk.clone(), pv.clone());
-                            }
-                        }
-                    }
-                    "required" => {
-                        for r in v.as_array().into_iter().flatten() {
-                            if !required.contains(r) {
-                                required.push(r.clone());
-                            }
-                        }
-                    }
-                    _ => {
-                        merged.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
-                }
-            }
-        }
-    };
-    absorb(schema, &mut merged);
-    for branch in schema
+    let (mut merged, mut properties, mut required) = (Map::new(), Map::new(), Vec::new());
+    let branches = schema
         .get("allOf")
         .and_then(Value::as_array)
         .into_iter()
-        .flatten()
-    {
-        let mut b = branch;
-        let mut hops = 0;
-        while let Some(r) = b.get("$ref").and_then(Value::as_str) {
-            match resolve(root, r) {
-                Some(t) if hops < MAX_DEPTH.saturating_sub(depth) => {
-                    b = t;
-                    hops += 1;
+        .flatten();
+    let hops = MAX_DEPTH.saturating_sub(depth);
+    let all = std::iter::once(schema).chain(branches.map(|b| follow(root, b, hops)));
+    for (k, v) in all.filter_map(Value::as_object).flatten() {
+        match k.as_str() {
+            "allOf" => {}
+            "properties" => {
+                let p = v.as_object().into_iter().flatten();
+                properties.extend(p.map(|(pk, pv)| (pk.clone(), pv.clone())));
+            }
+            "required" => {
+                for r in v.as_array().into_iter().flatten() {
+                    if !required.contains(r) {
+                        required.push(r.clone());
+                    }
                 }
-                _ => break,
+            }
+            _ => {
+                merged.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        absorb(b, &mut merged);
     }
     if !properties.is_empty() {
         merged.insert("properties".to_owned(), Value::Object(properties));
