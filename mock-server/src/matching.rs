@@ -51,6 +51,7 @@
 //!
 //! The embedded cassettes are parsed, indexed and rendered for replay once per process.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -429,7 +430,7 @@ pub(crate) struct CassetteSet {
     next_order: u64,
     /// Wire entries by path (indices into `entries`, in load order): for each path, those a
     /// non-stream request can match and those a stream request can.
-    by_path: Vec<(String, [Vec<usize>; 2])>,
+    by_path: HashMap<String, [Vec<usize>; 2]>,
     /// Unified entries (indices, in load order).
     unified: Vec<usize>,
     /// About what the cassettes added through the admin API hold (see
@@ -539,16 +540,10 @@ impl CassetteSet {
             self.unified.push(i);
             return;
         };
-        let slot = match self.by_path.iter().position(|(p, _)| p == path) {
-            Some(k) => k,
-            None => {
-                self.by_path.push((path.clone(), [Vec::new(), Vec::new()]));
-                self.by_path.len() - 1
-            }
-        };
+        let lists = self.by_path.entry(path.clone()).or_default();
         for stream in [false, true] {
             if e.stream.is_none_or(|want| want == stream) {
-                self.by_path[slot].1[usize::from(stream)].push(i);
+                lists[usize::from(stream)].push(i);
             }
         }
     }
@@ -601,14 +596,10 @@ impl CassetteSet {
     /// The cassette that answers `req`, counted as served.
     pub(crate) fn take(&mut self, req: &Ctx) -> Option<Arc<Entry>> {
         let mut best: Option<(usize, Rank)> = None;
-        let lists = |path: &str| {
-            let found = self.by_path.iter().find(|(p, _)| p == path);
-            found.map(|(_, lists)| &lists[usize::from(req.stream)])
-        };
+        // The wire cassettes on the exact path, then on its alias.
+        let lists = |path: &str| self.by_path.get(path).map(|l| &l[usize::from(req.stream)]);
         let alias = req.endpoint.and_then(Endpoint::alias).map(Endpoint::path);
-        let exact = lists(req.path()).map(|l| (l, PathFit::Exact));
-        let aliased = alias.and_then(lists).map(|l| (l, PathFit::Alias));
-        for (list, _) in exact.into_iter().chain(aliased) {
+        for list in lists(req.path()).into_iter().chain(alias.and_then(lists)) {
             for &i in list {
                 let fit = evaluate(&self.entries[i], self.used_up(i), req, false);
                 let rank = self.entries[i].rank(fit.path);
