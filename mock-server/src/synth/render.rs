@@ -294,16 +294,16 @@ impl<'a> Answer<'a> {
     fn chat_events(&self, include_usage: bool) -> Vec<String> {
         let mut out = Vec::new();
         for l in &self.cands {
-            // A choice with `finish_reason` and `logprobs` (`null` until the end).
-            let choice = |delta: Delta, finish: Option<FinishReason>| {
+            // A choice; `nulls`: with `finish_reason` (`null` until the end) and `logprobs`.
+            let choice = |delta: Delta, finish: Option<FinishReason>, nulls: bool| {
                 let mut choice = ChunkChoice {
                     index: l.c.index,
                     delta,
                     ..Default::default()
                 };
-                choice.set_explicit_null("finish_reason", finish.is_none());
+                choice.set_explicit_null("finish_reason", nulls && finish.is_none());
                 choice.finish_reason = finish;
-                choice.set_explicit_null("logprobs", true);
+                choice.set_explicit_null("logprobs", nulls);
                 vec![choice]
             };
             // A delta of content or reasoning; `null` for the one not sent (reasoning only
@@ -352,7 +352,7 @@ impl<'a> Answer<'a> {
             out.extend(
                 deltas
                     .into_iter()
-                    .map(|d| self.chunk(choice(d, None), None)),
+                    .map(|d| self.chunk(choice(d, None, true), None)),
             );
             if let Some(k) = l.c.tool_calls.len().checked_sub(1) {
                 // The recorded quirk: a trailing empty fragment whose choice has no
@@ -361,16 +361,10 @@ impl<'a> Answer<'a> {
                     tool_calls: Some(vec![call(k, "", None, "")]),
                     ..Default::default()
                 };
-                out.push(self.chunk(
-                    vec![ChunkChoice {
-                        index: l.c.index,
-                        delta,
-                        ..Default::default()
-                    }],
-                    None,
-                ));
+                out.push(self.chunk(choice(delta, None, false), None));
             }
-            out.push(self.chunk(choice(delta(Some(""), None), Some(l.finish.clone())), None));
+            let last = choice(delta(Some(""), None), Some(l.finish.clone()), true);
+            out.push(self.chunk(last, None));
         }
         if include_usage {
             out.push(self.chunk(Vec::new(), Some(self.chat_usage())));
