@@ -433,49 +433,38 @@ impl<'a> Answer<'a> {
     }
 
     fn native_events(&self, n: &Native) -> Vec<String> {
-        type NativeStep<'a> = (u64, u64, &'a str, &'a str, Option<(usize, bool, &'a str)>);
+        type NativeStep<'a> = (&'a str, &'a str, Option<(usize, &'a str)>, u64, u64);
         let mut events = Vec::new();
         let (mut output, mut reasoning) = (0, 0);
         for (ci, l) in self.cands.iter().enumerate() {
-            // Each step: its tokens (reasoning tokens of them), a reasoning piece, a text piece,
-            // or a piece of a call's arguments (the first one carries the call's name tokens).
+            // Each step: a reasoning piece, a text piece or a piece of call `k`'s arguments (a
+            // call without arguments has one empty piece), its tokens (the first piece of a
+            // call's arguments carries its name's) and the reasoning tokens of them.
             let mut steps: Vec<NativeStep<'_>> = Vec::new();
             steps.extend(
                 l.reasoning
                     .iter()
-                    .map(|p| (p.tokens, p.tokens, p.text.as_str(), "", None)),
+                    .map(|p| (&*p.text, "", None, p.tokens, p.tokens)),
             );
-            steps.extend(
-                l.text
-                    .iter()
-                    .map(|p| (p.tokens, 0, "", p.text.as_str(), None)),
-            );
+            steps.extend(l.text.iter().map(|p| ("", &*p.text, None, p.tokens, 0)));
             for (k, (t, args)) in l.c.tool_calls.iter().zip(&l.args).enumerate() {
                 let name = tokens(&t.name).count() as u64;
-                if args.is_empty() {
-                    steps.push((name, 0, "", "", Some((k, true, ""))));
-                }
-                for (j, p) in args.iter().enumerate() {
-                    let first = j == 0;
-                    steps.push((
-                        p.tokens + if first { name } else { 0 },
-                        0,
-                        "",
-                        "",
-                        Some((k, first, &p.text)),
-                    ));
-                }
+                let (first, tok) = args.first().map_or(("", 0), |p| (&*p.text, p.tokens));
+                steps.push(("", "", Some((k, first)), tok + name, 0));
+                let rest = args.iter().skip(1);
+                steps.extend(rest.map(|p| ("", "", Some((k, &*p.text)), p.tokens, 0)));
             }
             // Text-generation streams end with an extra empty chunk (cumulative ones repeat
             // everything once more); multimodal ones and tool calls end on their last piece.
             if steps.is_empty() || (!n.multimodal && l.c.tool_calls.is_empty()) {
-                steps.push((0, 0, "", "", None));
+                steps.push(("", "", None, 0, 0));
             }
             let (mut reasoning_so_far, mut text_so_far) = (String::new(), String::new());
             let mut args_so_far = vec![String::new(); l.c.tool_calls.len()];
+            // The calls begun so far.
             let mut started = 0;
             let last = steps.len() - 1;
-            for (s, (tok, rtok, r, t, piece)) in steps.into_iter().enumerate() {
+            for (s, (r, t, piece, tok, rtok)) in steps.into_iter().enumerate() {
                 (output, reasoning) = (
                     (output + tok).min(self.usage[1]),
                     (reasoning + rtok).min(self.usage[2]),
@@ -485,46 +474,33 @@ impl<'a> Answer<'a> {
                 }
                 reasoning_so_far.push_str(r);
                 text_so_far.push_str(t);
-                let mut calls = Vec::new();
-                if let Some((k, first, arg)) = piece {
+                let mut step = Step {
+                    laid: l,
+                    reasoning: r.to_owned(),
+                    text: t.to_owned(),
+                    calls: Vec::new(),
+                    finish: if s == last {
+                        l.finish.clone()
+                    } else {
+                        FinishReason::Null
+                    },
+                };
+                if let Some((k, arg)) = piece {
+                    // The first piece of a call carries its id and name.
+                    let first = (k >= started).then_some(&l.c.tool_calls[k]);
+                    let (id, name) = (first.map_or("", |t| &t.id), first.map(|t| &*t.name));
+                    step.calls = vec![call(k, id, name, arg)];
                     args_so_far[k].push_str(arg);
                     started = k + 1;
-                    let tc = &l.c.tool_calls[k];
-                    if n.incremental {
-                        calls.push(if first {
-                            call(k, &tc.id, Some(&tc.name), arg)
-                        } else {
-                            call(k, "", None, arg)
-                        });
-                    }
                 }
                 if !n.incremental {
-                    let so_far =
-                        l.c.tool_calls
-                            .iter()
-                            .zip(&args_so_far)
-                            .take(started)
-                            .enumerate();
-                    calls = so_far
+                    (step.reasoning, step.text) = (reasoning_so_far.clone(), text_so_far.clone());
+                    let so_far = l.c.tool_calls.iter().zip(&args_so_far).take(started);
+                    let so_far = so_far.enumerate();
+                    step.calls = so_far
                         .map(|(j, (t, a))| call(j, &t.id, Some(&t.name), a))
                         .collect();
                 }
-                let (reasoning_text, text) = match n.incremental {
-                    true => (r.to_owned(), t.to_owned()),
-                    false => (reasoning_so_far.clone(), text_so_far.clone()),
-                };
-                let finish = if s == last {
-                    l.finish.clone()
-                } else {
-                    FinishReason::Null
-                };
-                let step = Step {
-                    laid: l,
-                    reasoning: reasoning_text,
-                    text,
-                    calls,
-                    finish,
-                };
                 let data = serde_json::to_string(&self.native(n, output, reasoning, vec![step]))
                     .unwrap_or_default();
                 let id = events.len() as u64 + 1;
