@@ -165,13 +165,7 @@ impl FaultSpec {
                 Some(other) => Err(err(format!("{key}: {other:?} is not a boolean"))),
             };
             // An event number (1-based, default 1).
-            let event = || {
-                if value.is_some() {
-                    num(MAX_BYTES).map(|n| n.max(1))
-                } else {
-                    Ok(1)
-                }
-            };
+            let event = || value.map_or(Ok(1), |_| num(MAX_BYTES).map(|n| n.max(1)));
             match key.as_str() {
                 "latency" => e.latency = ms(MAX_MS)?,
                 "ttfb" => e.ttfb = ms(MAX_MS)?,

@@ -65,18 +65,12 @@ impl Prepared {
         let (whole, pieces, stream) = match recorded.body {
             Body::Chunks(chunks) => {
                 // One buffer; the chunks are slices of it.
-                let mut all = Vec::with_capacity(chunks.iter().map(|c| c.data.len()).sum());
-                let mut ends = Vec::with_capacity(chunks.len());
-                for c in &chunks {
-                    all.extend_from_slice(c.data.as_bytes());
-                    ends.push((c.delay_ms, all.len()));
-                }
-                let whole = Bytes::from(all);
-                let mut start = 0;
-                let pieces = ends.into_iter().map(|(ms, end)| {
-                    let piece = (ms, whole.slice(start..end));
-                    start = end;
-                    piece
+                let texts: Vec<&str> = chunks.iter().map(|c| c.data.as_str()).collect();
+                let whole = Bytes::from(texts.concat());
+                let mut end = 0;
+                let pieces = chunks.iter().map(|c| {
+                    end += c.data.len();
+                    (c.delay_ms, whole.slice(end - c.data.len()..end))
                 });
                 (whole.clone(), pieces.collect(), true)
             }

@@ -35,7 +35,7 @@ pub(crate) struct Stored {
 }
 
 /// The stored responses (see the module docs).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct ResponseStore {
     map: HashMap<String, Stored>,
     order: VecDeque<String>,
@@ -68,10 +68,8 @@ impl ResponseStore {
     /// A store of about `max_bytes` bytes.
     pub(crate) fn new(max_bytes: usize) -> Self {
         ResponseStore {
-            map: HashMap::new(),
-            order: VecDeque::new(),
             max_bytes,
-            bytes: 0,
+            ..Self::default()
         }
     }
 
