@@ -36,7 +36,7 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::budget::{HISTORY_COPIES, Held, Refused, json_text_cost};
+use crate::budget::{HISTORY_COPIES, Held, json_text_cost};
 use crate::conn::ConnHandle;
 use crate::errors::{ErrorReply, gateway_headers};
 use crate::expect::Hit;
@@ -324,15 +324,6 @@ pub(crate) enum BodyError {
     Malformed(String),
     /// Not all there within the body-read timeout: 408.
     TimedOut,
-}
-
-impl From<Refused> for BodyError {
-    fn from(r: Refused) -> Self {
-        match r {
-            Refused::OverCapacity => BodyError::TooLarge,
-            Refused::TimedOut => BodyError::TimedOut,
-        }
-    }
 }
 
 impl BodyError {
@@ -626,7 +617,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
                 .budget
                 .take(&mut ctx.held, copies, body_deadline(&state));
             if let Err(refused) = taken.await {
-                return ctx.error(&BodyError::from(refused).reply());
+                return ctx.error(&refused.reply());
             }
         }
         let joined;
