@@ -310,18 +310,12 @@ struct Fit {
 /// Checks one cassette against one request: the one place the conditions are written. With
 /// `explain`, every failed condition is put into words; without, it stops at the first.
 fn evaluate(e: &Entry, used_up: bool, req: &Ctx, explain: bool) -> Fit {
+    let alias = |p: &str| Endpoint::from_path(p).and_then(Endpoint::alias);
     let path = match &e.path {
         Some(p) if p == req.path() => PathFit::Exact,
-        Some(p) => {
-            let alias = Endpoint::from_path(p).and_then(Endpoint::alias);
-            if alias.is_some_and(|a| a.path() == req.path()) {
-                PathFit::Alias
-            } else {
-                PathFit::Other
-            }
-        }
+        Some(p) if alias(p).is_some_and(|a| a.path() == req.path()) => PathFit::Alias,
         None if req.endpoint.is_some() => PathFit::Exact,
-        None => PathFit::Other,
+        _ => PathFit::Other,
     };
     let mut fit = Fit {
         path,

@@ -480,10 +480,9 @@ impl MockServerBuilder {
         }
         // Record mode first: it creates its directory, which may be a `--fixtures` one.
         #[cfg(feature = "record")]
-        let recorder = match &self.record {
-            Some((upstream, dir)) => Some(Recorder::new(upstream, dir.clone())?),
-            None => None,
-        };
+        let recorder = (self.record.as_ref())
+            .map(|(upstream, dir)| Recorder::new(upstream, dir.clone()))
+            .transpose()?;
         #[cfg(not(feature = "record"))]
         let recorder: Option<Recorder> = None;
         let mut set = CassetteSet::new(self.defaults);
@@ -491,12 +490,11 @@ impl MockServerBuilder {
             set.load_dir(dir)?;
         }
         for (text, cassette) in &self.cassettes {
-            match cassette {
-                Some(c) => set.add(c.clone(), Layer::Builder),
-                None => {
-                    set.add(parse("builder", text)?, Layer::Builder);
-                }
-            }
+            let c = match cassette {
+                Some(c) => c.clone(),
+                None => parse("builder", text)?,
+            };
+            set.add(c, Layer::Builder);
         }
         let faults = self
             .faults
