@@ -208,12 +208,6 @@ pub(crate) struct Mounts {
     states: HashMap<String, String>,
 }
 
-/// A mounted mock that matched a request: its name and its answer, if it has one.
-pub(crate) struct Hit {
-    pub(crate) name: Arc<str>,
-    pub(crate) answer: Option<RecordedResponse>,
-}
-
 impl Mounts {
     pub(crate) fn mount(&mut self, mock: Mock) {
         let name = mock
@@ -228,8 +222,12 @@ impl Mounts {
     }
 
     /// The first mounted mock that matches the request (in its scenario's state), counted; its
-    /// scenario moves on. `request` is only made when a mock is mounted.
-    pub(crate) fn hit<'r>(&mut self, request: impl FnOnce() -> MockRequest<'r>) -> Option<Hit> {
+    /// scenario moves on. Its name and answer, when it answers. `request` is only made when a
+    /// mock is mounted.
+    pub(crate) fn hit<'r>(
+        &mut self,
+        request: impl FnOnce() -> MockRequest<'r>,
+    ) -> Option<(Arc<str>, RecordedResponse)> {
         if self.mocks.is_empty() {
             return None;
         }
@@ -248,11 +246,8 @@ impl Mounts {
         if let Some((sc, next)) = &m.mock.then {
             self.states.insert(sc.clone(), next.clone());
         }
-        let answer = m.mock.responder.as_ref().and_then(|r| r.respond(request));
-        Some(Hit {
-            name: Arc::clone(&m.name),
-            answer,
-        })
+        let answer = m.mock.responder.as_ref()?.respond(request)?;
+        Some((Arc::clone(&m.name), answer))
     }
 
     /// The mocks whose expected count does not hold.

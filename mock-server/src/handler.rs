@@ -39,7 +39,6 @@ use tokio::time::Instant;
 use crate::budget::{HISTORY_COPIES, Held, json_text_cost};
 use crate::conn::ConnHandle;
 use crate::errors::{ErrorReply, gateway_headers};
-use crate::expect::Hit;
 use crate::faults::{FaultPlan, FaultSpec};
 use crate::journal::{Record, Tail};
 use crate::matching::Answer;
@@ -539,11 +538,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 
     // 6. Mounted mocks, then cassettes.
     let hit = lock(&state.inner.mounts).hit(|| ctx.mock_request(json, ctx.typed().map(|(_, c)| c)));
-    if let Some(Hit {
-        name,
-        answer: Some(answer),
-    }) = hit
-    {
+    if let Some((name, answer)) = hit {
         let prepared = Prepared::new(answer);
         if prepared.status == StatusCode::OK {
             ctx.store(&prepared, &[]);
