@@ -162,25 +162,20 @@ impl Synthetic {
 }
 
 /// `*`-only glob matching.
+/// The parts between stars are found leftmost, one after another; the last must end the text.
 fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if parts.len() == 1 {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let (Some(mut rest), Some(last)) = (text.strip_prefix(first), parts.next_back()) else {
         return pattern == text;
+    };
+    for mid in parts {
+        let Some(at) = rest.find(mid) else {
+            return false;
+        };
+        rest = &rest[at + mid.len()..];
     }
-    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    parts[1..parts.len() - 1]
-        .iter()
-        .all(|mid| match rest.find(mid) {
-            Some(at) => {
-                rest = &rest[at + mid.len()..];
-                true
-            }
-            None => false,
-        })
+    rest.ends_with(last)
 }
 
 impl Responder for Synthetic {
