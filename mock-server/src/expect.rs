@@ -265,18 +265,11 @@ impl Mounts {
 /// Expectations of mounted [`Mock`]s that did not hold; its `Display` is the report: each
 /// unmet expectation, then the requests that arrived (method, path, body excerpt, status,
 /// source).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{report}")]
 pub struct VerifyError {
     report: String,
 }
-
-impl fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.report)
-    }
-}
-
-impl std::error::Error for VerifyError {}
 
 /// The report for `mounts`, if an expectation does not hold.
 pub(crate) fn verify(mounts: &Mounts, journal: &[JournalEntry]) -> Result<(), VerifyError> {
