@@ -185,20 +185,16 @@ impl<'a> Answer<'a> {
             (Endpoint::NativeText | Endpoint::NativeMultimodal, _) => {
                 let p = request.and_then(|r| r.native()?.parameters.as_ref());
                 let multimodal = endpoint == Endpoint::NativeMultimodal;
-                let text = match p.and_then(|p| p.result_format.as_ref()) {
-                    Some(native::ResultFormat::Message) => false,
-                    Some(native::ResultFormat::Text) => true,
-                    _ => !multimodal,
-                };
+                let format = p.and_then(|p| p.result_format.as_ref());
+                let message = matches!(format, Some(native::ResultFormat::Message));
                 let plain = self.cands.len() == 1
                     && !self.thinking
                     && self.cands[0].c.tool_calls.is_empty();
-                let incremental = p
-                    .and_then(|p| p.incremental_output)
-                    .unwrap_or(self.thinking);
                 let n = Native {
-                    text: text && plain && !multimodal,
-                    incremental,
+                    text: plain && !message && !multimodal,
+                    incremental: p
+                        .and_then(|p| p.incremental_output)
+                        .unwrap_or(self.thinking),
                     multimodal,
                 };
                 if !stream {
