@@ -254,14 +254,13 @@ impl Ctx {
     /// Stores a Responses answer (`body`) for `GET …/responses/{id}` and
     /// `previous_response_id`, unless the request says `store: false`.
     fn store(&self, p: &Prepared, history: &[Message]) {
-        let Some(json) = self
+        let json = self
             .json
             .as_ref()
-            .filter(|_| self.dialect == Dialect::Responses)
-        else {
-            return;
-        };
-        if json.get("store").and_then(Value::as_bool) != Some(false) {
+            .filter(|_| self.dialect == Dialect::Responses);
+        if let Some(json) = json
+            && json.get("store").and_then(Value::as_bool) != Some(false)
+        {
             let (conv, id) = (self.conversation(), self.request_id.as_str());
             lock(&self.state.inner.store).store(p.body(), p.stream, json, conv, history, id);
         }

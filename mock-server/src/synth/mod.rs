@@ -73,8 +73,7 @@ impl MockRequest<'_> {
             .usage
             .as_ref()
             .is_some_and(|u| u.reasoning_tokens.is_some_and(|r| r > 0));
-        let laid = render::Answer::new(answer, thinking, seed, self.request_id, self.created);
-        success(self, &laid)
+        success(self, answer, thinking, seed)
     }
 }
 
@@ -195,19 +194,19 @@ impl Responder for Synthetic {
             }
         };
         let (answer, seed) = generate::generate(conv, req.seed);
-        let laid = render::Answer::new(
-            &answer,
-            generate::thinks(conv),
-            seed,
-            req.request_id,
-            req.created,
-        );
-        Some(success(req, &laid))
+        Some(success(req, &answer, generate::thinks(conv), seed))
     }
 }
 
-/// `laid` as the response to `req`: 200 with the gateway's headers, in the recorded order.
-fn success(req: &MockRequest<'_>, laid: &render::Answer<'_>) -> RecordedResponse {
+/// `answer` (laid out with `seed`; `thinking`: the request asked for thinking) as the response
+/// to `req`: 200 with the gateway's headers, in the recorded order.
+fn success(
+    req: &MockRequest<'_>,
+    answer: &UnifiedResponse,
+    thinking: bool,
+    seed: u64,
+) -> RecordedResponse {
+    let laid = render::Answer::new(answer, thinking, seed, req.request_id, req.created);
     let body = laid.body(req.endpoint, req.request, req.stream);
     let mut headers = gateway_headers(req.request_id, req.stream);
     let finished = if req.stream { "false" } else { "true" };
