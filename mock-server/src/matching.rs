@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use dashscope_protocol::cassette::{
-    AnyCassette, Cassette, CassetteError, Dialect, UnifiedCassette, UnifiedMatcher,
+    AnyCassette, CassetteError, Dialect, UnifiedCassette, UnifiedMatcher,
 };
 use dashscope_protocol::dialect::{Endpoint, SSE_HEADER};
 use serde::Serialize;
@@ -147,16 +147,8 @@ impl Entry {
             AnyCassette::Wire(c) => c,
         };
         let recorded_stream = c.is_stream_request();
-        let Cassette {
-            name,
-            request,
-            matcher,
-            priority,
-            once,
-            response,
-            ..
-        } = c;
-        let m = matcher.unwrap_or_default();
+        let (request, response) = (c.request, c.response);
+        let m = c.matcher.unwrap_or_default();
         let headers: Vec<(String, String)> = if m.headers.is_empty() {
             let sse = |(k, v): &(&String, &String)| {
                 k.eq_ignore_ascii_case(SSE_HEADER) && v.trim().eq_ignore_ascii_case("enable")
@@ -207,7 +199,7 @@ impl Entry {
             + headers.len()
             + conv.as_ref().map_or(0, UnifiedMatcher::conditions);
         Entry {
-            name: Arc::from(name.as_str()),
+            name: Arc::from(c.name.as_str()),
             method: m.method.unwrap_or(request.method),
             path: Some(path),
             stream,
@@ -215,8 +207,8 @@ impl Entry {
             body,
             conv,
             knobs,
-            priority,
-            once,
+            priority: c.priority,
+            once: c.once,
             success: response.status < 400,
             specificity,
             layer,
@@ -452,8 +444,7 @@ fn embedded() -> &'static [Arc<Entry>] {
 
 /// Parses one cassette of either kind.
 pub(crate) fn parse(origin: &str, text: &str) -> Result<AnyCassette, BuildError> {
-    let raw = serde_json::from_str(text).map_err(|e| cassette_error(origin, e.into()))?;
-    parse_value(origin, &raw)
+    AnyCassette::from_json(text).map_err(|e| cassette_error(origin, e))
 }
 
 /// Reads one cassette of either kind from its JSON.
