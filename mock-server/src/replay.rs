@@ -49,8 +49,6 @@ pub(crate) struct Prepared {
     headers: HeaderMap,
     /// The recorded header-name case, for hyper (none when every name is lower case).
     case: Option<Extensions>,
-    /// The recorded body keeps a `transfer-encoding: chunked` (its length is then unknown).
-    chunked: bool,
     /// Whether the body is a stream of chunks.
     pub(crate) stream: bool,
     /// The body: the recorded chunks with the delay before each (ms), or one piece.
@@ -115,7 +113,6 @@ impl Prepared {
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             case: case.then(|| case_extensions(&names)).flatten(),
             headers,
-            chunked,
             stream,
             pieces,
             whole,
@@ -151,8 +148,9 @@ impl Prepared {
         let mut headers = self.headers.clone();
         let body = if timed || changed || !plan.ttfb.is_zero() {
             self.play(plan, speed, between, &mut headers, shutdown())
-        } else if self.stream || self.chunked || headers.contains_key(TRANSFER_ENCODING) {
-            // Everything is ready: one frame, of unknown length (a stream, or chunked).
+        } else if self.stream || headers.contains_key(TRANSFER_ENCODING) {
+            // Everything is ready: one frame, of unknown length (a stream, or a recorded
+            // `transfer-encoding: chunked`).
             let whole = Ok::<_, io::Error>(self.whole.clone());
             AxumBody::from_stream(futures_util::stream::iter([whole]))
         } else {
