@@ -292,10 +292,7 @@ impl Gen<'_> {
         }
         // Required members the properties do not describe, then `key1`, … up to
         // `minProperties`: instances of `additionalProperties` (words when it is no schema).
-        let min = obj
-            .get("minProperties")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let min = count(obj, "minProperties").unwrap_or(0);
         let padding = (1..=64).map(|i| format!("key{i}"));
         let extra = required.iter().map(|r| (*r).to_owned());
         for (i, k) in extra.chain(padding).enumerate() {
@@ -314,11 +311,8 @@ impl Gen<'_> {
     }
 
     fn array(&mut self, obj: &Map<String, Value>, key: &str, depth: usize) -> Value {
-        let min = obj.get("minItems").and_then(Value::as_u64).unwrap_or(0);
-        let max = obj
-            .get("maxItems")
-            .and_then(Value::as_u64)
-            .unwrap_or(u64::MAX);
+        let min = count(obj, "minItems").unwrap_or(0);
+        let max = count(obj, "maxItems").unwrap_or(u64::MAX);
         let tuple: Option<&Vec<Value>> = obj
             .get("prefixItems")
             .and_then(Value::as_array)
@@ -468,15 +462,8 @@ impl Gen<'_> {
             "hostname" | "idn-hostname" => "example.com".to_owned(),
             _ => self.word(key),
         };
-        let min = obj
-            .get("minLength")
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-            .min(4096) as usize;
-        let max = obj
-            .get("maxLength")
-            .and_then(Value::as_u64)
-            .map(|m| m.min(4096) as usize);
+        let min = count(obj, "minLength").unwrap_or(0).min(4096) as usize;
+        let max = count(obj, "maxLength").map(|m| m.min(4096) as usize);
         let len = s.chars().count();
         if len < min {
             let pad = (min - len).min(self.padding_left);
@@ -484,12 +471,15 @@ impl Gen<'_> {
             s.extend(std::iter::repeat_n('x', pad));
         }
         if let Some(max) = max {
-            if s.chars().count() > max {
-                s = s.chars().take(max).collect();
-            }
+            s = s.chars().take(max).collect();
         }
         Value::String(s)
     }
+}
+
+/// A whole-number keyword of a schema (`minItems`, `maxLength`, …).
+fn count(obj: &Map<String, Value>, key: &str) -> Option<u64> {
+    obj.get(key).and_then(Value::as_u64)
 }
 
 /// The type a schema without `type` describes, from its other keywords.
