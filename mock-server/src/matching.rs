@@ -580,31 +580,25 @@ impl CassetteSet {
 
     /// The cassette that answers `req`, counted as served.
     pub(crate) fn take(&mut self, req: &Ctx) -> Option<Arc<Entry>> {
-        let mut best: Option<(usize, Rank)> = None;
-        // The wire cassettes on the exact path, then on its alias.
-        let lists = |path: &str| self.by_path.get(path).map(|l| &l[usize::from(req.stream)]);
+        // The wire cassettes on the exact path, then on its alias, then the unified ones (on a
+        // generation path), each evaluated only when it could outrank the best match so far.
+        let lists = |path: &str, fit| {
+            let list = self.by_path.get(path).map(|l| &l[usize::from(req.stream)]);
+            list.into_iter().flatten().map(move |&i| (i, fit))
+        };
         let alias = req.endpoint.and_then(Endpoint::alias).map(Endpoint::path);
-        for list in lists(req.path()).into_iter().chain(alias.and_then(lists)) {
-            for &i in list {
-                let fit = evaluate(&self.entries[i], self.used_up(i), req, false);
-                let rank = self.entries[i].rank(fit.path);
-                if fit.reasons.is_empty() && best.as_ref().is_none_or(|(_, r)| rank > *r) {
-                    best = Some((i, rank));
-                }
-            }
-        }
-        if req.endpoint.is_some() {
-            for &i in &self.unified {
-                let rank = self.entries[i].rank(PathFit::Exact);
-                if best.as_ref().is_some_and(|(_, r)| *r >= rank) {
-                    continue;
-                }
-                if evaluate(&self.entries[i], self.used_up(i), req, false)
+        let wire = lists(req.path(), PathFit::Exact)
+            .chain(alias.into_iter().flat_map(|a| lists(a, PathFit::Alias)));
+        let unified = self.unified.iter().filter(|_| req.endpoint.is_some());
+        let mut best: Option<(usize, Rank)> = None;
+        for (i, fit) in wire.chain(unified.map(|&i| (i, PathFit::Exact))) {
+            let rank = self.entries[i].rank(fit);
+            if best.as_ref().is_none_or(|(_, r)| rank > *r)
+                && evaluate(&self.entries[i], self.used_up(i), req, false)
                     .reasons
                     .is_empty()
-                {
-                    best = Some((i, rank));
-                }
+            {
+                best = Some((i, rank));
             }
         }
         let (i, _) = best?;
