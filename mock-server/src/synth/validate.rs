@@ -49,12 +49,11 @@ pub(crate) fn validate(
     let Some(obj) = body.as_object() else {
         return Err(bad("The request body must be a JSON object."));
     };
-    if let Some(model) = obj.get("model").and_then(Value::as_str) {
-        if !allows(model) {
-            let mut e = bad("Model not exist.");
-            e.compat_message = Some(format!("model `{model}` is not supported."));
-            return Err(e);
-        }
+    let model = obj.get("model").and_then(Value::as_str);
+    if let Some(model) = model.filter(|m| !allows(m)) {
+        let mut e = bad("Model not exist.");
+        e.compat_message = Some(format!("model `{model}` is not supported."));
+        return Err(e);
     }
     match endpoint {
         Endpoint::ChatCompletions => {
@@ -126,21 +125,18 @@ fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorRe
                 "Invalid role '{role}' in {name}[{i}]: the role must be one of system, assistant, user, tool, function."
             )));
         }
+        // A part is an object (with a `type`, in chat).
+        let part = |p: &Value| {
+            p.as_object()
+                .is_some_and(|o| !chat || o.contains_key("type"))
+        };
         match m.get("content") {
             None | Some(Value::Null | Value::String(_)) => {}
-            Some(Value::Array(parts)) => {
-                for p in parts {
-                    let ok = if chat {
-                        p.as_object().is_some_and(|o| o.contains_key("type"))
-                    } else {
-                        p.is_object()
-                    };
-                    if !ok {
-                        return Err(bad(
-                            "if content is list. item must be dict and key[type] should in dict",
-                        ));
-                    }
-                }
+            Some(Value::Array(parts)) if parts.iter().all(part) => {}
+            Some(Value::Array(_)) => {
+                return Err(bad(
+                    "if content is list. item must be dict and key[type] should in dict",
+                ));
             }
             Some(_) => {
                 return Err(bad(format!(
@@ -148,10 +144,10 @@ fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorRe
                 )));
             }
         }
-        if let Some(calls) = m.get("tool_calls") {
-            if !calls.is_array() && !calls.is_null() {
-                return Err(bad(format!("{name}[{i}].tool_calls must be a list.")));
-            }
+        if m.get("tool_calls")
+            .is_some_and(|c| !c.is_array() && !c.is_null())
+        {
+            return Err(bad(format!("{name}[{i}].tool_calls must be a list.")));
         }
     }
     Ok(())
@@ -211,17 +207,14 @@ fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
                     }
                     _ => return Err(bad(format!("input[{i}] has no role."))),
                 }
+                let typed = |p: &Value| p.as_object().is_some_and(|o| o.contains_key("type"));
                 match o.get("content") {
                     Some(Value::String(_)) => {}
-                    Some(Value::Array(parts)) => {
-                        if parts
-                            .iter()
-                            .any(|p| !p.as_object().is_some_and(|o| o.contains_key("type")))
-                        {
-                            return Err(bad(format!(
-                                "input[{i}].content: each part must be an object with a type."
-                            )));
-                        }
+                    Some(Value::Array(parts)) if parts.iter().all(typed) => {}
+                    Some(Value::Array(_)) => {
+                        return Err(bad(format!(
+                            "input[{i}].content: each part must be an object with a type."
+                        )));
                     }
                     _ => {
                         return Err(bad(format!(
@@ -230,10 +223,9 @@ fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
                     }
                 }
             }
-            if let Some(ins) = body.get("instructions") {
-                if !ins.is_string() && !ins.is_null() {
-                    return Err(bad("\"instructions\" must be a string."));
-                }
+            let instructions = body.get("instructions");
+            if instructions.is_some_and(|i| !i.is_string() && !i.is_null()) {
+                return Err(bad("\"instructions\" must be a string."));
             }
             Ok(())
         }
