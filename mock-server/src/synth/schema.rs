@@ -217,18 +217,16 @@ impl Gen<'_> {
             // `true` (or anything that is not an object) accepts anything.
             return Value::String(self.word(key));
         };
-        if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
-            if let Some(target) = resolve(self.root, r) {
-                return self.value(target, key, depth + 1);
-            }
+        let reference = obj.get("$ref").and_then(Value::as_str);
+        if let Some(target) = reference.and_then(|r| resolve(self.root, r)) {
+            return self.value(target, key, depth + 1);
         }
         if let Some(c) = obj.get("const") {
             return c.clone();
         }
-        if let Some(options) = obj.get("enum").and_then(Value::as_array) {
-            if let Some(v) = self.rng.pick(options) {
-                return v.clone();
-            }
+        let options = obj.get("enum").and_then(Value::as_array);
+        if let Some(v) = options.and_then(|o| self.rng.pick(o)) {
+            return v.clone();
         }
         if obj.contains_key("allOf") {
             let merged = merge_all_of(schema, self.root, depth);
@@ -384,21 +382,19 @@ impl Gen<'_> {
         }
         let span = (hi_i - lo_i).unsigned_abs().min(1_000_000) + 1;
         let mut n = lo_i + (self.rng.next_u64() % span) as i64;
-        if let Some(m) = obj.get("multipleOf").and_then(Value::as_f64) {
-            if m >= 1.0 && m.fract() == 0.0 {
-                let m = m as i64;
-                let up = n.div_euclid(m) * m;
-                n = if up >= lo_i { up } else { up + m };
-            }
+        let whole = |m: &f64| *m >= 1.0 && m.fract() == 0.0;
+        if let Some(m) = obj.get("multipleOf").and_then(Value::as_f64).filter(whole) {
+            let m = m as i64;
+            let up = n.div_euclid(m) * m;
+            n = if up >= lo_i { up } else { up + m };
         }
         Value::Number(Number::from(n))
     }
 
     fn number(&mut self, obj: &Map<String, Value>) -> Value {
-        if let Some(m) = obj.get("multipleOf").and_then(Value::as_f64) {
-            if m > 0.0 && m.fract() == 0.0 {
-                return self.integer(obj);
-            }
+        let multiple = obj.get("multipleOf").and_then(Value::as_f64);
+        if multiple.is_some_and(|m| m > 0.0 && m.fract() == 0.0) {
+            return self.integer(obj);
         }
         let (lo, lo_ex, hi, hi_ex) = self.bounds(obj);
         let lo_v = lo.unwrap_or(0.0);
