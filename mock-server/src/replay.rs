@@ -378,19 +378,11 @@ fn apply_content_faults(
     let (_, piece) = chunks.front_mut()?;
     let (s, e) = data_payload(piece)?;
     let brace = piece[s..e].iter().position(|&b| b == b'{').map(|p| s + p)?;
-    let empty = piece[brace + 1..e]
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        == Some(&b'}');
-    let mut before = piece[..=brace].to_vec();
-    before.extend_from_slice(b"\"x_mock_pad\":\"");
-    let mut after = if empty {
-        b"\"".to_vec()
-    } else {
-        b"\",".to_vec()
-    };
-    after.extend_from_slice(&piece[brace + 1..]);
-    *piece = Bytes::from(before);
+    // The padding is the first member: a comma follows it unless the object is empty.
+    let empty = piece[brace + 1..e].trim_ascii_start().starts_with(b"}");
+    let end: &[u8] = if empty { b"\"" } else { b"\"," };
+    let after = [end, &piece[brace + 1..]].concat();
+    *piece = Bytes::from([&piece[..=brace], b"\"x_mock_pad\":\""].concat());
     Some((left, Bytes::from(after)))
 }
 
