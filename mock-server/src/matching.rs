@@ -490,11 +490,8 @@ impl CassetteSet {
             };
             for entry in std::fs::read_dir(dir).map_err(io)? {
                 let path = entry.map_err(io)?.path();
-                if path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
-                {
+                let name = path.file_name().and_then(|n| n.to_str());
+                if name.is_some_and(|n| n.starts_with('.')) {
                     continue;
                 }
                 if path.is_dir() {
@@ -691,11 +688,8 @@ fn short(v: &Value) -> String {
 fn first_mismatch(expected: &Value, actual: &Value, at: &str) -> Option<String> {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => e.iter().find_map(|(k, ev)| {
-            let here = if at.is_empty() {
-                k.clone()
-            } else {
-                format!("{at}.{k}")
-            };
+            let dot = if at.is_empty() { "" } else { "." };
+            let here = format!("{at}{dot}{k}");
             match a.get(k) {
                 Some(av) => first_mismatch(ev, av, &here),
                 None => Some(format!("{here}: missing (expected {})", short(ev))),
