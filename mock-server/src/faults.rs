@@ -103,13 +103,10 @@ impl FaultSpec {
     /// Parses one spec (`status=429;retry-after=1;times=2`).
     pub(crate) fn parse(spec: &str) -> Result<Self, FaultParseError> {
         let text = spec.trim();
-        let error = |reason: String, param: Option<&str>| {
-            let param = param.map(str::to_owned);
-            FaultParseError {
-                spec: text[..text.floor_char_boundary(MAX_SPEC_BYTES)].to_owned(),
-                reason,
-                param,
-            }
+        let error = |reason: String, param: Option<&str>| FaultParseError {
+            spec: text[..text.floor_char_boundary(MAX_SPEC_BYTES)].to_owned(),
+            reason,
+            param: param.map(str::to_owned),
         };
         if text.len() > MAX_SPEC_BYTES {
             return Err(error(
