@@ -616,14 +616,9 @@ impl CassetteSet {
     /// The cassettes nearest to an unmatched request (same path first, then by how much of
     /// the body condition holds), at most `limit`, and why each failed.
     pub(crate) fn nearest(&self, req: &Ctx, limit: usize) -> Vec<Nearest> {
-        let mut scored: Vec<(Fit, &Entry)> = (0..self.entries.len())
-            .map(|i| {
-                (
-                    evaluate(&self.entries[i], self.used_up(i), req, true),
-                    &*self.entries[i],
-                )
-            })
-            .collect();
+        let fit = |i: usize| evaluate(&self.entries[i], self.used_up(i), req, true);
+        let scored = (0..self.entries.len()).map(|i| (fit(i), &*self.entries[i]));
+        let mut scored: Vec<(Fit, &Entry)> = scored.collect();
         let frac = |(m, t): (usize, usize)| if t == 0 { 1.0 } else { m as f64 / t as f64 };
         scored.sort_by(|(a, ea), (b, eb)| {
             (b.path.cmp(&a.path))

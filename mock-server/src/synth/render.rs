@@ -612,20 +612,13 @@ impl<'a> Answer<'a> {
         if status.is_some() {
             return r;
         }
-        r.output = Some(
-            self.items()
-                .iter()
-                .enumerate()
-                .map(|(k, item)| self.item(item, k, true, logprobs(request)))
-                .collect(),
-        );
-        r.status = Some(if self.incomplete() {
-            resp::ResponseStatus::Incomplete
-        } else {
-            resp::ResponseStatus::Completed
-        });
+        let items = self.items().into_iter().enumerate();
+        let done = items.map(|(k, item)| self.item(&item, k, true, logprobs(request)));
+        r.output = Some(done.collect());
+        r.status = Some(resp::ResponseStatus::Completed);
         r.previous_response_id = request.and_then(|r| r.previous_response_id.clone());
         if self.incomplete() {
+            r.status = Some(resp::ResponseStatus::Incomplete);
             let reason = Some("max_output_tokens".into());
             r.incomplete_details = Some(resp::IncompleteDetails {
                 reason,
