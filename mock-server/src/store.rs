@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use dashscope_protocol::responses::Response;
-use dashscope_protocol::unified::{Conversation, Message, Part, UnifiedResponse};
+use dashscope_protocol::unified::{Conversation, Message, Part, ToolCall, UnifiedResponse};
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
@@ -45,22 +45,16 @@ pub(crate) struct ResponseStore {
 
 /// About what a unified message holds on the heap.
 fn message_cost(m: &Message) -> usize {
-    let parts: usize = m
-        .parts
-        .iter()
-        .map(|p| {
-            96 + if let Part::Text(t) = p {
-                t.text.len()
-            } else {
-                256
-            }
-        })
-        .sum();
-    let calls: usize = m
-        .tool_calls
-        .iter()
-        .map(|c| 128 + c.id.len() + c.name.len() + c.arguments.len())
-        .sum();
+    let part = |p: &Part| {
+        96 + if let Part::Text(t) = p {
+            t.text.len()
+        } else {
+            256
+        }
+    };
+    let call = |c: &ToolCall| 128 + c.id.len() + c.name.len() + c.arguments.len();
+    let parts: usize = m.parts.iter().map(part).sum();
+    let calls: usize = m.tool_calls.iter().map(call).sum();
     256 + parts + calls + m.reasoning.as_ref().map_or(0, String::len)
 }
 

@@ -214,12 +214,8 @@ impl<'a> Answer<'a> {
                 self.native_events(&n)
             }
         };
-        Body::Chunks(
-            events
-                .into_iter()
-                .map(|data| Chunk { delay_ms: 0, data })
-                .collect(),
-        )
+        let chunks = events.into_iter().map(|data| Chunk { delay_ms: 0, data });
+        Body::Chunks(chunks.collect())
     }
 
     // Chat Completions.
@@ -523,12 +519,8 @@ impl<'a> Answer<'a> {
         if !l.text.is_empty() || l.c.tool_calls.is_empty() {
             items.push(Item::Message(&l.c.text, &l.text));
         }
-        items.extend(
-            l.c.tool_calls
-                .iter()
-                .zip(&l.args)
-                .map(|(t, a)| Item::Call(t, a)),
-        );
+        let calls = l.c.tool_calls.iter().zip(&l.args);
+        items.extend(calls.map(|(t, a)| Item::Call(t, a)));
         items
     }
 
