@@ -30,6 +30,7 @@ use axum::response::{IntoResponse as _, Response};
 use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
 use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH, SSE_HEADER};
 use dashscope_protocol::unified::{Conversation, DialectRequest, Message, Role};
+use http::header::AsHeaderName;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt as _;
@@ -274,10 +275,15 @@ fn header_is(headers: &HeaderMap, name: &str, want: &str) -> bool {
     })
 }
 
+/// The first value of header `name`, trimmed, when it is visible ASCII.
+pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
 /// The Bearer key of a request, if it has one.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, key) = value.trim().split_once(' ')?;
+    let value = header_str(headers, http::header::AUTHORIZATION)?;
+    let (scheme, key) = value.split_once(' ')?;
     let key = key.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
@@ -544,12 +550,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         }
         return ctx.play(&prepared, &plan, "mock", Some(name));
     }
-    let forced = ctx
-        .parts
-        .headers
-        .get(CASSETTE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim);
+    let forced = header_str(&ctx.parts.headers, CASSETTE_HEADER);
     let found = {
         let mut set = lock(&state.inner.cassettes);
         match forced {

@@ -62,7 +62,7 @@ use dashscope_protocol::dialect::{Endpoint, SSE_HEADER};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::handler::Ctx;
+use crate::handler::{Ctx, header_str};
 use crate::replay::Prepared;
 use crate::server::BuildError;
 
@@ -358,12 +358,7 @@ fn evaluate(e: &Entry, used_up: bool, req: &Ctx, explain: bool) -> Fit {
         }
     }
     for (name, want) in &e.headers {
-        let got = req
-            .parts
-            .headers
-            .get(name.as_str())
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim);
+        let got = header_str(&req.parts.headers, name.as_str());
         if !got.is_some_and(|g| g.eq_ignore_ascii_case(want.trim())) {
             miss!("header {name}: expected {want:?}, got {got:?}");
         }
