@@ -73,13 +73,8 @@ fn fail(status: StatusCode, message: impl Into<String>) -> Response {
 /// Every request under `/__mock/`.
 pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let path = parts
-        .uri
-        .path()
-        .strip_prefix(ADMIN_PREFIX)
-        .unwrap_or("")
-        .trim_end_matches('/')
-        .to_owned();
+    let path = parts.uri.path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
+    let path = path.trim_end_matches('/').to_owned();
     if let Some(refused) = guard(&state, &parts, &path) {
         return refused;
     }

@@ -654,12 +654,11 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 /// The stored conversation a Responses request's `previous_response_id` continues (none when
 /// it names none), and about how many bytes it holds.
 fn previous(ctx: &Ctx) -> Result<(Arc<[Message]>, usize), Box<ErrorReply>> {
-    let id = ctx
+    let json = ctx
         .json
         .as_ref()
-        .filter(|_| ctx.dialect == Dialect::Responses)
-        .and_then(|j| j.get("previous_response_id"));
-    match id {
+        .filter(|_| ctx.dialect == Dialect::Responses);
+    match json.and_then(|j| j.get("previous_response_id")) {
         None | Some(Value::Null) => Ok((Arc::from([]), 0)),
         Some(Value::String(id)) => lock(&ctx.state.inner.store)
             .get(id)
