@@ -111,10 +111,8 @@ impl ErrorReply {
                 "Request failed.",
             )
         };
-        let (_, native, compat, kind, message) = BY_STATUS
-            .into_iter()
-            .find(|e| e.0 == status)
-            .unwrap_or(fallback);
+        let usual = BY_STATUS.into_iter().find(|e| e.0 == status);
+        let (_, native, compat, kind, message) = usual.unwrap_or(fallback);
         let mut e = Self::new(status, native, compat, kind, message);
         if status == 401 {
             // The compat wording has a trailing space (protocol_notes §2.5).

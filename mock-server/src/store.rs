@@ -85,19 +85,18 @@ impl ResponseStore {
         // Instructions (the leading system message) are not carried over.
         let skip = usize::from(request.get("instructions").is_some_and(Value::is_string));
         let answer = Response::deserialize(&response).map(|r| UnifiedResponse::from_responses(&r));
+        let asked = conv
+            .into_iter()
+            .flat_map(|c| c.messages.iter().skip(skip).cloned());
+        let answered = answer
+            .iter()
+            .filter_map(UnifiedResponse::first)
+            .map(|c| c.to_message());
         let history: Arc<[Message]> = before
             .iter()
             .cloned()
-            .chain(
-                conv.into_iter()
-                    .flat_map(|c| c.messages.iter().skip(skip).cloned()),
-            )
-            .chain(
-                answer
-                    .iter()
-                    .filter_map(UnifiedResponse::first)
-                    .map(|c| c.to_message()),
-            )
+            .chain(asked)
+            .chain(answered)
             .collect();
         let size = value_cost(&response)
             + input.iter().map(value_cost).sum::<usize>()
