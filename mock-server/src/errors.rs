@@ -75,28 +75,6 @@ const BY_STATUS: [(u16, &str, &str, &str, &str); 11] = [
 ];
 
 impl ErrorReply {
-    /// An error with the given status and codes; the compat message is the native one.
-    pub(crate) fn new(
-        status: u16,
-        native: &str,
-        compat: &str,
-        kind: &str,
-        message: impl Into<String>,
-    ) -> Self {
-        ErrorReply {
-            status,
-            native_code: native.to_owned(),
-            compat_code: compat.to_owned(),
-            compat_type: kind.to_owned(),
-            message: message.into(),
-            compat_message: None,
-            param: None,
-            retry_after: None,
-            extra: Map::new(),
-            envelope: Envelope::Auto,
-        }
-    }
-
     /// The usual error for an HTTP status (other 5xx: an internal error; other 4xx: an
     /// invalid parameter).
     pub(crate) fn for_status(status: u16) -> Self {
@@ -113,12 +91,21 @@ impl ErrorReply {
         };
         let usual = BY_STATUS.into_iter().find(|e| e.0 == status);
         let (_, native, compat, kind, message) = usual.unwrap_or(fallback);
-        let mut e = Self::new(status, native, compat, kind, message);
-        if status == 401 {
-            // The compat wording has a trailing space (protocol_notes §2.5).
-            e.compat_message = Some("Incorrect API key provided. ".to_owned());
+        // The compat message is the native one, but for the 401's, whose wording has a
+        // trailing space (protocol_notes §2.5).
+        let compat_message = (status == 401).then(|| "Incorrect API key provided. ".to_owned());
+        ErrorReply {
+            status,
+            native_code: native.to_owned(),
+            compat_code: compat.to_owned(),
+            compat_type: kind.to_owned(),
+            message: message.to_owned(),
+            compat_message,
+            param: None,
+            retry_after: None,
+            extra: Map::new(),
+            envelope: Envelope::Auto,
         }
-        e
     }
 
     /// A 400 `InvalidParameter` / `invalid_parameter_error`.
@@ -130,14 +117,21 @@ impl ErrorReply {
         }
     }
 
-    /// A mock-specific failure (bad fault spec, unknown route, …).
+    /// A mock-specific failure (bad fault spec, unknown route, …): an invalid request with
+    /// the mock's own codes.
     pub(crate) fn mock(
         status: u16,
         native: &str,
         compat: &str,
         message: impl Into<String>,
     ) -> Self {
-        Self::new(status, native, compat, "invalid_request_error", message)
+        let (native_code, compat_code) = (native.to_owned(), compat.to_owned());
+        ErrorReply {
+            status,
+            native_code,
+            compat_code,
+            ..Self::invalid_parameter(message)
+        }
     }
 
     /// 404 `MockNoMatch`: no cassette answers.
