@@ -40,7 +40,7 @@ use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::budget::{Held, json_text_cost};
-use crate::handler::{bearer, read_body};
+use crate::handler::{bearer, header_str, read_body};
 use crate::journal::Record;
 use crate::matching::{Layer, parse_value};
 use crate::state::{MockState, lock};
@@ -73,13 +73,8 @@ fn fail(status: StatusCode, message: impl Into<String>) -> Response {
 /// Every request under `/__mock/`.
 pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let path = parts
-        .uri
-        .path()
-        .strip_prefix(ADMIN_PREFIX)
-        .unwrap_or("")
-        .trim_end_matches('/')
-        .to_owned();
+    let path = parts.uri.path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
+    let path = path.trim_end_matches('/').to_owned();
     if let Some(refused) = guard(&state, &parts, &path) {
         return refused;
     }
@@ -267,10 +262,7 @@ fn guard(state: &MockState, parts: &Parts, path: &str) -> Option<Response> {
         )];
         return Some((challenge, fail(StatusCode::UNAUTHORIZED, e)).into_response());
     }
-    let content_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let json = content_type
+    let json = header_str(headers, http::header::CONTENT_TYPE)
         .and_then(|v| v.split(';').next())
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
     if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && !json {

@@ -24,6 +24,8 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::handler::BodyError;
+
 /// How many copies of a stored conversation a request that continues it makes: the synthetic
 /// responder reads it through a request, a typed request, a unified conversation and a prompt,
 /// and storing the answer copies it once more.
@@ -138,15 +140,6 @@ pub(crate) struct Budget {
 #[derive(Debug, Default)]
 pub(crate) struct Held(Option<OwnedSemaphorePermit>);
 
-/// Why bytes could not be taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// More than the whole budget: it can never be had.
-    OverCapacity,
-    /// The deadline passed while waiting for others to give bytes back.
-    TimedOut,
-}
-
 impl Budget {
     /// A budget of `capacity` bytes (at least 1).
     pub(crate) fn new(capacity: usize) -> Self {
@@ -157,16 +150,18 @@ impl Budget {
         }
     }
 
-    /// Takes `n` more bytes into `held`, waiting (at most until `deadline`) for them.
+    /// Takes `n` more bytes into `held`, waiting (at most until `deadline`) for them: the
+    /// request's body is then too large when they are more than the whole budget, and timed
+    /// out when the deadline passes while others hold them.
     pub(crate) async fn take(
         &self,
         held: &mut Held,
         n: usize,
         deadline: Option<Instant>,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), BodyError> {
         let already = held.0.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
         if n > self.capacity.saturating_sub(already) {
-            return Err(Refused::OverCapacity);
+            return Err(BodyError::TooLarge);
         }
         let mut left = n;
         while left > 0 {
@@ -175,11 +170,11 @@ impl Budget {
             let permit = match deadline {
                 Some(d) => tokio::time::timeout_at(d, acquire)
                     .await
-                    .map_err(|_| Refused::TimedOut)?,
+                    .map_err(|_| BodyError::TimedOut)?,
                 None => acquire.await,
             }
             // The semaphore is never closed.
-            .map_err(|_| Refused::OverCapacity)?;
+            .map_err(|_| BodyError::TooLarge)?;
             match &mut held.0 {
                 Some(p) => p.merge(permit),
                 None => held.0 = Some(permit),
@@ -231,14 +226,14 @@ mod tests {
         b.take(&mut a, 40, None).await.unwrap();
         assert_eq!(
             b.take(&mut a, 1, None).await,
-            Err(Refused::OverCapacity),
+            Err(BodyError::TooLarge),
             "over the whole budget"
         );
         let mut other = Held::default();
         let soon = Instant::now() + std::time::Duration::from_millis(20);
         assert_eq!(
             b.take(&mut other, 10, Some(soon)).await,
-            Err(Refused::TimedOut)
+            Err(BodyError::TimedOut)
         );
         drop(a);
         b.take(&mut other, 100, None).await.unwrap();

@@ -75,28 +75,6 @@ const BY_STATUS: [(u16, &str, &str, &str, &str); 11] = [
 ];
 
 impl ErrorReply {
-    /// An error with the given status and codes; the compat message is the native one.
-    pub(crate) fn new(
-        status: u16,
-        native: &str,
-        compat: &str,
-        kind: &str,
-        message: impl Into<String>,
-    ) -> Self {
-        ErrorReply {
-            status,
-            native_code: native.to_owned(),
-            compat_code: compat.to_owned(),
-            compat_type: kind.to_owned(),
-            message: message.into(),
-            compat_message: None,
-            param: None,
-            retry_after: None,
-            extra: Map::new(),
-            envelope: Envelope::Auto,
-        }
-    }
-
     /// The usual error for an HTTP status (other 5xx: an internal error; other 4xx: an
     /// invalid parameter).
     pub(crate) fn for_status(status: u16) -> Self {
@@ -111,81 +89,54 @@ impl ErrorReply {
                 "Request failed.",
             )
         };
-        let (_, native, compat, kind, message) = BY_STATUS
-            .into_iter()
-            .find(|e| e.0 == status)
-            .unwrap_or(fallback);
-        let mut e = Self::new(status, native, compat, kind, message);
-        if status == 401 {
-            // The compat wording has a trailing space (protocol_notes §2.5).
-            e.compat_message = Some("Incorrect API key provided. ".to_owned());
+        let usual = BY_STATUS.into_iter().find(|e| e.0 == status);
+        let (_, native, compat, kind, message) = usual.unwrap_or(fallback);
+        // The compat message is the native one, but for the 401's, whose wording has a
+        // trailing space (protocol_notes §2.5).
+        let compat_message = (status == 401).then(|| "Incorrect API key provided. ".to_owned());
+        ErrorReply {
+            status,
+            native_code: native.to_owned(),
+            compat_code: compat.to_owned(),
+            compat_type: kind.to_owned(),
+            message: message.to_owned(),
+            compat_message,
+            param: None,
+            retry_after: None,
+            extra: Map::new(),
+            envelope: Envelope::Auto,
         }
-        e
     }
 
     /// A 400 `InvalidParameter` / `invalid_parameter_error`.
     pub(crate) fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(
-            400,
-            "InvalidParameter",
-            "invalid_parameter_error",
-            "invalid_request_error",
+        let message = message.into();
+        ErrorReply {
             message,
-        )
+            ..Self::for_status(400)
+        }
     }
 
-    /// A mock-specific failure (bad fault spec, unknown route, …).
+    /// A mock-specific failure (bad fault spec, unknown route, …): an invalid request with
+    /// the mock's own codes.
     pub(crate) fn mock(
         status: u16,
         native: &str,
         compat: &str,
         message: impl Into<String>,
     ) -> Self {
-        Self::new(status, native, compat, "invalid_request_error", message)
+        let (native_code, compat_code) = (native.to_owned(), compat.to_owned());
+        ErrorReply {
+            status,
+            native_code,
+            compat_code,
+            ..Self::invalid_parameter(message)
+        }
     }
 
     /// 404 `MockNoMatch`: no cassette answers.
     pub(crate) fn no_match(message: String) -> Self {
         Self::mock(404, "MockNoMatch", "mock_no_match", message)
-    }
-
-    /// 403: `X-DashScope-Async: enable` on a synchronous API (protocol_notes §1.5).
-    pub(crate) fn async_not_supported() -> Self {
-        let message = "current user api does not support asynchronous calls";
-        Self::new(403, "AccessDenied", "AccessDenied", "AccessDenied", message)
-    }
-
-    /// 400: the body is not JSON.
-    pub(crate) fn malformed_json(detail: &str) -> Self {
-        Self::invalid_parameter(format!("The request body is not valid JSON: {detail}"))
-    }
-
-    /// 400: a content type other than JSON. (The service documents 415 only for media inputs;
-    /// a bad request envelope is a 400 `InvalidParameter`.)
-    pub(crate) fn wrong_content_type(content_type: &str) -> Self {
-        let m = format!(
-            "Unsupported content type '{content_type}': the request body must be application/json."
-        );
-        Self::invalid_parameter(m)
-    }
-
-    /// 400 `BadRequest.EmptyModel`: no `model`.
-    pub(crate) fn missing_model() -> Self {
-        let message = "Required parameter \"model\" missing from request.";
-        Self::new(
-            400,
-            "BadRequest.EmptyModel",
-            "invalid_parameter_error",
-            "invalid_request_error",
-            message,
-        )
-        .param("model")
-    }
-
-    /// 400: a Responses `previous_response_id` the mock has not stored.
-    pub(crate) fn previous_response_not_found(id: &str) -> Self {
-        let e = Self::invalid_parameter(format!("Previous response with id '{id}' not found."));
-        e.param("previous_response_id")
     }
 
     /// Sets the compat `error.param`.

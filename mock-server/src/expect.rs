@@ -208,12 +208,6 @@ pub(crate) struct Mounts {
     states: HashMap<String, String>,
 }
 
-/// A mounted mock that matched a request: its name and its answer, if it has one.
-pub(crate) struct Hit {
-    pub(crate) name: Arc<str>,
-    pub(crate) answer: Option<RecordedResponse>,
-}
-
 impl Mounts {
     pub(crate) fn mount(&mut self, mock: Mock) {
         let name = mock
@@ -228,8 +222,12 @@ impl Mounts {
     }
 
     /// The first mounted mock that matches the request (in its scenario's state), counted; its
-    /// scenario moves on. `request` is only made when a mock is mounted.
-    pub(crate) fn hit<'r>(&mut self, request: impl FnOnce() -> MockRequest<'r>) -> Option<Hit> {
+    /// scenario moves on. Its name and answer, when it answers. `request` is only made when a
+    /// mock is mounted.
+    pub(crate) fn hit<'r>(
+        &mut self,
+        request: impl FnOnce() -> MockRequest<'r>,
+    ) -> Option<(Arc<str>, RecordedResponse)> {
         if self.mocks.is_empty() {
             return None;
         }
@@ -248,11 +246,8 @@ impl Mounts {
         if let Some((sc, next)) = &m.mock.then {
             self.states.insert(sc.clone(), next.clone());
         }
-        let answer = m.mock.responder.as_ref().and_then(|r| r.respond(request));
-        Some(Hit {
-            name: Arc::clone(&m.name),
-            answer,
-        })
+        let answer = m.mock.responder.as_ref()?.respond(request)?;
+        Some((Arc::clone(&m.name), answer))
     }
 
     /// The mocks whose expected count does not hold.
@@ -270,18 +265,11 @@ impl Mounts {
 /// Expectations of mounted [`Mock`]s that did not hold; its `Display` is the report: each
 /// unmet expectation, then the requests that arrived (method, path, body excerpt, status,
 /// source).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{report}")]
 pub struct VerifyError {
     report: String,
 }
-
-impl fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.report)
-    }
-}
-
-impl std::error::Error for VerifyError {}
 
 /// The report for `mounts`, if an expectation does not hold.
 pub(crate) fn verify(mounts: &Mounts, journal: &[JournalEntry]) -> Result<(), VerifyError> {

@@ -103,17 +103,10 @@ impl FaultSpec {
     /// Parses one spec (`status=429;retry-after=1;times=2`).
     pub(crate) fn parse(spec: &str) -> Result<Self, FaultParseError> {
         let text = spec.trim();
-        let error = |reason: String, param: Option<&str>| {
-            let mut cut = text.len().min(MAX_SPEC_BYTES);
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let param = param.map(str::to_owned);
-            FaultParseError {
-                spec: text[..cut].to_owned(),
-                reason,
-                param,
-            }
+        let error = |reason: String, param: Option<&str>| FaultParseError {
+            spec: text[..text.floor_char_boundary(MAX_SPEC_BYTES)].to_owned(),
+            reason,
+            param: param.map(str::to_owned),
         };
         if text.len() > MAX_SPEC_BYTES {
             return Err(error(
@@ -169,13 +162,7 @@ impl FaultSpec {
                 Some(other) => Err(err(format!("{key}: {other:?} is not a boolean"))),
             };
             // An event number (1-based, default 1).
-            let event = || {
-                if value.is_some() {
-                    num(MAX_BYTES).map(|n| n.max(1))
-                } else {
-                    Ok(1)
-                }
-            };
+            let event = || value.map_or(Ok(1), |_| num(MAX_BYTES).map(|n| n.max(1)));
             match key.as_str() {
                 "latency" => e.latency = ms(MAX_MS)?,
                 "ttfb" => e.ttfb = ms(MAX_MS)?,

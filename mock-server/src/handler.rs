@@ -30,16 +30,16 @@ use axum::response::{IntoResponse as _, Response};
 use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
 use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH, SSE_HEADER};
 use dashscope_protocol::unified::{Conversation, DialectRequest, Message, Role};
+use http::header::AsHeaderName;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::budget::{HISTORY_COPIES, Held, Refused, json_text_cost};
+use crate::budget::{HISTORY_COPIES, Held, json_text_cost};
 use crate::conn::ConnHandle;
 use crate::errors::{ErrorReply, gateway_headers};
-use crate::expect::Hit;
 use crate::faults::{FaultPlan, FaultSpec};
 use crate::journal::{Record, Tail};
 use crate::matching::Answer;
@@ -190,25 +190,16 @@ impl Ctx {
             .join("; ")
     }
 
-    /// Adds this request's journal entry (packed before the journal's lock is taken).
+    /// Adds this request's journal entry (packed before the journal's lock is taken); returns
+    /// its source as the `x-mock-source` header.
     pub(crate) fn journal(
         &self,
         status: StatusCode,
         outcome: &'static str,
         cassette: Option<Arc<str>>,
-    ) {
+    ) -> HeaderValue {
         let source = self.source(outcome, cassette.as_deref());
-        self.journal_as(status, outcome, source, cassette);
-    }
-
-    /// [`journal`](Self::journal) with the source already worked out.
-    fn journal_as(
-        &self,
-        status: StatusCode,
-        outcome: &'static str,
-        source: String,
-        cassette: Option<Arc<str>>,
-    ) {
+        let header = header_text(&source);
         let tail = Tail {
             status: status.as_u16(),
             outcome,
@@ -218,6 +209,7 @@ impl Ctx {
         };
         let record = Record::new(self, tail);
         lock(&self.state.inner.journal).push_record(record);
+        header
     }
 
     /// Plays a prepared response under `plan` and journals it.
@@ -232,17 +224,9 @@ impl Ctx {
         let mut response = p.respond(plan, c.speed, c.chunk_delay, || {
             self.state.shutdown_receiver()
         });
-        let source = self.source(outcome, cassette.as_deref());
+        let source = self.journal(response.status(), outcome, cassette);
+        response.headers_mut().insert(SOURCE_HEADER, source);
         response
-            .headers_mut()
-            .insert(SOURCE_HEADER, header_text(&source));
-        self.journal_as(response.status(), outcome, source, cassette);
-        response
-    }
-
-    /// Plays a generated answer and journals it.
-    fn answer(&self, r: RecordedResponse, plan: &FaultPlan, outcome: &'static str) -> Response {
-        self.play(&Prepared::new(r), plan, outcome, None)
     }
 
     /// Answers 200 with `body` and the gateway's headers.
@@ -254,7 +238,7 @@ impl Ctx {
             headers,
             body,
         };
-        self.answer(ok, &FaultPlan::none(), outcome)
+        self.play(&Prepared::new(ok), &FaultPlan::none(), outcome, None)
     }
 
     /// Answers with an error in this request's dialect.
@@ -265,20 +249,19 @@ impl Ctx {
     /// Plays an error in this request's dialect under `plan` and journals it.
     fn reply(&self, e: &ErrorReply, plan: &FaultPlan, outcome: &'static str) -> Response {
         let r = e.render(self.dialect, self.stream, self.request_id.as_str());
-        self.answer(r, plan, outcome)
+        self.play(&Prepared::new(r), plan, outcome, None)
     }
 
     /// Stores a Responses answer (`body`) for `GET …/responses/{id}` and
     /// `previous_response_id`, unless the request says `store: false`.
     fn store(&self, p: &Prepared, history: &[Message]) {
-        let Some(json) = self
+        let json = self
             .json
             .as_ref()
-            .filter(|_| self.dialect == Dialect::Responses)
-        else {
-            return;
-        };
-        if json.get("store").and_then(Value::as_bool) != Some(false) {
+            .filter(|_| self.dialect == Dialect::Responses);
+        if let Some(json) = json
+            && json.get("store").and_then(Value::as_bool) != Some(false)
+        {
             let (conv, id) = (self.conversation(), self.request_id.as_str());
             lock(&self.state.inner.store).store(p.body(), p.stream, json, conv, history, id);
         }
@@ -292,10 +275,15 @@ fn header_is(headers: &HeaderMap, name: &str, want: &str) -> bool {
     })
 }
 
+/// The first value of header `name`, trimmed, when it is visible ASCII.
+pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
 /// The Bearer key of a request, if it has one.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, key) = value.trim().split_once(' ')?;
+    let value = header_str(headers, http::header::AUTHORIZATION)?;
+    let (scheme, key) = value.split_once(' ')?;
     let key = key.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
@@ -340,15 +328,6 @@ pub(crate) enum BodyError {
     Malformed(String),
     /// Not all there within the body-read timeout: 408.
     TimedOut,
-}
-
-impl From<Refused> for BodyError {
-    fn from(r: Refused) -> Self {
-        match r {
-            Refused::OverCapacity => BodyError::TooLarge,
-            Refused::TimedOut => BodyError::TimedOut,
-        }
-    }
 }
 
 impl BodyError {
@@ -549,34 +528,29 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         return ctx.error(&e.reply());
     }
     if let Some(ct) = bad_content_type(&ctx.parts.headers) {
-        return ctx.error(&ErrorReply::wrong_content_type(&ct));
+        // The service documents 415 only for media inputs: a bad envelope is a 400.
+        let m =
+            format!("Unsupported content type '{ct}': the request body must be application/json.");
+        return ctx.error(&ErrorReply::invalid_parameter(m));
     }
     let Some(json) = &ctx.json else {
         let detail = serde_json::from_slice::<Value>(&ctx.body)
             .err()
             .map_or("unreadable body".to_owned(), |e| e.to_string());
-        return ctx.error(&ErrorReply::malformed_json(&detail));
+        let m = format!("The request body is not valid JSON: {detail}");
+        return ctx.error(&ErrorReply::invalid_parameter(m));
     };
 
     // 6. Mounted mocks, then cassettes.
     let hit = lock(&state.inner.mounts).hit(|| ctx.mock_request(json, ctx.typed().map(|(_, c)| c)));
-    if let Some(Hit {
-        name,
-        answer: Some(answer),
-    }) = hit
-    {
+    if let Some((name, answer)) = hit {
         let prepared = Prepared::new(answer);
         if prepared.status == StatusCode::OK {
             ctx.store(&prepared, &[]);
         }
         return ctx.play(&prepared, &plan, "mock", Some(name));
     }
-    let forced = ctx
-        .parts
-        .headers
-        .get(CASSETTE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim);
+    let forced = header_str(&ctx.parts.headers, CASSETTE_HEADER);
     let found = {
         let mut set = lock(&state.inner.cassettes);
         match forced {
@@ -605,14 +579,23 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 
     // 7. Checks that come after the cassettes.
     if header_is(&ctx.parts.headers, "x-dashscope-async", "enable") {
-        return ctx.error(&ErrorReply::async_not_supported());
+        // A synchronous API (protocol_notes §1.5).
+        let e = ErrorReply::for_status(403);
+        let m = "current user api does not support asynchronous calls";
+        return ctx.error(&ErrorReply {
+            message: m.into(),
+            ..e
+        });
     }
     if json
         .get("model")
         .and_then(Value::as_str)
         .is_none_or(|m| m.trim().is_empty())
     {
-        return ctx.error(&ErrorReply::missing_model());
+        let m = "Required parameter \"model\" missing from request.";
+        let e = ErrorReply::invalid_parameter(m).param("model");
+        let native_code = "BadRequest.EmptyModel".to_owned();
+        return ctx.error(&ErrorReply { native_code, ..e });
     }
 
     // 8. The responder, with the conversation a `previous_response_id` continues.
@@ -629,7 +612,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
                 .budget
                 .take(&mut ctx.held, copies, body_deadline(&state));
             if let Err(refused) = taken.await {
-                return ctx.error(&BodyError::from(refused).reply());
+                return ctx.error(&refused.reply());
             }
         }
         let joined;
@@ -671,17 +654,21 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 /// The stored conversation a Responses request's `previous_response_id` continues (none when
 /// it names none), and about how many bytes it holds.
 fn previous(ctx: &Ctx) -> Result<(Arc<[Message]>, usize), Box<ErrorReply>> {
-    let id = ctx
+    let json = ctx
         .json
         .as_ref()
-        .filter(|_| ctx.dialect == Dialect::Responses)
-        .and_then(|j| j.get("previous_response_id"));
-    match id {
+        .filter(|_| ctx.dialect == Dialect::Responses);
+    match json.and_then(|j| j.get("previous_response_id")) {
         None | Some(Value::Null) => Ok((Arc::from([]), 0)),
         Some(Value::String(id)) => lock(&ctx.state.inner.store)
             .get(id)
             .map(|s| (Arc::clone(&s.history), s.size))
-            .ok_or_else(|| Box::new(ErrorReply::previous_response_not_found(id))),
+            .ok_or_else(|| {
+                let e = ErrorReply::invalid_parameter(format!(
+                    "Previous response with id '{id}' not found."
+                ));
+                Box::new(e.param("previous_response_id"))
+            }),
         Some(_) => {
             let e = ErrorReply::invalid_parameter("\"previous_response_id\" must be a string.");
             Err(Box::new(e.param("previous_response_id")))

@@ -184,12 +184,8 @@ fn main() -> ExitCode {
         builder = builder.admin_key(key);
     }
     if let Some(upstream) = &args.record {
-        let dir = args
-            .fixtures
-            .first()
-            .cloned()
-            .unwrap_or_else(|| PathBuf::from("recorded"));
-        builder = builder.record(upstream.clone(), dir);
+        let dir = args.fixtures.first().cloned();
+        builder = builder.record(upstream.clone(), dir.unwrap_or_else(|| "recorded".into()));
     }
     let state = match builder.build_state() {
         Ok(s) => s,

@@ -51,17 +51,18 @@
 //!
 //! The embedded cassettes are parsed, indexed and rendered for replay once per process.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use dashscope_protocol::cassette::{
-    AnyCassette, Cassette, CassetteError, Dialect, UnifiedCassette, UnifiedMatcher,
+    AnyCassette, CassetteError, Dialect, UnifiedCassette, UnifiedMatcher,
 };
 use dashscope_protocol::dialect::{Endpoint, SSE_HEADER};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::handler::Ctx;
+use crate::handler::{Ctx, header_str};
 use crate::replay::Prepared;
 use crate::server::BuildError;
 
@@ -146,16 +147,8 @@ impl Entry {
             AnyCassette::Wire(c) => c,
         };
         let recorded_stream = c.is_stream_request();
-        let Cassette {
-            name,
-            request,
-            matcher,
-            priority,
-            once,
-            response,
-            ..
-        } = c;
-        let m = matcher.unwrap_or_default();
+        let (request, response) = (c.request, c.response);
+        let m = c.matcher.unwrap_or_default();
         let headers: Vec<(String, String)> = if m.headers.is_empty() {
             let sse = |(k, v): &(&String, &String)| {
                 k.eq_ignore_ascii_case(SSE_HEADER) && v.trim().eq_ignore_ascii_case("enable")
@@ -206,7 +199,7 @@ impl Entry {
             + headers.len()
             + conv.as_ref().map_or(0, UnifiedMatcher::conditions);
         Entry {
-            name: Arc::from(name.as_str()),
+            name: Arc::from(c.name.as_str()),
             method: m.method.unwrap_or(request.method),
             path: Some(path),
             stream,
@@ -214,8 +207,8 @@ impl Entry {
             body,
             conv,
             knobs,
-            priority,
-            once,
+            priority: c.priority,
+            once: c.once,
             success: response.status < 400,
             specificity,
             layer,
@@ -309,18 +302,12 @@ struct Fit {
 /// Checks one cassette against one request: the one place the conditions are written. With
 /// `explain`, every failed condition is put into words; without, it stops at the first.
 fn evaluate(e: &Entry, used_up: bool, req: &Ctx, explain: bool) -> Fit {
+    let alias = |p: &str| Endpoint::from_path(p).and_then(Endpoint::alias);
     let path = match &e.path {
         Some(p) if p == req.path() => PathFit::Exact,
-        Some(p) => {
-            let alias = Endpoint::from_path(p).and_then(Endpoint::alias);
-            if alias.is_some_and(|a| a.path() == req.path()) {
-                PathFit::Alias
-            } else {
-                PathFit::Other
-            }
-        }
+        Some(p) if alias(p).is_some_and(|a| a.path() == req.path()) => PathFit::Alias,
         None if req.endpoint.is_some() => PathFit::Exact,
-        None => PathFit::Other,
+        _ => PathFit::Other,
     };
     let mut fit = Fit {
         path,
@@ -371,12 +358,7 @@ fn evaluate(e: &Entry, used_up: bool, req: &Ctx, explain: bool) -> Fit {
         }
     }
     for (name, want) in &e.headers {
-        let got = req
-            .parts
-            .headers
-            .get(name.as_str())
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim);
+        let got = header_str(&req.parts.headers, name.as_str());
         if !got.is_some_and(|g| g.eq_ignore_ascii_case(want.trim())) {
             miss!("header {name}: expected {want:?}, got {got:?}");
         }
@@ -429,7 +411,7 @@ pub(crate) struct CassetteSet {
     next_order: u64,
     /// Wire entries by path (indices into `entries`, in load order): for each path, those a
     /// non-stream request can match and those a stream request can.
-    by_path: Vec<(String, [Vec<usize>; 2])>,
+    by_path: HashMap<String, [Vec<usize>; 2]>,
     /// Unified entries (indices, in load order).
     unified: Vec<usize>,
     /// About what the cassettes added through the admin API hold (see
@@ -457,8 +439,7 @@ fn embedded() -> &'static [Arc<Entry>] {
 
 /// Parses one cassette of either kind.
 pub(crate) fn parse(origin: &str, text: &str) -> Result<AnyCassette, BuildError> {
-    let raw = serde_json::from_str(text).map_err(|e| cassette_error(origin, e.into()))?;
-    parse_value(origin, &raw)
+    AnyCassette::from_json(text).map_err(|e| cassette_error(origin, e))
 }
 
 /// Reads one cassette of either kind from its JSON.
@@ -504,11 +485,8 @@ impl CassetteSet {
             };
             for entry in std::fs::read_dir(dir).map_err(io)? {
                 let path = entry.map_err(io)?.path();
-                if path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
-                {
+                let name = path.file_name().and_then(|n| n.to_str());
+                if name.is_some_and(|n| n.starts_with('.')) {
                     continue;
                 }
                 if path.is_dir() {
@@ -539,16 +517,10 @@ impl CassetteSet {
             self.unified.push(i);
             return;
         };
-        let slot = match self.by_path.iter().position(|(p, _)| p == path) {
-            Some(k) => k,
-            None => {
-                self.by_path.push((path.clone(), [Vec::new(), Vec::new()]));
-                self.by_path.len() - 1
-            }
-        };
+        let lists = self.by_path.entry(path.clone()).or_default();
         for stream in [false, true] {
             if e.stream.is_none_or(|want| want == stream) {
-                self.by_path[slot].1[usize::from(stream)].push(i);
+                lists[usize::from(stream)].push(i);
             }
         }
     }
@@ -600,35 +572,25 @@ impl CassetteSet {
 
     /// The cassette that answers `req`, counted as served.
     pub(crate) fn take(&mut self, req: &Ctx) -> Option<Arc<Entry>> {
-        let mut best: Option<(usize, Rank)> = None;
-        let lists = |path: &str| {
-            let found = self.by_path.iter().find(|(p, _)| p == path);
-            found.map(|(_, lists)| &lists[usize::from(req.stream)])
+        // The wire cassettes on the exact path, then on its alias, then the unified ones (on a
+        // generation path), each evaluated only when it could outrank the best match so far.
+        let lists = |path: &str, fit| {
+            let list = self.by_path.get(path).map(|l| &l[usize::from(req.stream)]);
+            list.into_iter().flatten().map(move |&i| (i, fit))
         };
         let alias = req.endpoint.and_then(Endpoint::alias).map(Endpoint::path);
-        let exact = lists(req.path()).map(|l| (l, PathFit::Exact));
-        let aliased = alias.and_then(lists).map(|l| (l, PathFit::Alias));
-        for (list, _) in exact.into_iter().chain(aliased) {
-            for &i in list {
-                let fit = evaluate(&self.entries[i], self.used_up(i), req, false);
-                let rank = self.entries[i].rank(fit.path);
-                if fit.reasons.is_empty() && best.as_ref().is_none_or(|(_, r)| rank > *r) {
-                    best = Some((i, rank));
-                }
-            }
-        }
-        if req.endpoint.is_some() {
-            for &i in &self.unified {
-                let rank = self.entries[i].rank(PathFit::Exact);
-                if best.as_ref().is_some_and(|(_, r)| *r >= rank) {
-                    continue;
-                }
-                if evaluate(&self.entries[i], self.used_up(i), req, false)
+        let wire = lists(req.path(), PathFit::Exact)
+            .chain(alias.into_iter().flat_map(|a| lists(a, PathFit::Alias)));
+        let unified = self.unified.iter().filter(|_| req.endpoint.is_some());
+        let mut best: Option<(usize, Rank)> = None;
+        for (i, fit) in wire.chain(unified.map(|&i| (i, PathFit::Exact))) {
+            let rank = self.entries[i].rank(fit);
+            if best.as_ref().is_none_or(|(_, r)| rank > *r)
+                && evaluate(&self.entries[i], self.used_up(i), req, false)
                     .reasons
                     .is_empty()
-                {
-                    best = Some((i, rank));
-                }
+            {
+                best = Some((i, rank));
             }
         }
         let (i, _) = best?;
@@ -649,14 +611,9 @@ impl CassetteSet {
     /// The cassettes nearest to an unmatched request (same path first, then by how much of
     /// the body condition holds), at most `limit`, and why each failed.
     pub(crate) fn nearest(&self, req: &Ctx, limit: usize) -> Vec<Nearest> {
-        let mut scored: Vec<(Fit, &Entry)> = (0..self.entries.len())
-            .map(|i| {
-                (
-                    evaluate(&self.entries[i], self.used_up(i), req, true),
-                    &*self.entries[i],
-                )
-            })
-            .collect();
+        let fit = |i: usize| evaluate(&self.entries[i], self.used_up(i), req, true);
+        let scored = (0..self.entries.len()).map(|i| (fit(i), &*self.entries[i]));
+        let mut scored: Vec<(Fit, &Entry)> = scored.collect();
         let frac = |(m, t): (usize, usize)| if t == 0 { 1.0 } else { m as f64 / t as f64 };
         scored.sort_by(|(a, ea), (b, eb)| {
             (b.path.cmp(&a.path))
@@ -714,22 +671,15 @@ fn short(v: &Value) -> String {
     if s.len() <= 60 {
         return s;
     }
-    let mut end = 57;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
+    format!("{}...", &s[..s.floor_char_boundary(57)])
 }
 
 /// The first place where `actual` does not contain `expected`, in words.
 fn first_mismatch(expected: &Value, actual: &Value, at: &str) -> Option<String> {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => e.iter().find_map(|(k, ev)| {
-            let here = if at.is_empty() {
-                k.clone()
-            } else {
-                format!("{at}.{k}")
-            };
+            let dot = if at.is_empty() { "" } else { "." };
+            let here = format!("{at}{dot}{k}");
             match a.get(k) {
                 Some(av) => first_mismatch(ev, av, &here),
                 None => Some(format!("{here}: missing (expected {})", short(ev))),

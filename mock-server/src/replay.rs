@@ -49,8 +49,6 @@ pub(crate) struct Prepared {
     headers: HeaderMap,
     /// The recorded header-name case, for hyper (none when every name is lower case).
     case: Option<Extensions>,
-    /// The recorded body keeps a `transfer-encoding: chunked` (its length is then unknown).
-    chunked: bool,
     /// Whether the body is a stream of chunks.
     pub(crate) stream: bool,
     /// The body: the recorded chunks with the delay before each (ms), or one piece.
@@ -65,18 +63,12 @@ impl Prepared {
         let (whole, pieces, stream) = match recorded.body {
             Body::Chunks(chunks) => {
                 // One buffer; the chunks are slices of it.
-                let mut all = Vec::with_capacity(chunks.iter().map(|c| c.data.len()).sum());
-                let mut ends = Vec::with_capacity(chunks.len());
-                for c in &chunks {
-                    all.extend_from_slice(c.data.as_bytes());
-                    ends.push((c.delay_ms, all.len()));
-                }
-                let whole = Bytes::from(all);
-                let mut start = 0;
-                let pieces = ends.into_iter().map(|(ms, end)| {
-                    let piece = (ms, whole.slice(start..end));
-                    start = end;
-                    piece
+                let texts: Vec<&str> = chunks.iter().map(|c| c.data.as_str()).collect();
+                let whole = Bytes::from(texts.concat());
+                let mut end = 0;
+                let pieces = chunks.iter().map(|c| {
+                    end += c.data.len();
+                    (c.delay_ms, whole.slice(end - c.data.len()..end))
                 });
                 (whole.clone(), pieces.collect(), true)
             }
@@ -121,7 +113,6 @@ impl Prepared {
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             case: case.then(|| case_extensions(&names)).flatten(),
             headers,
-            chunked,
             stream,
             pieces,
             whole,
@@ -157,8 +148,9 @@ impl Prepared {
         let mut headers = self.headers.clone();
         let body = if timed || changed || !plan.ttfb.is_zero() {
             self.play(plan, speed, between, &mut headers, shutdown())
-        } else if self.stream || self.chunked || headers.contains_key(TRANSFER_ENCODING) {
-            // Everything is ready: one frame, of unknown length (a stream, or chunked).
+        } else if self.stream || headers.contains_key(TRANSFER_ENCODING) {
+            // Everything is ready: one frame, of unknown length (a stream, or a recorded
+            // `transfer-encoding: chunked`).
             let whole = Ok::<_, io::Error>(self.whole.clone());
             AxumBody::from_stream(futures_util::stream::iter([whole]))
         } else {
@@ -220,8 +212,10 @@ impl Prepared {
             first.0 += plan.ttfb;
         }
         let pad = apply_content_faults(&mut chunks, plan);
-        let len =
-            chunks.iter().map(|(_, b)| b.len()).sum::<usize>() + pad.as_ref().map_or(0, Pad::len);
+        let padding = pad
+            .as_ref()
+            .map_or(0, |(left, after)| *left as usize + after.len());
+        let len = chunks.iter().map(|(_, b)| b.len()).sum::<usize>() + padding;
         let recorded = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
@@ -232,7 +226,6 @@ impl Prepared {
         let play = Play {
             chunks,
             pad,
-            padding: false,
             sent: 0,
             // A single body was split at the cut: cut after its first piece.
             cut_after: if self.stream {
@@ -341,8 +334,12 @@ fn edit(piece: &Bytes, f: impl FnOnce(&mut Vec<u8>)) -> Bytes {
 }
 
 /// Applies the faults that change bytes: blank lines, invalid UTF-8, malformed JSON, and
-/// padding, which comes back apart (the first chunk left empty in its place).
-fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPlan) -> Option<Pad> {
+/// padding: the first chunk is cut where the padding goes, and its padding bytes and the rest
+/// of it come back apart.
+fn apply_content_faults(
+    chunks: &mut VecDeque<(Duration, Bytes)>,
+    plan: &FaultPlan,
+) -> Option<(u64, Bytes)> {
     if plan.no_blank_lines {
         for (_, piece) in chunks.iter_mut() {
             if piece.ends_with(b"\r\n\r\n") {
@@ -381,50 +378,25 @@ fn apply_content_faults(chunks: &mut VecDeque<(Duration, Bytes)>, plan: &FaultPl
     let (_, piece) = chunks.front_mut()?;
     let (s, e) = data_payload(piece)?;
     let brace = piece[s..e].iter().position(|&b| b == b'{').map(|p| s + p)?;
-    let empty = piece[brace + 1..e]
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        == Some(&b'}');
-    let mut before = piece[..=brace].to_vec();
-    before.extend_from_slice(b"\"x_mock_pad\":\"");
-    let mut after = if empty {
-        b"\"".to_vec()
-    } else {
-        b"\",".to_vec()
-    };
-    after.extend_from_slice(&piece[brace + 1..]);
-    *piece = Bytes::new();
-    Some(Pad {
-        before: Bytes::from(before),
-        left,
-        after: Bytes::from(after),
-    })
+    // The padding is the first member: a comma follows it unless the object is empty.
+    let empty = piece[brace + 1..e].trim_ascii_start().starts_with(b"}");
+    let end: &[u8] = if empty { b"\"" } else { b"\"," };
+    let after = [end, &piece[brace + 1..]].concat();
+    *piece = Bytes::from([&piece[..=brace], b"\"x_mock_pad\":\""].concat());
+    Some((left, Bytes::from(after)))
 }
 
 /// The bytes `oversized-chunk` pads the first event's JSON with.
 static PAD: [u8; 64 * 1024] = [b'a'; 64 * 1024];
 
-/// The first event of a body padded by `oversized-chunk`: sent in pieces, the padding as
-/// slices of [`PAD`], so that a padded response holds no more memory than another.
-struct Pad {
-    before: Bytes,
-    /// Padding bytes still to send.
-    left: u64,
-    after: Bytes,
-}
-
-impl Pad {
-    fn len(&self) -> usize {
-        self.before.len() + self.left as usize + self.after.len()
-    }
-}
-
 /// A body being played out.
 struct Play {
     chunks: VecDeque<(Duration, Bytes)>,
-    /// The padded first event, if any, and whether it is being sent.
-    pad: Option<Pad>,
-    padding: bool,
+    /// `oversized-chunk`: the padding bytes still to send after the first chunk, then the rest
+    /// of that chunk (sent in pieces, the padding as slices of [`PAD`], so that a padded
+    /// response holds no more memory than another).
+    pad: Option<(u64, Bytes)>,
+    /// The chunks sent (a padded first chunk's padding and rest go before a stall or a cut).
     sent: u64,
     cut_after: Option<u64>,
     stall_after: Option<u64>,
@@ -460,15 +432,14 @@ impl Play {
         if self.done {
             return None;
         }
-        if let Some(p) = self.pad.as_mut().filter(|_| self.padding) {
-            if p.left > 0 {
-                let n = p.left.min(PAD.len() as u64);
-                p.left -= n;
+        if let Some((left, after)) = self.pad.as_mut().filter(|_| self.sent == 1) {
+            if *left > 0 {
+                let n = (*left).min(PAD.len() as u64);
+                *left -= n;
                 return Some(Ok(Bytes::from_static(&PAD[..n as usize])));
             }
-            let after = std::mem::take(&mut p.after);
+            let after = std::mem::take(after);
             self.pad = None;
-            self.sent += 1;
             return Some(Ok(after));
         }
         if self.stall_after == Some(self.sent) && !self.stalled && !self.chunks.is_empty() {
@@ -492,10 +463,6 @@ impl Play {
         if !delay.is_zero() && !self.wait(Some(delay)).await {
             self.done = true;
             return Some(Err(stopped()));
-        }
-        if let Some(p) = self.pad.as_mut().filter(|_| self.sent == 0) {
-            self.padding = true;
-            return Some(Ok(std::mem::take(&mut p.before)));
         }
         self.sent += 1;
         Some(Ok(bytes))

@@ -480,10 +480,9 @@ impl MockServerBuilder {
         }
         // Record mode first: it creates its directory, which may be a `--fixtures` one.
         #[cfg(feature = "record")]
-        let recorder = match &self.record {
-            Some((upstream, dir)) => Some(Recorder::new(upstream, dir.clone())?),
-            None => None,
-        };
+        let recorder = (self.record.as_ref())
+            .map(|(upstream, dir)| Recorder::new(upstream, dir.clone()))
+            .transpose()?;
         #[cfg(not(feature = "record"))]
         let recorder: Option<Recorder> = None;
         let mut set = CassetteSet::new(self.defaults);
@@ -491,12 +490,11 @@ impl MockServerBuilder {
             set.load_dir(dir)?;
         }
         for (text, cassette) in &self.cassettes {
-            match cassette {
-                Some(c) => set.add(c.clone(), Layer::Builder),
-                None => {
-                    set.add(parse("builder", text)?, Layer::Builder);
-                }
-            }
+            let c = match cassette {
+                Some(c) => c.clone(),
+                None => parse("builder", text)?,
+            };
+            set.add(c, Layer::Builder);
         }
         let faults = self
             .faults
@@ -519,7 +517,7 @@ impl MockServerBuilder {
     /// [`BuildError`] as [`build_state`](Self::build_state), or when binding fails.
     pub fn start(self) -> Result<MockServer, BuildError> {
         let state = self.build_state()?;
-        MockServer::spawn(state, &self.host, self.port, self.config.limits)
+        MockServer::spawn(state, &self.host, self.port)
     }
 }
 
@@ -563,36 +561,22 @@ struct Worker {
     thread: std::thread::JoinHandle<()>,
 }
 
-/// What a worker serves, until `stop`; it says `done` when it has finished.
-struct Job {
-    listener: std::net::TcpListener,
-    state: MockState,
-    limits: Limits,
-    stop: tokio::sync::oneshot::Receiver<()>,
-    done: std::sync::mpsc::Sender<()>,
-}
+/// What a worker runs on its runtime: a server until it stops, then word that it is done.
+type Job = Box<dyn FnOnce(&tokio::runtime::Runtime) + Send>;
 
 impl Worker {
-    fn new() -> io::Result<Worker> {
+    /// A new thread, running `job` first.
+    fn new(job: Job) -> io::Result<Worker> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let _ = jobs.send(job);
         let thread = std::thread::Builder::new()
             .name("dashscope-mock".to_owned())
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
-                    runtime.block_on(async move {
-                        let stop = async move {
-                            let _ = job.stop.await;
-                        };
-                        // Bounded by the grace period: `serve` cuts what is still open then.
-                        match TcpListener::from_std(job.listener) {
-                            Ok(l) => drop(serve(l, job.state, job.limits, stop).await),
-                            Err(e) => tracing::error!("cannot serve: {e}"),
-                        }
-                    });
-                    let _ = job.done.send(());
+                    job(&runtime);
                 }
             })?;
         Ok(Worker { jobs, thread })
@@ -617,32 +601,36 @@ impl MockServer {
         MockServerBuilder::default()
     }
 
-    fn spawn(
-        state: MockState,
-        host: &str,
-        port: u16,
-        limits: Limits,
-    ) -> Result<MockServer, BuildError> {
+    /// Serves `state` on a pooled worker (a new one when none is idle or its thread ended).
+    fn spawn(state: MockState, host: &str, port: u16) -> Result<MockServer, BuildError> {
         let listener = bind(host, port)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (done_tx, done) = std::sync::mpsc::channel();
-        let job = Job {
-            listener,
-            state: state.clone(),
-            limits,
-            stop: stopped,
-            done: done_tx,
-        };
+        let served = state.clone();
+        let job: Job = Box::new(move |runtime| {
+            let limits = served.config().limits.clone();
+            // Bounded by the grace period: `serve` cuts what is still open then.
+            runtime.block_on(async move {
+                let stop = async move {
+                    let _ = stopped.await;
+                };
+                match TcpListener::from_std(listener) {
+                    Ok(l) => drop(serve(l, served, limits, stop).await),
+                    Err(e) => tracing::error!("cannot serve: {e}"),
+                }
+            });
+            let _ = done_tx.send(());
+        });
         let pooled = crate::state::lock(&POOL).pop();
         let worker = match pooled {
             Some(w) => match w.jobs.send(job) {
                 Ok(()) => w,
                 // Its thread has ended: a new one.
-                Err(back) => Self::new_worker(back.0)?,
+                Err(back) => Worker::new(back.0)?,
             },
-            None => Self::new_worker(job)?,
+            None => Worker::new(job)?,
         };
         Ok(MockServer {
             addr,
@@ -651,14 +639,6 @@ impl MockServer {
             done,
             worker: Some(worker),
         })
-    }
-
-    fn new_worker(job: Job) -> io::Result<Worker> {
-        let w = Worker::new()?;
-        w.jobs
-            .send(job)
-            .map_err(|_| io::Error::other("the server thread ended early"))?;
-        Ok(w)
     }
 
     /// The base URI, `http://127.0.0.1:PORT` (no trailing slash).

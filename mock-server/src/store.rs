@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use dashscope_protocol::responses::Response;
-use dashscope_protocol::unified::{Conversation, Message, Part, UnifiedResponse};
+use dashscope_protocol::unified::{Conversation, Message, Part, ToolCall, UnifiedResponse};
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
@@ -35,7 +35,7 @@ pub(crate) struct Stored {
 }
 
 /// The stored responses (see the module docs).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct ResponseStore {
     map: HashMap<String, Stored>,
     order: VecDeque<String>,
@@ -45,22 +45,16 @@ pub(crate) struct ResponseStore {
 
 /// About what a unified message holds on the heap.
 fn message_cost(m: &Message) -> usize {
-    let parts: usize = m
-        .parts
-        .iter()
-        .map(|p| {
-            96 + if let Part::Text(t) = p {
-                t.text.len()
-            } else {
-                256
-            }
-        })
-        .sum();
-    let calls: usize = m
-        .tool_calls
-        .iter()
-        .map(|c| 128 + c.id.len() + c.name.len() + c.arguments.len())
-        .sum();
+    let part = |p: &Part| {
+        96 + if let Part::Text(t) = p {
+            t.text.len()
+        } else {
+            256
+        }
+    };
+    let call = |c: &ToolCall| 128 + c.id.len() + c.name.len() + c.arguments.len();
+    let parts: usize = m.parts.iter().map(part).sum();
+    let calls: usize = m.tool_calls.iter().map(call).sum();
     256 + parts + calls + m.reasoning.as_ref().map_or(0, String::len)
 }
 
@@ -68,10 +62,8 @@ impl ResponseStore {
     /// A store of about `max_bytes` bytes.
     pub(crate) fn new(max_bytes: usize) -> Self {
         ResponseStore {
-            map: HashMap::new(),
-            order: VecDeque::new(),
             max_bytes,
-            bytes: 0,
+            ..Self::default()
         }
     }
 
@@ -93,19 +85,18 @@ impl ResponseStore {
         // Instructions (the leading system message) are not carried over.
         let skip = usize::from(request.get("instructions").is_some_and(Value::is_string));
         let answer = Response::deserialize(&response).map(|r| UnifiedResponse::from_responses(&r));
+        let asked = conv
+            .into_iter()
+            .flat_map(|c| c.messages.iter().skip(skip).cloned());
+        let answered = answer
+            .iter()
+            .filter_map(UnifiedResponse::first)
+            .map(|c| c.to_message());
         let history: Arc<[Message]> = before
             .iter()
             .cloned()
-            .chain(
-                conv.into_iter()
-                    .flat_map(|c| c.messages.iter().skip(skip).cloned()),
-            )
-            .chain(
-                answer
-                    .iter()
-                    .filter_map(UnifiedResponse::first)
-                    .map(|c| c.to_message()),
-            )
+            .chain(asked)
+            .chain(answered)
             .collect();
         let size = value_cost(&response)
             + input.iter().map(value_cost).sum::<usize>()

@@ -73,8 +73,7 @@ impl MockRequest<'_> {
             .usage
             .as_ref()
             .is_some_and(|u| u.reasoning_tokens.is_some_and(|r| r > 0));
-        let laid = render::Answer::new(answer, thinking, seed, self.request_id, self.created);
-        success(self, &laid)
+        success(self, answer, thinking, seed)
     }
 }
 
@@ -162,25 +161,20 @@ impl Synthetic {
 }
 
 /// `*`-only glob matching.
+/// The parts between stars are found leftmost, one after another; the last must end the text.
 fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if parts.len() == 1 {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let (Some(mut rest), Some(last)) = (text.strip_prefix(first), parts.next_back()) else {
         return pattern == text;
+    };
+    for mid in parts {
+        let Some(at) = rest.find(mid) else {
+            return false;
+        };
+        rest = &rest[at + mid.len()..];
     }
-    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    parts[1..parts.len() - 1]
-        .iter()
-        .all(|mid| match rest.find(mid) {
-            Some(at) => {
-                rest = &rest[at + mid.len()..];
-                true
-            }
-            None => false,
-        })
+    rest.ends_with(last)
 }
 
 impl Responder for Synthetic {
@@ -200,19 +194,19 @@ impl Responder for Synthetic {
             }
         };
         let (answer, seed) = generate::generate(conv, req.seed);
-        let laid = render::Answer::new(
-            &answer,
-            generate::thinks(conv),
-            seed,
-            req.request_id,
-            req.created,
-        );
-        Some(success(req, &laid))
+        Some(success(req, &answer, generate::thinks(conv), seed))
     }
 }
 
-/// `laid` as the response to `req`: 200 with the gateway's headers, in the recorded order.
-fn success(req: &MockRequest<'_>, laid: &render::Answer<'_>) -> RecordedResponse {
+/// `answer` (laid out with `seed`; `thinking`: the request asked for thinking) as the response
+/// to `req`: 200 with the gateway's headers, in the recorded order.
+fn success(
+    req: &MockRequest<'_>,
+    answer: &UnifiedResponse,
+    thinking: bool,
+    seed: u64,
+) -> RecordedResponse {
+    let laid = render::Answer::new(answer, thinking, seed, req.request_id, req.created);
     let body = laid.body(req.endpoint, req.request, req.stream);
     let mut headers = gateway_headers(req.request_id, req.stream);
     let finished = if req.stream { "false" } else { "true" };

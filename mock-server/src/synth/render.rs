@@ -185,20 +185,16 @@ impl<'a> Answer<'a> {
             (Endpoint::NativeText | Endpoint::NativeMultimodal, _) => {
                 let p = request.and_then(|r| r.native()?.parameters.as_ref());
                 let multimodal = endpoint == Endpoint::NativeMultimodal;
-                let text = match p.and_then(|p| p.result_format.as_ref()) {
-                    Some(native::ResultFormat::Message) => false,
-                    Some(native::ResultFormat::Text) => true,
-                    _ => !multimodal,
-                };
+                let format = p.and_then(|p| p.result_format.as_ref());
+                let message = matches!(format, Some(native::ResultFormat::Message));
                 let plain = self.cands.len() == 1
                     && !self.thinking
                     && self.cands[0].c.tool_calls.is_empty();
-                let incremental = p
-                    .and_then(|p| p.incremental_output)
-                    .unwrap_or(self.thinking);
                 let n = Native {
-                    text: text && plain && !multimodal,
-                    incremental,
+                    text: plain && !message && !multimodal,
+                    incremental: p
+                        .and_then(|p| p.incremental_output)
+                        .unwrap_or(self.thinking),
                     multimodal,
                 };
                 if !stream {
@@ -218,12 +214,8 @@ impl<'a> Answer<'a> {
                 self.native_events(&n)
             }
         };
-        Body::Chunks(
-            events
-                .into_iter()
-                .map(|data| Chunk { delay_ms: 0, data })
-                .collect(),
-        )
+        let chunks = events.into_iter().map(|data| Chunk { delay_ms: 0, data });
+        Body::Chunks(chunks.collect())
     }
 
     // Chat Completions.
@@ -287,22 +279,23 @@ impl<'a> Answer<'a> {
         c.set_explicit_null("usage", usage.is_none());
         c.usage = usage.map(Box::new);
         c.set_explicit_null("system_fingerprint", true);
-        frame_compat(&c)
+        let data = serde_json::to_string(&c).unwrap_or_default();
+        framed(|out| Encoder::compat().data(out, &data))
     }
 
     fn chat_events(&self, include_usage: bool) -> Vec<String> {
         let mut out = Vec::new();
         for l in &self.cands {
-            // A choice with `finish_reason` and `logprobs` (`null` until the end).
-            let choice = |delta: Delta, finish: Option<FinishReason>| {
+            // A choice; `nulls`: with `finish_reason` (`null` until the end) and `logprobs`.
+            let choice = |delta: Delta, finish: Option<FinishReason>, nulls: bool| {
                 let mut choice = ChunkChoice {
                     index: l.c.index,
                     delta,
                     ..Default::default()
                 };
-                choice.set_explicit_null("finish_reason", finish.is_none());
+                choice.set_explicit_null("finish_reason", nulls && finish.is_none());
                 choice.finish_reason = finish;
-                choice.set_explicit_null("logprobs", true);
+                choice.set_explicit_null("logprobs", nulls);
                 vec![choice]
             };
             // A delta of content or reasoning; `null` for the one not sent (reasoning only
@@ -351,7 +344,7 @@ impl<'a> Answer<'a> {
             out.extend(
                 deltas
                     .into_iter()
-                    .map(|d| self.chunk(choice(d, None), None)),
+                    .map(|d| self.chunk(choice(d, None, true), None)),
             );
             if let Some(k) = l.c.tool_calls.len().checked_sub(1) {
                 // The recorded quirk: a trailing empty fragment whose choice has no
@@ -360,23 +353,15 @@ impl<'a> Answer<'a> {
                     tool_calls: Some(vec![call(k, "", None, "")]),
                     ..Default::default()
                 };
-                out.push(self.chunk(
-                    vec![ChunkChoice {
-                        index: l.c.index,
-                        delta,
-                        ..Default::default()
-                    }],
-                    None,
-                ));
+                out.push(self.chunk(choice(delta, None, false), None));
             }
-            out.push(self.chunk(choice(delta(Some(""), None), Some(l.finish.clone())), None));
+            let last = choice(delta(Some(""), None), Some(l.finish.clone()), true);
+            out.push(self.chunk(last, None));
         }
         if include_usage {
             out.push(self.chunk(Vec::new(), Some(self.chat_usage())));
         }
-        let mut done = Vec::new();
-        Encoder::compat().done(&mut done);
-        out.push(String::from_utf8(done).unwrap_or_default());
+        out.push(framed(|out| Encoder::compat().done(out)));
         out
     }
 
@@ -440,49 +425,38 @@ impl<'a> Answer<'a> {
     }
 
     fn native_events(&self, n: &Native) -> Vec<String> {
-        type NativeStep<'a> = (u64, u64, &'a str, &'a str, Option<(usize, bool, &'a str)>);
+        type NativeStep<'a> = (&'a str, &'a str, Option<(usize, &'a str)>, u64, u64);
         let mut events = Vec::new();
         let (mut output, mut reasoning) = (0, 0);
         for (ci, l) in self.cands.iter().enumerate() {
-            // Each step: its tokens (reasoning tokens of them), a reasoning piece, a text piece,
-            // or a piece of a call's arguments (the first one carries the call's name tokens).
+            // Each step: a reasoning piece, a text piece or a piece of call `k`'s arguments (a
+            // call without arguments has one empty piece), its tokens (the first piece of a
+            // call's arguments carries its name's) and the reasoning tokens of them.
             let mut steps: Vec<NativeStep<'_>> = Vec::new();
             steps.extend(
                 l.reasoning
                     .iter()
-                    .map(|p| (p.tokens, p.tokens, p.text.as_str(), "", None)),
+                    .map(|p| (&*p.text, "", None, p.tokens, p.tokens)),
             );
-            steps.extend(
-                l.text
-                    .iter()
-                    .map(|p| (p.tokens, 0, "", p.text.as_str(), None)),
-            );
+            steps.extend(l.text.iter().map(|p| ("", &*p.text, None, p.tokens, 0)));
             for (k, (t, args)) in l.c.tool_calls.iter().zip(&l.args).enumerate() {
                 let name = tokens(&t.name).count() as u64;
-                if args.is_empty() {
-                    steps.push((name, 0, "", "", Some((k, true, ""))));
-                }
-                for (j, p) in args.iter().enumerate() {
-                    let first = j == 0;
-                    steps.push((
-                        p.tokens + if first { name } else { 0 },
-                        0,
-                        "",
-                        "",
-                        Some((k, first, &p.text)),
-                    ));
-                }
+                let (first, tok) = args.first().map_or(("", 0), |p| (&*p.text, p.tokens));
+                steps.push(("", "", Some((k, first)), tok + name, 0));
+                let rest = args.iter().skip(1);
+                steps.extend(rest.map(|p| ("", "", Some((k, &*p.text)), p.tokens, 0)));
             }
             // Text-generation streams end with an extra empty chunk (cumulative ones repeat
             // everything once more); multimodal ones and tool calls end on their last piece.
             if steps.is_empty() || (!n.multimodal && l.c.tool_calls.is_empty()) {
-                steps.push((0, 0, "", "", None));
+                steps.push(("", "", None, 0, 0));
             }
             let (mut reasoning_so_far, mut text_so_far) = (String::new(), String::new());
             let mut args_so_far = vec![String::new(); l.c.tool_calls.len()];
+            // The calls begun so far.
             let mut started = 0;
             let last = steps.len() - 1;
-            for (s, (tok, rtok, r, t, piece)) in steps.into_iter().enumerate() {
+            for (s, (r, t, piece, tok, rtok)) in steps.into_iter().enumerate() {
                 (output, reasoning) = (
                     (output + tok).min(self.usage[1]),
                     (reasoning + rtok).min(self.usage[2]),
@@ -492,57 +466,39 @@ impl<'a> Answer<'a> {
                 }
                 reasoning_so_far.push_str(r);
                 text_so_far.push_str(t);
-                let mut calls = Vec::new();
-                if let Some((k, first, arg)) = piece {
+                let mut step = Step {
+                    laid: l,
+                    reasoning: r.to_owned(),
+                    text: t.to_owned(),
+                    calls: Vec::new(),
+                    finish: if s == last {
+                        l.finish.clone()
+                    } else {
+                        FinishReason::Null
+                    },
+                };
+                if let Some((k, arg)) = piece {
+                    // The first piece of a call carries its id and name.
+                    let first = (k >= started).then_some(&l.c.tool_calls[k]);
+                    let (id, name) = (first.map_or("", |t| &t.id), first.map(|t| &*t.name));
+                    step.calls = vec![call(k, id, name, arg)];
                     args_so_far[k].push_str(arg);
                     started = k + 1;
-                    let tc = &l.c.tool_calls[k];
-                    if n.incremental {
-                        calls.push(if first {
-                            call(k, &tc.id, Some(&tc.name), arg)
-                        } else {
-                            call(k, "", None, arg)
-                        });
-                    }
                 }
                 if !n.incremental {
-                    let so_far =
-                        l.c.tool_calls
-                            .iter()
-                            .zip(&args_so_far)
-                            .take(started)
-                            .enumerate();
-                    calls = so_far
+                    (step.reasoning, step.text) = (reasoning_so_far.clone(), text_so_far.clone());
+                    let so_far = l.c.tool_calls.iter().zip(&args_so_far).take(started);
+                    let so_far = so_far.enumerate();
+                    step.calls = so_far
                         .map(|(j, (t, a))| call(j, &t.id, Some(&t.name), a))
                         .collect();
                 }
-                let (reasoning_text, text) = match n.incremental {
-                    true => (r.to_owned(), t.to_owned()),
-                    false => (reasoning_so_far.clone(), text_so_far.clone()),
-                };
-                let finish = if s == last {
-                    l.finish.clone()
-                } else {
-                    FinishReason::Null
-                };
-                let step = Step {
-                    laid: l,
-                    reasoning: reasoning_text,
-                    text,
-                    calls,
-                    finish,
-                };
                 let data = serde_json::to_string(&self.native(n, output, reasoning, vec![step]))
                     .unwrap_or_default();
-                let mut out = Vec::new();
-                Encoder::native().native_event(
-                    &mut out,
-                    events.len() as u64 + 1,
-                    "result",
-                    200,
-                    &data,
-                );
-                events.push(String::from_utf8(out).unwrap_or_default());
+                let id = events.len() as u64 + 1;
+                events.push(framed(|out| {
+                    Encoder::native().native_event(out, id, "result", 200, &data);
+                }));
             }
         }
         events
@@ -563,12 +519,8 @@ impl<'a> Answer<'a> {
         if !l.text.is_empty() || l.c.tool_calls.is_empty() {
             items.push(Item::Message(&l.c.text, &l.text));
         }
-        items.extend(
-            l.c.tool_calls
-                .iter()
-                .zip(&l.args)
-                .map(|(t, a)| Item::Call(t, a)),
-        );
+        let calls = l.c.tool_calls.iter().zip(&l.args);
+        items.extend(calls.map(|(t, a)| Item::Call(t, a)));
         items
     }
 
@@ -652,20 +604,13 @@ impl<'a> Answer<'a> {
         if status.is_some() {
             return r;
         }
-        r.output = Some(
-            self.items()
-                .iter()
-                .enumerate()
-                .map(|(k, item)| self.item(item, k, true, logprobs(request)))
-                .collect(),
-        );
-        r.status = Some(if self.incomplete() {
-            resp::ResponseStatus::Incomplete
-        } else {
-            resp::ResponseStatus::Completed
-        });
+        let items = self.items().into_iter().enumerate();
+        let done = items.map(|(k, item)| self.item(&item, k, true, logprobs(request)));
+        r.output = Some(done.collect());
+        r.status = Some(resp::ResponseStatus::Completed);
         r.previous_response_id = request.and_then(|r| r.previous_response_id.clone());
         if self.incomplete() {
+            r.status = Some(resp::ResponseStatus::Incomplete);
             let reason = Some("max_output_tokens".into());
             r.incomplete_details = Some(resp::IncompleteDetails {
                 reason,
@@ -748,10 +693,9 @@ impl<'a> Answer<'a> {
         }
         let frame = |ev: Ev| {
             let seq = ev.sequence_number().unwrap_or_default();
-            let (mut out, data) = (Vec::new(), serde_json::to_string(&ev).unwrap_or_default());
-            let ty = ev.type_name().unwrap_or_default();
-            Encoder::responses().native_event(&mut out, seq + 1, ty, 200, &data);
-            String::from_utf8(out).unwrap_or_default()
+            let (ty, data) = (ev.type_name(), serde_json::to_string(&ev));
+            let (ty, data) = (ty.unwrap_or_default(), data.unwrap_or_default());
+            framed(|out| Encoder::responses().native_event(out, seq + 1, ty, 200, &data))
         };
         events.into_iter().map(frame).collect()
     }
@@ -835,8 +779,9 @@ fn json<T: Serialize>(v: &T) -> Body {
     Body::Text(serde_json::to_string(v).unwrap_or_default())
 }
 
-fn frame_compat<T: Serialize>(v: &T) -> String {
+/// What `write` frames, as text.
+fn framed(write: impl FnOnce(&mut Vec<u8>)) -> String {
     let mut out = Vec::new();
-    Encoder::compat().data(&mut out, &serde_json::to_string(v).unwrap_or_default());
+    write(&mut out);
     String::from_utf8(out).unwrap_or_default()
 }

@@ -129,56 +129,45 @@ fn types_of(schema: &Value) -> Vec<&str> {
     }
 }
 
+/// `schema` with its `$ref`s followed, at most `hops` of them.
+fn follow<'a>(root: &'a Value, mut schema: &'a Value, hops: usize) -> &'a Value {
+    for _ in 0..hops {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) if let Some(target) = resolve(root, r) => schema = target,
+            _ => break,
+        }
+    }
+    schema
+}
+
 /// Merges the object keywords of `allOf` branches (and the schema itself) into one schema.
 fn merge_all_of(schema: &Value, root: &Value, depth: usize) -> Value {
-    let mut merged = Map::new();
-    let mut properties = Map::new();
-    let mut required: Vec<Value> = Vec::new();
-    let mut absorb = |s: &Value, merged: &mut Map<String, Value>| {
-        if let Some(obj) = s.as_object() {
-            for (k, v) in obj {
-                match k.as_str() {
-                    "allOf" => {}
-                    "properties" => {
-                        if let Some(p) = v.as_object() {
-                            for (pk, pv) in p {
-                                properties.insert(pk.clone(), pv.clone());
-                            }
-                        }
-                    }
-                    "required" => {
-                        for r in v.as_array().into_iter().flatten() {
-                            if !required.contains(r) {
-                                required.push(r.clone());
-                            }
-                        }
-                    }
-                    _ => {
-                        merged.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
-                }
-            }
-        }
-    };
-    absorb(schema, &mut merged);
-    for branch in schema
+    let (mut merged, mut properties, mut required) = (Map::new(), Map::new(), Vec::new());
+    let branches = schema
         .get("allOf")
         .and_then(Value::as_array)
         .into_iter()
-        .flatten()
-    {
-        let mut b = branch;
-        let mut hops = 0;
-        while let Some(r) = b.get("$ref").and_then(Value::as_str) {
-            match resolve(root, r) {
-                Some(t) if hops < MAX_DEPTH.saturating_sub(depth) => {
-                    b = t;
-                    hops += 1;
+        .flatten();
+    let hops = MAX_DEPTH.saturating_sub(depth);
+    let all = std::iter::once(schema).chain(branches.map(|b| follow(root, b, hops)));
+    for (k, v) in all.filter_map(Value::as_object).flatten() {
+        match k.as_str() {
+            "allOf" => {}
+            "properties" => {
+                let p = v.as_object().into_iter().flatten();
+                properties.extend(p.map(|(pk, pv)| (pk.clone(), pv.clone())));
+            }
+            "required" => {
+                for r in v.as_array().into_iter().flatten() {
+                    if !required.contains(r) {
+                        required.push(r.clone());
+                    }
                 }
-                _ => break,
+            }
+            _ => {
+                merged.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        absorb(b, &mut merged);
     }
     if !properties.is_empty() {
         merged.insert("properties".to_owned(), Value::Object(properties));
@@ -228,18 +217,16 @@ impl Gen<'_> {
             // `true` (or anything that is not an object) accepts anything.
             return Value::String(self.word(key));
         };
-        if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
-            if let Some(target) = resolve(self.root, r) {
-                return self.value(target, key, depth + 1);
-            }
+        let reference = obj.get("$ref").and_then(Value::as_str);
+        if let Some(target) = reference.and_then(|r| resolve(self.root, r)) {
+            return self.value(target, key, depth + 1);
         }
         if let Some(c) = obj.get("const") {
             return c.clone();
         }
-        if let Some(options) = obj.get("enum").and_then(Value::as_array) {
-            if let Some(v) = self.rng.pick(options) {
-                return v.clone();
-            }
+        let options = obj.get("enum").and_then(Value::as_array);
+        if let Some(v) = options.and_then(|o| self.rng.pick(o)) {
+            return v.clone();
         }
         if obj.contains_key("allOf") {
             let merged = merge_all_of(schema, self.root, depth);
@@ -303,10 +290,7 @@ impl Gen<'_> {
         }
         // Required members the properties do not describe, then `key1`, … up to
         // `minProperties`: instances of `additionalProperties` (words when it is no schema).
-        let min = obj
-            .get("minProperties")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let min = count(obj, "minProperties").unwrap_or(0);
         let padding = (1..=64).map(|i| format!("key{i}"));
         let extra = required.iter().map(|r| (*r).to_owned());
         for (i, k) in extra.chain(padding).enumerate() {
@@ -325,11 +309,8 @@ impl Gen<'_> {
     }
 
     fn array(&mut self, obj: &Map<String, Value>, key: &str, depth: usize) -> Value {
-        let min = obj.get("minItems").and_then(Value::as_u64).unwrap_or(0);
-        let max = obj
-            .get("maxItems")
-            .and_then(Value::as_u64)
-            .unwrap_or(u64::MAX);
+        let min = count(obj, "minItems").unwrap_or(0);
+        let max = count(obj, "maxItems").unwrap_or(u64::MAX);
         let tuple: Option<&Vec<Value>> = obj
             .get("prefixItems")
             .and_then(Value::as_array)
@@ -401,21 +382,19 @@ impl Gen<'_> {
         }
         let span = (hi_i - lo_i).unsigned_abs().min(1_000_000) + 1;
         let mut n = lo_i + (self.rng.next_u64() % span) as i64;
-        if let Some(m) = obj.get("multipleOf").and_then(Value::as_f64) {
-            if m >= 1.0 && m.fract() == 0.0 {
-                let m = m as i64;
-                let up = n.div_euclid(m) * m;
-                n = if up >= lo_i { up } else { up + m };
-            }
+        let whole = |m: &f64| *m >= 1.0 && m.fract() == 0.0;
+        if let Some(m) = obj.get("multipleOf").and_then(Value::as_f64).filter(whole) {
+            let m = m as i64;
+            let up = n.div_euclid(m) * m;
+            n = if up >= lo_i { up } else { up + m };
         }
         Value::Number(Number::from(n))
     }
 
     fn number(&mut self, obj: &Map<String, Value>) -> Value {
-        if let Some(m) = obj.get("multipleOf").and_then(Value::as_f64) {
-            if m > 0.0 && m.fract() == 0.0 {
-                return self.integer(obj);
-            }
+        let multiple = obj.get("multipleOf").and_then(Value::as_f64);
+        if multiple.is_some_and(|m| m > 0.0 && m.fract() == 0.0) {
+            return self.integer(obj);
         }
         let (lo, lo_ex, hi, hi_ex) = self.bounds(obj);
         let lo_v = lo.unwrap_or(0.0);
@@ -479,15 +458,8 @@ impl Gen<'_> {
             "hostname" | "idn-hostname" => "example.com".to_owned(),
             _ => self.word(key),
         };
-        let min = obj
-            .get("minLength")
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-            .min(4096) as usize;
-        let max = obj
-            .get("maxLength")
-            .and_then(Value::as_u64)
-            .map(|m| m.min(4096) as usize);
+        let min = count(obj, "minLength").unwrap_or(0).min(4096) as usize;
+        let max = count(obj, "maxLength").map(|m| m.min(4096) as usize);
         let len = s.chars().count();
         if len < min {
             let pad = (min - len).min(self.padding_left);
@@ -495,12 +467,15 @@ impl Gen<'_> {
             s.extend(std::iter::repeat_n('x', pad));
         }
         if let Some(max) = max {
-            if s.chars().count() > max {
-                s = s.chars().take(max).collect();
-            }
+            s = s.chars().take(max).collect();
         }
         Value::String(s)
     }
+}
+
+/// A whole-number keyword of a schema (`minItems`, `maxLength`, …).
+fn count(obj: &Map<String, Value>, key: &str) -> Option<u64> {
+    obj.get(key).and_then(Value::as_u64)
 }
 
 /// The type a schema without `type` describes, from its other keywords.

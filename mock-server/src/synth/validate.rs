@@ -36,11 +36,6 @@ fn bad(message: impl Into<String>) -> Box<ErrorReply> {
     Box::new(ErrorReply::invalid_parameter(message))
 }
 
-fn with_param(mut e: Box<ErrorReply>, param: &str) -> Box<ErrorReply> {
-    e.param = Some(param.to_owned());
-    e
-}
-
 /// Checks a request body of `endpoint`'s dialect.
 ///
 /// # Errors
@@ -54,12 +49,11 @@ pub(crate) fn validate(
     let Some(obj) = body.as_object() else {
         return Err(bad("The request body must be a JSON object."));
     };
-    if let Some(model) = obj.get("model").and_then(Value::as_str) {
-        if !allows(model) {
-            let mut e = bad("Model not exist.");
-            e.compat_message = Some(format!("model `{model}` is not supported."));
-            return Err(e);
-        }
+    let model = obj.get("model").and_then(Value::as_str);
+    if let Some(model) = model.filter(|m| !allows(m)) {
+        let mut e = bad("Model not exist.");
+        e.compat_message = Some(format!("model `{model}` is not supported."));
+        return Err(e);
     }
     match endpoint {
         Endpoint::ChatCompletions => {
@@ -98,12 +92,10 @@ pub(crate) fn validate(
 fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorReply>> {
     let list = match v {
         None | Some(Value::Null) => {
-            return Err(with_param(
-                bad(format!(
-                    "Required parameter \"{name}\" missing from request."
-                )),
-                name,
+            let e = ErrorReply::invalid_parameter(format!(
+                "Required parameter \"{name}\" missing from request."
             ));
+            return Err(Box::new(e.param(name)));
         }
         Some(Value::Array(list)) => list,
         Some(_) => {
@@ -133,21 +125,18 @@ fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorRe
                 "Invalid role '{role}' in {name}[{i}]: the role must be one of system, assistant, user, tool, function."
             )));
         }
+        // A part is an object (with a `type`, in chat).
+        let part = |p: &Value| {
+            p.as_object()
+                .is_some_and(|o| !chat || o.contains_key("type"))
+        };
         match m.get("content") {
             None | Some(Value::Null | Value::String(_)) => {}
-            Some(Value::Array(parts)) => {
-                for p in parts {
-                    let ok = if chat {
-                        p.as_object().is_some_and(|o| o.contains_key("type"))
-                    } else {
-                        p.is_object()
-                    };
-                    if !ok {
-                        return Err(bad(
-                            "if content is list. item must be dict and key[type] should in dict",
-                        ));
-                    }
-                }
+            Some(Value::Array(parts)) if parts.iter().all(part) => {}
+            Some(Value::Array(_)) => {
+                return Err(bad(
+                    "if content is list. item must be dict and key[type] should in dict",
+                ));
             }
             Some(_) => {
                 return Err(bad(format!(
@@ -155,10 +144,10 @@ fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorRe
                 )));
             }
         }
-        if let Some(calls) = m.get("tool_calls") {
-            if !calls.is_array() && !calls.is_null() {
-                return Err(bad(format!("{name}[{i}].tool_calls must be a list.")));
-            }
+        if m.get("tool_calls")
+            .is_some_and(|c| !c.is_array() && !c.is_null())
+        {
+            return Err(bad(format!("{name}[{i}].tool_calls must be a list.")));
         }
     }
     Ok(())
@@ -167,15 +156,10 @@ fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorRe
 fn native_input(body: &Value) -> Result<(), Box<ErrorReply>> {
     let input = match body.get("input") {
         None | Some(Value::Null) => {
-            let mut e = ErrorReply::new(
-                400,
-                "BadRequest.EmptyInput",
-                "invalid_parameter_error",
-                "invalid_request_error",
-                "Required input parameter missing from request.",
-            );
-            e.param = Some("input".to_owned());
-            return Err(Box::new(e));
+            let m = "Required input parameter missing from request.";
+            let e = ErrorReply::invalid_parameter(m).param("input");
+            let native_code = "BadRequest.EmptyInput".to_owned();
+            return Err(Box::new(ErrorReply { native_code, ..e }));
         }
         Some(Value::Object(i)) => i,
         Some(_) => return Err(bad("\"input\" must be an object.")),
@@ -197,10 +181,10 @@ fn native_input(body: &Value) -> Result<(), Box<ErrorReply>> {
 
 fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
     match body.get("input") {
-        None | Some(Value::Null) => Err(with_param(
-            bad("Required parameter \"input\" missing from request."),
-            "input",
-        )),
+        None | Some(Value::Null) => {
+            let m = "Required parameter \"input\" missing from request.";
+            Err(Box::new(ErrorReply::invalid_parameter(m).param("input")))
+        }
         Some(Value::String(s)) if s.is_empty() => Err(bad("\"input\" must not be empty.")),
         Some(Value::String(_)) => Ok(()),
         Some(Value::Array(items)) if items.is_empty() => Err(bad("\"input\" must not be empty.")),
@@ -223,17 +207,14 @@ fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
                     }
                     _ => return Err(bad(format!("input[{i}] has no role."))),
                 }
+                let typed = |p: &Value| p.as_object().is_some_and(|o| o.contains_key("type"));
                 match o.get("content") {
                     Some(Value::String(_)) => {}
-                    Some(Value::Array(parts)) => {
-                        if parts
-                            .iter()
-                            .any(|p| !p.as_object().is_some_and(|o| o.contains_key("type")))
-                        {
-                            return Err(bad(format!(
-                                "input[{i}].content: each part must be an object with a type."
-                            )));
-                        }
+                    Some(Value::Array(parts)) if parts.iter().all(typed) => {}
+                    Some(Value::Array(_)) => {
+                        return Err(bad(format!(
+                            "input[{i}].content: each part must be an object with a type."
+                        )));
                     }
                     _ => {
                         return Err(bad(format!(
@@ -242,10 +223,9 @@ fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
                     }
                 }
             }
-            if let Some(ins) = body.get("instructions") {
-                if !ins.is_string() && !ins.is_null() {
-                    return Err(bad("\"instructions\" must be a string."));
-                }
+            let instructions = body.get("instructions");
+            if instructions.is_some_and(|i| !i.is_string() && !i.is_null()) {
+                return Err(bad("\"instructions\" must be a string."));
             }
             Ok(())
         }
@@ -281,45 +261,34 @@ fn integer(p: &Value, key: &str) -> Result<Option<i64>, Box<ErrorReply>> {
 /// The sampling and length parameters; `responses`: by the Responses rules (no `n`,
 /// `max_output_tokens` instead of `max_tokens`).
 fn params(p: &Value, responses: bool) -> Result<(), Box<ErrorReply>> {
-    if let Some(t) = number(p, "temperature")? {
-        if !(0.0..2.0).contains(&t) {
-            return Err(bad("Range of temperature should be [0.0, 2.0)"));
+    let out_of = |key: &str, range: &str| bad(format!("Range of {key} should be {range}"));
+    if number(p, "temperature")?.is_some_and(|t| !(0.0..2.0).contains(&t)) {
+        return Err(out_of("temperature", "[0.0, 2.0)"));
+    }
+    if number(p, "top_p")?.is_some_and(|t| !(t > 0.0 && t <= 1.0)) {
+        return Err(out_of("top_p", "(0.0, 1.0]"));
+    }
+    if integer(p, "top_logprobs")?.is_some_and(|t| !(0..=5).contains(&t)) {
+        return Err(out_of("top_logprobs", "[0, 5]"));
+    }
+    // The length limits, each with its least value (the greatest is not checked).
+    let lengths: &[(&str, i64)] = if responses {
+        &[("max_output_tokens", 16)]
+    } else {
+        if integer(p, "n")?.is_some_and(|n| !(1..=4).contains(&n)) {
+            return Err(out_of("n", "[1, 4]"));
+        }
+        &[("max_tokens", 1), ("max_completion_tokens", 1)]
+    };
+    for &(key, least) in lengths {
+        if integer(p, key)?.is_some_and(|m| m < least) {
+            return Err(out_of(key, &format!("[{least}, 2147483647]")));
         }
     }
-    if let Some(t) = number(p, "top_p")? {
-        if !(t > 0.0 && t <= 1.0) {
-            return Err(bad("Range of top_p should be (0.0, 1.0]"));
-        }
-    }
-    if let Some(t) = integer(p, "top_logprobs")? {
-        if !(0..=5).contains(&t) {
-            return Err(bad("Range of top_logprobs should be [0, 5]"));
-        }
-    }
-    if !responses {
-        if let Some(n) = integer(p, "n")? {
-            if !(1..=4).contains(&n) {
-                return Err(bad("Range of n should be [1, 4]"));
-            }
-        }
-        for key in ["max_tokens", "max_completion_tokens"] {
-            if let Some(m) = integer(p, key)? {
-                if m < 1 {
-                    return Err(bad(format!("Range of {key} should be [1, 2147483647]")));
-                }
-            }
-        }
-    } else if let Some(m) = integer(p, "max_output_tokens")? {
-        if m < 16 {
-            return Err(bad("Range of max_output_tokens should be [16, 2147483647]"));
-        }
-    }
-    if let Some(b) = integer(p, "thinking_budget")? {
-        if b < 1 {
-            return Err(bad(
-                "The thinking_budget parameter must be a positive integer and not greater than 2147483647",
-            ));
-        }
+    if integer(p, "thinking_budget")?.is_some_and(|b| b < 1) {
+        return Err(bad(
+            "The thinking_budget parameter must be a positive integer and not greater than 2147483647",
+        ));
     }
     Ok(())
 }
