@@ -116,6 +116,7 @@ use std::time::Duration;
 mod body;
 mod deadline;
 mod error;
+pub mod secrets;
 mod transport;
 
 #[cfg(any(feature = "reqwest", feature = "native-tls"))]
