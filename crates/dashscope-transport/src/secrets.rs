@@ -654,7 +654,10 @@ impl StreamScrubber {
         let start = self.held.len();
         self.held.extend_from_slice(chunk);
         let end = memchr::memrchr2(b'\n', b'\r', &self.held[start..]).map_or(0, |p| start + p + 1);
-        let mut out = self.secrets.scrub(&self.held[..end], REDACTED).into_owned();
+        // `out` keeps its allocation from chunk to chunk.
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        out.extend_from_slice(&self.secrets.scrub(&self.held[..end], REDACTED));
         let line = &self.held[end..];
         let mut cut = 0;
         if line.len() > limit {
