@@ -959,7 +959,7 @@ fn recorded_cassettes_never_show_the_key() {
 #[test]
 fn record_mode_refuses_a_cassette_that_still_holds_the_key() {
     capture();
-    // Keys shorter than 4 characters are not scrubbed (they would match too much): the guard
+    // Keys shorter than 8 bytes are not scrubbed (they would match too much): the guard
     // that checks the finished cassette is what keeps them out.
     const SHORT_KEY: &str = "Kq!";
     let dir = temp_dir("refuse");

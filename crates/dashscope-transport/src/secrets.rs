@@ -415,7 +415,7 @@ impl Secrets {
 
     /// Whether scrubbing can change anything: some key is long enough to scrub, or key-like
     /// strings are scrubbed.
-    pub fn scrubs(&self) -> bool {
+    fn scrubs(&self) -> bool {
         self.inner.scrubs || self.inner.key_like
     }
 
@@ -622,7 +622,8 @@ impl StreamScrubber {
 
     /// The most bytes held back between two calls: 16 KiB, or for a long key 72 times its
     /// longest form (a base64 form is 4/3 of the key) plus 24 bytes. Nothing is held back
-    /// when nothing is scrubbed ([`Secrets::scrubs`]).
+    /// when nothing can be scrubbed (every key shorter than [`MIN_SCRUB_LEN`], no key-like
+    /// rule).
     pub fn max_held_back(&self) -> usize {
         if self.secrets.scrubs() {
             LINE_HOLD.max(2 * self.secrets.longest_source())
