@@ -332,8 +332,9 @@ fn commonness(b: u8) -> u8 {
         | b'&'
         | b'?'
         | b'\'' => 0,
-        b'-' | b'q' | b'z' | b'x' | b'j' => 1,
-        b'k' | b'v' | b'w' | b'y' | b'b' | b'f' | b'g' | b'p' => 2,
+        // `-` is in every id of every event (`chatcmpl-…`, UUIDs).
+        b'k' | b'q' | b'z' | b'x' | b'j' => 1,
+        b'-' | b'v' | b'w' | b'y' | b'b' | b'f' | b'g' | b'p' => 2,
         b'0'..=b'9' | b'a'..=b'z' => 3,
         0x80.. => 3,
         _ => 4,
@@ -357,6 +358,15 @@ impl Prefilter {
         if patterns.is_empty() {
             return None;
         }
+        // Which bytes each pattern holds.
+        let holds: Vec<[bool; 256]> = patterns
+            .iter()
+            .map(|p| {
+                let mut set = [false; 256];
+                p.iter().for_each(|&b| set[usize::from(b)] = true);
+                set
+            })
+            .collect();
         (0..=4).find_map(|most| {
             let mut bytes = Vec::new();
             let mut covered = vec![false; patterns.len()];
@@ -368,10 +378,10 @@ impl Prefilter {
                 let best = (0..=255u8)
                     .filter(|&b| commonness(b) <= most)
                     .map(|b| {
-                        let n = patterns
+                        let n = holds
                             .iter()
                             .zip(&covered)
-                            .filter(|(p, c)| !**c && p.contains(&b))
+                            .filter(|(h, c)| !**c && h[usize::from(b)])
                             .count();
                         (n, std::cmp::Reverse(commonness(b)), b)
                     })
@@ -379,8 +389,8 @@ impl Prefilter {
                 if best.0 == 0 {
                     return None;
                 }
-                for (p, c) in patterns.iter().zip(covered.iter_mut()) {
-                    *c |= p.contains(&best.2);
+                for (h, c) in holds.iter().zip(covered.iter_mut()) {
+                    *c |= h[usize::from(best.2)];
                 }
                 bytes.push(best.2);
             }
@@ -396,13 +406,16 @@ impl Prefilter {
     }
 
     /// Whether `text` may hold one of `patterns` (those this was built from, in order).
-    fn may_match<'p>(&self, text: &[u8], patterns: impl Iterator<Item = &'p [u8]> + Clone) -> bool {
+    fn may_match<'p, P>(&self, text: &[u8], patterns: P) -> bool
+    where
+        P: Iterator<Item = &'p [u8]> + Clone,
+    {
         let hit = |i: usize| {
             let k = self.bytes.iter().position(|&b| b == text[i]);
-            patterns
-                .clone()
-                .zip(&self.anchors)
-                .any(|(p, &(byte, at))| Some(byte) == k && i >= at && text[i - at..].starts_with(p))
+            let mut anchored = patterns.clone().zip(&self.anchors);
+            anchored.any(|(p, &(byte, at))| {
+                Some(byte) == k && i >= at && text[i - at] == p[0] && text[i - at..].starts_with(p)
+            })
         };
         match *self.bytes.as_slice() {
             [a] => memchr::memchr_iter(a, text).any(hit),
@@ -560,18 +573,20 @@ impl Secrets {
         if patterns.peek().is_none() {
             return Vec::new();
         }
+        let all = self.inner.patterns.iter().map(|p| p.finder.needle());
         let search = |view: &[u8]| -> Vec<(usize, usize)> {
+            if let Some(pf) = &self.inner.prefilter {
+                if !pf.may_match(view, all.clone()) {
+                    return Vec::new();
+                }
+            }
             let found = patterns.clone().flat_map(|p| {
                 let len = p.needle().len();
                 p.find_iter(view).map(move |at| (at, at + len))
             });
             found.collect()
         };
-        let all = self.inner.patterns.iter().map(|p| p.finder.needle());
-        let mut found = match &self.inner.prefilter {
-            Some(pf) if !pf.may_match(text, all) => Vec::new(),
-            _ => search(text),
-        };
+        let mut found = search(text);
         if self.needs_decode(text) {
             let one = decode(text);
             let mut in_one = search(&one);
@@ -906,12 +921,18 @@ fn unit(b: &[u8], i: usize) -> (usize, [u8; 4], usize) {
 /// decode stays as it is).
 fn decode(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
+    // Every unit not starting at a `\` or `%` is one byte as it is: copy the runs between.
     let mut i = 0;
-    while i < b.len() {
-        let (len, bytes, n) = unit(b, i);
+    for at in memchr::memchr2_iter(b'\\', b'%', b) {
+        if at < i {
+            continue; // inside the unit before
+        }
+        out.extend_from_slice(&b[i..at]);
+        let (len, bytes, n) = unit(b, at);
         out.extend_from_slice(&bytes[..n]);
-        i += len;
+        i = at + len;
     }
+    out.extend_from_slice(&b[i..]);
     out
 }
 
@@ -1111,6 +1132,36 @@ mod tests {
             for form in [k.clone(), percent, b64(&format!("user:{k}"))] {
                 assert!(many.leaks(format!("x {form} y")), "{form}");
             }
+        }
+    }
+
+    /// `decode` skips from escape to escape; it decodes as a walk over every unit does.
+    #[test]
+    fn decode_matches_a_walk_over_every_unit() {
+        let walk = |b: &[u8]| {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                let (len, bytes, n) = unit(b, i);
+                out.extend_from_slice(&bytes[..n]);
+                i += len;
+            }
+            out
+        };
+        for text in [
+            &br"plain"[..],
+            br"\\\\\\u0041%41%%2\\%\u00",
+            br"a\uD83D\uDE00b\uD83Dx%zz\\",
+            br#"\"q\" \n \t %25%37%33 \\u0073"#,
+            b"\\",
+            b"%",
+        ] {
+            assert_eq!(
+                decode(text),
+                walk(text),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 
