@@ -1,5 +1,6 @@
 //! The journal: every request the mock received on a dialect path (admin requests excepted),
-//! with every key it carried redacted on the way in (see [`secrets`](crate::secrets)), so no
+//! with every key it carried redacted on the way in (see [`secrets`](crate::secrets), over
+//! [`dashscope_transport::secrets`]), so no
 //! key is ever stored.
 //!
 //! Each request is packed into one buffer (path, query, headers, body); the body is parsed as
@@ -16,8 +17,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::handler::Ctx;
-use crate::secrets::{REDACTED, is_secret_header, redacted_header_value, redacted_query};
 use crate::state::RequestId;
+use dashscope_transport::secrets::{
+    REDACTED, is_secret_header, redacted_header_value, redacted_query,
+};
 
 /// One received request.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -124,7 +124,8 @@
 //! carries (secret headers and query parameters, the configured keys), in every encoding
 //! (JSON escapes, percent-encoding, base64 at any alignment), and any `sk-…` string are
 //! redacted on the way in; record mode scrubs cassettes the same way and refuses to write one
-//! that still holds a key.
+//! that still holds a key. Both redact through [`dashscope_transport::secrets`], the module the
+//! SDK's client scrubs responses with.
 
 #![deny(missing_docs)]
 

@@ -36,9 +36,10 @@ use dashscope_protocol::dialect::Endpoint;
 
 use crate::errors::ErrorReply;
 use crate::handler::{BodyError, Ctx};
-use crate::secrets::{KEY_PLACEHOLDER, Secrets, is_secret_header, request_keys};
+use crate::secrets::{leaks_in_stream, scrub_value};
 use crate::server::BuildError;
 use crate::state::now_ms;
+use dashscope_transport::secrets::{KEY_PLACEHOLDER, is_secret_header, request_keys};
 
 /// The longest answer recorded (its cassette, scrubbing and checks take a few times this).
 pub(crate) const MAX_RECORDED_BYTES: usize = 16 * 1024 * 1024;
@@ -322,7 +323,7 @@ impl Pending {
             tracing::warn!("record: the body is not UTF-8 (compressed?); no cassette written");
             return;
         };
-        let secrets = Secrets::new(self.keys.iter().map(String::as_str));
+        let secrets = crate::secrets::for_keys(self.keys.iter().map(String::as_str));
         let scrub = |t: &str| secrets.scrub_str(t, KEY_PLACEHOLDER).into_owned();
         let time_at = |offset: usize| {
             arrivals
@@ -366,7 +367,7 @@ impl Pending {
             })
             .collect();
         let mut request = self.request;
-        secrets.scrub_value(&mut request, KEY_PLACEHOLDER);
+        scrub_value(&secrets, &mut request, KEY_PLACEHOLDER);
         let dialect = self.endpoint.dialect();
         let model = request
             .get("model")
@@ -408,7 +409,7 @@ impl Pending {
         let json = cassette.to_json_pretty();
         // Left anywhere in the cassette, or split across the events of the stream as it came
         // (where no event holds it whole to be scrubbed).
-        let split = self.is_sse && secrets.leaks_in_stream(split_events(text));
+        let split = self.is_sse && leaks_in_stream(&secrets, split_events(text));
         if split || secrets.leaks(&json) {
             tracing::error!(
                 "record: refusing to write {}: it still contains the API key",

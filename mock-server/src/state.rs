@@ -15,10 +15,10 @@ use crate::journal::{Journal, JournalEntry};
 use crate::matching::{CassetteSet, Layer};
 #[cfg(feature = "record")]
 pub(crate) use crate::record::Recorder;
-use crate::secrets::{Secrets, request_keys};
 use crate::server::{BuildError, Limits};
 use crate::store::ResponseStore;
 use crate::synth::Responder;
+use dashscope_transport::secrets::{Secrets, request_keys};
 
 /// Without the `record` feature there is no recorder (`Inner::recorder` is always `None`).
 #[cfg(not(feature = "record"))]
@@ -303,7 +303,7 @@ impl MockState {
                     .iter()
                     .chain(&self.inner.config.api_keys)
                     .map(String::as_str);
-                let secrets = Arc::new(Secrets::new(all));
+                let secrets = Arc::new(crate::secrets::for_keys(all));
                 *cache = Some((keys, Arc::clone(&secrets)));
                 secrets
             }

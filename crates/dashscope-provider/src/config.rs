@@ -16,11 +16,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use dashscope_transport::secrets::Secrets;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
-use crate::core::scrub::Scrubber;
 use crate::retry::RetryPolicy;
 
 /// The environment variable holding the API key.
@@ -273,7 +273,8 @@ pub struct Config {
     /// The headers every call starts from: `User-Agent`, the default and workspace headers,
     /// and `Authorization` (marked sensitive).
     call_headers: HeaderMap,
-    scrub: Scrubber,
+    /// Every form of the key, to scrub out of what the service sends back.
+    scrub: Secrets,
 }
 
 /// The base URL, parsed once: the scheme and authority, and the path prefix (empty, or
@@ -356,7 +357,7 @@ impl Config {
     }
 
     /// Takes the key out of what the service sends back.
-    pub(crate) fn scrubber(&self) -> &Scrubber {
+    pub(crate) fn scrubber(&self) -> &Secrets {
         &self.scrub
     }
 
@@ -609,7 +610,7 @@ impl ConfigBuilder {
         let mut call_headers = headers.clone();
         call_headers.insert(USER_AGENT, ua);
         call_headers.insert(AUTHORIZATION, auth);
-        let scrub = Scrubber::new(&api_key);
+        let scrub = Secrets::new([api_key.expose()]);
         Ok(Config {
             api_key,
             base: parse_base(&base_url)?,

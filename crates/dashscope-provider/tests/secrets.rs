@@ -959,7 +959,7 @@ fn recorded_cassettes_never_show_the_key() {
 #[test]
 fn record_mode_refuses_a_cassette_that_still_holds_the_key() {
     capture();
-    // Keys shorter than 4 characters are not scrubbed (they would match too much): the guard
+    // Keys shorter than 8 bytes are not scrubbed (they would match too much): the guard
     // that checks the finished cassette is what keeps them out.
     const SHORT_KEY: &str = "Kq!";
     let dir = temp_dir("refuse");
@@ -991,4 +991,271 @@ fn record_mode_scrubs_a_json_escaped_key() {
         .collect();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(holding.is_empty(), "{}", holding.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoded echoes, over a raw socket.
+
+/// `s` percent-encoded, every byte.
+fn percent_all(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// `s` percent-decoded (leniently).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The forms a hostile gateway echoes the key in: `Basic base64("user:" + key)`, the key
+/// percent-encoded whole, and with only its dashes percent-encoded.
+fn echoed_forms() -> [String; 3] {
+    [
+        format!("Basic {}", base64(format!("user:{KEY}").as_bytes())),
+        percent_all(KEY),
+        KEY.replace('-', "%2D"),
+    ]
+}
+
+/// Whether `text` shows the key in any form: as it is (also once percent-decoded), in the
+/// forms [`key_encodings`] lists (base64 at every alignment, hex), or as echoed.
+fn shows_any_form(text: &str) -> bool {
+    let [basic, pct, dashes] = echoed_forms();
+    shows_key(text)
+        || shows_key(&percent_decoded(text))
+        || key_encodings().iter().any(|f| text.contains(f.as_str()))
+        || [&basic["Basic ".len()..], &pct, &dashes]
+            .iter()
+            .any(|f| text.contains(*f))
+}
+
+/// A gateway that answers `401` echoing the key base64-encoded (inside `Basic …`) and
+/// percent-encoded, in the error body and in `x-request-id`.
+fn encoded_echo_401() -> support::hostile::Hostile {
+    support::hostile::Hostile::start(|conn| {
+        let [basic, pct, dashes] = echoed_forms();
+        let body = format!(
+            r#"{{"error":{{"code":"invalid_api_key","message":"Incorrect API key provided: {pct}; you sent Authorization: {basic}","type":"invalid_request_error","param":"{dashes}"}},"request_id":"{dashes}"}}"#
+        );
+        let head = format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: rid-{pct}\r\nx-echo-authorization: {basic}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = conn.raw(format!("{head}{body}").as_bytes());
+    })
+}
+
+/// The event stream [`encoded_echo_stream`] sends: an answer that echoes the key in every
+/// encoding, then an error event that echoes it again.
+fn encoded_echo_events() -> String {
+    let [basic, pct, dashes] = echoed_forms();
+    format!(
+        "{}{}data: {{\"error\":{{\"code\":\"data_inspection_failed\",\"message\":\"Output may contain {pct} {basic}\"}},\"id\":\"chatcmpl-{dashes}\"}}\n\n",
+        chat_chunk("Hel"),
+        chat_chunk(&format!(" {basic} and {pct} and {dashes}")),
+    )
+}
+
+/// A gateway whose `200` event stream echoes the key base64- and percent-encoded (the request
+/// id too), each form cut across body chunks that arrive apart.
+fn encoded_echo_stream() -> support::hostile::Hostile {
+    support::hostile::Hostile::start(|conn| {
+        let [_, _, dashes] = echoed_forms();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nx-request-id: rid-{dashes}\r\nconnection: close\r\n\r\n"
+        );
+        if conn.raw(head.as_bytes()).is_err() {
+            return;
+        }
+        let events = encoded_echo_events();
+        // Cut inside every occurrence of every form: in its middle, and three bytes on (inside
+        // a `%XX` of the percent-encoded ones).
+        let mut cuts = Vec::new();
+        for form in echoed_forms() {
+            for (at, _) in events.match_indices(form.as_str()) {
+                cuts.push(at + form.len() / 2);
+                cuts.push(at + form.len() / 2 + 3);
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut from = 0;
+        for cut in cuts.into_iter().chain([events.len()]) {
+            if conn.chunk(&events.as_bytes()[from..cut]).is_err() {
+                return;
+            }
+            from = cut;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = conn.raw(b"0\r\n\r\n");
+    })
+}
+
+/// What one client saw of the two gateways: the 401's error, the stream's request id, its
+/// chunks' text and its error.
+struct Seen {
+    error: Error,
+    stream_request_id: Option<String>,
+    contents: Vec<String>,
+    stream_error: Error,
+}
+
+impl Seen {
+    /// Every way the key might show, with what it is.
+    fn leaks(&self) -> Vec<String> {
+        let mut texts: Vec<(String, String)> = renderings(&self.error);
+        texts.extend(
+            renderings(&self.stream_error)
+                .into_iter()
+                .map(|(how, t)| (format!("stream error {how}"), t)),
+        );
+        texts.push((
+            "the stream's request id".to_owned(),
+            format!("{:?}", self.stream_request_id),
+        ));
+        texts.push((
+            "the partial answer".to_owned(),
+            format!("{:?}", self.stream_error.partial().map(|p| p.text())),
+        ));
+        for c in &self.contents {
+            texts.push(("a chunk".to_owned(), c.clone()));
+        }
+        texts
+            .into_iter()
+            .filter(|(_, t)| shows_any_form(t))
+            .map(|(how, t)| format!("{how} shows the key: {t}"))
+            .collect()
+    }
+
+    fn check(&self) {
+        let bad = self.leaks();
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+        assert_eq!(self.error.status(), Some(401), "{:?}", self.error);
+        assert!(
+            matches!(
+                &self.stream_error,
+                Error::Stream {
+                    kind: StreamErrorKind::ErrorEvent,
+                    ..
+                }
+            ),
+            "{:?}",
+            self.stream_error
+        );
+        // The echoes arrived, scrubbed.
+        assert_eq!(self.stream_request_id.as_deref(), Some("rid-[REDACTED]"));
+        let answer = self.contents.concat();
+        assert!(answer.starts_with("Hel "), "{answer}");
+        assert_eq!(answer.matches("[REDACTED]").count(), 3, "{answer}");
+        let partial = self.stream_error.partial().map(|p| p.text());
+        assert_eq!(partial.as_deref(), Some(answer.as_str()));
+        assert!(
+            format!("{} {:?}", self.error, self.error).contains("[REDACTED]"),
+            "{:?}",
+            self.error
+        );
+    }
+}
+
+/// Checks that the log lines of this process show no form of the key, and that the runs'
+/// (scrubbed) request ids were logged.
+fn check_logs(capture: &Capture) {
+    let logs = capture.text();
+    let lines: Vec<&str> = logs.lines().filter(|l| shows_any_form(l)).collect();
+    assert!(
+        lines.is_empty(),
+        "{} log line(s) show a form of the key:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+    assert!(
+        logs.contains("rid-[REDACTED]"),
+        "the request ids were logged"
+    );
+}
+
+/// A gateway that echoes the key base64-encoded (as `Basic base64("user:" + key)`) and
+/// percent-encoded, in an error body, in `x-request-id` and in a stream's events cut across
+/// chunks: the async client's errors, request ids, chunks and logs show no form of it.
+#[test]
+fn encoded_echoes_over_a_socket_never_show_the_key_async() {
+    let capture = capture();
+    let seen = bounded("encoded echoes async", || {
+        let (e401, stream) = (encoded_echo_401(), encoded_echo_stream());
+        let req = ChatRequest::new("qwen-plus", vec![Message::user("hi")]);
+        runtime().block_on(async {
+            let client = dashscope_provider::Client::new(config_for(&e401.uri(), None)).unwrap();
+            let error = client.chat().create(req.clone()).await.unwrap_err();
+            let client = dashscope_provider::Client::new(config_for(&stream.uri(), None)).unwrap();
+            let mut s = client.chat().create_stream(req).await.expect("a stream");
+            let stream_request_id = s.request_id().map(str::to_owned);
+            let mut contents = Vec::new();
+            let mut stream_error = None;
+            while let Some(item) = s.next_chunk().await {
+                match item {
+                    Ok(c) => contents.push(c.content().unwrap_or_default().to_owned()),
+                    Err(e) => stream_error = Some(e),
+                }
+            }
+            Seen {
+                error,
+                stream_request_id,
+                contents,
+                stream_error: stream_error.expect("the stream fails"),
+            }
+        })
+    });
+    seen.check();
+    check_logs(capture);
+}
+
+/// [`encoded_echoes_over_a_socket_never_show_the_key_async`] with the blocking client.
+#[test]
+fn encoded_echoes_over_a_socket_never_show_the_key_blocking() {
+    let capture = capture();
+    let seen = bounded("encoded echoes blocking", || {
+        let (e401, stream) = (encoded_echo_401(), encoded_echo_stream());
+        let req = ChatRequest::new("qwen-plus", vec![Message::user("hi")]);
+        let client =
+            dashscope_provider::blocking::Client::new(config_for(&e401.uri(), None)).unwrap();
+        let error = client.chat().create(req.clone()).unwrap_err();
+        let client =
+            dashscope_provider::blocking::Client::new(config_for(&stream.uri(), None)).unwrap();
+        let mut s = client.chat().create_stream(req).expect("a stream");
+        let stream_request_id = s.request_id().map(str::to_owned);
+        let mut contents = Vec::new();
+        let mut stream_error = None;
+        for item in s.by_ref() {
+            match item {
+                Ok(c) => contents.push(c.content().unwrap_or_default().to_owned()),
+                Err(e) => stream_error = Some(e),
+            }
+        }
+        Seen {
+            error,
+            stream_request_id,
+            contents,
+            stream_error: stream_error.expect("the stream fails"),
+        }
+    });
+    seen.check();
+    check_logs(capture);
 }

@@ -57,6 +57,14 @@
 //! the connection's task, and reads the body itself; so does any reader of a body whose
 //! `content-length` fits within the buffer (it is one batch already).
 //!
+//! # Secrets
+//!
+//! [`secrets`] keeps API keys out of what a program shows: [`secrets::Secrets`] finds and
+//! scrubs every encoding of a key a server may echo (as it is, JSON-escaped, percent-encoded,
+//! base64), in headers, bodies and, with [`secrets::StreamScrubber`], streams arriving in
+//! chunks; it also tells which headers and query parameters carry keys. The SDK's client and
+//! the mock server both redact through it. It needs no feature.
+//!
 //! # Features
 //!
 //! * **`reqwest`** *(enabled by default)*: [`ReqwestTransport`], the async backend on
@@ -116,6 +124,7 @@ use std::time::Duration;
 mod body;
 mod deadline;
 mod error;
+pub mod secrets;
 mod transport;
 
 #[cfg(any(feature = "reqwest", feature = "native-tls"))]

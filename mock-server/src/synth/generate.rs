@@ -17,7 +17,6 @@ use dashscope_protocol::unified::{
 use serde_json::{Value, json};
 
 use super::schema::{self, Rng};
-use crate::secrets::{STD, base64};
 use crate::state::splitmix64;
 
 /// The tokens of `text`, one by one (nothing allocated): a space and the run of up to 8 ASCII
@@ -431,13 +430,32 @@ fn speech(text: &str, rng: &mut Rng) -> Audio {
         let v = 6_000 * (4 * (i % period) - 2 * period).abs() / period - 6_000;
         wav.extend_from_slice(&(v as i16).to_le_bytes());
     }
-    let mut data = base64(&wav, STD);
-    data.push_str(&"=="[..(3 - wav.len() % 3) % 3]);
+    let data = base64(&wav);
     Audio {
         data: Some(data),
         transcript: Some(text.to_owned()),
         ..Default::default()
     }
+}
+
+/// `data` in standard base64, padded.
+fn base64(data: &[u8]) -> String {
+    const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for group in data.chunks(3) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (k, &b)| n | u32::from(b) << (16 - 8 * k));
+        for k in 0..4 {
+            out.push(if k <= group.len() {
+                char::from(STD[(n >> (18 - 6 * k) & 63) as usize])
+            } else {
+                '='
+            });
+        }
+    }
+    out
 }
 
 /// The input token count of a conversation.

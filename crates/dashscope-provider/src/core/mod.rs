@@ -4,8 +4,13 @@
 //!   attempt from cheap clones), its tracing span, its retry policy and timeouts. It starts from
 //!   what the [`Config`] prepared once (the base URI, the header values) and the call's
 //!   [`RequestOptions`].
-//! * [`Head`]: a response head as it arrives, the one door service text comes in by (see
-//!   [`scrub`]); it classifies the body or starts the stream.
+//! * [`Head`]: a response head as it arrives, the one door service text comes in by; it
+//!   classifies the body or starts the stream. A gateway may echo the key into anything (the
+//!   request id, an error body, a stream event), so the configuration's
+//!   [`Secrets`](dashscope_transport::secrets::Secrets) scrub every form of it (as it is, JSON-
+//!   escaped, percent-encoded, base64) out of the headers when the head arrives, a collected
+//!   body before it is classified, and a stream's bytes before the SSE decoder sees them: every
+//!   error field, span field and value the client hands out is built from scrubbed text.
 //! * [`classify`]: a response (status, headers, body bytes) → a typed value or an [`Error`].
 //! * [`Retrier`]: the retry state machine: given an attempt's outcome, retry after `d` or stop.
 //! * [`StreamCore`]: SSE decoder + dialect decoder + accumulator, fed with byte chunks.
@@ -17,7 +22,6 @@
 pub(crate) mod classify;
 pub(crate) mod ops;
 pub(crate) mod retrier;
-pub(crate) mod scrub;
 pub(crate) mod stream;
 
 use std::time::{Duration, Instant};
@@ -25,6 +29,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dashscope_protocol::dialect::Dialect;
 use dashscope_transport::TransportError;
+use dashscope_transport::secrets::{REDACTED, Secrets};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Serialize;
@@ -40,7 +45,6 @@ use crate::error::Error;
 use crate::options::RequestOptions;
 use crate::reply::Reply;
 use crate::retry::RetryPolicy;
-use scrub::Scrubber;
 
 /// `application/json`.
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -69,7 +73,7 @@ pub(crate) struct Call {
     policy: RetryPolicy,
     total_timeout: Option<Duration>,
     /// Scrubs the key from what the service sends back.
-    scrub: Scrubber,
+    scrub: Secrets,
 }
 
 impl Call {
@@ -119,7 +123,7 @@ impl Call {
             mut headers,
             ..
         } = parts;
-        self.scrub.headers(&mut headers);
+        self.scrub.scrub_headers(&mut headers);
         let span = Span::current();
         span.record("status", status.as_u16());
         if let Some(id) = header_request_id(&headers) {
@@ -140,7 +144,7 @@ impl Call {
 pub(crate) struct Head {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
-    scrub: Scrubber,
+    scrub: Secrets,
 }
 
 impl Head {
@@ -160,13 +164,13 @@ impl Head {
         self,
         body: Result<Bytes, TransportError>,
     ) -> Outcome<Reply<O>> {
-        let body = body.map(|b| self.scrub.body(b));
+        let body = body.map(|b| scrubbed(&self.scrub, b));
         classify::classify_unary(self.status, self.headers, body)
     }
 
     /// The error a stream response reports when it is not an event stream.
     pub(crate) fn failure(self, body: Result<Bytes, TransportError>) -> Failure {
-        let body = body.map(|b| self.scrub.body(b));
+        let body = body.map(|b| scrubbed(&self.scrub, b));
         classify::stream_body_failure(self.status, self.headers, body)
     }
 
@@ -174,6 +178,14 @@ impl Head {
     /// it is fed.
     pub(crate) fn stream<D: WireDialect>(&self, acc: D::Accumulator) -> StreamCore<D> {
         StreamCore::new(self.status.as_u16(), &self.headers, acc, self.scrub.clone())
+    }
+}
+
+/// A whole body, scrubbed (the same `Bytes` when it holds no form of the key).
+fn scrubbed(secrets: &Secrets, body: Bytes) -> Bytes {
+    match secrets.scrub(&body, REDACTED) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(clean) => Bytes::from(clean),
     }
 }
 

@@ -3,10 +3,10 @@
 use dashscope_protocol::sse::Decoder;
 use dashscope_protocol::stream::{Accumulate, StreamDecode, StreamItem};
 use dashscope_transport::TransportError;
+use dashscope_transport::secrets::{Secrets, StreamScrubber};
 use http::HeaderMap;
 
 use super::classify::header_request_id;
-use super::scrub::{ChunkScrubber, Scrubber};
 use crate::dialect::{PartialResponse, WireDialect};
 use crate::error::{BoxError, Error, StreamDetails, StreamErrorKind};
 
@@ -48,7 +48,7 @@ pub(crate) struct StreamCore<D: WireDialect> {
     eof: bool,
     over: bool,
     /// The key comes out of the bytes before the SSE decoder sees them.
-    scrub: ChunkScrubber,
+    scrub: StreamScrubber,
 }
 
 impl<D: WireDialect> StreamCore<D> {
@@ -58,7 +58,7 @@ impl<D: WireDialect> StreamCore<D> {
         status: u16,
         headers: &HeaderMap,
         acc: D::Accumulator,
-        scrub: Scrubber,
+        scrub: Secrets,
     ) -> Self {
         StreamCore {
             sse: Decoder::with_mode(D::DIALECT.sse_mode()),
@@ -71,7 +71,7 @@ impl<D: WireDialect> StreamCore<D> {
             chunks: 0,
             eof: false,
             over: false,
-            scrub: ChunkScrubber::new(scrub),
+            scrub: StreamScrubber::new(scrub),
         }
     }
 
@@ -235,7 +235,7 @@ mod tests {
             200,
             &HeaderMap::new(),
             ChatAccumulator::new(),
-            Scrubber::new(&crate::config::ApiKey::new("k")),
+            Secrets::new(["k"]),
         )
     }
 
@@ -341,7 +341,7 @@ mod tests {
             200,
             &HeaderMap::new(),
             NativeAccumulator::incremental(),
-            Scrubber::new(&crate::config::ApiKey::new("k")),
+            Secrets::new(["k"]),
         );
         core.feed(body.as_bytes());
         let (chunks, e) = drain(&mut core);
@@ -360,7 +360,7 @@ mod tests {
             200,
             &HeaderMap::new(),
             ChatAccumulator::new(),
-            Scrubber::new(&crate::config::ApiKey::new("sk-secret-42")),
+            Secrets::new(["sk-secret-42"]),
         );
         core.feed(b"data: {\"error\":{\"message\":\"bad key sk-secret-42\"\n\n");
         let (_, e) = drain(&mut core);
@@ -383,7 +383,7 @@ mod tests {
                 200,
                 &HeaderMap::new(),
                 ChatAccumulator::new(),
-                Scrubber::new(&crate::config::ApiKey::new("sk-secret-42")),
+                Secrets::new(["sk-secret-42"]),
             );
             core.feed(&body.as_bytes()[..cut]);
             let (mut chunks, e) = drain(&mut core);
