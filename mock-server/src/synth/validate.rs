@@ -59,18 +59,18 @@ pub(crate) fn validate(
         Endpoint::ChatCompletions => {
             messages(obj.get("messages"), "messages", true)?;
             params(body, false)?;
-            json_word(obj.get("response_format"), || {
-                conversation_text(body, endpoint)
-            })?;
+            json_word(obj.get("response_format"), body, endpoint)?;
             tool_choice_in_thinking(body)?;
             omni_streams(body)?;
         }
         Endpoint::Responses | Endpoint::ResponsesLegacy => {
             responses_input(body)?;
             params(body, true)?;
-            json_word(obj.get("text").and_then(|t| t.get("format")), || {
-                conversation_text(body, endpoint)
-            })?;
+            json_word(
+                obj.get("text").and_then(|t| t.get("format")),
+                body,
+                endpoint,
+            )?;
         }
         Endpoint::NativeText | Endpoint::NativeMultimodal => {
             native_input(body)?;
@@ -79,9 +79,7 @@ pub(crate) fn validate(
                 return Err(bad("\"parameters\" must be an object."));
             }
             params(p, false)?;
-            json_word(p.get("response_format"), || {
-                conversation_text(body, endpoint)
-            })?;
+            json_word(p.get("response_format"), body, endpoint)?;
             tool_choice_in_thinking(p)?;
         }
     }
@@ -243,19 +241,15 @@ fn number(p: &Value, key: &str) -> Result<Option<f64>, Box<ErrorReply>> {
 }
 
 /// An integer member, if present and not null.
+/// A whole float counts; a number over `i64::MAX` reads as `i64::MAX`.
 fn integer(p: &Value, key: &str) -> Result<Option<i64>, Box<ErrorReply>> {
-    match p.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(i) => Ok(Some(i)),
-            None => match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
-                _ if n.is_u64() => Ok(Some(i64::MAX)),
-                _ => Err(bad(format!("\"{key}\" must be an integer."))),
-            },
-        },
-        Some(_) => Err(bad(format!("\"{key}\" must be an integer."))),
-    }
+    let Some(v) = p.get(key).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let whole = v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15);
+    let n = (v.as_i64().or(whole.map(|f| f as i64))).or(v.is_u64().then_some(i64::MAX));
+    n.map(Some)
+        .ok_or_else(|| bad(format!("\"{key}\" must be an integer.")))
 }
 
 /// The sampling and length parameters; `responses`: by the Responses rules (no `n`,
@@ -335,10 +329,15 @@ fn conversation_text(body: &Value, endpoint: Endpoint) -> String {
     out.to_lowercase()
 }
 
-fn json_word(format: Option<&Value>, text: impl FnOnce() -> String) -> Result<(), Box<ErrorReply>> {
+/// A `json_object` format needs the word "json" in the conversation (read only then).
+fn json_word(
+    format: Option<&Value>,
+    body: &Value,
+    endpoint: Endpoint,
+) -> Result<(), Box<ErrorReply>> {
     let json_object =
         format.and_then(|f| f.get("type")).and_then(Value::as_str) == Some("json_object");
-    if json_object && !text().contains("json") {
+    if json_object && !conversation_text(body, endpoint).contains("json") {
         return Err(bad(
             "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
         ));
