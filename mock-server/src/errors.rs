@@ -78,19 +78,13 @@ impl ErrorReply {
     /// The usual error for an HTTP status (other 5xx: an internal error; other 4xx: an
     /// invalid parameter).
     pub(crate) fn for_status(status: u16) -> Self {
-        let fallback = if status >= 500 {
-            BY_STATUS[7]
-        } else {
-            (
-                status,
-                "InvalidParameter",
-                "invalid_parameter_error",
-                "invalid_request_error",
-                "Request failed.",
-            )
-        };
+        // Another status reads the 500's row, or the 400's with a generic message.
         let usual = BY_STATUS.into_iter().find(|e| e.0 == status);
-        let (_, native, compat, kind, message) = usual.unwrap_or(fallback);
+        let (_, native, compat, kind, mut message) =
+            usual.unwrap_or(BY_STATUS[if status >= 500 { 7 } else { 0 }]);
+        if usual.is_none() && status < 500 {
+            message = "Request failed.";
+        }
         // The compat message is the native one, but for the 401's, whose wording has a
         // trailing space (protocol_notes §2.5).
         let compat_message = (status == 401).then(|| "Incorrect API key provided. ".to_owned());
