@@ -379,11 +379,10 @@ impl<'a> Answer<'a> {
         let [input, all, _, total] = self.usage;
         // The final chunk (and the non-stream body) carries the answer's own total.
         let total = if output == all { total } else { input + output };
-        let (input_tokens, output_tokens, total_tokens) = (Some(input), Some(output), Some(total));
         let mut usage = native::Usage {
-            input_tokens,
-            output_tokens,
-            total_tokens,
+            input_tokens: Some(input),
+            output_tokens: Some(output),
+            total_tokens: Some(total),
             ..Default::default()
         };
         let mut out = native::Output::default();
@@ -415,11 +414,10 @@ impl<'a> Answer<'a> {
             };
             out.choices = Some(steps.into_iter().map(choice).collect());
         }
-        let request_id = Some(self.rid.to_owned());
         GenerationResponse {
             output: Some(out),
             usage: Some(usage),
-            request_id,
+            request_id: Some(self.rid.to_owned()),
             ..Default::default()
         }
     }
@@ -619,13 +617,11 @@ impl<'a> Answer<'a> {
             r.max_output_tokens = request.and_then(|r| r.max_output_tokens);
         }
         let [input, output, reasoning, total] = self.usage;
-        let (input_tokens, output_tokens, total_tokens) = (Some(input), Some(output), Some(total));
-        let x_billing_type = Some("response_api".into());
         let detail = resp::UsageDetail {
-            input_tokens,
-            output_tokens,
-            total_tokens,
-            x_billing_type,
+            input_tokens: Some(input),
+            output_tokens: Some(output),
+            total_tokens: Some(total),
+            x_billing_type: Some("response_api".into()),
             ..Default::default()
         };
         r.usage = Some(resp::Usage {
@@ -724,15 +720,10 @@ fn call(k: usize, id: &str, name: Option<&str>, arguments: &str) -> ToolCall {
         arguments: Some(arguments.to_owned()),
         ..Default::default()
     };
-    let (index, id, kind) = (
-        Some(k as u32),
-        Some(id.to_owned()),
-        Some(ToolType::Function),
-    );
     ToolCall {
-        index,
-        id,
-        kind,
+        index: Some(k as u32),
+        id: Some(id.to_owned()),
+        kind: Some(ToolType::Function),
         function: Some(function),
         ..Default::default()
     }
