@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::state::splitmix64;
+use crate::state::{RequestId, splitmix64};
 
 /// How deep [`instance`] follows nested schemas and `$ref`s.
 const MAX_DEPTH: usize = 32;
@@ -112,12 +112,9 @@ pub(crate) fn place_in(text: &str) -> Option<String> {
 }
 
 /// Resolves a local `$ref` (`#`, `#/$defs/x`, `#/definitions/x`, any `#/…` pointer).
+/// (serde_json's `pointer("")` is the whole document.)
 fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
-    let pointer = reference.strip_prefix('#')?;
-    if pointer.is_empty() {
-        return Some(root);
-    }
-    root.pointer(pointer)
+    root.pointer(reference.strip_prefix('#')?)
 }
 
 /// The types a schema allows, from `type` (a string or a list).
@@ -444,14 +441,9 @@ impl Gen<'_> {
             }
             "uuid" => {
                 let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
-                format!(
-                    "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-                    a >> 32,
-                    (a >> 16) & 0xFFFF,
-                    a & 0xFFF,
-                    b >> 52,
-                    b & 0xFFFF_FFFF_FFFF
-                )
+                // A version 4 UUID: the variant digit 8, then `b`'s top 12 bits and low 48.
+                let b = ((b >> 52) << 48) | (b & 0xFFFF_FFFF_FFFF);
+                RequestId::from_parts(a, b).as_str().to_owned()
             }
             "ipv4" => "192.0.2.1".to_owned(),
             "ipv6" => "2001:db8::1".to_owned(),

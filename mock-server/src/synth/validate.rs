@@ -55,22 +55,19 @@ pub(crate) fn validate(
         e.compat_message = Some(format!("model `{model}` is not supported."));
         return Err(e);
     }
+    let text = || conversation_text(body, endpoint);
     match endpoint {
         Endpoint::ChatCompletions => {
             messages(obj.get("messages"), "messages", true)?;
             params(body, false)?;
-            json_word(obj.get("response_format"), body, endpoint)?;
+            json_word(obj.get("response_format"), text)?;
             tool_choice_in_thinking(body)?;
             omni_streams(body)?;
         }
         Endpoint::Responses | Endpoint::ResponsesLegacy => {
             responses_input(body)?;
             params(body, true)?;
-            json_word(
-                obj.get("text").and_then(|t| t.get("format")),
-                body,
-                endpoint,
-            )?;
+            json_word(obj.get("text").and_then(|t| t.get("format")), text)?;
         }
         Endpoint::NativeText | Endpoint::NativeMultimodal => {
             native_input(body)?;
@@ -79,7 +76,7 @@ pub(crate) fn validate(
                 return Err(bad("\"parameters\" must be an object."));
             }
             params(p, false)?;
-            json_word(p.get("response_format"), body, endpoint)?;
+            json_word(p.get("response_format"), text)?;
             tool_choice_in_thinking(p)?;
         }
     }
@@ -240,8 +237,8 @@ fn number(p: &Value, key: &str) -> Result<Option<f64>, Box<ErrorReply>> {
     }
 }
 
-/// An integer member, if present and not null.
-/// A whole float counts; a number over `i64::MAX` reads as `i64::MAX`.
+/// An integer member, if present and not null (a whole float counts; a number over
+/// `i64::MAX` reads as `i64::MAX`).
 fn integer(p: &Value, key: &str) -> Result<Option<i64>, Box<ErrorReply>> {
     let Some(v) = p.get(key).filter(|v| !v.is_null()) else {
         return Ok(None);
@@ -329,15 +326,11 @@ fn conversation_text(body: &Value, endpoint: Endpoint) -> String {
     out.to_lowercase()
 }
 
-/// A `json_object` format needs the word "json" in the conversation (read only then).
-fn json_word(
-    format: Option<&Value>,
-    body: &Value,
-    endpoint: Endpoint,
-) -> Result<(), Box<ErrorReply>> {
+/// A `json_object` format needs the word "json" in the conversation (`text`, read only then).
+fn json_word(format: Option<&Value>, text: impl Fn() -> String) -> Result<(), Box<ErrorReply>> {
     let json_object =
         format.and_then(|f| f.get("type")).and_then(Value::as_str) == Some("json_object");
-    if json_object && !conversation_text(body, endpoint).contains("json") {
+    if json_object && !text().contains("json") {
         return Err(bad(
             "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
         ));
