@@ -422,13 +422,14 @@ impl Play {
         }
     }
 
+    /// Ends the body with an error: the connection is aborted.
+    fn abort(&mut self, why: &'static str) -> Option<Result<Bytes, io::Error>> {
+        self.done = true;
+        Some(Err(io::Error::new(io::ErrorKind::ConnectionAborted, why)))
+    }
+
     async fn next(&mut self) -> Option<Result<Bytes, io::Error>> {
-        let stopped = || {
-            io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "the mock server is shutting down",
-            )
-        };
+        const STOPPED: &str = "the mock server is shutting down";
         if self.done {
             return None;
         }
@@ -445,24 +446,18 @@ impl Play {
         if self.stall_after == Some(self.sent) && !self.stalled && !self.chunks.is_empty() {
             self.stalled = true;
             if !self.wait(self.stall).await {
-                self.done = true;
-                return Some(Err(stopped()));
+                return self.abort(STOPPED);
             }
         }
         if self.cut_after == Some(self.sent) {
-            self.done = true;
             // Let hyper flush what was sent before the cut: it writes buffered bytes out when
             // the body is pending, and drops them when the body fails.
             tokio::task::yield_now().await;
-            return Some(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "stream cut by an x-mock-fault",
-            )));
+            return self.abort("stream cut by an x-mock-fault");
         }
         let (delay, bytes) = self.chunks.pop_front()?;
         if !delay.is_zero() && !self.wait(Some(delay)).await {
-            self.done = true;
-            return Some(Err(stopped()));
+            return self.abort(STOPPED);
         }
         self.sent += 1;
         Some(Ok(bytes))
