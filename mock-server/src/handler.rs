@@ -580,11 +580,10 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     // 7. Checks that come after the cassettes.
     if header_is(&ctx.parts.headers, "x-dashscope-async", "enable") {
         // A synchronous API (protocol_notes §1.5).
-        let e = ErrorReply::for_status(403);
-        let m = "current user api does not support asynchronous calls";
+        let message = "current user api does not support asynchronous calls".into();
         return ctx.error(&ErrorReply {
-            message: m.into(),
-            ..e
+            message,
+            ..ErrorReply::for_status(403)
         });
     }
     if json

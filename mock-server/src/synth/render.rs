@@ -198,16 +198,12 @@ impl<'a> Answer<'a> {
                     multimodal,
                 };
                 if !stream {
-                    let whole = self.cands.iter().map(|l| {
-                        let (reasoning, text) = (l.c.reasoning.clone(), l.c.text.clone());
-                        let (calls, finish) = (l.calls(), l.finish.clone());
-                        Step {
-                            laid: l,
-                            reasoning,
-                            text,
-                            calls,
-                            finish,
-                        }
+                    let whole = self.cands.iter().map(|l| Step {
+                        laid: l,
+                        reasoning: l.c.reasoning.clone(),
+                        text: l.c.text.clone(),
+                        calls: l.calls(),
+                        finish: l.finish.clone(),
                     });
                     return json(&self.native(&n, self.usage[1], self.usage[2], whole.collect()));
                 }
