@@ -419,17 +419,13 @@ pub(crate) struct CassetteSet {
 fn embedded() -> &'static [Arc<Entry>] {
     static EMBEDDED: OnceLock<Vec<Arc<Entry>>> = OnceLock::new();
     EMBEDDED.get_or_init(|| {
-        let mut out = Vec::new();
-        for (path, text) in generated::EMBEDDED {
-            match parse(path, text) {
-                Ok(c) => {
-                    let order = out.len() as u64;
-                    out.push(Arc::new(Entry::new(c, Layer::Embedded, order)));
-                }
-                Err(e) => tracing::warn!("skipping an embedded fixture: {e}"),
-            }
-        }
-        out
+        let warn = |e: &BuildError| tracing::warn!("skipping an embedded fixture: {e}");
+        let parsed = generated::EMBEDDED
+            .iter()
+            .map(|(path, text)| parse(path, text));
+        let parsed = parsed.filter_map(|c| c.inspect_err(warn).ok()).enumerate();
+        let entry = |(order, c)| Arc::new(Entry::new(c, Layer::Embedded, order as u64));
+        parsed.map(entry).collect()
     })
 }
 
