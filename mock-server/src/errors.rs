@@ -171,16 +171,13 @@ impl ErrorReply {
             ..Default::default()
         };
         error.set_explicit_null("param", self.param.is_none());
-        let mut body = ChatErrorBody {
+        let body = ChatErrorBody {
             error,
+            id: chat_stream.then(|| format!("chatcmpl-{request_id}")),
+            request_id: (!chat_stream).then(|| request_id.to_owned()),
             extra: self.extra.clone(),
             ..Default::default()
         };
-        if chat_stream {
-            body.id = Some(format!("chatcmpl-{request_id}"));
-        } else {
-            body.request_id = Some(request_id.to_owned());
-        }
         serde_json::to_string(&body).unwrap_or_default()
     }
 
