@@ -33,7 +33,7 @@ use dashscope_protocol::unified::{Conversation, DialectRequest, Message, Role};
 use http::header::AsHeaderName;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use http_body_util::BodyExt as _;
+use http_body_util::{BodyExt as _, LengthLimitError};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -406,13 +406,10 @@ async fn read_pieces(
     // What the gathered body holds (a piece is taken from the budget before it is kept).
     let mut charged = 0;
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(
-                |e| match e.downcast_ref::<http_body_util::LengthLimitError>() {
-                    Some(_) => BodyError::TooLarge,
-                    None => BodyError::Malformed(e.to_string()),
-                },
-            )?;
+        let frame = frame.map_err(|e| match e.downcast_ref::<LengthLimitError>() {
+            Some(_) => BodyError::TooLarge,
+            None => BodyError::Malformed(e.to_string()),
+        })?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -677,14 +674,11 @@ fn previous(ctx: &Ctx) -> Result<(Arc<[Message]>, usize), Box<ErrorReply>> {
 
 /// `conv` continuing `history`: the history goes after the system message of `instructions`.
 fn with_history(conv: &Conversation, history: &[Message], json: &Value) -> Conversation {
-    let instructions = json.get("instructions").is_some_and(Value::is_string);
-    let at = usize::from(
-        instructions
-            && conv
-                .messages
-                .first()
-                .is_some_and(|m| m.role == Role::System),
-    );
+    let system = conv
+        .messages
+        .first()
+        .is_some_and(|m| m.role == Role::System);
+    let at = usize::from(system && json.get("instructions").is_some_and(Value::is_string));
     let mut joined = conv.clone();
     joined.messages.splice(at..at, history.iter().cloned());
     joined
