@@ -86,10 +86,8 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
     let json = read.json.take();
     if let Some(e) = &read.error {
         let e = e.reply();
-        return fail(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.message,
-        );
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        return fail(status, e.message);
     }
     let faults = || serde_json::to_value(lock(&state.inner.faults).list()).unwrap_or_default();
     match (parts.method, path.as_str()) {
@@ -212,37 +210,28 @@ fn guard(state: &MockState, parts: &Parts, path: &str) -> Option<Response> {
         .extensions
         .get::<Bound>()
         .is_some_and(|b| b.0.ip().is_loopback());
-    let lower = |v: &HeaderValue| {
-        String::from_utf8_lossy(v.as_bytes())
-            .trim()
-            .to_ascii_lowercase()
+    let lower = |v: &[u8]| String::from_utf8_lossy(v).trim().to_ascii_lowercase();
+    let host = match headers.get(http::header::HOST) {
+        Some(h) => Some(lower(h.as_bytes())),
+        None => parts.uri.authority().map(|a| lower(a.as_str().as_bytes())),
     };
-    let host = headers.get(http::header::HOST).map(lower);
-    let host = host.or_else(|| {
-        parts
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_ascii_lowercase())
-    });
-    if loopback
-        && host
-            .as_deref()
-            .is_some_and(|h| !is_loopback_name(host_name(h)))
-    {
+    let foreign = |h: &str| !is_loopback_name(host_name(h));
+    if loopback && host.as_deref().is_some_and(foreign) {
         let e =
             "the admin API of a mock bound to a loopback address answers loopback host names only";
         return Some(fail(StatusCode::FORBIDDEN, e));
     }
-    if let Some(origin) = headers.get(http::header::ORIGIN).map(lower) {
+    let origin = headers
+        .get(http::header::ORIGIN)
+        .map(|o| lower(o.as_bytes()));
+    if let Some(origin) = origin {
         let same = origin_authority(&origin).is_some_and(|(name, port)| {
             let own = |h: &str| (host_name(h), host_port(h).unwrap_or(80)) == (name, port);
             host.as_deref().is_some_and(own) || (loopback && is_loopback_name(name))
         });
         if !same {
-            return Some(fail(
-                StatusCode::FORBIDDEN,
-                "cross-origin requests to the admin API are refused",
-            ));
+            let e = "cross-origin requests to the admin API are refused";
+            return Some(fail(StatusCode::FORBIDDEN, e));
         }
     }
     let config = state.config();
