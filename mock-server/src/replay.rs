@@ -249,8 +249,7 @@ impl Prepared {
 /// The extensions hyper's client gives a response whose header names are spelled as `names`
 /// (see the module docs); `None` if hyper does not read the head.
 fn case_extensions(names: &[&str]) -> Option<Extensions> {
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
+    use futures_util::FutureExt as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     // Each name with a value hyper accepts for it; a length if the names give no framing.
@@ -291,13 +290,9 @@ fn case_extensions(names: &[&str]) -> Option<Extensions> {
             _ = driven => None,
         }
     };
-    // Everything is in memory: each poll makes progress, and a few suffice.
+    // Everything is in memory: each poll (with a no-op waker) makes progress, and a few suffice.
     let mut read = std::pin::pin!(read);
-    let mut cx = Context::from_waker(Waker::noop());
-    (0..64).find_map(|_| match read.as_mut().poll(&mut cx) {
-        Poll::Ready(r) => Some(r),
-        Poll::Pending => None,
-    })?
+    (0..64).find_map(|_| read.as_mut().now_or_never())?
 }
 
 /// A response that resets the connection: a body that fails at once (through
