@@ -338,21 +338,15 @@ fn journal(state: &MockState) -> Response {
                 Some(r),
             ));
         }
-        let mut out = if r.next == 0 {
-            b"[".to_vec()
-        } else {
-            Vec::new()
-        };
         let found = lock(&r.state.inner.journal)
             .record_from(r.next)
             .filter(|x| x.seq() <= r.last);
         let Some(record) = found else {
-            out.push(b']');
-            return Some((Ok(Bytes::from(out)), None));
+            let end: &'static [u8] = if r.next == 0 { b"[]" } else { b"]" };
+            return Some((Ok(Bytes::from_static(end)), None));
         };
-        if r.next > 0 {
-            out.push(b',');
-        }
+        // The opening bracket before the first entry, a comma before every other.
+        let mut out = Vec::from(if r.next == 0 { "[" } else { "," });
         r.next = record.seq() + 1;
         out.extend_from_slice(&record.json_head());
         if !record.body().is_empty() {
