@@ -207,32 +207,33 @@ impl ErrorReply {
                 Encoder::native().native_event(&mut frame, 1, "error", self.status, &body);
             }
         }
-        let mut headers = gateway_headers(request_id, stream);
-        if let Some(ra) = &self.retry_after {
-            headers.insert(3, ("retry-after".to_owned(), ra.clone()));
-        }
+        let retry_after = self.retry_after.as_deref().map(|ra| ("retry-after", ra));
         let body = Body::Text(String::from_utf8(frame).unwrap_or_default());
-        RecordedResponse {
-            status,
-            headers,
-            body,
-        }
+        generated(status, request_id, stream, retry_after.as_slice(), body)
     }
 }
 
-/// The headers the gateway puts on every answer the mock generates (an SSE or a JSON one), in
-/// the recorded order.
-pub(crate) fn gateway_headers(request_id: &str, sse: bool) -> Vec<(String, String)> {
+/// An answer the mock generates: `status`, the headers the gateway puts on every one (an SSE or
+/// a JSON one) in the recorded order, with `extra` ones after the third, and `body`.
+pub(crate) fn generated(
+    status: u16,
+    request_id: &str,
+    sse: bool,
+    extra: &[(&str, &str)],
+    body: Body,
+) -> RecordedResponse {
     let now = now_ms().to_string();
     let content_type = if sse {
         SSE_CONTENT_TYPE
     } else {
         JSON_CONTENT_TYPE
     };
-    let pairs = [
+    let first = [
         ("x-request-id", request_id),
         ("content-type", content_type),
         ("x-dashscope-call-gateway", "true"),
+    ];
+    let rest = [
         ("req-cost-time", "0"),
         ("req-arrive-time", &now),
         ("resp-start-time", &now),
@@ -240,8 +241,11 @@ pub(crate) fn gateway_headers(request_id: &str, sse: bool) -> Vec<(String, Strin
         ("vary", "Accept-Encoding"),
         ("server", "istio-envoy"),
     ];
-    pairs
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect()
+    let pairs = first.iter().chain(extra).chain(&rest);
+    let headers = pairs.map(|(n, v)| ((*n).to_owned(), (*v).to_owned()));
+    RecordedResponse {
+        status,
+        headers: headers.collect(),
+        body,
+    }
 }

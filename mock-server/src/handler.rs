@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse as _, Response};
-use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
+use dashscope_protocol::cassette::{Body, Dialect};
 use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH, SSE_HEADER};
 use dashscope_protocol::unified::{Conversation, DialectRequest, Message, Role};
 use http::header::AsHeaderName;
@@ -39,7 +39,7 @@ use tokio::time::Instant;
 
 use crate::budget::{HISTORY_COPIES, Held, json_text_cost};
 use crate::conn::ConnHandle;
-use crate::errors::{ErrorReply, gateway_headers};
+use crate::errors::{ErrorReply, generated};
 use crate::faults::{FaultPlan, FaultSpec};
 use crate::journal::{Record, Tail};
 use crate::matching::Answer;
@@ -231,13 +231,8 @@ impl Ctx {
 
     /// Answers 200 with `body` and the gateway's headers.
     fn json_ok(&self, body: &Value, outcome: &'static str) -> Response {
-        let headers = gateway_headers(self.request_id.as_str(), false);
         let body = Body::Text(body.to_string());
-        let ok = RecordedResponse {
-            status: 200,
-            headers,
-            body,
-        };
+        let ok = generated(200, self.request_id.as_str(), false, &[], body);
         self.play(&Prepared::new(ok), &FaultPlan::none(), outcome, None)
     }
 
