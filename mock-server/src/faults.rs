@@ -312,10 +312,9 @@ impl FaultRegistry {
     /// Adds a global fault; returns its id.
     pub(crate) fn add(&mut self, spec: FaultSpec) -> Result<u64, FaultParseError> {
         if self.global.len() >= MAX_GLOBAL_FAULTS {
-            let reason = format!("{MAX_GLOBAL_FAULTS} global faults are set already");
             return Err(FaultParseError {
                 spec: spec.text,
-                reason,
+                reason: format!("{MAX_GLOBAL_FAULTS} global faults are set already"),
                 param: None,
             });
         }

@@ -239,11 +239,10 @@ impl<'a> Answer<'a> {
                 audio: l.c.audio.clone(),
                 ..Default::default()
             };
-            let finish_reason = Some(l.finish.clone());
             let mut choice = chat::Choice {
                 index: l.c.index,
                 message,
-                finish_reason,
+                finish_reason: Some(l.finish.clone()),
                 ..Default::default()
             };
             choice.set_explicit_null("logprobs", true);
@@ -605,9 +604,8 @@ impl<'a> Answer<'a> {
         r.previous_response_id = request.and_then(|r| r.previous_response_id.clone());
         if self.incomplete() {
             r.status = Some(resp::ResponseStatus::Incomplete);
-            let reason = Some("max_output_tokens".into());
             r.incomplete_details = Some(resp::IncompleteDetails {
-                reason,
+                reason: Some("max_output_tokens".into()),
                 ..Default::default()
             });
             r.max_output_tokens = request.and_then(|r| r.max_output_tokens);
