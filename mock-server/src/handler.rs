@@ -135,6 +135,13 @@ impl Ctx {
             .map_err(String::as_str)
     }
 
+    /// The body, when the request is a Responses one and its body is JSON.
+    fn responses_json(&self) -> Option<&Value> {
+        self.json
+            .as_ref()
+            .filter(|_| self.dialect == Dialect::Responses)
+    }
+
     /// The request's conversation, when the body is a request of its endpoint's dialect.
     pub(crate) fn conversation(&self) -> Option<&Conversation> {
         self.typed().ok().map(|(_, c)| c)
@@ -250,11 +257,7 @@ impl Ctx {
     /// Stores a Responses answer (`body`) for `GET …/responses/{id}` and
     /// `previous_response_id`, unless the request says `store: false`.
     fn store(&self, p: &Prepared, history: &[Message]) {
-        let json = self
-            .json
-            .as_ref()
-            .filter(|_| self.dialect == Dialect::Responses);
-        if let Some(json) = json
+        if let Some(json) = self.responses_json()
             && json.get("store").and_then(Value::as_bool) != Some(false)
         {
             let (conv, id) = (self.conversation(), self.request_id.as_str());
@@ -645,10 +648,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 /// The stored conversation a Responses request's `previous_response_id` continues (none when
 /// it names none), and about how many bytes it holds.
 fn previous(ctx: &Ctx) -> Result<(Arc<[Message]>, usize), Box<ErrorReply>> {
-    let json = ctx
-        .json
-        .as_ref()
-        .filter(|_| ctx.dialect == Dialect::Responses);
+    let json = ctx.responses_json();
     match json.and_then(|j| j.get("previous_response_id")) {
         None | Some(Value::Null) => Ok((Arc::from([]), 0)),
         Some(Value::String(id)) => lock(&ctx.state.inner.store)
