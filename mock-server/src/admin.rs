@@ -152,11 +152,8 @@ fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Respo
             );
         }
     };
-    let parsed = match docs
-        .into_iter()
-        .map(|d| parse_value("admin", &d))
-        .collect::<Result<Vec<_>, _>>()
-    {
+    let parsed: Result<Vec<_>, _> = docs.iter().map(|d| parse_value("admin", d)).collect();
+    let parsed = match parsed {
         Ok(p) => p,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e.to_string()),
     };
