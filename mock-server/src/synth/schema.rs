@@ -374,9 +374,7 @@ impl Gen<'_> {
         if lo.is_none() && hi_i < lo_i {
             lo_i = hi_i.saturating_sub(99);
         }
-        if hi_i < lo_i {
-            hi_i = lo_i;
-        }
+        hi_i = hi_i.max(lo_i);
         let span = (hi_i - lo_i).unsigned_abs().min(1_000_000) + 1;
         let mut n = lo_i + (self.rng.next_u64() % span) as i64;
         let whole = |m: &f64| *m >= 1.0 && m.fract() == 0.0;
@@ -396,11 +394,7 @@ impl Gen<'_> {
         let (lo, lo_ex, hi, hi_ex) = self.bounds(obj);
         let lo_v = lo.unwrap_or(0.0);
         let hi_v = hi.unwrap_or(lo_v + 100.0);
-        let (a, b) = if hi_v >= lo_v {
-            (lo_v, hi_v)
-        } else {
-            (hi_v, lo_v)
-        };
+        let (a, b) = (lo_v.min(hi_v), lo_v.max(hi_v));
         // A point strictly inside (a, b) when either end is exclusive, two decimals.
         let t = (self.rng.below(80) as f64 + 10.0) / 100.0;
         let mut x = ((a + (b - a) * t) * 100.0).round() / 100.0;
