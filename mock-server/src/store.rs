@@ -197,9 +197,8 @@ fn input_items(request: &Value, request_id: &str) -> Vec<Value> {
             if obj.get("role").is_some() && !obj.contains_key("type") {
                 obj.insert("type".to_owned(), json!("message"));
             }
-            if !obj.contains_key("id") {
-                obj.insert("id".to_owned(), json!(format!("msg_{request_id}_{i}")));
-            }
+            let id = || json!(format!("msg_{request_id}_{i}"));
+            obj.entry("id").or_insert_with(id);
         }
         item
     };
