@@ -336,11 +336,8 @@ impl<'a> Answer<'a> {
                 deltas.push(calls(call(k, &t.id, Some(&t.name), "")));
                 deltas.extend(args.iter().map(|p| calls(call(k, "", None, &p.text))));
             }
-            out.extend(
-                deltas
-                    .into_iter()
-                    .map(|d| self.chunk(choice(d, None, true), None)),
-            );
+            let chunk = |d: Delta| self.chunk(choice(d, None, true), None);
+            out.extend(deltas.into_iter().map(chunk));
             if let Some(k) = l.c.tool_calls.len().checked_sub(1) {
                 // The recorded quirk: a trailing empty fragment whose choice has no
                 // finish_reason and no logprobs (protocol_notes §2.4).
