@@ -35,6 +35,7 @@ use std::sync::Arc;
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse as _, Response};
+use futures_util::StreamExt as _;
 use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
@@ -330,17 +331,14 @@ fn journal(state: &MockState) -> Response {
             if end >= record.body().len() {
                 r.current = None;
             }
-            return Some((
-                Ok::<_, std::convert::Infallible>(Bytes::from(piece)),
-                Some(r),
-            ));
+            return Some((Bytes::from(piece), Some(r)));
         }
         let found = lock(&r.state.inner.journal)
             .record_from(r.next)
             .filter(|x| x.seq() <= r.last);
         let Some(record) = found else {
             let end: &'static [u8] = if r.next == 0 { b"[]" } else { b"]" };
-            return Some((Ok(Bytes::from_static(end)), None));
+            return Some((Bytes::from_static(end), None));
         };
         // The opening bracket before the first entry, a comma before every other.
         let mut out = Vec::from(if r.next == 0 { "[" } else { "," });
@@ -350,15 +348,12 @@ fn journal(state: &MockState) -> Response {
             // Held while it is written, so that readers stalled on entries that have left the
             // journal stay within the in-flight budget (an entry is never larger than it).
             let mut held = Held::default();
-            let _ = r
-                .state
-                .inner
-                .budget
-                .take(&mut held, record.size(), None)
-                .await;
+            let budget = &r.state.inner.budget;
+            let _ = budget.take(&mut held, record.size(), None).await;
             r.current = Some((record, held, 0));
         }
-        Some((Ok(Bytes::from(out)), Some(r)))
+        Some((Bytes::from(out), Some(r)))
     });
+    let pieces = pieces.map(Ok::<_, std::convert::Infallible>);
     reply(StatusCode::OK, AxumBody::from_stream(pieces))
 }
