@@ -111,6 +111,12 @@ impl ErrorReply {
         }
     }
 
+    /// A 400 for the required parameter `name`, missing (`error.param` names it).
+    pub(crate) fn missing(name: &str) -> Self {
+        let message = format!("Required parameter \"{name}\" missing from request.");
+        Self::invalid_parameter(message).param(name)
+    }
+
     /// A mock-specific failure (bad fault spec, unknown route, …): an invalid request with
     /// the mock's own codes.
     pub(crate) fn mock(

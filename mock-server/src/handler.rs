@@ -586,8 +586,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         .and_then(Value::as_str)
         .is_none_or(|m| m.trim().is_empty())
     {
-        let m = "Required parameter \"model\" missing from request.";
-        let e = ErrorReply::invalid_parameter(m).param("model");
+        let e = ErrorReply::missing("model");
         let native_code = "BadRequest.EmptyModel".to_owned();
         return ctx.error(&ErrorReply { native_code, ..e });
     }

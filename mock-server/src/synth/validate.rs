@@ -86,12 +86,7 @@ pub(crate) fn validate(
 /// Chat and native message lists.
 fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorReply>> {
     let list = match v {
-        None | Some(Value::Null) => {
-            let e = ErrorReply::invalid_parameter(format!(
-                "Required parameter \"{name}\" missing from request."
-            ));
-            return Err(Box::new(e.param(name)));
-        }
+        None | Some(Value::Null) => return Err(Box::new(ErrorReply::missing(name))),
         Some(Value::Array(list)) => list,
         Some(_) => {
             return Err(bad(format!(
@@ -176,10 +171,7 @@ fn native_input(body: &Value) -> Result<(), Box<ErrorReply>> {
 
 fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
     match body.get("input") {
-        None | Some(Value::Null) => {
-            let m = "Required parameter \"input\" missing from request.";
-            Err(Box::new(ErrorReply::invalid_parameter(m).param("input")))
-        }
+        None | Some(Value::Null) => Err(Box::new(ErrorReply::missing("input"))),
         Some(Value::String(s)) if s.is_empty() => Err(bad("\"input\" must not be empty.")),
         Some(Value::String(_)) => Ok(()),
         Some(Value::Array(items)) if items.is_empty() => Err(bad("\"input\" must not be empty.")),
