@@ -35,6 +35,7 @@ use std::sync::Arc;
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse as _, Response};
+use futures_util::StreamExt as _;
 use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
@@ -86,10 +87,8 @@ pub(crate) async fn admin(State(state): State<MockState>, req: Request) -> Respo
     let json = read.json.take();
     if let Some(e) = &read.error {
         let e = e.reply();
-        return fail(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.message,
-        );
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        return fail(status, e.message);
     }
     let faults = || serde_json::to_value(lock(&state.inner.faults).list()).unwrap_or_default();
     match (parts.method, path.as_str()) {
@@ -154,11 +153,8 @@ fn add_cassettes(state: &MockState, bytes: &Bytes, json: Option<Value>) -> Respo
             );
         }
     };
-    let parsed = match docs
-        .into_iter()
-        .map(|d| parse_value("admin", &d))
-        .collect::<Result<Vec<_>, _>>()
-    {
+    let parsed: Result<Vec<_>, _> = docs.iter().map(|d| parse_value("admin", d)).collect();
+    let parsed = match parsed {
         Ok(p) => p,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -212,37 +208,28 @@ fn guard(state: &MockState, parts: &Parts, path: &str) -> Option<Response> {
         .extensions
         .get::<Bound>()
         .is_some_and(|b| b.0.ip().is_loopback());
-    let lower = |v: &HeaderValue| {
-        String::from_utf8_lossy(v.as_bytes())
-            .trim()
-            .to_ascii_lowercase()
+    let lower = |v: &[u8]| String::from_utf8_lossy(v).trim().to_ascii_lowercase();
+    let host = match headers.get(http::header::HOST) {
+        Some(h) => Some(lower(h.as_bytes())),
+        None => parts.uri.authority().map(|a| lower(a.as_str().as_bytes())),
     };
-    let host = headers.get(http::header::HOST).map(lower);
-    let host = host.or_else(|| {
-        parts
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_ascii_lowercase())
-    });
-    if loopback
-        && host
-            .as_deref()
-            .is_some_and(|h| !is_loopback_name(host_name(h)))
-    {
+    let foreign = |h: &str| !is_loopback_name(host_name(h));
+    if loopback && host.as_deref().is_some_and(foreign) {
         let e =
             "the admin API of a mock bound to a loopback address answers loopback host names only";
         return Some(fail(StatusCode::FORBIDDEN, e));
     }
-    if let Some(origin) = headers.get(http::header::ORIGIN).map(lower) {
+    let origin = headers
+        .get(http::header::ORIGIN)
+        .map(|o| lower(o.as_bytes()));
+    if let Some(origin) = origin {
         let same = origin_authority(&origin).is_some_and(|(name, port)| {
             let own = |h: &str| (host_name(h), host_port(h).unwrap_or(80)) == (name, port);
             host.as_deref().is_some_and(own) || (loopback && is_loopback_name(name))
         });
         if !same {
-            return Some(fail(
-                StatusCode::FORBIDDEN,
-                "cross-origin requests to the admin API are refused",
-            ));
+            let e = "cross-origin requests to the admin API are refused";
+            return Some(fail(StatusCode::FORBIDDEN, e));
         }
     }
     let config = state.config();
@@ -344,41 +331,29 @@ fn journal(state: &MockState) -> Response {
             if end >= record.body().len() {
                 r.current = None;
             }
-            return Some((
-                Ok::<_, std::convert::Infallible>(Bytes::from(piece)),
-                Some(r),
-            ));
+            return Some((Bytes::from(piece), Some(r)));
         }
-        let mut out = if r.next == 0 {
-            b"[".to_vec()
-        } else {
-            Vec::new()
-        };
         let found = lock(&r.state.inner.journal)
             .record_from(r.next)
             .filter(|x| x.seq() <= r.last);
         let Some(record) = found else {
-            out.push(b']');
-            return Some((Ok(Bytes::from(out)), None));
+            let end: &'static [u8] = if r.next == 0 { b"[]" } else { b"]" };
+            return Some((Bytes::from_static(end), None));
         };
-        if r.next > 0 {
-            out.push(b',');
-        }
+        // The opening bracket before the first entry, a comma before every other.
+        let mut out = Vec::from(if r.next == 0 { "[" } else { "," });
         r.next = record.seq() + 1;
         out.extend_from_slice(&record.json_head());
         if !record.body().is_empty() {
             // Held while it is written, so that readers stalled on entries that have left the
             // journal stay within the in-flight budget (an entry is never larger than it).
             let mut held = Held::default();
-            let _ = r
-                .state
-                .inner
-                .budget
-                .take(&mut held, record.size(), None)
-                .await;
+            let budget = &r.state.inner.budget;
+            let _ = budget.take(&mut held, record.size(), None).await;
             r.current = Some((record, held, 0));
         }
-        Some((Ok(Bytes::from(out)), Some(r)))
+        Some((Bytes::from(out), Some(r)))
     });
+    let pieces = pieces.map(Ok::<_, std::convert::Infallible>);
     reply(StatusCode::OK, AxumBody::from_stream(pieces))
 }

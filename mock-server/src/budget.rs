@@ -43,6 +43,8 @@ const ARRAY_ELEMENT: usize = 2 * SLOT;
 const OBJECT_FIRST: usize = 648;
 /// Each further object entry: leaves are at least half full (5 entries), plus internal nodes.
 const OBJECT_ENTRY: usize = 160;
+/// An array's (first, further entry) costs, and an object's.
+const COSTS: [(usize, usize); 2] = [(ARRAY_FIRST, ARRAY_ELEMENT), (OBJECT_FIRST, OBJECT_ENTRY)];
 
 /// An upper bound on what `serde_json` allocates to parse `text` into a [`Value`] (whatever the
 /// text is; a text that does not parse costs no more). Linear in the text, no allocation.
@@ -59,10 +61,12 @@ pub(crate) fn json_text_cost(text: &[u8]) -> usize {
         let b = text[i];
         i += 1;
         let in_object = (1..=128).contains(&depth) && kinds >> (depth - 1) & 1 == 1;
+        // What the innermost container's first and each further entry cost.
+        let (opening, entry) = COSTS[usize::from(in_object)];
         // The first thing in a container makes it allocate.
         let mut first = || {
             if std::mem::take(&mut fresh) {
-                cost += if in_object { OBJECT_FIRST } else { ARRAY_FIRST };
+                cost += opening;
             }
         };
         match b {
@@ -92,13 +96,7 @@ pub(crate) fn json_text_cost(text: &[u8]) -> usize {
                 depth = depth.saturating_sub(1);
                 fresh = false;
             }
-            b',' => {
-                cost += if in_object {
-                    OBJECT_ENTRY
-                } else {
-                    ARRAY_ELEMENT
-                }
-            }
+            b',' => cost += entry,
             b' ' | b'\t' | b'\n' | b'\r' | b':' => {}
             // A number or a literal.
             _ => first(),

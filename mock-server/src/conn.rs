@@ -169,12 +169,10 @@ impl AsyncWrite for MockIo {
                     };
                 }
                 Closing::Lingering(deadline) => {
-                    if deadline.as_mut().poll(cx).is_ready() {
-                        this.closing = Closing::Closed;
-                        continue;
+                    // Until the deadline, or the end of the client's input.
+                    if deadline.as_mut().poll(cx).is_pending() {
+                        ready!(this.poll_discard(cx, &mut 0));
                     }
-                    let mut dropped = 0;
-                    ready!(this.poll_discard(cx, &mut dropped));
                     this.closing = Closing::Closed;
                 }
                 Closing::Closed => return Poll::Ready(Ok(())),

@@ -78,19 +78,13 @@ impl ErrorReply {
     /// The usual error for an HTTP status (other 5xx: an internal error; other 4xx: an
     /// invalid parameter).
     pub(crate) fn for_status(status: u16) -> Self {
-        let fallback = if status >= 500 {
-            BY_STATUS[7]
-        } else {
-            (
-                status,
-                "InvalidParameter",
-                "invalid_parameter_error",
-                "invalid_request_error",
-                "Request failed.",
-            )
-        };
+        // Another status reads the 500's row, or the 400's with a generic message.
         let usual = BY_STATUS.into_iter().find(|e| e.0 == status);
-        let (_, native, compat, kind, message) = usual.unwrap_or(fallback);
+        let (_, native, compat, kind, mut message) =
+            usual.unwrap_or(BY_STATUS[if status >= 500 { 7 } else { 0 }]);
+        if usual.is_none() && status < 500 {
+            message = "Request failed.";
+        }
         // The compat message is the native one, but for the 401's, whose wording has a
         // trailing space (protocol_notes §2.5).
         let compat_message = (status == 401).then(|| "Incorrect API key provided. ".to_owned());
@@ -115,6 +109,12 @@ impl ErrorReply {
             message,
             ..Self::for_status(400)
         }
+    }
+
+    /// A 400 for the required parameter `name`, missing (`error.param` names it).
+    pub(crate) fn missing(name: &str) -> Self {
+        let message = format!("Required parameter \"{name}\" missing from request.");
+        Self::invalid_parameter(message).param(name)
     }
 
     /// A mock-specific failure (bad fault spec, unknown route, …): an invalid request with
@@ -177,16 +177,13 @@ impl ErrorReply {
             ..Default::default()
         };
         error.set_explicit_null("param", self.param.is_none());
-        let mut body = ChatErrorBody {
+        let body = ChatErrorBody {
             error,
+            id: chat_stream.then(|| format!("chatcmpl-{request_id}")),
+            request_id: (!chat_stream).then(|| request_id.to_owned()),
             extra: self.extra.clone(),
             ..Default::default()
         };
-        if chat_stream {
-            body.id = Some(format!("chatcmpl-{request_id}"));
-        } else {
-            body.request_id = Some(request_id.to_owned());
-        }
         serde_json::to_string(&body).unwrap_or_default()
     }
 
@@ -216,32 +213,33 @@ impl ErrorReply {
                 Encoder::native().native_event(&mut frame, 1, "error", self.status, &body);
             }
         }
-        let mut headers = gateway_headers(request_id, stream);
-        if let Some(ra) = &self.retry_after {
-            headers.insert(3, ("retry-after".to_owned(), ra.clone()));
-        }
+        let retry_after = self.retry_after.as_deref().map(|ra| ("retry-after", ra));
         let body = Body::Text(String::from_utf8(frame).unwrap_or_default());
-        RecordedResponse {
-            status,
-            headers,
-            body,
-        }
+        generated(status, request_id, stream, retry_after.as_slice(), body)
     }
 }
 
-/// The headers the gateway puts on every answer the mock generates (an SSE or a JSON one), in
-/// the recorded order.
-pub(crate) fn gateway_headers(request_id: &str, sse: bool) -> Vec<(String, String)> {
+/// An answer the mock generates: `status`, the headers the gateway puts on every one (an SSE or
+/// a JSON one) in the recorded order, with `extra` ones after the third, and `body`.
+pub(crate) fn generated(
+    status: u16,
+    request_id: &str,
+    sse: bool,
+    extra: &[(&str, &str)],
+    body: Body,
+) -> RecordedResponse {
     let now = now_ms().to_string();
     let content_type = if sse {
         SSE_CONTENT_TYPE
     } else {
         JSON_CONTENT_TYPE
     };
-    let pairs = [
+    let first = [
         ("x-request-id", request_id),
         ("content-type", content_type),
         ("x-dashscope-call-gateway", "true"),
+    ];
+    let rest = [
         ("req-cost-time", "0"),
         ("req-arrive-time", &now),
         ("resp-start-time", &now),
@@ -249,8 +247,11 @@ pub(crate) fn gateway_headers(request_id: &str, sse: bool) -> Vec<(String, Strin
         ("vary", "Accept-Encoding"),
         ("server", "istio-envoy"),
     ];
-    pairs
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect()
+    let pairs = first.iter().chain(extra).chain(&rest);
+    let headers = pairs.map(|(n, v)| ((*n).to_owned(), (*v).to_owned()));
+    RecordedResponse {
+        status,
+        headers: headers.collect(),
+        body,
+    }
 }

@@ -232,14 +232,12 @@ impl Mounts {
             return None;
         }
         let request = &request();
-        let state = |s: &HashMap<String, String>, name: &str| {
-            s.get(name).map_or("started", String::as_str).to_owned()
+        let states = &self.states;
+        let in_state = |(sc, want): &(String, String)| {
+            states.get(sc).map_or("started", String::as_str) == want
         };
         let m = self.mocks.iter_mut().find(|m| {
-            m.mock
-                .when
-                .as_ref()
-                .is_none_or(|(sc, want)| state(&self.states, sc) == *want)
+            m.mock.when.as_ref().is_none_or(in_state)
                 && m.mock.matchers.iter().all(|x| x.matches(request))
         })?;
         m.calls += 1;

@@ -135,26 +135,21 @@ impl FaultSpec {
             };
             let num = |max: u64| -> Result<u64, FaultParseError> {
                 let v = need()?;
-                let n: u64 = v
-                    .parse()
-                    .map_err(|_| err(format!("{key}: {v:?} is not a whole number")))?;
-                if n > max {
-                    return Err(err(format!("{key}: {n} is over the limit {max}")));
+                match v.parse::<u64>() {
+                    Ok(n) if n <= max => Ok(n),
+                    Ok(n) => Err(err(format!("{key}: {n} is over the limit {max}"))),
+                    Err(_) => Err(err(format!("{key}: {v:?} is not a whole number"))),
                 }
-                Ok(n)
             };
             let ms = |max| num(max).map(Duration::from_millis);
             let ratio = || -> Result<f64, FaultParseError> {
                 let v = need()?;
-                let f: f64 = v
-                    .parse()
-                    .map_err(|_| err(format!("{key}: {v:?} is not a number")))?;
-                if !(MIN_SPEED..=MAX_SPEED).contains(&f) {
-                    return Err(err(format!(
-                        "{key}: {v} is not from {MIN_SPEED} to {MAX_SPEED}"
-                    )));
+                let range = || err(format!("{key}: {v} is not from {MIN_SPEED} to {MAX_SPEED}"));
+                match v.parse::<f64>() {
+                    Ok(f) if (MIN_SPEED..=MAX_SPEED).contains(&f) => Ok(f),
+                    Ok(_) => Err(range()),
+                    Err(_) => Err(err(format!("{key}: {v:?} is not a number"))),
                 }
-                Ok(f)
             };
             let flag = || match value.map(str::to_ascii_lowercase).as_deref() {
                 None | Some("" | "true" | "1" | "yes" | "on") => Ok(true),
@@ -317,10 +312,9 @@ impl FaultRegistry {
     /// Adds a global fault; returns its id.
     pub(crate) fn add(&mut self, spec: FaultSpec) -> Result<u64, FaultParseError> {
         if self.global.len() >= MAX_GLOBAL_FAULTS {
-            let reason = format!("{MAX_GLOBAL_FAULTS} global faults are set already");
             return Err(FaultParseError {
                 spec: spec.text,
-                reason,
+                reason: format!("{MAX_GLOBAL_FAULTS} global faults are set already"),
                 param: None,
             });
         }

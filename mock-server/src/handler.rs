@@ -27,19 +27,19 @@ use std::sync::{Arc, OnceLock};
 use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse as _, Response};
-use dashscope_protocol::cassette::{Body, Dialect, RecordedResponse};
+use dashscope_protocol::cassette::{Body, Dialect};
 use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH, SSE_HEADER};
 use dashscope_protocol::unified::{Conversation, DialectRequest, Message, Role};
 use http::header::AsHeaderName;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use http_body_util::BodyExt as _;
+use http_body_util::{BodyExt as _, LengthLimitError};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::budget::{HISTORY_COPIES, Held, json_text_cost};
 use crate::conn::ConnHandle;
-use crate::errors::{ErrorReply, gateway_headers};
+use crate::errors::{ErrorReply, generated};
 use crate::faults::{FaultPlan, FaultSpec};
 use crate::journal::{Record, Tail};
 use crate::matching::Answer;
@@ -133,6 +133,13 @@ impl Ctx {
             .get_or_init(read)
             .as_ref()
             .map_err(String::as_str)
+    }
+
+    /// The body, when the request is a Responses one and its body is JSON.
+    fn responses_json(&self) -> Option<&Value> {
+        self.json
+            .as_ref()
+            .filter(|_| self.dialect == Dialect::Responses)
     }
 
     /// The request's conversation, when the body is a request of its endpoint's dialect.
@@ -231,13 +238,8 @@ impl Ctx {
 
     /// Answers 200 with `body` and the gateway's headers.
     fn json_ok(&self, body: &Value, outcome: &'static str) -> Response {
-        let headers = gateway_headers(self.request_id.as_str(), false);
         let body = Body::Text(body.to_string());
-        let ok = RecordedResponse {
-            status: 200,
-            headers,
-            body,
-        };
+        let ok = generated(200, self.request_id.as_str(), false, &[], body);
         self.play(&Prepared::new(ok), &FaultPlan::none(), outcome, None)
     }
 
@@ -255,11 +257,7 @@ impl Ctx {
     /// Stores a Responses answer (`body`) for `GET …/responses/{id}` and
     /// `previous_response_id`, unless the request says `store: false`.
     fn store(&self, p: &Prepared, history: &[Message]) {
-        let json = self
-            .json
-            .as_ref()
-            .filter(|_| self.dialect == Dialect::Responses);
-        if let Some(json) = json
+        if let Some(json) = self.responses_json()
             && json.get("store").and_then(Value::as_bool) != Some(false)
         {
             let (conv, id) = (self.conversation(), self.request_id.as_str());
@@ -406,13 +404,10 @@ async fn read_pieces(
     // What the gathered body holds (a piece is taken from the budget before it is kept).
     let mut charged = 0;
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(
-                |e| match e.downcast_ref::<http_body_util::LengthLimitError>() {
-                    Some(_) => BodyError::TooLarge,
-                    None => BodyError::Malformed(e.to_string()),
-                },
-            )?;
+        let frame = frame.map_err(|e| match e.downcast_ref::<LengthLimitError>() {
+            Some(_) => BodyError::TooLarge,
+            None => BodyError::Malformed(e.to_string()),
+        })?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -580,11 +575,10 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
     // 7. Checks that come after the cassettes.
     if header_is(&ctx.parts.headers, "x-dashscope-async", "enable") {
         // A synchronous API (protocol_notes §1.5).
-        let e = ErrorReply::for_status(403);
-        let m = "current user api does not support asynchronous calls";
+        let message = "current user api does not support asynchronous calls".into();
         return ctx.error(&ErrorReply {
-            message: m.into(),
-            ..e
+            message,
+            ..ErrorReply::for_status(403)
         });
     }
     if json
@@ -592,8 +586,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
         .and_then(Value::as_str)
         .is_none_or(|m| m.trim().is_empty())
     {
-        let m = "Required parameter \"model\" missing from request.";
-        let e = ErrorReply::invalid_parameter(m).param("model");
+        let e = ErrorReply::missing("model");
         let native_code = "BadRequest.EmptyModel".to_owned();
         return ctx.error(&ErrorReply { native_code, ..e });
     }
@@ -654,10 +647,7 @@ pub(crate) async fn generation(State(state): State<MockState>, req: Request) -> 
 /// The stored conversation a Responses request's `previous_response_id` continues (none when
 /// it names none), and about how many bytes it holds.
 fn previous(ctx: &Ctx) -> Result<(Arc<[Message]>, usize), Box<ErrorReply>> {
-    let json = ctx
-        .json
-        .as_ref()
-        .filter(|_| ctx.dialect == Dialect::Responses);
+    let json = ctx.responses_json();
     match json.and_then(|j| j.get("previous_response_id")) {
         None | Some(Value::Null) => Ok((Arc::from([]), 0)),
         Some(Value::String(id)) => lock(&ctx.state.inner.store)
@@ -678,14 +668,11 @@ fn previous(ctx: &Ctx) -> Result<(Arc<[Message]>, usize), Box<ErrorReply>> {
 
 /// `conv` continuing `history`: the history goes after the system message of `instructions`.
 fn with_history(conv: &Conversation, history: &[Message], json: &Value) -> Conversation {
-    let instructions = json.get("instructions").is_some_and(Value::is_string);
-    let at = usize::from(
-        instructions
-            && conv
-                .messages
-                .first()
-                .is_some_and(|m| m.role == Role::System),
-    );
+    let system = conv
+        .messages
+        .first()
+        .is_some_and(|m| m.role == Role::System);
+    let at = usize::from(system && json.get("instructions").is_some_and(Value::is_string));
     let mut joined = conv.clone();
     joined.messages.splice(at..at, history.iter().cloned());
     joined

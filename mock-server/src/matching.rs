@@ -364,18 +364,14 @@ fn evaluate(e: &Entry, used_up: bool, req: &Ctx, explain: bool) -> Fit {
         }
     }
     if let Some(expected) = &e.body {
-        match &req.json {
-            Some(actual) if !explain => {
-                if !json_contains(expected, actual) {
-                    miss!("");
-                }
-            }
-            Some(actual) => {
-                if let Some(why) = first_mismatch(expected, actual, "body") {
-                    miss!("{why}");
-                }
-            }
-            None => miss!("body: expected JSON"),
+        // Without `explain`, the allocation-free test.
+        let why = match &req.json {
+            Some(actual) if !explain => (!json_contains(expected, actual)).then(String::new),
+            Some(actual) => first_mismatch(expected, actual, "body"),
+            None => Some("body: expected JSON".to_owned()),
+        };
+        if let Some(why) = why {
+            miss!("{why}");
         }
         fit.body_leaves = leaf_score(expected, req.json.as_ref());
     }
@@ -423,17 +419,13 @@ pub(crate) struct CassetteSet {
 fn embedded() -> &'static [Arc<Entry>] {
     static EMBEDDED: OnceLock<Vec<Arc<Entry>>> = OnceLock::new();
     EMBEDDED.get_or_init(|| {
-        let mut out = Vec::new();
-        for (path, text) in generated::EMBEDDED {
-            match parse(path, text) {
-                Ok(c) => {
-                    let order = out.len() as u64;
-                    out.push(Arc::new(Entry::new(c, Layer::Embedded, order)));
-                }
-                Err(e) => tracing::warn!("skipping an embedded fixture: {e}"),
-            }
-        }
-        out
+        let warn = |e: &BuildError| tracing::warn!("skipping an embedded fixture: {e}");
+        let parsed = generated::EMBEDDED
+            .iter()
+            .map(|(path, text)| parse(path, text));
+        let parsed = parsed.filter_map(|c| c.inspect_err(warn).ok()).enumerate();
+        let entry = |(order, c)| Arc::new(Entry::new(c, Layer::Embedded, order as u64));
+        parsed.map(entry).collect()
     })
 }
 

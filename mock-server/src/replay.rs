@@ -249,8 +249,7 @@ impl Prepared {
 /// The extensions hyper's client gives a response whose header names are spelled as `names`
 /// (see the module docs); `None` if hyper does not read the head.
 fn case_extensions(names: &[&str]) -> Option<Extensions> {
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
+    use futures_util::FutureExt as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     // Each name with a value hyper accepts for it; a length if the names give no framing.
@@ -291,13 +290,9 @@ fn case_extensions(names: &[&str]) -> Option<Extensions> {
             _ = driven => None,
         }
     };
-    // Everything is in memory: each poll makes progress, and a few suffice.
+    // Everything is in memory: each poll (with a no-op waker) makes progress, and a few suffice.
     let mut read = std::pin::pin!(read);
-    let mut cx = Context::from_waker(Waker::noop());
-    (0..64).find_map(|_| match read.as_mut().poll(&mut cx) {
-        Poll::Ready(r) => Some(r),
-        Poll::Pending => None,
-    })?
+    (0..64).find_map(|_| read.as_mut().now_or_never())?
 }
 
 /// A response that resets the connection: a body that fails at once (through
@@ -422,13 +417,14 @@ impl Play {
         }
     }
 
+    /// Ends the body with an error: the connection is aborted.
+    fn abort(&mut self, why: &'static str) -> Option<Result<Bytes, io::Error>> {
+        self.done = true;
+        Some(Err(io::Error::new(io::ErrorKind::ConnectionAborted, why)))
+    }
+
     async fn next(&mut self) -> Option<Result<Bytes, io::Error>> {
-        let stopped = || {
-            io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "the mock server is shutting down",
-            )
-        };
+        const STOPPED: &str = "the mock server is shutting down";
         if self.done {
             return None;
         }
@@ -445,24 +441,18 @@ impl Play {
         if self.stall_after == Some(self.sent) && !self.stalled && !self.chunks.is_empty() {
             self.stalled = true;
             if !self.wait(self.stall).await {
-                self.done = true;
-                return Some(Err(stopped()));
+                return self.abort(STOPPED);
             }
         }
         if self.cut_after == Some(self.sent) {
-            self.done = true;
             // Let hyper flush what was sent before the cut: it writes buffered bytes out when
             // the body is pending, and drops them when the body fails.
             tokio::task::yield_now().await;
-            return Some(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "stream cut by an x-mock-fault",
-            )));
+            return self.abort("stream cut by an x-mock-fault");
         }
         let (delay, bytes) = self.chunks.pop_front()?;
         if !delay.is_zero() && !self.wait(Some(delay)).await {
-            self.done = true;
-            return Some(Err(stopped()));
+            return self.abort(STOPPED);
         }
         self.sent += 1;
         Some(Ok(bytes))

@@ -14,6 +14,7 @@ use axum::Router;
 use axum::routing::any;
 use dashscope_protocol::cassette::{AnyCassette, CassetteError};
 use dashscope_protocol::dialect::{Endpoint, RESPONSES_LEGACY_PATH, RESPONSES_PATH};
+use futures_util::FutureExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -542,10 +543,8 @@ impl MockServerBuilder {
 pub struct MockServer {
     addr: SocketAddr,
     state: MockState,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Says when the worker has finished serving.
-    done: std::sync::mpsc::Receiver<()>,
-    worker: Option<Worker>,
+    /// Stops the server, and the worker serving it (until then).
+    running: Option<(tokio::sync::oneshot::Sender<()>, Worker)>,
 }
 
 /// The most idle server threads [`MockServer`] keeps for later servers.
@@ -554,14 +553,16 @@ const POOL_SIZE: usize = 8;
 /// Idle server threads.
 static POOL: std::sync::Mutex<Vec<Worker>> = std::sync::Mutex::new(Vec::new());
 
-/// A server thread with its current-thread runtime: it serves one job after another.
+/// A server thread with its current-thread runtime: it serves one job after another, and says
+/// when each is done.
 #[derive(Debug)]
 struct Worker {
     jobs: std::sync::mpsc::Sender<Job>,
+    done: std::sync::mpsc::Receiver<()>,
     thread: std::thread::JoinHandle<()>,
 }
 
-/// What a worker runs on its runtime: a server until it stops, then word that it is done.
+/// What a worker runs on its runtime: a server until it stops.
 type Job = Box<dyn FnOnce(&tokio::runtime::Runtime) + Send>;
 
 impl Worker {
@@ -571,15 +572,17 @@ impl Worker {
             .enable_all()
             .build()?;
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let (done_tx, done) = std::sync::mpsc::channel();
         let _ = jobs.send(job);
         let thread = std::thread::Builder::new()
             .name("dashscope-mock".to_owned())
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
                     job(&runtime);
+                    let _ = done_tx.send(());
                 }
             })?;
-        Ok(Worker { jobs, thread })
+        Ok(Worker { jobs, done, thread })
     }
 }
 
@@ -607,21 +610,17 @@ impl MockServer {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (done_tx, done) = std::sync::mpsc::channel();
         let served = state.clone();
         let job: Job = Box::new(move |runtime| {
             let limits = served.config().limits.clone();
             // Bounded by the grace period: `serve` cuts what is still open then.
             runtime.block_on(async move {
-                let stop = async move {
-                    let _ = stopped.await;
-                };
+                let stop = stopped.map(|_| ());
                 match TcpListener::from_std(listener) {
                     Ok(l) => drop(serve(l, served, limits, stop).await),
                     Err(e) => tracing::error!("cannot serve: {e}"),
                 }
             });
-            let _ = done_tx.send(());
         });
         let pooled = crate::state::lock(&POOL).pop();
         let worker = match pooled {
@@ -635,9 +634,7 @@ impl MockServer {
         Ok(MockServer {
             addr,
             state,
-            stop: Some(stop),
-            done,
-            worker: Some(worker),
+            running: Some((stop, worker)),
         })
     }
 
@@ -662,13 +659,11 @@ impl MockServer {
     }
 
     fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let Some(worker) = self.worker.take() else {
+        let Some((stop, worker)) = self.running.take() else {
             return;
         };
-        if self.done.recv().is_ok() {
+        let _ = stop.send(());
+        if worker.done.recv().is_ok() {
             let mut pool = crate::state::lock(&POOL);
             if pool.len() < POOL_SIZE {
                 pool.push(worker);

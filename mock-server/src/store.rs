@@ -45,12 +45,9 @@ pub(crate) struct ResponseStore {
 
 /// About what a unified message holds on the heap.
 fn message_cost(m: &Message) -> usize {
-    let part = |p: &Part| {
-        96 + if let Part::Text(t) = p {
-            t.text.len()
-        } else {
-            256
-        }
+    let part = |p: &Part| match p {
+        Part::Text(t) => 96 + t.text.len(),
+        _ => 96 + 256,
     };
     let call = |c: &ToolCall| 128 + c.id.len() + c.name.len() + c.arguments.len();
     let parts: usize = m.parts.iter().map(part).sum();
@@ -191,20 +188,17 @@ fn input_items(request: &Value, request_id: &str) -> Vec<Value> {
     let item = |(i, mut item): (usize, Value)| {
         if let Some(obj) = item.as_object_mut() {
             if let Some(Value::String(text)) = obj.get("content").cloned() {
-                let assistant = obj.get("role").and_then(Value::as_str) == Some("assistant");
-                let part = if assistant {
-                    "output_text"
-                } else {
-                    "input_text"
+                let part = match obj.get("role").and_then(Value::as_str) {
+                    Some("assistant") => "output_text",
+                    _ => "input_text",
                 };
                 obj.insert("content".to_owned(), json!([{"type": part, "text": text}]));
             }
             if obj.get("role").is_some() && !obj.contains_key("type") {
                 obj.insert("type".to_owned(), json!("message"));
             }
-            if !obj.contains_key("id") {
-                obj.insert("id".to_owned(), json!(format!("msg_{request_id}_{i}")));
-            }
+            let id = || json!(format!("msg_{request_id}_{i}"));
+            obj.entry("id").or_insert_with(id);
         }
         item
     };

@@ -17,7 +17,7 @@ use dashscope_protocol::unified::{Conversation, DialectRequest, UnifiedResponse}
 use http::HeaderMap;
 use serde_json::Value;
 
-use crate::errors::{ErrorReply, gateway_headers};
+use crate::errors::{ErrorReply, generated};
 use crate::handler::{Ctx, SEEDED_CREATED};
 
 /// What a [`Responder`] knows about a request no cassette matched.
@@ -208,17 +208,15 @@ fn success(
 ) -> RecordedResponse {
     let laid = render::Answer::new(answer, thinking, seed, req.request_id, req.created);
     let body = laid.body(req.endpoint, req.request, req.stream);
-    let mut headers = gateway_headers(req.request_id, req.stream);
     let finished = if req.stream { "false" } else { "true" };
-    headers.insert(3, ("x-dashscope-finished".to_owned(), finished.to_owned()));
-    if req.endpoint.dialect() == Dialect::Native {
-        headers.insert(3, ("x-dashscope-timeout".to_owned(), "180".to_owned()));
-    }
-    RecordedResponse {
-        status: 200,
-        headers,
-        body,
-    }
+    // `x-dashscope-timeout` (native answers only), then `x-dashscope-finished`.
+    let extra = [
+        ("x-dashscope-timeout", "180"),
+        ("x-dashscope-finished", finished),
+    ];
+    let native = req.endpoint.dialect() == Dialect::Native;
+    let extra = &extra[usize::from(!native)..];
+    generated(200, req.request_id, req.stream, extra, body)
 }
 
 /// A unified cassette's answer rendered for `ctx`'s request, deterministically: the request id

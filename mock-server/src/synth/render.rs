@@ -198,16 +198,12 @@ impl<'a> Answer<'a> {
                     multimodal,
                 };
                 if !stream {
-                    let whole = self.cands.iter().map(|l| {
-                        let (reasoning, text) = (l.c.reasoning.clone(), l.c.text.clone());
-                        let (calls, finish) = (l.calls(), l.finish.clone());
-                        Step {
-                            laid: l,
-                            reasoning,
-                            text,
-                            calls,
-                            finish,
-                        }
+                    let whole = self.cands.iter().map(|l| Step {
+                        laid: l,
+                        reasoning: l.c.reasoning.clone(),
+                        text: l.c.text.clone(),
+                        calls: l.calls(),
+                        finish: l.finish.clone(),
                     });
                     return json(&self.native(&n, self.usage[1], self.usage[2], whole.collect()));
                 }
@@ -243,11 +239,10 @@ impl<'a> Answer<'a> {
                 audio: l.c.audio.clone(),
                 ..Default::default()
             };
-            let finish_reason = Some(l.finish.clone());
             let mut choice = chat::Choice {
                 index: l.c.index,
                 message,
-                finish_reason,
+                finish_reason: Some(l.finish.clone()),
                 ..Default::default()
             };
             choice.set_explicit_null("logprobs", true);
@@ -341,11 +336,8 @@ impl<'a> Answer<'a> {
                 deltas.push(calls(call(k, &t.id, Some(&t.name), "")));
                 deltas.extend(args.iter().map(|p| calls(call(k, "", None, &p.text))));
             }
-            out.extend(
-                deltas
-                    .into_iter()
-                    .map(|d| self.chunk(choice(d, None, true), None)),
-            );
+            let chunk = |d: Delta| self.chunk(choice(d, None, true), None);
+            out.extend(deltas.into_iter().map(chunk));
             if let Some(k) = l.c.tool_calls.len().checked_sub(1) {
                 // The recorded quirk: a trailing empty fragment whose choice has no
                 // finish_reason and no logprobs (protocol_notes §2.4).
@@ -379,11 +371,10 @@ impl<'a> Answer<'a> {
         let [input, all, _, total] = self.usage;
         // The final chunk (and the non-stream body) carries the answer's own total.
         let total = if output == all { total } else { input + output };
-        let (input_tokens, output_tokens, total_tokens) = (Some(input), Some(output), Some(total));
         let mut usage = native::Usage {
-            input_tokens,
-            output_tokens,
-            total_tokens,
+            input_tokens: Some(input),
+            output_tokens: Some(output),
+            total_tokens: Some(total),
             ..Default::default()
         };
         let mut out = native::Output::default();
@@ -415,11 +406,10 @@ impl<'a> Answer<'a> {
             };
             out.choices = Some(steps.into_iter().map(choice).collect());
         }
-        let request_id = Some(self.rid.to_owned());
         GenerationResponse {
             output: Some(out),
             usage: Some(usage),
-            request_id,
+            request_id: Some(self.rid.to_owned()),
             ..Default::default()
         }
     }
@@ -611,21 +601,18 @@ impl<'a> Answer<'a> {
         r.previous_response_id = request.and_then(|r| r.previous_response_id.clone());
         if self.incomplete() {
             r.status = Some(resp::ResponseStatus::Incomplete);
-            let reason = Some("max_output_tokens".into());
             r.incomplete_details = Some(resp::IncompleteDetails {
-                reason,
+                reason: Some("max_output_tokens".into()),
                 ..Default::default()
             });
             r.max_output_tokens = request.and_then(|r| r.max_output_tokens);
         }
         let [input, output, reasoning, total] = self.usage;
-        let (input_tokens, output_tokens, total_tokens) = (Some(input), Some(output), Some(total));
-        let x_billing_type = Some("response_api".into());
         let detail = resp::UsageDetail {
-            input_tokens,
-            output_tokens,
-            total_tokens,
-            x_billing_type,
+            input_tokens: Some(input),
+            output_tokens: Some(output),
+            total_tokens: Some(total),
+            x_billing_type: Some("response_api".into()),
             ..Default::default()
         };
         r.usage = Some(resp::Usage {
@@ -724,15 +711,10 @@ fn call(k: usize, id: &str, name: Option<&str>, arguments: &str) -> ToolCall {
         arguments: Some(arguments.to_owned()),
         ..Default::default()
     };
-    let (index, id, kind) = (
-        Some(k as u32),
-        Some(id.to_owned()),
-        Some(ToolType::Function),
-    );
     ToolCall {
-        index,
-        id,
-        kind,
+        index: Some(k as u32),
+        id: Some(id.to_owned()),
+        kind: Some(ToolType::Function),
         function: Some(function),
         ..Default::default()
     }

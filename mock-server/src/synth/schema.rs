@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::state::splitmix64;
+use crate::state::{RequestId, splitmix64};
 
 /// How deep [`instance`] follows nested schemas and `$ref`s.
 const MAX_DEPTH: usize = 32;
@@ -112,12 +112,9 @@ pub(crate) fn place_in(text: &str) -> Option<String> {
 }
 
 /// Resolves a local `$ref` (`#`, `#/$defs/x`, `#/definitions/x`, any `#/…` pointer).
+/// (serde_json's `pointer("")` is the whole document.)
 fn resolve<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
-    let pointer = reference.strip_prefix('#')?;
-    if pointer.is_empty() {
-        return Some(root);
-    }
-    root.pointer(pointer)
+    root.pointer(reference.strip_prefix('#')?)
 }
 
 /// The types a schema allows, from `type` (a string or a list).
@@ -377,9 +374,7 @@ impl Gen<'_> {
         if lo.is_none() && hi_i < lo_i {
             lo_i = hi_i.saturating_sub(99);
         }
-        if hi_i < lo_i {
-            hi_i = lo_i;
-        }
+        hi_i = hi_i.max(lo_i);
         let span = (hi_i - lo_i).unsigned_abs().min(1_000_000) + 1;
         let mut n = lo_i + (self.rng.next_u64() % span) as i64;
         let whole = |m: &f64| *m >= 1.0 && m.fract() == 0.0;
@@ -399,11 +394,7 @@ impl Gen<'_> {
         let (lo, lo_ex, hi, hi_ex) = self.bounds(obj);
         let lo_v = lo.unwrap_or(0.0);
         let hi_v = hi.unwrap_or(lo_v + 100.0);
-        let (a, b) = if hi_v >= lo_v {
-            (lo_v, hi_v)
-        } else {
-            (hi_v, lo_v)
-        };
+        let (a, b) = (lo_v.min(hi_v), lo_v.max(hi_v));
         // A point strictly inside (a, b) when either end is exclusive, two decimals.
         let t = (self.rng.below(80) as f64 + 10.0) / 100.0;
         let mut x = ((a + (b - a) * t) * 100.0).round() / 100.0;
@@ -444,14 +435,9 @@ impl Gen<'_> {
             }
             "uuid" => {
                 let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
-                format!(
-                    "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-                    a >> 32,
-                    (a >> 16) & 0xFFFF,
-                    a & 0xFFF,
-                    b >> 52,
-                    b & 0xFFFF_FFFF_FFFF
-                )
+                // A version 4 UUID: the variant digit 8, then `b`'s top 12 bits and low 48.
+                let b = ((b >> 52) << 48) | (b & 0xFFFF_FFFF_FFFF);
+                RequestId::from_parts(a, b).as_str().to_owned()
             }
             "ipv4" => "192.0.2.1".to_owned(),
             "ipv6" => "2001:db8::1".to_owned(),

@@ -55,22 +55,19 @@ pub(crate) fn validate(
         e.compat_message = Some(format!("model `{model}` is not supported."));
         return Err(e);
     }
+    let text = || conversation_text(body, endpoint);
     match endpoint {
         Endpoint::ChatCompletions => {
             messages(obj.get("messages"), "messages", true)?;
             params(body, false)?;
-            json_word(obj.get("response_format"), || {
-                conversation_text(body, endpoint)
-            })?;
+            json_word(obj.get("response_format"), text)?;
             tool_choice_in_thinking(body)?;
             omni_streams(body)?;
         }
         Endpoint::Responses | Endpoint::ResponsesLegacy => {
             responses_input(body)?;
             params(body, true)?;
-            json_word(obj.get("text").and_then(|t| t.get("format")), || {
-                conversation_text(body, endpoint)
-            })?;
+            json_word(obj.get("text").and_then(|t| t.get("format")), text)?;
         }
         Endpoint::NativeText | Endpoint::NativeMultimodal => {
             native_input(body)?;
@@ -79,9 +76,7 @@ pub(crate) fn validate(
                 return Err(bad("\"parameters\" must be an object."));
             }
             params(p, false)?;
-            json_word(p.get("response_format"), || {
-                conversation_text(body, endpoint)
-            })?;
+            json_word(p.get("response_format"), text)?;
             tool_choice_in_thinking(p)?;
         }
     }
@@ -91,12 +86,7 @@ pub(crate) fn validate(
 /// Chat and native message lists.
 fn messages(v: Option<&Value>, name: &str, chat: bool) -> Result<(), Box<ErrorReply>> {
     let list = match v {
-        None | Some(Value::Null) => {
-            let e = ErrorReply::invalid_parameter(format!(
-                "Required parameter \"{name}\" missing from request."
-            ));
-            return Err(Box::new(e.param(name)));
-        }
+        None | Some(Value::Null) => return Err(Box::new(ErrorReply::missing(name))),
         Some(Value::Array(list)) => list,
         Some(_) => {
             return Err(bad(format!(
@@ -181,10 +171,7 @@ fn native_input(body: &Value) -> Result<(), Box<ErrorReply>> {
 
 fn responses_input(body: &Value) -> Result<(), Box<ErrorReply>> {
     match body.get("input") {
-        None | Some(Value::Null) => {
-            let m = "Required parameter \"input\" missing from request.";
-            Err(Box::new(ErrorReply::invalid_parameter(m).param("input")))
-        }
+        None | Some(Value::Null) => Err(Box::new(ErrorReply::missing("input"))),
         Some(Value::String(s)) if s.is_empty() => Err(bad("\"input\" must not be empty.")),
         Some(Value::String(_)) => Ok(()),
         Some(Value::Array(items)) if items.is_empty() => Err(bad("\"input\" must not be empty.")),
@@ -242,20 +229,16 @@ fn number(p: &Value, key: &str) -> Result<Option<f64>, Box<ErrorReply>> {
     }
 }
 
-/// An integer member, if present and not null.
+/// An integer member, if present and not null (a whole float counts; a number over
+/// `i64::MAX` reads as `i64::MAX`).
 fn integer(p: &Value, key: &str) -> Result<Option<i64>, Box<ErrorReply>> {
-    match p.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(i) => Ok(Some(i)),
-            None => match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
-                _ if n.is_u64() => Ok(Some(i64::MAX)),
-                _ => Err(bad(format!("\"{key}\" must be an integer."))),
-            },
-        },
-        Some(_) => Err(bad(format!("\"{key}\" must be an integer."))),
-    }
+    let Some(v) = p.get(key).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let whole = v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15);
+    let n = (v.as_i64().or(whole.map(|f| f as i64))).or(v.is_u64().then_some(i64::MAX));
+    n.map(Some)
+        .ok_or_else(|| bad(format!("\"{key}\" must be an integer.")))
 }
 
 /// The sampling and length parameters; `responses`: by the Responses rules (no `n`,
@@ -335,7 +318,8 @@ fn conversation_text(body: &Value, endpoint: Endpoint) -> String {
     out.to_lowercase()
 }
 
-fn json_word(format: Option<&Value>, text: impl FnOnce() -> String) -> Result<(), Box<ErrorReply>> {
+/// A `json_object` format needs the word "json" in the conversation (`text`, read only then).
+fn json_word(format: Option<&Value>, text: impl Fn() -> String) -> Result<(), Box<ErrorReply>> {
     let json_object =
         format.and_then(|f| f.get("type")).and_then(Value::as_str) == Some("json_object");
     if json_object && !text().contains("json") {
