@@ -39,6 +39,7 @@ use crate::handler::{BodyError, Ctx};
 use crate::secrets::{leaks_in_stream, scrub_value};
 use crate::server::BuildError;
 use crate::state::now_ms;
+use dashscope_transport::ReqwestTransport;
 use dashscope_transport::secrets::{KEY_PLACEHOLDER, is_secret_header, request_keys};
 
 /// The longest answer recorded (its cassette, scrubbing and checks take a few times this).
@@ -51,19 +52,6 @@ pub(crate) struct Recorder {
     dir: PathBuf,
     client: reqwest::Client,
     seq: AtomicU64,
-}
-
-fn tls_config() -> Result<rustls::ClientConfig, BuildError> {
-    let tls = |e: rustls::Error| BuildError::Config(format!("record mode: TLS set-up failed: {e}"));
-    use rustls_platform_verifier::BuilderVerifierExt;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(tls)?
-        .with_platform_verifier()
-        .map_err(tls)?
-        .with_no_client_auth();
-    Ok(config)
 }
 
 impl Recorder {
@@ -81,13 +69,17 @@ impl Recorder {
             path: dir.clone(),
             source,
         })?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
-            .redirect(reqwest::redirect::Policy::none())
+        // The SDK's client set-up (TLS, no redirects), over HTTP/1.1 so the recorded framing
+        // headers are the ones a replay gives, and without decoding (`identity` is asked for).
+        let config = |e: String| BuildError::Config(format!("record mode: {e}"));
+        let client = ReqwestTransport::builder()
             .no_proxy()
+            .reqwest_builder()
+            .map_err(|e| config(e.to_string()))?
             .http1_only()
+            .gzip(false)
             .build()
-            .map_err(|e| BuildError::Config(format!("record mode: {}", e.without_url())))?;
+            .map_err(|e| config(e.without_url().to_string()))?;
         Ok(Recorder {
             upstream,
             dir,
