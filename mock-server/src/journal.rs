@@ -1,7 +1,6 @@
 //! The journal: every request the mock received on a dialect path (admin requests excepted),
 //! with every key it carried redacted on the way in (see [`secrets`](crate::secrets), over
-//! [`dashscope_transport::secrets`]), so no
-//! key is ever stored.
+//! [`dashscope_transport::secrets`]), so no key is ever stored.
 //!
 //! Each request is packed into one buffer (path, query, headers, body); the body is parsed as
 //! JSON only when the journal is read. The journal is bounded in entries and in bytes (the

@@ -9,6 +9,7 @@
 //!   image, 80 per audio clip, 64 per video frame or 512 per video file) and tool definitions;
 //!   output tokens are reasoning plus text plus tool-call tokens, summed over the candidates.
 
+use base64::Engine as _;
 use dashscope_protocol::cassette::last_user_text;
 use dashscope_protocol::unified::{
     Audio, Candidate, Conversation, FinishReason, Message, Part, ReasoningEffort, ResponseFormat,
@@ -430,32 +431,11 @@ fn speech(text: &str, rng: &mut Rng) -> Audio {
         let v = 6_000 * (4 * (i % period) - 2 * period).abs() / period - 6_000;
         wav.extend_from_slice(&(v as i16).to_le_bytes());
     }
-    let data = base64(&wav);
     Audio {
-        data: Some(data),
+        data: Some(base64::engine::general_purpose::STANDARD.encode(wav)),
         transcript: Some(text.to_owned()),
         ..Default::default()
     }
-}
-
-/// `data` in standard base64, padded.
-fn base64(data: &[u8]) -> String {
-    const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for group in data.chunks(3) {
-        let n = group
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (k, &b)| n | u32::from(b) << (16 - 8 * k));
-        for k in 0..4 {
-            out.push(if k <= group.len() {
-                char::from(STD[(n >> (18 - 6 * k) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }
 
 /// The input token count of a conversation.
