@@ -185,6 +185,7 @@ fn sizes() -> Result<(), String> {
         "crates/dashscope-protocol/src",
         "mock-server/src",
         "crates/dashscope-provider/src",
+        "crates/dashscope-transport/src",
     ] {
         let mut files = Vec::new();
         rust_files(Path::new(dir), &mut files)?;
