@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -23,7 +21,8 @@ fn the_binary_serves_and_shuts_down_gracefully() {
             chat_stream("chat/slow", "slow", 5, 200).to_string(),
         )
         .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"));
+        command
             .args([
                 "--port",
                 "0",
@@ -45,21 +44,8 @@ fn the_binary_serves_and_shuts_down_gracefully() {
                 "1000000",
             ])
             .arg("--fixtures")
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the binary");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("dashscope-mock listening on http://")
-            .expect(&line)
-            .to_owned();
-        let addr: SocketAddr = url.parse().unwrap();
+            .arg(&dir);
+        let (mut child, addr) = listening(&mut command);
 
         let health = send(addr, "GET", "/__mock/health", &[], b"");
         assert_eq!(health.json()["cassettes"], 1);
@@ -162,7 +148,7 @@ fn the_binary_stops_when_its_stdin_ends_and_record_mode_creates_its_directory() 
             ])
             .arg("--fixtures")
             .arg(&dir);
-        let mut child = listening(&mut command);
+        let (mut child, _) = listening(&mut command);
         assert!(dir.is_dir(), "record mode creates its directory");
         drop(child.stdin.take());
         let status = exit_within(&mut child, 30, "still running 30 s after stdin ended");
@@ -180,7 +166,7 @@ fn sigterm_stops_the_binary_while_its_stdin_is_still_open() {
     within(Duration::from_secs(60), || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dashscope-mock"));
         command.args(["--port", "0", "--exit-on-stdin-eof"]);
-        let mut child = listening(&mut command);
+        let (mut child, _) = listening(&mut command);
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
@@ -211,20 +197,4 @@ fn exit_within(
         assert!(t.elapsed() < Duration::from_secs(secs), "{stuck}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// The binary spawned with its stdin a pipe held open, once it has printed its URL.
-fn listening(command: &mut Command) -> std::process::Child {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("dashscope-mock listening on"), "{line}");
-    child
 }

@@ -762,9 +762,8 @@ fn streams_longer_than_the_grace_are_cut_at_the_bound() {
 #[cfg(unix)]
 mod binary {
     use super::*;
-    use std::io::{BufRead, BufReader};
     use std::path::PathBuf;
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Child, Command};
 
     /// A fixtures directory with the `slow` stream cassette (n events, no recorded delay).
     fn fixtures(tag: &str, n: usize) -> PathBuf {
@@ -788,22 +787,7 @@ mod binary {
         if let Some(dir) = dir {
             cmd.arg("--fixtures").arg(dir);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the binary");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("dashscope-mock listening on http://")
-            .unwrap_or_else(|| panic!("{line}"))
-            .parse()
-            .unwrap();
-        (child, addr)
+        listening(&mut cmd)
     }
 
     fn signal(child: &Child, sig: &str) {

@@ -3,8 +3,9 @@
 
 #![allow(dead_code)]
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dashscope_protocol::cassette::{AnyCassette, Cassette};
@@ -394,4 +395,26 @@ pub fn wire_fixtures() -> Vec<Cassette> {
             AnyCassette::Unified(_) => None,
         })
         .collect()
+}
+
+/// Spawns the binary `command` runs (its stdin a pipe held open, its stderr dropped) and waits
+/// until it prints its URL: the child and the address it listens on.
+pub fn listening(command: &mut Command) -> (Child, SocketAddr) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("dashscope-mock listening on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+    (child, addr)
 }
