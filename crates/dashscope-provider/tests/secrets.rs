@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use dashscope_mock::MockServer;
 use dashscope_protocol::cassette::{Body, Cassette, RecordedResponse};
-use dashscope_protocol::chat::{ChatRequest, Message};
+use dashscope_protocol::chat::{ChatChunk, ChatRequest, Message};
 use dashscope_protocol::native::{self, GenerationRequest};
 use dashscope_protocol::responses::ResponseRequest;
 use dashscope_provider::transport::TransportError;
@@ -1119,6 +1119,29 @@ struct Seen {
 }
 
 impl Seen {
+    /// What a client saw: the failed call's error, and the stream's request id and items
+    /// (its chunks' contents, then the error it ends with).
+    fn new(
+        error: Error,
+        stream_request_id: Option<String>,
+        items: impl IntoIterator<Item = Result<ChatChunk, Error>>,
+    ) -> Seen {
+        let mut contents = Vec::new();
+        let mut stream_error = None;
+        for item in items {
+            match item {
+                Ok(c) => contents.push(c.content().unwrap_or_default().to_owned()),
+                Err(e) => stream_error = Some(e),
+            }
+        }
+        Seen {
+            error,
+            stream_request_id,
+            contents,
+            stream_error: stream_error.expect("the stream fails"),
+        }
+    }
+
     /// Every way the key might show, with what it is.
     fn leaks(&self) -> Vec<String> {
         let mut texts: Vec<(String, String)> = renderings(&self.error);
@@ -1207,20 +1230,11 @@ fn encoded_echoes_over_a_socket_never_show_the_key_async() {
             let client = dashscope_provider::Client::new(config_for(&stream.uri(), None)).unwrap();
             let mut s = client.chat().create_stream(req).await.expect("a stream");
             let stream_request_id = s.request_id().map(str::to_owned);
-            let mut contents = Vec::new();
-            let mut stream_error = None;
+            let mut items = Vec::new();
             while let Some(item) = s.next_chunk().await {
-                match item {
-                    Ok(c) => contents.push(c.content().unwrap_or_default().to_owned()),
-                    Err(e) => stream_error = Some(e),
-                }
+                items.push(item);
             }
-            Seen {
-                error,
-                stream_request_id,
-                contents,
-                stream_error: stream_error.expect("the stream fails"),
-            }
+            Seen::new(error, stream_request_id, items)
         })
     });
     seen.check();
@@ -1241,20 +1255,7 @@ fn encoded_echoes_over_a_socket_never_show_the_key_blocking() {
             dashscope_provider::blocking::Client::new(config_for(&stream.uri(), None)).unwrap();
         let mut s = client.chat().create_stream(req).expect("a stream");
         let stream_request_id = s.request_id().map(str::to_owned);
-        let mut contents = Vec::new();
-        let mut stream_error = None;
-        for item in s.by_ref() {
-            match item {
-                Ok(c) => contents.push(c.content().unwrap_or_default().to_owned()),
-                Err(e) => stream_error = Some(e),
-            }
-        }
-        Seen {
-            error,
-            stream_request_id,
-            contents,
-            stream_error: stream_error.expect("the stream fails"),
-        }
+        Seen::new(error, stream_request_id, s.by_ref())
     });
     seen.check();
     check_logs(capture);
