@@ -728,8 +728,11 @@ fn replaced(text: &[u8], mut ranges: Vec<(usize, usize)>, placeholder: &str) -> 
 /// ```
 pub struct StreamScrubber {
     secrets: Secrets,
-    /// The partial last line so far (not yet scrubbed).
+    /// The partial last line so far (not yet scrubbed), after the `handed` bytes.
     held: Vec<u8>,
+    /// How many bytes at the start of `held` were handed out last, as they were (they held no
+    /// key): dropped at the next call, so handing them out needs no copy.
+    handed: usize,
     /// The scrubbed bytes handed out last.
     out: Vec<u8>,
 }
@@ -739,7 +742,7 @@ impl fmt::Debug for StreamScrubber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamScrubber")
             .field("secrets", &self.secrets)
-            .field("held_back", &self.held.len())
+            .field("held_back", &(self.held.len() - self.handed))
             .finish_non_exhaustive()
     }
 }
@@ -750,6 +753,7 @@ impl StreamScrubber {
         StreamScrubber {
             secrets,
             held: Vec::new(),
+            handed: 0,
             out: Vec::new(),
         }
     }
@@ -772,6 +776,7 @@ impl StreamScrubber {
             return chunk;
         }
         let limit = self.max_held_back();
+        self.held.drain(..std::mem::take(&mut self.handed));
         if self.held.is_empty() {
             let end = memchr::memrchr2(b'\n', b'\r', chunk).map_or(0, |p| p + 1);
             let (complete, rest) = chunk.split_at(end);
@@ -789,6 +794,20 @@ impl StreamScrubber {
         let start = self.held.len();
         self.held.extend_from_slice(chunk);
         let end = memchr::memrchr2(b'\n', b'\r', &self.held[start..]).map_or(0, |p| start + p + 1);
+        if self.held.len() - end <= limit {
+            // The complete lines, handed out from `held` itself when they hold no key.
+            return match self.secrets.scrub(&self.held[..end], REDACTED) {
+                Cow::Borrowed(_) => {
+                    self.handed = end;
+                    &self.held[..end]
+                }
+                Cow::Owned(clean) => {
+                    self.held.drain(..end);
+                    self.out = clean;
+                    &self.out
+                }
+            };
+        }
         // `out` keeps its allocation from chunk to chunk.
         let mut out = std::mem::take(&mut self.out);
         out.clear();
@@ -821,6 +840,7 @@ impl StreamScrubber {
 
     /// The held-back bytes, scrubbed, at the end of the body.
     pub fn finish(&mut self) -> Vec<u8> {
+        self.held.drain(..std::mem::take(&mut self.handed));
         let held = std::mem::take(&mut self.held);
         self.secrets.scrub(&held, REDACTED).into_owned()
     }
