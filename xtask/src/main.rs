@@ -15,9 +15,10 @@
 //! * `tour`: the README's tour, command by command, against the mock started as the README says.
 //! * `package [--no-test]`: `cargo publish --dry-run --workspace`, then each `.crate` unpacked
 //!   and tested (`--no-test`: the dry run alone).
-//! * `sizes`: the line counts of the protocol, mock and provider `src/` trees, the mock's
-//!   public items (the entries of rustdoc's `all.html`, re-exports inlined), and the type
-//!   names declared in more than one of the protocol's dialect modules.
+//! * `sizes`: the line counts of the protocol, mock, provider and transport `src/` trees, the
+//!   mock's public items (the entries of rustdoc's `all.html`, re-exports inlined), and the
+//!   type names declared in more than one of the protocol's dialect modules; fails when the
+//!   protocol's or the mock's lines or the mock's public items are over issue #14's caps.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -39,8 +40,8 @@ const USAGE: &str = "usage: cargo xtask <ci|test|docs|examples|tour|package|benc
   bench     the criterion benches (peers in the same run), then the report tables
   fuzz      [--time SECS] [TARGET…]  every fuzz target (or those named) for SECS each (default 60)
   fmt       cargo fmt --all
-  sizes     line counts of the protocol, mock and provider src/, the mock's public items, the
-            type names declared in more than one of the protocol's dialect modules";
+  sizes     line counts of the protocol, mock, provider and transport src/, the mock's public
+            items, the type names declared in more than one dialect module; fails over the caps";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -83,6 +84,7 @@ fn ci() -> Result<(), String> {
     check_blocking_only()?;
     test()?;
     release::docs()?;
+    sizes()?;
     walkthrough::examples()?;
     walkthrough::tour()?;
     release::package(true)
@@ -180,17 +182,27 @@ fn bench(extra: &[String]) -> Result<(), String> {
 }
 
 /// The size figures of issue 14 (see the module docs).
+/// Issue #14's caps: the protocol's and the mock's `src/` lines, the mock's public items.
+const PROTOCOL_MAX_LINES: usize = 13_000;
+const MOCK_MAX_LINES: usize = 9_000;
+const MOCK_MAX_PUBLIC_ITEMS: usize = 20;
+
+/// Prints the sizes, and fails when one is over its cap (CI runs it).
 fn sizes() -> Result<(), String> {
-    for dir in [
-        "crates/dashscope-protocol/src",
-        "mock-server/src",
-        "crates/dashscope-provider/src",
-        "crates/dashscope-transport/src",
+    let mut over = Vec::new();
+    for (dir, cap) in [
+        ("crates/dashscope-protocol/src", Some(PROTOCOL_MAX_LINES)),
+        ("mock-server/src", Some(MOCK_MAX_LINES)),
+        ("crates/dashscope-provider/src", None),
+        ("crates/dashscope-transport/src", None),
     ] {
         let mut files = Vec::new();
         rust_files(Path::new(dir), &mut files)?;
         let lines: usize = files.iter().map(|(_, text)| text.lines().count()).sum();
         println!("{dir}: {lines} lines in {} files", files.len());
+        if let Some(cap) = cap.filter(|&cap| lines > cap) {
+            over.push(format!("{dir}: {lines} lines (at most {cap})"));
+        }
     }
     cargo(&["doc", "-p", "dashscope-mock", "--no-deps", "--quiet"])?;
     let all = std::fs::read_to_string("target/doc/dashscope_mock/all.html")
@@ -210,6 +222,12 @@ fn sizes() -> Result<(), String> {
         items.len(),
         items.join(", ")
     );
+    if items.len() > MOCK_MAX_PUBLIC_ITEMS {
+        over.push(format!(
+            "dashscope-mock: {} public items (at most {MOCK_MAX_PUBLIC_ITEMS})",
+            items.len()
+        ));
+    }
     // Type names declared in each dialect module (re-exports of a shared type are not
     // declarations).
     let mut declared: Vec<(String, &str)> = Vec::new();
@@ -240,7 +258,13 @@ fn sizes() -> Result<(), String> {
     for d in &duplicates {
         println!("  {d}");
     }
-    Ok(())
+    // (A type name declared twice with the same wire form fails the protocol's
+    // `declarations` test.)
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("over issue #14's caps: {}", over.join("; ")))
+    }
 }
 
 /// Every `*.rs` file under `dir`, with its text.
